@@ -272,6 +272,16 @@ mod tests {
     }
 
     #[test]
+    fn clock_in_a_static() {
+        static CLOCK: TidClock = TidClock::with_clock_id(42);
+        let a = CLOCK.next();
+        let b = CLOCK.next();
+        assert!(a < b);
+        assert_eq!(b.clock_id(), 42);
+        assert_eq!(TidClock::with_clock_id(0xffff).clock_id(), 0x3ff);
+    }
+
+    #[test]
     fn clock_many_threads() {
         const THREADS: usize = 8;
         const PER_THREAD: usize = 5_000;
