@@ -69,7 +69,9 @@ impl MemoryBlockStore {
 
 impl FromIterator<(Cid, Vec<u8>)> for MemoryBlockStore {
     fn from_iter<I: IntoIterator<Item = (Cid, Vec<u8>)>>(iter: I) -> Self {
-        Self { blocks: iter.into_iter().collect() }
+        Self {
+            blocks: iter.into_iter().collect(),
+        }
     }
 }
 

@@ -1,9 +1,10 @@
 //! The AT Protocol core that both Hearth services stand on.
-pub mod data;
-pub mod blockstore;
-pub mod syntax;
-pub mod mst;
-pub mod crypto;
-pub mod car;
-pub mod repo;
 pub mod auth;
+pub mod blockstore;
+pub mod car;
+pub mod crypto;
+pub mod data;
+pub mod lexicon;
+pub mod mst;
+pub mod repo;
+pub mod syntax;

@@ -15,8 +15,12 @@ fn signature_fixtures() {
     let mut failures = Vec::new();
     for c in cases {
         let name = c["comment"].as_str().expect("comment");
-        let msg = STANDARD_NO_PAD.decode(c["messageBase64"].as_str().expect("msg")).expect("b64");
-        let sig = STANDARD_NO_PAD.decode(c["signatureBase64"].as_str().expect("sig")).expect("b64");
+        let msg = STANDARD_NO_PAD
+            .decode(c["messageBase64"].as_str().expect("msg"))
+            .expect("b64");
+        let sig = STANDARD_NO_PAD
+            .decode(c["signatureBase64"].as_str().expect("sig"))
+            .expect("b64");
         let valid = c["validSignature"].as_bool().expect("valid");
         let key = parse_did_key(c["publicKeyDid"].as_str().expect("did")).expect("did:key");
         let legacy = PublicKey::from_verification_method(
@@ -64,14 +68,21 @@ fn didkey_fixtures(file: &str, alg: Algorithm, private: &str) -> (usize, Vec<Str
 
 #[test]
 fn didkey_k256() {
-    let (n, f) = didkey_fixtures("interop/crypto/w3c_didkey_K256.json", Algorithm::K256, "privateKeyBytesHex");
+    let (n, f) = didkey_fixtures(
+        "interop/crypto/w3c_didkey_K256.json",
+        Algorithm::K256,
+        "privateKeyBytesHex",
+    );
     report("did:key K-256", n, &f);
 }
 
 #[test]
 fn didkey_p256() {
-    let (n, f) =
-        didkey_fixtures("interop/crypto/w3c_didkey_P256.json", Algorithm::P256, "privateKeyBytesBase58");
+    let (n, f) = didkey_fixtures(
+        "interop/crypto/w3c_didkey_P256.json",
+        Algorithm::P256,
+        "privateKeyBytesBase58",
+    );
     report("did:key P-256", n, &f);
 }
 
@@ -92,7 +103,10 @@ fn sign_then_verify_and_refuse_tampering() {
         }
         let again = Keypair::from_bytes(alg, &kp.to_bytes()).expect("import");
         assert_eq!(again.public(), pk);
-        assert_eq!(atproto::crypto::parse_multikey(&pk.multikey()).expect("multikey"), pk);
+        assert_eq!(
+            atproto::crypto::parse_multikey(&pk.multikey()).expect("multikey"),
+            pk
+        );
     }
     assert!(parse_did_key("did:key:zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBm").is_err());
     assert!(parse_did_key("did:web:example.com").is_err());

@@ -72,7 +72,13 @@ fn cbor_decoding_refuses_hostile_input() {
     // Truncated map, trailing bytes, a tag other than 42, a float, and deep nesting.
     let float = cbor::encode(&atproto::data::Ipld::Float(1.5)).expect("encode");
     assert!(cbor::decode_record(&float).is_err());
-    for bad in [&[0xa1u8, 0x61][..], &[0xa0, 0x00], &[0xc1, 0x00], &[0x9f, 0xff], &[0xf7]] {
+    for bad in [
+        &[0xa1u8, 0x61][..],
+        &[0xa0, 0x00],
+        &[0xc1, 0x00],
+        &[0x9f, 0xff],
+        &[0xf7],
+    ] {
         assert!(cbor::decode(bad).is_err(), "accepted {bad:x?}");
     }
     let deep: Vec<u8> = std::iter::repeat_n(0x81u8, 100_000).chain([0xa0]).collect();

@@ -32,7 +32,10 @@ fn common_prefixes() {
     let failures: Vec<String> = cases
         .iter()
         .filter_map(|c| {
-            let (l, r) = (c["left"].as_str().expect("l"), c["right"].as_str().expect("r"));
+            let (l, r) = (
+                c["left"].as_str().expect("l"),
+                c["right"].as_str().expect("r"),
+            );
             let want = c["len"].as_u64().expect("len") as usize;
             let got = key::common_prefix_len(l.as_bytes(), r.as_bytes());
             (got != want).then(|| format!("{l:?}/{r:?}: got {got}, want {want}"))
@@ -45,7 +48,8 @@ fn common_prefixes() {
 fn example_keys_build_the_same_tree_in_any_order() {
     let text = std::fs::read_to_string(data_path("interop/mst/example_keys.txt")).expect("read");
     let keys: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
-    let leaf = parse_cid("bafyreie5cvv4h45feadgeuwhbcutmh6t2ceseocckahdoe6uat64zmz454").expect("cid");
+    let leaf =
+        parse_cid("bafyreie5cvv4h45feadgeuwhbcutmh6t2ceseocckahdoe6uat64zmz454").expect("cid");
     let mut sorted: Vec<(String, Cid)> = keys.iter().map(|k| (k.to_string(), leaf)).collect();
     sorted.sort();
     let mut bulk = Mst::from_sorted(MemoryBlockStore::new(), sorted).expect("build");
@@ -88,7 +92,11 @@ fn commit_proof_fixtures() {
     for c in cases {
         let name = c["comment"].as_str().expect("comment");
         let strs = |f: &str| -> Vec<String> {
-            c[f].as_array().expect(f).iter().map(|v| v.as_str().expect("str").to_owned()).collect()
+            c[f].as_array()
+                .expect(f)
+                .iter()
+                .map(|v| v.as_str().expect("str").to_owned())
+                .collect()
         };
         let leaf = parse_cid(c["leafValue"].as_str().expect("leaf")).expect("cid");
         let (keys, adds, dels) = (strs("keys"), strs("adds"), strs("dels"));
@@ -128,17 +136,26 @@ fn commit_proof_fixtures() {
         let mut got_sorted = got.clone();
         got_sorted.sort();
         if got_sorted != want {
-            failures.push(format!("{name}: proof blocks {got_sorted:?}, want {want:?}"));
+            failures.push(format!(
+                "{name}: proof blocks {got_sorted:?}, want {want:?}"
+            ));
         }
         // Invert with nothing but the proof, in every order of the operations.
         let proof_store: MemoryBlockStore = proof.into_iter().collect();
-        let ops: Vec<(bool, &String)> =
-            adds.iter().map(|k| (true, k)).chain(dels.iter().map(|k| (false, k))).collect();
+        let ops: Vec<(bool, &String)> = adds
+            .iter()
+            .map(|k| (true, k))
+            .chain(dels.iter().map(|k| (false, k)))
+            .collect();
         for order in permutations(ops.len()) {
             let mut inv = Mst::load(&proof_store, after);
             for &i in &order {
                 let (was_add, k) = ops[i];
-                let r = if was_add { inv.delete(k).map(|_| ()) } else { inv.add(k, leaf) };
+                let r = if was_add {
+                    inv.delete(k).map(|_| ())
+                } else {
+                    inv.add(k, leaf)
+                };
                 if let Err(e) = r {
                     failures.push(format!("{name}: inverting {k} in order {order:?}: {e}"));
                 }

@@ -11,7 +11,9 @@ use atproto::repo::{WriteAction, verify_repo_car};
 use common::{data_path, report};
 
 fn link(v: &serde_json::Value) -> Option<Cid> {
-    v.get("$link").and_then(|l| l.as_str()).map(|s| parse_cid(s).expect("cid"))
+    v.get("$link")
+        .and_then(|l| l.as_str())
+        .map(|s| parse_cid(s).expect("cid"))
 }
 
 #[test]
@@ -19,13 +21,19 @@ fn firehose_commits() {
     let mut files: Vec<_> = std::fs::read_dir(data_path("real"))
         .expect("dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("firehose_commit_")))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("firehose_commit_"))
+        })
         .collect();
     files.sort();
     let mut failures = Vec::new();
     let mut ops_checked = 0;
     for path in &files {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let evt: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
         let blocks = match json::from_json(&evt["blocks"]) {
@@ -40,7 +48,10 @@ fn firehose_commits() {
         if roots != [commit_cid] {
             failures.push(format!("{name}: CAR root differs from commit"));
         }
-        let commit_bytes = store.get_block(&commit_cid).expect("store").expect("commit block");
+        let commit_bytes = store
+            .get_block(&commit_cid)
+            .expect("store")
+            .expect("commit block");
         let commit = atproto::repo::Commit::from_block(&commit_bytes).expect("commit");
         if commit.did != evt["repo"] || commit.rev != evt["rev"] {
             failures.push(format!("{name}: commit did/rev differ from event"));
@@ -52,7 +63,9 @@ fn firehose_commits() {
             let want = link(&op["cid"]);
             let got = mst.get(path).expect("MST path present in slice");
             if got != want {
-                failures.push(format!("{name}: {path}: tree has {got:?}, op says {want:?}"));
+                failures.push(format!(
+                    "{name}: {path}: tree has {got:?}, op says {want:?}"
+                ));
             }
             if let Some(cid) = want {
                 match store.get_block(&cid).expect("store") {
@@ -71,7 +84,10 @@ fn firehose_commits() {
 
 #[test]
 fn repository_exports() {
-    let cases = [("paul_staging.repo.car", 2u64, 185usize, 452usize), ("greenground.repo.car", 3, 2, 0)];
+    let cases = [
+        ("paul_staging.repo.car", 2u64, 185usize, 452usize),
+        ("greenground.repo.car", 3, 2, 0),
+    ];
     let mut failures = Vec::new();
     for (file, version, records, blocks) in cases {
         let bytes = std::fs::read(data_path(&format!("real/{file}"))).expect("read");
@@ -89,8 +105,14 @@ fn repository_exports() {
                     ));
                 }
                 // Recompute the root from the leaves alone: the same tree must come out.
-                let leaves: Vec<(String, Cid)> = repo.records.iter().map(|(p, c, _)| (p.clone(), *c)).collect();
-                let mut rebuilt = Mst::from_sorted(atproto::blockstore::MemoryBlockStore::new(), leaves).expect("build");
+                let leaves: Vec<(String, Cid)> = repo
+                    .records
+                    .iter()
+                    .map(|(p, c, _)| (p.clone(), *c))
+                    .collect();
+                let mut rebuilt =
+                    Mst::from_sorted(atproto::blockstore::MemoryBlockStore::new(), leaves)
+                        .expect("build");
                 if rebuilt.root_cid().expect("root") != repo.data {
                     failures.push(format!("{file}: rebuilt root differs"));
                 }

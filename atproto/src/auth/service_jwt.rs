@@ -50,7 +50,10 @@ pub fn mint(
     now: i64,
     ttl_secs: i64,
 ) -> String {
-    let header = Header { alg: key.algorithm().jwt_name().into(), typ: Some("JWT".into()) };
+    let header = Header {
+        alg: key.algorithm().jwt_name().into(),
+        typ: Some("JWT".into()),
+    };
     let jti: [u8; 16] = rand::random();
     let claims = Claims {
         iss: iss.into(),
@@ -63,7 +66,11 @@ pub fn mint(
     // Serializing these plain structs to JSON cannot fail.
     let h = serde_json::to_vec(&header).unwrap_or_default();
     let c = serde_json::to_vec(&claims).unwrap_or_default();
-    let signing_input = format!("{}.{}", URL_SAFE_NO_PAD.encode(h), URL_SAFE_NO_PAD.encode(c));
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(h),
+        URL_SAFE_NO_PAD.encode(c)
+    );
     let sig = key.sign(signing_input.as_bytes());
     format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig))
 }
@@ -85,7 +92,12 @@ fn split(token: &str) -> Result<Parts<'_>, AuthError> {
     let header: Header = serde_json::from_slice(&decode(h)?).map_err(|_| bad("bad header"))?;
     let claims: Claims = serde_json::from_slice(&decode(c)?).map_err(|_| bad("bad claims"))?;
     let signing_input = &token[..h.len() + 1 + c.len()];
-    Ok(Parts { header, claims, signing_input, sig: decode(s)? })
+    Ok(Parts {
+        header,
+        claims,
+        signing_input,
+        sig: decode(s)?,
+    })
 }
 
 /// Reads the claims without checking anything, to learn whose key to fetch.
@@ -112,10 +124,10 @@ pub fn verify(token: &str, key: &PublicKey, expect: &Expectation<'_>) -> Result<
     let alg = Algorithm::from_jwt_name(&parts.header.alg)
         .ok_or_else(|| AuthError::BadJwt(format!("unsupported alg {}", parts.header.alg)))?;
     // Session tokens of a PDS are not service tokens, whatever they are signed with.
-    if let Some(t) = &parts.header.typ {
-        if matches!(t.as_str(), "at+jwt" | "refresh+jwt" | "dpop+jwt") {
-            return Err(AuthError::BadJwt(format!("typ {t} is not a service token")));
-        }
+    if let Some(t) = &parts.header.typ
+        && matches!(t.as_str(), "at+jwt" | "refresh+jwt" | "dpop+jwt")
+    {
+        return Err(AuthError::BadJwt(format!("typ {t} is not a service token")));
     }
     if alg != key.algorithm() {
         return Err(AuthError::BadJwtSignature);
@@ -136,10 +148,10 @@ pub fn verify(token: &str, key: &PublicKey, expect: &Expectation<'_>) -> Result<
     if !aud_ok {
         return Err(AuthError::BadJwtAudience);
     }
-    if let Some(lxm) = expect.lxm {
-        if c.lxm.as_deref() != Some(lxm) {
-            return Err(AuthError::BadJwtLexiconMethod);
-        }
+    if let Some(lxm) = expect.lxm
+        && c.lxm.as_deref() != Some(lxm)
+    {
+        return Err(AuthError::BadJwtLexiconMethod);
     }
     Ok(c)
 }
@@ -149,7 +161,12 @@ mod tests {
     use super::*;
 
     fn expect<'a>(lxm: Option<&'a str>, now: i64) -> Expectation<'a> {
-        Expectation { aud_did: "did:web:api.example", aud_services: &["bsky_appview"], lxm, now }
+        Expectation {
+            aud_did: "did:web:api.example",
+            aud_services: &["bsky_appview"],
+            lxm,
+            now,
+        }
     }
 
     #[test]
@@ -166,29 +183,61 @@ mod tests {
                 assert_eq!(c.jti.as_ref().map(String::len), Some(32));
             }
             let t = mint(&key, "did:plc:abc", "did:web:api.example", Some(m), now, 60);
-            assert_eq!(verify(&t, &pk, &expect(Some("other.method"), now)), Err(AuthError::BadJwtLexiconMethod));
-            assert_eq!(verify(&t, &pk, &expect(Some(m), now + 200)), Err(AuthError::JwtExpired));
+            assert_eq!(
+                verify(&t, &pk, &expect(Some("other.method"), now)),
+                Err(AuthError::BadJwtLexiconMethod)
+            );
+            assert_eq!(
+                verify(&t, &pk, &expect(Some(m), now + 200)),
+                Err(AuthError::JwtExpired)
+            );
             let other = Keypair::generate(alg).public();
-            assert_eq!(verify(&t, &other, &expect(Some(m), now)), Err(AuthError::BadJwtSignature));
-            for aud in ["did:web:evil.example", "did:web:api.example#other", "did:web:api.example#"] {
+            assert_eq!(
+                verify(&t, &other, &expect(Some(m), now)),
+                Err(AuthError::BadJwtSignature)
+            );
+            for aud in [
+                "did:web:evil.example",
+                "did:web:api.example#other",
+                "did:web:api.example#",
+            ] {
                 let t = mint(&key, "did:plc:abc", aud, Some(m), now, 60);
-                assert_eq!(verify(&t, &pk, &expect(Some(m), now)), Err(AuthError::BadJwtAudience));
+                assert_eq!(
+                    verify(&t, &pk, &expect(Some(m), now)),
+                    Err(AuthError::BadJwtAudience)
+                );
             }
             let no_lxm = mint(&key, "did:plc:abc", "did:web:api.example", None, now, 60);
-            assert_eq!(verify(&no_lxm, &pk, &expect(Some(m), now)), Err(AuthError::BadJwtLexiconMethod));
+            assert_eq!(
+                verify(&no_lxm, &pk, &expect(Some(m), now)),
+                Err(AuthError::BadJwtLexiconMethod)
+            );
             // Tampered claims break the signature.
             let mut parts: Vec<&str> = t.split('.').collect();
             let forged = URL_SAFE_NO_PAD.encode(br#"{"iss":"did:plc:evil","aud":"did:web:api.example","exp":9999999999,"lxm":"app.bsky.feed.getTimeline"}"#);
             parts[1] = &forged;
-            assert_eq!(verify(&parts.join("."), &pk, &expect(Some(m), now)), Err(AuthError::BadJwtSignature));
+            assert_eq!(
+                verify(&parts.join("."), &pk, &expect(Some(m), now)),
+                Err(AuthError::BadJwtSignature)
+            );
         }
     }
 
     #[test]
     fn malformed_tokens() {
         let pk = Keypair::generate(Algorithm::K256).public();
-        for t in ["", "a.b", "a.b.c.d", "!!.!!.!!", "eyJhbGciOiJub25lIn0.e30.", "e30.e30.e30"] {
-            assert!(matches!(verify(t, &pk, &expect(None, 0)), Err(AuthError::BadJwt(_))), "{t}");
+        for t in [
+            "",
+            "a.b",
+            "a.b.c.d",
+            "!!.!!.!!",
+            "eyJhbGciOiJub25lIn0.e30.",
+            "e30.e30.e30",
+        ] {
+            assert!(
+                matches!(verify(t, &pk, &expect(None, 0)), Err(AuthError::BadJwt(_))),
+                "{t}"
+            );
         }
     }
 }

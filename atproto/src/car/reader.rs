@@ -24,9 +24,15 @@ impl<R: Read> CarReader<R> {
         let header: Header = serde_ipld_dagcbor::from_slice(&buf)
             .map_err(|e| CarError::Malformed(format!("header: {e}")))?;
         if header.version != 1 {
-            return Err(CarError::Malformed(format!("unsupported version {}", header.version)));
+            return Err(CarError::Malformed(format!(
+                "unsupported version {}",
+                header.version
+            )));
         }
-        Ok(CarReader { inner, roots: header.roots })
+        Ok(CarReader {
+            inner,
+            roots: header.roots,
+        })
     }
 
     pub fn roots(&self) -> &[Cid] {
@@ -45,7 +51,8 @@ impl<R: Read> CarReader<R> {
         let mut frame = vec![0; len];
         self.inner.read_exact(&mut frame)?;
         let mut cursor = std::io::Cursor::new(&frame[..]);
-        let cid = Cid::read_bytes(&mut cursor).map_err(|e| CarError::Malformed(format!("CID: {e}")))?;
+        let cid =
+            Cid::read_bytes(&mut cursor).map_err(|e| CarError::Malformed(format!("CID: {e}")))?;
         let data = frame.split_off(cursor.position() as usize);
         check(&cid, &data)?;
         Ok(Some((cid, data)))

@@ -27,5 +27,8 @@ pub(crate) fn read<R: Read>(r: &mut R) -> std::io::Result<Option<u64>> {
             return Ok(Some(n));
         }
     }
-    Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "varint too long"))
+    Err(std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        "varint too long",
+    ))
 }

@@ -13,8 +13,11 @@ pub struct CarWriter<W> {
 impl<W: Write> CarWriter<W> {
     /// Writes the header naming `roots`.
     pub fn new(mut inner: W, roots: &[Cid]) -> Result<Self, CarError> {
-        let header = serde_ipld_dagcbor::to_vec(&Header { version: 1, roots: roots.to_vec() })
-            .map_err(|e| CarError::Malformed(e.to_string()))?;
+        let header = serde_ipld_dagcbor::to_vec(&Header {
+            version: 1,
+            roots: roots.to_vec(),
+        })
+        .map_err(|e| CarError::Malformed(e.to_string()))?;
         let mut scratch = Vec::with_capacity(64);
         varint::write(&mut scratch, header.len() as u64);
         inner.write_all(&scratch)?;

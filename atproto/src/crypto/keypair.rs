@@ -31,8 +31,12 @@ impl Keypair {
         // Both curves report the shared `signature::Error`.
         let bad = |e: k256::ecdsa::Error| CryptoError::InvalidKey(e.to_string());
         Ok(match alg {
-            Algorithm::K256 => Keypair::K256(k256::ecdsa::SigningKey::from_slice(bytes).map_err(bad)?),
-            Algorithm::P256 => Keypair::P256(p256::ecdsa::SigningKey::from_slice(bytes).map_err(bad)?),
+            Algorithm::K256 => {
+                Keypair::K256(k256::ecdsa::SigningKey::from_slice(bytes).map_err(bad)?)
+            }
+            Algorithm::P256 => {
+                Keypair::P256(p256::ecdsa::SigningKey::from_slice(bytes).map_err(bad)?)
+            }
         })
     }
 

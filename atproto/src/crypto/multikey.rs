@@ -5,7 +5,9 @@ use super::{Algorithm, CryptoError, PublicKey};
 /// Parses a Multikey string (`z...`).
 pub fn parse_multikey(s: &str) -> Result<PublicKey, CryptoError> {
     if !s.starts_with('z') {
-        return Err(CryptoError::InvalidKey("multikey must be base58btc ('z')".into()));
+        return Err(CryptoError::InvalidKey(
+            "multikey must be base58btc ('z')".into(),
+        ));
     }
     let (_, bytes) = multibase::decode(s).map_err(|e| CryptoError::InvalidKey(e.to_string()))?;
     for alg in [Algorithm::K256, Algorithm::P256] {
@@ -13,7 +15,9 @@ pub fn parse_multikey(s: &str) -> Result<PublicKey, CryptoError> {
             return PublicKey::from_sec1(alg, point);
         }
     }
-    Err(CryptoError::Unsupported("unknown multicodec key type".into()))
+    Err(CryptoError::Unsupported(
+        "unknown multicodec key type".into(),
+    ))
 }
 
 /// Parses a `did:key:z...` string.

@@ -18,9 +18,15 @@ impl BlobRef {
         let Ipld::Map(map) = v else { return None };
         match map.get("$type") {
             Some(Ipld::String(t)) if t == "blob" => {
-                let Some(Ipld::Link(cid)) = map.get("ref") else { return None };
-                let Some(Ipld::String(mime)) = map.get("mimeType") else { return None };
-                let Some(Ipld::Integer(size)) = map.get("size") else { return None };
+                let Some(Ipld::Link(cid)) = map.get("ref") else {
+                    return None;
+                };
+                let Some(Ipld::String(mime)) = map.get("mimeType") else {
+                    return None;
+                };
+                let Some(Ipld::Integer(size)) = map.get("size") else {
+                    return None;
+                };
                 Some(BlobRef {
                     cid: *cid,
                     mime_type: mime.clone(),
@@ -28,8 +34,12 @@ impl BlobRef {
                 })
             }
             None if map.len() == 2 => {
-                let Some(Ipld::String(cid)) = map.get("cid") else { return None };
-                let Some(Ipld::String(mime)) = map.get("mimeType") else { return None };
+                let Some(Ipld::String(cid)) = map.get("cid") else {
+                    return None;
+                };
+                let Some(Ipld::String(mime)) = map.get("mimeType") else {
+                    return None;
+                };
                 Some(BlobRef {
                     cid: parse_cid(cid).ok()?,
                     mime_type: mime.clone(),

@@ -42,7 +42,10 @@ pub fn check_cid(cid: &Cid) -> Result<(), DataError> {
         return Err(DataError::Cid("only CIDv1 is allowed".into()));
     }
     if cid.codec() != CBOR_CODEC && cid.codec() != RAW_CODEC {
-        return Err(DataError::Cid(format!("unsupported codec 0x{:x}", cid.codec())));
+        return Err(DataError::Cid(format!(
+            "unsupported codec 0x{:x}",
+            cid.codec()
+        )));
     }
     if cid.hash().code() != SHA2_256 || cid.hash().size() != 32 {
         return Err(DataError::Cid("hash must be SHA-256".into()));

@@ -66,7 +66,9 @@ fn object(map: &Map<String, Value>, depth: usize) -> Result<Ipld, DataError> {
         let Value::String(s) = link else {
             return Err(DataError::Link("$link must be a string".into()));
         };
-        return Ok(Ipld::Link(parse_cid(s).map_err(|e| DataError::Link(e.to_string()))?));
+        return Ok(Ipld::Link(
+            parse_cid(s).map_err(|e| DataError::Link(e.to_string()))?,
+        ));
     }
     if let Some(bytes) = map.get("$bytes") {
         if map.len() != 1 {
@@ -86,7 +88,11 @@ fn object(map: &Map<String, Value>, depth: usize) -> Result<Ipld, DataError> {
 
 /// Decodes `$bytes`: the spec writes base64 without padding; padded input is tolerated.
 fn decode_base64(s: &str) -> Result<Vec<u8>, DataError> {
-    let engine = if s.ends_with('=') { &STANDARD } else { &STANDARD_NO_PAD };
+    let engine = if s.ends_with('=') {
+        &STANDARD
+    } else {
+        &STANDARD_NO_PAD
+    };
     engine
         .decode(s)
         .map_err(|e| DataError::Bytes(e.to_string()))
@@ -110,11 +116,7 @@ pub fn to_json(value: &Ipld) -> Value {
             Value::Object(m)
         }
         Ipld::List(items) => Value::Array(items.iter().map(to_json).collect()),
-        Ipld::Map(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), to_json(v)))
-                .collect(),
-        ),
+        Ipld::Map(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
         Ipld::Link(cid) => {
             let mut m = Map::with_capacity(1);
             m.insert("$link".into(), Value::String(cid.to_string()));

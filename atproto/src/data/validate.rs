@@ -50,12 +50,18 @@ fn blob_shape(map: &std::collections::BTreeMap<String, Ipld>) -> Result<(), Data
     }
     match map.get("mimeType") {
         Some(Ipld::String(s)) if !s.is_empty() => {}
-        Some(_) => return Err(DataError::Blob("mimeType must be a non-empty string".into())),
+        Some(_) => {
+            return Err(DataError::Blob(
+                "mimeType must be a non-empty string".into(),
+            ));
+        }
         None => return Err(DataError::Blob("missing mimeType".into())),
     }
     match map.get("size") {
         Some(Ipld::Integer(i)) if *i >= 0 => Ok(()),
-        Some(_) => Err(DataError::Blob("size must be a non-negative integer".into())),
+        Some(_) => Err(DataError::Blob(
+            "size must be a non-negative integer".into(),
+        )),
         None => Err(DataError::Blob("missing size".into())),
     }
 }

@@ -29,7 +29,11 @@ pub(crate) fn from_sorted(entries: Vec<(String, Cid)>) -> Result<(Subtree, u32),
     for (key, value) in entries {
         let h = height(key.as_bytes());
         layer = layer.max(h);
-        items.push(Item { key: key.into_boxed_str(), value, height: h });
+        items.push(Item {
+            key: key.into_boxed_str(),
+            value,
+            height: h,
+        });
     }
     let mut iter = items.into_iter().peekable();
     let root = build(&mut iter, layer);
@@ -45,7 +49,10 @@ fn build(items: &mut Peekable<std::vec::IntoIter<Item>>, layer: u32) -> Node {
         }
         if next.height == layer {
             if let Some(item) = items.next() {
-                entries.push(Entry::Leaf(Leaf { key: item.key, value: item.value }));
+                entries.push(Entry::Leaf(Leaf {
+                    key: item.key,
+                    value: item.value,
+                }));
             }
         } else {
             // Lower keys form a subtree one layer down; `height < layer` means layer >= 1.

@@ -18,11 +18,14 @@ use crate::blockstore::{BlockStore, BlockStoreError};
 use crate::data::Cid;
 use node::{Entry, Node, Subtree};
 
+/// Encoded blocks with their CIDs.
+pub type Blocks = Vec<(Cid, Vec<u8>)>;
+
 /// Why an MST operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MstError {
     #[error("block {0} is missing")]
-    MissingBlock(Cid),
+    MissingBlock(Box<Cid>),
     #[error(transparent)]
     Store(#[from] BlockStoreError),
     #[error("malformed MST node: {0}")]
@@ -71,14 +74,26 @@ impl<S: BlockStore> Mst<S> {
 
     /// The tree whose root node is `root`. Nothing is read until needed.
     pub fn load(store: S, root: Cid) -> Self {
-        Mst { store, root: Subtree::stub(root), layer: None, removed: Vec::new(), poisoned: false }
+        Mst {
+            store,
+            root: Subtree::stub(root),
+            layer: None,
+            removed: Vec::new(),
+            poisoned: false,
+        }
     }
 
     /// A tree of the given entries, which must be sorted by key without duplicates. Much faster
     /// than adding one at a time, and yields the same tree.
     pub fn from_sorted(store: S, entries: Vec<(String, Cid)>) -> Result<Self, MstError> {
         let (root, layer) = build::from_sorted(entries)?;
-        Ok(Mst { store, root, layer: Some(layer), removed: Vec::new(), poisoned: false })
+        Ok(Mst {
+            store,
+            root,
+            layer: Some(layer),
+            removed: Vec::new(),
+            poisoned: false,
+        })
     }
 
     pub fn store(&self) -> &S {
@@ -92,10 +107,10 @@ impl<S: BlockStore> Mst<S> {
         loop {
             let node = load(&self.store, t)?;
             let i = node.gte_index(key);
-            if let Some(Entry::Leaf(l)) = node.entries.get(i) {
-                if &*l.key == key {
-                    return Ok(Some(l.value));
-                }
+            if let Some(Entry::Leaf(l)) = node.entries.get(i)
+                && &*l.key == key
+            {
+                return Ok(Some(l.value));
             }
             match i.checked_sub(1).map(|j| &mut node.entries[j]) {
                 Some(Entry::Tree(sub)) => t = sub,
@@ -138,7 +153,7 @@ impl<S: BlockStore> Mst<S> {
 
     /// Encodes every changed node. Returns the root CID and the new blocks, children before
     /// parents.
-    pub fn save(&mut self) -> Result<(Cid, Vec<(Cid, Vec<u8>)>), MstError> {
+    pub fn save(&mut self) -> Result<(Cid, Blocks), MstError> {
         self.check()?;
         let mut blocks = Vec::new();
         let cid = seal(&mut self.root, &mut blocks)?;
@@ -168,7 +183,11 @@ impl<S: BlockStore> Mst<S> {
     }
 
     fn check(&self) -> Result<(), MstError> {
-        if self.poisoned { Err(MstError::Poisoned) } else { Ok(()) }
+        if self.poisoned {
+            Err(MstError::Poisoned)
+        } else {
+            Ok(())
+        }
     }
 
     fn mutate(
@@ -176,7 +195,10 @@ impl<S: BlockStore> Mst<S> {
         f: impl FnOnce(&mut ops::Ctx<'_, S>, Subtree) -> Result<(Subtree, u32), MstError>,
     ) -> Result<(), MstError> {
         let root = std::mem::replace(&mut self.root, Subtree::dirty(Node::default()));
-        let mut ctx = ops::Ctx { store: &self.store, removed: &mut self.removed };
+        let mut ctx = ops::Ctx {
+            store: &self.store,
+            removed: &mut self.removed,
+        };
         match f(&mut ctx, root) {
             Ok((root, layer)) => {
                 self.root = root;
@@ -195,7 +217,9 @@ impl<S: BlockStore> Mst<S> {
 fn load<'t, S: BlockStore>(store: &S, t: &'t mut Subtree) -> Result<&'t mut Node, MstError> {
     if t.node.is_none() {
         let cid = t.cid.ok_or(MstError::Unsaved)?;
-        let bytes = store.get_block(&cid)?.ok_or(MstError::MissingBlock(cid))?;
+        let bytes = store
+            .get_block(&cid)?
+            .ok_or_else(|| MstError::MissingBlock(Box::new(cid)))?;
         t.node = Some(Box::new(Node::decode(&bytes)?));
     }
     t.node.as_deref_mut().ok_or(MstError::Unsaved)

@@ -40,11 +40,17 @@ pub(crate) struct Node {
 
 impl Subtree {
     pub fn stub(cid: Cid) -> Self {
-        Subtree { cid: Some(cid), node: None }
+        Subtree {
+            cid: Some(cid),
+            node: None,
+        }
     }
 
     pub fn dirty(node: Node) -> Self {
-        Subtree { cid: None, node: Some(Box::new(node)) }
+        Subtree {
+            cid: None,
+            node: Some(Box::new(node)),
+        }
     }
 }
 
@@ -70,7 +76,11 @@ impl Node {
     /// Encodes the node. Every subtree must already have its CID.
     pub fn encode(&self) -> Result<Vec<u8>, MstError> {
         let mut out = Vec::with_capacity(16 + self.entries.len() * 80);
-        let leaves = self.entries.iter().filter(|e| matches!(e, Entry::Leaf(_))).count();
+        let leaves = self
+            .entries
+            .iter()
+            .filter(|e| matches!(e, Entry::Leaf(_)))
+            .count();
         out.push(0xa2); // map(2)
         text(&mut out, "e");
         head(&mut out, 4, leaves as u64);
@@ -126,7 +136,9 @@ impl Node {
         let mut prev = String::new();
         for e in data.e {
             if e.p > prev.len() {
-                return Err(MstError::Malformed("prefix longer than previous key".into()));
+                return Err(MstError::Malformed(
+                    "prefix longer than previous key".into(),
+                ));
             }
             let mut key = Vec::with_capacity(e.p + e.k.len());
             key.extend_from_slice(&prev.as_bytes()[..e.p]);
@@ -139,7 +151,10 @@ impl Node {
             if !prev.is_empty() && key <= prev {
                 return Err(MstError::Malformed("keys out of order".into()));
             }
-            entries.push(Entry::Leaf(Leaf { key: key.as_str().into(), value: e.v }));
+            entries.push(Entry::Leaf(Leaf {
+                key: key.as_str().into(),
+                value: e.v,
+            }));
             if let Some(t) = e.t {
                 entries.push(Entry::Tree(Subtree::stub(t)));
             }

@@ -46,10 +46,10 @@ pub(crate) fn attempt_layer<S: BlockStore>(
         return Ok(Some(height(k.as_bytes())));
     }
     for e in &mut node.entries {
-        if let Entry::Tree(sub) = e {
-            if let Some(l) = attempt_layer(store, sub)? {
-                return Ok(Some(l + 1));
-            }
+        if let Entry::Tree(sub) = e
+            && let Some(l) = attempt_layer(store, sub)?
+        {
+            return Ok(Some(l + 1));
         }
     }
     Ok(None)
@@ -71,12 +71,23 @@ pub(crate) fn add_at_root<S: BlockStore>(
     // The split halves sit at the old root's layer; give each a chain of single-child parents
     // up to the layer just below the new root.
     for _ in 1..(kh - layer) {
-        left = left.map(|l| Subtree::dirty(Node { entries: vec![Entry::Tree(l)] }));
-        right = right.map(|r| Subtree::dirty(Node { entries: vec![Entry::Tree(r)] }));
+        left = left.map(|l| {
+            Subtree::dirty(Node {
+                entries: vec![Entry::Tree(l)],
+            })
+        });
+        right = right.map(|r| {
+            Subtree::dirty(Node {
+                entries: vec![Entry::Tree(r)],
+            })
+        });
     }
     let mut entries = Vec::with_capacity(3);
     entries.extend(left.map(Entry::Tree));
-    entries.push(Entry::Leaf(Leaf { key: key.into(), value }));
+    entries.push(Entry::Leaf(Leaf {
+        key: key.into(),
+        value,
+    }));
     entries.extend(right.map(Entry::Tree));
     Ok((Subtree::dirty(Node { entries }), kh))
 }
@@ -93,7 +104,10 @@ fn add<S: BlockStore>(
     let i = node.gte_index(key);
     let before = i.checked_sub(1);
     if kh == layer {
-        let leaf = Entry::Leaf(Leaf { key: key.into(), value });
+        let leaf = Entry::Leaf(Leaf {
+            key: key.into(),
+            value,
+        });
         if let (true, Some(b)) = (is_tree(&node.entries, before), before) {
             // The key lands inside the subtree before it: split that subtree around the key.
             let prev = take_tree(&mut node.entries, b)?;
@@ -107,7 +121,9 @@ fn add<S: BlockStore>(
             node.entries.insert(i, leaf);
         }
     } else {
-        let below = layer.checked_sub(1).ok_or(MstError::Malformed("layer below 0".into()))?;
+        let below = layer
+            .checked_sub(1)
+            .ok_or(MstError::Malformed("layer below 0".into()))?;
         if let (true, Some(b)) = (is_tree(&node.entries, before), before) {
             let prev = take_tree(&mut node.entries, b)?;
             let sub = add(ctx, prev, below, key, value, kh)?;
@@ -140,9 +156,8 @@ pub(crate) fn split<S: BlockStore>(
             right.insert(0, Entry::Tree(r));
         }
     }
-    let wrap = |entries: Vec<Entry>| {
-        (!entries.is_empty()).then(|| Subtree::dirty(Node { entries }))
-    };
+    let wrap =
+        |entries: Vec<Entry>| (!entries.is_empty()).then(|| Subtree::dirty(Node { entries }));
     Ok((wrap(left), wrap(right)))
 }
 
@@ -154,11 +169,11 @@ pub(crate) fn update<S: BlockStore>(
 ) -> Result<Subtree, MstError> {
     let mut node = ctx.open(t)?;
     let i = node.gte_index(key);
-    if let Some(Entry::Leaf(l)) = node.entries.get_mut(i) {
-        if &*l.key == key {
-            l.value = value;
-            return Ok(Subtree::dirty(node));
-        }
+    if let Some(Entry::Leaf(l)) = node.entries.get_mut(i)
+        && &*l.key == key
+    {
+        l.value = value;
+        return Ok(Subtree::dirty(node));
     }
     match i.checked_sub(1) {
         Some(b) if is_tree(&node.entries, Some(b)) => {
@@ -197,11 +212,7 @@ pub(crate) fn delete_at_root<S: BlockStore>(
     Ok((root, layer))
 }
 
-fn delete<S: BlockStore>(
-    ctx: &mut Ctx<'_, S>,
-    t: Subtree,
-    key: &str,
-) -> Result<Subtree, MstError> {
+fn delete<S: BlockStore>(ctx: &mut Ctx<'_, S>, t: Subtree, key: &str) -> Result<Subtree, MstError> {
     let mut node = ctx.open(t)?;
     let i = node.gte_index(key);
     let found = matches!(node.entries.get(i), Some(Entry::Leaf(l)) if &*l.key == key);
@@ -243,7 +254,9 @@ fn merge<S: BlockStore>(
 ) -> Result<Subtree, MstError> {
     let mut l = ctx.open(left)?;
     let mut r = ctx.open(right)?;
-    if matches!(l.entries.last(), Some(Entry::Tree(_))) && matches!(r.entries.first(), Some(Entry::Tree(_))) {
+    if matches!(l.entries.last(), Some(Entry::Tree(_)))
+        && matches!(r.entries.first(), Some(Entry::Tree(_)))
+    {
         let at = l.entries.len() - 1;
         let a = take_tree(&mut l.entries, at)?;
         let b = take_tree(&mut r.entries, 0)?;

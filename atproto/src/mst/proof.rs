@@ -29,8 +29,8 @@ fn add_node<S: BlockStore>(
     out: &mut BTreeMap<Cid, Vec<u8>>,
 ) -> Result<(), MstError> {
     let cid = t.cid.ok_or(MstError::Unsaved)?;
-    if !out.contains_key(&cid) {
-        out.insert(cid, load(store, t)?.encode()?);
+    if let std::collections::btree_map::Entry::Vacant(slot) = out.entry(cid) {
+        slot.insert(load(store, t)?.encode()?);
     }
     Ok(())
 }

@@ -71,10 +71,12 @@ fn verify_node<S: BlockStore>(
 ) -> Result<usize, MstError> {
     let cid = t.cid;
     let node = load(store, t)?;
-    if let Some(cid) = cid {
-        if cid_for_cbor(&node.encode()?) != cid {
-            return Err(MstError::Malformed(format!("node {cid} is not canonically encoded")));
-        }
+    if let Some(cid) = cid
+        && cid_for_cbor(&node.encode()?) != cid
+    {
+        return Err(MstError::Malformed(format!(
+            "node {cid} is not canonically encoded"
+        )));
     }
     let mut count = 0;
     let mut prev_tree = false;

@@ -30,14 +30,27 @@ pub struct Commit {
 
 impl UnsignedCommit {
     pub fn new(did: &str, data: Cid, rev: &str) -> Self {
-        UnsignedCommit { did: did.to_owned(), version: REPO_VERSION, data, rev: rev.to_owned(), prev: None }
+        UnsignedCommit {
+            did: did.to_owned(),
+            version: REPO_VERSION,
+            data,
+            rev: rev.to_owned(),
+            prev: None,
+        }
     }
 
     /// Signs the DAG-CBOR encoding of the unsigned commit.
     pub fn sign(self, key: &Keypair) -> Result<Commit, RepoError> {
         let bytes = cbor::to_vec(&self)?;
         let sig = key.sign(&bytes).to_vec();
-        Ok(Commit { did: self.did, version: self.version, data: self.data, rev: self.rev, prev: self.prev, sig })
+        Ok(Commit {
+            did: self.did,
+            version: self.version,
+            data: self.data,
+            rev: self.rev,
+            prev: self.prev,
+            sig,
+        })
     }
 }
 
@@ -53,7 +66,10 @@ impl Commit {
         let c: Commit = cbor::from_slice(bytes)
             .map_err(|e| RepoError::InvalidCommit(format!("not a commit: {e}")))?;
         if c.version != REPO_VERSION {
-            return Err(RepoError::InvalidCommit(format!("unsupported version {}", c.version)));
+            return Err(RepoError::InvalidCommit(format!(
+                "unsupported version {}",
+                c.version
+            )));
         }
         Ok(c)
     }

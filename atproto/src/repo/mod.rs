@@ -29,9 +29,9 @@ pub enum RepoError {
     #[error("invalid commit: {0}")]
     InvalidCommit(String),
     #[error("block {0} is missing")]
-    MissingBlock(Cid),
+    MissingBlock(Box<Cid>),
     #[error("commit diff does not invert to prevData (got {got}, want {want})")]
-    InversionMismatch { got: Cid, want: Cid },
+    InversionMismatch { got: Box<Cid>, want: Box<Cid> },
     #[error("invalid operation: {0}")]
     InvalidOp(String),
 }

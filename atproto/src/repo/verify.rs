@@ -42,7 +42,11 @@ fn read_commit(
     cid: &Cid,
     key: Option<&PublicKey>,
 ) -> Result<Ipld, RepoError> {
-    let bytes = blocks.get_block(cid).ok().flatten().ok_or(RepoError::MissingBlock(*cid))?;
+    let bytes = blocks
+        .get_block(cid)
+        .ok()
+        .flatten()
+        .ok_or_else(|| RepoError::MissingBlock(Box::new(*cid)))?;
     match key {
         Some(k) => verify_any_version(&bytes, k),
         None => Ok(cbor::decode(&bytes)?),
@@ -51,9 +55,15 @@ fn read_commit(
 
 fn commit_fields(c: &Ipld) -> Result<(String, u64, Option<String>, Cid), RepoError> {
     let bad = |m: &str| RepoError::InvalidCommit(m.to_owned());
-    let Some(Ipld::String(did)) = field(c, "did") else { return Err(bad("missing did")) };
-    let Some(Ipld::Integer(version)) = field(c, "version") else { return Err(bad("missing version")) };
-    let Some(Ipld::Link(data)) = field(c, "data") else { return Err(bad("missing data")) };
+    let Some(Ipld::String(did)) = field(c, "did") else {
+        return Err(bad("missing did"));
+    };
+    let Some(Ipld::Integer(version)) = field(c, "version") else {
+        return Err(bad("missing version"));
+    };
+    let Some(Ipld::Link(data)) = field(c, "data") else {
+        return Err(bad("missing data"));
+    };
     let rev = match field(c, "rev") {
         Some(Ipld::String(r)) => Some(r.clone()),
         _ => None,
@@ -76,21 +86,36 @@ pub fn verify_repo_car(
     key: Option<&PublicKey>,
 ) -> Result<RepoContents, RepoError> {
     let (roots, blocks) = read_car(car)?;
-    let commit_cid = *roots.first().ok_or_else(|| RepoError::InvalidCommit("CAR has no root".into()))?;
+    let commit_cid = *roots
+        .first()
+        .ok_or_else(|| RepoError::InvalidCommit("CAR has no root".into()))?;
     let commit = read_commit(&blocks, &commit_cid, key)?;
     let (commit_did, version, rev, data) = commit_fields(&commit)?;
     if did.is_some_and(|d| d != commit_did) {
-        return Err(RepoError::InvalidCommit(format!("commit is for {commit_did}")));
+        return Err(RepoError::InvalidCommit(format!(
+            "commit is for {commit_did}"
+        )));
     }
     let mut mst = Mst::load(&blocks, data);
     mst.verify()?;
     let mut records = Vec::new();
     for (path, cid) in mst.leaves()? {
-        let bytes = blocks.get_block(&cid).ok().flatten().ok_or(RepoError::MissingBlock(cid))?;
+        let bytes = blocks
+            .get_block(&cid)
+            .ok()
+            .flatten()
+            .ok_or_else(|| RepoError::MissingBlock(Box::new(cid)))?;
         cbor::decode_record(&bytes)?;
         records.push((path, cid, bytes));
     }
-    Ok(RepoContents { commit_cid, did: commit_did, version, rev, data, records })
+    Ok(RepoContents {
+        commit_cid,
+        did: commit_did,
+        version,
+        rev,
+        data,
+        records,
+    })
 }
 
 /// Inverts `ops` on the tree rooted at `root` (using only `blocks`) and returns the root it
@@ -100,7 +125,8 @@ pub fn invert_ops<S: BlockStore>(blocks: S, root: Cid, ops: &[RepoOp]) -> Result
     let mut mst = Mst::load(blocks, root);
     for op in ops {
         let current = mst.get(&op.path)?;
-        let bad = |m: &str| RepoError::InvalidOp(format!("{} {}: {m}", op.action.as_str(), op.path));
+        let bad =
+            |m: &str| RepoError::InvalidOp(format!("{} {}: {m}", op.action.as_str(), op.path));
         match (op.action, op.cid, op.prev) {
             (WriteAction::Create, Some(cid), None) => {
                 if current != Some(cid) {
@@ -136,24 +162,37 @@ pub fn verify_commit_car(
     key: Option<&PublicKey>,
 ) -> Result<VerifiedCommit, RepoError> {
     let (roots, blocks) = read_car(car)?;
-    let commit_cid = *roots.first().ok_or_else(|| RepoError::InvalidCommit("CAR has no root".into()))?;
+    let commit_cid = *roots
+        .first()
+        .ok_or_else(|| RepoError::InvalidCommit("CAR has no root".into()))?;
     let commit = read_commit(&blocks, &commit_cid, key)?;
     let (did, version, rev, data) = commit_fields(&commit)?;
     if version != 3 {
-        return Err(RepoError::InvalidCommit("firehose commits must be version 3".into()));
+        return Err(RepoError::InvalidCommit(
+            "firehose commits must be version 3".into(),
+        ));
     }
     for op in ops {
-        if let Some(cid) = op.cid {
-            if !blocks.contains(&cid) {
-                return Err(RepoError::MissingBlock(cid));
-            }
+        if let Some(cid) = op.cid
+            && !blocks.contains(&cid)
+        {
+            return Err(RepoError::MissingBlock(Box::new(cid)));
         }
     }
     if let Some(want) = prev_data {
         let got = invert_ops(&blocks, data, ops)?;
         if got != want {
-            return Err(RepoError::InversionMismatch { got, want });
+            return Err(RepoError::InversionMismatch {
+                got: Box::new(got),
+                want: Box::new(want),
+            });
         }
     }
-    Ok(VerifiedCommit { commit_cid, did, rev: rev.unwrap_or_default(), data, blocks })
+    Ok(VerifiedCommit {
+        commit_cid,
+        did,
+        rev: rev.unwrap_or_default(),
+        data,
+        blocks,
+    })
 }

@@ -103,17 +103,31 @@ pub fn apply_writes<S: BlockStore>(
             }
             (WriteAction::Update, Some(cid)) => Some(mst.update(&path, cid)?),
             (WriteAction::Delete, None) => Some(mst.delete(&path)?),
-            _ => return Err(RepoError::InvalidOp(format!("{} of {path}", w.action.as_str()))),
+            _ => {
+                return Err(RepoError::InvalidOp(format!(
+                    "{} of {path}",
+                    w.action.as_str()
+                )));
+            }
         };
         removed.extend(prev);
         if let Some(block) = w.record {
             record_blocks.push(block);
         }
-        ops.push(RepoOp { action: w.action, path, cid: new, prev });
+        ops.push(RepoOp {
+            action: w.action,
+            path,
+            cid: new,
+            prev,
+        });
     }
     let (data, node_blocks) = mst.save()?;
     let fresh: HashSet<Cid> = node_blocks.iter().map(|(c, _)| *c).collect();
-    removed.extend(mst.take_removed().into_iter().filter(|c| !fresh.contains(c)));
+    removed.extend(
+        mst.take_removed()
+            .into_iter()
+            .filter(|c| !fresh.contains(c)),
+    );
 
     let commit = UnsignedCommit::new(did, data, rev).sign(key)?;
     let (cid, commit_block) = commit.to_block()?;

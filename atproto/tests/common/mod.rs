@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 /// Path to a file under `tests/data/`.
 pub fn data_path(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(rel)
 }
 
 /// Reads and parses a JSON test-vector file.
@@ -19,5 +21,9 @@ pub fn load_json(rel: &str) -> serde_json::Value {
 pub fn report(name: &str, ran: usize, failures: &[String]) {
     println!("{name}: {ran} cases run, {} failed", failures.len());
     assert!(ran > 0, "{name}: no cases ran");
-    assert!(failures.is_empty(), "{name} failures:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{name} failures:\n{}",
+        failures.join("\n")
+    );
 }
