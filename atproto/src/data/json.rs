@@ -2,7 +2,8 @@
 
 use super::{DataError, Ipld, MAX_DEPTH, cid::parse_cid, validate};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::{Map, Number, Value};
 use std::collections::BTreeMap;
 
@@ -86,14 +87,18 @@ fn object(map: &Map<String, Value>, depth: usize) -> Result<Ipld, DataError> {
     Ok(Ipld::Map(out))
 }
 
-/// Decodes `$bytes`: the spec writes base64 without padding; padded input is tolerated.
+/// `$bytes` decoding as the reference implementations do it: padding optional, and non-zero
+/// bits after the last byte ignored (the Go and JavaScript decoders both accept them; the
+/// interop vectors contain such a string).
+const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
 fn decode_base64(s: &str) -> Result<Vec<u8>, DataError> {
-    let engine = if s.ends_with('=') {
-        &STANDARD
-    } else {
-        &STANDARD_NO_PAD
-    };
-    engine
+    LENIENT_BASE64
         .decode(s)
         .map_err(|e| DataError::Bytes(e.to_string()))
 }

@@ -22,8 +22,8 @@ pub mod validate;
 
 pub use self::catalog::{Catalog, MethodKind};
 pub use self::document::parse_document;
-pub use self::schema::{Def, LexiconDoc, RecordKeyType};
-pub use self::validate::{PathSegment, Reason, ValidationError, Violation};
+pub use self::schema::{Def, LexiconDoc, RecordKeyType, StringFormat};
+pub use self::validate::{PathSegment, Reason, Root, ValidationError, Violation};
 
 /// Why a lexicon document was refused, or a catalog operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -107,6 +107,29 @@ impl Def {
         }
     }
 
+    /// The type name with its indefinite article, for messages ("an object").
+    pub fn a_type_name(&self) -> &'static str {
+        match self {
+            Def::Record(_) => "a record",
+            Def::Query(_) => "a query",
+            Def::Procedure(_) => "a procedure",
+            Def::Subscription(_) => "a subscription",
+            Def::PermissionSet(_) => "a permission-set",
+            Def::Token(_) => "a token",
+            Def::Object(_) => "an object",
+            Def::Array(_) => "an array",
+            Def::String(_) => "a string",
+            Def::Integer(_) => "an integer",
+            Def::Boolean(_) => "a boolean",
+            Def::Bytes(_) => "a bytes",
+            Def::CidLink(_) => "a cid-link",
+            Def::Blob(_) => "a blob",
+            Def::Unknown(_) => "an unknown",
+            Def::Ref(_) => "a ref",
+            Def::Union(_) => "a union",
+        }
+    }
+
     /// Whether this is a primary type (record, query, procedure, subscription,
     /// permission-set), which must be the `main` definition.
     pub fn is_primary(&self) -> bool {
@@ -211,7 +234,11 @@ impl From<RecordKeyType> for String {
 pub struct QueryDef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "params_tagged")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "params_tagged"
+    )]
     pub parameters: Option<ParamsDef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<BodyDef>,
@@ -225,7 +252,11 @@ pub struct QueryDef {
 pub struct ProcedureDef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "params_tagged")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "params_tagged"
+    )]
     pub parameters: Option<ParamsDef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<BodyDef>,
@@ -241,7 +272,11 @@ pub struct ProcedureDef {
 pub struct SubscriptionDef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "params_tagged")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "params_tagged"
+    )]
     pub parameters: Option<ParamsDef>,
     /// Required by the spec.
     pub message: MessageDef,
