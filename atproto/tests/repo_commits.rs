@@ -187,3 +187,17 @@ fn hostile_cars_are_refused() {
     assert!(read_car(b"").is_err());
     assert!(read_car(&[0x01, 0xa0]).is_err());
 }
+
+#[test]
+fn first_commit_of_a_new_repository_carries_the_empty_root() {
+    let key = Keypair::generate(Algorithm::K256);
+    let store = MemoryBlockStore::new();
+    let mut mst = Mst::create(&store);
+    let commit = apply_writes(&mut mst, DID, "3kabcdefghij2", &key, Vec::new()).expect("commit");
+    let stored: std::collections::HashSet<_> = commit.new_blocks.iter().map(|(c, _)| *c).collect();
+    assert!(
+        stored.contains(&commit.data),
+        "the empty tree's root node must be stored"
+    );
+    assert!(stored.contains(&commit.cid));
+}

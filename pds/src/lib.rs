@@ -1,1 +1,104 @@
-//! Hearth pds
+//! Hearth's personal data server: accounts, signed repositories in SQLite, blobs on disk, a
+//! Sync 1.1 firehose, and proxying to the AppView.
+
+pub mod accounts;
+pub mod auth;
+pub mod background;
+pub mod blobs;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod keys;
+pub mod limits;
+pub mod plc_client;
+pub mod plc_server;
+pub mod proxy;
+pub mod repo;
+pub mod secrets;
+pub mod sequencer;
+pub mod state;
+pub mod xrpc;
+
+use anyhow::Context;
+use atproto::identity::{DidResolver, DidResolverConfig, HandleResolver};
+use config::PdsConfig;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Builds the PDS's state from its configuration: opens (and migrates) the database, loads or
+/// creates secrets.
+pub fn build_state(cfg: PdsConfig) -> anyhow::Result<state::AppState> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+    let secrets = secrets::Secrets::load_or_create(&cfg.data_dir.join("secrets"))?;
+    let db = db::Db::open(&cfg.data_dir.join("pds.sqlite"), 8)?;
+    let head = db.readers.read_blocking(|c| {
+        c.query_row("SELECT COALESCE(MAX(seq), 0) FROM repo_seq", [], |r| {
+            r.get::<_, i64>(0)
+        })
+    })??;
+    let http = reqwest::Client::builder()
+        .user_agent(concat!("hearth-pds/", env!("CARGO_PKG_VERSION")))
+        .timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(10))
+        .build()?;
+    let dids = DidResolver::new(DidResolverConfig {
+        plc_url: cfg.plc_url(),
+        insecure_did_web: cfg.dev,
+        ..DidResolverConfig::default()
+    })?;
+    let handles = HandleResolver::new(Duration::from_secs(10))?;
+    Ok(state::AppState::new(state::Inner {
+        service_did: cfg.service_did(),
+        public_url: cfg.public_url(),
+        handle_domains: cfg.handle_domains(),
+        db,
+        secrets,
+        tids: atproto::syntax::TidClock::new(),
+        sequencer: sequencer::Sequencer::new(head),
+        keys: keys::KeyCache::default(),
+        lexicons: atproto::lexicon::Catalog::official(),
+        blobs: blobs::BlobStore::open(&cfg.data_dir)?,
+        plc: plc_client::PlcClient::new(&cfg.plc_url(), http.clone()),
+        limits: limits::RateLimits::new(cfg.rate_limits),
+        dids,
+        handles,
+        http,
+        cfg,
+    }))
+}
+
+/// Runs the PDS until the process is stopped.
+pub async fn serve(cfg: PdsConfig) -> anyhow::Result<()> {
+    let addr: SocketAddr = format!("{}:{}", cfg.bind, cfg.port)
+        .parse()
+        .context("bind address")?;
+    let state = build_state(cfg)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    serve_on(state, listener).await
+}
+
+/// Runs the PDS on an already bound listener (tests bind port 0 and read the port back).
+pub async fn serve_on(
+    state: state::AppState,
+    listener: tokio::net::TcpListener,
+) -> anyhow::Result<()> {
+    background::spawn_all(&state);
+    tracing::info!(url = %state.public_url, did = %state.service_did, "PDS listening on {}", listener.local_addr()?);
+    let app = xrpc::router(state)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(error::XrpcError::internal(
+                "handler panicked",
+            ))
+        }))
+        .layer(tower_http::cors::CorsLayer::very_permissive())
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await?;
+    Ok(())
+}

@@ -160,7 +160,8 @@ impl<S: BlockStore> Mst<S> {
         Ok((cid, blocks))
     }
 
-    /// The root CID, encoding changed nodes as needed (the blocks are discarded).
+    /// The root CID, encoding changed nodes as needed. The new blocks are discarded: use
+    /// [`Mst::save`] when they must be stored.
     pub fn root_cid(&mut self) -> Result<Cid, MstError> {
         Ok(self.save()?.0)
     }

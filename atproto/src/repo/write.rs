@@ -89,7 +89,8 @@ pub fn apply_writes<S: BlockStore>(
     key: &Keypair,
     writes: Vec<RecordWrite>,
 ) -> Result<CommitData, RepoError> {
-    let prev_data = mst.root_cid()?;
+    // A tree that was never saved (a new repository) yields its blocks here; keep them.
+    let (prev_data, unsaved) = mst.save()?;
     let mut ops = Vec::with_capacity(writes.len());
     let mut record_blocks = Vec::new();
     let mut removed = Vec::new();
@@ -121,7 +122,8 @@ pub fn apply_writes<S: BlockStore>(
             prev,
         });
     }
-    let (data, node_blocks) = mst.save()?;
+    let (data, mut node_blocks) = mst.save()?;
+    node_blocks.extend(unsaved);
     let fresh: HashSet<Cid> = node_blocks.iter().map(|(c, _)| *c).collect();
     removed.extend(
         mst.take_removed()

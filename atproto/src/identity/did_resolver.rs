@@ -1,0 +1,166 @@
+//! Resolving `did:plc` and `did:web` to DID documents, with a cache.
+
+use super::IdentityError;
+use super::cache::TtlCache;
+use super::document::DidDocument;
+use super::http::{client, get_capped};
+use crate::syntax::Did;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Real DID documents are a few KiB; this leaves generous room.
+const MAX_DOC_BYTES: usize = 256 * 1024;
+
+/// Where and how [`DidResolver`] looks DIDs up.
+#[derive(Clone, Debug)]
+pub struct DidResolverConfig {
+    /// Base URL of the PLC directory, e.g. `https://plc.directory` or a local one.
+    pub plc_url: String,
+    /// Fetch every did:web over plain http (development only). `localhost` and `127.0.0.1`
+    /// are always fetched over http.
+    pub insecure_did_web: bool,
+    /// Per-request time limit.
+    pub timeout: Duration,
+    /// How long a resolved document is served from memory.
+    pub cache_ttl: Duration,
+    pub cache_capacity: usize,
+}
+
+impl Default for DidResolverConfig {
+    fn default() -> Self {
+        DidResolverConfig {
+            plc_url: "https://plc.directory".to_owned(),
+            insecure_did_web: false,
+            timeout: Duration::from_secs(10),
+            cache_ttl: Duration::from_secs(60 * 60),
+            cache_capacity: 10_000,
+        }
+    }
+}
+
+/// Resolves DIDs to documents; cheap to share behind an `Arc`.
+pub struct DidResolver {
+    config: DidResolverConfig,
+    http: reqwest::Client,
+    cache: TtlCache<Did, Arc<DidDocument>>,
+}
+
+impl DidResolver {
+    pub fn new(config: DidResolverConfig) -> Result<DidResolver, IdentityError> {
+        Ok(DidResolver {
+            http: client(config.timeout)?,
+            cache: TtlCache::new(config.cache_ttl, config.cache_capacity),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &DidResolverConfig {
+        &self.config
+    }
+
+    /// The document for `did`, from the cache when fresh.
+    pub async fn resolve(&self, did: &Did) -> Result<Arc<DidDocument>, IdentityError> {
+        if let Some(doc) = self.cache.get(did) {
+            return Ok(doc);
+        }
+        self.refresh(did).await
+    }
+
+    /// Fetches the document for `did` now, bypassing and then updating the cache (use it
+    /// when a signature fails to verify with the cached key, or after an identity event).
+    pub async fn refresh(&self, did: &Did) -> Result<Arc<DidDocument>, IdentityError> {
+        match self.fetch(did).await {
+            Ok(doc) => {
+                let doc = Arc::new(doc);
+                self.cache.insert(did.clone(), doc.clone());
+                Ok(doc)
+            }
+            Err(e) => {
+                // A DID that is gone must not keep resolving from memory.
+                if matches!(
+                    e,
+                    IdentityError::DidNotFound(_) | IdentityError::DidDeactivated(_)
+                ) {
+                    self.cache.remove(did);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Drops `did` from the cache.
+    pub fn forget(&self, did: &Did) {
+        self.cache.remove(did);
+    }
+
+    async fn fetch(&self, did: &Did) -> Result<DidDocument, IdentityError> {
+        let url = match did.method() {
+            "plc" => format!("{}/{}", self.config.plc_url.trim_end_matches('/'), did),
+            "web" => did_web_url(did, self.config.insecure_did_web)?,
+            other => return Err(IdentityError::UnsupportedMethod(other.to_owned())),
+        };
+        let accept = "application/did+ld+json, application/json";
+        let (status, body) = get_capped(&self.http, &url, accept, MAX_DOC_BYTES).await?;
+        match status {
+            200 => {}
+            404 => return Err(IdentityError::DidNotFound(did.to_string())),
+            410 => return Err(IdentityError::DidDeactivated(did.to_string())),
+            status => return Err(IdentityError::HttpStatus { status, url }),
+        }
+        let doc: DidDocument = serde_json::from_slice(&body)
+            .map_err(|e| IdentityError::InvalidDocument(e.to_string()))?;
+        // A server (or a redirect) answering with someone else's document must not be able
+        // to impersonate this DID.
+        if doc.id != *did {
+            return Err(IdentityError::DidMismatch {
+                expected: did.to_string(),
+                found: doc.id.to_string(),
+            });
+        }
+        Ok(doc)
+    }
+}
+
+/// The URL of a did:web document. atproto allows only host-level did:web (no path), with an
+/// optional port written `%3A`: `did:web:localhost%3A8080` is
+/// `http://localhost:8080/.well-known/did.json`. Plain http is used for `localhost` and
+/// `127.0.0.1`, and for every host when `insecure` is set.
+pub fn did_web_url(did: &Did, insecure: bool) -> Result<String, IdentityError> {
+    let bad = |why: &str| IdentityError::InvalidDidWeb(format!("{did}: {why}"));
+    if did.method() != "web" {
+        return Err(IdentityError::UnsupportedMethod(did.method().to_owned()));
+    }
+    let id = did.identifier();
+    if id.contains(':') {
+        return Err(bad("paths are not supported in atproto"));
+    }
+    let decoded = id.replace("%3A", ":").replace("%3a", ":");
+    let (host, port) = match decoded.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (decoded.as_str(), None),
+    };
+    let host_ok = !host.is_empty()
+        && !host.starts_with('.')
+        && !host.ends_with('.')
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    if !host_ok {
+        return Err(bad("not a hostname"));
+    }
+    if let Some(port) = port
+        && port.parse::<u16>().is_err()
+    {
+        return Err(bad("bad port"));
+    }
+    let host = host.to_ascii_lowercase();
+    let scheme = if insecure || host == "localhost" || host == "127.0.0.1" {
+        "http"
+    } else {
+        "https"
+    };
+    Ok(match port {
+        Some(port) => format!("{scheme}://{host}:{port}/.well-known/did.json"),
+        None => format!("{scheme}://{host}/.well-known/did.json"),
+    })
+}

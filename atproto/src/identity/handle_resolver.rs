@@ -1,0 +1,160 @@
+//! Resolving handles to DIDs: DNS TXT `_atproto.{handle}`, then HTTPS
+//! `/.well-known/atproto-did`.
+
+use super::IdentityError;
+use super::http::{client, get_capped};
+use crate::syntax::handle::INVALID_HANDLE;
+use crate::syntax::{Did, Handle};
+use hickory_resolver::TokioResolver;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// A DID is at most 2048 characters; allow a little whitespace around it.
+const MAX_WELL_KNOWN_BYTES: usize = 4096;
+
+/// Where a handle is looked up instead of the network, for tests and local setups.
+#[derive(Clone, Debug)]
+enum Override {
+    /// Fetch `{base}/.well-known/atproto-did` (e.g. a local HTTP server) instead of
+    /// `https://{handle}/...`.
+    WellKnownBase(String),
+    /// Answer with this DID, as if DNS said so.
+    Did(Did),
+}
+
+/// Maps handles to the DIDs they claim. The answer is only the handle's side of the
+/// bidirectional check: callers must still see the DID document name the handle.
+pub struct HandleResolver {
+    http: reqwest::Client,
+    dns_enabled: bool,
+    // Built on first use: reading the system resolver configuration is only worth doing
+    // when a DNS lookup actually happens.
+    dns: OnceLock<Result<TokioResolver, String>>,
+    overrides: HashMap<String, Override>,
+}
+
+impl HandleResolver {
+    pub fn new(timeout: Duration) -> Result<HandleResolver, IdentityError> {
+        Ok(HandleResolver {
+            http: client(timeout)?,
+            dns_enabled: true,
+            dns: OnceLock::new(),
+            overrides: HashMap::new(),
+        })
+    }
+
+    /// Skips the DNS step (machines without DNS, tests).
+    pub fn without_dns(mut self) -> Self {
+        self.dns_enabled = false;
+        self
+    }
+
+    /// Resolves `handle` through `{base_url}/.well-known/atproto-did` (http allowed), e.g. a
+    /// test server on 127.0.0.1, and skips DNS for it.
+    pub fn with_well_known_base(mut self, handle: &str, base_url: &str) -> Self {
+        self.overrides.insert(
+            handle.to_ascii_lowercase(),
+            Override::WellKnownBase(base_url.trim_end_matches('/').to_owned()),
+        );
+        self
+    }
+
+    /// Resolves `handle` to `did` without any lookup.
+    pub fn with_static_did(mut self, handle: &str, did: Did) -> Self {
+        self.overrides
+            .insert(handle.to_ascii_lowercase(), Override::Did(did));
+        self
+    }
+
+    /// The DID `handle` claims: from DNS if a `did=` TXT record exists, otherwise from the
+    /// well-known HTTPS endpoint.
+    pub async fn resolve(&self, handle: &Handle) -> Result<Did, IdentityError> {
+        let name = handle.as_str().to_ascii_lowercase();
+        match self.overrides.get(&name) {
+            Some(Override::Did(did)) => return Ok(did.clone()),
+            Some(Override::WellKnownBase(base)) => {
+                return self
+                    .well_known(&format!("{base}/.well-known/atproto-did"))
+                    .await?
+                    .ok_or(IdentityError::HandleNotFound(name));
+            }
+            None => {}
+        }
+        if name == INVALID_HANDLE || !handle.allowed_tld() {
+            return Err(IdentityError::DisallowedTld(name));
+        }
+        if self.dns_enabled {
+            match self.resolve_dns(&name).await {
+                Ok(Some(did)) => return Ok(did),
+                // Several different DIDs is a broken setup, not a reason to ask HTTPS.
+                Err(e @ IdentityError::AmbiguousHandle { .. }) => return Err(e),
+                // No record, or DNS unreachable: the HTTPS method may still answer.
+                Ok(None) | Err(_) => {}
+            }
+        }
+        self.well_known(&format!("https://{name}/.well-known/atproto-did"))
+            .await?
+            .ok_or(IdentityError::HandleNotFound(name))
+    }
+
+    /// The DID in `_atproto.{handle}`'s `did=` TXT record, if there is exactly one.
+    pub async fn resolve_dns(&self, handle: &str) -> Result<Option<Did>, IdentityError> {
+        let resolver = self
+            .dns
+            .get_or_init(|| {
+                TokioResolver::builder_tokio()
+                    .map(|b| b.build())
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| IdentityError::Dns(e.clone()))?;
+        // The trailing dot keeps search domains from being appended.
+        let name = format!("_atproto.{handle}.");
+        let lookup = match resolver.txt_lookup(name).await {
+            Ok(lookup) => lookup,
+            Err(e) if e.is_no_records_found() => return Ok(None),
+            Err(e) => return Err(IdentityError::Dns(e.to_string())),
+        };
+        let mut found: Option<Did> = None;
+        for record in lookup.iter() {
+            // One TXT record may be split into several character-strings.
+            let text: String = record
+                .txt_data()
+                .iter()
+                .map(|part| String::from_utf8_lossy(part))
+                .collect();
+            let Some(value) = text.trim().strip_prefix("did=") else {
+                continue;
+            };
+            let Ok(did) = value.parse::<Did>() else {
+                continue;
+            };
+            match &found {
+                Some(prev) if *prev != did => {
+                    return Err(IdentityError::AmbiguousHandle {
+                        handle: handle.to_owned(),
+                    });
+                }
+                _ => found = Some(did),
+            }
+        }
+        Ok(found)
+    }
+
+    async fn well_known(&self, url: &str) -> Result<Option<Did>, IdentityError> {
+        let (status, body) =
+            match get_capped(&self.http, url, "text/plain", MAX_WELL_KNOWN_BYTES).await {
+                Ok(r) => r,
+                // An unreachable host simply has no well-known answer.
+                Err(IdentityError::Network(_)) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+        if status != 200 {
+            return Ok(None);
+        }
+        let text = String::from_utf8_lossy(&body);
+        let first = text.lines().next().unwrap_or_default().trim();
+        Ok(first.parse::<Did>().ok())
+    }
+}

@@ -1,0 +1,346 @@
+//! Account flows that span PLC, the database, the repository and the firehose.
+
+use super::{invites, store};
+use crate::auth::hash_password;
+use crate::db::{DbError, WriteTxn};
+use crate::error::XrpcError;
+use crate::repo::create_repo;
+use crate::sequencer::{emit_account, emit_identity};
+use crate::state::{AppState, now_iso};
+use atproto::crypto::{Algorithm, Keypair, PublicKey};
+use atproto::syntax::Handle;
+use serde_json::{Value, json};
+
+/// Names no one may take on this server.
+const RESERVED: &[&str] = &[
+    "admin",
+    "administrator",
+    "api",
+    "app",
+    "bsky",
+    "help",
+    "hearth",
+    "mod",
+    "moderator",
+    "root",
+    "security",
+    "staff",
+    "support",
+    "system",
+    "www",
+];
+
+/// The DID document of a local account, exactly as the PLC directory renders it.
+pub fn did_document(state: &AppState, did: &str, handle: Option<&str>, key: &PublicKey) -> Value {
+    json!({
+        "@context": [
+            "https://www.w3.org/ns/did/v1",
+            "https://w3id.org/security/multikey/v1",
+            "https://w3id.org/security/suites/secp256k1-2019/v1"
+        ],
+        "id": did,
+        "alsoKnownAs": handle.map(|h| vec![format!("at://{h}")]).unwrap_or_default(),
+        "verificationMethod": [{
+            "id": format!("{did}#atproto"),
+            "type": "Multikey",
+            "controller": did,
+            "publicKeyMultibase": key.multikey(),
+        }],
+        "service": [{
+            "id": "#atproto_pds",
+            "type": "AtprotoPersonalDataServer",
+            "serviceEndpoint": state.public_url,
+        }]
+    })
+}
+
+/// Checks a handle for an account of this server: valid syntax, under one of the service
+/// domains, a single label of 3 to 18 characters, not reserved. Returns it lowercased.
+pub fn check_service_handle(state: &AppState, handle: &str) -> Result<String, XrpcError> {
+    let parsed: Handle = handle
+        .parse()
+        .map_err(|_| XrpcError::named("InvalidHandle", "Input/handle must be a valid handle"))?;
+    let h = parsed.normalize().to_string();
+    let Some(front) = state
+        .handle_domains
+        .iter()
+        .find_map(|d| h.strip_suffix(d.as_str()))
+    else {
+        return Err(XrpcError::named(
+            "UnsupportedDomain",
+            format!(
+                "Handle must end with one of: {}",
+                state.handle_domains.join(", ")
+            ),
+        ));
+    };
+    if front.contains('.') {
+        return Err(XrpcError::named(
+            "InvalidHandle",
+            "Handle may not contain a dot before the service domain",
+        ));
+    }
+    if front.len() < 3 {
+        return Err(XrpcError::named("InvalidHandle", "Handle too short"));
+    }
+    if front.len() > 18 {
+        return Err(XrpcError::named("InvalidHandle", "Handle too long"));
+    }
+    if RESERVED.contains(&front) {
+        return Err(XrpcError::named("HandleNotAvailable", "Reserved handle"));
+    }
+    Ok(h)
+}
+
+fn check_email(email: &str) -> Result<(), XrpcError> {
+    let ok = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
+        && !email.chars().any(char::is_whitespace);
+    if ok {
+        Ok(())
+    } else {
+        Err(XrpcError::named(
+            "InvalidEmail",
+            "This email address is not supported",
+        ))
+    }
+}
+
+pub struct NewAccountInput {
+    pub handle: String,
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub invite_code: Option<String>,
+    pub recovery_key: Option<String>,
+}
+
+pub struct Created {
+    pub id: i64,
+    pub did: String,
+    pub handle: String,
+    pub key: PublicKey,
+}
+
+/// Creates an account: a did:plc at the PLC directory, the account row, an empty repository,
+/// and the `#identity`, `#account` and `#commit` events, in the reference's order.
+pub async fn create_account(
+    state: &AppState,
+    input: NewAccountInput,
+) -> Result<Created, XrpcError> {
+    let handle = check_service_handle(state, &input.handle)?;
+    let email = input
+        .email
+        .map(|e| e.trim().to_owned())
+        .filter(|e| !e.is_empty());
+    match &email {
+        Some(e) => check_email(e)?,
+        None => return Err(XrpcError::invalid_request("Email is required")),
+    }
+    let password = input
+        .password
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| XrpcError::invalid_request("Password is required"))?;
+    if password.len() > 256 {
+        return Err(XrpcError::invalid_request("Password is too long"));
+    }
+    if state.cfg.invite_required && input.invite_code.is_none() {
+        return Err(XrpcError::named(
+            "InvalidInviteCode",
+            "No invite code provided",
+        ));
+    }
+    let recovery = match input.recovery_key.as_deref() {
+        Some(k) => Some(
+            atproto::crypto::parse_did_key(k)
+                .map_err(|_| XrpcError::invalid_request("recoveryKey must be a did:key"))?,
+        ),
+        None => None,
+    };
+    {
+        let (h, e) = (handle.clone(), email.clone());
+        let (handle_taken, email_taken) = state
+            .db
+            .readers
+            .read(move |c| {
+                Ok::<_, DbError>((
+                    store::handle_taken(c, &h)?,
+                    e.as_deref().map(|e| store::email_taken(c, e)).transpose()?,
+                ))
+            })
+            .await?;
+        if handle_taken {
+            return Err(XrpcError::named(
+                "HandleNotAvailable",
+                "Handle already taken",
+            ));
+        }
+        if email_taken == Some(true) {
+            return Err(XrpcError::named("InvalidEmail", "Email already taken"));
+        }
+    }
+    let pw_hash = {
+        let p = password.clone();
+        tokio::task::spawn_blocking(move || hash_password(&p))
+            .await
+            .map_err(XrpcError::internal)?
+            .map_err(XrpcError::internal)?
+    };
+    let signing = Keypair::generate(Algorithm::K256);
+    let public = signing.public();
+    let did = state
+        .plc
+        .create_did(state, &signing.public(), &handle, recovery.as_ref())
+        .await?;
+
+    let st = state.clone();
+    let (d, h) = (did.clone(), handle.clone());
+    let key_bytes = signing.to_bytes().to_vec();
+    let id = state
+        .db
+        .writer
+        .run(move |txn: &mut WriteTxn<'_>| {
+            let now = now_iso();
+            let id = store::insert(
+                txn.conn,
+                &store::NewAccount {
+                    did: &d,
+                    handle: &h,
+                    email: email.as_deref(),
+                    password_hash: &pw_hash,
+                    signing_key: &key_bytes,
+                    created_at: &now,
+                    invite_code: input.invite_code.as_deref(),
+                },
+            )
+            .map_err(|e| match e {
+                DbError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
+                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    XrpcError::named("HandleNotAvailable", "Handle or email already taken")
+                }
+                other => XrpcError::from(other),
+            })?;
+            if let Some(code) = input.invite_code.as_deref() {
+                invites::spend(txn.conn, code, &d, &now)?;
+            }
+            emit_identity(txn, &st.sequencer, &d, Some(&h)).map_err(XrpcError::internal)?;
+            emit_account(txn, &st.sequencer, &d, true, None).map_err(XrpcError::internal)?;
+            create_repo(txn, &st, id, &d)?;
+            Ok::<_, XrpcError>(id)
+        })
+        .await?;
+    tracing::info!(did = %did, handle = %handle, "account created");
+    Ok(Created {
+        id,
+        did,
+        handle,
+        key: public,
+    })
+}
+
+/// Sets an account's hosting status and tells the firehose.
+pub async fn set_status(
+    state: &AppState,
+    account: i64,
+    did: &str,
+    status: Option<&'static str>,
+) -> Result<(), XrpcError> {
+    let st = state.clone();
+    let did = did.to_owned();
+    state
+        .db
+        .writer
+        .run(move |txn: &mut WriteTxn<'_>| {
+            let deactivated_at = (status == Some("deactivated")).then(now_iso);
+            store::set_status(txn.conn, account, status, deactivated_at.as_deref())?;
+            emit_account(txn, &st.sequencer, &did, status.is_none(), status)
+                .map_err(XrpcError::internal)?;
+            Ok::<_, XrpcError>(())
+        })
+        .await
+}
+
+/// Removes an account and everything it stored; the firehose says it is deleted.
+pub async fn delete_account(state: &AppState, account: i64, did: &str) -> Result<(), XrpcError> {
+    let st = state.clone();
+    let did_owned = did.to_owned();
+    let orphaned: Vec<String> = state
+        .db
+        .writer
+        .run(move |txn: &mut WriteTxn<'_>| {
+            let c = txn.conn;
+            let blobs: Vec<String> = c
+                .prepare("SELECT cid FROM blob WHERE account = ?1")
+                .and_then(|mut s| s.query_map([account], |r| r.get(0))?.collect())
+                .map_err(DbError::from)?;
+            for sql in [
+                "DELETE FROM repo_block WHERE account = ?1",
+                "DELETE FROM record WHERE account = ?1",
+                "DELETE FROM record_blob WHERE account = ?1",
+                "DELETE FROM blob WHERE account = ?1",
+                "DELETE FROM account WHERE id = ?1",
+            ] {
+                c.execute(sql, [account]).map_err(DbError::from)?;
+            }
+            emit_account(txn, &st.sequencer, &did_owned, false, Some("deleted"))
+                .map_err(XrpcError::internal)?;
+            // Blob bytes are shared by CID; only those no other account holds may go.
+            let mut orphaned = Vec::new();
+            for cid in blobs {
+                let still: bool = c
+                    .query_row(
+                        "SELECT EXISTS(SELECT 1 FROM blob WHERE cid = ?1)",
+                        [&cid],
+                        |r| r.get(0),
+                    )
+                    .map_err(DbError::from)?;
+                if !still {
+                    orphaned.push(cid);
+                }
+            }
+            Ok::<_, XrpcError>(orphaned)
+        })
+        .await?;
+    state.keys.forget(account);
+    for cid in orphaned {
+        if let Ok(c) = atproto::data::parse_cid(&cid) {
+            state.blobs.delete(&c).await;
+        }
+    }
+    tracing::info!(did = %did, "account deleted");
+    Ok(())
+}
+
+/// Changes a handle: PLC first (the handle lives in the DID document), then the account row and
+/// an `#identity` event.
+pub async fn update_handle(
+    state: &AppState,
+    account: i64,
+    did: &str,
+    handle: &str,
+) -> Result<(), XrpcError> {
+    let st = state.clone();
+    let (d, h) = (did.to_owned(), handle.to_owned());
+    state.plc.update_handle(state, account, did, handle).await?;
+    state
+        .db
+        .writer
+        .run(move |txn: &mut WriteTxn<'_>| {
+            store::set_handle(txn.conn, account, &h).map_err(|e| match e {
+                DbError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
+                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    XrpcError::named("HandleNotAvailable", "Handle already taken")
+                }
+                other => XrpcError::from(other),
+            })?;
+            emit_identity(txn, &st.sequencer, &d, Some(&h)).map_err(XrpcError::internal)?;
+            Ok::<_, XrpcError>(())
+        })
+        .await
+}

@@ -1,0 +1,167 @@
+//! Blob bytes on disk, content-addressed: `blobs/<2 chars>/<cid>`. An upload streams to a
+//! temporary file while it is hashed and sized, then is renamed into place, so a failed or
+//! oversized upload leaves nothing behind and a blob is never half-written at its final path.
+
+use crate::error::XrpcError;
+use atproto::data::{Cid, RAW_CODEC};
+use axum::body::Body;
+use cid::multihash::Multihash;
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use tokio::io::AsyncWriteExt;
+
+/// How many leading bytes are kept for MIME sniffing.
+const SNIFF_BYTES: usize = 4096;
+
+#[derive(Clone)]
+pub struct BlobStore {
+    dir: PathBuf,
+    tmp: PathBuf,
+}
+
+pub struct Stored {
+    pub cid: Cid,
+    pub size: u64,
+    pub mime_type: String,
+}
+
+impl BlobStore {
+    pub fn open(data_dir: &Path) -> std::io::Result<BlobStore> {
+        let dir = data_dir.join("blobs");
+        let tmp = data_dir.join("blobs-tmp");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::create_dir_all(&tmp)?;
+        Ok(BlobStore { dir, tmp })
+    }
+
+    pub fn path(&self, cid: &Cid) -> PathBuf {
+        let s = cid.to_string();
+        let shard = &s[s.len().saturating_sub(2)..];
+        self.dir.join(shard).join(s)
+    }
+
+    /// Streams a request body to disk. Refuses bodies over `max` bytes as soon as they pass it.
+    pub async fn put(
+        &self,
+        body: Body,
+        max: u64,
+        declared_type: Option<&str>,
+    ) -> Result<Stored, XrpcError> {
+        let tmp = self.tmp.join(format!("{:032x}", rand::random::<u128>()));
+        let result = self.write(&tmp, body, max, declared_type).await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        result
+    }
+
+    async fn write(
+        &self,
+        tmp: &Path,
+        body: Body,
+        max: u64,
+        declared_type: Option<&str>,
+    ) -> Result<Stored, XrpcError> {
+        let mut file = tokio::fs::File::create(tmp)
+            .await
+            .map_err(XrpcError::internal)?;
+        let mut hasher = Sha256::new();
+        let mut head = Vec::with_capacity(SNIFF_BYTES);
+        let mut size: u64 = 0;
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk
+                .map_err(|e| XrpcError::invalid_request(format!("Could not read upload: {e}")))?;
+            size += chunk.len() as u64;
+            if size > max {
+                return Err(XrpcError::payload_too_large(format!(
+                    "Blob is larger than the limit of {max} bytes"
+                )));
+            }
+            if head.len() < SNIFF_BYTES {
+                let take = (SNIFF_BYTES - head.len()).min(chunk.len());
+                head.extend_from_slice(&chunk[..take]);
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk).await.map_err(XrpcError::internal)?;
+        }
+        if size == 0 {
+            return Err(XrpcError::invalid_request("Blob is empty"));
+        }
+        file.sync_all().await.map_err(XrpcError::internal)?;
+        drop(file);
+        let digest = hasher.finalize();
+        let mh = Multihash::<64>::wrap(0x12, &digest).map_err(XrpcError::internal)?;
+        let cid = Cid::new_v1(RAW_CODEC, mh);
+        let dest = self.path(&cid);
+        if let Some(parent) = dest.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(XrpcError::internal)?;
+        }
+        if tokio::fs::try_exists(&dest).await.unwrap_or(false) {
+            tokio::fs::remove_file(tmp)
+                .await
+                .map_err(XrpcError::internal)?;
+        } else {
+            tokio::fs::rename(tmp, &dest)
+                .await
+                .map_err(XrpcError::internal)?;
+        }
+        Ok(Stored {
+            cid,
+            size,
+            mime_type: sniff(&head, declared_type),
+        })
+    }
+
+    /// Removes a blob's bytes (when no account references it any more).
+    pub async fn delete(&self, cid: &Cid) {
+        let _ = tokio::fs::remove_file(self.path(cid)).await;
+    }
+}
+
+/// The MIME type from the content itself when recognisable, else the client's declared type,
+/// else `application/octet-stream`. Sniffing keeps a client from labelling HTML as an image.
+fn sniff(head: &[u8], declared: Option<&str>) -> String {
+    if let Some(t) = infer::get(head) {
+        return t.mime_type().to_owned();
+    }
+    match declared.map(str::trim) {
+        Some(d) if valid_mime(d) && !d.starts_with("text/html") && d != "*/*" => d.to_owned(),
+        _ => "application/octet-stream".to_owned(),
+    }
+}
+
+fn valid_mime(s: &str) -> bool {
+    let Some((top, sub)) = s.split(';').next().unwrap_or("").split_once('/') else {
+        return false;
+    };
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    token(top) && token(sub)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffing_prefers_content() {
+        let png = [
+            0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d,
+        ];
+        assert_eq!(sniff(&png, Some("text/plain")), "image/png");
+        assert_eq!(sniff(b"hello", Some("text/plain")), "text/plain");
+        assert_eq!(
+            sniff(b"<html>", Some("text/html")),
+            "application/octet-stream"
+        );
+        assert_eq!(sniff(b"x", Some("not a mime")), "application/octet-stream");
+        assert_eq!(sniff(b"x", None), "application/octet-stream");
+    }
+}

@@ -1,0 +1,124 @@
+//! PDS configuration: environment variables (each with a CLI flag), with defaults that work on a
+//! laptop. Every variable is listed in the README.
+
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Args)]
+pub struct PdsConfig {
+    /// Public hostname of this PDS (no scheme).
+    #[arg(long, env = "HEARTH_HOSTNAME", default_value = "localhost")]
+    pub hostname: String,
+    /// Port to listen on.
+    #[arg(long, env = "HEARTH_PORT", default_value_t = 2583)]
+    pub port: u16,
+    /// Address to bind.
+    #[arg(long, env = "HEARTH_BIND", default_value = "127.0.0.1")]
+    pub bind: String,
+    /// Where SQLite databases, blobs and generated secrets live.
+    #[arg(long, env = "HEARTH_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// The PLC directory used to create and update did:plc identities
+    /// (default `https://plc.directory`; `hearth up` runs a local one when unset).
+    #[arg(long, env = "HEARTH_PLC_URL")]
+    pub plc_url: Option<String>,
+    /// Handle suffixes this server hands out, comma separated (e.g. `.example.org`).
+    /// Defaults to `.<hostname>`, or `.test` for localhost.
+    #[arg(long, env = "HEARTH_HANDLE_DOMAINS", value_delimiter = ',')]
+    pub handle_domains: Vec<String>,
+    /// The AppView that `app.bsky.*` calls go to.
+    #[arg(
+        long,
+        env = "HEARTH_APPVIEW_URL",
+        default_value = "https://api.bsky.app"
+    )]
+    pub appview_url: String,
+    /// The AppView's DID (the audience of the service tokens the PDS signs for it).
+    #[arg(
+        long,
+        env = "HEARTH_APPVIEW_DID",
+        default_value = "did:web:api.bsky.app"
+    )]
+    pub appview_did: String,
+    /// Password for the admin API (HTTP Basic, user `admin`). Admin API is off when unset.
+    #[arg(long, env = "HEARTH_ADMIN_PASSWORD")]
+    pub admin_password: Option<String>,
+    /// Whether new accounts need an invite code.
+    #[arg(long, env = "HEARTH_INVITE_REQUIRED", default_value_t = false)]
+    pub invite_required: bool,
+    /// Relays to notify with requestCrawl, comma separated hosts or URLs.
+    #[arg(long, env = "HEARTH_CRAWLERS", value_delimiter = ',')]
+    pub crawlers: Vec<String>,
+    /// Development mode: plain http and localhost are allowed everywhere.
+    #[arg(long, env = "HEARTH_DEV", default_value_t = false)]
+    pub dev: bool,
+    /// Largest blob accepted, in bytes.
+    #[arg(long, env = "HEARTH_BLOB_MAX_BYTES", default_value_t = 50 * 1024 * 1024)]
+    pub blob_max_bytes: u64,
+    /// How long firehose events are kept for cursor replay, in hours.
+    #[arg(long, env = "HEARTH_BACKFILL_HOURS", default_value_t = 72)]
+    pub backfill_hours: u64,
+    /// Trust `X-Forwarded-For` for client IPs (only behind a proxy you control).
+    #[arg(long, env = "HEARTH_TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trust_proxy: bool,
+    /// Whether per-IP and per-account rate limits apply.
+    #[arg(long, env = "HEARTH_RATE_LIMITS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub rate_limits: bool,
+}
+
+impl PdsConfig {
+    pub fn plc_url(&self) -> String {
+        self.plc_url
+            .clone()
+            .unwrap_or_else(|| "https://plc.directory".into())
+    }
+
+    /// The base URL clients and other services reach this PDS at.
+    pub fn public_url(&self) -> String {
+        if self.is_local() {
+            format!("http://{}:{}", self.hostname, self.port)
+        } else {
+            format!("https://{}", self.hostname)
+        }
+    }
+
+    /// The PDS's own did:web.
+    pub fn service_did(&self) -> String {
+        if self.is_local() {
+            format!("did:web:{}%3A{}", self.hostname, self.port)
+        } else {
+            format!("did:web:{}", self.hostname)
+        }
+    }
+
+    pub fn is_local(&self) -> bool {
+        self.hostname == "localhost"
+            || self.hostname.starts_with("127.")
+            || self.hostname.ends_with(".localhost")
+    }
+
+    /// Handle suffixes, each starting with a dot and lowercased.
+    pub fn handle_domains(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .handle_domains
+            .iter()
+            .map(|d| d.trim().to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+            .map(|d| {
+                if d.starts_with('.') {
+                    d
+                } else {
+                    format!(".{d}")
+                }
+            })
+            .collect();
+        if out.is_empty() {
+            out.push(if self.is_local() {
+                ".test".into()
+            } else {
+                format!(".{}", self.hostname)
+            });
+        }
+        out
+    }
+}

@@ -1,0 +1,19 @@
+//! Embedded schema migrations, applied in order and recorded in `PRAGMA user_version`.
+
+use super::DbError;
+use rusqlite::Connection;
+
+/// Each entry moves the schema one version forward. Never edit a shipped entry; append.
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+
+pub(super) fn run(conn: &mut Connection) -> Result<(), DbError> {
+    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "applied database migration");
+    }
+    Ok(())
+}

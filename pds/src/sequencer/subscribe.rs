@@ -1,0 +1,179 @@
+//! `com.atproto.sync.subscribeRepos`: replay from a cursor out of the database, then follow
+//! the live stream. Frames are sent as stored (`Bytes` clones share one buffer).
+
+use super::SeqFrame;
+use crate::error::XrpcError;
+use crate::state::AppState;
+use atproto::firehose::{Event, Info, encode_error, encode_event};
+use axum::extract::ws::{Message, WebSocket};
+use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use rusqlite::params;
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+
+/// Events read from the database per page while replaying.
+const PAGE: i64 = 500;
+/// A subscriber this far behind the head is disconnected (`ConsumerTooSlow`) instead of
+/// replaying without end.
+const MAX_LAG: i64 = 500_000;
+
+#[derive(Deserialize)]
+pub struct Params {
+    cursor: Option<String>,
+}
+
+pub async fn subscribe_repos(
+    State(state): State<AppState>,
+    Query(params): Query<Params>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, XrpcError> {
+    let cursor = match params.cursor.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(
+            c.parse::<i64>()
+                .map_err(|_| XrpcError::invalid_request("cursor must be an integer"))?,
+        ),
+    };
+    Ok(ws
+        .on_upgrade(move |socket| async move {
+            if let Err(e) = run(state, cursor, socket).await {
+                tracing::debug!(error = %e, "firehose subscriber ended");
+            }
+        })
+        .into_response())
+}
+
+type Sink = futures::stream::SplitSink<WebSocket, Message>;
+
+async fn send(sink: &mut Sink, frame: Bytes) -> Result<(), axum::Error> {
+    sink.send(Message::Binary(frame)).await
+}
+
+async fn send_error_and_close(sink: &mut Sink, error: &str, message: &str) {
+    if let Ok(frame) = encode_error(error, Some(message)) {
+        let _ = send(sink, frame.into()).await;
+    }
+    let _ = sink.close().await;
+}
+
+async fn page(state: &AppState, after: i64) -> Result<Vec<SeqFrame>, XrpcError> {
+    state
+        .db
+        .readers
+        .read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT seq, frame FROM repo_seq WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                )
+                .map_err(crate::db::DbError::from)?;
+            let rows = stmt
+                .query_map(params![after, PAGE], |r| {
+                    Ok(SeqFrame {
+                        seq: r.get(0)?,
+                        frame: Bytes::from(r.get::<_, Vec<u8>>(1)?),
+                    })
+                })
+                .map_err(crate::db::DbError::from)?;
+            let mut out = Vec::new();
+            for r in rows {
+                out.push(r.map_err(crate::db::DbError::from)?);
+            }
+            Ok::<_, XrpcError>(out)
+        })
+        .await
+}
+
+async fn oldest(state: &AppState) -> Result<Option<i64>, XrpcError> {
+    state
+        .db
+        .readers
+        .read(|conn| {
+            conn.query_row("SELECT MIN(seq) FROM repo_seq", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
+            .map_err(|e| XrpcError::from(crate::db::DbError::from(e)))
+        })
+        .await
+}
+
+async fn run(state: AppState, cursor: Option<i64>, socket: WebSocket) -> Result<(), String> {
+    let (mut sink, mut stream) = socket.split();
+    // Notice the client going away even while we only write.
+    let (closed_tx, mut closed) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        while let Some(Ok(msg)) = stream.next().await {
+            if matches!(msg, Message::Close(_)) {
+                break;
+            }
+        }
+        let _ = closed_tx.send(());
+    });
+
+    // Subscribe before reading the head, so nothing published in between is missed.
+    let mut live = state.sequencer.subscribe();
+    let head = state.sequencer.head();
+    let mut last = match cursor {
+        None => head,
+        Some(c) if c > head => {
+            send_error_and_close(&mut sink, "FutureCursor", "Cursor in the future.").await;
+            return Ok(());
+        }
+        Some(c) => {
+            let oldest = oldest(&state).await.map_err(|e| e.to_string())?;
+            match oldest {
+                Some(o) if c < o - 1 => {
+                    let info = Event::Info(Info {
+                        name: "OutdatedCursor".into(),
+                        message: Some(
+                            "Requested cursor exceeded limit. Possibly missing events".into(),
+                        ),
+                    });
+                    let frame = encode_event(&info).map_err(|e| e.to_string())?;
+                    send(&mut sink, frame.into())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    o - 1
+                }
+                _ => c.max(0),
+            }
+        }
+    };
+
+    loop {
+        // Replay from storage until caught up with what is committed.
+        while last < state.sequencer.head() {
+            if state.sequencer.head() - last > MAX_LAG {
+                send_error_and_close(&mut sink, "ConsumerTooSlow", "Stream consumer too slow")
+                    .await;
+                return Ok(());
+            }
+            let frames = page(&state, last).await.map_err(|e| e.to_string())?;
+            if frames.is_empty() {
+                break;
+            }
+            for f in frames {
+                last = f.seq;
+                send(&mut sink, f.frame).await.map_err(|e| e.to_string())?;
+            }
+        }
+        // Follow live. Falling behind the shared buffer sends us back to storage.
+        loop {
+            tokio::select! {
+                _ = &mut closed => return Ok(()),
+                msg = live.recv() => match msg {
+                    Ok(f) if f.seq <= last => continue,
+                    Ok(f) if f.seq == last + 1 => {
+                        last = f.seq;
+                        send(&mut sink, f.frame).await.map_err(|e| e.to_string())?;
+                    }
+                    // A gap (frames published while we replayed): fill it from storage.
+                    Ok(_) | Err(RecvError::Lagged(_)) => break,
+                    Err(RecvError::Closed) => return Ok(()),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! `com.atproto.identity.*`: handles.
+
+use super::extract::{XJson, XQuery};
+use crate::accounts::{service, store};
+use crate::auth::AccessAuth;
+use crate::db::DbError;
+use crate::error::{XrpcError, XrpcResult};
+use crate::state::AppState;
+use atproto::syntax::Handle;
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Deserialize)]
+pub struct ResolveParams {
+    handle: String,
+}
+
+/// Local accounts first; any other handle through DNS and HTTPS.
+pub async fn resolve_handle(
+    State(state): State<AppState>,
+    XQuery(p): XQuery<ResolveParams>,
+) -> XrpcResult<Json<Value>> {
+    let handle: Handle = p
+        .handle
+        .parse()
+        .map_err(|_| XrpcError::invalid_request("Invalid handle"))?;
+    let h = handle.normalize().to_string();
+    let local = {
+        let h = h.clone();
+        state
+            .db
+            .readers
+            .read(move |c| Ok::<_, DbError>(store::by_handle(c, &h)?.map(|a| a.did)))
+            .await?
+    };
+    if let Some(did) = local {
+        return Ok(Json(json!({ "did": did })));
+    }
+    match state.handles.resolve(&handle).await {
+        Ok(did) => Ok(Json(json!({ "did": did.as_str() }))),
+        Err(_) => Err(XrpcError::named(
+            "HandleNotFound",
+            "Unable to resolve handle",
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct UpdateHandleInput {
+    handle: String,
+}
+
+/// A handle under a service domain is checked like at sign-up; any other must already resolve
+/// to the account's DID (DNS TXT or HTTPS), so nobody can claim a domain they do not control.
+pub async fn update_handle(
+    State(state): State<AppState>,
+    auth: AccessAuth,
+    XJson(input): XJson<UpdateHandleInput>,
+) -> XrpcResult<Json<Value>> {
+    auth.require_full()?;
+    let parsed: Handle = input
+        .handle
+        .parse()
+        .map_err(|_| XrpcError::named("InvalidHandle", "Invalid handle"))?;
+    let h = parsed.normalize().to_string();
+    let under_service = state.handle_domains.iter().any(|d| h.ends_with(d.as_str()));
+    let h = if under_service {
+        service::check_service_handle(&state, &h)?
+    } else {
+        match state.handles.resolve(&parsed).await {
+            Ok(did) if did.as_str() == auth.did => h,
+            _ => {
+                return Err(XrpcError::named(
+                    "InvalidHandle",
+                    "External handle did not resolve to DID (DNS TXT _atproto or https://<handle>/.well-known/atproto-did)",
+                ));
+            }
+        }
+    };
+    let taken_by_other = {
+        let (hh, did) = (h.clone(), auth.did.clone());
+        state
+            .db
+            .readers
+            .read(move |c| {
+                Ok::<_, DbError>(store::by_handle(c, &hh)?.is_some_and(|a| a.did != did))
+            })
+            .await?
+    };
+    if taken_by_other {
+        return Err(XrpcError::named(
+            "HandleNotAvailable",
+            "Handle already taken",
+        ));
+    }
+    service::update_handle(&state, auth.account, &auth.did, &h).await?;
+    Ok(Json(json!({})))
+}

@@ -1,0 +1,89 @@
+//! `app.bsky.actor.getPreferences` / `putPreferences`: private account state the PDS keeps.
+
+use super::extract::XJson;
+use crate::auth::AccessAuth;
+use crate::db::{DbError, WriteTxn};
+use crate::error::{XrpcError, XrpcResult};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use rusqlite::params;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The reference's cap on stored preferences.
+const MAX_PREFS: usize = 500;
+
+pub async fn get_preferences(
+    State(state): State<AppState>,
+    auth: AccessAuth,
+) -> XrpcResult<Json<Value>> {
+    let account = auth.account;
+    let prefs: Vec<Value> = state
+        .db
+        .readers
+        .read(move |c| {
+            let rows = c
+                .prepare_cached("SELECT value FROM account_pref WHERE account = ?1 AND name LIKE 'app.bsky.%' ORDER BY id")?
+                .query_map([account], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, DbError>(rows.into_iter().filter_map(|s| serde_json::from_str(&s).ok()).collect())
+        })
+        .await?;
+    Ok(Json(json!({ "preferences": prefs })))
+}
+
+#[derive(Deserialize)]
+pub struct PutInput {
+    preferences: Vec<Value>,
+}
+
+pub async fn put_preferences(
+    State(state): State<AppState>,
+    auth: AccessAuth,
+    XJson(input): XJson<PutInput>,
+) -> XrpcResult<Json<Value>> {
+    if input.preferences.len() > MAX_PREFS {
+        return Err(XrpcError::invalid_request(format!(
+            "At most {MAX_PREFS} preferences"
+        )));
+    }
+    let mut rows = Vec::with_capacity(input.preferences.len());
+    for p in &input.preferences {
+        let t = p
+            .get("$type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| XrpcError::invalid_request("Preference is missing a $type"))?;
+        if !t.starts_with("app.bsky.") {
+            return Err(XrpcError::invalid_request(format!(
+                "Some preferences are not in the app.bsky namespace: {t}"
+            )));
+        }
+        // Only full sessions may change the personal-details preference, as in the reference.
+        if t == "app.bsky.actor.defs#personalDetailsPref" && !auth.is_full() {
+            return Err(XrpcError::invalid_request(
+                "Insufficient scope for personalDetailsPref",
+            ));
+        }
+        rows.push((t.to_owned(), p.to_string()));
+    }
+    let account = auth.account;
+    state
+        .db
+        .writer
+        .run(move |txn: &mut WriteTxn<'_>| {
+            txn.conn.execute(
+                "DELETE FROM account_pref WHERE account = ?1 AND name LIKE 'app.bsky.%'",
+                [account],
+            )?;
+            let mut stmt = txn.conn.prepare_cached(
+                "INSERT INTO account_pref (account, name, value) VALUES (?1, ?2, ?3)",
+            )?;
+            for (name, value) in &rows {
+                stmt.execute(params![account, name, value])?;
+            }
+            Ok::<_, DbError>(())
+        })
+        .await?;
+    Ok(Json(json!({})))
+}

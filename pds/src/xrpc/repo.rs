@@ -1,0 +1,559 @@
+//! `com.atproto.repo.*`: writing and reading records, uploading blobs.
+
+use super::extract::{XJson, XQuery};
+use crate::accounts::service::did_document;
+use crate::accounts::store;
+use crate::auth::AccessAuth;
+use crate::db::{DbError, WriteTxn};
+use crate::error::{XrpcError, XrpcResult};
+use crate::limits;
+use crate::repo::{CommitOutcome, Intent, WriteRequest, commit_writes, prepare_record, read};
+use crate::state::{AppState, now_iso, now_secs};
+use atproto::data::{Cid, cbor, json as datajson, parse_cid};
+use atproto::firehose::MAX_OPS;
+use atproto::repo::WriteAction;
+use atproto::syntax::{Nsid, RecordKey};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use rusqlite::params;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+fn check_collection(c: &str) -> XrpcResult<()> {
+    c.parse::<Nsid>()
+        .map(|_| ())
+        .map_err(|_| XrpcError::invalid_request(format!("Invalid collection: {c}")))
+}
+
+fn check_rkey(k: &str) -> XrpcResult<()> {
+    k.parse::<RecordKey>()
+        .map(|_| ())
+        .map_err(|_| XrpcError::invalid_request(format!("Invalid record key: {k}")))
+}
+
+fn parse_swap(s: Option<&str>, what: &str) -> XrpcResult<Option<Cid>> {
+    s.map(|s| parse_cid(s).map_err(|_| XrpcError::invalid_request(format!("Invalid {what} CID"))))
+        .transpose()
+}
+
+/// The repo parameter must name the caller (by DID or handle).
+async fn own_repo(state: &AppState, auth: &AccessAuth, repo: &str) -> XrpcResult<()> {
+    if repo == auth.did {
+        return Ok(());
+    }
+    let handle = repo.to_ascii_lowercase();
+    let account = auth.account;
+    let mine = state
+        .db
+        .readers
+        .read(move |c| {
+            Ok::<_, DbError>(store::by_id(c, account)?.and_then(|a| a.handle) == Some(handle))
+        })
+        .await?;
+    if mine {
+        Ok(())
+    } else {
+        Err(XrpcError::auth_required(
+            "Cannot write to another account's repository",
+        ))
+    }
+}
+
+fn write_points(writes: &[WriteRequest]) -> f64 {
+    writes
+        .iter()
+        .map(|w| match w.intent {
+            Intent::Create => 3.0,
+            Intent::Put | Intent::Update => 2.0,
+            Intent::Delete => 1.0,
+        })
+        .sum()
+}
+
+async fn commit(
+    state: &AppState,
+    auth: &AccessAuth,
+    writes: Vec<WriteRequest>,
+    swap_commit: Option<Cid>,
+) -> XrpcResult<CommitOutcome> {
+    auth.require_active()?;
+    if !state
+        .limits
+        .check("writes", &auth.did, limits::WRITES, write_points(&writes))
+    {
+        return Err(XrpcError::rate_limited());
+    }
+    let st = state.clone();
+    let (account, did) = (auth.account, auth.did.clone());
+    state
+        .db
+        .writer
+        .run(move |txn: &mut WriteTxn<'_>| {
+            commit_writes(txn, &st, account, &did, writes, swap_commit)
+        })
+        .await
+}
+
+fn status(validated: bool) -> &'static str {
+    if validated { "valid" } else { "unknown" }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateRecordInput {
+    repo: String,
+    collection: String,
+    rkey: Option<String>,
+    validate: Option<bool>,
+    record: Value,
+    swap_commit: Option<String>,
+}
+
+pub async fn create_record(
+    State(state): State<AppState>,
+    auth: AccessAuth,
+    XJson(input): XJson<CreateRecordInput>,
+) -> XrpcResult<Json<Value>> {
+    own_repo(&state, &auth, &input.repo).await?;
+    check_collection(&input.collection)?;
+    let rkey = match input.rkey {
+        Some(k) => {
+            check_rkey(&k)?;
+            k
+        }
+        None => state.tids.next().to_string(),
+    };
+    let prepared = prepare_record(
+        state.lexicons,
+        &input.collection,
+        &rkey,
+        &input.record,
+        input.validate,
+    )?;
+    let swap = parse_swap(input.swap_commit.as_deref(), "swapCommit")?;
+    let write = WriteRequest {
+        intent: Intent::Create,
+        collection: input.collection,
+        rkey,
+        record: Some(prepared),
+        swap_record: None,
+    };
+    let out = commit(&state, &auth, vec![write], swap).await?;
+    let r = out
+        .results
+        .first()
+        .ok_or_else(|| XrpcError::internal("commit returned no result"))?;
+    Ok(Json(json!({
+        "uri": r.uri,
+        "cid": r.cid.map(|c| c.to_string()),
+        "commit": { "cid": out.cid.to_string(), "rev": out.rev },
+        "validationStatus": status(r.validated),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PutRecordInput {
+    repo: String,
+    collection: String,
+    rkey: String,
+    validate: Option<bool>,
+    record: Value,
+    /// Absent: no check. Null: the record must not exist. A CID: it must be the current one.
+    #[serde(default, deserialize_with = "present")]
+    swap_record: Option<Option<String>>,
+    swap_commit: Option<String>,
+}
+
+/// Tells an absent field (`None`) from an explicit null (`Some(None)`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Ok(Some(Option::<String>::deserialize(d)?))
+}
+
+pub async fn put_record(
+    State(state): State<AppState>,
+    auth: AccessAuth,
+    XJson(input): XJson<PutRecordInput>,
+) -> XrpcResult<Json<Value>> {
+    own_repo(&state, &auth, &input.repo).await?;
+    check_collection(&input.collection)?;
+    check_rkey(&input.rkey)?;
+    let prepared = prepare_record(
+        state.lexicons,
+        &input.collection,
+        &input.rkey,
+        &input.record,
+        input.validate,
+    )?;
+    let swap_record = match input.swap_record {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(s)) => {
+            Some(Some(parse_cid(&s).map_err(|_| {
+                XrpcError::invalid_request("Invalid swapRecord CID")
+            })?))
+        }
+    };
+    let swap = parse_swap(input.swap_commit.as_deref(), "swapCommit")?;
+    let write = WriteRequest {
+        intent: Intent::Put,
+        collection: input.collection,
+        rkey: input.rkey,
+        record: Some(prepared),
+        swap_record,
+    };
+    let out = commit(&state, &auth, vec![write], swap).await?;
+    let r = out
+        .results
+        .first()
+        .ok_or_else(|| XrpcError::internal("commit returned no result"))?;
+    Ok(Json(json!({
+        "uri": r.uri,
+        "cid": r.cid.map(|c| c.to_string()),
+        "commit": { "cid": out.cid.to_string(), "rev": out.rev },
+        "validationStatus": status(r.validated),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteRecordInput {
+    repo: String,
+    collection: String,
+    rkey: String,
+    swap_record: Option<String>,
+    swap_commit: Option<String>,
+}
+
+pub async fn delete_record(
+    State(state): State<AppState>,
+    auth: AccessAuth,
+    XJson(input): XJson<DeleteRecordInput>,
+) -> XrpcResult<Json<Value>> {
+    own_repo(&state, &auth, &input.repo).await?;
+    check_collection(&input.collection)?;
+    check_rkey(&input.rkey)?;
+    let swap_record = parse_swap(input.swap_record.as_deref(), "swapRecord")?;
+    let swap = parse_swap(input.swap_commit.as_deref(), "swapCommit")?;
+    // Deleting what is not there is a no-op, as in the reference (unless a swap was asked).
+    let (account, c, k) = (auth.account, input.collection.clone(), input.rkey.clone());
+    let exists = state
+        .db
+        .readers
+        .read(move |conn| Ok::<_, DbError>(read::record(conn, account, &c, &k)?.is_some()))
+        .await?;
+    if !exists && swap_record.is_none() && swap.is_none() {
+        return Ok(Json(json!({})));
+    }
+    let write = WriteRequest {
+        intent: Intent::Delete,
+        collection: input.collection,
+        rkey: input.rkey,
+        record: None,
+        swap_record: swap_record.map(Some),
+    };
+    let out = commit(&state, &auth, vec![write], swap).await?;
+    Ok(Json(
+        json!({ "commit": { "cid": out.cid.to_string(), "rev": out.rev } }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyWritesInput {
+    repo: String,
+    validate: Option<bool>,
+    writes: Vec<Value>,
+    swap_commit: Option<String>,
+}
+
+pub async fn apply_writes(
+    State(state): State<AppState>,
+    auth: AccessAuth,
+    XJson(input): XJson<ApplyWritesInput>,
+) -> XrpcResult<Json<Value>> {
+    own_repo(&state, &auth, &input.repo).await?;
+    if input.writes.len() > MAX_OPS {
+        return Err(XrpcError::invalid_request(format!(
+            "Too many writes. Max: {MAX_OPS}"
+        )));
+    }
+    let mut writes = Vec::with_capacity(input.writes.len());
+    for w in &input.writes {
+        let t = w.get("$type").and_then(Value::as_str).unwrap_or_default();
+        let collection = w
+            .get("collection")
+            .and_then(Value::as_str)
+            .ok_or_else(|| XrpcError::invalid_request("Write is missing collection"))?;
+        check_collection(collection)?;
+        let rkey = w.get("rkey").and_then(Value::as_str);
+        let (intent, rkey) = match t {
+            "com.atproto.repo.applyWrites#create" => (
+                Intent::Create,
+                rkey.map(str::to_owned)
+                    .unwrap_or_else(|| state.tids.next().to_string()),
+            ),
+            "com.atproto.repo.applyWrites#update" => (
+                Intent::Update,
+                rkey.ok_or_else(|| XrpcError::invalid_request("Update is missing rkey"))?
+                    .to_owned(),
+            ),
+            "com.atproto.repo.applyWrites#delete" => (
+                Intent::Delete,
+                rkey.ok_or_else(|| XrpcError::invalid_request("Delete is missing rkey"))?
+                    .to_owned(),
+            ),
+            other => {
+                return Err(XrpcError::invalid_request(format!(
+                    "Invalid write $type: {other:?}"
+                )));
+            }
+        };
+        check_rkey(&rkey)?;
+        let record = match intent {
+            Intent::Delete => None,
+            _ => {
+                let value = w
+                    .get("value")
+                    .ok_or_else(|| XrpcError::invalid_request("Write is missing value"))?;
+                Some(prepare_record(
+                    state.lexicons,
+                    collection,
+                    &rkey,
+                    value,
+                    input.validate,
+                )?)
+            }
+        };
+        writes.push(WriteRequest {
+            intent,
+            collection: collection.to_owned(),
+            rkey,
+            record,
+            swap_record: None,
+        });
+    }
+    let swap = parse_swap(input.swap_commit.as_deref(), "swapCommit")?;
+    let out = commit(&state, &auth, writes, swap).await?;
+    let results: Vec<Value> = out
+        .results
+        .iter()
+        .map(|r| match r.action {
+            WriteAction::Create => json!({ "$type": "com.atproto.repo.applyWrites#createResult", "uri": r.uri, "cid": r.cid.map(|c| c.to_string()), "validationStatus": status(r.validated) }),
+            WriteAction::Update => json!({ "$type": "com.atproto.repo.applyWrites#updateResult", "uri": r.uri, "cid": r.cid.map(|c| c.to_string()), "validationStatus": status(r.validated) }),
+            WriteAction::Delete => json!({ "$type": "com.atproto.repo.applyWrites#deleteResult" }),
+        })
+        .collect();
+    Ok(Json(
+        json!({ "commit": { "cid": out.cid.to_string(), "rev": out.rev }, "results": results }),
+    ))
+}
+
+/// Finds a hosted account by DID or handle; `None` if this server does not host it.
+pub async fn hosted(state: &AppState, repo: &str) -> XrpcResult<Option<store::Account>> {
+    let repo = repo.to_owned();
+    Ok(state
+        .db
+        .readers
+        .read(move |c| store::by_identifier(c, &repo))
+        .await?)
+}
+
+/// Like [`hosted`], but refuses accounts whose repository may not be served.
+pub async fn served(state: &AppState, repo: &str) -> XrpcResult<store::Account> {
+    let acct = hosted(state, repo)
+        .await?
+        .ok_or_else(|| XrpcError::named("RepoNotFound", format!("Could not find repo: {repo}")))?;
+    match acct.status {
+        crate::accounts::AccountStatus::Active => Ok(acct),
+        crate::accounts::AccountStatus::Deactivated => Err(XrpcError::named(
+            "RepoDeactivated",
+            format!("Repo has been deactivated: {repo}"),
+        )),
+        crate::accounts::AccountStatus::Takendown => Err(XrpcError::named(
+            "RepoTakendown",
+            format!("Repo has been takendown: {repo}"),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct GetRecordParams {
+    repo: String,
+    collection: String,
+    rkey: String,
+    cid: Option<String>,
+}
+
+pub async fn get_record(
+    State(state): State<AppState>,
+    XQuery(p): XQuery<GetRecordParams>,
+) -> XrpcResult<Json<Value>> {
+    check_collection(&p.collection)?;
+    check_rkey(&p.rkey)?;
+    let acct = served(&state, &p.repo).await?;
+    let want = parse_swap(p.cid.as_deref(), "cid")?;
+    let (id, c, k) = (acct.id, p.collection.clone(), p.rkey.clone());
+    let found = state
+        .db
+        .readers
+        .read(move |conn| read::record(conn, id, &c, &k))
+        .await?;
+    let (cid, bytes) = match found {
+        Some((cid, bytes)) if want.is_none_or(|w| w == cid) => (cid, bytes),
+        _ => {
+            return Err(XrpcError::named(
+                "RecordNotFound",
+                format!(
+                    "Could not locate record: at://{}/{}/{}",
+                    acct.did, p.collection, p.rkey
+                ),
+            ));
+        }
+    };
+    let value = cbor::decode(&bytes).map_err(XrpcError::internal)?;
+    Ok(Json(json!({
+        "uri": format!("at://{}/{}/{}", acct.did, p.collection, p.rkey),
+        "cid": cid.to_string(),
+        "value": datajson::to_json(&value),
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct ListRecordsParams {
+    repo: String,
+    collection: String,
+    limit: Option<u32>,
+    cursor: Option<String>,
+    reverse: Option<bool>,
+}
+
+pub async fn list_records(
+    State(state): State<AppState>,
+    XQuery(p): XQuery<ListRecordsParams>,
+) -> XrpcResult<Json<Value>> {
+    check_collection(&p.collection)?;
+    let limit = p.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(XrpcError::invalid_request(
+            "limit must be between 1 and 100",
+        ));
+    }
+    let acct = served(&state, &p.repo).await?;
+    let (id, c, cursor, reverse) = (
+        acct.id,
+        p.collection.clone(),
+        p.cursor.clone(),
+        p.reverse.unwrap_or(false),
+    );
+    let rows = state
+        .db
+        .readers
+        .read(move |conn| read::list(conn, id, &c, limit, cursor.as_deref(), reverse))
+        .await?;
+    let cursor = (rows.len() as u32 == limit)
+        .then(|| rows.last().map(|r| r.0.clone()))
+        .flatten();
+    let mut records = Vec::with_capacity(rows.len());
+    for (rkey, cid, bytes) in rows {
+        let value = cbor::decode(&bytes).map_err(XrpcError::internal)?;
+        records.push(json!({
+            "uri": format!("at://{}/{}/{}", acct.did, p.collection, rkey),
+            "cid": cid.to_string(),
+            "value": datajson::to_json(&value),
+        }));
+    }
+    let mut out = json!({ "records": records });
+    if let (Some(c), Some(o)) = (cursor, out.as_object_mut()) {
+        o.insert("cursor".into(), json!(c));
+    }
+    Ok(Json(out))
+}
+
+#[derive(Deserialize)]
+pub struct DescribeRepoParams {
+    repo: String,
+}
+
+pub async fn describe_repo(
+    State(state): State<AppState>,
+    XQuery(p): XQuery<DescribeRepoParams>,
+) -> XrpcResult<Json<Value>> {
+    let acct = served(&state, &p.repo).await?;
+    let (id, st) = (acct.id, state.clone());
+    let (collections, key) = state
+        .db
+        .readers
+        .read(move |c| {
+            let cols = read::collections(c, id)?;
+            let key = st.keys.get(c, id).map_err(XrpcError::internal)?;
+            Ok::<_, XrpcError>((cols, key))
+        })
+        .await?;
+    Ok(Json(json!({
+        "handle": acct.handle.clone().unwrap_or_else(|| "handle.invalid".into()),
+        "did": acct.did,
+        "didDoc": did_document(&state, &acct.did, acct.handle.as_deref(), &key.public()),
+        "collections": collections,
+        "handleIsCorrect": acct.handle.is_some(),
+    })))
+}
+
+pub async fn upload_blob(
+    State(state): State<AppState>,
+    auth: AccessAuth,
+    headers: HeaderMap,
+    body: Body,
+) -> XrpcResult<Json<Value>> {
+    auth.require_active()?;
+    if !state
+        .limits
+        .check("uploads", &auth.did, limits::UPLOADS, 1.0)
+    {
+        return Err(XrpcError::rate_limited());
+    }
+    if let Some(len) = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && len > state.cfg.blob_max_bytes
+    {
+        return Err(XrpcError::payload_too_large(format!(
+            "Blob is larger than the limit of {} bytes",
+            state.cfg.blob_max_bytes
+        )));
+    }
+    let declared = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let stored = state
+        .blobs
+        .put(body, state.cfg.blob_max_bytes, declared)
+        .await?;
+    let (account, cid, mime, size) = (
+        auth.account,
+        stored.cid.to_string(),
+        stored.mime_type.clone(),
+        stored.size,
+    );
+    state
+        .db
+        .writer
+        .run(move |txn: &mut WriteTxn<'_>| {
+            txn.conn
+                .prepare_cached(
+                    "INSERT INTO blob (account, cid, mime_type, size, created_at, unreferenced_since)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (account, cid) DO UPDATE SET unreferenced_since =
+                       CASE WHEN EXISTS (SELECT 1 FROM record_blob WHERE account = ?1 AND blob_cid = ?2) THEN NULL ELSE ?6 END",
+                )?
+                .execute(params![account, cid, mime, size as i64, now_iso(), now_secs()])?;
+            Ok::<_, DbError>(())
+        })
+        .await?;
+    Ok(Json(json!({
+        "blob": { "$type": "blob", "ref": { "$link": stored.cid.to_string() }, "mimeType": stored.mime_type, "size": stored.size }
+    })))
+}

@@ -1,0 +1,573 @@
+//! `com.atproto.server.*`: the server, accounts, sessions, app passwords, service auth.
+
+use super::extract::{XJson, XQuery};
+use crate::accounts::service::{self, NewAccountInput, did_document};
+use crate::accounts::{AccountStatus, sessions, store};
+use crate::auth::{AccessAuth, RefreshAuth, hash_password, new_app_password, verify_password};
+use crate::db::{DbError, WriteTxn};
+use crate::error::{XrpcError, XrpcResult};
+use crate::limits;
+use crate::state::{AppState, now_iso, now_secs};
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
+use rusqlite::{OptionalExtension, params};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+
+/// The client's IP: the first `X-Forwarded-For` hop when running behind a trusted proxy,
+/// else the socket's peer.
+pub fn client_ip(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
+    if state.cfg.trust_proxy
+        && let Some(first) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+    {
+        return first.trim().to_owned();
+    }
+    peer.map(|p| p.ip().to_string()).unwrap_or_default()
+}
+
+pub async fn describe_server(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({
+        "did": state.service_did,
+        "availableUserDomains": state.handle_domains,
+        "inviteCodeRequired": state.cfg.invite_required,
+        "phoneVerificationRequired": false,
+        "links": {},
+        "contact": {},
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateAccountInput {
+    handle: String,
+    email: Option<String>,
+    password: Option<String>,
+    invite_code: Option<String>,
+    did: Option<String>,
+    recovery_key: Option<String>,
+}
+
+pub async fn create_account(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    XJson(input): XJson<CreateAccountInput>,
+) -> XrpcResult<Json<Value>> {
+    if !state.limits.check(
+        "createAccount",
+        &client_ip(&state, &headers, Some(peer)),
+        limits::CREATE_ACCOUNT,
+        1.0,
+    ) {
+        return Err(XrpcError::rate_limited());
+    }
+    if input.did.is_some() {
+        return Err(XrpcError::invalid_request(
+            "Migrating an existing DID to this server is not supported yet",
+        ));
+    }
+    let created = service::create_account(
+        &state,
+        NewAccountInput {
+            handle: input.handle,
+            email: input.email,
+            password: input.password,
+            invite_code: input.invite_code,
+            recovery_key: input.recovery_key,
+        },
+    )
+    .await?;
+    let tokens = sessions::create(&state, created.id, &created.did, None).await?;
+    Ok(Json(json!({
+        "accessJwt": tokens.access,
+        "refreshJwt": tokens.refresh,
+        "handle": created.handle,
+        "did": created.did,
+        "didDoc": did_document(&state, &created.did, Some(&created.handle), &created.key),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateSessionInput {
+    identifier: String,
+    password: String,
+}
+
+/// The parts of a session response describing the account.
+async fn session_view(state: &AppState, account: i64) -> XrpcResult<Value> {
+    let st = state.clone();
+    let (acct, key) = state
+        .db
+        .readers
+        .read(move |c| {
+            let a = store::by_id(c, account)?
+                .ok_or_else(|| XrpcError::invalid_token("Account not found"))?;
+            let k = st.keys.get(c, account).map_err(XrpcError::internal)?;
+            Ok::<_, XrpcError>((a, k))
+        })
+        .await?;
+    let mut v = json!({
+        "handle": acct.handle.clone().unwrap_or_else(|| "handle.invalid".into()),
+        "did": acct.did,
+        "didDoc": did_document(state, &acct.did, acct.handle.as_deref(), &key.public()),
+        "email": acct.email,
+        "emailConfirmed": acct.email_confirmed_at.is_some(),
+        "emailAuthFactor": false,
+        "active": acct.status == AccountStatus::Active,
+    });
+    if let (Some(s), Some(obj)) = (acct.status.as_status(), v.as_object_mut()) {
+        obj.insert("status".into(), json!(s));
+    }
+    Ok(v)
+}
+
+fn merge(mut base: Value, extra: Value) -> Value {
+    if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
+        b.extend(e);
+    }
+    base
+}
+
+pub async fn create_session(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    XJson(input): XJson<CreateSessionInput>,
+) -> XrpcResult<Json<Value>> {
+    if !state.limits.check(
+        "createSession",
+        &client_ip(&state, &headers, Some(peer)),
+        limits::LOGIN,
+        1.0,
+    ) {
+        return Err(XrpcError::rate_limited());
+    }
+    let ident = input.identifier.clone();
+    let found = state
+        .db
+        .readers
+        .read(move |c| {
+            let Some(a) = store::by_identifier(c, &ident)? else {
+                return Ok::<_, DbError>(None);
+            };
+            let apps: Vec<(String, String, bool)> = c
+                .prepare_cached(
+                    "SELECT name, password_hash, privileged FROM app_password WHERE account = ?1",
+                )?
+                .query_map([a.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?;
+            Ok(Some((a, apps)))
+        })
+        .await?;
+    let invalid = || {
+        XrpcError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "AuthenticationRequired",
+            "Invalid identifier or password",
+        )
+    };
+    let Some((acct, apps)) = found else {
+        return Err(invalid());
+    };
+    let password = input.password;
+    let hash = acct.password_hash.clone();
+    // Password hashing is deliberately slow: keep it off the async runtime.
+    let matched = tokio::task::spawn_blocking(move || {
+        if verify_password(&password, &hash) {
+            return Some(None);
+        }
+        apps.into_iter()
+            .find(|(_, h, _)| verify_password(&password, h))
+            .map(|(name, _, privileged)| Some((name, privileged)))
+    })
+    .await
+    .map_err(XrpcError::internal)?;
+    let Some(app_password) = matched else {
+        return Err(invalid());
+    };
+    if acct.status == AccountStatus::Takendown {
+        return Err(XrpcError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "AccountTakedown",
+            "Account has been taken down",
+        ));
+    }
+    let tokens = sessions::create(&state, acct.id, &acct.did, app_password).await?;
+    let view = session_view(&state, acct.id).await?;
+    Ok(Json(merge(
+        view,
+        json!({ "accessJwt": tokens.access, "refreshJwt": tokens.refresh }),
+    )))
+}
+
+pub async fn get_session(
+    State(state): State<AppState>,
+    auth: AccessAuth,
+) -> XrpcResult<Json<Value>> {
+    Ok(Json(session_view(&state, auth.account).await?))
+}
+
+pub async fn refresh_session(
+    State(state): State<AppState>,
+    auth: RefreshAuth,
+) -> XrpcResult<Json<Value>> {
+    let tokens = sessions::refresh(&state, auth.account, &auth.did, &auth.jti).await?;
+    let view = session_view(&state, auth.account).await?;
+    Ok(Json(merge(
+        view,
+        json!({ "accessJwt": tokens.access, "refreshJwt": tokens.refresh }),
+    )))
+}
+
+pub async fn delete_session(
+    State(state): State<AppState>,
+    auth: RefreshAuth,
+) -> XrpcResult<Json<Value>> {
+    sessions::revoke(&state, &auth.jti).await?;
+    Ok(Json(json!({})))
+}
+
+#[derive(Deserialize)]
+pub struct CreateAppPasswordInput {
+    name: String,
+    #[serde(default)]
+    privileged: bool,
+}
+
+pub async fn create_app_password(
+    State(state): State<AppState>,
+    auth: AccessAuth,
+    XJson(input): XJson<CreateAppPasswordInput>,
+) -> XrpcResult<Json<Value>> {
+    auth.require_full()?;
+    let name = input.name.trim().to_owned();
+    if name.is_empty() || name.len() > 100 {
+        return Err(XrpcError::invalid_request(
+            "App password name must be 1 to 100 characters",
+        ));
+    }
+    let password = new_app_password();
+    let p = password.clone();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&p))
+        .await
+        .map_err(XrpcError::internal)?
+        .map_err(XrpcError::internal)?;
+    let created_at = now_iso();
+    let (n, c, account, privileged) = (
+        name.clone(),
+        created_at.clone(),
+        auth.account,
+        input.privileged,
+    );
+    state
+        .db
+        .writer
+        .run(move |txn: &mut WriteTxn<'_>| {
+            let exists = txn
+                .conn
+                .prepare_cached("SELECT 1 FROM app_password WHERE account = ?1 AND name = ?2")
+                .map_err(DbError::from)?
+                .query_row(params![account, n], |_| Ok(()))
+                .optional()
+                .map_err(DbError::from)?
+                .is_some();
+            if exists {
+                return Err(XrpcError::named("DuplicateName", "An app password with that name already exists"));
+            }
+            txn.conn
+                .prepare_cached(
+                    "INSERT INTO app_password (account, name, password_hash, privileged, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(DbError::from)?
+                .execute(params![account, n, hash, privileged, c])
+                .map_err(DbError::from)?;
+            Ok(())
+        })
+        .await?;
+    Ok(Json(
+        json!({ "name": name, "password": password, "createdAt": created_at, "privileged": input.privileged }),
+    ))
+}
+
+pub async fn list_app_passwords(
+    State(state): State<AppState>,
+    auth: AccessAuth,
+) -> XrpcResult<Json<Value>> {
+    let account = auth.account;
+    let rows: Vec<Value> = state
+        .db
+        .readers
+        .read(move |c| {
+            let rows = c
+                .prepare_cached("SELECT name, created_at, privileged FROM app_password WHERE account = ?1 ORDER BY created_at")?
+                .query_map([account], |r| {
+                    Ok(json!({ "name": r.get::<_, String>(0)?, "createdAt": r.get::<_, String>(1)?, "privileged": r.get::<_, bool>(2)? }))
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok::<_, DbError>(rows)
+        })
+        .await?;
+    Ok(Json(json!({ "passwords": rows })))
+}
+
+#[derive(Deserialize)]
+pub struct RevokeAppPasswordInput {
+    name: String,
+}
+
+pub async fn revoke_app_password(
+    State(state): State<AppState>,
+    auth: AccessAuth,
+    XJson(input): XJson<RevokeAppPasswordInput>,
+) -> XrpcResult<Json<Value>> {
+    auth.require_full()?;
+    let account = auth.account;
+    state
+        .db
+        .writer
+        .run(move |txn: &mut WriteTxn<'_>| {
+            txn.conn.execute(
+                "DELETE FROM app_password WHERE account = ?1 AND name = ?2",
+                params![account, input.name],
+            )?;
+            // Sessions opened with it end now, not when their tokens expire.
+            txn.conn.execute(
+                "DELETE FROM refresh_token WHERE account = ?1 AND app_password = ?2",
+                params![account, input.name],
+            )?;
+            Ok::<_, DbError>(())
+        })
+        .await?;
+    Ok(Json(json!({})))
+}
+
+#[derive(Deserialize)]
+pub struct ServiceAuthParams {
+    aud: String,
+    exp: Option<i64>,
+    lxm: Option<String>,
+}
+
+/// Methods a service token must never be minted for from an app-password session: they manage
+/// the account.
+const PROTECTED_METHODS: &[&str] = &[
+    "com.atproto.admin.sendEmail",
+    "com.atproto.identity.requestPlcOperationSignature",
+    "com.atproto.identity.signPlcOperation",
+    "com.atproto.identity.updateHandle",
+    "com.atproto.server.activateAccount",
+    "com.atproto.server.confirmEmail",
+    "com.atproto.server.createAppPassword",
+    "com.atproto.server.deactivateAccount",
+    "com.atproto.server.getAccountInviteCodes",
+    "com.atproto.server.getSession",
+    "com.atproto.server.listAppPasswords",
+    "com.atproto.server.requestAccountDelete",
+    "com.atproto.server.requestEmailConfirmation",
+    "com.atproto.server.requestEmailUpdate",
+    "com.atproto.server.revokeAppPassword",
+    "com.atproto.server.updateEmail",
+];
+
+pub async fn get_service_auth(
+    State(state): State<AppState>,
+    auth: AccessAuth,
+    XQuery(params): XQuery<ServiceAuthParams>,
+) -> XrpcResult<Json<Value>> {
+    if params.aud.parse::<atproto::syntax::Did>().is_err() {
+        return Err(XrpcError::invalid_request("aud must be a DID"));
+    }
+    let now = now_secs();
+    let ttl = match params.exp {
+        Some(exp) if exp <= now => {
+            return Err(XrpcError::named("BadExpiration", "expiration is in past"));
+        }
+        // Without a method binding a token may live one minute; with one, an hour.
+        Some(exp) if params.lxm.is_none() && exp - now > 60 => {
+            return Err(XrpcError::named(
+                "BadExpiration",
+                "expiration may not exceed 60s for a token without lxm",
+            ));
+        }
+        Some(exp) if exp - now > 3600 => {
+            return Err(XrpcError::named(
+                "BadExpiration",
+                "expiration may not exceed one hour",
+            ));
+        }
+        Some(exp) => exp - now,
+        None => 60,
+    };
+    if let Some(lxm) = &params.lxm {
+        if lxm.parse::<atproto::syntax::Nsid>().is_err() {
+            return Err(XrpcError::invalid_request("lxm must be an NSID"));
+        }
+        if !auth.is_full() && PROTECTED_METHODS.contains(&lxm.as_str()) {
+            return Err(XrpcError::named(
+                "InvalidToken",
+                format!("Bad token method: {lxm}"),
+            ));
+        }
+    }
+    let token = crate::proxy::mint_for(
+        &state,
+        auth.account,
+        &auth.did,
+        &params.aud,
+        params.lxm.as_deref(),
+        now,
+        ttl,
+    )
+    .await?;
+    Ok(Json(json!({ "token": token })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DeactivateInput {
+    #[allow(dead_code)]
+    delete_after: Option<String>,
+}
+
+pub async fn deactivate_account(
+    State(state): State<AppState>,
+    auth: AccessAuth,
+    XJson(_input): XJson<DeactivateInput>,
+) -> XrpcResult<Json<Value>> {
+    auth.require_full()?;
+    service::set_status(&state, auth.account, &auth.did, Some("deactivated")).await?;
+    Ok(Json(json!({})))
+}
+
+pub async fn activate_account(
+    State(state): State<AppState>,
+    auth: AccessAuth,
+) -> XrpcResult<Json<Value>> {
+    auth.require_full()?;
+    if auth.status == AccountStatus::Active {
+        return Ok(Json(json!({})));
+    }
+    service::set_status(&state, auth.account, &auth.did, None).await?;
+    Ok(Json(json!({})))
+}
+
+pub async fn check_account_status(
+    State(state): State<AppState>,
+    auth: AccessAuth,
+) -> XrpcResult<Json<Value>> {
+    let account = auth.account;
+    let v = state
+        .db
+        .readers
+        .read(move |c| {
+            let head = crate::repo::read::head(c, account)?;
+            let count = |sql: &str| c.query_row(sql, [account], |r| r.get::<_, i64>(0));
+            Ok::<_, DbError>(json!({
+                "activated": auth.status == AccountStatus::Active,
+                "validDid": true,
+                "repoCommit": head.as_ref().map(|h| h.0.to_string()),
+                "repoRev": head.as_ref().map(|h| h.1.clone()),
+                "repoBlocks": count("SELECT COUNT(*) FROM repo_block WHERE account = ?1")?,
+                "indexedRecords": count("SELECT COUNT(*) FROM record WHERE account = ?1")?,
+                "privateStateValues": count("SELECT COUNT(*) FROM account_pref WHERE account = ?1")?,
+                "expectedBlobs": count("SELECT COUNT(DISTINCT blob_cid) FROM record_blob WHERE account = ?1")?,
+                "importedBlobs": count("SELECT COUNT(*) FROM blob WHERE account = ?1 AND unreferenced_since IS NULL")?,
+            }))
+        })
+        .await?;
+    Ok(Json(v))
+}
+
+pub async fn request_account_delete(
+    State(state): State<AppState>,
+    auth: AccessAuth,
+) -> XrpcResult<Json<Value>> {
+    auth.require_full()?;
+    let token = format!(
+        "{:05}-{:05}",
+        rand::random::<u32>() % 100_000,
+        rand::random::<u32>() % 100_000
+    );
+    let (t, account) = (token.clone(), auth.account);
+    state
+        .db
+        .writer
+        .run(move |txn: &mut WriteTxn<'_>| {
+            txn.conn.execute(
+                "INSERT OR REPLACE INTO email_token (account, purpose, token, requested_at) VALUES (?1, 'delete_account', ?2, ?3)",
+                params![account, t, now_iso()],
+            )?;
+            Ok::<_, DbError>(())
+        })
+        .await?;
+    // This PDS sends no email; the operator relays the code (it is never logged at info).
+    tracing::warn!(did = %auth.did, "account deletion requested; the confirmation code is in the email_token table");
+    Ok(Json(json!({})))
+}
+
+#[derive(Deserialize)]
+pub struct DeleteAccountInput {
+    did: String,
+    password: String,
+    token: String,
+}
+
+pub async fn delete_account(
+    State(state): State<AppState>,
+    XJson(input): XJson<DeleteAccountInput>,
+) -> XrpcResult<Json<Value>> {
+    let did = input.did.clone();
+    let found = state
+        .db
+        .readers
+        .read(move |c| {
+            let Some(a) = store::by_did(c, &did)? else { return Ok::<_, DbError>(None) };
+            let token: Option<String> = c
+                .query_row("SELECT token FROM email_token WHERE account = ?1 AND purpose = 'delete_account'", [a.id], |r| r.get(0))
+                .optional()?;
+            Ok(Some((a, token)))
+        })
+        .await?;
+    let Some((acct, token)) = found else {
+        return Err(XrpcError::invalid_request("Account not found"));
+    };
+    let (pw, hash) = (input.password, acct.password_hash.clone());
+    let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
+        .await
+        .map_err(XrpcError::internal)?;
+    if !ok {
+        return Err(XrpcError::auth_required("Invalid did or password"));
+    }
+    if token.as_deref() != Some(input.token.trim()) {
+        return Err(XrpcError::named("InvalidToken", "Token is invalid"));
+    }
+    service::delete_account(&state, acct.id, &acct.did).await?;
+    Ok(Json(json!({})))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InviteCodesParams {
+    #[allow(dead_code)]
+    include_used: Option<bool>,
+}
+
+pub async fn get_account_invite_codes(
+    State(state): State<AppState>,
+    auth: AccessAuth,
+    XQuery(_p): XQuery<InviteCodesParams>,
+) -> XrpcResult<Json<Value>> {
+    let did = auth.did.clone();
+    let codes = state
+        .db
+        .readers
+        .read(move |c| crate::accounts::invites::list(c, Some(&did)))
+        .await?;
+    Ok(Json(json!({ "codes": codes })))
+}

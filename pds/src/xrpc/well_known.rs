@@ -1,0 +1,72 @@
+//! Non-XRPC routes: health, the server's did:web document, hosted handles' atproto-did.
+
+use crate::accounts::store;
+use crate::db::DbError;
+use crate::error::{XrpcError, XrpcResult};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+pub async fn health(State(state): State<AppState>) -> XrpcResult<Json<Value>> {
+    // A trivial read proves the database answers.
+    state
+        .db
+        .readers
+        .read(|c| {
+            c.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(DbError::from)
+        })
+        .await?;
+    Ok(Json(json!({ "version": env!("CARGO_PKG_VERSION") })))
+}
+
+/// The PDS's own did:web document.
+pub async fn did_json(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({
+        "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
+        "id": state.service_did,
+        "verificationMethod": [{
+            "id": format!("{}#atproto", state.service_did),
+            "type": "Multikey",
+            "controller": state.service_did,
+            "publicKeyMultibase": state.secrets.service_key.public().multikey(),
+        }],
+        "service": [{
+            "id": "#atproto_pds",
+            "type": "AtprotoPersonalDataServer",
+            "serviceEndpoint": state.public_url,
+        }]
+    }))
+}
+
+/// `https://<handle>/.well-known/atproto-did` for handles this server hosts, by Host header.
+pub async fn atproto_did(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> XrpcResult<Response> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| h.split(':').next().unwrap_or(h).to_ascii_lowercase())
+        .ok_or_else(|| XrpcError::not_found("NotFound", "No host"))?;
+    let found = state
+        .db
+        .readers
+        .read(move |c| Ok::<_, DbError>(store::by_handle(c, &host)?.map(|a| a.did)))
+        .await?;
+    match found {
+        Some(did) => Ok(([(header::CONTENT_TYPE, "text/plain")], did).into_response()),
+        None => Err(XrpcError::not_found("NotFound", "User not found")),
+    }
+}
+
+pub async fn robots() -> &'static str {
+    "# Hello!\n\n# Crawling the public API is allowed\nUser-agent: *\nAllow: /\n"
+}
+
+pub async fn root() -> &'static str {
+    "This is an AT Protocol Personal Data Server (Hearth).\n\nMost API routes are under /xrpc/\n"
+}
