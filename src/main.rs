@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use hearth_appview::config::AppviewConfig;
 use hearth_pds::config::PdsConfig;
 
 #[derive(Parser)]
@@ -20,12 +21,15 @@ enum Command {
     /// Run the personal data server.
     Pds(PdsConfig),
     /// Run the AppView.
-    Appview,
+    Appview(AppviewConfig),
     /// Run everything for local use, with no internet: PDS, AppView, and (unless
-    /// HEARTH_PLC_URL is set) a PLC directory, all on localhost.
+    /// HEARTH_PLC_URL is set) a PLC directory, all on localhost. The AppView follows the PDS's
+    /// firehose, and the PDS sends app.bsky and social.hearth calls to the AppView.
     Up {
         #[command(flatten)]
         pds: PdsConfig,
+        #[command(flatten)]
+        appview: AppviewConfig,
         /// Port of the local PLC directory started when HEARTH_PLC_URL is unset.
         #[arg(long, env = "HEARTH_PLC_PORT", default_value_t = 2582)]
         plc_port: u16,
@@ -41,34 +45,54 @@ fn init_tracing() {
         .init();
 }
 
+/// Starts the in-process PLC directory for `hearth up` and returns its URL.
+async fn local_plc(data_dir: &std::path::Path, port: u16) -> anyhow::Result<String> {
+    std::fs::create_dir_all(data_dir)?;
+    let store = hearth_pds::plc_server::PlcStore::open(data_dir.join("plc.sqlite"))
+        .context("opening the local PLC directory")?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("binding the local PLC directory to port {port}"))?;
+    tracing::info!("local PLC directory on http://localhost:{port}");
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, hearth_pds::plc_server::router(store)).await {
+            tracing::error!(error = %e, "local PLC directory stopped");
+        }
+    });
+    Ok(format!("http://localhost:{port}"))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_tracing();
     match Cli::parse().command {
         Command::Pds(cfg) => hearth_pds::serve(cfg).await,
-        Command::Appview => anyhow::bail!("`hearth appview` is not built yet"),
-        Command::Up { mut pds, plc_port } => {
+        Command::Appview(cfg) => hearth_appview::serve(cfg).await,
+        Command::Up {
+            mut pds,
+            mut appview,
+            plc_port,
+        } => {
             pds.dev = true;
+            appview.dev = true;
             if pds.plc_url.is_none() {
-                std::fs::create_dir_all(&pds.data_dir)?;
-                let store = hearth_pds::plc_server::PlcStore::open(pds.data_dir.join("plc.sqlite"))
-                    .context("opening the local PLC directory")?;
-                let listener = tokio::net::TcpListener::bind(("127.0.0.1", plc_port))
-                    .await
-                    .with_context(|| {
-                        format!("binding the local PLC directory to port {plc_port}")
-                    })?;
-                tracing::info!("local PLC directory on http://localhost:{plc_port}");
-                tokio::spawn(async move {
-                    if let Err(e) =
-                        axum::serve(listener, hearth_pds::plc_server::router(store)).await
-                    {
-                        tracing::error!(error = %e, "local PLC directory stopped");
-                    }
-                });
-                pds.plc_url = Some(format!("http://localhost:{plc_port}"));
+                pds.plc_url = Some(local_plc(&pds.data_dir, plc_port).await?);
             }
-            hearth_pds::serve(pds).await
+            appview.plc_url = pds.plc_url.clone();
+            appview.data_dir = pds.data_dir.clone();
+            if appview.firehoses.is_empty() {
+                appview.firehoses = vec![format!("localhost:{}", pds.port)];
+            }
+            if std::env::var_os("HEARTH_APPVIEW_URL").is_none() {
+                pds.appview_url = appview.public_url();
+                pds.appview_did = appview.service_did();
+            }
+            let appview_task = tokio::spawn(hearth_appview::serve(appview));
+            let pds_task = tokio::spawn(hearth_pds::serve(pds));
+            tokio::select! {
+                r = appview_task => r.context("AppView task")?.context("AppView"),
+                r = pds_task => r.context("PDS task")?.context("PDS"),
+            }
         }
     }
 }

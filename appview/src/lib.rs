@@ -1,1 +1,107 @@
-//! Hearth appview
+//! Hearth's AppView: indexes firehoses (its own PDS's, or a relay's) into SQLite and serves the
+//! `app.bsky.*` views the official client needs, and members-only spaces.
+
+pub mod auth;
+pub mod config;
+pub mod index;
+pub mod ingest;
+pub mod state;
+pub mod views;
+pub mod xrpc;
+
+use anyhow::Context;
+use atproto::crypto::{Algorithm, Keypair};
+use atproto::identity::{DidResolver, DidResolverConfig, HandleResolver};
+use config::AppviewConfig;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+const MIGRATIONS: &[&str] = &[include_str!("db/schema_v1.sql")];
+
+/// Loads or creates the AppView's signing key (kept beside its database, owner-only).
+fn load_key(path: &std::path::Path) -> anyhow::Result<Keypair> {
+    if path.exists() {
+        let hex_key = std::fs::read_to_string(path)?;
+        return Ok(Keypair::from_bytes(
+            Algorithm::K256,
+            &hex::decode(hex_key.trim())?,
+        )?);
+    }
+    let key = Keypair::generate(Algorithm::K256);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    use std::io::Write;
+    let mut f = opts.open(path)?;
+    f.write_all(hex::encode(key.to_bytes()).as_bytes())?;
+    f.sync_all()?;
+    Ok(key)
+}
+
+pub fn build_state(cfg: AppviewConfig) -> anyhow::Result<state::AppState> {
+    let dir = cfg.data_dir.join("appview");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let db = hearth_db::Db::open(&dir.join("index.sqlite"), MIGRATIONS, 8, |_| Ok(()))?;
+    let key = load_key(&dir.join("service.key"))?;
+    let http = reqwest::Client::builder()
+        .user_agent(concat!("hearth-appview/", env!("CARGO_PKG_VERSION")))
+        .timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(10))
+        .build()?;
+    let dids = DidResolver::new(DidResolverConfig {
+        plc_url: cfg.plc_url(),
+        insecure_did_web: cfg.dev,
+        ..DidResolverConfig::default()
+    })?;
+    let handles = HandleResolver::new(Duration::from_secs(10))?;
+    Ok(state::AppState::new(state::Inner {
+        service_did: cfg.service_did(),
+        public_url: cfg.public_url(),
+        db,
+        key,
+        dids,
+        handles,
+        http,
+        stats: Default::default(),
+        replay: Default::default(),
+        cfg,
+    }))
+}
+
+/// Runs the AppView until the process is stopped.
+pub async fn serve(cfg: AppviewConfig) -> anyhow::Result<()> {
+    let addr: SocketAddr = format!("{}:{}", cfg.bind, cfg.port)
+        .parse()
+        .context("bind address")?;
+    let state = build_state(cfg)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    serve_on(state, listener).await
+}
+
+pub async fn serve_on(
+    state: state::AppState,
+    listener: tokio::net::TcpListener,
+) -> anyhow::Result<()> {
+    ingest::start(&state)?;
+    tracing::info!(url = %state.public_url, did = %state.service_did, "AppView listening on {}", listener.local_addr()?);
+    let app = xrpc::router(state)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(hearth_xrpc::XrpcError::internal(
+                "handler panicked",
+            ))
+        }))
+        .layer(tower_http::cors::CorsLayer::very_permissive())
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await?;
+    Ok(())
+}

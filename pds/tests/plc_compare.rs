@@ -58,9 +58,11 @@ fn build_example(root: &Path) -> PathBuf {
         .expect("test runs from target/<profile>/deps");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(cargo);
+    // `--workspace` resolves features as `cargo test --workspace` (scripts/test, CI) does, so
+    // there this build finds everything fresh instead of recompiling with `-p`'s feature set.
     build
         .current_dir(root)
-        .args(["build", "-p", "hearth-pds", "--example", "local_plc"]);
+        .args(["build", "--workspace", "--example", "local_plc"]);
     if profile_dir.file_name().is_some_and(|n| n == "release") {
         build.arg("--release");
     }

@@ -1,0 +1,197 @@
+//! Service-auth: the caller is whoever signed the token, checked against the key in their DID
+//! document, for this service, this method, and now. Write methods also refuse a token id
+//! seen before (replays).
+
+use crate::state::{AppState, now_secs};
+use atproto::auth::{AuthError, Expectation, peek_claims, verify};
+use atproto::syntax::Did;
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use hearth_xrpc::XrpcError;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// The signed-in caller of a request.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub did: String,
+    pub jti: Option<String>,
+    pub exp: i64,
+}
+
+/// A caller if the request is authenticated; anonymous reads are allowed on most views.
+#[derive(Debug, Clone)]
+pub struct OptionalViewer(pub Option<Viewer>);
+
+impl OptionalViewer {
+    pub fn did(&self) -> Option<&str> {
+        self.0.as_ref().map(|v| v.did.as_str())
+    }
+}
+
+fn auth_error(e: AuthError) -> XrpcError {
+    XrpcError::new(StatusCode::UNAUTHORIZED, e.error_name(), e.to_string())
+}
+
+fn bearer(parts: &Parts) -> Result<Option<&str>, XrpcError> {
+    let Some(v) = parts.headers.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let v = v.to_str().map_err(|_| {
+        XrpcError::new(
+            StatusCode::UNAUTHORIZED,
+            "BadJwt",
+            "Malformed authorization header",
+        )
+    })?;
+    match v.split_once(' ') {
+        Some((s, t)) if s.eq_ignore_ascii_case("bearer") => Ok(Some(t.trim())),
+        _ => Err(XrpcError::new(
+            StatusCode::UNAUTHORIZED,
+            "AuthMissing",
+            "Bearer token required",
+        )),
+    }
+}
+
+/// The service ids a method's tokens may name in `aud` (besides the bare DID).
+fn services_for(nsid: &str) -> &'static [&'static str] {
+    if nsid.starts_with("social.hearth.") {
+        &["hearth_appview"]
+    } else {
+        &["bsky_appview"]
+    }
+}
+
+fn method_of(parts: &Parts) -> String {
+    parts
+        .uri
+        .path()
+        .strip_prefix("/xrpc/")
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Verifies a service token for the method of this request.
+pub async fn authenticate(state: &AppState, token: &str, nsid: &str) -> Result<Viewer, XrpcError> {
+    let claims = peek_claims(token).map_err(auth_error)?;
+    let iss: Did = claims
+        .iss_did()
+        .parse()
+        .map_err(|_| XrpcError::new(StatusCode::UNAUTHORIZED, "BadJwt", "iss must be a DID"))?;
+    // getFeed carries a token minted for the feed generator (the reference PDS's behaviour):
+    // the AppView passes it on, so only the signature, issuer and method are checked here.
+    let feed = nsid == "app.bsky.feed.getFeed";
+    let (aud_did, lxm) = if feed {
+        (
+            claims.aud.split('#').next().unwrap_or_default().to_owned(),
+            None,
+        )
+    } else {
+        (state.service_did.clone(), Some(nsid))
+    };
+    if feed
+        && !matches!(
+            claims.lxm.as_deref(),
+            Some("app.bsky.feed.getFeed" | "app.bsky.feed.getFeedSkeleton")
+        )
+    {
+        return Err(auth_error(AuthError::BadJwtLexiconMethod));
+    }
+    let expect = Expectation {
+        aud_did: &aud_did,
+        aud_services: services_for(nsid),
+        lxm,
+        now: now_secs(),
+    };
+    for refresh in [false, true] {
+        let doc = if refresh {
+            state.dids.refresh(&iss).await
+        } else {
+            state.dids.resolve(&iss).await
+        };
+        let doc = doc.map_err(|_| {
+            XrpcError::new(
+                StatusCode::UNAUTHORIZED,
+                "BadJwtSignature",
+                "Could not resolve the token issuer",
+            )
+        })?;
+        let key = doc.signing_key().map_err(|_| {
+            XrpcError::new(
+                StatusCode::UNAUTHORIZED,
+                "BadJwtSignature",
+                "Issuer has no signing key",
+            )
+        })?;
+        match verify(token, &key, &expect) {
+            Ok(c) => {
+                return Ok(Viewer {
+                    did: iss.to_string(),
+                    jti: c.jti,
+                    exp: c.exp,
+                });
+            }
+            // The key may have rotated since we cached the document: look again, once.
+            Err(AuthError::BadJwtSignature) if !refresh => continue,
+            Err(e) => return Err(auth_error(e)),
+        }
+    }
+    Err(auth_error(AuthError::BadJwtSignature))
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = XrpcError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, XrpcError> {
+        let token = bearer(parts)?.ok_or_else(|| {
+            XrpcError::new(
+                StatusCode::UNAUTHORIZED,
+                "AuthMissing",
+                "Authentication Required",
+            )
+        })?;
+        authenticate(state, token, &method_of(parts)).await
+    }
+}
+
+impl FromRequestParts<AppState> for OptionalViewer {
+    type Rejection = XrpcError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, XrpcError> {
+        match bearer(parts)? {
+            None => Ok(OptionalViewer(None)),
+            Some(t) => Ok(OptionalViewer(Some(
+                authenticate(state, t, &method_of(parts)).await?,
+            ))),
+        }
+    }
+}
+
+/// Token ids already used on write methods, kept until the token expires.
+#[derive(Default)]
+pub struct ReplayCache {
+    seen: Mutex<HashMap<String, i64>>,
+}
+
+impl ReplayCache {
+    /// Records a token id; false if it was seen before (a replay) or is missing.
+    pub fn first_use(&self, viewer: &Viewer) -> bool {
+        let Some(jti) = &viewer.jti else { return false };
+        let Ok(mut seen) = self.seen.lock() else {
+            return false;
+        };
+        let now = now_secs();
+        if seen.len() > 10_000 {
+            seen.retain(|_, exp| *exp + 60 > now);
+        }
+        let key = format!("{}:{jti}", viewer.did);
+        if seen.contains_key(&key) {
+            return false;
+        }
+        seen.insert(key, viewer.exp);
+        true
+    }
+}

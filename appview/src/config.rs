@@ -1,0 +1,124 @@
+//! AppView configuration: environment variables, each with a CLI flag, documented in the
+//! README, with defaults that work on a laptop.
+
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+
+/// What a relay's stream contributes to the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scope {
+    /// Every repository on every configured stream.
+    All,
+    /// Accounts of the configured PDS hosts, plus the accounts they follow and interact with.
+    Network,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AppviewConfig {
+    /// Public hostname of the AppView (no scheme).
+    #[arg(
+        id = "appview-hostname",
+        long = "appview-hostname",
+        env = "HEARTH_APPVIEW_HOSTNAME",
+        default_value = "localhost"
+    )]
+    pub hostname: String,
+    /// Port to listen on.
+    #[arg(
+        id = "appview-port",
+        long = "appview-port",
+        env = "HEARTH_APPVIEW_PORT",
+        default_value_t = 2584
+    )]
+    pub port: u16,
+    /// Address to bind.
+    #[arg(
+        id = "appview-bind",
+        long = "appview-bind",
+        env = "HEARTH_APPVIEW_BIND",
+        default_value = "127.0.0.1"
+    )]
+    pub bind: String,
+    /// Where the index database lives (shared with the PDS's data directory when run by `up`).
+    #[arg(
+        id = "appview-data-dir",
+        long = "appview-data-dir",
+        env = "HEARTH_DATA_DIR",
+        default_value = "./data"
+    )]
+    pub data_dir: PathBuf,
+    /// PLC directory for resolving did:plc.
+    #[arg(
+        id = "appview-plc-url",
+        long = "appview-plc-url",
+        env = "HEARTH_PLC_URL"
+    )]
+    pub plc_url: Option<String>,
+    /// Firehoses to index: PDS or relay hosts (`host:port` or URLs), comma separated.
+    #[arg(long, env = "HEARTH_FIREHOSES", value_delimiter = ',')]
+    pub firehoses: Vec<String>,
+    /// What a relay's stream contributes.
+    #[arg(long, env = "HEARTH_APPVIEW_SCOPE", value_enum, default_value_t = Scope::Network)]
+    pub scope: Scope,
+    /// Development mode: plain http and localhost are allowed.
+    #[arg(
+        id = "appview-dev",
+        long = "appview-dev",
+        env = "HEARTH_DEV",
+        default_value_t = false
+    )]
+    pub dev: bool,
+}
+
+impl AppviewConfig {
+    pub fn is_local(&self) -> bool {
+        self.hostname == "localhost"
+            || self.hostname.starts_with("127.")
+            || self.hostname.ends_with(".localhost")
+    }
+
+    pub fn public_url(&self) -> String {
+        if self.is_local() {
+            format!("http://{}:{}", self.hostname, self.port)
+        } else {
+            format!("https://{}", self.hostname)
+        }
+    }
+
+    /// The AppView's did:web.
+    pub fn service_did(&self) -> String {
+        if self.is_local() {
+            format!("did:web:{}%3A{}", self.hostname, self.port)
+        } else {
+            format!("did:web:{}", self.hostname)
+        }
+    }
+
+    pub fn plc_url(&self) -> String {
+        self.plc_url
+            .clone()
+            .unwrap_or_else(|| "https://plc.directory".into())
+    }
+
+    /// Firehose base URLs (`ws://` or `wss://`).
+    pub fn firehose_urls(&self) -> Vec<String> {
+        self.firehoses
+            .iter()
+            .map(|h| h.trim().trim_end_matches('/'))
+            .filter(|h| !h.is_empty())
+            .map(|h| {
+                if let Some(rest) = h.strip_prefix("https://") {
+                    format!("wss://{rest}")
+                } else if let Some(rest) = h.strip_prefix("http://") {
+                    format!("ws://{rest}")
+                } else if h.starts_with("ws://") || h.starts_with("wss://") {
+                    h.to_owned()
+                } else if h.starts_with("localhost") || h.starts_with("127.") {
+                    format!("ws://{h}")
+                } else {
+                    format!("wss://{h}")
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,145 @@
+//! Applying records to the index: one function per collection for creates and deletes,
+//! aggregates and notifications kept in step, all inside the caller's write transaction.
+
+mod feeds;
+mod graph;
+mod interactions;
+mod notify;
+pub mod post;
+mod profile;
+pub mod values;
+
+use atproto::data::Ipld;
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub type IndexResult<T> = Result<T, rusqlite::Error>;
+
+/// The collections this AppView indexes.
+pub const COLLECTIONS: &[&str] = &[
+    "app.bsky.actor.profile",
+    "app.bsky.feed.post",
+    "app.bsky.feed.like",
+    "app.bsky.feed.repost",
+    "app.bsky.feed.threadgate",
+    "app.bsky.feed.postgate",
+    "app.bsky.feed.generator",
+    "app.bsky.graph.follow",
+    "app.bsky.graph.block",
+    "app.bsky.graph.list",
+    "app.bsky.graph.listitem",
+    "app.bsky.labeler.service",
+];
+
+/// A record being indexed.
+pub struct Rec<'a> {
+    pub uri: &'a str,
+    pub cid: &'a str,
+    pub author: i64,
+    pub author_did: &'a str,
+    pub rkey: &'a str,
+    pub value: &'a Ipld,
+    /// The record's DAG-CBOR bytes, kept for rendering views.
+    pub bytes: &'a [u8],
+    pub now: &'a str,
+}
+
+/// The actor row id for a DID, creating the row on first sight.
+pub fn actor_id(conn: &Connection, did: &str, now: &str) -> IndexResult<i64> {
+    if let Some(id) = conn
+        .prepare_cached("SELECT id FROM actor WHERE did = ?1")?
+        .query_row([did], |r| r.get(0))
+        .optional()?
+    {
+        return Ok(id);
+    }
+    conn.prepare_cached("INSERT INTO actor (did, indexed_at) VALUES (?1, ?2)")?
+        .execute(params![did, now])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Indexes a new record.
+pub fn create(conn: &Connection, collection: &str, rec: &Rec<'_>) -> IndexResult<()> {
+    match collection {
+        "app.bsky.actor.profile" => profile::put(conn, rec),
+        "app.bsky.feed.post" => post::put(conn, rec),
+        "app.bsky.feed.like" => interactions::put_like(conn, rec),
+        "app.bsky.feed.repost" => interactions::put_repost(conn, rec),
+        "app.bsky.graph.follow" => graph::put_follow(conn, rec),
+        "app.bsky.graph.block" => graph::put_block(conn, rec),
+        "app.bsky.graph.list" => graph::put_list(conn, rec),
+        "app.bsky.graph.listitem" => graph::put_list_item(conn, rec),
+        "app.bsky.feed.threadgate" => feeds::put_threadgate(conn, rec),
+        "app.bsky.feed.postgate" => feeds::put_postgate(conn, rec),
+        "app.bsky.feed.generator" => feeds::put_generator(conn, rec),
+        "app.bsky.labeler.service" => feeds::put_labeler(conn, rec),
+        _ => Ok(()),
+    }
+}
+
+/// Replaces what the previous version of a record indexed.
+pub fn update(conn: &Connection, collection: &str, rec: &Rec<'_>) -> IndexResult<()> {
+    delete(conn, collection, rec.uri)?;
+    create(conn, collection, rec)
+}
+
+/// Removes a record from the index; nothing happens if it was never indexed.
+pub fn delete(conn: &Connection, collection: &str, uri: &str) -> IndexResult<()> {
+    match collection {
+        "app.bsky.actor.profile" => profile::delete(conn, uri),
+        "app.bsky.feed.post" => post::delete(conn, uri),
+        "app.bsky.feed.like" => interactions::delete_like(conn, uri),
+        "app.bsky.feed.repost" => interactions::delete_repost(conn, uri),
+        "app.bsky.graph.follow" => graph::delete_follow(conn, uri),
+        "app.bsky.graph.block" => graph::delete_by_uri(conn, "blocks", uri),
+        "app.bsky.graph.list" => graph::delete_by_uri(conn, "list", uri),
+        "app.bsky.graph.listitem" => graph::delete_by_uri(conn, "list_item", uri),
+        "app.bsky.feed.threadgate" => graph::delete_by_uri(conn, "threadgate", uri),
+        "app.bsky.feed.postgate" => graph::delete_by_uri(conn, "postgate", uri),
+        "app.bsky.feed.generator" => graph::delete_by_uri(conn, "feed_generator", uri),
+        "app.bsky.labeler.service" => graph::delete_by_uri(conn, "labeler", uri),
+        _ => Ok(()),
+    }?;
+    notify::delete_for(conn, uri)
+}
+
+/// Re-indexes an actor's handle and profile text for search.
+pub fn refresh_actor_search(conn: &Connection, actor: i64) -> IndexResult<()> {
+    profile::refresh_search(conn, actor)
+}
+
+/// Removes everything an account has in the index (a deleted account).
+pub fn purge_actor(conn: &Connection, actor: i64) -> IndexResult<()> {
+    let uris: Vec<(String, String)> = {
+        let mut out = Vec::new();
+        for (table, collection) in [
+            ("post", "app.bsky.feed.post"),
+            ("likes", "app.bsky.feed.like"),
+            ("reposts", "app.bsky.feed.repost"),
+            ("follows", "app.bsky.graph.follow"),
+            ("blocks", "app.bsky.graph.block"),
+            ("list", "app.bsky.graph.list"),
+            ("list_item", "app.bsky.graph.listitem"),
+            ("threadgate", "app.bsky.feed.threadgate"),
+            ("postgate", "app.bsky.feed.postgate"),
+            ("feed_generator", "app.bsky.feed.generator"),
+            ("labeler", "app.bsky.labeler.service"),
+        ] {
+            let mut stmt = conn.prepare(&format!("SELECT uri FROM {table} WHERE author = ?1"))?;
+            for uri in stmt.query_map([actor], |r| r.get::<_, String>(0))? {
+                out.push((uri?, collection.to_owned()));
+            }
+        }
+        out
+    };
+    for (uri, collection) in uris {
+        delete(conn, &collection, &uri)?;
+    }
+    profile::delete_for_actor(conn, actor)?;
+    conn.execute(
+        "DELETE FROM notification WHERE recipient = ?1 OR author = ?1",
+        [actor],
+    )?;
+    conn.execute("DELETE FROM notification_seen WHERE actor = ?1", [actor])?;
+    conn.execute("DELETE FROM profile_agg WHERE actor = ?1", [actor])?;
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! Writing a verified commit (or a whole resynchronised repository) into the index.
+
+use crate::index::{self, COLLECTIONS, Rec, actor_id};
+use crate::state::now_iso;
+use atproto::blockstore::{BlockStore, MemoryBlockStore};
+use atproto::data::{Cid, cbor};
+use atproto::repo::{RepoOp, WriteAction};
+use rusqlite::{Connection, params};
+
+/// Whether events of this repository are indexed, and whether it may pull others in.
+#[derive(Debug, Clone, Copy)]
+pub struct ScopeRule {
+    /// Mark the repository in scope (it lives on a configured PDS, or scope is `all`).
+    pub mark_in_scope: bool,
+    /// Accounts this repository follows or interacts with join the scope (and are backfilled).
+    pub expand: bool,
+}
+
+/// The repository head after a commit.
+pub struct Head<'a> {
+    pub rev: &'a str,
+    pub data: Cid,
+    pub commit: Cid,
+}
+
+/// Applies a verified commit's operations. Records that fail to decode are skipped (and
+/// counted by the caller through the returned number of records indexed).
+pub fn commit(
+    conn: &Connection,
+    did: &str,
+    head: &Head<'_>,
+    ops: &[RepoOp],
+    blocks: &MemoryBlockStore,
+    scope: ScopeRule,
+) -> rusqlite::Result<usize> {
+    let now = now_iso();
+    let author = actor_id(conn, did, &now)?;
+    set_head(conn, author, head, scope)?;
+    let mut indexed = 0;
+    for op in ops {
+        let Some((collection, rkey)) = op.path.split_once('/') else {
+            continue;
+        };
+        if !COLLECTIONS.contains(&collection) {
+            continue;
+        }
+        let uri = format!("at://{did}/{}", op.path);
+        match (op.action, op.cid) {
+            (WriteAction::Delete, _) => index::delete(conn, collection, &uri)?,
+            (action, Some(cid)) => {
+                let Some(bytes) = blocks.get_block(&cid).ok().flatten() else {
+                    continue;
+                };
+                let Ok(value) = cbor::decode_record(&bytes) else {
+                    continue;
+                };
+                let cid_s = cid.to_string();
+                let rec = Rec {
+                    uri: &uri,
+                    cid: &cid_s,
+                    author,
+                    author_did: did,
+                    rkey,
+                    value: &value,
+                    bytes: &bytes,
+                    now: &now,
+                };
+                if action == WriteAction::Update {
+                    index::update(conn, collection, &rec)?;
+                } else {
+                    index::create(conn, collection, &rec)?;
+                }
+                if scope.expand {
+                    expand_scope(conn, &value, &now)?;
+                }
+                indexed += 1;
+            }
+            _ => {}
+        }
+    }
+    Ok(indexed)
+}
+
+pub fn set_head(
+    conn: &Connection,
+    actor: i64,
+    head: &Head<'_>,
+    scope: ScopeRule,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE actor SET rev = ?2, data_cid = ?3, commit_cid = ?4, in_scope = MAX(in_scope, ?5) WHERE id = ?1",
+    )?
+    .execute(params![actor, head.rev, head.data.to_bytes(), head.commit.to_bytes(), scope.mark_in_scope])?;
+    Ok(())
+}
+
+/// Accounts a record points at (follow subject, liked or replied-to author, quoted or
+/// mentioned account) join the scope and are queued for backfill.
+fn expand_scope(conn: &Connection, value: &atproto::data::Ipld, now: &str) -> rusqlite::Result<()> {
+    use crate::index::values::{str_at, uri_did};
+    let mut dids: Vec<&str> = Vec::new();
+    if let Some(s) = str_at(value, &["subject"]).filter(|s| s.starts_with("did:")) {
+        dids.push(s);
+    }
+    for path in [
+        &["subject", "uri"][..],
+        &["reply", "parent", "uri"],
+        &["reply", "root", "uri"],
+        &["embed", "record", "uri"],
+    ] {
+        if let Some(d) = str_at(value, path).and_then(uri_did) {
+            dids.push(d);
+        }
+    }
+    for d in dids {
+        let id = actor_id(conn, d, now)?;
+        conn.prepare_cached("UPDATE actor SET in_scope = 1, backfill = 'wanted' WHERE id = ?1 AND in_scope = 0 AND rev IS NULL")?
+            .execute([id])?;
+    }
+    Ok(())
+}
+
+/// Replaces everything indexed for a repository with its full contents (a resync).
+pub fn replace_repo(
+    conn: &Connection,
+    did: &str,
+    head: &Head<'_>,
+    records: &[(String, Cid, Vec<u8>)],
+    scope: ScopeRule,
+) -> rusqlite::Result<usize> {
+    let now = now_iso();
+    let author = actor_id(conn, did, &now)?;
+    index::purge_actor(conn, author)?;
+    set_head(conn, author, head, scope)?;
+    conn.execute("UPDATE actor SET backfill = 'done' WHERE id = ?1", [author])?;
+    let mut n = 0;
+    for (path, cid, bytes) in records {
+        let Some((collection, rkey)) = path.split_once('/') else {
+            continue;
+        };
+        if !COLLECTIONS.contains(&collection) {
+            continue;
+        }
+        let Ok(value) = cbor::decode_record(bytes) else {
+            continue;
+        };
+        let uri = format!("at://{did}/{path}");
+        let cid_s = cid.to_string();
+        let rec = Rec {
+            uri: &uri,
+            cid: &cid_s,
+            author,
+            author_did: did,
+            rkey,
+            value: &value,
+            bytes,
+            now: &now,
+        };
+        index::create(conn, collection, &rec)?;
+        if scope.expand {
+            expand_scope(conn, &value, &now)?;
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Records an account status change; a deleted account's data leaves the index.
+pub fn set_status(conn: &Connection, did: &str, status: Option<&str>) -> rusqlite::Result<()> {
+    let now = now_iso();
+    let actor = actor_id(conn, did, &now)?;
+    conn.execute(
+        "UPDATE actor SET status = ?2 WHERE id = ?1",
+        params![actor, status],
+    )?;
+    if status == Some("deleted") {
+        index::purge_actor(conn, actor)?;
+        conn.execute("UPDATE actor SET rev = NULL, data_cid = NULL, commit_cid = NULL, handle = NULL WHERE id = ?1", [actor])?;
+        conn.execute("DELETE FROM actor_fts WHERE rowid = ?1", [actor])?;
+    }
+    Ok(())
+}
+
+/// Records a verified handle (or none).
+pub fn set_handle(conn: &Connection, did: &str, handle: Option<&str>) -> rusqlite::Result<()> {
+    let now = now_iso();
+    let actor = actor_id(conn, did, &now)?;
+    conn.execute(
+        "UPDATE actor SET handle = ?2 WHERE id = ?1",
+        params![actor, handle],
+    )?;
+    crate::index::refresh_actor_search(conn, actor)
+}

@@ -1,0 +1,211 @@
+//! Reading one firehose: connect with the stored cursor, decode frames, route events to
+//! workers, reconnect with backoff, and give up on a socket that has gone quiet.
+
+use super::watermark::Watermark;
+use super::{HostInfo, Incoming, Work, partition};
+use crate::state::AppState;
+use atproto::firehose::{Event, Frame, MAX_FRAME_BYTES, decode_frame};
+use futures::{SinkExt, StreamExt};
+use hearth_db::{DbError, WriteTxn};
+use rusqlite::OptionalExtension;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::Sender;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+/// A socket with no traffic for this long (pings included) is considered stalled.
+const STALL: Duration = Duration::from_secs(90);
+const PING_EVERY: Duration = Duration::from_secs(30);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+fn http_base(ws: &str) -> String {
+    ws.replacen("wss://", "https://", 1)
+        .replacen("ws://", "http://", 1)
+}
+
+/// A host that answers describeServer is a PDS; a relay does not. Asks until the host answers
+/// at all, so a host that is still starting is not mistaken for a relay.
+async fn is_pds(state: &AppState, url: &str) -> bool {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match state
+            .http
+            .get(format!(
+                "{}/xrpc/com.atproto.server.describeServer",
+                http_base(url)
+            ))
+            .send()
+            .await
+        {
+            Ok(r) => return r.status().is_success(),
+            Err(e) => tracing::debug!(host = %url, error = %e, "host not answering yet"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+async fn stored_cursor(state: &AppState, url: &str) -> Option<i64> {
+    let url = url.to_owned();
+    state
+        .db
+        .readers
+        .read(move |c| {
+            c.query_row(
+                "SELECT seq FROM firehose_cursor WHERE host = ?1",
+                [&url],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .map_err(DbError::from)
+        })
+        .await
+        .ok()
+        .flatten()
+}
+
+pub async fn run(state: AppState, url: String, workers: Arc<Vec<Sender<Work>>>) {
+    let pds = is_pds(&state, &url).await;
+    let stored = stored_cursor(&state, &url).await;
+    tracing::info!(host = %url, is_pds = pds, cursor = ?stored, "subscribing to firehose");
+    let host = Arc::new(HostInfo {
+        url: url.clone(),
+        is_pds: pds,
+        watermark: Watermark::new(stored.unwrap_or(0)),
+    });
+    persist_cursor(state.clone(), host.clone());
+    if pds {
+        let (st, base) = (state.clone(), http_base(&url));
+        tokio::spawn(async move { super::backfill::discover(st, base).await });
+    }
+    // A PDS replays its retained history to a new subscriber; a relay is followed live.
+    let mut cursor = stored.or(pds.then_some(0));
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let endpoint = match cursor {
+            Some(c) => format!("{url}/xrpc/com.atproto.sync.subscribeRepos?cursor={c}"),
+            None => format!("{url}/xrpc/com.atproto.sync.subscribeRepos"),
+        };
+        let mut config = WebSocketConfig::default();
+        config.max_message_size = Some(MAX_FRAME_BYTES + 1024);
+        config.max_frame_size = Some(MAX_FRAME_BYTES + 1024);
+        match tokio_tungstenite::connect_async_with_config(&endpoint, Some(config), false).await {
+            Ok((socket, _)) => {
+                backoff = Duration::from_secs(1);
+                let last = read(&state, &host, socket, &workers).await;
+                cursor = Some(last.max(cursor.unwrap_or(0)));
+            }
+            Err(e) => tracing::warn!(host = %url, error = %e, "firehose connection failed"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Reads until the socket closes, fails or stalls; returns the last sequence number routed.
+async fn read(
+    state: &AppState,
+    host: &Arc<HostInfo>,
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    workers: &Arc<Vec<Sender<Work>>>,
+) -> i64 {
+    let (mut sink, mut stream) = socket.split();
+    let mut last = host.watermark.cursor();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    loop {
+        let msg = tokio::select! {
+            _ = ping.tick() => {
+                if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    return last;
+                }
+                continue;
+            }
+            m = tokio::time::timeout(STALL, stream.next()) => m,
+        };
+        let bytes = match msg {
+            Err(_) => {
+                tracing::warn!(host = %host.url, "firehose stalled; reconnecting");
+                return last;
+            }
+            Ok(None) | Ok(Some(Err(_))) => return last,
+            Ok(Some(Ok(Message::Binary(b)))) => b,
+            Ok(Some(Ok(Message::Close(_)))) => return last,
+            Ok(Some(Ok(_))) => continue,
+        };
+        state
+            .stats
+            .events
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match decode_frame(&bytes) {
+            Ok(Frame::Event(Event::Info(info))) => {
+                tracing::info!(host = %host.url, name = %info.name, message = ?info.message, "firehose info");
+            }
+            Ok(Frame::Event(event)) => {
+                let (Some(seq), Some(did)) = (event.seq(), event.did().map(str::to_owned)) else {
+                    continue;
+                };
+                if seq <= last {
+                    continue;
+                }
+                last = seq;
+                host.watermark.begin(seq);
+                let w = &workers[partition(&did, workers.len())];
+                if w.send(Work::Event(Incoming {
+                    event,
+                    host: host.clone(),
+                    seq,
+                }))
+                .await
+                .is_err()
+                {
+                    return last;
+                }
+            }
+            Ok(Frame::Error(e)) => {
+                tracing::warn!(host = %host.url, error = %e.error, message = ?e.message, "firehose error frame");
+                return last;
+            }
+            Ok(Frame::Unknown(t)) => {
+                tracing::debug!(host = %host.url, kind = %t, "unknown firehose event skipped")
+            }
+            Err(e) => {
+                tracing::debug!(host = %host.url, error = %e, "malformed frame dropped");
+                state.stats.drop_event("malformed_frame");
+            }
+        }
+    }
+}
+
+/// Stores the host's cursor every second while it moves.
+fn persist_cursor(state: AppState, host: Arc<HostInfo>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut stored = -1;
+        loop {
+            tick.tick().await;
+            let c = host.watermark.cursor();
+            if c == stored {
+                continue;
+            }
+            let url = host.url.clone();
+            let res = state
+                .db
+                .writer
+                .run(move |txn: &mut WriteTxn<'_, ()>| {
+                    txn.conn.execute(
+                        "INSERT INTO firehose_cursor (host, seq) VALUES (?1, ?2) ON CONFLICT (host) DO UPDATE SET seq = ?2",
+                        rusqlite::params![url, c],
+                    )?;
+                    Ok::<_, DbError>(())
+                })
+                .await;
+            if res.is_ok() {
+                stored = c;
+            }
+        }
+    });
+}

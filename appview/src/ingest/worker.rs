@@ -1,0 +1,377 @@
+//! A worker thread: verifies and applies the events of the repositories routed to it, one
+//! repository's events strictly in order.
+
+use super::apply::{self, Head, ScopeRule};
+use super::backfill::ResyncRequest;
+use super::repo_state::RepoState;
+use super::{Incoming, Work};
+use crate::config::Scope;
+use crate::state::AppState;
+use atproto::data::Cid;
+use atproto::firehose::{Commit, Event};
+use atproto::repo::{RepoError, RepoOp, verify_commit_car};
+use atproto::syntax::{Did, Tid};
+use hearth_db::{DbError, WriteTxn};
+use std::collections::HashMap;
+use tokio::runtime::Handle;
+use tokio::sync::mpsc::{Receiver, UnboundedSender};
+
+/// Cached repository states per worker; the database is the truth, so the cache is simply
+/// emptied when it grows past this.
+const CACHE_LIMIT: usize = 200_000;
+/// Events held per repository while it resynchronises; beyond this they are dropped (the
+/// resync already brings their content).
+const HOLD_LIMIT: usize = 1000;
+/// Commits whose rev claims a time this far ahead are refused.
+const MAX_FUTURE_MICROS: u64 = 5 * 60 * 1_000_000;
+
+struct Worker {
+    state: AppState,
+    rt: Handle,
+    repos: HashMap<String, RepoState>,
+    held: HashMap<String, Vec<Incoming>>,
+    resync: UnboundedSender<ResyncRequest>,
+}
+
+pub fn run(
+    state: AppState,
+    rt: Handle,
+    mut rx: Receiver<Work>,
+    resync: UnboundedSender<ResyncRequest>,
+) {
+    let mut w = Worker {
+        state,
+        rt,
+        repos: HashMap::new(),
+        held: HashMap::new(),
+        resync,
+    };
+    while let Some(work) = rx.blocking_recv() {
+        match work {
+            Work::Event(inc) => w.event(inc, false),
+            Work::Resynced { did, head } => w.resynced(did, head),
+        }
+        if w.repos.len() > CACHE_LIMIT {
+            w.repos.retain(|_, s| s.resyncing);
+        }
+    }
+}
+
+impl Worker {
+    fn repo(&mut self, did: &str) -> Option<&mut RepoState> {
+        if !self.repos.contains_key(did) {
+            match RepoState::load(&self.state.db.readers, did) {
+                Ok(s) => {
+                    self.repos.insert(did.to_owned(), s);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "loading repository state failed");
+                    return None;
+                }
+            }
+        }
+        self.repos.get_mut(did)
+    }
+
+    fn finish(inc: &Incoming) {
+        inc.host.watermark.finish(inc.seq);
+    }
+
+    fn dropped(&self, inc: &Incoming, reason: &'static str) {
+        self.state.stats.drop_event(reason);
+        tracing::debug!(seq = inc.seq, reason, "event dropped");
+        Self::finish(inc);
+    }
+
+    fn in_scope(&self, inc: &Incoming, st: &RepoState) -> bool {
+        inc.host.is_pds || self.state.cfg.scope == Scope::All || st.in_scope
+    }
+
+    fn scope_rule(&self, inc: &Incoming) -> ScopeRule {
+        let mark = inc.host.is_pds || self.state.cfg.scope == Scope::All;
+        ScopeRule {
+            mark_in_scope: mark,
+            expand: self.state.cfg.scope == Scope::Network,
+        }
+    }
+
+    fn event(&mut self, inc: Incoming, replayed: bool) {
+        let did = inc.event.did().unwrap_or_default().to_owned();
+        if did.parse::<Did>().is_err() {
+            return self.dropped(&inc, "bad_did");
+        }
+        let Some(st) = self.repo(&did).cloned() else {
+            return self.dropped(&inc, "state_unavailable");
+        };
+        if st.resyncing {
+            return self.hold(did, inc);
+        }
+        match &inc.event {
+            Event::Commit(_) => {
+                let Incoming { event, host, seq } = inc;
+                let Event::Commit(c) = event else { return };
+                self.commit(&did, st, c, host, seq, replayed)
+            }
+            Event::Account(a) => {
+                let status = if a.active {
+                    None
+                } else {
+                    Some(a.status.clone().unwrap_or_else(|| "deactivated".into()))
+                };
+                if let Some(s) = self.repos.get_mut(&did) {
+                    s.status = status.clone();
+                    if status.as_deref() == Some("deleted") {
+                        s.rev = None;
+                        s.data = None;
+                    }
+                }
+                let host = inc.host.clone();
+                let seq = inc.seq;
+                self.state.db.writer.submit(
+                    move |txn: &mut WriteTxn<'_, ()>| {
+                        apply::set_status(txn.conn, &did, status.as_deref()).map_err(DbError::from)
+                    },
+                    move |r: Result<(), DbError>| {
+                        if let Err(e) = r {
+                            tracing::error!(error = %e, "recording account status failed");
+                        }
+                        host.watermark.finish(seq);
+                    },
+                );
+            }
+            Event::Identity(_) => {
+                super::backfill::refresh_identity(&self.state, &self.rt, &did, true);
+                Self::finish(&inc);
+            }
+            Event::Sync(s) => {
+                if !self.in_scope(&inc, &st) {
+                    return Self::finish(&inc);
+                }
+                // A #sync names the repository's current commit: if it is newer than what we
+                // hold, the index must be rebuilt from the repository itself.
+                let newer = st.rev.as_deref().is_none_or(|r| s.rev.as_str() > r);
+                if newer {
+                    self.start_resync(&did, &inc);
+                }
+                Self::finish(&inc);
+            }
+            Event::Info(_) => Self::finish(&inc),
+        }
+    }
+
+    fn hold(&mut self, did: String, inc: Incoming) {
+        let held = self.held.entry(did).or_default();
+        if held.len() >= HOLD_LIMIT {
+            self.state.stats.drop_event("held_overflow");
+            Self::finish(&inc);
+        } else {
+            held.push(inc);
+        }
+    }
+
+    fn start_resync(&mut self, did: &str, inc: &Incoming) {
+        if let Some(s) = self.repos.get_mut(did) {
+            s.resyncing = true;
+        }
+        self.state
+            .stats
+            .resyncs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.resync.send(ResyncRequest {
+            did: did.to_owned(),
+            scope: self.scope_rule(inc),
+        });
+    }
+
+    fn commit(
+        &mut self,
+        did: &str,
+        st: RepoState,
+        c: Box<Commit>,
+        host: std::sync::Arc<super::HostInfo>,
+        seq: i64,
+        replayed: bool,
+    ) {
+        // Kept whole so the event can be held for replay after a resync.
+        let inc = &Incoming {
+            event: Event::Commit(c),
+            host,
+            seq,
+        };
+        let Event::Commit(c) = &inc.event else { return };
+        if !self.in_scope(inc, &st) {
+            return self.dropped(inc, "out_of_scope");
+        }
+        if !st.active() {
+            return self.dropped(inc, "inactive_account");
+        }
+        let Ok(rev) = c.rev.parse::<Tid>() else {
+            return self.dropped(inc, "bad_rev");
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0);
+        if rev.timestamp_micros() > now + MAX_FUTURE_MICROS {
+            return self.dropped(inc, "future_rev");
+        }
+        if st.rev.as_deref().is_some_and(|r| c.rev.as_str() <= r) {
+            return self.dropped(inc, "stale_rev");
+        }
+        let Some(ops) = c
+            .ops
+            .iter()
+            .map(|o| o.to_op())
+            .collect::<Option<Vec<RepoOp>>>()
+        else {
+            return self.dropped(inc, "bad_op");
+        };
+        if ops.len() > atproto::firehose::MAX_OPS
+            || c.blocks.len() > atproto::firehose::MAX_BLOCKS_BYTES
+        {
+            return self.dropped(inc, "too_large");
+        }
+        // The chain: a commit must follow the one we hold, or the repository is resynced.
+        let follows = match (&st.rev, &c.since) {
+            (None, None) => true,
+            (Some(r), Some(s)) => {
+                r == s && (c.prev_data.is_none() || st.data.is_none() || c.prev_data == st.data)
+            }
+            _ => false,
+        };
+        if !follows {
+            if replayed {
+                return self.dropped(inc, "broken_chain_after_resync");
+            }
+            self.state.stats.drop_event("broken_chain");
+            self.start_resync(did, inc);
+            let held = Incoming {
+                event: inc.event.clone(),
+                host: inc.host.clone(),
+                seq: inc.seq,
+            };
+            return self.hold(did.to_owned(), held);
+        }
+        let verified = match self.verify(did, c, &ops) {
+            Ok(v) => v,
+            Err(reason) => return self.dropped(inc, reason),
+        };
+        if verified.did != did || verified.rev != c.rev || verified.commit_cid != c.commit {
+            return self.dropped(inc, "commit_mismatch");
+        }
+        if let Some(s) = self.repos.get_mut(did) {
+            s.rev = Some(c.rev.clone());
+            s.data = Some(verified.data);
+            s.known = true;
+            if self.state.cfg.scope == Scope::All || inc.host.is_pds {
+                s.in_scope = true;
+            }
+        }
+        if !st.known {
+            super::backfill::refresh_identity(&self.state, &self.rt, did, false);
+        }
+        let scope = self.scope_rule(inc);
+        let (state, host, seq) = (self.state.clone(), inc.host.clone(), inc.seq);
+        let did = did.to_owned();
+        let (data, commit_cid, rev_s) = (verified.data, verified.commit_cid, c.rev.clone());
+        let blocks = verified.blocks;
+        let event_ms = c
+            .time
+            .parse::<atproto::syntax::Datetime>()
+            .ok()
+            .map(|d| d.timestamp_micros() / 1000);
+        self.state.db.writer.submit(
+            move |txn: &mut WriteTxn<'_, ()>| {
+                let head = Head {
+                    rev: &rev_s,
+                    data,
+                    commit: commit_cid,
+                };
+                apply::commit(txn.conn, &did, &head, &ops, &blocks, scope).map_err(DbError::from)
+            },
+            move |r: Result<usize, DbError>| {
+                match r {
+                    Ok(n) => {
+                        use std::sync::atomic::Ordering::Relaxed;
+                        state.stats.commits_applied.fetch_add(1, Relaxed);
+                        state.stats.records_indexed.fetch_add(n as u64, Relaxed);
+                        if let Some(ms) = event_ms {
+                            state.stats.last_event_time_ms.store(ms, Relaxed);
+                            state.stats.last_processed_ms.store(now_ms(), Relaxed);
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "indexing a commit failed"),
+                }
+                host.watermark.finish(seq);
+            },
+        );
+    }
+
+    /// Signature (refreshing the key once on failure, in case it rotated), block CIDs, and
+    /// the inversion of the operations against `prevData`.
+    fn verify(
+        &self,
+        did: &str,
+        c: &Commit,
+        ops: &[RepoOp],
+    ) -> Result<atproto::repo::VerifiedCommit, &'static str> {
+        let Ok(parsed) = did.parse::<Did>() else {
+            return Err("bad_did");
+        };
+        for refresh in [false, true] {
+            let doc = if refresh {
+                self.rt.block_on(self.state.dids.refresh(&parsed))
+            } else {
+                self.rt.block_on(self.state.dids.resolve(&parsed))
+            };
+            let Ok(doc) = doc else {
+                return Err("unresolvable_did");
+            };
+            let Ok(key) = doc.signing_key() else {
+                return Err("no_signing_key");
+            };
+            match verify_commit_car(&c.blocks, ops, c.prev_data, Some(&key)) {
+                Ok(v) => return Ok(v),
+                Err(RepoError::Signature(_)) if !refresh => continue,
+                Err(RepoError::Signature(_)) => return Err("bad_signature"),
+                Err(RepoError::InversionMismatch { .. }) => return Err("inversion_mismatch"),
+                Err(RepoError::Car(_)) => return Err("bad_car"),
+                Err(RepoError::MissingBlock(_)) => return Err("missing_block"),
+                Err(_) => return Err("invalid_commit"),
+            }
+        }
+        Err("bad_signature")
+    }
+
+    fn resynced(&mut self, did: String, head: Option<(String, Cid)>) {
+        let held = self.held.remove(&did).unwrap_or_default();
+        match head {
+            Some((rev, data)) => {
+                if let Some(s) = self.repos.get_mut(&did) {
+                    s.resyncing = false;
+                    s.rev = Some(rev);
+                    s.data = Some(data);
+                    s.known = true;
+                }
+                for inc in held {
+                    self.event(inc, true);
+                }
+            }
+            None => {
+                if let Some(s) = self.repos.get_mut(&did) {
+                    s.resyncing = false;
+                }
+                for inc in held {
+                    self.dropped(&inc, "resync_failed");
+                }
+            }
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

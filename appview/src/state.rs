@@ -1,0 +1,53 @@
+//! Shared state handed to every handler and background task explicitly (no globals).
+
+use crate::config::AppviewConfig;
+use crate::ingest::stats::IngestStats;
+use atproto::crypto::Keypair;
+use atproto::identity::{DidResolver, HandleResolver};
+use hearth_db::Db;
+use std::ops::Deref;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub cfg: AppviewConfig,
+    pub db: Db<()>,
+    pub service_did: String,
+    pub public_url: String,
+    /// The AppView's own key (`#atproto` in its DID document).
+    pub key: Keypair,
+    pub dids: DidResolver,
+    pub handles: HandleResolver,
+    pub http: reqwest::Client,
+    pub stats: IngestStats,
+    /// Service-auth token ids already used on writes, to refuse replays.
+    pub replay: crate::auth::ReplayCache,
+}
+
+impl AppState {
+    pub fn new(inner: Inner) -> Self {
+        AppState(Arc::new(inner))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// The current time as an atproto datetime string (millisecond precision, UTC).
+pub fn now_iso() -> String {
+    atproto::syntax::Datetime::now().to_string()
+}
+
+/// Unix time in seconds.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,233 @@
+//! Profile views (`app.bsky.actor.defs#profileViewBasic`, `#profileView`,
+//! `#profileViewDetailed`) with the viewer's relationship.
+
+use super::{Hydrator, ViewResult, obj, record_json};
+use rusqlite::OptionalExtension;
+use serde_json::{Value, json};
+
+/// What the index holds about an account, for rendering.
+#[derive(Debug, Clone)]
+pub struct ActorRow {
+    pub id: i64,
+    pub did: String,
+    pub handle: Option<String>,
+    pub status: Option<String>,
+    pub indexed_at: String,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub avatar: Option<String>,
+    pub banner: Option<String>,
+    pub pinned_post: Option<String>,
+    pub created_at: Option<String>,
+    pub profile_record: Option<Vec<u8>>,
+}
+
+impl<'c> Hydrator<'c> {
+    pub fn actor_id(&self, did: &str) -> ViewResult<Option<i64>> {
+        self.conn
+            .prepare_cached("SELECT id FROM actor WHERE did = ?1")?
+            .query_row([did], |r| r.get(0))
+            .optional()
+    }
+
+    /// Resolves an at-identifier (DID or handle) to an actor id.
+    pub fn resolve_actor(&self, ident: &str) -> ViewResult<Option<i64>> {
+        if ident.starts_with("did:") {
+            return self.actor_id(ident);
+        }
+        self.conn
+            .prepare_cached("SELECT id FROM actor WHERE handle = ?1")?
+            .query_row([ident.to_ascii_lowercase()], |r| r.get(0))
+            .optional()
+    }
+
+    pub fn actor(&mut self, id: i64) -> ViewResult<Option<ActorRow>> {
+        if let Some(a) = self.actors.get(&id) {
+            return Ok(a.clone());
+        }
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT a.id, a.did, a.handle, a.status, a.indexed_at, p.display_name, p.description, p.avatar, p.banner,
+                        p.pinned_post, p.created_at, p.record
+                 FROM actor a LEFT JOIN profile p ON p.actor = a.id WHERE a.id = ?1",
+            )?
+            .query_row([id], |r| {
+                Ok(ActorRow {
+                    id: r.get(0)?,
+                    did: r.get(1)?,
+                    handle: r.get(2)?,
+                    status: r.get(3)?,
+                    indexed_at: r.get(4)?,
+                    display_name: r.get(5)?,
+                    description: r.get(6)?,
+                    avatar: r.get(7)?,
+                    banner: r.get(8)?,
+                    pinned_post: r.get(9)?,
+                    created_at: r.get(10)?,
+                    profile_record: r.get(11)?,
+                })
+            })
+            .optional()?;
+        self.actors.insert(id, row.clone());
+        Ok(row)
+    }
+
+    /// Whether the account may be shown (not deactivated, taken down or deleted).
+    pub fn visible(&mut self, id: i64) -> ViewResult<bool> {
+        Ok(self.actor(id)?.is_some_and(|a| a.status.is_none()))
+    }
+
+    /// Whether there is a block in either direction between the viewer and `id`.
+    pub fn blocked_with(&self, id: i64) -> ViewResult<bool> {
+        let Some((viewer_did, viewer_id)) = &self.viewer else {
+            return Ok(false);
+        };
+        let did: Option<String> = self
+            .conn
+            .prepare_cached("SELECT did FROM actor WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        let Some(did) = did else { return Ok(false) };
+        self.conn
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM blocks WHERE author = ?1 AND subject_did = ?2)
+                     OR EXISTS(SELECT 1 FROM blocks WHERE author = ?3 AND subject_did = ?4)",
+            )?
+            .query_row(rusqlite::params![viewer_id, did, id, viewer_did], |r| {
+                r.get(0)
+            })
+    }
+
+    /// `#viewerState`: follows and blocks between the viewer and `a`.
+    fn viewer_state(&self, a: &ActorRow) -> ViewResult<Option<Value>> {
+        let Some((viewer_did, viewer_id)) = &self.viewer else {
+            return Ok(None);
+        };
+        if *viewer_did == a.did {
+            return Ok(Some(json!({ "muted": false, "blockedBy": false })));
+        }
+        let q = |sql: &str,
+                 p: (&dyn rusqlite::ToSql, &dyn rusqlite::ToSql)|
+         -> ViewResult<Option<String>> {
+            self.conn
+                .prepare_cached(sql)?
+                .query_row([p.0, p.1], |r| r.get(0))
+                .optional()
+        };
+        let following = q(
+            "SELECT uri FROM follows WHERE author = ?1 AND subject_did = ?2",
+            (viewer_id, &a.did),
+        )?;
+        let followed_by = q(
+            "SELECT uri FROM follows WHERE author = ?1 AND subject_did = ?2",
+            (&a.id, viewer_did),
+        )?;
+        let blocking = q(
+            "SELECT uri FROM blocks WHERE author = ?1 AND subject_did = ?2",
+            (viewer_id, &a.did),
+        )?;
+        let blocked_by = q(
+            "SELECT uri FROM blocks WHERE author = ?1 AND subject_did = ?2",
+            (&a.id, viewer_did),
+        )?
+        .is_some();
+        // Blocks hide follow relationships, as in the reference.
+        let hide = blocking.is_some() || blocked_by;
+        Ok(Some(obj(vec![
+            ("muted", Some(json!(false))),
+            ("blockedBy", Some(json!(blocked_by))),
+            ("blocking", blocking.map(Value::from)),
+            ("following", following.filter(|_| !hide).map(Value::from)),
+            ("followedBy", followed_by.filter(|_| !hide).map(Value::from)),
+        ])))
+    }
+
+    fn handle_of(a: &ActorRow) -> String {
+        a.handle.clone().unwrap_or_else(|| "handle.invalid".into())
+    }
+
+    /// `#profileViewBasic`.
+    pub fn profile_basic(&mut self, id: i64) -> ViewResult<Option<Value>> {
+        let Some(a) = self.actor(id)? else {
+            return Ok(None);
+        };
+        let viewer = self.viewer_state(&a)?;
+        Ok(Some(obj(vec![
+            ("did", Some(json!(a.did))),
+            ("handle", Some(json!(Self::handle_of(&a)))),
+            ("displayName", a.display_name.clone().map(Value::from)),
+            (
+                "avatar",
+                a.avatar
+                    .as_ref()
+                    .map(|c| json!(self.image("avatar", &a.did, c))),
+            ),
+            ("viewer", viewer),
+            ("labels", Some(json!([]))),
+            ("createdAt", a.created_at.clone().map(Value::from)),
+        ])))
+    }
+
+    /// `#profileView`.
+    pub fn profile(&mut self, id: i64) -> ViewResult<Option<Value>> {
+        let Some(mut v) = self.profile_basic(id)? else {
+            return Ok(None);
+        };
+        let Some(a) = self.actor(id)? else {
+            return Ok(None);
+        };
+        if let Some(o) = v.as_object_mut() {
+            if let Some(d) = a.description {
+                o.insert("description".into(), json!(d));
+            }
+            o.insert("indexedAt".into(), json!(a.indexed_at));
+        }
+        Ok(Some(v))
+    }
+
+    /// `#profileViewDetailed`, with counts.
+    pub fn profile_detailed(&mut self, id: i64) -> ViewResult<Option<Value>> {
+        let Some(mut v) = self.profile(id)? else {
+            return Ok(None);
+        };
+        let Some(a) = self.actor(id)? else {
+            return Ok(None);
+        };
+        let counts: (i64, i64, i64) = self
+            .conn
+            .prepare_cached("SELECT followers, follows, posts FROM profile_agg WHERE actor = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?
+            .unwrap_or((0, 0, 0));
+        if let Some(o) = v.as_object_mut() {
+            o.insert("followersCount".into(), json!(counts.0));
+            o.insert("followsCount".into(), json!(counts.1));
+            o.insert("postsCount".into(), json!(counts.2));
+            if let Some(b) = &a.banner {
+                o.insert("banner".into(), json!(self.image("banner", &a.did, b)));
+            }
+            if let Some(rec) = a.profile_record.as_deref().map(record_json)
+                && let Some(p) = rec.get("pinnedPost")
+            {
+                o.insert("pinnedPost".into(), p.clone());
+            }
+            o.insert("associated".into(), self.associated(id)?);
+        }
+        Ok(Some(v))
+    }
+
+    /// `#profileAssociated`: what the account has created.
+    fn associated(&self, id: i64) -> ViewResult<Value> {
+        let count = |sql: &str| -> ViewResult<i64> {
+            self.conn.prepare_cached(sql)?.query_row([id], |r| r.get(0))
+        };
+        let labeler: bool = count("SELECT COUNT(*) FROM labeler WHERE author = ?1")? > 0;
+        Ok(json!({
+            "lists": count("SELECT COUNT(*) FROM list WHERE author = ?1")?,
+            "feedgens": count("SELECT COUNT(*) FROM feed_generator WHERE author = ?1")?,
+            "starterPacks": 0,
+            "labeler": labeler,
+        }))
+    }
+}

@@ -1,0 +1,278 @@
+//! Embed views: images, external links, video, quoted records, and records with media.
+
+use super::{Hydrator, ViewResult, obj, record_json};
+use crate::index::values::{at, blob_cid_at, str_at, type_of, uri_did};
+use atproto::data::Ipld;
+use rusqlite::OptionalExtension;
+use serde_json::{Value, json};
+
+struct GeneratorRow {
+    cid: String,
+    author: i64,
+    service_did: String,
+    name: String,
+    description: Option<String>,
+    avatar: Option<String>,
+    record: Vec<u8>,
+    indexed_at: String,
+}
+
+impl<'c> Hydrator<'c> {
+    /// The view of a post's `embed`, for a post by `did`.
+    pub fn embed_view(
+        &mut self,
+        did: &str,
+        embed: &Ipld,
+        depth: usize,
+    ) -> ViewResult<Option<Value>> {
+        Ok(match type_of(embed) {
+            Some("app.bsky.embed.images") => Some(self.images_view(did, embed)),
+            Some("app.bsky.embed.external") => Some(self.external_view(did, embed)),
+            Some("app.bsky.embed.video") => Some(self.video_view(did, embed)),
+            Some("app.bsky.embed.record") => match str_at(embed, &["record", "uri"]) {
+                Some(uri) => Some(
+                    json!({ "$type": "app.bsky.embed.record#view", "record": self.record_view(uri, depth)? }),
+                ),
+                None => None,
+            },
+            Some("app.bsky.embed.recordWithMedia") => {
+                let media = match at(embed, &["media"]) {
+                    Some(m) => match type_of(m) {
+                        Some("app.bsky.embed.images") => Some(self.images_view(did, m)),
+                        Some("app.bsky.embed.external") => Some(self.external_view(did, m)),
+                        Some("app.bsky.embed.video") => Some(self.video_view(did, m)),
+                        _ => None,
+                    },
+                    None => None,
+                };
+                match str_at(embed, &["record", "record", "uri"]) {
+                    Some(uri) => Some(obj(vec![
+                        ("$type", Some(json!("app.bsky.embed.recordWithMedia#view"))),
+                        (
+                            "record",
+                            Some(
+                                json!({ "$type": "app.bsky.embed.record#view", "record": self.record_view(uri, depth)? }),
+                            ),
+                        ),
+                        ("media", media),
+                    ])),
+                    None => None,
+                }
+            }
+            _ => None,
+        })
+    }
+
+    fn images_view(&self, did: &str, embed: &Ipld) -> Value {
+        let mut images = Vec::new();
+        if let Some(Ipld::List(list)) = at(embed, &["images"]) {
+            for img in list {
+                let Some(cid) = blob_cid_at(img, &["image"]) else {
+                    continue;
+                };
+                images.push(obj(vec![
+                    (
+                        "thumb",
+                        Some(json!(self.image("feed_thumbnail", did, &cid))),
+                    ),
+                    (
+                        "fullsize",
+                        Some(json!(self.image("feed_fullsize", did, &cid))),
+                    ),
+                    (
+                        "alt",
+                        Some(json!(str_at(img, &["alt"]).unwrap_or_default())),
+                    ),
+                    (
+                        "aspectRatio",
+                        at(img, &["aspectRatio"]).map(atproto::data::json::to_json),
+                    ),
+                ]));
+            }
+        }
+        json!({ "$type": "app.bsky.embed.images#view", "images": images })
+    }
+
+    fn external_view(&self, did: &str, embed: &Ipld) -> Value {
+        let thumb = blob_cid_at(embed, &["external", "thumb"])
+            .map(|c| json!(self.image("feed_thumbnail", did, &c)));
+        json!({
+            "$type": "app.bsky.embed.external#view",
+            "external": obj(vec![
+                ("uri", Some(json!(str_at(embed, &["external", "uri"]).unwrap_or_default()))),
+                ("title", Some(json!(str_at(embed, &["external", "title"]).unwrap_or_default()))),
+                ("description", Some(json!(str_at(embed, &["external", "description"]).unwrap_or_default()))),
+                ("thumb", thumb),
+            ]),
+        })
+    }
+
+    fn video_view(&self, did: &str, embed: &Ipld) -> Value {
+        let cid = blob_cid_at(embed, &["video"]).unwrap_or_default();
+        obj(vec![
+            ("$type", Some(json!("app.bsky.embed.video#view"))),
+            ("cid", Some(json!(cid))),
+            ("playlist", Some(json!(self.image("video", did, &cid)))),
+            ("alt", str_at(embed, &["alt"]).map(Value::from)),
+            (
+                "aspectRatio",
+                at(embed, &["aspectRatio"]).map(atproto::data::json::to_json),
+            ),
+        ])
+    }
+
+    /// What a quote shows: the quoted post (with its own embeds one level deep), a feed
+    /// generator or list, or why it cannot be shown.
+    pub fn record_view(&mut self, uri: &str, depth: usize) -> ViewResult<Value> {
+        let not_found = || json!({ "$type": "app.bsky.embed.record#viewNotFound", "uri": uri, "notFound": true });
+        let Some(did) = uri_did(uri) else {
+            return Ok(not_found());
+        };
+        if uri.contains("/app.bsky.feed.generator/") {
+            return Ok(match self.generator_view(uri)? {
+                Some(mut g) => {
+                    if let Some(o) = g.as_object_mut() {
+                        o.insert("$type".into(), json!("app.bsky.feed.defs#generatorView"));
+                    }
+                    g
+                }
+                None => not_found(),
+            });
+        }
+        if !uri.contains("/app.bsky.feed.post/") {
+            return Ok(not_found());
+        }
+        let Some(row) = self.post_row(uri)? else {
+            return Ok(not_found());
+        };
+        if !self.visible(row.author)? {
+            return Ok(not_found());
+        }
+        if self.blocked_with(row.author)? {
+            return Ok(json!({
+                "$type": "app.bsky.embed.record#viewBlocked",
+                "uri": uri,
+                "blocked": true,
+                "author": { "did": did, "viewer": { "blockedBy": true } },
+            }));
+        }
+        let Some(author) = self.profile_basic(row.author)? else {
+            return Ok(not_found());
+        };
+        let counts: (i64, i64, i64, i64) = self
+            .conn
+            .prepare_cached(
+                "SELECT replies, reposts, likes, quotes FROM post_agg WHERE post_uri = ?1",
+            )?
+            .query_row([uri], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .optional()?
+            .unwrap_or((0, 0, 0, 0));
+        let embeds = if depth == 0 {
+            match atproto::data::cbor::decode(&row.record)
+                .ok()
+                .as_ref()
+                .and_then(|r| at(r, &["embed"]))
+            {
+                Some(e) => self.embed_view(did, e, depth + 1)?.map(|v| json!([v])),
+                None => None,
+            }
+        } else {
+            None
+        };
+        Ok(obj(vec![
+            ("$type", Some(json!("app.bsky.embed.record#viewRecord"))),
+            ("uri", Some(json!(uri))),
+            ("cid", Some(json!(row.cid))),
+            ("author", Some(author)),
+            ("value", Some(record_json(&row.record))),
+            ("labels", Some(json!([]))),
+            ("replyCount", Some(json!(counts.0))),
+            ("repostCount", Some(json!(counts.1))),
+            ("likeCount", Some(json!(counts.2))),
+            ("quoteCount", Some(json!(counts.3))),
+            ("embeds", embeds),
+            ("indexedAt", Some(json!(row.indexed_at))),
+        ]))
+    }
+
+    /// `app.bsky.feed.defs#generatorView`.
+    pub fn generator_view(&mut self, uri: &str) -> ViewResult<Option<Value>> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT cid, author, service_did, display_name, description, avatar, record, indexed_at FROM feed_generator WHERE uri = ?1",
+            )?
+            .query_row([uri], |r| {
+                Ok(GeneratorRow {
+                    cid: r.get(0)?,
+                    author: r.get(1)?,
+                    service_did: r.get(2)?,
+                    name: r.get(3)?,
+                    description: r.get(4)?,
+                    avatar: r.get(5)?,
+                    record: r.get(6)?,
+                    indexed_at: r.get(7)?,
+                })
+            })
+            .optional()?;
+        let Some(GeneratorRow {
+            cid,
+            author,
+            service_did,
+            name,
+            description,
+            avatar,
+            record,
+            indexed_at,
+        }) = row
+        else {
+            return Ok(None);
+        };
+        let Some(creator) = self.profile(author)? else {
+            return Ok(None);
+        };
+        let creator_did = creator["did"].as_str().unwrap_or_default().to_owned();
+        let likes: i64 = self
+            .conn
+            .prepare_cached("SELECT likes FROM post_agg WHERE post_uri = ?1")?
+            .query_row([uri], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
+        let viewer_like: Option<String> = match self.viewer_id() {
+            Some(v) => self
+                .conn
+                .prepare_cached("SELECT uri FROM likes WHERE author = ?1 AND subject_uri = ?2")?
+                .query_row(rusqlite::params![v, uri], |r| r.get(0))
+                .optional()?,
+            None => None,
+        };
+        let rec = record_json(&record);
+        Ok(Some(obj(vec![
+            ("uri", Some(json!(uri))),
+            ("cid", Some(json!(cid))),
+            ("did", Some(json!(service_did))),
+            ("creator", Some(creator)),
+            ("displayName", Some(json!(name))),
+            ("description", description.map(Value::from)),
+            ("descriptionFacets", rec.get("descriptionFacets").cloned()),
+            (
+                "avatar",
+                avatar.map(|c| json!(self.image("avatar", &creator_did, &c))),
+            ),
+            ("likeCount", Some(json!(likes))),
+            (
+                "acceptsInteractions",
+                rec.get("acceptsInteractions").cloned(),
+            ),
+            ("labels", Some(json!([]))),
+            (
+                "viewer",
+                self.viewer
+                    .as_ref()
+                    .map(|_| obj(vec![("like", viewer_like.map(Value::from))])),
+            ),
+            ("contentMode", rec.get("contentMode").cloned()),
+            ("indexedAt", Some(json!(indexed_at))),
+        ])))
+    }
+}

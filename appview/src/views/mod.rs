@@ -1,0 +1,78 @@
+//! Building the `app.bsky.*` views: a [`Hydrator`] reads what a response needs from the index
+//! (one connection, per-request caches) and renders the lexicon shapes, with the viewer's state
+//! and blocks applied.
+
+pub mod actor;
+pub mod embed;
+pub mod feed;
+pub mod post;
+
+use rusqlite::Connection;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+pub type ViewResult<T> = Result<T, rusqlite::Error>;
+
+/// Per-request view builder.
+pub struct Hydrator<'c> {
+    pub conn: &'c Connection,
+    /// The signed-in viewer's DID and actor id, if any.
+    pub viewer: Option<(String, i64)>,
+    /// Base URL for image links (`{base}/img/...`).
+    pub img_base: String,
+    actors: HashMap<i64, Option<actor::ActorRow>>,
+}
+
+impl<'c> Hydrator<'c> {
+    pub fn new(conn: &'c Connection, viewer: Option<&str>, img_base: &str) -> ViewResult<Self> {
+        let viewer = match viewer {
+            Some(did) => {
+                let id: Option<i64> = rusqlite::OptionalExtension::optional(
+                    conn.prepare_cached("SELECT id FROM actor WHERE did = ?1")?
+                        .query_row([did], |r| r.get(0)),
+                )?;
+                // A viewer the index has never seen still has a DID; -1 matches no rows.
+                Some((did.to_owned(), id.unwrap_or(-1)))
+            }
+            None => None,
+        };
+        Ok(Hydrator {
+            conn,
+            viewer,
+            img_base: img_base.trim_end_matches('/').to_owned(),
+            actors: HashMap::new(),
+        })
+    }
+
+    pub fn viewer_did(&self) -> Option<&str> {
+        self.viewer.as_ref().map(|(d, _)| d.as_str())
+    }
+
+    pub fn viewer_id(&self) -> Option<i64> {
+        self.viewer.as_ref().map(|(_, i)| *i)
+    }
+
+    /// An image URL served (and redirected to the owner's PDS) by this AppView.
+    pub fn image(&self, kind: &str, did: &str, cid: &str) -> String {
+        format!("{}/img/{kind}/plain/{did}/{cid}@jpeg", self.img_base)
+    }
+}
+
+/// Builds a JSON object, leaving out `None` values (lexicon optional fields are absent, not
+/// null).
+pub fn obj(fields: Vec<(&str, Option<Value>)>) -> Value {
+    let mut m = Map::with_capacity(fields.len());
+    for (k, v) in fields {
+        if let Some(v) = v {
+            m.insert(k.to_owned(), v);
+        }
+    }
+    Value::Object(m)
+}
+
+/// A record block rendered as JSON (`$link`/`$bytes` forms), or null if it does not decode.
+pub fn record_json(bytes: &[u8]) -> Value {
+    atproto::data::cbor::decode(bytes)
+        .map(|v| atproto::data::json::to_json(&v))
+        .unwrap_or(Value::Null)
+}

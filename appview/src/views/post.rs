@@ -1,0 +1,233 @@
+//! Post views (`app.bsky.feed.defs#postView`) with counts, the viewer's like and repost, and
+//! what thread gates and post gates allow.
+
+use super::{Hydrator, ViewResult, obj, record_json};
+use crate::index::post::mentions;
+use crate::index::values::{at, str_at, type_of};
+use rusqlite::OptionalExtension;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone)]
+pub struct PostRow {
+    pub uri: String,
+    pub cid: String,
+    pub author: i64,
+    pub record: Vec<u8>,
+    pub indexed_at: String,
+    pub reply_root: Option<String>,
+    pub reply_parent: Option<String>,
+}
+
+impl<'c> Hydrator<'c> {
+    pub fn post_row(&self, uri: &str) -> ViewResult<Option<PostRow>> {
+        self.conn
+            .prepare_cached("SELECT uri, cid, author, record, indexed_at, reply_root, reply_parent FROM post WHERE uri = ?1")?
+            .query_row([uri], |r| {
+                Ok(PostRow {
+                    uri: r.get(0)?,
+                    cid: r.get(1)?,
+                    author: r.get(2)?,
+                    record: r.get(3)?,
+                    indexed_at: r.get(4)?,
+                    reply_root: r.get(5)?,
+                    reply_parent: r.get(6)?,
+                })
+            })
+            .optional()
+    }
+
+    /// `#postView`, or `None` if the post is unknown or its author is not visible.
+    pub fn post_view(&mut self, uri: &str) -> ViewResult<Option<Value>> {
+        let Some(row) = self.post_row(uri)? else {
+            return Ok(None);
+        };
+        self.post_view_of(&row, 0)
+    }
+
+    /// `depth` counts record embeds already opened: a quoted post's own quote is not expanded.
+    pub fn post_view_of(&mut self, row: &PostRow, depth: usize) -> ViewResult<Option<Value>> {
+        if !self.visible(row.author)? {
+            return Ok(None);
+        }
+        let Some(author) = self.profile_basic(row.author)? else {
+            return Ok(None);
+        };
+        let record = record_json(&row.record);
+        let decoded = atproto::data::cbor::decode(&row.record).ok();
+        let author_did = author["did"].as_str().unwrap_or_default().to_owned();
+        let embed = match decoded.as_ref().and_then(|d| at(d, &["embed"])) {
+            Some(e) => self.embed_view(&author_did, e, depth)?,
+            None => None,
+        };
+        let counts: (i64, i64, i64, i64) = self
+            .conn
+            .prepare_cached(
+                "SELECT replies, reposts, likes, quotes FROM post_agg WHERE post_uri = ?1",
+            )?
+            .query_row([&row.uri], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()?
+            .unwrap_or((0, 0, 0, 0));
+        let viewer = self.post_viewer_state(row, &author_did)?;
+        let threadgate = if row.reply_root.is_none() {
+            self.threadgate_view(&row.uri)?
+        } else {
+            None
+        };
+        Ok(Some(obj(vec![
+            ("uri", Some(json!(row.uri))),
+            ("cid", Some(json!(row.cid))),
+            ("author", Some(author)),
+            ("record", Some(record)),
+            ("embed", embed),
+            ("replyCount", Some(json!(counts.0))),
+            ("repostCount", Some(json!(counts.1))),
+            ("likeCount", Some(json!(counts.2))),
+            ("quoteCount", Some(json!(counts.3))),
+            ("bookmarkCount", Some(json!(0))),
+            ("indexedAt", Some(json!(row.indexed_at))),
+            ("viewer", viewer),
+            ("labels", Some(json!([]))),
+            ("threadgate", threadgate),
+        ])))
+    }
+
+    fn post_viewer_state(&self, row: &PostRow, author_did: &str) -> ViewResult<Option<Value>> {
+        let Some((viewer_did, viewer_id)) = self.viewer.clone() else {
+            return Ok(None);
+        };
+        let like: Option<String> = self
+            .conn
+            .prepare_cached("SELECT uri FROM likes WHERE author = ?1 AND subject_uri = ?2")?
+            .query_row(rusqlite::params![viewer_id, row.uri], |r| r.get(0))
+            .optional()?;
+        let repost: Option<String> = self
+            .conn
+            .prepare_cached("SELECT uri FROM reposts WHERE author = ?1 AND subject_uri = ?2")?
+            .query_row(rusqlite::params![viewer_id, row.uri], |r| r.get(0))
+            .optional()?;
+        let root = row.reply_root.clone().unwrap_or_else(|| row.uri.clone());
+        let reply_disabled = !self.may_reply(&viewer_did, &root)?;
+        let embedding_disabled = viewer_did != author_did && self.embedding_disabled(&row.uri)?;
+        Ok(Some(obj(vec![
+            ("like", like.map(Value::from)),
+            ("repost", repost.map(Value::from)),
+            ("threadMuted", Some(json!(false))),
+            ("replyDisabled", Some(json!(reply_disabled))),
+            ("embeddingDisabled", Some(json!(embedding_disabled))),
+            ("bookmarked", Some(json!(false))),
+        ])))
+    }
+
+    fn threadgate_record(&self, root: &str) -> ViewResult<Option<(String, Vec<u8>)>> {
+        self.conn
+            .prepare_cached("SELECT uri, record FROM threadgate WHERE post_uri = ?1")?
+            .query_row([root], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+    }
+
+    /// `#threadgateView` for a root post.
+    pub fn threadgate_view(&self, root: &str) -> ViewResult<Option<Value>> {
+        let Some((uri, bytes)) = self.threadgate_record(root)? else {
+            return Ok(None);
+        };
+        let cid = atproto::data::cid_for_cbor(&bytes).to_string();
+        Ok(Some(
+            json!({ "uri": uri, "cid": cid, "record": record_json(&bytes), "lists": [] }),
+        ))
+    }
+
+    /// Whether `did` may reply in the thread rooted at `root`, by its thread gate: no gate lets
+    /// everyone reply; an empty `allow` lets no one but the author; otherwise any matching rule.
+    pub fn may_reply(&self, did: &str, root: &str) -> ViewResult<bool> {
+        let Some((_, bytes)) = self.threadgate_record(root)? else {
+            return Ok(true);
+        };
+        let Some(root_did) = crate::index::values::uri_did(root) else {
+            return Ok(true);
+        };
+        if root_did == did {
+            return Ok(true);
+        }
+        let Ok(gate) = atproto::data::cbor::decode(&bytes) else {
+            return Ok(true);
+        };
+        let Some(atproto::data::Ipld::List(rules)) = at(&gate, &["allow"]) else {
+            return Ok(true);
+        };
+        for rule in rules {
+            let ok = match type_of(rule) {
+                Some("app.bsky.feed.threadgate#mentionRule") => {
+                    let root_row = self.post_row(root)?;
+                    root_row
+                        .and_then(|r| atproto::data::cbor::decode(&r.record).ok())
+                        .is_some_and(|rec| mentions(&rec).contains(&did))
+                }
+                Some("app.bsky.feed.threadgate#followingRule") => self.follows(root_did, did)?,
+                Some("app.bsky.feed.threadgate#followerRule") => self.follows(did, root_did)?,
+                Some("app.bsky.feed.threadgate#listRule") => match str_at(rule, &["list"]) {
+                    Some(list) => self
+                        .conn
+                        .prepare_cached("SELECT EXISTS(SELECT 1 FROM list_item WHERE list_uri = ?1 AND subject_did = ?2)")?
+                        .query_row([list, did], |r| r.get(0))?,
+                    None => false,
+                },
+                _ => false,
+            };
+            if ok {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Replies the thread's author hid with the thread gate.
+    pub fn hidden_replies(&self, root: &str) -> ViewResult<Vec<String>> {
+        let Some((_, bytes)) = self.threadgate_record(root)? else {
+            return Ok(Vec::new());
+        };
+        let Ok(gate) = atproto::data::cbor::decode(&bytes) else {
+            return Ok(Vec::new());
+        };
+        Ok(match at(&gate, &["hiddenReplies"]) {
+            Some(atproto::data::Ipld::List(l)) => l
+                .iter()
+                .filter_map(|v| {
+                    if let atproto::data::Ipld::String(s) = v {
+                        Some(s.clone())
+                    } else {
+                        None
+                    }
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
+
+    pub fn follows(&self, author_did: &str, subject_did: &str) -> ViewResult<bool> {
+        self.conn
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM follows f JOIN actor a ON a.id = f.author WHERE a.did = ?1 AND f.subject_did = ?2)",
+            )?
+            .query_row([author_did, subject_did], |r| r.get(0))
+    }
+
+    /// Whether the post's author disallowed quoting it (post gate `disableRule`).
+    pub fn embedding_disabled(&self, post_uri: &str) -> ViewResult<bool> {
+        let rec: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT record FROM postgate WHERE post_uri = ?1")?
+            .query_row([post_uri], |r| r.get(0))
+            .optional()?;
+        let Some(gate) = rec.and_then(|b| atproto::data::cbor::decode(&b).ok()) else {
+            return Ok(false);
+        };
+        Ok(match at(&gate, &["embeddingRules"]) {
+            Some(atproto::data::Ipld::List(rules)) => rules
+                .iter()
+                .any(|r| type_of(r) == Some("app.bsky.feed.postgate#disableRule")),
+            _ => false,
+        })
+    }
+}

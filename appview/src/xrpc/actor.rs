@@ -1,0 +1,81 @@
+//! `app.bsky.actor.*`: profiles.
+
+use super::hydrate;
+use crate::auth::OptionalViewer;
+use crate::state::AppState;
+use crate::views::Hydrator;
+use axum::Json;
+use axum::extract::State;
+use hearth_xrpc::{XQuery, XrpcError, XrpcResult, repeated};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Finds an actor by DID or handle and checks it may be shown.
+pub fn visible_actor(h: &mut Hydrator<'_>, ident: &str) -> XrpcResult<i64> {
+    let id = h
+        .resolve_actor(ident)
+        .map_err(XrpcError::internal)?
+        .ok_or_else(|| XrpcError::invalid_request("Profile not found"))?;
+    let row = h
+        .actor(id)
+        .map_err(XrpcError::internal)?
+        .ok_or_else(|| XrpcError::invalid_request("Profile not found"))?;
+    match row.status.as_deref() {
+        None => Ok(id),
+        Some("takendown") | Some("suspended") => Err(XrpcError::named(
+            "AccountTakedown",
+            "Account has been suspended",
+        )),
+        Some("deactivated") => Err(XrpcError::named(
+            "AccountDeactivated",
+            "Account is deactivated",
+        )),
+        Some(_) => Err(XrpcError::invalid_request("Profile not found")),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ProfileParams {
+    actor: String,
+}
+
+pub async fn get_profile(
+    State(state): State<AppState>,
+    viewer: OptionalViewer,
+    XQuery(p): XQuery<ProfileParams>,
+) -> XrpcResult<Json<Value>> {
+    let v = hydrate(&state, viewer.did(), move |h| {
+        let id = visible_actor(h, &p.actor)?;
+        h.profile_detailed(id)
+            .map_err(XrpcError::internal)?
+            .ok_or_else(|| XrpcError::invalid_request("Profile not found"))
+    })
+    .await?;
+    Ok(Json(v))
+}
+
+pub async fn get_profiles(
+    State(state): State<AppState>,
+    viewer: OptionalViewer,
+    uri: axum::http::Uri,
+) -> XrpcResult<Json<Value>> {
+    let actors = repeated(uri.query(), "actors");
+    if actors.is_empty() || actors.len() > 25 {
+        return Err(XrpcError::invalid_request(
+            "actors must list 1 to 25 accounts",
+        ));
+    }
+    let profiles = hydrate(&state, viewer.did(), move |h| {
+        let mut out = Vec::new();
+        for a in &actors {
+            if let Ok(id) = visible_actor(h, a)
+                && let Some(v) = h.profile_detailed(id).map_err(XrpcError::internal)?
+            {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(Json(json!({ "profiles": profiles })))
+}
