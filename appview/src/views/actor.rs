@@ -99,6 +99,89 @@ impl<'c> Hydrator<'c> {
             })
     }
 
+    /// Whether the account may be shown to the viewer: active, and no block either way.
+    pub fn shown(&mut self, id: i64) -> ViewResult<bool> {
+        Ok(self.visible(id)? && !self.blocked_with(id)?)
+    }
+
+    /// `app.bsky.feed.defs#blockedAuthor`: who is behind a block, and which way it runs.
+    pub fn blocked_author(&self, did: &str) -> ViewResult<Value> {
+        let Some((viewer_did, viewer_id)) = &self.viewer else {
+            return Ok(json!({ "did": did }));
+        };
+        let blocking: Option<String> = self
+            .conn
+            .prepare_cached("SELECT uri FROM blocks WHERE author = ?1 AND subject_did = ?2")?
+            .query_row(rusqlite::params![viewer_id, did], |r| r.get(0))
+            .optional()?;
+        let blocked_by: bool = self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM blocks b JOIN actor a ON a.id = b.author
+                               WHERE a.did = ?1 AND b.subject_did = ?2)",
+            )?
+            .query_row([did, viewer_did.as_str()], |r| r.get(0))?;
+        Ok(json!({
+            "did": did,
+            "viewer": obj(vec![
+                ("blockedBy", Some(json!(blocked_by))),
+                ("blocking", blocking.map(Value::from)),
+            ]),
+        }))
+    }
+
+    /// `#knownFollowers`: followers of `id` whom the viewer follows (count, and up to five
+    /// shown), or `None` when there are none or no viewer.
+    pub fn known_followers(&mut self, id: i64) -> ViewResult<Option<Value>> {
+        let Some(viewer) = self.viewer_id().filter(|v| *v >= 0 && *v != id) else {
+            return Ok(None);
+        };
+        let Some(did) = self.actor(id)?.map(|a| a.did) else {
+            return Ok(None);
+        };
+        let ids: Vec<i64> = self
+            .conn
+            .prepare_cached(
+                // From the viewer's follows (bounded by whom they follow), never from the
+                // subject's followers (unbounded for a popular account).
+                "SELECT a.id FROM follows v CROSS JOIN actor a ON a.did = v.subject_did
+                 CROSS JOIN follows f INDEXED BY follows_author ON f.author = a.id AND f.subject_did = ?2
+                 WHERE v.author = ?1 ORDER BY f.indexed_at DESC, f.uri DESC",
+            )?
+            .query_map(rusqlite::params![viewer, did], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut followers = Vec::new();
+        let mut count = 0;
+        for f in ids {
+            if !self.shown(f)? {
+                continue;
+            }
+            count += 1;
+            if followers.len() < 5
+                && let Some(p) = self.profile_basic(f)?
+            {
+                followers.push(p);
+            }
+        }
+        if count == 0 {
+            return Ok(None);
+        }
+        Ok(Some(json!({ "count": count, "followers": followers })))
+    }
+
+    /// `#profileView`s of the accounts that may be shown, in order; the rest are left out.
+    pub fn profiles_shown(&mut self, ids: &[i64]) -> ViewResult<Vec<Value>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if self.shown(*id)?
+                && let Some(p) = self.profile(*id)?
+            {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
     /// `#viewerState`: follows and blocks between the viewer and `a`.
     fn viewer_state(&self, a: &ActorRow) -> ViewResult<Option<Value>> {
         let Some((viewer_did, viewer_id)) = &self.viewer else {
@@ -213,6 +296,11 @@ impl<'c> Hydrator<'c> {
                 o.insert("pinnedPost".into(), p.clone());
             }
             o.insert("associated".into(), self.associated(id)?);
+        }
+        if let Some(known) = self.known_followers(id)?
+            && let Some(viewer) = v.get_mut("viewer").and_then(Value::as_object_mut)
+        {
+            viewer.insert("knownFollowers".into(), known);
         }
         Ok(Some(v))
     }

@@ -139,6 +139,24 @@ impl<'c> Hydrator<'c> {
                 None => not_found(),
             });
         }
+        if uri.contains("/app.bsky.graph.list/") {
+            return Ok(match self.list_view(uri)? {
+                Some(mut l) => {
+                    if let Some(o) = l.as_object_mut() {
+                        o.insert("$type".into(), json!("app.bsky.graph.defs#listView"));
+                    }
+                    l
+                }
+                None => not_found(),
+            });
+        }
+        if uri.contains("/app.bsky.labeler.service/") {
+            let labeler = match self.actor_id(did)? {
+                Some(id) => self.labeler_view(id, false)?,
+                None => None,
+            };
+            return Ok(labeler.unwrap_or_else(not_found));
+        }
         if !uri.contains("/app.bsky.feed.post/") {
             return Ok(not_found());
         }
@@ -153,7 +171,7 @@ impl<'c> Hydrator<'c> {
                 "$type": "app.bsky.embed.record#viewBlocked",
                 "uri": uri,
                 "blocked": true,
-                "author": { "did": did, "viewer": { "blockedBy": true } },
+                "author": self.blocked_author(did)?,
             }));
         }
         let Some(author) = self.profile_basic(row.author)? else {

@@ -5,7 +5,13 @@
 pub mod actor;
 pub mod embed;
 pub mod feed;
+pub mod graph;
+pub mod labeler;
+pub mod notification;
 pub mod post;
+pub mod search;
+pub mod thread;
+pub mod trends;
 
 use rusqlite::Connection;
 use serde_json::{Map, Value};

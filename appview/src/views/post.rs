@@ -16,23 +16,33 @@ pub struct PostRow {
     pub indexed_at: String,
     pub reply_root: Option<String>,
     pub reply_parent: Option<String>,
+    pub created_at: String,
+}
+
+/// The columns [`PostRow::from_row`] reads, in order.
+pub const POST_COLUMNS: &str =
+    "uri, cid, author, record, indexed_at, reply_root, reply_parent, created_at";
+
+impl PostRow {
+    pub fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PostRow> {
+        Ok(PostRow {
+            uri: r.get(0)?,
+            cid: r.get(1)?,
+            author: r.get(2)?,
+            record: r.get(3)?,
+            indexed_at: r.get(4)?,
+            reply_root: r.get(5)?,
+            reply_parent: r.get(6)?,
+            created_at: r.get(7)?,
+        })
+    }
 }
 
 impl<'c> Hydrator<'c> {
     pub fn post_row(&self, uri: &str) -> ViewResult<Option<PostRow>> {
         self.conn
-            .prepare_cached("SELECT uri, cid, author, record, indexed_at, reply_root, reply_parent FROM post WHERE uri = ?1")?
-            .query_row([uri], |r| {
-                Ok(PostRow {
-                    uri: r.get(0)?,
-                    cid: r.get(1)?,
-                    author: r.get(2)?,
-                    record: r.get(3)?,
-                    indexed_at: r.get(4)?,
-                    reply_root: r.get(5)?,
-                    reply_parent: r.get(6)?,
-                })
-            })
+            .prepare_cached(&format!("SELECT {POST_COLUMNS} FROM post WHERE uri = ?1"))?
+            .query_row([uri], PostRow::from_row)
             .optional()
     }
 
@@ -120,21 +130,34 @@ impl<'c> Hydrator<'c> {
         ])))
     }
 
-    fn threadgate_record(&self, root: &str) -> ViewResult<Option<(String, Vec<u8>)>> {
+    pub fn threadgate_record(&self, root: &str) -> ViewResult<Option<(String, Vec<u8>)>> {
         self.conn
             .prepare_cached("SELECT uri, record FROM threadgate WHERE post_uri = ?1")?
             .query_row([root], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
     }
 
-    /// `#threadgateView` for a root post.
-    pub fn threadgate_view(&self, root: &str) -> ViewResult<Option<Value>> {
+    /// `#threadgateView` for a root post, with the lists its list rules name.
+    pub fn threadgate_view(&mut self, root: &str) -> ViewResult<Option<Value>> {
         let Some((uri, bytes)) = self.threadgate_record(root)? else {
             return Ok(None);
         };
         let cid = atproto::data::cid_for_cbor(&bytes).to_string();
+        let mut lists = Vec::new();
+        if let Ok(gate) = atproto::data::cbor::decode(&bytes)
+            && let Some(atproto::data::Ipld::List(rules)) = at(&gate, &["allow"])
+        {
+            for rule in rules {
+                if type_of(rule) == Some("app.bsky.feed.threadgate#listRule")
+                    && let Some(list) = str_at(rule, &["list"])
+                    && let Some(view) = self.list_basic(list)?
+                {
+                    lists.push(view);
+                }
+            }
+        }
         Ok(Some(
-            json!({ "uri": uri, "cid": cid, "record": record_json(&bytes), "lists": [] }),
+            json!({ "uri": uri, "cid": cid, "record": record_json(&bytes), "lists": lists }),
         ))
     }
 

@@ -1,6 +1,6 @@
 //! `app.bsky.actor.*`: profiles.
 
-use super::hydrate;
+use super::{db, hydrate, limit, offset_cursor, with_cursor};
 use crate::auth::OptionalViewer;
 use crate::state::AppState;
 use crate::views::Hydrator;
@@ -78,4 +78,78 @@ pub async fn get_profiles(
     })
     .await?;
     Ok(Json(json!({ "profiles": profiles })))
+}
+
+#[derive(Deserialize)]
+pub struct SearchParams {
+    q: Option<String>,
+    term: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+pub async fn search_actors(
+    State(state): State<AppState>,
+    viewer: OptionalViewer,
+    XQuery(p): XQuery<SearchParams>,
+) -> XrpcResult<Json<Value>> {
+    let limit = limit(p.limit, 25, 100)? as usize;
+    let offset = offset_cursor(p.cursor.as_deref())?;
+    let q = p.q.or(p.term).unwrap_or_default();
+    let out = hydrate(&state, viewer.did(), move |h| {
+        let (ids, next) = db(h.search_actors(&q, offset, limit))?;
+        let actors = db(h.profiles_shown(&ids))?;
+        Ok(with_cursor(
+            json!({ "actors": actors }),
+            next.map(|n| n.to_string()),
+        ))
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+pub async fn search_actors_typeahead(
+    State(state): State<AppState>,
+    viewer: OptionalViewer,
+    XQuery(p): XQuery<SearchParams>,
+) -> XrpcResult<Json<Value>> {
+    let limit = limit(p.limit, 10, 100)? as usize;
+    let q = p.q.or(p.term).unwrap_or_default();
+    let out = hydrate(&state, viewer.did(), move |h| {
+        let (ids, _) = db(h.search_actors(&q, 0, limit))?;
+        let mut actors = Vec::new();
+        for id in ids {
+            if let Some(v) = db(h.profile_basic(id))? {
+                actors.push(v);
+            }
+        }
+        Ok(json!({ "actors": actors }))
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+#[derive(Deserialize)]
+pub struct PageParams {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+pub async fn get_suggestions(
+    State(state): State<AppState>,
+    viewer: OptionalViewer,
+    XQuery(p): XQuery<PageParams>,
+) -> XrpcResult<Json<Value>> {
+    let limit = limit(p.limit, 50, 100)? as usize;
+    let offset = offset_cursor(p.cursor.as_deref())?;
+    let out = hydrate(&state, viewer.did(), move |h| {
+        let (ids, next) = db(h.suggested_actors(offset, limit))?;
+        let actors = db(h.profiles_shown(&ids))?;
+        Ok(with_cursor(
+            json!({ "actors": actors }),
+            next.map(|n| n.to_string()),
+        ))
+    })
+    .await?;
+    Ok(Json(out))
 }

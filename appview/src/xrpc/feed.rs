@@ -1,7 +1,7 @@
 //! `app.bsky.feed.*`: timelines, author feeds, posts.
 
 use super::actor::visible_actor;
-use super::{hydrate, limit};
+use super::{db, desc_cursor, hydrate, limit, make_cursor, offset_cursor, with_cursor};
 use crate::auth::{OptionalViewer, Viewer};
 use crate::state::AppState;
 use crate::views::Hydrator;
@@ -16,13 +16,7 @@ use std::collections::HashSet;
 
 /// Cursors are `<sortAt>::<uri>`: stable across equal timestamps.
 fn parse_cursor(c: Option<&str>) -> XrpcResult<(String, String)> {
-    match c {
-        None | Some("") => Ok(("9999".into(), String::new())),
-        Some(c) => c
-            .split_once("::")
-            .map(|(a, b)| (a.to_owned(), b.to_owned()))
-            .ok_or_else(|| XrpcError::invalid_request("Malformed cursor")),
-    }
+    desc_cursor(c)
 }
 
 struct Row {
@@ -37,6 +31,7 @@ fn to_item(r: &Row) -> FeedItem {
     FeedItem {
         post_uri: r.post_uri.clone(),
         repost: (r.kind == "repost").then(|| (r.uri.clone(), r.author, r.sort_at.clone())),
+        ..FeedItem::default()
     }
 }
 
@@ -288,4 +283,540 @@ pub async fn get_posts(
     })
     .await?;
     Ok(Json(json!({ "posts": posts })))
+}
+
+/// A datetime as the views emit it (normalised), falling back to when it was indexed.
+fn datetime_or(created: &str, indexed: &str) -> String {
+    crate::index::values::normalize_datetime(created).unwrap_or_else(|| indexed.to_owned())
+}
+
+/// Whether the author of the record at `uri` has a block with the viewer.
+fn subject_blocked(h: &mut Hydrator<'_>, uri: &str) -> XrpcResult<bool> {
+    let Some(did) = crate::index::values::uri_did(uri) else {
+        return Ok(false);
+    };
+    match db(h.actor_id(did))? {
+        Some(id) => db(h.blocked_with(id)),
+        None => Ok(false),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SubjectParams {
+    uri: String,
+    cid: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// One page of (uri, author, createdAt, indexedAt) rows of likes or reposts of a subject.
+fn interaction_rows(
+    h: &Hydrator<'_>,
+    table: &str,
+    p: &SubjectParams,
+    cursor: &(String, String),
+    limit: u32,
+) -> XrpcResult<Vec<(String, i64, String, String)>> {
+    let sql = format!(
+        "SELECT uri, author, created_at, indexed_at FROM {table}
+         WHERE subject_uri = ?1 AND (?2 IS NULL OR subject_cid = ?2) AND (indexed_at, uri) < (?3, ?4)
+         ORDER BY indexed_at DESC, uri DESC LIMIT ?5"
+    );
+    db(h.conn.prepare_cached(&sql).and_then(|mut s| {
+        s.query_map(params![p.uri, p.cid, cursor.0, cursor.1, limit], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect()
+    }))
+}
+
+fn page_cursor(rows: &[(String, i64, String, String)], limit: u32) -> Option<String> {
+    (rows.len() as u32 >= limit)
+        .then(|| rows.last().map(|r| make_cursor(&r.3, &r.0)))
+        .flatten()
+}
+
+fn subject_response(
+    p: &SubjectParams,
+    key: &str,
+    list: Vec<Value>,
+    cursor: Option<String>,
+) -> Value {
+    let mut out = json!({ "uri": p.uri, key: list });
+    if let (Some(c), Some(o)) = (&p.cid, out.as_object_mut()) {
+        o.insert("cid".into(), json!(c));
+    }
+    with_cursor(out, cursor)
+}
+
+pub async fn get_likes(
+    State(state): State<AppState>,
+    viewer: OptionalViewer,
+    XQuery(p): XQuery<SubjectParams>,
+) -> XrpcResult<Json<Value>> {
+    let limit = limit(p.limit, 50, 100)?;
+    let cursor = desc_cursor(p.cursor.as_deref())?;
+    super::at_uri(&p.uri)?;
+    let out = hydrate(&state, viewer.did(), move |h| {
+        if subject_blocked(h, &p.uri)? {
+            return Ok(subject_response(&p, "likes", Vec::new(), None));
+        }
+        let rows = interaction_rows(h, "likes", &p, &cursor, limit)?;
+        let mut likes = Vec::new();
+        for (_, author, created, indexed) in &rows {
+            if db(h.shown(*author))?
+                && let Some(actor) = db(h.profile(*author))?
+            {
+                likes.push(json!({
+                    "actor": actor,
+                    "createdAt": datetime_or(created, indexed),
+                    "indexedAt": indexed,
+                }));
+            }
+        }
+        Ok(subject_response(
+            &p,
+            "likes",
+            likes,
+            page_cursor(&rows, limit),
+        ))
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+pub async fn get_reposted_by(
+    State(state): State<AppState>,
+    viewer: OptionalViewer,
+    XQuery(p): XQuery<SubjectParams>,
+) -> XrpcResult<Json<Value>> {
+    let limit = limit(p.limit, 50, 100)?;
+    let cursor = desc_cursor(p.cursor.as_deref())?;
+    super::at_uri(&p.uri)?;
+    let out = hydrate(&state, viewer.did(), move |h| {
+        if subject_blocked(h, &p.uri)? {
+            return Ok(subject_response(&p, "repostedBy", Vec::new(), None));
+        }
+        let rows = interaction_rows(h, "reposts", &p, &cursor, limit)?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.1).collect();
+        let actors = db(h.profiles_shown(&ids))?;
+        Ok(subject_response(
+            &p,
+            "repostedBy",
+            actors,
+            page_cursor(&rows, limit),
+        ))
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+pub async fn get_quotes(
+    State(state): State<AppState>,
+    viewer: OptionalViewer,
+    XQuery(p): XQuery<SubjectParams>,
+) -> XrpcResult<Json<Value>> {
+    use crate::index::values::str_at;
+    use crate::views::post::{POST_COLUMNS, PostRow};
+    let limit = limit(p.limit, 50, 100)?;
+    let cursor = desc_cursor(p.cursor.as_deref())?;
+    super::at_uri(&p.uri)?;
+    let out = hydrate(&state, viewer.did(), move |h| {
+        if subject_blocked(h, &p.uri)? {
+            return Ok(subject_response(&p, "posts", Vec::new(), None));
+        }
+        // Quotes the quoted post's author detached are not listed.
+        let detached: Vec<String> = db(h
+            .conn
+            .prepare_cached("SELECT record FROM postgate WHERE post_uri = ?1")
+            .and_then(|mut s| {
+                rusqlite::OptionalExtension::optional(
+                    s.query_row([&p.uri], |r| r.get::<_, Vec<u8>>(0)),
+                )
+            }))?
+        .and_then(|b| atproto::data::cbor::decode(&b).ok())
+        .and_then(|g| match crate::index::values::at(&g, &["detachedEmbeddingUris"]) {
+            Some(atproto::data::Ipld::List(l)) => Some(
+                l.iter()
+                    .filter_map(|u| match u {
+                        atproto::data::Ipld::String(s) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .unwrap_or_default();
+        let sql = format!(
+            "SELECT {POST_COLUMNS}, sort_at FROM post
+             WHERE embed_uri = ?1 AND (sort_at, uri) < (?2, ?3) ORDER BY sort_at DESC, uri DESC LIMIT ?4"
+        );
+        let rows: Vec<(PostRow, String)> = db(h.conn.prepare_cached(&sql).and_then(|mut s| {
+            s.query_map(params![p.uri, cursor.0, cursor.1, limit], |r| {
+                Ok((PostRow::from_row(r)?, r.get(8)?))
+            })?
+            .collect()
+        }))?;
+        let mut posts = Vec::new();
+        for (row, _) in &rows {
+            if detached.contains(&row.uri) || !db(h.shown(row.author))? {
+                continue;
+            }
+            if let Some(cid) = &p.cid {
+                let quoted_cid = atproto::data::cbor::decode(&row.record).ok().and_then(|r| {
+                    str_at(&r, &["embed", "record", "cid"])
+                        .or_else(|| str_at(&r, &["embed", "record", "record", "cid"]))
+                        .map(str::to_owned)
+                });
+                if quoted_cid.as_deref() != Some(cid.as_str()) {
+                    continue;
+                }
+            }
+            if let Some(v) = db(h.post_view_of(row, 0))? {
+                posts.push(v);
+            }
+        }
+        let next = (rows.len() as u32 >= limit)
+            .then(|| rows.last().map(|(r, t)| make_cursor(t, &r.uri)))
+            .flatten();
+        Ok(subject_response(&p, "posts", posts, next))
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+#[derive(Deserialize)]
+pub struct ActorPageParams {
+    actor: String,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+pub async fn get_actor_likes(
+    State(state): State<AppState>,
+    viewer: OptionalViewer,
+    XQuery(p): XQuery<ActorPageParams>,
+) -> XrpcResult<Json<Value>> {
+    let limit = limit(p.limit, 50, 100)?;
+    let cursor = desc_cursor(p.cursor.as_deref())?;
+    let out = hydrate(&state, viewer.did(), move |h| {
+        // Only the account itself may list its likes, as in the reference.
+        let not_found = || XrpcError::invalid_request("Profile not found");
+        let id = db(h.resolve_actor(&p.actor))?.ok_or_else(not_found)?;
+        let did = db(h.actor(id))?.map(|a| a.did).ok_or_else(not_found)?;
+        if h.viewer_did() != Some(did.as_str()) {
+            return Err(not_found());
+        }
+        let rows: Vec<(String, String, String)> = db(h
+            .conn
+            .prepare_cached(
+                "SELECT uri, subject_uri, indexed_at FROM likes
+                 WHERE author = ?1 AND (indexed_at, uri) < (?2, ?3)
+                 ORDER BY indexed_at DESC, uri DESC LIMIT ?4",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![id, cursor.0, cursor.1, limit], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?
+                .collect()
+            }))?;
+        let items: Vec<FeedItem> = rows
+            .iter()
+            .filter(|r| r.1.contains("/app.bsky.feed.post/"))
+            .map(|r| FeedItem::post(r.1.clone()))
+            .collect();
+        let feed = db(h.feed(&items))?;
+        let next = (rows.len() as u32 >= limit)
+            .then(|| rows.last().map(|r| make_cursor(&r.2, &r.0)))
+            .flatten();
+        Ok(with_cursor(json!({ "feed": feed }), next))
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+#[derive(Deserialize)]
+pub struct ListFeedParams {
+    list: String,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// Most list members whose posts a list feed merges.
+const LIST_FEED_MEMBERS: i64 = 5000;
+
+pub async fn get_list_feed(
+    State(state): State<AppState>,
+    viewer: OptionalViewer,
+    XQuery(p): XQuery<ListFeedParams>,
+) -> XrpcResult<Json<Value>> {
+    let limit = limit(p.limit, 50, 100)?;
+    let cursor = parse_cursor(p.cursor.as_deref())?;
+    super::at_uri(&p.list)?;
+    let out = hydrate(&state, viewer.did(), move |h| {
+        if db(h.list_row(&p.list))?.is_none() {
+            return Err(XrpcError::named("UnknownList", "List not found"));
+        }
+        let members: Vec<i64> = db(h
+            .conn
+            .prepare_cached(
+                "SELECT a.id FROM list_item li JOIN actor a ON a.did = li.subject_did
+                 WHERE li.list_uri = ?1 LIMIT ?2",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![p.list, LIST_FEED_MEMBERS], |r| r.get(0))?
+                    .collect()
+            }))?;
+        let mut rows = Vec::new();
+        {
+            let mut stmt = db(h.conn.prepare_cached(
+                "SELECT uri, post_uri, author, kind, sort_at FROM feed_item
+                 WHERE author = ?1 AND kind = 'post' AND (sort_at, uri) < (?2, ?3)
+                 ORDER BY sort_at DESC, uri DESC LIMIT ?4",
+            ))?;
+            for m in members {
+                let page = db(stmt
+                    .query_map(params![m, cursor.0, cursor.1, limit], |r| {
+                        Ok(Row {
+                            uri: r.get(0)?,
+                            post_uri: r.get(1)?,
+                            author: r.get(2)?,
+                            kind: r.get(3)?,
+                            sort_at: r.get(4)?,
+                        })
+                    })
+                    .and_then(|it| it.collect::<Result<Vec<_>, _>>()))?;
+                rows.extend(page);
+            }
+        }
+        rows.sort_by(|a, b| (&b.sort_at, &b.uri).cmp(&(&a.sort_at, &a.uri)));
+        rows.truncate(limit as usize);
+        feed_response(h, &rows, limit)
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+#[derive(Deserialize)]
+pub struct SearchPostsParams {
+    q: String,
+    sort: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    mentions: Option<String>,
+    author: Option<String>,
+    lang: Option<String>,
+    domain: Option<String>,
+    url: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// Whether a post links to exactly `url` (trailing slashes aside).
+fn record_links_url(record: &atproto::data::Ipld, url: &str) -> bool {
+    use crate::index::values::{at, str_at, type_of};
+    let norm = |u: &str| u.trim_end_matches('/').to_owned();
+    let want = norm(url);
+    let mut urls: Vec<&str> = Vec::new();
+    if let Some(atproto::data::Ipld::List(facets)) = at(record, &["facets"]) {
+        for f in facets {
+            if let Some(atproto::data::Ipld::List(features)) = at(f, &["features"]) {
+                for feat in features {
+                    if type_of(feat) == Some("app.bsky.richtext.facet#link")
+                        && let Some(u) = str_at(feat, &["uri"])
+                    {
+                        urls.push(u);
+                    }
+                }
+            }
+        }
+    }
+    for path in [
+        &["embed", "external", "uri"][..],
+        &["embed", "media", "external", "uri"],
+    ] {
+        if let Some(u) = str_at(record, path) {
+            urls.push(u);
+        }
+    }
+    urls.into_iter().any(|u| norm(u) == want)
+}
+
+pub async fn search_posts(
+    State(state): State<AppState>,
+    viewer: OptionalViewer,
+    uri: axum::http::Uri,
+    XQuery(p): XQuery<SearchPostsParams>,
+) -> XrpcResult<Json<Value>> {
+    use crate::views::post::{POST_COLUMNS, PostRow};
+    use crate::views::search::{
+        fts_match, parse_post_query, record_in_lang, record_links_domain, record_mentions,
+        time_bound,
+    };
+    use rusqlite::types::Value as Sql;
+
+    let limit = limit(p.limit, 25, 100)?;
+    let top = p.sort.as_deref() == Some("top");
+    let pq = parse_post_query(&p.q);
+    let bad = |what: &str| XrpcError::named("BadQueryString", format!("Invalid {what}"));
+    let since = match p.since.or(pq.since) {
+        Some(s) => Some(time_bound(&s).ok_or_else(|| bad("since"))?),
+        None => None,
+    };
+    let until = match p.until.or(pq.until) {
+        Some(s) => Some(time_bound(&s).ok_or_else(|| bad("until"))?),
+        None => None,
+    };
+    let author = p.author.or(pq.from);
+    let mentions = p.mentions.or(pq.mentions);
+    let lang = p.lang.or(pq.lang);
+    let domain = p.domain.or(pq.domain).map(|d| d.to_ascii_lowercase());
+    let url = p.url;
+    let tags: Vec<String> = repeated(uri.query(), "tag")
+        .into_iter()
+        .map(|t| t.trim_start_matches('#').to_lowercase())
+        .collect();
+    let fts = fts_match(&pq.terms, false);
+    let (offset, keyset) = if top {
+        (offset_cursor(p.cursor.as_deref())?, None)
+    } else {
+        let (t, k) = desc_cursor(p.cursor.as_deref())?;
+        let k = if p.cursor.is_some() {
+            k.parse::<i64>()
+                .map_err(|_| XrpcError::invalid_request("Malformed cursor"))?
+        } else {
+            i64::MAX
+        };
+        (0, Some((t, k)))
+    };
+    let out = hydrate(&state, viewer.did(), move |h| {
+        let empty = || Ok(json!({ "posts": [] }));
+        // `me` stands for the viewer, as in the official client's search syntax.
+        let mut resolve = |ident: &str| -> XrpcResult<Option<(i64, String)>> {
+            let ident = match (ident, h.viewer_did()) {
+                ("me", Some(v)) => v.to_owned(),
+                (i, _) => i.to_owned(),
+            };
+            let Some(id) = db(h.resolve_actor(&ident))? else {
+                return Ok(None);
+            };
+            Ok(db(h.actor(id))?.map(|a| (id, a.did)))
+        };
+        let author = match author.as_deref() {
+            Some(a) => match resolve(a)? {
+                Some((id, _)) => Some(id),
+                None => return empty(),
+            },
+            None => None,
+        };
+        let mentions = match mentions.as_deref() {
+            Some(m) => match resolve(m)? {
+                Some((_, did)) => Some(did),
+                None => return empty(),
+            },
+            None => None,
+        };
+        if fts.is_none() && author.is_none() {
+            // Nothing to narrow the search to: no results rather than the whole index.
+            return empty();
+        }
+        let cols: Vec<String> = POST_COLUMNS.split(", ").map(|c| format!("p.{c}")).collect();
+        let mut sql = format!("SELECT {}, p.sort_at, p.id FROM ", cols.join(", "));
+        let mut args: Vec<Sql> = Vec::new();
+        match &fts {
+            Some(m) => {
+                sql.push_str(
+                    "post_fts JOIN post p ON p.id = post_fts.rowid WHERE post_fts MATCH ?",
+                );
+                args.push(Sql::Text(m.clone()));
+            }
+            None => sql.push_str("post p WHERE 1"),
+        }
+        if let Some(a) = author {
+            sql.push_str(" AND p.author = ?");
+            args.push(Sql::Integer(a));
+        }
+        if let Some(s) = &since {
+            sql.push_str(" AND p.sort_at >= ?");
+            args.push(Sql::Text(s.clone()));
+        }
+        if let Some(u) = &until {
+            sql.push_str(" AND p.sort_at < ?");
+            args.push(Sql::Text(u.clone()));
+        }
+        let window = limit as i64 * 3 + 1;
+        match &keyset {
+            Some((t, k)) => {
+                sql.push_str(
+                    " AND (p.sort_at, p.id) < (?, ?) ORDER BY p.sort_at DESC, p.id DESC LIMIT ?",
+                );
+                args.extend([Sql::Text(t.clone()), Sql::Integer(*k), Sql::Integer(window)]);
+            }
+            None => {
+                sql.push_str(
+                    " ORDER BY (SELECT g.likes + 2 * g.reposts + g.replies + g.quotes
+                                FROM post_agg g WHERE g.post_uri = p.uri) DESC,
+                               p.sort_at DESC, p.id DESC LIMIT ? OFFSET ?",
+                );
+                args.extend([Sql::Integer(window), Sql::Integer(offset as i64)]);
+            }
+        }
+        let rows: Vec<(PostRow, String, i64)> =
+            db(h.conn.prepare_cached(&sql).and_then(|mut s| {
+                s.query_map(rusqlite::params_from_iter(args), |r| {
+                    Ok((PostRow::from_row(r)?, r.get(8)?, r.get(9)?))
+                })?
+                .collect()
+            }))?;
+        let mut posts = Vec::new();
+        let mut consumed = 0;
+        for (row, _, _) in &rows {
+            if posts.len() as u32 >= limit {
+                break;
+            }
+            consumed += 1;
+            if !db(h.shown(row.author))? {
+                continue;
+            }
+            let needs_record = mentions.is_some()
+                || lang.is_some()
+                || domain.is_some()
+                || url.is_some()
+                || !tags.is_empty();
+            if needs_record {
+                let Ok(rec) = atproto::data::cbor::decode(&row.record) else {
+                    continue;
+                };
+                let post_tags: Vec<String> = crate::views::trends::tags_of(&rec)
+                    .into_iter()
+                    .map(|t| t.trim_start_matches('#').to_lowercase())
+                    .collect();
+                let keep = mentions.as_deref().is_none_or(|m| record_mentions(&rec, m))
+                    && lang.as_deref().is_none_or(|l| record_in_lang(&rec, l))
+                    && domain
+                        .as_deref()
+                        .is_none_or(|d| record_links_domain(&rec, d))
+                    && url.as_deref().is_none_or(|u| record_links_url(&rec, u))
+                    && tags.iter().all(|t| post_tags.contains(t));
+                if !keep {
+                    continue;
+                }
+            }
+            if let Some(v) = db(h.post_view_of(row, 0))? {
+                posts.push(v);
+            }
+        }
+        let more = consumed < rows.len() || rows.len() as i64 == window;
+        let next = if !more {
+            None
+        } else if top {
+            Some((offset + consumed).to_string())
+        } else {
+            rows.get(consumed.saturating_sub(1))
+                .map(|(_, t, id)| make_cursor(t, &id.to_string()))
+        };
+        Ok(with_cursor(json!({ "posts": posts }), next))
+    })
+    .await?;
+    Ok(Json(out))
 }

@@ -1,0 +1,78 @@
+//! Labeler views (`app.bsky.labeler.defs#labelerView`, `#labelerViewDetailed`).
+
+use super::{Hydrator, ViewResult, obj, record_json};
+use rusqlite::OptionalExtension;
+use serde_json::{Value, json};
+
+impl<'c> Hydrator<'c> {
+    /// The labeler service an account declared, with its `$type` (the views appear in unions).
+    /// `None` when the account has none, may not be shown, or (detailed) the declaration has no
+    /// `policies`.
+    pub fn labeler_view(&mut self, actor: i64, detailed: bool) -> ViewResult<Option<Value>> {
+        let row: Option<(String, String, Vec<u8>, String)> = self
+            .conn
+            .prepare_cached(
+                "SELECT uri, cid, record, indexed_at FROM labeler WHERE author = ?1
+                 ORDER BY indexed_at DESC LIMIT 1",
+            )?
+            .query_row([actor], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()?;
+        let Some((uri, cid, record, indexed_at)) = row else {
+            return Ok(None);
+        };
+        if !self.visible(actor)? {
+            return Ok(None);
+        }
+        let Some(creator) = self.profile(actor)? else {
+            return Ok(None);
+        };
+        let likes: i64 = self
+            .conn
+            .prepare_cached("SELECT likes FROM post_agg WHERE post_uri = ?1")?
+            .query_row([&uri], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
+        let viewer = match self.viewer_id() {
+            Some(v) => {
+                let like: Option<String> = self
+                    .conn
+                    .prepare_cached("SELECT uri FROM likes WHERE author = ?1 AND subject_uri = ?2")?
+                    .query_row(rusqlite::params![v, uri], |r| r.get(0))
+                    .optional()?;
+                Some(obj(vec![("like", like.map(Value::from))]))
+            }
+            None => None,
+        };
+        let rec = record_json(&record);
+        let mut fields = vec![
+            ("uri", Some(json!(uri))),
+            ("cid", Some(json!(cid))),
+            ("creator", Some(creator)),
+            ("likeCount", Some(json!(likes))),
+            ("viewer", viewer),
+            ("indexedAt", Some(json!(indexed_at))),
+            ("labels", Some(json!([]))),
+        ];
+        if detailed {
+            let Some(policies) = rec
+                .get("policies")
+                .filter(|p| p.get("labelValues").is_some_and(Value::is_array))
+            else {
+                return Ok(None);
+            };
+            fields.push((
+                "$type",
+                Some(json!("app.bsky.labeler.defs#labelerViewDetailed")),
+            ));
+            fields.push(("policies", Some(policies.clone())));
+            for key in ["reasonTypes", "subjectTypes", "subjectCollections"] {
+                fields.push((key, rec.get(key).filter(|v| v.is_array()).cloned()));
+            }
+        } else {
+            fields.push(("$type", Some(json!("app.bsky.labeler.defs#labelerView"))));
+        }
+        Ok(Some(obj(fields)))
+    }
+}

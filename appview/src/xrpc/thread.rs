@@ -1,0 +1,112 @@
+//! Threads: `app.bsky.feed.getPostThread`, `app.bsky.unspecced.getPostThreadV2` and
+//! `getPostThreadOtherV2`.
+
+use super::{at_uri, db, hydrate};
+use crate::auth::OptionalViewer;
+use crate::state::AppState;
+use crate::views::thread::{ReplySort, V2Params};
+use axum::Json;
+use axum::extract::State;
+use hearth_xrpc::{XQuery, XrpcError, XrpcResult};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+fn bounded(v: Option<u32>, default: u32, max: u32, name: &str) -> XrpcResult<u32> {
+    match v.unwrap_or(default) {
+        n if n <= max => Ok(n),
+        _ => Err(XrpcError::invalid_request(format!(
+            "{name} must be between 0 and {max}"
+        ))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadParams {
+    uri: String,
+    depth: Option<u32>,
+    parent_height: Option<u32>,
+}
+
+pub async fn get_post_thread(
+    State(state): State<AppState>,
+    viewer: OptionalViewer,
+    XQuery(p): XQuery<ThreadParams>,
+) -> XrpcResult<Json<Value>> {
+    let depth = bounded(p.depth, 6, 1000, "depth")?;
+    let height = bounded(p.parent_height, 80, 1000, "parentHeight")?;
+    at_uri(&p.uri)?;
+    let out = hydrate(&state, viewer.did(), move |h| {
+        let not_found = || XrpcError::named("NotFound", format!("Post not found: {}", p.uri));
+        let thread = db(h.thread_v1(&p.uri, depth, height))?.ok_or_else(not_found)?;
+        let root = db(h.post_row(&p.uri))?
+            .and_then(|r| r.reply_root)
+            .unwrap_or_else(|| p.uri.clone());
+        let mut out = json!({ "thread": thread });
+        if thread["$type"] == "app.bsky.feed.defs#threadViewPost"
+            && let Some(gate) = db(h.threadgate_view(&root))?
+            && let Some(o) = out.as_object_mut()
+        {
+            o.insert("threadgate".into(), gate);
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadV2Params {
+    anchor: String,
+    above: Option<bool>,
+    below: Option<u32>,
+    branching_factor: Option<u32>,
+    sort: Option<String>,
+}
+
+pub async fn get_post_thread_v2(
+    State(state): State<AppState>,
+    viewer: OptionalViewer,
+    XQuery(p): XQuery<ThreadV2Params>,
+) -> XrpcResult<Json<Value>> {
+    at_uri(&p.anchor)?;
+    let params = V2Params {
+        above: p.above.unwrap_or(true),
+        below: bounded(p.below, 6, 20, "below")?,
+        branching: bounded(p.branching_factor, 10, 100, "branchingFactor")?,
+        sort: match p.sort.as_deref() {
+            Some("newest") => ReplySort::Newest,
+            Some("top") => ReplySort::Top,
+            _ => ReplySort::Oldest,
+        },
+    };
+    let out = hydrate(&state, viewer.did(), move |h| {
+        let t = db(h.thread_v2(&p.anchor, params))?;
+        let mut out = json!({ "thread": t.items, "hasOtherReplies": t.has_other_replies });
+        if let (Some(g), Some(o)) = (t.threadgate, out.as_object_mut()) {
+            o.insert("threadgate".into(), g);
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+#[derive(Deserialize)]
+pub struct ThreadOtherParams {
+    anchor: String,
+}
+
+pub async fn get_post_thread_other_v2(
+    State(state): State<AppState>,
+    viewer: OptionalViewer,
+    XQuery(p): XQuery<ThreadOtherParams>,
+) -> XrpcResult<Json<Value>> {
+    at_uri(&p.anchor)?;
+    let out = hydrate(&state, viewer.did(), move |h| {
+        Ok(json!({ "thread": db(h.thread_other_v2(&p.anchor))? }))
+    })
+    .await?;
+    Ok(Json(out))
+}
