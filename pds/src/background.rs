@@ -71,33 +71,32 @@ pub async fn prune_events(state: &AppState) -> Result<usize, DbError> {
         .await
 }
 
-/// Deletes blobs unreferenced for longer than `grace` seconds; their bytes go when no account
+/// Deletes blobs unreferenced for at least `grace` seconds; their bytes go when no account
 /// holds them.
 pub async fn collect_blobs(state: &AppState, grace: i64) -> Result<usize, DbError> {
     let cutoff = now_secs() - grace;
-    let orphaned: Vec<String> = state
+    let st = state.clone();
+    state
         .db
         .writer
         .run(move |txn: &mut WriteTxn<'_>| {
-            let gone: Vec<String> = txn
+            // `<=`: times are whole seconds, so with `<` a grace of 0 would spare every blob
+            // unreferenced within the current second.
+            let gone: std::collections::BTreeSet<String> = txn
                 .conn
-                .prepare("DELETE FROM blob WHERE unreferenced_since IS NOT NULL AND unreferenced_since < ?1 RETURNING cid")?
+                .prepare("DELETE FROM blob WHERE unreferenced_since IS NOT NULL AND unreferenced_since <= ?1 RETURNING cid")?
                 .query_map([cutoff], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
-            let mut orphaned = Vec::new();
+            let mut orphaned = 0;
             for cid in gone {
                 let held: bool = txn.conn.query_row("SELECT EXISTS(SELECT 1 FROM blob WHERE cid = ?1)", [&cid], |r| r.get(0))?;
-                if !held {
-                    orphaned.push(cid);
+                if !held && let Ok(c) = atproto::data::parse_cid(&cid) {
+                    // Here, in the job, not after it: see `blobs` on ordering with uploads.
+                    st.blobs.remove(&c);
+                    orphaned += 1;
                 }
             }
             Ok::<_, DbError>(orphaned)
         })
-        .await?;
-    for cid in &orphaned {
-        if let Ok(c) = atproto::data::parse_cid(cid) {
-            state.blobs.delete(&c).await;
-        }
-    }
-    Ok(orphaned.len())
+        .await
 }

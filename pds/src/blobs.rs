@@ -1,6 +1,13 @@
 //! Blob bytes on disk, content-addressed: `blobs/<2 chars>/<cid>`. An upload streams to a
 //! temporary file while it is hashed and sized, then is renamed into place, so a failed or
 //! oversized upload leaves nothing behind and a blob is never half-written at its final path.
+//!
+//! Bytes are shared by every account that uploaded the same content, so placing bytes and
+//! removing them must be ordered with the `blob` rows that say who holds them: both happen on
+//! the database writer thread, inside the job that changes those rows ([`BlobStore::place`],
+//! [`BlobStore::remove`]). Otherwise an upload of content being collected at that moment
+//! could find the old file still there, keep it, and record a row whose bytes the collector
+//! then deletes.
 
 use crate::error::XrpcError;
 use atproto::data::{Cid, RAW_CODEC};
@@ -20,10 +27,13 @@ pub struct BlobStore {
     tmp: PathBuf,
 }
 
+/// An upload hashed and written to a temporary file, not yet at its final path.
+#[derive(Clone)]
 pub struct Stored {
     pub cid: Cid,
     pub size: u64,
     pub mime_type: String,
+    pub tmp: PathBuf,
 }
 
 impl BlobStore {
@@ -41,7 +51,9 @@ impl BlobStore {
         self.dir.join(shard).join(s)
     }
 
-    /// Streams a request body to disk. Refuses bodies over `max` bytes as soon as they pass it.
+    /// Streams a request body to a temporary file. Refuses bodies over `max` bytes as soon as
+    /// they pass it. The caller places the file with [`BlobStore::place`] (or drops it with
+    /// [`BlobStore::discard`]).
     pub async fn put(
         &self,
         body: Body,
@@ -93,43 +105,55 @@ impl BlobStore {
         drop(file);
         let digest = hasher.finalize();
         let mh = Multihash::<64>::wrap(0x12, &digest).map_err(XrpcError::internal)?;
-        let cid = Cid::new_v1(RAW_CODEC, mh);
-        let dest = self.path(&cid);
-        if let Some(parent) = dest.parent() {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(XrpcError::internal)?;
-        }
-        if tokio::fs::try_exists(&dest).await.unwrap_or(false) {
-            tokio::fs::remove_file(tmp)
-                .await
-                .map_err(XrpcError::internal)?;
-        } else {
-            tokio::fs::rename(tmp, &dest)
-                .await
-                .map_err(XrpcError::internal)?;
-        }
         Ok(Stored {
-            cid,
+            cid: Cid::new_v1(RAW_CODEC, mh),
             size,
             mime_type: sniff(&head, declared_type),
+            tmp: tmp.to_path_buf(),
         })
     }
 
-    /// Removes a blob's bytes (when no account references it any more).
-    pub async fn delete(&self, cid: &Cid) {
-        let _ = tokio::fs::remove_file(self.path(cid)).await;
+    /// Moves an upload to its final path, replacing any copy already there (same CID, same
+    /// bytes; the rename is atomic). Call on the writer thread, in the job that records it.
+    pub fn place(&self, stored: &Stored) -> std::io::Result<()> {
+        let dest = self.path(&stored.cid);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::rename(&stored.tmp, dest)
+    }
+
+    /// Drops an upload that was not placed (nothing if it was).
+    pub async fn discard(&self, stored: &Stored) {
+        let _ = tokio::fs::remove_file(&stored.tmp).await;
+    }
+
+    /// Removes a blob's bytes once no account holds it. Call on the writer thread, in the job
+    /// that deleted the last `blob` row for it.
+    pub fn remove(&self, cid: &Cid) {
+        if let Err(e) = std::fs::remove_file(self.path(cid))
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(%cid, error = %e, "could not remove blob bytes");
+        }
     }
 }
 
 /// The MIME type from the content itself when recognisable, else the client's declared type,
-/// else `application/octet-stream`. Sniffing keeps a client from labelling HTML as an image.
+/// else `application/octet-stream`. Sniffing keeps a client from labelling HTML as an image;
+/// markup (recognised or declared) is never recorded as something a browser would render.
 fn sniff(head: &[u8], declared: Option<&str>) -> String {
+    let renderable = |t: &str| t.starts_with("text/html") || t.contains("xml");
     if let Some(t) = infer::get(head) {
-        return t.mime_type().to_owned();
+        let t = t.mime_type();
+        return if renderable(t) {
+            "application/octet-stream".to_owned()
+        } else {
+            t.to_owned()
+        };
     }
     match declared.map(str::trim) {
-        Some(d) if valid_mime(d) && !d.starts_with("text/html") && d != "*/*" => d.to_owned(),
+        Some(d) if valid_mime(d) && !renderable(d) && d != "*/*" => d.to_owned(),
         _ => "application/octet-stream".to_owned(),
     }
 }

@@ -269,7 +269,7 @@ pub async fn set_status(
 pub async fn delete_account(state: &AppState, account: i64, did: &str) -> Result<(), XrpcError> {
     let st = state.clone();
     let did_owned = did.to_owned();
-    let orphaned: Vec<String> = state
+    state
         .db
         .writer
         .run(move |txn: &mut WriteTxn<'_>| {
@@ -277,6 +277,10 @@ pub async fn delete_account(state: &AppState, account: i64, did: &str) -> Result
             let blobs: Vec<String> = c
                 .prepare("SELECT cid FROM blob WHERE account = ?1")
                 .and_then(|mut s| s.query_map([account], |r| r.get(0))?.collect())
+                .map_err(DbError::from)?;
+            // The firehose keeps no history of a deleted account (its past commits carry its
+            // records), as the reference drops all of an account's events but the deletion's.
+            c.execute("DELETE FROM repo_seq WHERE did = ?1", [&did_owned])
                 .map_err(DbError::from)?;
             for sql in [
                 "DELETE FROM repo_block WHERE account = ?1",
@@ -289,8 +293,8 @@ pub async fn delete_account(state: &AppState, account: i64, did: &str) -> Result
             }
             emit_account(txn, &st.sequencer, &did_owned, false, Some("deleted"))
                 .map_err(XrpcError::internal)?;
-            // Blob bytes are shared by CID; only those no other account holds may go.
-            let mut orphaned = Vec::new();
+            // Blob bytes are shared by CID; only those no other account holds may go. They
+            // go here, last in the job, not after it: see `blobs` on ordering with uploads.
             for cid in blobs {
                 let still: bool = c
                     .query_row(
@@ -299,19 +303,14 @@ pub async fn delete_account(state: &AppState, account: i64, did: &str) -> Result
                         |r| r.get(0),
                     )
                     .map_err(DbError::from)?;
-                if !still {
-                    orphaned.push(cid);
+                if !still && let Ok(cid) = atproto::data::parse_cid(&cid) {
+                    st.blobs.remove(&cid);
                 }
             }
-            Ok::<_, XrpcError>(orphaned)
+            Ok::<_, XrpcError>(())
         })
         .await?;
     state.keys.forget(account);
-    for cid in orphaned {
-        if let Ok(c) = atproto::data::parse_cid(&cid) {
-            state.blobs.delete(&c).await;
-        }
-    }
     tracing::info!(did = %did, "account deleted");
     Ok(())
 }

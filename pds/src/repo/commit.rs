@@ -407,18 +407,26 @@ fn check_blobs(conn: &Connection, account: i64, writes: &[WriteRequest]) -> Resu
                     format!("Could not find blob: {}", b.cid),
                 ));
             };
+            // The error names are the reference's (`InvalidMimeType`, `InvalidSize`), so
+            // clients can tell a bad reference from a malformed request.
+            if b.mime_type != mime {
+                return Err(XrpcError::named(
+                    "InvalidMimeType",
+                    format!(
+                        "Referenced Mimetype does not match stored blob. Expected: {mime}, Got: {}",
+                        b.mime_type
+                    ),
+                ));
+            }
             // Legacy blob refs carry no size; only check what the record states.
             if b.size != 0 && b.size as i64 != size {
-                return Err(XrpcError::invalid_request(format!(
-                    "Blob {} has size {size}, not {}",
-                    b.cid, b.size
-                )));
-            }
-            if b.mime_type != mime {
-                return Err(XrpcError::invalid_request(format!(
-                    "Referenced Mimetype does not match stored blob. Expected: {mime}, Got: {}",
-                    b.mime_type
-                )));
+                return Err(XrpcError::named(
+                    "InvalidSize",
+                    format!(
+                        "Referenced Size does not match stored blob. Expected: {size}, Got: {}",
+                        b.size
+                    ),
+                ));
             }
         }
     }

@@ -41,6 +41,15 @@ pub fn prepare_record(
         }
         _ => return Err(XrpcError::invalid_request("Record is missing $type")),
     }
+    // Members-only spaces: nothing public may point into one (a reply, a quote, a like, a
+    // link), or the private half would leak its identifiers and thread structure.
+    if references_space(&value) {
+        return Err(XrpcError::named(
+            "SpaceReferenceNotAllowed",
+            "Public records may not reference members-only space content \
+             (at:// URIs under /space/social.hearth.space/)",
+        ));
+    }
     let validated = match validate {
         Some(false) => false,
         _ => match lexicons.validate_record(collection, rkey, &value) {
@@ -67,4 +76,14 @@ pub fn prepare_record(
         bytes,
         validated,
     })
+}
+
+/// Whether any string in the record is an at:// URI into a members-only space.
+fn references_space(value: &Ipld) -> bool {
+    match value {
+        Ipld::String(s) => s.starts_with("at://") && s.contains("/space/social.hearth.space/"),
+        Ipld::List(items) => items.iter().any(references_space),
+        Ipld::Map(map) => map.values().any(references_space),
+        _ => false,
+    }
 }

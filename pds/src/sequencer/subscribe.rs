@@ -4,9 +4,11 @@
 use super::SeqFrame;
 use crate::error::XrpcError;
 use crate::state::AppState;
+use crate::xrpc::extract::XQuery;
 use atproto::firehose::{Event, Info, encode_error, encode_event};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket};
-use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::extract::{State, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
@@ -25,10 +27,13 @@ pub struct Params {
     cursor: Option<String>,
 }
 
+/// The upgrade is taken as a `Result` so that a request that is not a WebSocket handshake (a
+/// plain GET, a wrong method) gets an XRPC error body, not axum's plain-text rejection; the
+/// cursor is checked first, so a bad cursor is the same 400 either way.
 pub async fn subscribe_repos(
     State(state): State<AppState>,
-    Query(params): Query<Params>,
-    ws: WebSocketUpgrade,
+    XQuery(params): XQuery<Params>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, XrpcError> {
     let cursor = match params.cursor.as_deref() {
         None | Some("") => None,
@@ -37,6 +42,7 @@ pub async fn subscribe_repos(
                 .map_err(|_| XrpcError::invalid_request("cursor must be an integer"))?,
         ),
     };
+    let ws = ws.map_err(|r| XrpcError::new(r.status(), "InvalidRequest", r.body_text()))?;
     Ok(ws
         .on_upgrade(move |socket| async move {
             if let Err(e) = run(state, cursor, socket).await {
@@ -122,6 +128,9 @@ async fn run(state: AppState, cursor: Option<i64>, socket: WebSocket) -> Result<
             return Ok(());
         }
         Some(c) => {
+            // A negative cursor asks for everything, like 0: it is not "older than what is
+            // retained" unless 0 would be.
+            let c = c.max(0);
             let oldest = oldest(&state).await.map_err(|e| e.to_string())?;
             match oldest {
                 Some(o) if c < o - 1 => {
@@ -137,7 +146,7 @@ async fn run(state: AppState, cursor: Option<i64>, socket: WebSocket) -> Result<
                         .map_err(|e| e.to_string())?;
                     o - 1
                 }
-                _ => c.max(0),
+                _ => c,
             }
         }
     };

@@ -8,6 +8,7 @@ mod prefs;
 mod repo;
 mod server;
 mod sync;
+mod unread;
 mod well_known;
 
 use crate::error::XrpcError;
@@ -200,5 +201,6 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .fallback(|| async { XrpcError::not_found("NotFound", "Not found") })
+        .layer(axum::middleware::from_fn(unread::close_if_body_unread))
         .with_state(state)
 }

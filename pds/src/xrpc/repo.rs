@@ -532,13 +532,8 @@ pub async fn upload_blob(
         .blobs
         .put(body, state.cfg.blob_max_bytes, declared)
         .await?;
-    let (account, cid, mime, size) = (
-        auth.account,
-        stored.cid.to_string(),
-        stored.mime_type.clone(),
-        stored.size,
-    );
-    state
+    let (account, placed, st) = (auth.account, stored.clone(), state.clone());
+    let recorded = state
         .db
         .writer
         .run(move |txn: &mut WriteTxn<'_>| {
@@ -548,11 +543,27 @@ pub async fn upload_blob(
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (account, cid) DO UPDATE SET unreferenced_since =
                        CASE WHEN EXISTS (SELECT 1 FROM record_blob WHERE account = ?1 AND blob_cid = ?2) THEN NULL ELSE ?6 END",
-                )?
-                .execute(params![account, cid, mime, size as i64, now_iso(), now_secs()])?;
-            Ok::<_, DbError>(())
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        account,
+                        placed.cid.to_string(),
+                        placed.mime_type,
+                        placed.size as i64,
+                        now_iso(),
+                        now_secs()
+                    ])
+                })
+                .map_err(|e| XrpcError::from(DbError::from(e)))?;
+            // The bytes go into place in the same job as the row (see `blobs`), last, so a
+            // failed insert leaves them in the temporary directory to be discarded.
+            st.blobs.place(&placed).map_err(XrpcError::internal)
         })
-        .await?;
+        .await;
+    if let Err(e) = recorded {
+        state.blobs.discard(&stored).await;
+        return Err(e);
+    }
     Ok(Json(json!({
         "blob": { "$type": "blob", "ref": { "$link": stored.cid.to_string() }, "mimeType": stored.mime_type, "size": stored.size }
     })))

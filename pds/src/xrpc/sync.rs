@@ -24,6 +24,14 @@ use std::collections::BTreeMap;
 
 const CAR_TYPE: &str = "application/vnd.ipld.car";
 
+/// `did` parameters are DIDs by the lexicon. Anything else (a handle, a path like `../x`) is a
+/// malformed request, refused before any lookup, as the reference's parameter validation does.
+fn did_param(did: &str) -> XrpcResult<()> {
+    did.parse::<atproto::syntax::Did>()
+        .map(|_| ())
+        .map_err(|_| XrpcError::invalid_request("did must be a valid DID"))
+}
+
 fn car_response(body: Body) -> Response {
     let mut r = body.into_response();
     r.headers_mut()
@@ -43,9 +51,7 @@ pub async fn get_repo(
     State(state): State<AppState>,
     XQuery(p): XQuery<GetRepoParams>,
 ) -> XrpcResult<Response> {
-    if !p.did.starts_with("did:") {
-        return Err(XrpcError::invalid_request("did must be a DID"));
-    }
+    did_param(&p.did)?;
     let acct = served(&state, &p.did).await?;
     let id = acct.id;
     let head = state.db.readers.read(move |c| read::head(c, id)).await?;
@@ -141,6 +147,7 @@ pub async fn get_latest_commit(
     State(state): State<AppState>,
     XQuery(p): XQuery<DidParam>,
 ) -> XrpcResult<Json<Value>> {
+    did_param(&p.did)?;
     let acct = served(&state, &p.did).await?;
     let id = acct.id;
     let head = state.db.readers.read(move |c| read::head(c, id)).await?;
@@ -157,6 +164,7 @@ pub async fn get_repo_status(
     State(state): State<AppState>,
     XQuery(p): XQuery<DidParam>,
 ) -> XrpcResult<Json<Value>> {
+    did_param(&p.did)?;
     let acct = hosted(&state, &p.did).await?.ok_or_else(|| {
         XrpcError::named(
             "RepoNotFound",
@@ -191,6 +199,7 @@ pub async fn get_record(
     State(state): State<AppState>,
     XQuery(p): XQuery<GetRecordParams>,
 ) -> XrpcResult<Response> {
+    did_param(&p.did)?;
     let acct = served(&state, &p.did).await?;
     let id = acct.id;
     let path = format!("{}/{}", p.collection, p.rkey);
@@ -251,6 +260,7 @@ pub async fn get_blocks(
         .into_iter()
         .next()
         .ok_or_else(|| XrpcError::invalid_request("did is required"))?;
+    did_param(&did)?;
     let cids: Vec<Cid> = repeated(uri.query(), "cids")
         .iter()
         .map(|c| parse_cid(c).map_err(|_| XrpcError::invalid_request(format!("Invalid CID: {c}"))))
@@ -364,6 +374,7 @@ pub async fn get_blob(
     State(state): State<AppState>,
     XQuery(p): XQuery<GetBlobParams>,
 ) -> XrpcResult<Response> {
+    did_param(&p.did)?;
     let cid = parse_cid(&p.cid).map_err(|_| XrpcError::invalid_request("Invalid CID"))?;
     let acct = served(&state, &p.did).await?;
     let (id, c) = (acct.id, cid.to_string());
@@ -449,6 +460,7 @@ pub async fn list_blobs(
             "limit must be between 1 and 1000",
         ));
     }
+    did_param(&p.did)?;
     let acct = served(&state, &p.did).await?;
     let (id, since, cursor) = (
         acct.id,
