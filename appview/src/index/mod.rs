@@ -59,6 +59,11 @@ pub fn actor_id(conn: &Connection, did: &str, now: &str) -> IndexResult<i64> {
 
 /// Indexes a new record.
 pub fn create(conn: &Connection, collection: &str, rec: &Rec<'_>) -> IndexResult<()> {
+    // A public record that replies to, quotes, likes or links a members-only space URI
+    // (possible from another PDS) must not carry that reference into the public index.
+    if crate::spaces::uri::references_space(rec.value) {
+        return Ok(());
+    }
     match collection {
         "app.bsky.actor.profile" => profile::put(conn, rec),
         "app.bsky.feed.post" => post::put(conn, rec),
@@ -105,6 +110,97 @@ pub fn delete(conn: &Connection, collection: &str, uri: &str) -> IndexResult<()>
 /// Re-indexes an actor's handle and profile text for search.
 pub fn refresh_actor_search(conn: &Connection, actor: i64) -> IndexResult<()> {
     profile::refresh_search(conn, actor)
+}
+
+/// What the index holds of one record, enough to tell whether a repository's copy differs:
+/// the record CID where the index keeps the record (or its CID), otherwise the fields it
+/// indexed (a like's subject, a follow's subject, ...).
+pub fn fingerprint(collection: &str, cid: &atproto::data::Cid, value: &Ipld) -> String {
+    use values::str_at;
+    let field = |path: &[&str]| str_at(value, path).unwrap_or_default().to_owned();
+    match collection {
+        "app.bsky.feed.like" | "app.bsky.feed.repost" => {
+            format!(
+                "{} {}",
+                field(&["subject", "uri"]),
+                field(&["subject", "cid"])
+            )
+        }
+        "app.bsky.graph.follow" | "app.bsky.graph.block" => field(&["subject"]),
+        "app.bsky.graph.listitem" => format!("{} {}", field(&["list"]), field(&["subject"])),
+        _ => cid.to_string(),
+    }
+}
+
+/// Every record of an account the index holds: URI → (collection, [`fingerprint`]).
+pub fn indexed_records(
+    conn: &Connection,
+    actor: i64,
+) -> IndexResult<std::collections::HashMap<String, (&'static str, String)>> {
+    let mut out = std::collections::HashMap::new();
+    for (collection, sql) in [
+        (
+            "app.bsky.actor.profile",
+            "SELECT uri, cid FROM profile WHERE actor = ?1",
+        ),
+        (
+            "app.bsky.feed.post",
+            "SELECT uri, cid FROM post WHERE author = ?1",
+        ),
+        (
+            "app.bsky.feed.like",
+            "SELECT uri, subject_uri || ' ' || subject_cid FROM likes WHERE author = ?1",
+        ),
+        (
+            "app.bsky.feed.repost",
+            "SELECT uri, subject_uri || ' ' || subject_cid FROM reposts WHERE author = ?1",
+        ),
+        (
+            "app.bsky.graph.follow",
+            "SELECT uri, subject_did FROM follows WHERE author = ?1",
+        ),
+        (
+            "app.bsky.graph.block",
+            "SELECT uri, subject_did FROM blocks WHERE author = ?1",
+        ),
+        (
+            "app.bsky.graph.list",
+            "SELECT uri, cid FROM list WHERE author = ?1",
+        ),
+        (
+            "app.bsky.graph.listitem",
+            "SELECT uri, list_uri || ' ' || subject_did FROM list_item WHERE author = ?1",
+        ),
+        (
+            "app.bsky.feed.threadgate",
+            "SELECT uri, record FROM threadgate WHERE author = ?1",
+        ),
+        (
+            "app.bsky.feed.postgate",
+            "SELECT uri, record FROM postgate WHERE author = ?1",
+        ),
+        (
+            "app.bsky.feed.generator",
+            "SELECT uri, cid FROM feed_generator WHERE author = ?1",
+        ),
+        (
+            "app.bsky.labeler.service",
+            "SELECT uri, cid FROM labeler WHERE author = ?1",
+        ),
+    ] {
+        let mut stmt = conn.prepare_cached(sql)?;
+        let mut rows = stmt.query([actor])?;
+        while let Some(r) = rows.next()? {
+            let uri: String = r.get(0)?;
+            // Gates keep only their record bytes; their CID is the fingerprint.
+            let fp = match r.get_ref(1)? {
+                rusqlite::types::ValueRef::Blob(b) => atproto::data::cid_for_cbor(b).to_string(),
+                v => v.as_str().map(str::to_owned).unwrap_or_default(),
+            };
+            out.insert(uri, (collection, fp));
+        }
+    }
+    Ok(out)
 }
 
 /// Removes everything an account has in the index (a deleted account).

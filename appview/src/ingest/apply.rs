@@ -5,6 +5,7 @@ use crate::state::now_iso;
 use atproto::blockstore::{BlockStore, MemoryBlockStore};
 use atproto::data::{Cid, cbor};
 use atproto::repo::{RepoOp, WriteAction};
+use atproto::syntax::RecordKey;
 use rusqlite::{Connection, params};
 
 /// Whether events of this repository are indexed, and whether it may pull others in.
@@ -23,6 +24,15 @@ pub struct Head<'a> {
     pub commit: Cid,
 }
 
+/// The collection and record key of a repository path, if it is one this AppView indexes and
+/// its record key is valid (a repository tree accepts keys such as `..` that no record URI
+/// may carry).
+fn indexable(path: &str) -> Option<(&str, &str)> {
+    let (collection, rkey) = path.split_once('/')?;
+    (COLLECTIONS.contains(&collection) && rkey.parse::<RecordKey>().is_ok())
+        .then_some((collection, rkey))
+}
+
 /// Applies a verified commit's operations. Records that fail to decode are skipped (and
 /// counted by the caller through the returned number of records indexed).
 pub fn commit(
@@ -38,12 +48,9 @@ pub fn commit(
     set_head(conn, author, head, scope)?;
     let mut indexed = 0;
     for op in ops {
-        let Some((collection, rkey)) = op.path.split_once('/') else {
+        let Some((collection, rkey)) = indexable(&op.path) else {
             continue;
         };
-        if !COLLECTIONS.contains(&collection) {
-            continue;
-        }
         let uri = format!("at://{did}/{}", op.path);
         match (op.action, op.cid) {
             (WriteAction::Delete, _) => index::delete(conn, collection, &uri)?,
@@ -120,7 +127,11 @@ fn expand_scope(conn: &Connection, value: &atproto::data::Ipld, now: &str) -> ru
     Ok(())
 }
 
-/// Replaces everything indexed for a repository with its full contents (a resync).
+/// Makes the index hold exactly a repository's records (a resync): records that are gone are
+/// deleted, new or changed ones indexed, unchanged ones left alone. Only the account's own
+/// records change: what others did to it (their follows and likes, the notifications they
+/// caused) stays, and unchanged records raise no notification again. Returns the number of
+/// records indexed or re-indexed.
 pub fn replace_repo(
     conn: &Connection,
     did: &str,
@@ -130,35 +141,50 @@ pub fn replace_repo(
 ) -> rusqlite::Result<usize> {
     let now = now_iso();
     let author = actor_id(conn, did, &now)?;
-    index::purge_actor(conn, author)?;
+    let mut stale = index::indexed_records(conn, author)?;
     set_head(conn, author, head, scope)?;
     conn.execute("UPDATE actor SET backfill = 'done' WHERE id = ?1", [author])?;
-    let mut n = 0;
+    let mut wanted = Vec::with_capacity(records.len());
     for (path, cid, bytes) in records {
-        let Some((collection, rkey)) = path.split_once('/') else {
+        let Some((collection, rkey)) = indexable(path) else {
             continue;
         };
-        if !COLLECTIONS.contains(&collection) {
-            continue;
-        }
         let Ok(value) = cbor::decode_record(bytes) else {
             continue;
         };
         let uri = format!("at://{did}/{path}");
+        let fp = index::fingerprint(collection, cid, &value);
+        let action = match stale.remove(&uri) {
+            Some((_, old)) if old == fp => continue,
+            Some(_) => WriteAction::Update,
+            None => WriteAction::Create,
+        };
+        wanted.push((collection, rkey, uri, cid, bytes, value, action));
+    }
+    // What the repository no longer holds goes first, so that counts never overshoot.
+    for (uri, (collection, _)) in &stale {
+        index::delete(conn, collection, uri)?;
+    }
+    let mut n = 0;
+    for (collection, rkey, uri, cid, bytes, value, action) in &wanted {
         let cid_s = cid.to_string();
         let rec = Rec {
-            uri: &uri,
+            uri,
             cid: &cid_s,
             author,
             author_did: did,
             rkey,
-            value: &value,
+            value,
             bytes,
             now: &now,
         };
-        index::create(conn, collection, &rec)?;
+        if *action == WriteAction::Update {
+            index::update(conn, collection, &rec)?;
+        } else {
+            index::create(conn, collection, &rec)?;
+        }
         if scope.expand {
-            expand_scope(conn, &value, &now)?;
+            expand_scope(conn, value, &now)?;
         }
         n += 1;
     }

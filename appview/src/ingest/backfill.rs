@@ -174,6 +174,8 @@ async fn resync(state: &AppState, did: &str, scope: ScopeRule) -> anyhow::Result
 /// Learns the accounts a PDS hosts (listRepos) and queues those never synced.
 pub async fn discover(state: AppState, base: String) {
     let mut cursor: Option<String> = None;
+    // A host that hands back an empty page, or a cursor it gave before, has nothing more.
+    let mut cursors = HashSet::new();
     loop {
         let mut url = format!("{base}/xrpc/com.atproto.sync.listRepos?limit=1000");
         if let Some(c) = &cursor {
@@ -183,6 +185,7 @@ pub async fn discover(state: AppState, base: String) {
             Ok(r) if r.status().is_success() => r.json().await.unwrap_or_default(),
             _ => return,
         };
+        let listed = page["repos"].as_array().map_or(0, Vec::len);
         let dids: Vec<String> = page["repos"]
             .as_array()
             .map(|a| {
@@ -210,8 +213,9 @@ pub async fn discover(state: AppState, base: String) {
                 .await;
         }
         cursor = page["cursor"].as_str().map(str::to_owned);
-        if cursor.is_none() {
-            return;
+        match &cursor {
+            Some(c) if listed > 0 && cursors.insert(c.clone()) => {}
+            _ => return,
         }
     }
 }

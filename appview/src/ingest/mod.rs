@@ -44,6 +44,10 @@ pub struct HostInfo {
     pub url: String,
     /// Whether the host is a PDS (its accounts are ours to index), as opposed to a relay.
     pub is_pds: bool,
+    /// Other URLs the host is known by: the one its `describeServer` DID names (the public
+    /// URL its accounts' DID documents use, when the firehose is reached another way, such as
+    /// `localhost`).
+    pub aliases: Vec<String>,
     pub watermark: Watermark,
 }
 
@@ -77,6 +81,13 @@ pub fn start(state: &AppState) -> anyhow::Result<()> {
         tokio::spawn(async move { stream::run(st, url, senders).await });
     }
     Ok(())
+}
+
+impl HostInfo {
+    /// Whether `url` (a DID document's PDS endpoint) names this host.
+    pub fn is(&self, url: &str) -> bool {
+        worker::same_host(url, &self.url) || self.aliases.iter().any(|a| worker::same_host(url, a))
+    }
 }
 
 /// Which worker handles a repository: a stable hash of its DID.

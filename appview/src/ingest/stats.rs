@@ -21,7 +21,19 @@ impl IngestStats {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts an event dropped for `reason` (bad signature, broken chain, malformed, ...).
+    /// Counts an event dropped for `reason`. The reasons, as `/xrpc/_health` shows them under
+    /// `ingest.dropped`:
+    ///
+    /// - frames: `malformed_frame` (undecodable or over the size limit), `unknown_type` (an
+    ///   event type this code does not know, skipped), `error_frame` (the host sent an error and
+    ///   the connection was restarted), `stale_seq` (a sequence number not above the last one);
+    /// - events: `bad_did`, `wrong_host` (a PDS speaking for an account it does not host),
+    ///   `unresolvable_did`, `no_signing_key`, `out_of_scope`, `inactive_account`;
+    /// - commits: `bad_rev`, `future_rev`, `stale_rev`, `bad_op`, `too_large`, `bad_signature`,
+    ///   `inversion_mismatch`, `missing_block`, `bad_car`, `invalid_commit`, `commit_mismatch`;
+    ///   `broken_chain` (the commit is held and the repository resynchronised from `getRepo`),
+    ///   `broken_chain_after_resync`, `resync_failed`, `held_overflow`;
+    /// - `state_unavailable` (the index could not be read), `panic` (a bug, caught).
     pub fn drop_event(&self, reason: &'static str) {
         if let Ok(mut m) = self.dropped.lock() {
             *m.entry(reason).or_default() += 1;

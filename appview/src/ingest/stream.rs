@@ -5,6 +5,8 @@ use super::watermark::Watermark;
 use super::{HostInfo, Incoming, Work, partition};
 use crate::state::AppState;
 use atproto::firehose::{Event, Frame, MAX_FRAME_BYTES, decode_frame};
+use atproto::identity::did_web_url;
+use atproto::syntax::Did;
 use futures::{SinkExt, StreamExt};
 use hearth_db::{DbError, WriteTxn};
 use rusqlite::OptionalExtension;
@@ -18,6 +20,11 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 const STALL: Duration = Duration::from_secs(90);
 const PING_EVERY: Duration = Duration::from_secs(30);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// The largest WebSocket message read. Above the decoder's own ceiling (`MAX_FRAME_BYTES`) on
+/// purpose: a frame somewhat over it is read, refused by the decoder and counted, and the
+/// stream goes on. A message over the socket's limit ends the connection instead, and the
+/// reconnection would ask for the same frame again.
+const MAX_WS_MESSAGE: usize = 4 * MAX_FRAME_BYTES;
 
 fn http_base(ws: &str) -> String {
     ws.replacen("wss://", "https://", 1)
@@ -26,7 +33,11 @@ fn http_base(ws: &str) -> String {
 
 /// A host that answers describeServer is a PDS; a relay does not. Asks until the host answers
 /// at all, so a host that is still starting is not mistaken for a relay.
-async fn is_pds(state: &AppState, url: &str) -> bool {
+///
+/// A PDS reached over loopback (the one `hearth up` or `hearth serve` runs beside the AppView)
+/// is also known by the URL of the service DID it names: that is how its accounts' DID
+/// documents refer to it. A remote host's claim is not taken: it could name someone else's.
+async fn describe(state: &AppState, url: &str) -> (bool, Vec<String>) {
     let mut backoff = Duration::from_millis(200);
     loop {
         match state
@@ -38,12 +49,31 @@ async fn is_pds(state: &AppState, url: &str) -> bool {
             .send()
             .await
         {
-            Ok(r) => return r.status().is_success(),
+            Ok(r) if r.status().is_success() => {
+                let body: serde_json::Value = r.json().await.unwrap_or_default();
+                let alias = body["did"]
+                    .as_str()
+                    .and_then(|d| d.parse::<Did>().ok())
+                    .filter(|d| d.method() == "web")
+                    .and_then(|d| did_web_url(&d, false).ok())
+                    .filter(|_| is_loopback(url));
+                return (true, alias.into_iter().collect());
+            }
+            Ok(_) => return (false, Vec::new()),
             Err(e) => tracing::debug!(host = %url, error = %e, "host not answering yet"),
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+fn is_loopback(url: &str) -> bool {
+    reqwest::Url::parse(url).is_ok_and(|u| {
+        matches!(
+            u.host_str(),
+            Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+        )
+    })
 }
 
 async fn stored_cursor(state: &AppState, url: &str) -> Option<i64> {
@@ -66,12 +96,13 @@ async fn stored_cursor(state: &AppState, url: &str) -> Option<i64> {
 }
 
 pub async fn run(state: AppState, url: String, workers: Arc<Vec<Sender<Work>>>) {
-    let pds = is_pds(&state, &url).await;
+    let (pds, aliases) = describe(&state, &url).await;
     let stored = stored_cursor(&state, &url).await;
-    tracing::info!(host = %url, is_pds = pds, cursor = ?stored, "subscribing to firehose");
+    tracing::info!(host = %url, is_pds = pds, aliases = ?aliases, cursor = ?stored, "subscribing to firehose");
     let host = Arc::new(HostInfo {
         url: url.clone(),
         is_pds: pds,
+        aliases,
         watermark: Watermark::new(stored.unwrap_or(0)),
     });
     persist_cursor(state.clone(), host.clone());
@@ -88,8 +119,8 @@ pub async fn run(state: AppState, url: String, workers: Arc<Vec<Sender<Work>>>) 
             None => format!("{url}/xrpc/com.atproto.sync.subscribeRepos"),
         };
         let mut config = WebSocketConfig::default();
-        config.max_message_size = Some(MAX_FRAME_BYTES + 1024);
-        config.max_frame_size = Some(MAX_FRAME_BYTES + 1024);
+        config.max_message_size = Some(MAX_WS_MESSAGE);
+        config.max_frame_size = Some(MAX_WS_MESSAGE);
         match tokio_tungstenite::connect_async_with_config(&endpoint, Some(config), false).await {
             Ok((socket, _)) => {
                 backoff = Duration::from_secs(1);
@@ -131,7 +162,11 @@ async fn read(
                 tracing::warn!(host = %host.url, "firehose stalled; reconnecting");
                 return last;
             }
-            Ok(None) | Ok(Some(Err(_))) => return last,
+            Ok(None) => return last,
+            Ok(Some(Err(e))) => {
+                tracing::warn!(host = %host.url, error = %e, "firehose read failed; reconnecting");
+                return last;
+            }
             Ok(Some(Ok(Message::Binary(b)))) => b,
             Ok(Some(Ok(Message::Close(_)))) => return last,
             Ok(Some(Ok(_))) => continue,
@@ -148,7 +183,9 @@ async fn read(
                 let (Some(seq), Some(did)) = (event.seq(), event.did().map(str::to_owned)) else {
                     continue;
                 };
+                // Sequence numbers only go up; a repeated or older one is a replay.
                 if seq <= last {
+                    state.stats.drop_event("stale_seq");
                     continue;
                 }
                 last = seq;
@@ -167,10 +204,14 @@ async fn read(
             }
             Ok(Frame::Error(e)) => {
                 tracing::warn!(host = %host.url, error = %e.error, message = ?e.message, "firehose error frame");
+                state.stats.drop_event("error_frame");
                 return last;
             }
             Ok(Frame::Unknown(t)) => {
-                tracing::debug!(host = %host.url, kind = %t, "unknown firehose event skipped")
+                // Skipped, as the spec asks of consumers, but counted: a host sending many is
+                // worth noticing.
+                tracing::debug!(host = %host.url, kind = %t, "unknown firehose event skipped");
+                state.stats.drop_event("unknown_type");
             }
             Err(e) => {
                 tracing::debug!(host = %host.url, error = %e, "malformed frame dropped");

@@ -9,6 +9,7 @@ use crate::config::Scope;
 use crate::state::AppState;
 use atproto::data::Cid;
 use atproto::firehose::{Commit, Event};
+use atproto::identity::IdentityError;
 use atproto::repo::{RepoError, RepoOp, verify_commit_car};
 use atproto::syntax::{Did, Tid};
 use hearth_db::{DbError, WriteTxn};
@@ -47,9 +48,24 @@ pub fn run(
         resync,
     };
     while let Some(work) = rx.blocking_recv() {
-        match work {
+        let current = match &work {
+            Work::Event(inc) => Some((inc.host.clone(), inc.seq)),
+            Work::Resynced { .. } => None,
+        };
+        // No input may stop a worker: its repositories would never be indexed again. A panic
+        // (a bug met by hostile input) costs the event, and the caches, which may be half
+        // updated; the database is the truth.
+        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match work {
             Work::Event(inc) => w.event(inc, false),
             Work::Resynced { did, head } => w.resynced(did, head),
+        }));
+        if handled.is_err() {
+            tracing::error!("ingest worker recovered from a panic; event dropped");
+            w.state.stats.drop_event("panic");
+            if let Some((host, seq)) = current {
+                host.watermark.finish(seq);
+            }
+            w.repos.clear();
         }
         if w.repos.len() > CACHE_LIMIT {
             w.repos.retain(|_, s| s.resyncing);
@@ -99,6 +115,18 @@ impl Worker {
         let did = inc.event.did().unwrap_or_default().to_owned();
         if did.parse::<Did>().is_err() {
             return self.dropped(&inc, "bad_did");
+        }
+        // A PDS speaks only for the accounts it hosts: an event about an account whose DID
+        // document names another PDS is refused (otherwise any host we follow could
+        // deactivate or delete everyone else's accounts from the index, force resyncs with
+        // forged `since` fields, or flood us with identity look-ups). A relay has made that
+        // check itself.
+        if inc.host.is_pds && !matches!(inc.event, Event::Info(_)) {
+            match self.hosted_by(&did, &inc.host) {
+                Ok(true) => {}
+                Ok(false) => return self.dropped(&inc, "wrong_host"),
+                Err(reason) => return self.dropped(&inc, reason),
+            }
         }
         let Some(st) = self.repo(&did).cloned() else {
             return self.dropped(&inc, "state_unavailable");
@@ -159,6 +187,33 @@ impl Worker {
         }
     }
 
+    /// Whether the account's DID document names `host` as its PDS (looking again, once, in
+    /// case the account moved). A DID that no longer resolves is claimed by no one else.
+    fn hosted_by(&self, did: &str, host: &super::HostInfo) -> Result<bool, &'static str> {
+        let Ok(parsed) = did.parse::<Did>() else {
+            return Err("bad_did");
+        };
+        for refresh in [false, true] {
+            let doc = if refresh {
+                self.rt.block_on(self.state.dids.refresh(&parsed))
+            } else {
+                self.rt.block_on(self.state.dids.resolve(&parsed))
+            };
+            match doc {
+                Ok(doc) => {
+                    if doc.pds_endpoint().is_some_and(|e| host.is(e)) {
+                        return Ok(true);
+                    }
+                }
+                Err(IdentityError::DidNotFound(_) | IdentityError::DidDeactivated(_)) => {
+                    return Ok(true);
+                }
+                Err(_) => return Err("unresolvable_did"),
+            }
+        }
+        Ok(false)
+    }
+
     fn hold(&mut self, did: String, inc: Incoming) {
         let held = self.held.entry(did).or_default();
         if held.len() >= HOLD_LIMIT {
@@ -216,6 +271,11 @@ impl Worker {
             return self.dropped(inc, "future_rev");
         }
         if st.rev.as_deref().is_some_and(|r| c.rev.as_str() <= r) {
+            // An event held during a resync that the downloaded repository already contains
+            // is done with, not refused.
+            if replayed {
+                return Self::finish(inc);
+            }
             return self.dropped(inc, "stale_rev");
         }
         let Some(ops) = c
@@ -243,6 +303,13 @@ impl Worker {
             if replayed {
                 return self.dropped(inc, "broken_chain_after_resync");
             }
+            // `since` and `prevData` are not signed: only a genuine commit of this account may
+            // cost a resync, not a forged or relabelled one.
+            match self.verify(did, c, &[], None) {
+                Ok(v) if v.did == did && v.rev == c.rev && v.commit_cid == c.commit => {}
+                Ok(_) => return self.dropped(inc, "commit_mismatch"),
+                Err(reason) => return self.dropped(inc, reason),
+            }
             self.state.stats.drop_event("broken_chain");
             self.start_resync(did, inc);
             let held = Incoming {
@@ -252,7 +319,7 @@ impl Worker {
             };
             return self.hold(did.to_owned(), held);
         }
-        let verified = match self.verify(did, c, &ops) {
+        let verified = match self.verify(did, c, &ops, c.prev_data) {
             Ok(v) => v,
             Err(reason) => return self.dropped(inc, reason),
         };
@@ -314,6 +381,7 @@ impl Worker {
         did: &str,
         c: &Commit,
         ops: &[RepoOp],
+        prev_data: Option<Cid>,
     ) -> Result<atproto::repo::VerifiedCommit, &'static str> {
         let Ok(parsed) = did.parse::<Did>() else {
             return Err("bad_did");
@@ -330,7 +398,7 @@ impl Worker {
             let Ok(key) = doc.signing_key() else {
                 return Err("no_signing_key");
             };
-            match verify_commit_car(&c.blocks, ops, c.prev_data, Some(&key)) {
+            match verify_commit_car(&c.blocks, ops, prev_data, Some(&key)) {
                 Ok(v) => return Ok(v),
                 Err(RepoError::Signature(_)) if !refresh => continue,
                 Err(RepoError::Signature(_)) => return Err("bad_signature"),
@@ -369,9 +437,56 @@ impl Worker {
     }
 }
 
+/// Whether two URLs (`http(s)://` or `ws(s)://`) name the same host and port; the loopback
+/// names count as one.
+pub fn same_host(a: &str, b: &str) -> bool {
+    fn key(u: &str) -> Option<(String, u16)> {
+        let url = reqwest::Url::parse(u).ok()?;
+        let host = url
+            .host_str()?
+            .trim_matches(['[', ']'])
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        let host = match host.as_str() {
+            "localhost" | "127.0.0.1" | "::1" => "localhost".to_owned(),
+            _ => host,
+        };
+        Some((host, url.port_or_known_default()?))
+    }
+    matches!((key(a), key(b)), (Some(x), Some(y)) if x == y)
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_host;
+
+    #[test]
+    fn hosts_compare_by_name_and_port() {
+        assert!(same_host(
+            "https://pds.example.com",
+            "wss://pds.example.com"
+        ));
+        assert!(same_host(
+            "https://PDS.example.com:443/",
+            "wss://pds.example.com"
+        ));
+        assert!(same_host("http://localhost:2583", "ws://127.0.0.1:2583"));
+        assert!(!same_host("http://localhost:2583", "ws://localhost:2584"));
+        assert!(!same_host(
+            "https://pds.example.com",
+            "wss://evil.example.com"
+        ));
+        assert!(!same_host(
+            "https://pds.example.com",
+            "ws://pds.example.com"
+        ));
+        assert!(!same_host("not a url", "not a url"));
+    }
 }

@@ -74,3 +74,64 @@ export async function startPds({ plcUrl, dataDir, port, env = {}, quiet = true }
     },
   }
 }
+
+/**
+ * Starts `hearth up` (PDS and AppView in one process; the AppView follows the PDS firehose and
+ * the PDS proxies app.bsky.* to it) against an external PLC, and resolves once both are
+ * healthy. `env` adds to the defaults.
+ */
+export async function startUp({ plcUrl, dataDir, port, appviewPort, env = {}, quiet = true } = {}) {
+  port = port ?? (await freePort())
+  appviewPort = appviewPort ?? (await freePort())
+  dataDir = dataDir ?? mkdtempSync(join(tmpdir(), 'hearth-up-'))
+  const childEnv = {
+    ...process.env,
+    HEARTH_PORT: String(port),
+    HEARTH_APPVIEW_PORT: String(appviewPort),
+    HEARTH_DATA_DIR: dataDir,
+    HEARTH_PLC_URL: plcUrl,
+    HEARTH_HANDLE_DOMAINS: '.test',
+    HEARTH_ADMIN_PASSWORD: 'admin-pass',
+    HEARTH_RATE_LIMITS: 'false',
+    // tower_http logs every 4xx/5xx answer (expected ones included) as an error.
+    RUST_LOG: process.env.RUST_LOG ?? 'warn,tower_http=off',
+    ...env,
+  }
+  // `up` points the PDS at its own AppView unless these say otherwise.
+  for (const k of ['HEARTH_APPVIEW_URL', 'HEARTH_APPVIEW_DID', 'HEARTH_FIREHOSES']) {
+    if (!(k in env)) delete childEnv[k]
+  }
+  const child = spawn(hearthBin, ['up'], {
+    env: childEnv,
+    stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit'],
+  })
+  const url = `http://localhost:${port}`
+  const appviewUrl = `http://localhost:${appviewPort}`
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
+  try {
+    await Promise.race([
+      Promise.all([waitHealthy(url), waitHealthy(appviewUrl)]),
+      exited.then((e) => {
+        throw new Error(`hearth up exited early: ${JSON.stringify(e)}`)
+      }),
+    ])
+  } catch (e) {
+    child.kill('SIGKILL')
+    throw e
+  }
+  return {
+    url,
+    port,
+    appviewUrl,
+    appviewPort,
+    appviewDid: `did:web:localhost%3A${appviewPort}`,
+    dataDir,
+    child,
+    exited,
+    wsUrl: `ws://localhost:${port}`,
+    async stop(signal = 'SIGTERM') {
+      child.kill(signal)
+      await exited
+    },
+  }
+}
