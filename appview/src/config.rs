@@ -68,6 +68,13 @@ pub struct AppviewConfig {
         default_value_t = false
     )]
     pub dev: bool,
+    /// SMTP server for space emails (announcements, digests), e.g. `smtp://127.0.0.1:2525`
+    /// or `smtps://user:pass@mail.example.com`. Unset: email is off.
+    #[arg(long, env = "HEARTH_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// The From address of space emails (default `Hearth <hearth@HOSTNAME>`).
+    #[arg(long, env = "HEARTH_SMTP_FROM")]
+    pub smtp_from: Option<String>,
 }
 
 impl AppviewConfig {

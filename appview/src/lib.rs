@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod index;
 pub mod ingest;
+pub mod spaces;
 pub mod state;
 pub mod views;
 pub mod xrpc;
@@ -16,7 +17,10 @@ use config::AppviewConfig;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-const MIGRATIONS: &[&str] = &[include_str!("db/schema_v1.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("db/schema_v1.sql"),
+    include_str!("db/schema_v2.sql"),
+];
 
 /// Loads or creates the AppView's signing key (kept beside its database, owner-only).
 fn load_key(path: &std::path::Path) -> anyhow::Result<Keypair> {
@@ -58,6 +62,16 @@ pub fn build_state(cfg: AppviewConfig) -> anyhow::Result<state::AppState> {
         ..DidResolverConfig::default()
     })?;
     let handles = HandleResolver::new(Duration::from_secs(10))?;
+    // Members-only spaces keep their own database file: private data never shares tables
+    // with the public index.
+    let spaces = spaces::Spaces::open(spaces::SpacesConfig {
+        dir: dir.clone(),
+        authority: cfg.service_did(),
+        public_url: cfg.public_url(),
+        smtp_url: cfg.smtp_url.clone(),
+        smtp_from: cfg.smtp_from.clone(),
+        limits: Default::default(),
+    })?;
     Ok(state::AppState::new(state::Inner {
         service_did: cfg.service_did(),
         public_url: cfg.public_url(),
@@ -68,6 +82,7 @@ pub fn build_state(cfg: AppviewConfig) -> anyhow::Result<state::AppState> {
         http,
         stats: Default::default(),
         replay: Default::default(),
+        spaces,
         cfg,
     }))
 }
@@ -89,8 +104,10 @@ pub async fn serve_on(
     listener: tokio::net::TcpListener,
 ) -> anyhow::Result<()> {
     ingest::start(&state)?;
+    spaces::start(&state)?;
     tracing::info!(url = %state.public_url, did = %state.service_did, "AppView listening on {}", listener.local_addr()?);
-    let app = xrpc::router(state)
+    let app = xrpc::router(state.clone())
+        .merge(spaces::router(state))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(hearth_xrpc::XrpcError::internal(
                 "handler panicked",

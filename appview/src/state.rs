@@ -24,6 +24,8 @@ pub struct Inner {
     pub stats: IngestStats,
     /// Service-auth token ids already used on writes, to refuse replays.
     pub replay: crate::auth::ReplayCache,
+    /// Members-only spaces: their own database, images and email.
+    pub spaces: crate::spaces::Spaces,
 }
 
 impl AppState {

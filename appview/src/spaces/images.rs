@@ -1,0 +1,85 @@
+//! Private images: sniffed (never trusting the client's Content-Type), content-addressed
+//! (raw-codec CIDs, like blobs), stored on the AppView's disk and served only through the gate.
+//! They are never handed to a PDS, so no public `getBlob` can serve them.
+
+use atproto::data::cid_for_raw;
+use std::path::{Path, PathBuf};
+
+/// Largest image accepted (the lexicon's `maxSize`).
+pub const MAX_IMAGE_BYTES: usize = 5_000_000;
+
+/// The image types accepted, as sniffed from the bytes.
+const ACCEPTED: &[&str] = &[
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "image/avif",
+    "image/heif",
+];
+
+/// The MIME type of an accepted image, from its magic bytes.
+pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    let kind = infer::get(bytes)?;
+    (kind.matcher_type() == infer::MatcherType::Image && ACCEPTED.contains(&kind.mime_type()))
+        .then(|| kind.mime_type())
+}
+
+/// The CID of an image's bytes.
+pub fn cid_of(bytes: &[u8]) -> String {
+    cid_for_raw(bytes).to_string()
+}
+
+/// Where an image's bytes live. The CID was produced or checked by us, so it is a plain
+/// base32 name with no path separators.
+pub fn path_for(dir: &Path, cid: &str) -> PathBuf {
+    dir.join(cid)
+}
+
+/// Writes the bytes under their CID, atomically (temporary file, then rename); a file already
+/// there holds the same bytes by construction.
+pub fn store(dir: &Path, cid: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let path = path_for(dir, cid);
+    if path.exists() {
+        return Ok(());
+    }
+    let tmp = dir.join(format!(".{cid}.{}.tmp", rand::random::<u64>()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, &path)
+}
+
+/// Deletes images no space refers to any more.
+pub fn unlink(dir: &Path, cids: &[String]) {
+    for cid in cids {
+        if let Err(e) = std::fs::remove_file(path_for(dir, cid))
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(error = %e, "could not delete a private image");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_images_only() {
+        let png = hex_png();
+        assert_eq!(sniff(&png), Some("image/png"));
+        assert_eq!(sniff(b"GIF89a\x01\x00\x01\x00"), Some("image/gif"));
+        assert_eq!(sniff(b"%PDF-1.7 not an image"), None);
+        assert_eq!(sniff(b"<svg xmlns='http://www.w3.org/2000/svg'/>"), None);
+        assert_eq!(sniff(b""), None);
+        assert!(cid_of(&png).starts_with("bafkrei"));
+    }
+
+    fn hex_png() -> Vec<u8> {
+        let h = "89504e470d0a1a0a0000000d4948445200000001000000010806000000\
+                 1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082";
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap_or(0))
+            .collect()
+    }
+}

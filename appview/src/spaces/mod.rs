@@ -1,0 +1,42 @@
+//! Members-only spaces (`social.hearth.*`): private groups whose content lives only here, in
+//! the AppView, gated on every request. See `shared/design/SPACES.md`.
+//!
+//! | module | holds |
+//! | --- | --- |
+//! | [`uri`] | space addressing (`at://{authority}/space/social.hearth.space/{skey}/...`) |
+//! | [`model`] | roles, policies, channel kinds, levels, errors |
+//! | `schema_v1.sql` | the separate `spaces.sqlite` database |
+//! | [`store`] | rows, lookups and views |
+//! | [`permissions`] | the gate: membership and roles, checked inside every read and write |
+//! | [`service`], [`members`], [`posts`], [`notify`] | the operations |
+//! | [`email`] | the SMTP outbox sender and digests |
+//! | [`images`] | private images on the AppView's disk |
+//! | [`ratelimit`] | token buckets per DID and per space |
+//! | [`lexicons`] | the embedded social.hearth lexicons, for validation |
+//! | [`handlers`] | the XRPC routes |
+//!
+//! Nothing here writes to the public index, a repository or the firehose, and nothing logs
+//! private text, names or membership at info level: log lines carry opaque row ids, at debug.
+
+pub mod email;
+pub mod handlers;
+pub mod images;
+pub mod lexicons;
+pub mod members;
+pub mod model;
+pub mod notify;
+pub mod permissions;
+pub mod posts;
+pub mod ratelimit;
+pub mod service;
+pub mod store;
+pub mod uri;
+pub mod views;
+
+pub use handlers::router;
+pub use service::{Spaces, SpacesConfig};
+
+/// Starts the spaces background tasks (email outbox and digests).
+pub fn start(state: &crate::state::AppState) -> anyhow::Result<()> {
+    email::start(&state.spaces)
+}

@@ -1,0 +1,653 @@
+//! Notifications: fan-out when something happens, one inbox across spaces, unread counts,
+//! levels per space and channel, email settings, and the announcement and digest emails.
+//!
+//! Fan-out is one `INSERT ... SELECT` over the space's members inside the transaction of the
+//! post itself, so a 2,000-member announcement is one statement, not 2,000 round trips; the
+//! member's level (a channel override, else their space level) is compared in SQL. A post
+//! notifies each recipient at most once (a unique index; mentions and replies go first).
+//!
+//! Reading the inbox joins back to the membership, the channel's read role and the post's
+//! visibility, so a notification never outlives the right to see what it points at.
+
+use super::model::*;
+use super::permissions::{member_access, parse_uri};
+use super::service::{Spaces, id_cursor, known};
+use super::store::{self, ChannelRow, SpaceRow};
+use super::uri::{Collection, SpaceUri};
+use super::views::*;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+/// One post's fan-out, inside its transaction.
+pub struct Fanout<'a> {
+    pub conn: &'a Connection,
+    pub space: i64,
+    pub channel: &'a ChannelRow,
+    pub post: i64,
+    pub author: &'a str,
+    pub subject: &'a str,
+    pub now: i64,
+}
+
+/// Members who may read the channel, other than the author, whose effective level lets
+/// `?min` through. `?9` is a recipient filter (NULL: all).
+const FANOUT_SQL: &str = "
+    INSERT OR IGNORE INTO notification (recipient, space, channel, post, reason, author, subject, created_at)
+    SELECT m.acct, ?1, ?2, ?3, ?4, ?5, ?6, ?7
+    FROM member m
+    LEFT JOIN channel_level cl ON cl.channel = ?2 AND cl.did = m.did
+    WHERE m.space = ?1 AND m.role >= ?8 AND m.did != ?5
+      AND (?9 IS NULL OR m.did = ?9)
+      AND coalesce(cl.level, m.level) >= ?10";
+
+impl Fanout<'_> {
+    /// Notifies one member (a mention, a reply) if their level allows `min`.
+    pub fn one(&mut self, recipient: &str, reason: &str, min: Level) -> SpaceResult<usize> {
+        self.run(Some(recipient), reason, min)
+    }
+
+    /// Notifies every member who may read the channel and whose level allows `min`.
+    pub fn all(&mut self, reason: &str, min: Level) -> SpaceResult<usize> {
+        self.run(None, reason, min)
+    }
+
+    fn run(&mut self, recipient: Option<&str>, reason: &str, min: Level) -> SpaceResult<usize> {
+        Ok(self.conn.prepare_cached(FANOUT_SQL)?.execute(params![
+            self.space,
+            self.channel.id,
+            self.post,
+            reason,
+            self.author,
+            self.subject,
+            self.now,
+            self.channel.read_role.as_i64(),
+            recipient,
+            min.as_i64(),
+        ])?)
+    }
+}
+
+/// Notifies the space's admins (a join request), unless they muted the space.
+pub fn admins(
+    conn: &Connection,
+    space: i64,
+    author: &str,
+    reason: &str,
+    subject: &str,
+    now: i64,
+) -> SpaceResult<usize> {
+    Ok(conn
+        .prepare_cached(
+            "INSERT INTO notification (recipient, space, reason, author, subject, created_at)
+             SELECT acct, ?1, ?2, ?3, ?4, ?5 FROM member
+             WHERE space = ?1 AND role >= ?6 AND did != ?3 AND level >= ?7",
+        )?
+        .execute(params![
+            space,
+            reason,
+            author,
+            subject,
+            now,
+            Role::Admin.as_i64(),
+            Level::AnnouncementsOnly.as_i64()
+        ])?)
+}
+
+/// Notifies one member about themselves (approval, a role change) if their level is above
+/// `above` (`Level::Muted` as `above`-1 means always: pass `Level::Muted` to reach even muted).
+#[allow(clippy::too_many_arguments)]
+pub fn direct(
+    conn: &Connection,
+    space: i64,
+    recipient: &str,
+    author: &str,
+    reason: &str,
+    subject: &str,
+    min: Level,
+    now: i64,
+) -> SpaceResult<usize> {
+    Ok(conn
+        .prepare_cached(
+            "INSERT INTO notification (recipient, space, reason, author, subject, created_at)
+             SELECT acct, ?1, ?3, ?4, ?5, ?6 FROM member WHERE space = ?1 AND did = ?2 AND level >= ?7",
+        )?
+        .execute(params![space, recipient, reason, author, subject, now, min.as_i64()])?)
+}
+
+/// Queues an announcement email for every member who reads the channel, set an address,
+/// keeps announcement emails on and has not muted it. Same transaction as the post.
+#[allow(clippy::too_many_arguments)]
+pub fn queue_announcement_emails(
+    conn: &Connection,
+    s: &Spaces,
+    space: &SpaceRow,
+    channel: &ChannelRow,
+    author: &str,
+    text: &str,
+    now: i64,
+) -> SpaceResult<usize> {
+    let subject = format!(
+        "[{}] {}",
+        snippet(&space.name, 60),
+        snippet(&channel.name, 40)
+    );
+    let body = format!(
+        "A new announcement in {} ({}):\n\n{}\n\nOpen Hearth to read and reply: {}\n\n\
+         You receive this because announcement emails are on in your Hearth notification settings.\n",
+        space.name, channel.name, text, s.public_url
+    );
+    Ok(conn
+        .prepare_cached(
+            "INSERT INTO email_outbox (space, to_addr, subject, body, kind, next_attempt_at, created_at)
+             SELECT ?1, st.email, ?2, ?3, 'announcement', ?4, ?4
+             FROM member m
+             JOIN settings st ON st.did = m.did
+             LEFT JOIN channel_level cl ON cl.channel = ?5 AND cl.did = m.did
+             WHERE m.space = ?1 AND m.role >= ?6 AND m.did != ?7
+               AND st.email IS NOT NULL AND st.announcement_emails = 1
+               AND coalesce(cl.level, m.level) >= 1",
+        )?
+        .execute(params![
+            space.id,
+            subject,
+            body,
+            now,
+            channel.id,
+            channel.read_role.as_i64(),
+            author
+        ])?)
+}
+
+/// The visibility rules of the inbox, shared by the list, the counts and digests: still a
+/// member, may read the channel, the post still exists and is not hidden (except from
+/// moderators).
+const VISIBLE: &str = "
+    FROM notification n
+    JOIN member m ON m.space = n.space AND m.did = ?1
+    JOIN space s ON s.id = n.space
+    LEFT JOIN channel c ON c.id = n.channel
+    LEFT JOIN post p ON p.id = n.post
+    LEFT JOIN post r ON r.id = p.root
+    WHERE n.recipient = (SELECT id FROM account WHERE did = ?1)
+      AND (n.channel IS NULL OR m.role >= c.read_role)
+      AND (n.post IS NULL OR (p.id IS NOT NULL
+           AND ((p.hidden = 0 AND coalesce(r.hidden, 0) = 0) OR m.role >= 2)))";
+
+fn seen_at(conn: &Connection, did: &str) -> SpaceResult<i64> {
+    Ok(conn
+        .prepare_cached("SELECT seen_at FROM seen WHERE did = ?1")?
+        .query_row([did], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Unread notifications of `did` in one space.
+pub fn unread_in_space(conn: &Connection, did: &str, space: i64) -> SpaceResult<i64> {
+    let seen = seen_at(conn, did)?;
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT count(*) {VISIBLE} AND n.space = ?2 AND n.created_at > ?3"
+        ))?
+        .query_row(params![did, space, seen], |r| r.get(0))?)
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationList {
+    pub notifications: Vec<NotificationView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seen_at: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SpaceCount {
+    pub space: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UnreadCount {
+    pub count: i64,
+    pub spaces: Vec<SpaceCount>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LevelOut {
+    pub level: NotificationLevelView,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SetLevel {
+    pub space: String,
+    pub channel: Option<String>,
+    pub level: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PutSettings {
+    pub email: Option<String>,
+    pub digest: Option<String>,
+    pub announcement_emails: Option<bool>,
+}
+
+struct Row {
+    id: i64,
+    skey: String,
+    space_name: String,
+    channel: Option<(String, String)>,
+    reason: String,
+    author: Option<String>,
+    subject: Option<String>,
+    text: Option<String>,
+    created_at: i64,
+    space_id: i64,
+}
+
+fn load_rows(
+    conn: &Connection,
+    did: &str,
+    space: Option<i64>,
+    before: i64,
+    after_time: i64,
+    limit: i64,
+) -> SpaceResult<Vec<Row>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT n.id, s.skey, s.name, c.author, c.rkey, n.reason, n.author, n.subject, p.text,
+                n.created_at, n.space
+         {VISIBLE} AND n.id < ?2 AND (?3 IS NULL OR n.space = ?3) AND n.created_at > ?4
+         ORDER BY n.id DESC LIMIT ?5"
+    ))?;
+    let rows = stmt.query_map(params![did, before, space, after_time, limit], |r| {
+        let c_author: Option<String> = r.get(3)?;
+        let c_rkey: Option<String> = r.get(4)?;
+        Ok(Row {
+            id: r.get(0)?,
+            skey: r.get(1)?,
+            space_name: r.get(2)?,
+            channel: c_author.zip(c_rkey),
+            reason: r.get(5)?,
+            author: r.get(6)?,
+            subject: r.get(7)?,
+            text: r.get(8)?,
+            created_at: r.get(9)?,
+            space_id: r.get(10)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+impl Spaces {
+    /// One inbox across the viewer's spaces, newest first (optionally one space).
+    pub async fn list_notifications(
+        &self,
+        did: &str,
+        space: Option<String>,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> SpaceResult<NotificationList> {
+        let space = match space {
+            Some(s) => Some(parse_uri(&s)?),
+            None => None,
+        };
+        let before = id_cursor(cursor.as_deref())?;
+        let did = did.to_owned();
+        self.read(move |conn, s| {
+            let space_id = match &space {
+                Some(u) => Some(member_access(conn, &s.authority, u, &did)?.space.id),
+                None => None,
+            };
+            let seen = seen_at(conn, &did)?;
+            let rows = load_rows(conn, &did, space_id, before, i64::MIN, i64::from(limit))?;
+            let cursor = (rows.len() == limit as usize)
+                .then(|| rows.last().map(|r| r.id.to_string()))
+                .flatten();
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(s.notification_view(conn, r, seen)?);
+            }
+            Ok(NotificationList {
+                notifications: out,
+                cursor,
+                seen_at: (seen > 0).then(|| fmt_time(seen)),
+            })
+        })
+        .await
+    }
+
+    fn notification_view(
+        &self,
+        conn: &Connection,
+        r: Row,
+        seen: i64,
+    ) -> SpaceResult<NotificationView> {
+        let author = match &r.author {
+            Some(a) => {
+                let m = store::membership(conn, r.space_id, a)?;
+                Some(MemberView {
+                    did: a.clone(),
+                    role: m.map(|(role, _)| role.as_str().into()),
+                    joined_at: m.map(|(_, t)| fmt_time(t)),
+                })
+            }
+            None => None,
+        };
+        Ok(NotificationView {
+            id: r.id.to_string(),
+            space: SpaceUri::space(&self.authority, &r.skey).to_string(),
+            space_name: r.space_name,
+            channel: r.channel.map(|(a, k)| {
+                SpaceUri::record(&self.authority, &r.skey, &a, Collection::Channel, &k).to_string()
+            }),
+            reason: r.reason,
+            author,
+            subject: r.subject,
+            text: r.text.map(|t| snippet(&t, 280)),
+            is_read: r.created_at <= seen,
+            created_at: fmt_time(r.created_at),
+        })
+    }
+
+    /// Unread notifications in all and per space (or one space).
+    pub async fn unread_count(&self, did: &str, space: Option<String>) -> SpaceResult<UnreadCount> {
+        let space = match space {
+            Some(s) => Some(parse_uri(&s)?),
+            None => None,
+        };
+        let did = did.to_owned();
+        self.read(move |conn, s| {
+            let space_id = match &space {
+                Some(u) => Some(member_access(conn, &s.authority, u, &did)?.space.id),
+                None => None,
+            };
+            let seen = seen_at(conn, &did)?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT s.skey, count(*) {VISIBLE} AND n.created_at > ?2 AND (?3 IS NULL OR n.space = ?3)
+                 GROUP BY n.space ORDER BY n.space"
+            ))?;
+            let rows = stmt.query_map(params![did, seen, space_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?;
+            let mut spaces = Vec::new();
+            let mut total = 0;
+            for row in rows {
+                let (skey, n) = row?;
+                total += n;
+                spaces.push(SpaceCount {
+                    space: SpaceUri::space(&s.authority, &skey).to_string(),
+                    count: n,
+                });
+            }
+            if let (Some(u), true) = (&space, spaces.is_empty()) {
+                spaces.push(SpaceCount {
+                    space: u.space_uri().to_string(),
+                    count: 0,
+                });
+            }
+            Ok(UnreadCount { count: total, spaces })
+        })
+        .await
+    }
+
+    /// Marks everything up to `seen_at` as read.
+    pub async fn update_seen(&self, did: &str, seen_at: &str) -> SpaceResult<()> {
+        let at =
+            parse_time(seen_at).ok_or_else(|| SpaceError::invalid("seenAt must be a datetime"))?;
+        let did = did.to_owned();
+        self.write(move |txn, _| {
+            txn.conn
+                .prepare_cached(
+                    "INSERT INTO seen (did, seen_at) VALUES (?1, ?2)
+                     ON CONFLICT (did) DO UPDATE SET seen_at = excluded.seen_at",
+                )?
+                .execute(params![did, at])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Sets the viewer's level for a space, or for one of its channels.
+    pub async fn set_level(&self, did: &str, input: SetLevel) -> SpaceResult<LevelOut> {
+        let uri = parse_uri(&input.space)?;
+        let channel = match &input.channel {
+            Some(c) => Some(parse_uri(c)?),
+            None => None,
+        };
+        let level = known(&input.level, Level::parse, "level")?;
+        let did = did.to_owned();
+        self.write(move |txn, s| {
+            let conn = txn.conn;
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            match &channel {
+                Some(c) => {
+                    if c.skey != acc.space.skey {
+                        return Err(SpaceError::invalid("channel is not in that space"));
+                    }
+                    let ch = super::permissions::readable_channel(conn, &acc, c)?;
+                    conn.prepare_cached(
+                        "INSERT INTO channel_level (channel, did, level) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (channel, did) DO UPDATE SET level = excluded.level",
+                    )?
+                    .execute(params![ch.id, did, level.as_i64()])?;
+                }
+                None => {
+                    conn.prepare_cached(
+                        "UPDATE member SET level = ?3 WHERE space = ?1 AND did = ?2",
+                    )?
+                    .execute(params![acc.space.id, did, level.as_i64()])?;
+                }
+            }
+            Ok(LevelOut {
+                level: NotificationLevelView {
+                    space: uri.space_uri().to_string(),
+                    channel: channel.map(|c| c.to_string()),
+                    level: level.as_str().into(),
+                },
+            })
+        })
+        .await
+    }
+
+    /// The viewer's email settings and every level they set.
+    pub async fn get_settings(&self, did: &str) -> SpaceResult<Settings> {
+        let did = did.to_owned();
+        self.read(move |conn, s| {
+            let mut settings = settings_of(conn, s, &did)?;
+            let mut levels = Vec::new();
+            let mut stmt = conn.prepare_cached(
+                "SELECT s.skey, m.level FROM member m JOIN space s ON s.id = m.space
+                 WHERE m.did = ?1 ORDER BY m.joined_at",
+            )?;
+            for row in stmt.query_map([&did], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })? {
+                let (skey, level) = row?;
+                levels.push(NotificationLevelView {
+                    space: SpaceUri::space(&s.authority, &skey).to_string(),
+                    channel: None,
+                    level: Level::from_i64(level).as_str().into(),
+                });
+            }
+            // Channel overrides, only where the viewer is (still) a member who reads it.
+            let mut stmt = conn.prepare_cached(
+                "SELECT s.skey, c.author, c.rkey, cl.level FROM channel_level cl
+                 JOIN channel c ON c.id = cl.channel
+                 JOIN space s ON s.id = c.space
+                 JOIN member m ON m.space = c.space AND m.did = cl.did
+                 WHERE cl.did = ?1 AND m.role >= c.read_role ORDER BY c.id",
+            )?;
+            for row in stmt.query_map([&did], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })? {
+                let (skey, author, rkey, level) = row?;
+                levels.push(NotificationLevelView {
+                    space: SpaceUri::space(&s.authority, &skey).to_string(),
+                    channel: Some(
+                        SpaceUri::record(&s.authority, &skey, &author, Collection::Channel, &rkey)
+                            .to_string(),
+                    ),
+                    level: Level::from_i64(level).as_str().into(),
+                });
+            }
+            settings.levels = Some(levels);
+            Ok(settings)
+        })
+        .await
+    }
+
+    /// Changes the viewer's email address, digest and announcement emails. Without an SMTP
+    /// server, asking for email is refused (EmailUnavailable) rather than silently kept.
+    pub async fn put_settings(&self, did: &str, input: PutSettings) -> SpaceResult<Settings> {
+        let digest = match &input.digest {
+            Some(d) => Some(known(d, Digest::parse, "digest")?),
+            None => None,
+        };
+        let email = match input.email.as_deref().map(str::trim) {
+            None => None,
+            Some("") => Some(None),
+            Some(e) => {
+                e.parse::<lettre::Address>()
+                    .map_err(|_| SpaceError::invalid("email is not a valid address"))?;
+                Some(Some(e.to_owned()))
+            }
+        };
+        let wants_email =
+            matches!(email, Some(Some(_))) || digest.is_some_and(|d| d != Digest::Off);
+        if wants_email && !self.email_available() {
+            return Err(SpaceError::Named(
+                "EmailUnavailable",
+                "This server has no email (SMTP) configured",
+            ));
+        }
+        let did = did.to_owned();
+        self.write(move |txn, s| {
+            let conn = txn.conn;
+            let now = now_ms();
+            conn.prepare_cached("INSERT OR IGNORE INTO settings (did) VALUES (?1)")?
+                .execute([&did])?;
+            if let Some(e) = email {
+                conn.prepare_cached("UPDATE settings SET email = ?2 WHERE did = ?1")?
+                    .execute(params![did, e])?;
+            }
+            if let Some(d) = digest {
+                // Turning a digest on starts its first period now.
+                conn.prepare_cached(
+                    "UPDATE settings SET last_digest_at = CASE WHEN digest = 'off' THEN ?3 ELSE last_digest_at END,
+                                         digest = ?2 WHERE did = ?1",
+                )?
+                .execute(params![did, d.as_str(), now])?;
+            }
+            if let Some(a) = input.announcement_emails {
+                conn.prepare_cached("UPDATE settings SET announcement_emails = ?2 WHERE did = ?1")?
+                    .execute(params![did, a])?;
+            }
+            settings_of(conn, s, &did)
+        })
+        .await
+    }
+
+    /// Queues a digest email for every member whose daily or weekly period has passed at
+    /// `now` (ms) and who has unread notifications since their last digest. Returns how many.
+    /// The background task calls this hourly; tests call it with a "now" of their choosing.
+    pub async fn queue_digests(&self, now: i64) -> SpaceResult<usize> {
+        if !self.email_available() {
+            return Ok(0);
+        }
+        let n = self
+            .write(move |txn, s| {
+                let conn = txn.conn;
+                let due: Vec<(String, String, String, i64)> = {
+                    let mut stmt = conn.prepare_cached(
+                        "SELECT did, email, digest, coalesce(last_digest_at, 0) FROM settings
+                         WHERE digest != 'off' AND email IS NOT NULL",
+                    )?;
+                    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+                    rows.collect::<Result<_, _>>()?
+                };
+                let mut queued = 0;
+                for (did, email, digest, last) in due {
+                    let Some(period) = Digest::parse(&digest).and_then(Digest::period_ms) else {
+                        continue;
+                    };
+                    if now - last < period {
+                        continue;
+                    }
+                    let since = last.max(seen_at(conn, &did)?);
+                    let rows = load_rows(conn, &did, None, i64::MAX, since, 50)?;
+                    conn.prepare_cached("UPDATE settings SET last_digest_at = ?2 WHERE did = ?1")?
+                        .execute(params![did, now])?;
+                    if rows.is_empty() {
+                        continue;
+                    }
+                    let mut body = format!(
+                        "Your {digest} Hearth digest: {} unread notification{}.\n\n",
+                        rows.len(),
+                        if rows.len() == 1 { "" } else { "s" }
+                    );
+                    for r in &rows {
+                        body.push_str(&format!("- {}: {}", r.space_name, reason_text(&r.reason)));
+                        if let Some(t) = &r.text {
+                            body.push_str(&format!(": {}", snippet(t, 140)));
+                        }
+                        body.push('\n');
+                    }
+                    body.push_str(&format!(
+                        "\nOpen Hearth: {}\n\nYou receive this because your digest is set to {digest}.\n",
+                        s.public_url
+                    ));
+                    conn.prepare_cached(
+                        "INSERT INTO email_outbox (to_addr, subject, body, kind, next_attempt_at, created_at)
+                         VALUES (?1, ?2, ?3, 'digest', ?4, ?4)",
+                    )?
+                    // Due at once (by the wall clock, whatever "now" the period check used).
+                    .execute(params![email, format!("Your {digest} Hearth digest"), body, now_ms()])?;
+                    queued += 1;
+                }
+                if queued > 0 {
+                    let s2 = s.clone();
+                    txn.after_commit(move || s2.outbox.notify_one());
+                }
+                Ok(queued)
+            })
+            .await?;
+        tracing::debug!(queued = n, "digests queued");
+        Ok(n)
+    }
+}
+
+fn reason_text(reason: &str) -> &'static str {
+    match reason {
+        "announcement" => "announcement",
+        "post" => "new thread",
+        "reply" => "reply",
+        "mention" => "mention",
+        "question" => "new question",
+        "answer" => "answer to your question",
+        "joinRequest" => "join request",
+        "joinApproved" => "you were approved",
+        "roleChange" => "your role changed",
+        _ => "notification",
+    }
+}
+
+fn settings_of(conn: &Connection, s: &Spaces, did: &str) -> SpaceResult<Settings> {
+    let row: Option<(Option<String>, String, bool)> = conn
+        .prepare_cached("SELECT email, digest, announcement_emails FROM settings WHERE did = ?1")?
+        .query_row([did], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let (email, digest, announcement_emails) = row.unwrap_or((None, "off".into(), true));
+    Ok(Settings {
+        email_available: s.email_available(),
+        email,
+        digest,
+        announcement_emails,
+        levels: None,
+    })
+}

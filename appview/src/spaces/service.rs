@@ -1,0 +1,838 @@
+//! The spaces service: every operation the social.hearth methods offer, each one gated
+//! (permissions.rs) inside the transaction or read that serves it.
+//!
+//! Reads run on the reader pool; writes run on the spaces database's single writer (group
+//! commit), where the gate, the change, its audit entry, its notifications and any email it
+//! causes are one transaction: either all of it happened or none of it did.
+
+use super::images;
+use super::model::*;
+use super::permissions::{member_access, parse_uri, space_of};
+use super::ratelimit::{Limits, RateLimiter};
+use super::store::{self, ChannelRow, PostRow, SPACE_COLS, SpaceRow, ViewCtx};
+use super::uri::SpaceUri;
+use super::views::*;
+use atproto::syntax::TidClock;
+use hearth_db::{Db, WriteTxn};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+
+/// Where and how the service runs.
+#[derive(Debug, Clone)]
+pub struct SpacesConfig {
+    /// The AppView's data directory (`<data_dir>/appview`): `spaces.sqlite` and
+    /// `space-images/` go here.
+    pub dir: PathBuf,
+    /// The space authority: the AppView's service DID.
+    pub authority: String,
+    /// The AppView's public URL, for invite links and image URLs.
+    pub public_url: String,
+    /// SMTP server (`smtp://host:port`, `smtps://...`); email is off without one.
+    pub smtp_url: Option<String>,
+    pub smtp_from: Option<String>,
+    pub limits: Limits,
+}
+
+/// A cheap handle to the service (clone it into tasks).
+#[derive(Clone)]
+pub struct Spaces(Arc<Inner>);
+
+pub struct Inner {
+    pub db: Db<()>,
+    pub authority: String,
+    pub public_url: String,
+    pub images_dir: PathBuf,
+    pub smtp_url: Option<String>,
+    pub smtp_from: String,
+    pub limits: RateLimiter,
+    pub(crate) clock: TidClock,
+    /// Woken after a commit that queued email.
+    pub(crate) outbox: Notify,
+    /// The background checkpointer runs while this lives.
+    _alive: Arc<()>,
+}
+
+impl Deref for Spaces {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateSpace {
+    pub name: String,
+    pub description: Option<String>,
+    pub join_policy: String,
+    pub listed: Option<bool>,
+    pub join_question: Option<String>,
+    pub default_channels: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateSpace {
+    pub space: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub join_policy: Option<String>,
+    pub listed: Option<bool>,
+    pub join_question: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateChannel {
+    pub space: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub kind: String,
+    pub read_role: Option<String>,
+    pub post_role: Option<String>,
+    pub email_announcements: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateChannel {
+    pub channel: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub read_role: Option<String>,
+    pub post_role: Option<String>,
+    pub email_announcements: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SpaceWithChannels {
+    pub space: SpaceView,
+    pub channels: Vec<ChannelView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SpaceList {
+    pub spaces: Vec<SpaceView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuditLog {
+    pub entries: Vec<AuditEntryView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Export {
+    pub space: SpaceView,
+    pub channels: Vec<ChannelView>,
+    pub members: Vec<MemberView>,
+    pub posts: Vec<PostView>,
+    pub exported_at: String,
+    pub scope: &'static str,
+}
+
+/// The channels every new space starts with (unless asked not to): name, kind, email.
+const DEFAULT_CHANNELS: &[(&str, ChannelKind, bool)] = &[
+    ("Announcements", ChannelKind::Announcements, true),
+    ("Discussion", ChannelKind::Discussion, false),
+    ("Questions", ChannelKind::Questions, false),
+    ("Leadership", ChannelKind::Restricted, false),
+];
+
+/// Parses a lexicon `knownValues` field; the message names the field only.
+pub(crate) fn known<T>(v: &str, parse: fn(&str) -> Option<T>, field: &str) -> SpaceResult<T> {
+    parse(v).ok_or_else(|| SpaceError::invalid(format!("Unknown value for {field}")))
+}
+
+/// A non-blank name.
+fn name(s: &str) -> SpaceResult<String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(SpaceError::invalid("name must not be blank"));
+    }
+    Ok(t.to_owned())
+}
+
+/// An optional text field: blank means none.
+fn opt_text(s: Option<String>) -> Option<String> {
+    s.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+/// Parses a `limit`/`cursor` pair for pages ordered by a descending integer id.
+pub(crate) fn id_cursor(cursor: Option<&str>) -> SpaceResult<i64> {
+    match cursor {
+        None | Some("") => Ok(i64::MAX),
+        Some(c) => c
+            .parse::<i64>()
+            .map_err(|_| SpaceError::invalid("Malformed cursor")),
+    }
+}
+
+impl Spaces {
+    /// Opens (creating and migrating) the spaces database and image directory.
+    pub fn open(cfg: SpacesConfig) -> anyhow::Result<Spaces> {
+        let path = cfg.dir.join("spaces.sqlite");
+        // The writer checkpoints by itself only past 32 MB of WAL; the background
+        // checkpointer normally keeps the WAL far below that (see start_checkpointer).
+        let db = Db::open(&path, MIGRATIONS, 8, |conn| {
+            conn.execute_batch("PRAGMA wal_autocheckpoint = 8000")?;
+            Ok(())
+        })?;
+        let alive = Arc::new(());
+        start_checkpointer(&path, Arc::downgrade(&alive))?;
+        let images_dir = cfg.dir.join("space-images");
+        std::fs::create_dir_all(&images_dir)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // Private images: readable by the service only.
+            std::fs::set_permissions(&images_dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        let smtp_url = cfg.smtp_url.filter(|u| !u.trim().is_empty());
+        let host = cfg
+            .public_url
+            .split("://")
+            .nth(1)
+            .and_then(|h| h.split([':', '/']).next())
+            .unwrap_or("localhost")
+            .to_owned();
+        Ok(Spaces(Arc::new(Inner {
+            db,
+            authority: cfg.authority,
+            public_url: cfg.public_url,
+            images_dir,
+            smtp_url,
+            smtp_from: cfg
+                .smtp_from
+                .filter(|f| !f.trim().is_empty())
+                .unwrap_or_else(|| format!("Hearth <hearth@{host}>")),
+            limits: RateLimiter::new(cfg.limits),
+            clock: TidClock::new(),
+            outbox: Notify::new(),
+            _alive: alive,
+        })))
+    }
+
+    /// Whether this server can send email (an SMTP server is configured).
+    pub fn email_available(&self) -> bool {
+        self.smtp_url.is_some()
+    }
+
+    pub fn images_dir(&self) -> &Path {
+        &self.images_dir
+    }
+
+    pub(crate) async fn read<T, F>(&self, f: F) -> SpaceResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &Spaces) -> SpaceResult<T> + Send + 'static,
+    {
+        let this = self.clone();
+        self.db.readers.read(move |conn| f(conn, &this)).await
+    }
+
+    pub(crate) async fn write<T, F>(&self, f: F) -> SpaceResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriteTxn<'_, ()>, &Spaces) -> SpaceResult<T> + Send + 'static,
+    {
+        let this = self.clone();
+        self.db.writer.run(move |txn| f(txn, &this)).await
+    }
+
+    /// Refuses a write into a space that has used up its burst.
+    pub(crate) fn space_limit(&self, uri: &SpaceUri, cost: f64) -> SpaceResult<()> {
+        if self.limits.space(&uri.skey, cost) {
+            Ok(())
+        } else {
+            Err(SpaceError::RateLimited)
+        }
+    }
+
+    pub(crate) fn ctx<'a>(
+        &'a self,
+        conn: &'a Connection,
+        space: &'a SpaceRow,
+        viewer: &'a str,
+        role: Role,
+    ) -> ViewCtx<'a> {
+        ViewCtx::new(conn, &self.authority, &self.public_url, space, viewer, role)
+    }
+
+    /// The viewer's state in a space they belong to.
+    pub(crate) fn viewer_state(
+        &self,
+        conn: &Connection,
+        space: i64,
+        did: &str,
+        role: Role,
+    ) -> SpaceResult<SpaceViewerState> {
+        let level = store::member_level(conn, space, did)?.unwrap_or(Level::DEFAULT);
+        Ok(SpaceViewerState {
+            role: Some(role.as_str().into()),
+            notification_level: Some(level.as_str().into()),
+            unread_count: Some(super::notify::unread_in_space(conn, did, space)?),
+            join_request_pending: None,
+        })
+    }
+
+    // ---- spaces ----
+
+    pub async fn create_space(
+        &self,
+        did: &str,
+        input: CreateSpace,
+    ) -> SpaceResult<SpaceWithChannels> {
+        let policy = known(&input.join_policy, JoinPolicy::parse, "joinPolicy")?;
+        let space_name = name(&input.name)?;
+        let did = did.to_owned();
+        self.write(move |txn, s| {
+            let conn = txn.conn;
+            let now = now_ms();
+            let skey = s.clock.next().to_string();
+            conn.prepare_cached(
+                "INSERT INTO space (skey, name, description, join_policy, listed, join_question,
+                                    member_count, created_by, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8)",
+            )?
+            .execute(params![
+                skey,
+                space_name,
+                opt_text(input.description),
+                policy.as_str(),
+                input.listed.unwrap_or(false),
+                opt_text(input.join_question),
+                did,
+                now
+            ])?;
+            let space_id = conn.last_insert_rowid();
+            let acct = store::ensure_account(conn, &did)?;
+            conn.prepare_cached(
+                "INSERT INTO member (space, did, acct, role, level, joined_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                space_id,
+                did,
+                acct,
+                Role::Owner.as_i64(),
+                Level::DEFAULT.as_i64(),
+                now
+            ])?;
+            store::audit(conn, space_id, &did, "space.create", None, None, now)?;
+            if input.default_channels.unwrap_or(true) {
+                for (cname, kind, email) in DEFAULT_CHANNELS {
+                    let (read, post) = kind.default_roles();
+                    insert_channel(
+                        s, conn, space_id, &did, cname, None, *kind, read, post, *email, now,
+                    )?;
+                }
+            }
+            let space = store::space_by_id(conn, space_id)?
+                .ok_or(SpaceError::NotFound("Space not found"))?;
+            let viewer = s.viewer_state(conn, space.id, &did, Role::Owner)?;
+            let ctx = s.ctx(conn, &space, &did, Role::Owner);
+            let channels = store::channels(conn, space.id)?
+                .iter()
+                .map(|c| ctx.channel_view(c))
+                .collect();
+            Ok(SpaceWithChannels {
+                space: ctx.space_view(Some(viewer)),
+                channels,
+            })
+        })
+        .await
+    }
+
+    /// A space and the channels the viewer may read. Non-members see a listed space's public
+    /// face (no channels); an unlisted space does not exist for them.
+    pub async fn get_space(&self, did: &str, uri: &str) -> SpaceResult<SpaceWithChannels> {
+        let uri = parse_uri(uri)?;
+        let did = did.to_owned();
+        self.read(move |conn, s| {
+            let space = space_of(conn, &s.authority, &uri)?
+                .ok_or(SpaceError::NotFound("Space not found"))?;
+            match store::membership(conn, space.id, &did)? {
+                Some((role, _)) => {
+                    let viewer = s.viewer_state(conn, space.id, &did, role)?;
+                    let ctx = s.ctx(conn, &space, &did, role);
+                    let channels = store::channels(conn, space.id)?
+                        .iter()
+                        .filter(|c| c.can_read(role))
+                        .map(|c| ctx.channel_view(c))
+                        .collect();
+                    Ok(SpaceWithChannels {
+                        space: ctx.space_view(Some(viewer)),
+                        channels,
+                    })
+                }
+                None if space.listed && !store::is_banned(conn, space.id, &did)? => {
+                    let pending = super::members::pending_request(conn, space.id, &did)?.is_some();
+                    Ok(SpaceWithChannels {
+                        space: store::space_view(
+                            &s.authority,
+                            &space,
+                            Some(SpaceViewerState {
+                                join_request_pending: Some(pending),
+                                ..Default::default()
+                            }),
+                        ),
+                        channels: vec![],
+                    })
+                }
+                None => Err(SpaceError::NotFound("Space not found")),
+            }
+        })
+        .await
+    }
+
+    pub async fn update_space(&self, did: &str, input: UpdateSpace) -> SpaceResult<SpaceView> {
+        let uri = parse_uri(&input.space)?;
+        self.space_limit(&uri, 1.0)?;
+        let policy = match &input.join_policy {
+            Some(p) => Some(known(p, JoinPolicy::parse, "joinPolicy")?),
+            None => None,
+        };
+        let new_name = match &input.name {
+            Some(n) => Some(name(n)?),
+            None => None,
+        };
+        let did = did.to_owned();
+        self.write(move |txn, s| {
+            let conn = txn.conn;
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            acc.require(Role::Admin, "Only admins update the space")?;
+            let mut changed = Vec::new();
+            let id = acc.space.id;
+            if let Some(n) = new_name {
+                conn.prepare_cached("UPDATE space SET name = ?2 WHERE id = ?1")?
+                    .execute(params![id, n])?;
+                changed.push("name");
+            }
+            if let Some(d) = input.description {
+                conn.prepare_cached("UPDATE space SET description = ?2 WHERE id = ?1")?
+                    .execute(params![id, opt_text(Some(d))])?;
+                changed.push("description");
+            }
+            if let Some(p) = policy {
+                conn.prepare_cached("UPDATE space SET join_policy = ?2 WHERE id = ?1")?
+                    .execute(params![id, p.as_str()])?;
+                changed.push("joinPolicy");
+            }
+            if let Some(l) = input.listed {
+                conn.prepare_cached("UPDATE space SET listed = ?2 WHERE id = ?1")?
+                    .execute(params![id, l])?;
+                changed.push("listed");
+            }
+            if let Some(q) = input.join_question {
+                conn.prepare_cached("UPDATE space SET join_question = ?2 WHERE id = ?1")?
+                    .execute(params![id, opt_text(Some(q))])?;
+                changed.push("joinQuestion");
+            }
+            let now = now_ms();
+            // The audit names the fields changed, not their (private) values.
+            store::audit(
+                conn,
+                id,
+                &did,
+                "space.update",
+                None,
+                Some(&changed.join(",")),
+                now,
+            )?;
+            let space =
+                store::space_by_id(conn, id)?.ok_or(SpaceError::NotFound("Space not found"))?;
+            let viewer = s.viewer_state(conn, id, &did, acc.role)?;
+            Ok(store::space_view(&s.authority, &space, Some(viewer)))
+        })
+        .await
+    }
+
+    /// Deletes a space and everything in it; images no other space uses leave the disk.
+    pub async fn delete_space(&self, did: &str, uri: &str) -> SpaceResult<()> {
+        let uri = parse_uri(uri)?;
+        let did = did.to_owned();
+        self.write(move |txn, s| {
+            let conn = txn.conn;
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            acc.require(Role::Owner, "Only the owner deletes the space")?;
+            let cids: Vec<String> = {
+                let mut stmt =
+                    conn.prepare_cached("SELECT cid FROM space_image WHERE space = ?1")?;
+                let rows = stmt.query_map([acc.space.id], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            conn.prepare_cached("DELETE FROM space WHERE id = ?1")?
+                .execute([acc.space.id])?;
+            let orphans = unreferenced_images(conn, cids)?;
+            let dir = s.images_dir.clone();
+            txn.after_commit(move || images::unlink(&dir, &orphans));
+            tracing::debug!(space = acc.space.id, "space deleted");
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn list_mine(
+        &self,
+        did: &str,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> SpaceResult<SpaceList> {
+        let (before_t, before_id) = match cursor.as_deref() {
+            None | Some("") => (i64::MAX, i64::MAX),
+            Some(c) => c
+                .split_once('_')
+                .and_then(|(t, i)| Some((t.parse().ok()?, i.parse().ok()?)))
+                .ok_or_else(|| SpaceError::invalid("Malformed cursor"))?,
+        };
+        let did = did.to_owned();
+        self.read(move |conn, s| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT m.role, m.joined_at, {} FROM member m JOIN space s ON s.id = m.space
+                 WHERE m.did = ?1 AND (m.joined_at, m.space) < (?2, ?3)
+                 ORDER BY m.joined_at DESC, m.space DESC LIMIT ?4",
+                SPACE_COLS
+                    .split(", ")
+                    .map(|c| format!("s.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))?;
+            let rows = stmt.query_map(params![did, before_t, before_id, limit], |r| {
+                let role: i64 = r.get(0)?;
+                let joined: i64 = r.get(1)?;
+                let space = SpaceRow {
+                    id: r.get(2)?,
+                    skey: r.get(3)?,
+                    name: r.get(4)?,
+                    description: r.get(5)?,
+                    join_policy: r.get(6)?,
+                    listed: r.get(7)?,
+                    join_question: r.get(8)?,
+                    member_count: r.get(9)?,
+                    created_at: r.get(10)?,
+                };
+                Ok((Role::from_i64(role), joined, space))
+            })?;
+            let rows: Vec<(Role, i64, SpaceRow)> = rows.collect::<Result<_, _>>()?;
+            let cursor = (rows.len() == limit as usize)
+                .then(|| rows.last().map(|(_, t, sp)| format!("{t}_{}", sp.id)))
+                .flatten();
+            let mut spaces = Vec::with_capacity(rows.len());
+            for (role, _, space) in &rows {
+                let viewer = s.viewer_state(conn, space.id, &did, *role)?;
+                spaces.push(store::space_view(&s.authority, space, Some(viewer)));
+            }
+            Ok(SpaceList { spaces, cursor })
+        })
+        .await
+    }
+
+    pub async fn audit_log(
+        &self,
+        did: &str,
+        uri: &str,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> SpaceResult<AuditLog> {
+        let uri = parse_uri(uri)?;
+        let before = id_cursor(cursor.as_deref())?;
+        let did = did.to_owned();
+        self.read(move |conn, s| {
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            acc.require(Role::Admin, "Only admins read the audit log")?;
+            let space_uri = uri.space_uri().to_string();
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, actor, action, subject, detail, created_at FROM audit
+                 WHERE space = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![acc.space.id, before, limit], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    AuditEntryView {
+                        id: r.get::<_, i64>(0)?.to_string(),
+                        space: space_uri.clone(),
+                        actor: r.get(1)?,
+                        action: r.get(2)?,
+                        subject: r.get(3)?,
+                        detail: r.get(4)?,
+                        created_at: fmt_time(r.get(5)?),
+                    },
+                ))
+            })?;
+            let rows: Vec<(i64, AuditEntryView)> = rows.collect::<Result<_, _>>()?;
+            let cursor = (rows.len() == limit as usize)
+                .then(|| rows.last().map(|(id, _)| id.to_string()))
+                .flatten();
+            Ok(AuditLog {
+                entries: rows.into_iter().map(|(_, e)| e).collect(),
+                cursor,
+            })
+        })
+        .await
+    }
+
+    /// Admins export the whole space; members export their own posts.
+    pub async fn export(&self, did: &str, uri: &str) -> SpaceResult<Export> {
+        let uri = parse_uri(uri)?;
+        let did = did.to_owned();
+        self.read(move |conn, s| {
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            let all = acc.role >= Role::Admin;
+            let space = acc.space.clone();
+            let mut ctx = s.ctx(conn, &space, &did, acc.role);
+            let channels: Vec<ChannelRow> = store::channels(conn, space.id)?
+                .into_iter()
+                .filter(|c| all || c.can_read(acc.role))
+                .collect();
+            let members = if all {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT did, role, joined_at FROM member WHERE space = ?1 ORDER BY joined_at, did",
+                )?;
+                let rows = stmt.query_map([space.id], |r| {
+                    Ok(MemberView {
+                        did: r.get(0)?,
+                        role: Some(Role::from_i64(r.get(1)?).as_str().into()),
+                        joined_at: Some(fmt_time(r.get(2)?)),
+                    })
+                })?;
+                rows.collect::<Result<_, _>>()?
+            } else {
+                vec![ctx.member(&did)?]
+            };
+            let rows: Vec<PostRow> = if all {
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {} FROM post WHERE space = ?1 ORDER BY id",
+                    store::POST_COLS
+                ))?;
+                let rows = stmt.query_map([space.id], PostRow::from_row)?;
+                rows.collect::<Result<_, _>>()?
+            } else {
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {} FROM post WHERE space = ?1 AND author = ?2 ORDER BY id",
+                    store::POST_COLS
+                ))?;
+                let rows = stmt.query_map(params![space.id, did], PostRow::from_row)?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let mut posts = Vec::with_capacity(rows.len());
+            for p in &rows {
+                posts.push(ctx.post(p)?);
+            }
+            let viewer = s.viewer_state(conn, space.id, &did, acc.role)?;
+            Ok(Export {
+                space: ctx.space_view(Some(viewer)),
+                channels: channels.iter().map(|c| ctx.channel_view(c)).collect(),
+                members,
+                posts,
+                exported_at: fmt_time(now_ms()),
+                scope: if all { "space" } else { "own" },
+            })
+        })
+        .await
+    }
+
+    // ---- channels ----
+
+    pub async fn create_channel(
+        &self,
+        did: &str,
+        input: CreateChannel,
+    ) -> SpaceResult<ChannelView> {
+        let uri = parse_uri(&input.space)?;
+        self.space_limit(&uri, 1.0)?;
+        let kind = known(&input.kind, ChannelKind::parse, "kind")?;
+        let (def_read, def_post) = kind.default_roles();
+        let read = match &input.read_role {
+            Some(r) => known(r, Role::parse, "readRole")?,
+            None => def_read,
+        };
+        let post = match &input.post_role {
+            Some(r) => known(r, Role::parse, "postRole")?,
+            None => def_post.max(read),
+        };
+        if post < read {
+            return Err(SpaceError::invalid("postRole must be at least readRole"));
+        }
+        let cname = name(&input.name)?;
+        let email = input
+            .email_announcements
+            .unwrap_or(kind == ChannelKind::Announcements);
+        let did = did.to_owned();
+        self.write(move |txn, s| {
+            let conn = txn.conn;
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            acc.require(Role::Admin, "Only admins create channels")?;
+            let now = now_ms();
+            let id = insert_channel(
+                s,
+                conn,
+                acc.space.id,
+                &did,
+                &cname,
+                opt_text(input.description),
+                kind,
+                read,
+                post,
+                email,
+                now,
+            )?;
+            let c =
+                store::channel_by_id(conn, id)?.ok_or(SpaceError::NotFound("Channel not found"))?;
+            let ctx = s.ctx(conn, &acc.space, &did, acc.role);
+            let view = ctx.channel_view(&c);
+            store::audit(
+                conn,
+                acc.space.id,
+                &did,
+                "channel.create",
+                Some(&view.uri),
+                Some(kind.as_str()),
+                now,
+            )?;
+            Ok(view)
+        })
+        .await
+    }
+
+    pub async fn update_channel(
+        &self,
+        did: &str,
+        input: UpdateChannel,
+    ) -> SpaceResult<ChannelView> {
+        let uri = parse_uri(&input.channel)?;
+        self.space_limit(&uri, 1.0)?;
+        let read = match &input.read_role {
+            Some(r) => Some(known(r, Role::parse, "readRole")?),
+            None => None,
+        };
+        let post = match &input.post_role {
+            Some(r) => Some(known(r, Role::parse, "postRole")?),
+            None => None,
+        };
+        let new_name = match &input.name {
+            Some(n) => Some(name(n)?),
+            None => None,
+        };
+        let did = did.to_owned();
+        self.write(move |txn, s| {
+            let conn = txn.conn;
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            acc.require(Role::Admin, "Only admins update channels")?;
+            let c = super::permissions::readable_channel(conn, &acc, &uri)?;
+            let read = read.unwrap_or(c.read_role);
+            let post = post.unwrap_or(c.post_role);
+            if post < read {
+                return Err(SpaceError::invalid("postRole must be at least readRole"));
+            }
+            conn.prepare_cached(
+                "UPDATE channel SET name = ?2, description = ?3, read_role = ?4, post_role = ?5,
+                                    email_announcements = ?6 WHERE id = ?1",
+            )?
+            .execute(params![
+                c.id,
+                new_name.unwrap_or(c.name.clone()),
+                match input.description {
+                    Some(d) => opt_text(Some(d)),
+                    None => c.description.clone(),
+                },
+                read.as_i64(),
+                post.as_i64(),
+                input.email_announcements.unwrap_or(c.email_announcements),
+            ])?;
+            let c = store::channel_by_id(conn, c.id)?
+                .ok_or(SpaceError::NotFound("Channel not found"))?;
+            let ctx = s.ctx(conn, &acc.space, &did, acc.role);
+            let view = ctx.channel_view(&c);
+            store::audit(
+                conn,
+                acc.space.id,
+                &did,
+                "channel.update",
+                Some(&view.uri),
+                None,
+                now_ms(),
+            )?;
+            Ok(view)
+        })
+        .await
+    }
+}
+
+/// Copies the WAL into the database file in the background (PASSIVE: never blocks the writer
+/// or readers), four times a second. Without it SQLite checkpoints inside whichever commit crosses the
+/// WAL size limit, and that commit (typically a 2,000-member fan-out, which dirties many pages)
+/// pays for the copy and its fsync. Stops when the service is dropped.
+fn start_checkpointer(path: &Path, alive: std::sync::Weak<()>) -> anyhow::Result<()> {
+    let conn = hearth_db::open(path)?;
+    std::thread::Builder::new()
+        .name("spaces-checkpoint".into())
+        .spawn(move || {
+            while alive.upgrade().is_some() {
+                std::thread::sleep(std::time::Duration::from_millis(250));
+                if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+                    tracing::debug!(error = %e, "spaces: checkpoint skipped");
+                }
+            }
+        })?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_channel(
+    s: &Spaces,
+    conn: &Connection,
+    space: i64,
+    author: &str,
+    name: &str,
+    description: Option<String>,
+    kind: ChannelKind,
+    read: Role,
+    post: Role,
+    email: bool,
+    now: i64,
+) -> SpaceResult<i64> {
+    conn.prepare_cached(
+        "INSERT INTO channel (space, rkey, author, name, description, kind, read_role, post_role,
+                              email_announcements, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        space,
+        s.clock.next().to_string(),
+        author,
+        name,
+        description,
+        kind.as_str(),
+        read.as_i64(),
+        post.as_i64(),
+        email,
+        now
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Of these image CIDs, the ones no space refers to any more (their files can go).
+pub(crate) fn unreferenced_images(
+    conn: &Connection,
+    cids: Vec<String>,
+) -> SpaceResult<Vec<String>> {
+    let mut out = Vec::new();
+    let mut stmt = conn.prepare_cached("SELECT 1 FROM space_image WHERE cid = ?1 LIMIT 1")?;
+    for cid in cids {
+        if stmt.query_row([&cid], |_| Ok(())).optional()?.is_none() {
+            out.push(cid);
+        }
+    }
+    Ok(out)
+}
