@@ -22,6 +22,14 @@ enum Command {
     Pds(PdsConfig),
     /// Run the AppView.
     Appview(AppviewConfig),
+    /// Run the PDS and the AppView together in production: the AppView follows the PDS's
+    /// firehose (and any other HEARTH_FIREHOSES); identities go to HEARTH_PLC_URL.
+    Serve {
+        #[command(flatten)]
+        pds: PdsConfig,
+        #[command(flatten)]
+        appview: AppviewConfig,
+    },
     /// Run everything for local use, with no internet: PDS, AppView, and (unless
     /// HEARTH_PLC_URL is set) a PLC directory, all on localhost. The AppView follows the PDS's
     /// firehose, and the PDS sends app.bsky and social.hearth calls to the AppView.
@@ -68,6 +76,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Pds(cfg) => hearth_pds::serve(cfg).await,
         Command::Appview(cfg) => hearth_appview::serve(cfg).await,
+        Command::Serve { pds, appview } => run_both(pds, appview).await,
         Command::Up {
             mut pds,
             mut appview,
@@ -78,21 +87,31 @@ async fn main() -> anyhow::Result<()> {
             if pds.plc_url.is_none() {
                 pds.plc_url = Some(local_plc(&pds.data_dir, plc_port).await?);
             }
-            appview.plc_url = pds.plc_url.clone();
-            appview.data_dir = pds.data_dir.clone();
-            if appview.firehoses.is_empty() {
-                appview.firehoses = vec![format!("localhost:{}", pds.port)];
-            }
-            if std::env::var_os("HEARTH_APPVIEW_URL").is_none() {
-                pds.appview_url = appview.public_url();
-                pds.appview_did = appview.service_did();
-            }
-            let appview_task = tokio::spawn(hearth_appview::serve(appview));
-            let pds_task = tokio::spawn(hearth_pds::serve(pds));
-            tokio::select! {
-                r = appview_task => r.context("AppView task")?.context("AppView"),
-                r = pds_task => r.context("PDS task")?.context("PDS"),
-            }
+            run_both(pds, appview).await
         }
+    }
+}
+
+/// Runs the PDS and the AppView in one process. They still talk only through the firehose and
+/// XRPC, as they would across machines.
+async fn run_both(mut pds: PdsConfig, mut appview: AppviewConfig) -> anyhow::Result<()> {
+    appview.plc_url = pds.plc_url.clone();
+    appview.data_dir = pds.data_dir.clone();
+    if appview.firehoses.is_empty() {
+        appview.firehoses = vec![if pds.is_local() {
+            format!("localhost:{}", pds.port)
+        } else {
+            pds.hostname.clone()
+        }];
+    }
+    if std::env::var_os("HEARTH_APPVIEW_URL").is_none() {
+        pds.appview_url = appview.public_url();
+        pds.appview_did = appview.service_did();
+    }
+    let appview_task = tokio::spawn(hearth_appview::serve(appview));
+    let pds_task = tokio::spawn(hearth_pds::serve(pds));
+    tokio::select! {
+        r = appview_task => r.context("AppView task")?.context("AppView"),
+        r = pds_task => r.context("PDS task")?.context("PDS"),
     }
 }
