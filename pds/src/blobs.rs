@@ -9,11 +9,11 @@
 //! could find the old file still there, keep it, and record a row whose bytes the collector
 //! then deletes.
 
-use crate::error::XrpcError;
 use atproto::data::{Cid, RAW_CODEC};
 use axum::body::Body;
 use cid::multihash::Multihash;
 use futures::StreamExt;
+use hearth_xrpc::XrpcError;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;

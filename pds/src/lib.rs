@@ -7,7 +7,6 @@ pub mod background;
 pub mod blobs;
 pub mod config;
 pub mod db;
-pub mod error;
 pub mod keys;
 pub mod limits;
 pub mod plc_client;
@@ -31,7 +30,7 @@ pub fn build_state(cfg: PdsConfig) -> anyhow::Result<state::AppState> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
     let secrets = secrets::Secrets::load_or_create(&cfg.data_dir.join("secrets"))?;
-    let db = db::Db::open(&cfg.data_dir.join("pds.sqlite"), 8)?;
+    let db = db::open(&cfg.data_dir.join("pds.sqlite"), 8)?;
     let head = db.readers.read_blocking(|c| {
         c.query_row("SELECT COALESCE(MAX(seq), 0) FROM repo_seq", [], |r| {
             r.get::<_, i64>(0)
@@ -89,7 +88,7 @@ pub async fn serve_on(
     tracing::info!(url = %state.public_url, did = %state.service_did, "PDS listening on {}", listener.local_addr()?);
     let app = xrpc::router(state)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-            axum::response::IntoResponse::into_response(error::XrpcError::internal(
+            axum::response::IntoResponse::into_response(hearth_xrpc::XrpcError::internal(
                 "handler panicked",
             ))
         }))

@@ -1,9 +1,9 @@
 //! Creating and updating accounts' did:plc identities at the PLC directory.
 
-use crate::error::{XrpcError, XrpcResult};
 use crate::state::AppState;
 use atproto::crypto::PublicKey;
 use atproto::plc::{Operation, PlcOp, create_genesis, update_op};
+use hearth_xrpc::{XrpcError, XrpcResult};
 
 pub struct PlcClient {
     url: String,

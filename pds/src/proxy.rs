@@ -3,13 +3,13 @@
 //! service-auth token signed by the user's repository key.
 
 use crate::auth::OptionalAccess;
-use crate::error::{XrpcError, XrpcResult};
 use crate::state::{AppState, now_secs};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, Method, header};
 use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
+use hearth_xrpc::{XrpcError, XrpcResult};
 
 /// Largest request body forwarded.
 const MAX_FORWARD_BODY: usize = 10 * 1024 * 1024;

@@ -1,7 +1,7 @@
 //! Invite codes: created by the admin, spent at account creation.
 
 use crate::db::DbError;
-use crate::error::XrpcError;
+use hearth_xrpc::XrpcError;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// A new code in the reference's shape: `<hostname>-xxxxx-xxxxx`.

@@ -3,12 +3,12 @@
 use super::{invites, store};
 use crate::auth::hash_password;
 use crate::db::{DbError, WriteTxn};
-use crate::error::XrpcError;
 use crate::repo::create_repo;
 use crate::sequencer::{emit_account, emit_identity};
 use crate::state::{AppState, now_iso};
 use atproto::crypto::{Algorithm, Keypair, PublicKey};
 use atproto::syntax::Handle;
+use hearth_xrpc::XrpcError;
 use serde_json::{Value, json};
 
 /// Names no one may take on this server.

@@ -2,8 +2,8 @@
 
 use crate::auth::{Scope, SessionClaims, TokenKind, mint_session};
 use crate::db::{DbError, WriteTxn};
-use crate::error::XrpcError;
 use crate::state::{AppState, now_secs};
+use hearth_xrpc::XrpcError;
 use rusqlite::{OptionalExtension, params};
 
 /// Access tokens live two hours, refresh tokens ninety days, as the reference's.

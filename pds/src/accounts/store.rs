@@ -1,8 +1,8 @@
 //! Account rows.
 
 use crate::db::DbError;
-use crate::error::XrpcError;
 use crate::state::AppState;
+use hearth_xrpc::XrpcError;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,13 +2,13 @@
 
 use super::tokens::{Scope, SessionError, TokenKind, decode_session};
 use crate::accounts::{self, AccountStatus};
-use crate::error::XrpcError;
 use crate::state::{AppState, now_secs};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use hearth_xrpc::XrpcError;
 
 /// A signed-in user, by access token.
 #[derive(Debug, Clone)]

@@ -1,58 +1,40 @@
-//! SQLite storage: one database file in WAL mode, one writer thread that batches transactions
-//! from many requests into one commit (group commit), and a pool of reader connections used
-//! from blocking threads.
-//!
-//! Durability: `synchronous = FULL`, so a transaction is on disk (WAL fsynced) before the writer
-//! reports it committed, and no acknowledged write is lost even on power failure.
+//! The PDS's SQLite database, on the shared storage layer (`hearth-db`: WAL with
+//! `synchronous = FULL`, a group-commit writer thread, reader connections). What the PDS adds is
+//! its schema and the writer's state: the firehose sequence counter, which lives with the write
+//! connection so a sequence number is handed out inside the transaction that stores its event.
 
-mod migrations;
-mod pool;
-mod writer;
+pub use hearth_db::{DbError, Readers};
 
-pub use pool::Readers;
-pub use writer::{WriteTxn, Writer};
-
-use rusqlite::Connection;
-use std::path::Path;
-
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("database task failed: {0}")]
-    Task(String),
-    #[error("the writer has stopped")]
-    WriterGone,
+/// The writer thread's own state.
+#[derive(Clone, Debug)]
+pub struct Seq {
+    /// The last firehose sequence number handed out (committed, or in the open batch).
+    last: i64,
 }
 
-/// Opens a connection with the settings every connection needs.
-fn open(path: &Path) -> Result<Connection, DbError> {
-    let conn = Connection::open(path)?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = FULL;
-         PRAGMA foreign_keys = ON;
-         PRAGMA busy_timeout = 5000;
-         PRAGMA cache_size = -32000;
-         PRAGMA temp_store = MEMORY;",
-    )?;
-    Ok(conn)
-}
-
-/// The database: readers and the writer.
-#[derive(Clone)]
-pub struct Db {
-    pub readers: Readers,
-    pub writer: Writer,
-}
-
-impl Db {
-    /// Opens (creating and migrating as needed) the database at `path`.
-    pub fn open(path: &Path, readers: usize) -> Result<Db, DbError> {
-        let mut conn = open(path)?;
-        migrations::run(&mut conn)?;
-        let writer = Writer::start(conn)?;
-        let readers = Readers::open(path, readers)?;
-        Ok(Db { readers, writer })
+impl Seq {
+    /// The next firehose sequence number. Numbers handed to a job that then fails are reused:
+    /// the writer restores this state with the job's savepoint.
+    pub fn advance(&mut self) -> i64 {
+        self.last += 1;
+        self.last
     }
+}
+
+pub type Db = hearth_db::Db<Seq>;
+pub type Writer = hearth_db::Writer<Seq>;
+pub type WriteTxn<'c> = hearth_db::WriteTxn<'c, Seq>;
+
+/// Each entry moves the schema one version forward. Never edit a shipped entry; append.
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+
+/// Opens (creating and migrating as needed) the database at `path` with `readers` reader
+/// connections.
+pub fn open(path: &std::path::Path, readers: usize) -> Result<Db, DbError> {
+    Db::open(path, MIGRATIONS, readers, |conn| {
+        let last = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM repo_seq", [], |r| {
+            r.get(0)
+        })?;
+        Ok(Seq { last })
+    })
 }

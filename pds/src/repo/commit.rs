@@ -3,7 +3,6 @@
 
 use super::blocks::SqlBlocks;
 use super::prepare::PreparedWrite;
-use crate::error::XrpcError;
 use crate::sequencer;
 use crate::state::{AppState, now_iso, now_secs};
 use atproto::car::write_car;
@@ -12,6 +11,7 @@ use atproto::firehose::{Commit as CommitEvent, Event, MAX_BLOCKS_BYTES, RepoOpWi
 use atproto::mst::{Mst, MstError};
 use atproto::repo::{RecordWrite, RepoError, WriteAction, apply_writes};
 use atproto::syntax::Tid;
+use hearth_xrpc::XrpcError;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashSet;
 

@@ -1,8 +1,8 @@
 //! Turning a client's JSON record into a checked, encoded block, off the writer thread.
 
-use crate::error::XrpcError;
 use atproto::data::{BlobRef, Cid, Ipld, blob, cbor, cid_for_cbor, json};
 use atproto::lexicon::{Catalog, ValidationError};
+use hearth_xrpc::XrpcError;
 
 /// Records larger than this (encoded) are refused, as the reference does.
 pub const MAX_RECORD_BYTES: usize = 1024 * 1024;

@@ -25,7 +25,7 @@ impl From<rusqlite::Error> for EmitError {
 /// Assigns the next sequence number, stores the encoded frame, and arranges for it to reach
 /// live subscribers once the transaction commits. Returns the sequence number.
 pub fn emit(txn: &mut WriteTxn<'_>, seq: &Sequencer, mut event: Event) -> Result<i64, EmitError> {
-    let n = txn.next_seq();
+    let n = txn.state.advance();
     match &mut event {
         Event::Commit(e) => e.seq = n,
         Event::Sync(e) => e.seq = n,

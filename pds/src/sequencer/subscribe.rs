@@ -2,9 +2,7 @@
 //! the live stream. Frames are sent as stored (`Bytes` clones share one buffer).
 
 use super::SeqFrame;
-use crate::error::XrpcError;
 use crate::state::AppState;
-use crate::xrpc::extract::XQuery;
 use atproto::firehose::{Event, Info, encode_error, encode_event};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket};
@@ -12,6 +10,8 @@ use axum::extract::{State, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
+use hearth_xrpc::XQuery;
+use hearth_xrpc::XrpcError;
 use rusqlite::params;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;

@@ -1,15 +1,15 @@
 //! `com.atproto.admin.*` and the admin-only invite methods, behind HTTP Basic auth.
 
-use super::extract::{XJson, XQuery};
 use super::sync::repeated;
 use crate::accounts::{invites, service, store};
 use crate::auth::{AdminAuth, hash_password};
 use crate::db::{DbError, WriteTxn};
-use crate::error::{XrpcError, XrpcResult};
 use crate::sequencer::emit_account;
 use crate::state::{AppState, now_iso};
 use axum::Json;
 use axum::extract::State;
+use hearth_xrpc::{XJson, XQuery};
+use hearth_xrpc::{XrpcError, XrpcResult};
 use rusqlite::{OptionalExtension, params};
 use serde::Deserialize;
 use serde_json::{Value, json};

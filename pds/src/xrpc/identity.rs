@@ -1,14 +1,14 @@
 //! `com.atproto.identity.*`: handles.
 
-use super::extract::{XJson, XQuery};
 use crate::accounts::{service, store};
 use crate::auth::AccessAuth;
 use crate::db::DbError;
-use crate::error::{XrpcError, XrpcResult};
 use crate::state::AppState;
 use atproto::syntax::Handle;
 use axum::Json;
 use axum::extract::State;
+use hearth_xrpc::{XJson, XQuery};
+use hearth_xrpc::{XrpcError, XrpcResult};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

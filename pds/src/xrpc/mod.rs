@@ -2,7 +2,6 @@
 //! map errors. Anything not served here falls through to the proxy.
 
 mod admin;
-pub mod extract;
 mod identity;
 mod prefs;
 mod repo;
@@ -11,13 +10,13 @@ mod sync;
 mod unread;
 mod well_known;
 
-use crate::error::XrpcError;
 use crate::proxy;
 use crate::sequencer::subscribe_repos;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use hearth_xrpc::XrpcError;
 
 pub fn router(state: AppState) -> Router {
     let x = |nsid: &str| format!("/xrpc/{nsid}");

@@ -1,12 +1,12 @@
 //! `app.bsky.actor.getPreferences` / `putPreferences`: private account state the PDS keeps.
 
-use super::extract::XJson;
 use crate::auth::AccessAuth;
 use crate::db::{DbError, WriteTxn};
-use crate::error::{XrpcError, XrpcResult};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
+use hearth_xrpc::XJson;
+use hearth_xrpc::{XrpcError, XrpcResult};
 use rusqlite::params;
 use serde::Deserialize;
 use serde_json::{Value, json};

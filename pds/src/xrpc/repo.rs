@@ -1,11 +1,9 @@
 //! `com.atproto.repo.*`: writing and reading records, uploading blobs.
 
-use super::extract::{XJson, XQuery};
 use crate::accounts::service::did_document;
 use crate::accounts::store;
 use crate::auth::AccessAuth;
 use crate::db::{DbError, WriteTxn};
-use crate::error::{XrpcError, XrpcResult};
 use crate::limits;
 use crate::repo::{CommitOutcome, Intent, WriteRequest, commit_writes, prepare_record, read};
 use crate::state::{AppState, now_iso, now_secs};
@@ -17,6 +15,8 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use hearth_xrpc::{XJson, XQuery};
+use hearth_xrpc::{XrpcError, XrpcResult};
 use rusqlite::params;
 use serde::Deserialize;
 use serde_json::{Value, json};

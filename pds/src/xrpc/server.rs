@@ -1,16 +1,16 @@
 //! `com.atproto.server.*`: the server, accounts, sessions, app passwords, service auth.
 
-use super::extract::{XJson, XQuery};
 use crate::accounts::service::{self, NewAccountInput, did_document};
 use crate::accounts::{AccountStatus, sessions, store};
 use crate::auth::{AccessAuth, RefreshAuth, hash_password, new_app_password, verify_password};
 use crate::db::{DbError, WriteTxn};
-use crate::error::{XrpcError, XrpcResult};
 use crate::limits;
 use crate::state::{AppState, now_iso, now_secs};
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
+use hearth_xrpc::{XJson, XQuery};
+use hearth_xrpc::{XrpcError, XrpcResult};
 use rusqlite::{OptionalExtension, params};
 use serde::Deserialize;
 use serde_json::{Value, json};

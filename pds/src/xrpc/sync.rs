@@ -1,11 +1,9 @@
 //! `com.atproto.sync.*` (except subscribeRepos, in the sequencer): repositories, records with
 //! proofs, blocks, blobs, status and listings, for relays, AppViews and migrating clients.
 
-use super::extract::XQuery;
 use super::repo::{hosted, served};
 use crate::accounts::AccountStatus;
 use crate::db::DbError;
-use crate::error::{XrpcError, XrpcResult};
 use crate::repo::{SqlBlocks, read};
 use crate::state::AppState;
 use atproto::car::{CarWriter, write_car};
@@ -17,6 +15,8 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use hearth_xrpc::XQuery;
+use hearth_xrpc::{XrpcError, XrpcResult};
 use rusqlite::params;
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -2,12 +2,12 @@
 
 use crate::accounts::store;
 use crate::db::DbError;
-use crate::error::{XrpcError, XrpcResult};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use hearth_xrpc::{XrpcError, XrpcResult};
 use serde_json::{Value, json};
 
 pub async fn health(State(state): State<AppState>) -> XrpcResult<Json<Value>> {
