@@ -78,27 +78,25 @@ pub struct AppviewConfig {
 }
 
 impl AppviewConfig {
+    /// The configured hostname and port, from which the public URL and did:web derive.
+    pub fn host(&self) -> hearth_xrpc::PublicHost<'_> {
+        hearth_xrpc::PublicHost {
+            hostname: &self.hostname,
+            port: self.port,
+        }
+    }
+
     pub fn is_local(&self) -> bool {
-        self.hostname == "localhost"
-            || self.hostname.starts_with("127.")
-            || self.hostname.ends_with(".localhost")
+        self.host().is_local()
     }
 
     pub fn public_url(&self) -> String {
-        if self.is_local() {
-            format!("http://{}:{}", self.hostname, self.port)
-        } else {
-            format!("https://{}", self.hostname)
-        }
+        self.host().url()
     }
 
     /// The AppView's did:web.
     pub fn service_did(&self) -> String {
-        if self.is_local() {
-            format!("did:web:{}%3A{}", self.hostname, self.port)
-        } else {
-            format!("did:web:{}", self.hostname)
-        }
+        self.host().did_web()
     }
 
     pub fn plc_url(&self) -> String {

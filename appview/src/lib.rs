@@ -11,7 +11,7 @@ pub mod views;
 pub mod xrpc;
 
 use anyhow::Context;
-use atproto::crypto::{Algorithm, Keypair};
+use atproto::crypto::{Algorithm, keyfile};
 use atproto::identity::{DidResolver, DidResolverConfig, HandleResolver};
 use config::AppviewConfig;
 use std::net::SocketAddr;
@@ -22,35 +22,12 @@ const MIGRATIONS: &[&str] = &[
     include_str!("db/schema_v2.sql"),
 ];
 
-/// Loads or creates the AppView's signing key (kept beside its database, owner-only).
-fn load_key(path: &std::path::Path) -> anyhow::Result<Keypair> {
-    if path.exists() {
-        let hex_key = std::fs::read_to_string(path)?;
-        return Ok(Keypair::from_bytes(
-            Algorithm::K256,
-            &hex::decode(hex_key.trim())?,
-        )?);
-    }
-    let key = Keypair::generate(Algorithm::K256);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    use std::io::Write;
-    let mut f = opts.open(path)?;
-    f.write_all(hex::encode(key.to_bytes()).as_bytes())?;
-    f.sync_all()?;
-    Ok(key)
-}
-
 pub fn build_state(cfg: AppviewConfig) -> anyhow::Result<state::AppState> {
     let dir = cfg.data_dir.join("appview");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let db = hearth_db::Db::open(&dir.join("index.sqlite"), MIGRATIONS, 8, |_| Ok(()))?;
-    let key = load_key(&dir.join("service.key"))?;
+    // The signing key is kept beside the database, owner-only.
+    let key = keyfile::load_or_generate(&dir.join("service.key"), Algorithm::K256)?;
     let http = reqwest::Client::builder()
         .user_agent(concat!("hearth-appview/", env!("CARGO_PKG_VERSION")))
         .timeout(Duration::from_secs(30))

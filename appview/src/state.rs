@@ -48,8 +48,5 @@ pub fn now_iso() -> String {
 
 /// Unix time in seconds.
 pub fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    atproto::syntax::Datetime::unix_now_secs()
 }

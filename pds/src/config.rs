@@ -40,6 +40,15 @@ pub struct PdsConfig {
         default_value = "did:web:api.bsky.app"
     )]
     pub appview_did: String,
+    /// The Hearth AppView that `social.hearth.*` (spaces) calls go to when the client names no
+    /// service; unset, the `app.bsky.*` AppView. Set it to keep spaces on a Hearth AppView while
+    /// `app.bsky.*` goes to Bluesky's.
+    #[arg(long, env = "HEARTH_SPACES_APPVIEW_URL")]
+    pub spaces_appview_url: Option<String>,
+    /// That AppView's DID (tokens for it name `<did>#hearth_appview`); unset, the `app.bsky.*`
+    /// AppView's DID.
+    #[arg(long, env = "HEARTH_SPACES_APPVIEW_DID")]
+    pub spaces_appview_did: Option<String>,
     /// Password for the admin API (HTTP Basic, user `admin`). Admin API is off when unset.
     #[arg(long, env = "HEARTH_ADMIN_PASSWORD")]
     pub admin_password: Option<String>,
@@ -73,28 +82,38 @@ impl PdsConfig {
             .unwrap_or_else(|| "https://plc.directory".into())
     }
 
+    /// Where `social.hearth.*` goes by default: (base URL, DID).
+    pub fn spaces_appview(&self) -> (String, String) {
+        (
+            self.spaces_appview_url
+                .clone()
+                .unwrap_or_else(|| self.appview_url.clone()),
+            self.spaces_appview_did
+                .clone()
+                .unwrap_or_else(|| self.appview_did.clone()),
+        )
+    }
+
     /// The base URL clients and other services reach this PDS at.
     pub fn public_url(&self) -> String {
-        if self.is_local() {
-            format!("http://{}:{}", self.hostname, self.port)
-        } else {
-            format!("https://{}", self.hostname)
-        }
+        self.host().url()
     }
 
     /// The PDS's own did:web.
     pub fn service_did(&self) -> String {
-        if self.is_local() {
-            format!("did:web:{}%3A{}", self.hostname, self.port)
-        } else {
-            format!("did:web:{}", self.hostname)
+        self.host().did_web()
+    }
+
+    /// The configured hostname and port, from which the public URL and did:web derive.
+    pub fn host(&self) -> hearth_xrpc::PublicHost<'_> {
+        hearth_xrpc::PublicHost {
+            hostname: &self.hostname,
+            port: self.port,
         }
     }
 
     pub fn is_local(&self) -> bool {
-        self.hostname == "localhost"
-            || self.hostname.starts_with("127.")
-            || self.hostname.ends_with(".localhost")
+        self.host().is_local()
     }
 
     /// Handle suffixes, each starting with a dot and lowercased.

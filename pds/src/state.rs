@@ -49,10 +49,7 @@ impl Deref for AppState {
 
 /// Unix time in seconds.
 pub fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    atproto::syntax::Datetime::unix_now_secs()
 }
 
 /// The current time as an atproto datetime string (millisecond precision, UTC).

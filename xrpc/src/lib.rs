@@ -4,6 +4,8 @@
 
 mod error;
 mod extract;
+mod host;
 
 pub use error::{XrpcError, XrpcResult};
 pub use extract::{MAX_JSON_BYTES, XJson, XQuery, repeated};
+pub use host::{PublicHost, did_web_document};

@@ -263,10 +263,7 @@ impl Worker {
         let Ok(rev) = c.rev.parse::<Tid>() else {
             return self.dropped(inc, "bad_rev");
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros() as u64)
-            .unwrap_or(0);
+        let now = atproto::syntax::Datetime::unix_now_micros().max(0) as u64;
         if rev.timestamp_micros() > now + MAX_FUTURE_MICROS {
             return self.dropped(inc, "future_rev");
         }
@@ -457,10 +454,7 @@ pub fn same_host(a: &str, b: &str) -> bool {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    atproto::syntax::Datetime::unix_now_millis()
 }
 
 #[cfg(test)]

@@ -235,10 +235,7 @@ impl SpaceError {
 
 /// Milliseconds since the UNIX epoch.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    atproto::syntax::Datetime::unix_now_millis()
 }
 
 /// An atproto datetime for a time in milliseconds.

@@ -26,21 +26,16 @@ pub async fn health(State(state): State<AppState>) -> XrpcResult<Json<Value>> {
 /// `#atproto` is the AppView's key; `#bsky_appview` and `#hearth_appview` are where clients
 /// (through their PDS) reach it.
 pub async fn did_json(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({
-        "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
-        "id": state.service_did,
-        "verificationMethod": [{
-            "id": format!("{}#atproto", state.service_did),
-            "type": "Multikey",
-            "controller": state.service_did,
-            "publicKeyMultibase": state.key.public().multikey(),
-        }],
-        "service": [
-            { "id": "#bsky_notif", "type": "BskyNotificationService", "serviceEndpoint": state.public_url },
-            { "id": "#bsky_appview", "type": "BskyAppView", "serviceEndpoint": state.public_url },
-            { "id": "#hearth_appview", "type": "HearthAppView", "serviceEndpoint": state.public_url },
-        ]
-    }))
+    Json(hearth_xrpc::did_web_document(
+        &state.service_did,
+        &state.key.public().multikey(),
+        &state.public_url,
+        &[
+            ("bsky_notif", "BskyNotificationService"),
+            ("bsky_appview", "BskyAppView"),
+            ("hearth_appview", "HearthAppView"),
+        ],
+    ))
 }
 
 /// Public images are the owner's PDS blobs; this redirects to them so view JSON needs no

@@ -4,6 +4,7 @@
 //! signature or a DER-encoded one is refused, so each message has exactly one valid signature
 //! per key. Built on RustCrypto's `k256` and `p256` (constant-time, audited, pure Rust).
 
+pub mod keyfile;
 mod keypair;
 mod multikey;
 mod public;

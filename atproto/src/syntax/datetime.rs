@@ -250,14 +250,25 @@ impl Datetime {
     /// The current time in the preferred form, UTC with millisecond
     /// precision: `2024-01-02T03:04:05.678Z`.
     pub fn now() -> Datetime {
-        let d = SystemTime::now()
+        Datetime::from_unix_millis(Datetime::unix_now_millis())
+    }
+
+    /// The current Unix time in microseconds (0 if the clock is before 1970).
+    pub fn unix_now_micros() -> i64 {
+        SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let secs = i64::try_from(d.as_secs()).unwrap_or(0);
-        Datetime::from_unix_millis(
-            secs.saturating_mul(1000)
-                .saturating_add(i64::from(d.subsec_millis())),
-        )
+            .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    }
+
+    /// The current Unix time in milliseconds.
+    pub fn unix_now_millis() -> i64 {
+        Datetime::unix_now_micros() / 1000
+    }
+
+    /// The current Unix time in seconds, as JWT `iat` and `exp` count it.
+    pub fn unix_now_secs() -> i64 {
+        Datetime::unix_now_micros() / 1_000_000
     }
 
     /// Formats milliseconds since the UNIX epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.

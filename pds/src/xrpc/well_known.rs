@@ -25,21 +25,12 @@ pub async fn health(State(state): State<AppState>) -> XrpcResult<Json<Value>> {
 
 /// The PDS's own did:web document.
 pub async fn did_json(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({
-        "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
-        "id": state.service_did,
-        "verificationMethod": [{
-            "id": format!("{}#atproto", state.service_did),
-            "type": "Multikey",
-            "controller": state.service_did,
-            "publicKeyMultibase": state.secrets.service_key.public().multikey(),
-        }],
-        "service": [{
-            "id": "#atproto_pds",
-            "type": "AtprotoPersonalDataServer",
-            "serviceEndpoint": state.public_url,
-        }]
-    }))
+    Json(hearth_xrpc::did_web_document(
+        &state.service_did,
+        &state.secrets.service_key.public().multikey(),
+        &state.public_url,
+        &[("atproto_pds", "AtprotoPersonalDataServer")],
+    ))
 }
 
 /// `https://<handle>/.well-known/atproto-did` for handles this server hosts, by Host header.
