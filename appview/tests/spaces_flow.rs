@@ -738,6 +738,51 @@ async fn organizer_flow_with_email() {
     );
     cases.case();
 
+    // ---- a weekly digest ----
+    // Ben turns it on now (his first week starts now), then something happens for him.
+    c.post(
+        &ben,
+        "notification.putSettings",
+        json!({ "digest": "weekly" }),
+    )
+    .await
+    .expect_ok("weekly");
+    c.post(
+        &ana,
+        "post.create",
+        json!({ "channel": discussion, "text": "Weekly news: the freezer is fixed" }),
+    )
+    .await
+    .expect_ok("a post for ben's digest");
+    assert_eq!(
+        app.state
+            .spaces
+            .queue_digests(now + 3 * 24 * 3600 * 1000)
+            .await
+            .expect("digest"),
+        0,
+        "not yet a week"
+    );
+    assert_eq!(
+        app.state
+            .spaces
+            .queue_digests(now + 8 * 24 * 3600 * 1000)
+            .await
+            .expect("digest"),
+        1,
+        "a week later"
+    );
+    let weekly = smtp
+        .wait_for("weekly digest to ben", |m| {
+            m.contains("ben@example.test") && m.contains("weekly Hearth digest")
+        })
+        .await;
+    assert!(
+        weekly.contains("freezer is fixed") && weekly.contains("Eastside Food Co-op"),
+        "{weekly}"
+    );
+    cases.case();
+
     // ---- leaving, and deleting the space ----
     c.post(&ben, "member.leave", json!({ "space": space }))
         .await

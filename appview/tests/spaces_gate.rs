@@ -629,6 +629,7 @@ async fn every_method_is_gated() {
         Auth::WrongAud,
         Auth::WrongLxm,
         Auth::Expired,
+        Auth::LongLived,
         Auth::WrongKey,
     ] {
         let a = send(&c, &member, "feed.getChannel", false, &read, auth).await;
@@ -680,6 +681,182 @@ async fn every_method_is_gated() {
     // ---- nothing the strangers tried changed anything ----
     let after = snapshot(&c, &owner, &f).await;
     assert_eq!(before, after, "refused requests left no trace");
+
+    // ---- a channel above even an admin: every method that touches it refuses ----
+    // Admins may moderate, pin, mark answers and update channels anywhere they can read, so
+    // each refusal here comes from the channel's read role alone.
+    let board = c
+        .post(
+            &owner,
+            "channel.create",
+            json!({ "space": f.space, "name": "Board", "kind": "questions", "readRole": "owner" }),
+        )
+        .await
+        .expect_ok("owner-only channel")["channel"]["uri"]
+        .as_str()
+        .expect("uri")
+        .to_owned();
+    let bimg = upload(&c, &owner, &f.space, &png2(3)).await;
+    let board_cid = bimg["image"]["ref"]["$link"]
+        .as_str()
+        .expect("cid")
+        .to_owned();
+    let board_q = create_post(
+        &c,
+        &owner,
+        json!({ "channel": board, "text": "SECRET-LEADERSHIP succession?", "images": [image_input(&bimg, "chart")] }),
+    )
+    .await;
+    let board_a = create_post(
+        &c,
+        &owner,
+        json!({ "replyTo": board_q, "text": "SECRET-LEADERSHIP not yet" }),
+    )
+    .await;
+    let before = snapshot(&c, &owner, &f).await;
+    let board_calls: Vec<(&str, bool, Value)> = vec![
+        ("feed.getChannel", false, json!({ "channel": board })),
+        ("feed.getThread", false, json!({ "uri": board_q })),
+        ("feed.getThread", false, json!({ "uri": board_a })),
+        (
+            "post.getImage",
+            false,
+            json!({ "space": f.space, "cid": board_cid }),
+        ),
+        (
+            "post.create",
+            true,
+            json!({ "channel": board, "text": "x" }),
+        ),
+        (
+            "post.create",
+            true,
+            json!({ "replyTo": board_q, "text": "x" }),
+        ),
+        (
+            "post.create",
+            true,
+            json!({ "channel": board, "replyTo": board_q, "text": "x" }),
+        ),
+        ("post.edit", true, json!({ "uri": board_q, "text": "x" })),
+        ("post.delete", true, json!({ "uri": board_a })),
+        ("post.react", true, json!({ "uri": board_q, "emoji": "👍" })),
+        ("post.hide", true, json!({ "uri": board_q, "hidden": true })),
+        ("post.pin", true, json!({ "uri": board_q, "pinned": true })),
+        (
+            "post.markAnswer",
+            true,
+            json!({ "uri": board_a, "accepted": true }),
+        ),
+        (
+            "notification.setLevel",
+            true,
+            json!({ "space": f.space, "channel": board, "level": "all" }),
+        ),
+        (
+            "channel.update",
+            true,
+            json!({ "channel": board, "readRole": "member" }),
+        ),
+    ];
+    // Every method whose input names a channel or a post is in the list above.
+    for nsid in &methods {
+        let Some((_, body)) = request(nsid, &f, &member.did) else {
+            continue;
+        };
+        let targets_content =
+            ["channel", "uri"].iter().any(|k| body.get(k).is_some()) || nsid == "post.getImage";
+        if targets_content {
+            assert!(
+                board_calls.iter().any(|(n, _, _)| n == nsid),
+                "{nsid} is tried on the owner-only channel"
+            );
+        }
+    }
+    for (nsid, write, body) in &board_calls {
+        let a = send(&c, &admin, nsid, *write, body, Auth::Good).await;
+        refused(
+            &cases,
+            &a,
+            &format!("admin {nsid} in an owner-only channel"),
+        );
+    }
+    // A post elsewhere may not link to it either (its readers could not follow the link).
+    let link = format!("see {board_q}");
+    let a = c
+        .post(
+            &admin,
+            "post.create",
+            json!({
+                "channel": f.discussion,
+                "text": link,
+                "facets": [{
+                    "index": { "byteStart": 4, "byteEnd": link.len() },
+                    "features": [{ "$type": "app.bsky.richtext.facet#link", "uri": board_q }]
+                }]
+            }),
+        )
+        .await;
+    refused(
+        &cases,
+        &a,
+        "admin links to an owner-only post from discussion",
+    );
+    let a = c
+        .post(
+            &owner,
+            "post.create",
+            json!({
+                "channel": f.discussion,
+                "text": link,
+                "facets": [{
+                    "index": { "byteStart": 4, "byteEnd": link.len() },
+                    "features": [{ "$type": "app.bsky.richtext.facet#link", "uri": board_q }]
+                }]
+            }),
+        )
+        .await;
+    refused(
+        &cases,
+        &a,
+        "even its reader links to it from a wider channel",
+    );
+    let s = c
+        .get(&admin, "space.get", &[("space", &f.space)])
+        .await
+        .expect_ok("space.get");
+    assert!(
+        !s.to_string().contains(&board),
+        "admin sees the owner-only channel"
+    );
+    let e = c
+        .get(&admin, "space.export", &[("space", &f.space)])
+        .await
+        .expect_ok("admin export");
+    assert!(
+        !e.to_string().contains(&board_q),
+        "an admin's export leaves out what they may not read"
+    );
+    let after = snapshot(&c, &owner, &f).await;
+    assert_eq!(
+        before, after,
+        "refused calls on the owner-only channel changed nothing"
+    );
+    // Control: the owner reads it, so the refusals above are the restriction at work.
+    let feed = c
+        .get(&owner, "feed.getChannel", &[("channel", &board)])
+        .await
+        .expect_ok("owner reads the board");
+    assert_eq!(feed["posts"][0]["uri"], board_q.as_str());
+    let img = c
+        .get(
+            &owner,
+            "post.getImage",
+            &[("space", &f.space), ("cid", &board_cid)],
+        )
+        .await;
+    assert!(img.ok(), "owner fetches the board image");
+    cases.case();
 
     // ---- the removed member's inbox kept nothing of the space ----
     let n = c
@@ -765,4 +942,137 @@ impl Unauth for Client {
             content_type: None,
         }
     }
+}
+
+/// The other side of the PDS rule: a public record from a PDS that does not refuse them (the
+/// reference PDS, bsky.social) that replies to, quotes, likes or links a space URI is not
+/// carried into the public index, on create or on update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_records_pointing_into_a_space_are_not_indexed() {
+    use hearth_appview::index::{self, Rec};
+    let cases = Cases::new("spaces boundary in the public index");
+    let plc = start_plc().await;
+    let app = start_appview(&plc, None).await;
+    let author = "did:plc:publicposter0000000000000";
+    let space_post = format!(
+        "at://{}/space/social.hearth.space/3lbsk3yqzaz2a/{author}/social.hearth.post/3lbsk4aaaaa2a",
+        app.did
+    );
+    let cid = "bafyreib2rxk3rybk3aobmv5cjuql3bm2twh4jo5uxgf5uz3lmt2i5fwtcq";
+    let strong = json!({ "uri": space_post, "cid": cid });
+    let now = "2026-11-27T00:00:00.000Z";
+    let records = [
+        (
+            "app.bsky.feed.post",
+            "3lpub0000000a",
+            json!({ "$type": "app.bsky.feed.post", "text": "public", "createdAt": now }),
+            true,
+        ),
+        (
+            "app.bsky.feed.post",
+            "3lpub0000000b",
+            json!({ "$type": "app.bsky.feed.post", "text": "reply", "createdAt": now, "reply": { "root": strong, "parent": strong } }),
+            false,
+        ),
+        (
+            "app.bsky.feed.post",
+            "3lpub0000000c",
+            json!({ "$type": "app.bsky.feed.post", "text": "quote", "createdAt": now, "embed": { "$type": "app.bsky.embed.record", "record": strong } }),
+            false,
+        ),
+        (
+            "app.bsky.feed.post",
+            "3lpub0000000d",
+            json!({ "$type": "app.bsky.feed.post", "text": "link", "createdAt": now, "facets": [{ "index": { "byteStart": 0, "byteEnd": 4 }, "features": [{ "$type": "app.bsky.richtext.facet#link", "uri": space_post }] }] }),
+            false,
+        ),
+        (
+            "app.bsky.feed.like",
+            "3lpub0000000e",
+            json!({ "$type": "app.bsky.feed.like", "subject": strong, "createdAt": now }),
+            false,
+        ),
+    ];
+    let indexed = |collection: &'static str, uri: String| {
+        let table = if collection == "app.bsky.feed.like" {
+            "likes"
+        } else {
+            "post"
+        };
+        let db = app.state.db.readers.clone();
+        async move {
+            db.read(move |c| {
+                c.query_row(
+                    &format!("SELECT count(*) FROM {table} WHERE uri = ?1"),
+                    [uri],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map_err(hearth_db::DbError::from)
+            })
+            .await
+            .expect("count")
+                > 0
+        }
+    };
+    for (collection, rkey, value, expect) in &records {
+        let collection: &'static str = collection;
+        let uri = format!("at://{author}/{collection}/{rkey}");
+        let ipld = atproto::data::json::from_json(value).expect("data");
+        let bytes = atproto::data::cbor::encode(&ipld).expect("cbor");
+        let (u, r) = (uri.clone(), rkey.to_string());
+        app.state
+            .db
+            .writer
+            .run(move |txn| {
+                let actor = index::actor_id(txn.conn, author, now)?;
+                let rec = Rec {
+                    uri: &u,
+                    cid,
+                    author: actor,
+                    author_did: author,
+                    rkey: &r,
+                    value: &ipld,
+                    bytes: &bytes,
+                    now,
+                };
+                index::create(txn.conn, collection, &rec).map_err(hearth_db::DbError::from)
+            })
+            .await
+            .expect("index");
+        cases.case();
+        assert_eq!(
+            indexed(collection, uri).await,
+            *expect,
+            "{collection} {rkey}"
+        );
+    }
+    // An indexed public post edited to reply into a space leaves the index.
+    let uri = format!("at://{author}/app.bsky.feed.post/3lpub0000000a");
+    let ipld = atproto::data::json::from_json(&records[1].2).expect("data");
+    let bytes = atproto::data::cbor::encode(&ipld).expect("cbor");
+    let u = uri.clone();
+    app.state
+        .db
+        .writer
+        .run(move |txn| {
+            let actor = index::actor_id(txn.conn, author, now)?;
+            let rec = Rec {
+                uri: &u,
+                cid,
+                author: actor,
+                author_did: author,
+                rkey: "3lpub0000000a",
+                value: &ipld,
+                bytes: &bytes,
+                now,
+            };
+            index::update(txn.conn, "app.bsky.feed.post", &rec).map_err(hearth_db::DbError::from)
+        })
+        .await
+        .expect("update");
+    cases.case();
+    assert!(
+        !indexed("app.bsky.feed.post", uri).await,
+        "updated into a space reference"
+    );
 }

@@ -22,6 +22,10 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+/// The longest a service token may still be valid for when it arrives (an hour, plus the
+/// clock skew the token checks allow).
+const MAX_TOKEN_LIFETIME_SECS: i64 = 3600 + 30;
+
 /// Largest JSON input (a post is at most 30 KB of text plus facets).
 const MAX_INPUT_BYTES: usize = 256 * 1024;
 
@@ -53,6 +57,16 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, XrpcError> {
         let viewer = Viewer::from_request_parts(parts, state).await?;
+        // Service tokens are short-lived: a PDS proxying mints one per call (60 s), and
+        // getServiceAuth allows at most an hour. A token valid for longer would be a standing
+        // credential if it leaked.
+        if viewer.exp > crate::state::now_secs() + MAX_TOKEN_LIFETIME_SECS {
+            return Err(XrpcError::new(
+                StatusCode::UNAUTHORIZED,
+                "BadJwtExpiration",
+                "Service tokens for social.hearth methods may be valid for at most an hour",
+            ));
+        }
         let write = parts.method == Method::POST;
         // A write needs a token never seen before: a captured token cannot be replayed.
         if write && !state.replay.first_use(&viewer) {

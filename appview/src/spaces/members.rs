@@ -205,7 +205,6 @@ impl Spaces {
         input: CreateInvite,
     ) -> SpaceResult<CreatedInvite> {
         let uri = parse_uri(&input.space)?;
-        self.space_limit(&uri, 1.0)?;
         let role = match &input.role {
             Some(r) => known(r, Role::parse, "role")?,
             None => Role::Member,
@@ -219,6 +218,7 @@ impl Spaces {
         self.write(move |txn, s| {
             let conn = txn.conn;
             let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
             acc.require(Role::Admin, "Only admins create invites")?;
             if role == Role::Admin {
                 acc.require(Role::Owner, "Only the owner invites admins")?;
@@ -276,7 +276,6 @@ impl Spaces {
 
     pub async fn revoke_invite(&self, did: &str, uri: &str, id: &str) -> SpaceResult<()> {
         let uri = parse_uri(uri)?;
-        self.space_limit(&uri, 1.0)?;
         let id: i64 = id
             .parse()
             .map_err(|_| SpaceError::NotFound("Invite not found"))?;
@@ -284,6 +283,7 @@ impl Spaces {
         self.write(move |txn, s| {
             let conn = txn.conn;
             let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
             acc.require(Role::Admin, "Only admins revoke invites")?;
             let n = conn
                 .prepare_cached("UPDATE invite SET revoked = 1 WHERE id = ?1 AND space = ?2")?
@@ -382,7 +382,6 @@ impl Spaces {
         answer: Option<String>,
     ) -> SpaceResult<JoinOutcome> {
         let uri = parse_uri(uri)?;
-        self.space_limit(&uri, 1.0)?;
         let did = did.to_owned();
         let outcome = self
             .write(move |txn, s| {
@@ -394,6 +393,11 @@ impl Spaces {
                 }
                 if store::membership(conn, space.id, &did)?.is_some() {
                     return Err(SpaceError::Named("AlreadyMember", "You are already a member"));
+                }
+                // Charged only once the space is one the caller may ask to join, so that
+                // requests aimed at a space they cannot see do not spend its budget.
+                if space.policy() != JoinPolicy::Invite {
+                    s.space_limit(&uri, 1.0)?;
                 }
                 let now = now_ms();
                 match space.policy() {
@@ -479,7 +483,6 @@ impl Spaces {
         approve: bool,
     ) -> SpaceResult<Decided> {
         let uri = parse_uri(uri)?;
-        self.space_limit(&uri, 1.0)?;
         let id: i64 = id
             .parse()
             .map_err(|_| SpaceError::NotFound("Join request not found"))?;
@@ -487,6 +490,7 @@ impl Spaces {
         self.write(move |txn, s| {
             let conn = txn.conn;
             let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
             acc.require(Role::Admin, "Only admins decide join requests")?;
             let (who, status): (String, String) = conn
                 .prepare_cached("SELECT did, status FROM join_request WHERE id = ?1 AND space = ?2")?
@@ -576,13 +580,13 @@ impl Spaces {
         role: &str,
     ) -> SpaceResult<MemberOut> {
         let uri = parse_uri(uri)?;
-        self.space_limit(&uri, 1.0)?;
         let role = known(role, Role::parse, "role")?;
         let did = did.to_owned();
         let target = target.to_owned();
         self.write(move |txn, s| {
             let conn = txn.conn;
             let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
             acc.require(Role::Admin, "Only admins change roles")?;
             let (current, _) = store::membership(conn, acc.space.id, &target)?
                 .ok_or(SpaceError::NotFound("Member not found"))?;
@@ -657,12 +661,12 @@ impl Spaces {
 
     pub async fn remove_member(&self, did: &str, uri: &str, target: &str) -> SpaceResult<()> {
         let uri = parse_uri(uri)?;
-        self.space_limit(&uri, 1.0)?;
         let did = did.to_owned();
         let target = target.to_owned();
         self.write(move |txn, s| {
             let conn = txn.conn;
             let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
             acc.require(Role::Admin, "Only admins remove members")?;
             if target == did {
                 return Err(SpaceError::Forbidden("Use member.leave to leave a space"));
@@ -694,12 +698,12 @@ impl Spaces {
         reason: Option<String>,
     ) -> SpaceResult<()> {
         let uri = parse_uri(uri)?;
-        self.space_limit(&uri, 1.0)?;
         let did = did.to_owned();
         let target = target.to_owned();
         self.write(move |txn, s| {
             let conn = txn.conn;
             let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
             acc.require(Role::Admin, "Only admins ban")?;
             if target == did {
                 return Err(SpaceError::Forbidden("You cannot ban yourself"));

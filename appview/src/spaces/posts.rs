@@ -181,12 +181,12 @@ impl Spaces {
                 img.alt.clone(),
             ));
         }
-        self.space_limit(&target, 1.0)?;
         let did = did.to_owned();
         let (out, emails) = self
             .write(move |txn, s| {
                 let conn = txn.conn;
                 let acc = member_access(conn, &s.authority, &target, &did)?;
+                s.space_limit(&target, 1.0)?;
                 // A reply takes its channel from its thread.
                 let (channel, parent) = match &input.reply_to {
                     Some(_) => {
@@ -320,11 +320,11 @@ impl Spaces {
     /// Edits one's own post (text and facets).
     pub async fn edit_post(&self, did: &str, input: EditPost) -> SpaceResult<PostOut> {
         let uri = parse_uri(&input.uri)?;
-        self.space_limit(&uri, 1.0)?;
         let did = did.to_owned();
         self.write(move |txn, s| {
             let conn = txn.conn;
             let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
             let (post, channel) = readable_post(conn, &acc, &uri)?;
             if post.author != did {
                 return Err(SpaceError::Forbidden("Only the author edits a post"));
@@ -361,11 +361,11 @@ impl Spaces {
     /// thread; images no post uses any more leave the disk.
     pub async fn delete_post(&self, did: &str, uri: &str) -> SpaceResult<()> {
         let uri = parse_uri(uri)?;
-        self.space_limit(&uri, 1.0)?;
         let did = did.to_owned();
         self.write(move |txn, s| {
             let conn = txn.conn;
             let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
             let (post, _) = readable_post(conn, &acc, &uri)?;
             if post.author != did && acc.role < Role::Moderator {
                 return Err(SpaceError::Forbidden("Only the author or a moderator deletes a post"));
@@ -427,11 +427,11 @@ impl Spaces {
         if emoji.is_empty() || emoji.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err(SpaceError::invalid("emoji must be one emoji"));
         }
-        self.space_limit(&uri, 1.0)?;
         let did = did.to_owned();
         self.write(move |txn, s| {
             let conn = txn.conn;
             let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
             let (post, _) = readable_post(conn, &acc, &uri)?;
             if remove {
                 conn.prepare_cached("DELETE FROM reaction WHERE post = ?1 AND emoji = ?2 AND did = ?3")?
@@ -459,11 +459,11 @@ impl Spaces {
         reason: Option<String>,
     ) -> SpaceResult<PostOut> {
         let uri = parse_uri(uri)?;
-        self.space_limit(&uri, 1.0)?;
         let did = did.to_owned();
         self.write(move |txn, s| {
             let conn = txn.conn;
             let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
             acc.require(Role::Moderator, "Only moderators hide posts")?;
             let (post, _) = readable_post(conn, &acc, &uri)?;
             conn.prepare_cached("UPDATE post SET hidden = ?2 WHERE id = ?1")?
@@ -494,11 +494,11 @@ impl Spaces {
     /// Pins or unpins a thread in its channel (admins).
     pub async fn pin_post(&self, did: &str, uri: &str, pinned: bool) -> SpaceResult<PostOut> {
         let uri = parse_uri(uri)?;
-        self.space_limit(&uri, 1.0)?;
         let did = did.to_owned();
         self.write(move |txn, s| {
             let conn = txn.conn;
             let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
             acc.require(Role::Admin, "Only admins pin posts")?;
             let (post, _) = readable_post(conn, &acc, &uri)?;
             if post.root.is_some() {
@@ -532,11 +532,11 @@ impl Spaces {
     /// moderator. A question has at most one.
     pub async fn mark_answer(&self, did: &str, uri: &str, accepted: bool) -> SpaceResult<PostOut> {
         let uri = parse_uri(uri)?;
-        self.space_limit(&uri, 1.0)?;
         let did = did.to_owned();
         self.write(move |txn, s| {
             let conn = txn.conn;
             let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
             let (post, channel) = readable_post(conn, &acc, &uri)?;
             if channel.kind != ChannelKind::Questions {
                 return Err(SpaceError::invalid(
@@ -683,14 +683,14 @@ impl Spaces {
         }
         let mime = images::sniff(&bytes)
             .ok_or_else(|| SpaceError::invalid("Only images can be uploaded"))?;
-        // Uploads are heavier than other writes.
-        self.space_limit(&uri, 5.0)?;
         // Gate first, so a non-member cannot even make the server write to disk.
         {
             let (uri, did) = (uri.clone(), did.to_owned());
             self.read(move |conn, s| member_access(conn, &s.authority, &uri, &did).map(|_| ()))
                 .await?;
         }
+        // Uploads are heavier than other writes.
+        self.space_limit(&uri, 5.0)?;
         let cid = images::cid_of(&bytes);
         let size = bytes.len() as i64;
         {

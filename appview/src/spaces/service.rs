@@ -250,7 +250,9 @@ impl Spaces {
         self.db.writer.run(move |txn| f(txn, &this)).await
     }
 
-    /// Refuses a write into a space that has used up its burst.
+    /// Refuses a write into a space that has used up its burst. Called after the gate, inside
+    /// the write: only members spend a space's budget, so a removed member or a stranger who
+    /// knows its URI cannot exhaust it and lock the members out.
     pub(crate) fn space_limit(&self, uri: &SpaceUri, cost: f64) -> SpaceResult<()> {
         if self.limits.space(&uri.skey, cost) {
             Ok(())
@@ -398,7 +400,6 @@ impl Spaces {
 
     pub async fn update_space(&self, did: &str, input: UpdateSpace) -> SpaceResult<SpaceView> {
         let uri = parse_uri(&input.space)?;
-        self.space_limit(&uri, 1.0)?;
         let policy = match &input.join_policy {
             Some(p) => Some(known(p, JoinPolicy::parse, "joinPolicy")?),
             None => None,
@@ -411,6 +412,7 @@ impl Spaces {
         self.write(move |txn, s| {
             let conn = txn.conn;
             let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
             acc.require(Role::Admin, "Only admins update the space")?;
             let mut changed = Vec::new();
             let id = acc.space.id;
@@ -582,7 +584,8 @@ impl Spaces {
         .await
     }
 
-    /// Admins export the whole space; members export their own posts.
+    /// Admins export the whole space, as far as they may read it (a channel restricted to the
+    /// owner stays out of an admin's export); members export their own posts.
     pub async fn export(&self, did: &str, uri: &str) -> SpaceResult<Export> {
         let uri = parse_uri(uri)?;
         let did = did.to_owned();
@@ -593,7 +596,7 @@ impl Spaces {
             let mut ctx = s.ctx(conn, &space, &did, acc.role);
             let channels: Vec<ChannelRow> = store::channels(conn, space.id)?
                 .into_iter()
-                .filter(|c| all || c.can_read(acc.role))
+                .filter(|c| c.can_read(acc.role))
                 .collect();
             let members = if all {
                 let mut stmt = conn.prepare_cached(
@@ -612,10 +615,13 @@ impl Spaces {
             };
             let rows: Vec<PostRow> = if all {
                 let mut stmt = conn.prepare_cached(&format!(
-                    "SELECT {} FROM post WHERE space = ?1 ORDER BY id",
+                    "SELECT {} FROM post WHERE space = ?1 AND channel IN
+                       (SELECT id FROM channel WHERE space = ?1 AND read_role <= ?2)
+                     ORDER BY id",
                     store::POST_COLS
                 ))?;
-                let rows = stmt.query_map([space.id], PostRow::from_row)?;
+                let rows =
+                    stmt.query_map(params![space.id, acc.role.as_i64()], PostRow::from_row)?;
                 rows.collect::<Result<_, _>>()?
             } else {
                 let mut stmt = conn.prepare_cached(&format!(
@@ -650,7 +656,6 @@ impl Spaces {
         input: CreateChannel,
     ) -> SpaceResult<ChannelView> {
         let uri = parse_uri(&input.space)?;
-        self.space_limit(&uri, 1.0)?;
         let kind = known(&input.kind, ChannelKind::parse, "kind")?;
         let (def_read, def_post) = kind.default_roles();
         let read = match &input.read_role {
@@ -672,6 +677,7 @@ impl Spaces {
         self.write(move |txn, s| {
             let conn = txn.conn;
             let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
             acc.require(Role::Admin, "Only admins create channels")?;
             let now = now_ms();
             let id = insert_channel(
@@ -711,7 +717,6 @@ impl Spaces {
         input: UpdateChannel,
     ) -> SpaceResult<ChannelView> {
         let uri = parse_uri(&input.channel)?;
-        self.space_limit(&uri, 1.0)?;
         let read = match &input.read_role {
             Some(r) => Some(known(r, Role::parse, "readRole")?),
             None => None,
@@ -728,6 +733,7 @@ impl Spaces {
         self.write(move |txn, s| {
             let conn = txn.conn;
             let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
             acc.require(Role::Admin, "Only admins update channels")?;
             let c = super::permissions::readable_channel(conn, &acc, &uri)?;
             let read = read.unwrap_or(c.read_role);

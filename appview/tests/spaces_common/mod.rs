@@ -153,6 +153,8 @@ pub enum Auth<'a> {
     WrongAud,
     WrongLxm,
     Expired,
+    /// Valid for two hours: longer than any PDS mints for a call.
+    LongLived,
     /// Signed by a key that is not the caller's.
     WrongKey,
     /// This exact token (to replay it).
@@ -224,6 +226,9 @@ pub fn mint(actor: &Actor, aud: &str, lxm: &str, auth: Auth<'_>) -> String {
             60,
         ),
         Auth::Expired => atproto::auth::mint(&actor.key, &actor.did, aud, Some(lxm), now - 400, 60),
+        Auth::LongLived => {
+            atproto::auth::mint(&actor.key, &actor.did, aud, Some(lxm), now, 2 * 3600)
+        }
         Auth::WrongKey => atproto::auth::mint(
             &Keypair::generate(Algorithm::K256),
             &actor.did,
