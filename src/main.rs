@@ -108,6 +108,13 @@ async fn run_both(mut pds: PdsConfig, mut appview: AppviewConfig) -> anyhow::Res
         pds.appview_url = appview.public_url();
         pds.appview_did = appview.service_did();
     }
+    // Spaces exist only on a Hearth AppView: with app.bsky.* sent to Bluesky's, they still go
+    // to the one running here.
+    if pds.spaces_appview_url.is_none() {
+        pds.spaces_appview_url = Some(appview.public_url());
+        pds.spaces_appview_did
+            .get_or_insert_with(|| appview.service_did());
+    }
     let appview_task = tokio::spawn(hearth_appview::serve(appview));
     let pds_task = tokio::spawn(hearth_pds::serve(pds));
     tokio::select! {

@@ -2188,3 +2188,79 @@ fn output_validation_is_strict() {
     assert!(check("app.bsky.unspecced.getPostThreadV2", json!({ "thread": [{ "uri": "at://did:plc:aaaaaaaaaaaaaaaaaaaaaaaa/app.bsky.feed.post/3k", "depth": 0, "value": { "$type": "app.bsky.unspecced.defs#threadItemPost" } }], "hasOtherReplies": false })).is_err());
     assert!(check("app.bsky.feed.getLikes", json!({ "uri": "at://did:plc:aaaaaaaaaaaaaaaaaaaaaaaa/app.bsky.feed.post/3k", "likes": [] })).is_ok());
 }
+
+/// Read-after-write: the four views a PDS completes with the caller's newest writes carry the
+/// rev of the caller's repository as indexed here, also on a thread's NotFound (the PDS answers
+/// that one from its own records when the post is the caller's).
+#[tokio::test]
+async fn repo_rev_header_for_read_after_write() {
+    let w = World::new().await;
+    let alice = w.account("alice.test").await;
+    let bob = w.account("bob.test").await;
+    let post = w.post(&alice, 1, "indexed", json!({})).await;
+    let rev = "3lbd2wqkdnk2c";
+    let did = alice.did.clone();
+    w.write(move |conn| {
+        conn.execute(
+            "UPDATE actor SET rev = ?2 WHERE did = ?1",
+            rusqlite::params![did, rev],
+        )
+        .map(|_| ())
+    })
+    .await;
+    let missing = format!("at://{}/app.bsky.feed.post/3nope", alice.did);
+    let header = |viewer: Option<&Account>, nsid: &'static str, q: Query| {
+        let auth = viewer.map(|v| w.token(v, &w.state.service_did, nsid));
+        let url = reqwest::Url::parse_with_params(&format!("http://x/xrpc/{nsid}"), &q).unwrap();
+        let path = format!("{}?{}", url.path(), url.query().unwrap_or_default());
+        let mut req = Request::builder().uri(path);
+        if let Some(t) = auth {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let app = hearth_appview::xrpc::router(w.state.clone());
+        async move {
+            let res = app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+            (
+                res.status(),
+                res.headers()
+                    .get("atproto-repo-rev")
+                    .map(|v| v.to_str().unwrap().to_owned()),
+            )
+        }
+    };
+    type Query = Vec<(&'static str, String)>;
+    let calls: Vec<(&'static str, Query, StatusCode)> = vec![
+        ("app.bsky.feed.getTimeline", vec![], StatusCode::OK),
+        (
+            "app.bsky.feed.getAuthorFeed",
+            vec![("actor", alice.did.clone())],
+            StatusCode::OK,
+        ),
+        (
+            "app.bsky.feed.getPostThread",
+            vec![("uri", post.0.clone())],
+            StatusCode::OK,
+        ),
+        (
+            "app.bsky.feed.getPostThread",
+            vec![("uri", missing)],
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "app.bsky.actor.getProfile",
+            vec![("actor", bob.did.clone())],
+            StatusCode::OK,
+        ),
+    ];
+    for (nsid, q, status) in calls {
+        let got = header(Some(&alice), nsid, q.clone()).await;
+        assert_eq!(got, (status, Some(rev.to_owned())), "{nsid} {q:?} as alice");
+        // Bob's repo is unknown here (no rev): nothing to say.
+        let got = header(Some(&bob), nsid, q.clone()).await;
+        assert_eq!(got, (status, None), "{nsid} {q:?} as bob");
+        if nsid != "app.bsky.feed.getTimeline" {
+            let got = header(None, nsid, q.clone()).await;
+            assert_eq!(got, (status, None), "{nsid} {q:?} signed out");
+        }
+    }
+}

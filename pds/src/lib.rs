@@ -12,6 +12,7 @@ pub mod limits;
 pub mod plc_client;
 pub mod plc_server;
 pub mod proxy;
+pub mod read_after_write;
 pub mod repo;
 pub mod secrets;
 pub mod sequencer;

@@ -1,18 +1,33 @@
 //! Forwarding XRPC calls the PDS does not serve itself to the service that does: the one named
-//! by the `atproto-proxy` header (`did#service`), or the configured AppView, with a
-//! service-auth token signed by the user's repository key.
+//! by the `atproto-proxy` header (`did#service`), or the configured AppView (`app.bsky.*`) or
+//! Hearth AppView (`social.hearth.*`), with a service-auth token signed by the user's
+//! repository key. Two methods get more than forwarding, as on the reference PDS: getFeed's
+//! token is for the feed generator, and four views get the user's newest writes added
+//! (read-after-write).
 
-use crate::auth::OptionalAccess;
+use crate::auth::{AccessAuth, OptionalAccess};
+use crate::read_after_write::{self as raw, Local, Method as RawMethod, Params, Quoted};
 use crate::state::{AppState, now_secs};
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, Method, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
 use hearth_xrpc::{XrpcError, XrpcResult};
+use serde_json::{Value, json};
+use std::time::Duration;
 
 /// Largest request body forwarded.
 const MAX_FORWARD_BODY: usize = 10 * 1024 * 1024;
+/// Largest upstream answer read into memory to add local writes to.
+const MAX_MUNGE_BODY: usize = 10 * 1024 * 1024;
+/// How long the PDS waits on a lookup it makes itself (the feed generator, quoted posts).
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(15);
+const REPO_REV: &str = "atproto-repo-rev";
+const GET_FEED: &str = "app.bsky.feed.getFeed";
+const GET_FEED_SKELETON: &str = "app.bsky.feed.getFeedSkeleton";
+/// Service id of a Hearth AppView in DID documents and token audiences.
+const HEARTH_APPVIEW: &str = "hearth_appview";
 
 /// Signs a service-auth token as the account.
 pub async fn mint_for(
@@ -50,8 +65,99 @@ fn never_proxied(nsid: &str) -> bool {
     .any(|p| nsid.starts_with(p))
 }
 
-/// Where a call goes: (base URL, audience DID).
-async fn target(state: &AppState, nsid: &str, headers: &HeaderMap) -> XrpcResult<(String, String)> {
+/// The service a call goes to.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// Base URL, without a trailing slash.
+    pub base: String,
+    /// The `aud` of tokens for it.
+    pub aud: String,
+}
+
+impl Upstream {
+    /// Calls a query method as the user and returns its JSON answer; an XRPC error from the
+    /// service is passed on as it came.
+    pub async fn query(
+        &self,
+        state: &AppState,
+        auth: &AccessAuth,
+        nsid: &str,
+        params: &[(&str, &str)],
+    ) -> XrpcResult<Value> {
+        let token = mint_for(
+            state,
+            auth.account,
+            &auth.did,
+            &self.aud,
+            Some(nsid),
+            now_secs(),
+            60,
+        )
+        .await?;
+        let res = state
+            .http
+            .get(format!("{}/xrpc/{nsid}", self.base))
+            .query(params)
+            .bearer_auth(token)
+            .timeout(LOOKUP_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| unreachable(&self.base, &e))?;
+        let status = res.status();
+        let body = read_limited(res, MAX_MUNGE_BODY).await?;
+        let value: Option<Value> = serde_json::from_slice(&body).ok();
+        if status.is_success() {
+            return value.ok_or_else(|| upstream_failure("Upstream service sent invalid JSON"));
+        }
+        Err(passed_on_error(status, value.as_ref()))
+    }
+}
+
+fn upstream_failure(message: &str) -> XrpcError {
+    XrpcError::new(StatusCode::BAD_GATEWAY, "UpstreamFailure", message)
+}
+
+fn unreachable(base: &str, e: &reqwest::Error) -> XrpcError {
+    tracing::warn!(url = %base, error = %e, "upstream service unreachable");
+    upstream_failure("Upstream service unreachable")
+}
+
+/// An upstream XRPC error, with its status, name and message.
+fn passed_on_error(status: reqwest::StatusCode, body: Option<&Value>) -> XrpcError {
+    let name = body.and_then(|b| b["error"].as_str());
+    let message = body
+        .and_then(|b| b["message"].as_str())
+        .or(name)
+        .unwrap_or("Upstream service failed");
+    match (name, StatusCode::from_u16(status.as_u16())) {
+        (Some(name), Ok(s)) if s.is_client_error() || s.is_server_error() => {
+            XrpcError::new(s, name, message)
+        }
+        _ => upstream_failure(message),
+    }
+}
+
+/// Reads a response body of at most `max` bytes.
+async fn read_limited(mut res: reqwest::Response, max: usize) -> XrpcResult<Vec<u8>> {
+    if res.content_length().is_some_and(|l| l as usize > max) {
+        return Err(upstream_failure("Upstream response too large"));
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = res
+        .chunk()
+        .await
+        .map_err(|_| upstream_failure("Upstream response cut short"))?
+    {
+        if out.len() + chunk.len() > max {
+            return Err(upstream_failure("Upstream response too large"));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// Where a call goes.
+async fn target(state: &AppState, nsid: &str, headers: &HeaderMap) -> XrpcResult<Upstream> {
     if let Some(v) = headers.get("atproto-proxy") {
         let v = v
             .to_str()
@@ -62,11 +168,24 @@ async fn target(state: &AppState, nsid: &str, headers: &HeaderMap) -> XrpcResult
         let parsed: atproto::syntax::Did = did
             .parse()
             .ok()
-            .filter(|_| !service.is_empty())
+            .filter(|_| !service.is_empty() && !service.contains('#'))
             .ok_or_else(|| XrpcError::invalid_request("atproto-proxy must be did#service"))?;
-        // The configured AppView is known without a lookup.
+        // The reference PDS names the bare DID as the audience whatever the service (its
+        // "phase 1" of service auth); services accept it, and Hearth's AppView accepts both.
+        let aud = did.to_owned();
+        // The configured AppViews are known without a lookup.
         if did == state.cfg.appview_did && service == "bsky_appview" {
-            return Ok((state.cfg.appview_url.clone(), did.to_owned()));
+            return Ok(Upstream {
+                base: state.cfg.appview_url.trim_end_matches('/').to_owned(),
+                aud,
+            });
+        }
+        let (spaces_url, spaces_did) = state.cfg.spaces_appview();
+        if did == spaces_did && service == HEARTH_APPVIEW {
+            return Ok(Upstream {
+                base: spaces_url.trim_end_matches('/').to_owned(),
+                aud,
+            });
         }
         let doc = state.dids.resolve(&parsed).await.map_err(|e| {
             XrpcError::invalid_request(format!("Could not resolve proxy DID {did}: {e}"))
@@ -74,17 +193,106 @@ async fn target(state: &AppState, nsid: &str, headers: &HeaderMap) -> XrpcResult
         let endpoint = doc.service_endpoint(service).ok_or_else(|| {
             XrpcError::invalid_request(format!("Proxy DID {did} has no service #{service}"))
         })?;
-        return Ok((endpoint.trim_end_matches('/').to_owned(), did.to_owned()));
+        return Ok(Upstream {
+            base: endpoint.trim_end_matches('/').to_owned(),
+            aud,
+        });
     }
-    if nsid.starts_with("app.bsky.") || nsid.starts_with("social.hearth.") {
-        return Ok((
-            state.cfg.appview_url.trim_end_matches('/').to_owned(),
-            state.cfg.appview_did.clone(),
-        ));
+    if nsid.starts_with("social.hearth.") {
+        // Spaces may live on a different AppView from app.bsky.* (a PDS on Bluesky's AppView
+        // with spaces on Hearth's); the service id tells a combined AppView which it serves.
+        let (url, did) = state.cfg.spaces_appview();
+        return Ok(Upstream {
+            base: url.trim_end_matches('/').to_owned(),
+            aud: format!("{did}#{HEARTH_APPVIEW}"),
+        });
+    }
+    if nsid.starts_with("app.bsky.") {
+        return Ok(Upstream {
+            base: state.cfg.appview_url.trim_end_matches('/').to_owned(),
+            aud: state.cfg.appview_did.clone(),
+        });
     }
     Err(XrpcError::not_implemented(format!(
         "Method not implemented: {nsid}"
     )))
+}
+
+/// The feed generator's DID for getFeed, from the AppView that serves the feed.
+async fn feed_generator_did(
+    state: &AppState,
+    auth: &AccessAuth,
+    upstream: &Upstream,
+    query: Option<&str>,
+) -> XrpcResult<String> {
+    let feed = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "feed")
+        .map(|(_, v)| v.into_owned())
+        .ok_or_else(|| {
+            XrpcError::invalid_request("Error: Params must have the property \"feed\"")
+        })?;
+    let view = upstream
+        .query(
+            state,
+            auth,
+            "app.bsky.feed.getFeedGenerator",
+            &[("feed", &feed)],
+        )
+        .await?;
+    view["view"]["did"]
+        .as_str()
+        .filter(|d| d.parse::<atproto::syntax::Did>().is_ok())
+        .map(str::to_owned)
+        .ok_or_else(|| XrpcError::named("UnknownFeed", "could not resolve feed did"))
+}
+
+/// Response headers passed back to the client.
+fn passed_headers(from: &HeaderMap) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for name in [
+        header::CONTENT_TYPE,
+        header::CONTENT_LANGUAGE,
+        header::CACHE_CONTROL,
+        header::RETRY_AFTER,
+    ] {
+        if let Some(v) = from.get(&name) {
+            headers.insert(name, v.clone());
+        }
+    }
+    for name in [REPO_REV, "atproto-content-labelers"] {
+        if let Some(v) = from.get(name) {
+            headers.insert(HeaderName::from_static(name), v.clone());
+        }
+    }
+    headers
+}
+
+/// The upstream answer, streamed through.
+fn stream_response(res: reqwest::Response) -> Response {
+    let status = res.status();
+    let headers = passed_headers(res.headers());
+    let stream = res.bytes_stream().map_err(std::io::Error::other);
+    let mut response = Body::from_stream(stream).into_response();
+    *response.status_mut() = status;
+    response.headers_mut().extend(headers);
+    response
+}
+
+fn buffered_response(status: StatusCode, headers: HeaderMap, body: Vec<u8>) -> Response {
+    let mut response = Body::from(body).into_response();
+    *response.status_mut() = status;
+    response.headers_mut().extend(headers);
+    response
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            let ct = ct.to_ascii_lowercase();
+            ct.starts_with("application/json") || ct.contains("+json")
+        })
 }
 
 /// The fallback for `/xrpc/{nsid}`.
@@ -107,10 +315,11 @@ pub async fn forward(
             "Method not implemented: {nsid}"
         )));
     }
-    let (base, aud) = target(&state, &nsid, req.headers()).await?;
-    let url = match req.uri().query() {
-        Some(q) => format!("{base}/xrpc/{nsid}?{q}"),
-        None => format!("{base}/xrpc/{nsid}"),
+    let upstream = target(&state, &nsid, req.headers()).await?;
+    let query = req.uri().query().map(str::to_owned);
+    let url = match &query {
+        Some(q) => format!("{}/xrpc/{nsid}?{q}", upstream.base),
+        None => format!("{}/xrpc/{nsid}", upstream.base),
     };
     let method = req.method().clone();
     if method != Method::GET && method != Method::POST && method != Method::HEAD {
@@ -128,7 +337,16 @@ pub async fn forward(
         }
     }
     if let Some(a) = &auth.0 {
-        let token = mint_for(&state, a.account, &a.did, &aud, Some(&nsid), now_secs(), 60).await?;
+        // getFeed's token is for the feed generator, which the AppView passes it on to: the
+        // generator may personalize the feed for the user, but must not be able to call the
+        // AppView as them.
+        let (aud, lxm) = if nsid == GET_FEED {
+            let generator = feed_generator_did(&state, a, &upstream, query.as_deref()).await?;
+            (generator, GET_FEED_SKELETON.to_owned())
+        } else {
+            (upstream.aud.clone(), nsid.clone())
+        };
+        let token = mint_for(&state, a.account, &a.did, &aud, Some(&lxm), now_secs(), 60).await?;
         out = out.bearer_auth(token);
     }
     if method == Method::POST {
@@ -137,33 +355,186 @@ pub async fn forward(
             .map_err(|_| XrpcError::payload_too_large("Request body too large to forward"))?;
         out = out.body(body);
     }
-    let res = out.send().await.map_err(|e| {
-        tracing::warn!(url = %base, error = %e, "upstream service unreachable");
-        XrpcError::new(
-            axum::http::StatusCode::BAD_GATEWAY,
-            "UpstreamFailure",
-            "Upstream service unreachable",
-        )
-    })?;
+    let res = out
+        .send()
+        .await
+        .map_err(|e| unreachable(&upstream.base, &e))?;
+    if let (Some(m), Some(a)) = (RawMethod::of(&nsid), &auth.0)
+        && method == Method::GET
+        && res.headers().contains_key(REPO_REV)
+    {
+        return with_local_writes(&state, a, &upstream, m, &nsid, query.as_deref(), res).await;
+    }
+    Ok(stream_response(res))
+}
+
+/// Looks up the records the user's new posts quote, as embed views; whatever cannot be found
+/// shows as not found, as on the reference PDS.
+async fn quoted_records(
+    state: &AppState,
+    auth: &AccessAuth,
+    upstream: &Upstream,
+    local: &Local,
+) -> Quoted {
+    let mut out = Quoted::new();
+    let uris = local.quoted_uris();
+    let posts: Vec<&str> = uris
+        .iter()
+        .map(String::as_str)
+        .filter(|u| u.contains("/app.bsky.feed.post/"))
+        .take(25)
+        .collect();
+    if !posts.is_empty() {
+        let params: Vec<(&str, &str)> = posts.iter().map(|u| ("uris", *u)).collect();
+        if let Ok(res) = upstream
+            .query(state, auth, "app.bsky.feed.getPosts", &params)
+            .await
+        {
+            for p in res["posts"].as_array().into_iter().flatten() {
+                if let (Some(uri), Some(v)) = (p["uri"].as_str(), raw::view_record_of_post(p)) {
+                    out.insert(uri.to_owned(), v);
+                }
+            }
+        }
+    }
+    for uri in &uris {
+        let found = if uri.contains("/app.bsky.feed.generator/") {
+            upstream
+                .query(
+                    state,
+                    auth,
+                    "app.bsky.feed.getFeedGenerator",
+                    &[("feed", uri)],
+                )
+                .await
+                .ok()
+                .map(|r| (r["view"].clone(), "app.bsky.feed.defs#generatorView"))
+        } else if uri.contains("/app.bsky.graph.list/") {
+            upstream
+                .query(state, auth, "app.bsky.graph.getList", &[("list", uri)])
+                .await
+                .ok()
+                .map(|r| (r["list"].clone(), "app.bsky.graph.defs#listView"))
+        } else {
+            None
+        };
+        if let Some((mut view, kind)) = found
+            && let Some(o) = view.as_object_mut()
+        {
+            o.insert("$type".into(), json!(kind));
+            out.insert(uri.clone(), view);
+        }
+    }
+    out
+}
+
+/// Adds the user's writes newer than the AppView's `atproto-repo-rev` to its answer. Anything
+/// that goes wrong here returns the AppView's answer as it was.
+async fn with_local_writes(
+    state: &AppState,
+    auth: &AccessAuth,
+    upstream: &Upstream,
+    m: RawMethod,
+    nsid: &str,
+    query: Option<&str>,
+    res: reqwest::Response,
+) -> XrpcResult<Response> {
     let status = res.status();
-    let mut headers = HeaderMap::new();
-    for name in [
+    // A thread the AppView cannot find may be the user's own post, not indexed yet.
+    let thread_not_found = m == RawMethod::PostThread && status == reqwest::StatusCode::BAD_REQUEST;
+    if !(status.is_success() || thread_not_found) || !is_json(res.headers()) {
+        return Ok(stream_response(res));
+    }
+    let Some(rev) = res
+        .headers()
+        .get(REPO_REV)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+    else {
+        return Ok(stream_response(res));
+    };
+    let headers = passed_headers(res.headers());
+    let body = read_limited(res, MAX_MUNGE_BODY).await?;
+    let original = |headers, body| buffered_response(status, headers, body);
+
+    let (st, account) = (state.clone(), auth.account);
+    let public_url = state.public_url.clone();
+    let loaded = st
+        .db
+        .readers
+        .read(move |c| raw::load(c, account, &rev, &public_url))
+        .await;
+    let local = match loaded {
+        Ok(Some(l)) => l,
+        Ok(None) => return Ok(original(headers, body)),
+        Err(e) => {
+            tracing::warn!(error = %e, "read-after-write: could not read local writes");
+            return Ok(original(headers, body));
+        }
+    };
+    let Ok(upstream_body) = serde_json::from_slice::<Value>(&body) else {
+        return Ok(original(headers, body));
+    };
+    let params = Params::parse(query);
+    let quoted = quoted_records(state, auth, upstream, &local).await;
+    let munged = if thread_not_found {
+        if upstream_body["error"].as_str() != Some("NotFound") {
+            return Ok(original(headers, body));
+        }
+        let uri = params.uri.as_deref().unwrap_or_default();
+        let Some(mut thread) = local.thread_of_local(uri, &quoted) else {
+            return Ok(original(headers, body));
+        };
+        if let Some(parent) = local.parent_of(uri) {
+            let mut q = vec![("uri", parent.as_str()), ("depth", "0")];
+            if let Some(h) = params.parent_height.as_deref() {
+                q.push(("parentHeight", h));
+            }
+            // The parent is context: without it the post still shows.
+            if let Ok(p) = upstream
+                .query(state, auth, "app.bsky.feed.getPostThread", &q)
+                .await
+                && let Some(o) = thread.as_object_mut()
+                && p["thread"].is_object()
+            {
+                o.insert("parent".into(), p["thread"].clone());
+            }
+        }
+        json!({ "thread": thread })
+    } else {
+        match m {
+            RawMethod::Timeline => local.munge_timeline(upstream_body, &params, &quoted),
+            RawMethod::AuthorFeed => local.munge_author_feed(upstream_body, &params, &quoted),
+            RawMethod::PostThread => local.munge_thread(upstream_body, &quoted),
+            RawMethod::Profile => local.munge_profile(upstream_body),
+        }
+    };
+    // The official client validates every answer: never send one that would fail.
+    let valid = atproto::data::json::from_json(&munged)
+        .map_err(|e| e.to_string())
+        .and_then(|v| {
+            state
+                .lexicons
+                .validate_output(nsid, &v)
+                .map_err(|e| e.to_string())
+        });
+    if let Err(e) = valid {
+        tracing::warn!(method = %nsid, error = %e, "read-after-write: merged answer invalid, sending the AppView's");
+        return Ok(original(headers, body));
+    }
+    let Ok(bytes) = serde_json::to_vec(&munged) else {
+        return Ok(original(headers, body));
+    };
+    let mut headers = headers;
+    headers.insert(
         header::CONTENT_TYPE,
-        header::CONTENT_LANGUAGE,
-        header::CACHE_CONTROL,
-    ] {
-        if let Some(v) = res.headers().get(&name) {
-            headers.insert(name, v.clone());
-        }
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    if let Some(lag) = local
+        .lag_ms()
+        .and_then(|l| HeaderValue::from_str(&l.to_string()).ok())
+    {
+        headers.insert(HeaderName::from_static("atproto-upstream-lag"), lag);
     }
-    for name in ["atproto-repo-rev", "atproto-content-labelers"] {
-        if let Some(v) = res.headers().get(name) {
-            headers.insert(HeaderName::from_static(name), v.clone());
-        }
-    }
-    let stream = res.bytes_stream().map_err(std::io::Error::other);
-    let mut response = Body::from_stream(stream).into_response();
-    *response.status_mut() = status;
-    response.headers_mut().extend(headers);
-    Ok(response)
+    Ok(buffered_response(StatusCode::OK, headers, bytes))
 }

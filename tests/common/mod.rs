@@ -158,6 +158,10 @@ pub struct Options {
     pub backfill_hours: u64,
     /// Reuse a port (restarts keep the service DID, so old tokens stay valid).
     pub port: Option<u16>,
+    /// The `app.bsky.*` AppView: (URL, DID). Default: nothing listening.
+    pub appview: Option<(String, String)>,
+    /// The `social.hearth.*` AppView (`HEARTH_SPACES_APPVIEW_*`); default unset.
+    pub spaces_appview: Option<(String, String)>,
 }
 
 impl Default for Options {
@@ -167,6 +171,8 @@ impl Default for Options {
             blob_max_bytes: 50 * 1024 * 1024,
             backfill_hours: 72,
             port: None,
+            appview: None,
+            spaces_appview: None,
         }
     }
 }
@@ -180,8 +186,16 @@ pub fn config(plc_url: &str, data_dir: &Path, port: u16, o: &Options) -> PdsConf
         plc_url: Some(plc_url.to_owned()),
         handle_domains: Vec::new(),
         // Nothing listens on the discard port: proxied calls fail fast and cleanly.
-        appview_url: "http://127.0.0.1:9".into(),
-        appview_did: "did:web:appview.invalid".into(),
+        appview_url: o
+            .appview
+            .as_ref()
+            .map_or_else(|| "http://127.0.0.1:9".into(), |a| a.0.clone()),
+        appview_did: o
+            .appview
+            .as_ref()
+            .map_or_else(|| "did:web:appview.invalid".into(), |a| a.1.clone()),
+        spaces_appview_url: o.spaces_appview.as_ref().map(|a| a.0.clone()),
+        spaces_appview_did: o.spaces_appview.as_ref().map(|a| a.1.clone()),
         admin_password: Some(ADMIN_PASSWORD.into()),
         invite_required: false,
         crawlers: Vec::new(),

@@ -10,8 +10,16 @@
 import { AtpAgent } from '@atproto/api'
 import { XRPCInvalidResponseError } from '@atproto/xrpc'
 import { startPlc } from './lib/plc-server.mjs'
-import { startUp } from './lib/hearth.mjs'
+import { startUp, freePort, waitHealthy, hearthBin } from './lib/hearth.mjs'
 import { Checks } from './lib/check.mjs'
+import { IdResolver } from '@atproto/identity'
+// What a real feed generator uses to check the token the user's PDS minted for it.
+import { verifyJwt } from '@atproto/xrpc-server'
+import { spawn } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import http from 'node:http'
 
 const t = new Checks('appview interop')
 const POLL_MS = Number(process.env.HEARTH_POLL_MS ?? 10000)
@@ -333,6 +341,172 @@ try {
   await alice.com.atproto.identity.updateHandle({ handle: 'alice2.test' })
   await eventually('handle change: profile shows the new handle', 'app.bsky.actor.getProfile', () => bob.getProfile({ actor: A }), (r) => r.data.handle === 'alice2.test')
   await eventually('handle change: the new handle resolves to the account', 'app.bsky.actor.getProfile', () => bob.getProfile({ actor: 'alice2.test' }), (r) => r.data.did === A)
+
+  // --- the AppView tells the PDS how far it has read the caller's repo (atproto-repo-rev) ---
+  {
+    const rev = (await alice.com.atproto.sync.getLatestCommit({ did: A })).data.rev
+    const raw = (path) => fetch(`${up.url}/xrpc/${path}`, { headers: { authorization: `Bearer ${alice.session.accessJwt}` } })
+    for (const path of [
+      'app.bsky.feed.getTimeline',
+      `app.bsky.feed.getAuthorFeed?actor=${B}`,
+      `app.bsky.feed.getPostThread?uri=${encodeURIComponent(post.uri)}`,
+      `app.bsky.actor.getProfile?actor=${B}`,
+    ]) {
+      const start = Date.now()
+      let got
+      while (Date.now() - start < POLL_MS) {
+        const r = await raw(path)
+        got = `${r.status} ${r.headers.get('atproto-repo-rev')}`
+        if (r.ok && r.headers.get('atproto-repo-rev') === rev) break
+        await new Promise((res) => setTimeout(res, 50))
+      }
+      t.eq(got, `200 ${rev}`, `atproto-repo-rev is the caller's indexed rev: ${path.split('?')[0]}`)
+    }
+  }
+
+  // --- getFeed through the PDS: a feed generator on did:web gets a token meant for it ---
+  {
+    const genPort = await freePort()
+    const genDid = `did:web:localhost%3A${genPort}`
+    const idResolver = new IdResolver({ plcUrl: plc.url })
+    const seen = []
+    const gen = http.createServer(async (req, res) => {
+      const u = new URL(req.url, 'http://localhost')
+      const send = (status, body) => {
+        res.writeHead(status, { 'content-type': 'application/json' })
+        res.end(JSON.stringify(body))
+      }
+      if (u.pathname === '/.well-known/did.json') {
+        return send(200, {
+          '@context': ['https://www.w3.org/ns/did/v1'],
+          id: genDid,
+          service: [{ id: '#bsky_fg', type: 'BskyFeedGenerator', serviceEndpoint: `http://localhost:${genPort}` }],
+        })
+      }
+      if (u.pathname === '/xrpc/app.bsky.feed.getFeedSkeleton') {
+        const jwt = (req.headers.authorization ?? '').replace(/^Bearer /, '')
+        try {
+          const payload = await verifyJwt(jwt, genDid, 'app.bsky.feed.getFeedSkeleton', (iss, force) =>
+            idResolver.did.resolveAtprotoKey(iss, force),
+          )
+          seen.push({ ok: true, iss: payload.iss, aud: payload.aud, lxm: payload.lxm })
+        } catch (e) {
+          seen.push({ ok: false, error: e.message })
+          return send(401, { error: 'AuthRequired', message: e.message })
+        }
+        return send(200, { feed: [{ post: post.uri }], cursor: 'next' })
+      }
+      send(404, { error: 'NotFound', message: u.pathname })
+    })
+    await new Promise((r) => gen.listen(genPort, '127.0.0.1', r))
+    try {
+      const genRec = await bob.com.atproto.repo.createRecord({
+        repo: B,
+        collection: 'app.bsky.feed.generator',
+        rkey: 'organizers',
+        record: { $type: 'app.bsky.feed.generator', did: genDid, displayName: 'Organizers', createdAt: new Date().toISOString() },
+      })
+      const feedUri = genRec.data.uri
+      await eventually(
+        'getFeedGenerator through the PDS: the generator is online',
+        'app.bsky.feed.getFeedGenerator',
+        () => alice.app.bsky.feed.getFeedGenerator({ feed: feedUri }),
+        (r) => r.data.view.did === genDid && r.data.isOnline === true,
+      )
+      const f = await eventually(
+        "getFeed through the PDS: the generator's skeleton, hydrated",
+        'app.bsky.feed.getFeed',
+        () => alice.app.bsky.feed.getFeed({ feed: feedUri, limit: 10 }),
+        (r) => r.data.feed.length === 1 && r.data.feed[0].post.uri === post.uri,
+      )
+      t.eq(f?.data?.cursor, 'next', "getFeed: the generator's cursor")
+      const good = seen.find((s) => s.ok)
+      t.eq(
+        [good?.iss, good?.aud, good?.lxm],
+        [A, genDid, 'app.bsky.feed.getFeedSkeleton'],
+        'the generator got a token from the user, for itself, for getFeedSkeleton (signature checked by @atproto/xrpc-server verifyJwt)',
+      )
+      t.eq(seen.filter((s) => !s.ok), [], 'the generator refused no token')
+    } finally {
+      gen.close()
+    }
+  }
+
+  // --- read-after-write: an AppView that stopped indexing, and the user's PDS fills the gap ---
+  {
+    const lagPort = await freePort()
+    const lagDid = `did:web:localhost%3A${lagPort}`
+    const lagUrl = `http://localhost:${lagPort}`
+    const lagDir = mkdtempSync(join(tmpdir(), 'hearth-lagging-appview-'))
+    const startLagging = async (firehoses) => {
+      const child = spawn(hearthBin, ['appview'], {
+        env: {
+          ...process.env,
+          HEARTH_APPVIEW_PORT: String(lagPort),
+          HEARTH_DATA_DIR: lagDir,
+          HEARTH_PLC_URL: plc.url,
+          HEARTH_DEV: 'true',
+          HEARTH_FIREHOSES: firehoses,
+          RUST_LOG: process.env.RUST_LOG ?? 'warn,tower_http=off',
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      })
+      const exited = new Promise((r) => child.on('exit', r))
+      await waitHealthy(lagUrl)
+      return async () => {
+        child.kill('SIGTERM')
+        await exited
+      }
+    }
+    // Indexing: a second AppView follows the PDS until it has A's repo at the current rev...
+    let stop = await startLagging(`localhost:${up.port}`)
+    try {
+      const viaLag = alice.withProxy('bsky_appview', lagDid)
+      const bobViaLag = bob.withProxy('bsky_appview', lagDid)
+      const rev = (await alice.com.atproto.sync.getLatestCommit({ did: A })).data.rev
+      await eventually(
+        'the second AppView indexed A up to the current rev',
+        'app.bsky.feed.getPostThread',
+        () => viaLag.getPostThread({ uri: post.uri }),
+        (r) => r.headers['atproto-repo-rev'] === rev && (r.data.thread.replies ?? []).some((x) => x.post?.uri === reply.uri),
+      )
+      // ...then it restarts following nothing: it serves what it has and learns nothing new.
+      await stop()
+      stop = await startLagging('')
+
+      const fresh = await alice.post({ text: 'Posted while the AppView lags: flyers are at the office', createdAt: new Date().toISOString() })
+      const freshReply = await alice.post({
+        text: 'Lagging reply: I can staff the Thursday table',
+        reply: { root: { uri: post.uri, cid: post.cid }, parent: { uri: post.uri, cid: post.cid } },
+        createdAt: new Date().toISOString(),
+      })
+      await alice.upsertProfile((p) => ({ ...p, displayName: 'Alice (read-after-write)', description: 'Steward, Local 12' }))
+
+      const tl = await call('app.bsky.feed.getTimeline', () => viaLag.getTimeline({ limit: 50 }))
+      t.eq(tl.data.feed[0]?.post?.uri, freshReply.uri, 'read-after-write: the newest write leads the timeline')
+      t.ok(!!inFeed(tl, fresh.uri), 'read-after-write: the new post is in the timeline')
+      t.eq(inFeed(tl, fresh.uri)?.post?.author?.displayName, 'Alice (read-after-write)', 'read-after-write: with the new display name')
+      t.ok(Number(tl.headers['atproto-upstream-lag']) >= 0, 'read-after-write: the PDS reports the lag', tl.headers)
+      const af = await call('app.bsky.feed.getAuthorFeed', () => viaLag.getAuthorFeed({ actor: A }))
+      t.ok(!!inFeed(af, fresh.uri) && !!inFeed(af, freshReply.uri), 'read-after-write: the author feed has both new posts')
+      const prof = await call('app.bsky.actor.getProfile', () => viaLag.getProfile({ actor: A }))
+      t.eq([prof.data.displayName, prof.data.description], ['Alice (read-after-write)', 'Steward, Local 12'], 'read-after-write: getProfile shows the new profile')
+      const th = await call('app.bsky.feed.getPostThread', () => viaLag.getPostThread({ uri: post.uri }))
+      t.ok((th.data.thread.replies ?? []).some((x) => x.post?.uri === freshReply.uri), 'read-after-write: the thread shows the new reply')
+      const own = await call('app.bsky.feed.getPostThread', () => viaLag.getPostThread({ uri: freshReply.uri }))
+      t.eq([own.data.thread.post?.uri, own.data.thread.parent?.post?.uri], [freshReply.uri, post.uri], "read-after-write: the new reply's own thread, with its parent")
+
+      // The control: the AppView really lags; what A saw came from A's PDS.
+      const other = await call('app.bsky.feed.getAuthorFeed', () => bobViaLag.getAuthorFeed({ actor: A }))
+      t.ok(!inFeed(other, fresh.uri), 'control: others reading the lagging AppView do not see the new post')
+      const otherProf = await call('app.bsky.actor.getProfile', () => bobViaLag.getProfile({ actor: A }))
+      t.ok(otherProf.data.displayName !== 'Alice (read-after-write)', 'control: nor the new display name', otherProf.data.displayName)
+      // And the live AppView gets there on its own.
+      await eventually('the live AppView indexes the new post', 'app.bsky.feed.getPosts', () => bob.getPosts({ uris: [fresh.uri] }), (r) => r.data.posts.length === 1)
+    } finally {
+      await stop()
+    }
+  }
 
   // --- the AppView's own health: nothing the PDS sent was dropped ---
   const health = await (await fetch(`${up.appviewUrl}/xrpc/_health`)).json()

@@ -1,11 +1,12 @@
 //! `app.bsky.actor.*`: profiles.
 
-use super::{db, hydrate, limit, offset_cursor, with_cursor};
+use super::{db, hydrate, limit, offset_cursor, viewer_rev, with_cursor, with_repo_rev};
 use crate::auth::OptionalViewer;
 use crate::state::AppState;
 use crate::views::Hydrator;
 use axum::Json;
 use axum::extract::State;
+use axum::response::Response;
 use hearth_xrpc::{XQuery, XrpcError, XrpcResult, repeated};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -43,15 +44,16 @@ pub async fn get_profile(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<ProfileParams>,
-) -> XrpcResult<Json<Value>> {
+) -> Response {
+    let rev = viewer_rev(&state, viewer.did()).await;
     let v = hydrate(&state, viewer.did(), move |h| {
         let id = visible_actor(h, &p.actor)?;
         h.profile_detailed(id)
             .map_err(XrpcError::internal)?
             .ok_or_else(|| XrpcError::invalid_request("Profile not found"))
     })
-    .await?;
-    Ok(Json(v))
+    .await;
+    with_repo_rev(rev, v.map(Json))
 }
 
 pub async fn get_profiles(

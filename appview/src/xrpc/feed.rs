@@ -1,13 +1,17 @@
 //! `app.bsky.feed.*`: timelines, author feeds, posts.
 
 use super::actor::visible_actor;
-use super::{db, desc_cursor, hydrate, limit, make_cursor, offset_cursor, with_cursor};
+use super::{
+    db, desc_cursor, hydrate, limit, make_cursor, offset_cursor, viewer_rev, with_cursor,
+    with_repo_rev,
+};
 use crate::auth::{OptionalViewer, Viewer};
 use crate::state::AppState;
 use crate::views::Hydrator;
 use crate::views::feed::FeedItem;
 use axum::Json;
 use axum::extract::State;
+use axum::response::Response;
 use hearth_xrpc::{XQuery, XrpcError, XrpcResult, repeated};
 use rusqlite::{Connection, params};
 use serde::Deserialize;
@@ -121,10 +125,15 @@ pub async fn get_timeline(
     State(state): State<AppState>,
     viewer: Viewer,
     XQuery(p): XQuery<TimelineParams>,
-) -> XrpcResult<Json<Value>> {
+) -> Response {
+    let rev = viewer_rev(&state, Some(&viewer.did)).await;
+    with_repo_rev(rev, timeline(&state, &viewer, p).await)
+}
+
+async fn timeline(state: &AppState, viewer: &Viewer, p: TimelineParams) -> XrpcResult<Json<Value>> {
     let limit = limit(p.limit, 50, 100)?;
     let cursor = parse_cursor(p.cursor.as_deref())?;
-    let out = hydrate(&state, Some(&viewer.did), move |h| {
+    let out = hydrate(state, Some(&viewer.did), move |h| {
         let Some(me) = h.viewer_id().filter(|id| *id >= 0) else {
             return Ok(json!({ "feed": [] }));
         };
@@ -159,6 +168,15 @@ pub async fn get_author_feed(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<AuthorFeedParams>,
+) -> Response {
+    let rev = viewer_rev(&state, viewer.did()).await;
+    with_repo_rev(rev, author_feed(&state, &viewer, p).await)
+}
+
+async fn author_feed(
+    state: &AppState,
+    viewer: &OptionalViewer,
+    p: AuthorFeedParams,
 ) -> XrpcResult<Json<Value>> {
     let limit = limit(p.limit, 50, 100)?;
     let cursor = parse_cursor(p.cursor.as_deref())?;
@@ -180,7 +198,7 @@ pub async fn get_author_feed(
         }
     };
     let first_page = p.cursor.is_none();
-    let out = hydrate(&state, viewer.did(), move |h| {
+    let out = hydrate(state, viewer.did(), move |h| {
         let id = visible_actor(h, &p.actor)?;
         if h.viewer_id().is_some() {
             let (blocking, blocked_by) = block_state(h, id)?;

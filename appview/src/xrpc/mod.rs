@@ -13,8 +13,11 @@ mod well_known;
 use crate::state::AppState;
 use crate::views::Hydrator;
 use axum::Router;
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use hearth_xrpc::{XrpcError, XrpcResult};
+use rusqlite::OptionalExtension;
 use serde_json::{Value, json};
 
 /// Runs `f` with a hydrator for the viewer on a reader connection (a blocking thread).
@@ -34,6 +37,34 @@ where
             f(&mut h)
         })
         .await
+}
+
+/// The rev of the viewer's own repository as this index has applied it. Read before the view
+/// is built, so everything up to it is in the view: the viewer's PDS adds only what is newer.
+pub async fn viewer_rev(state: &AppState, viewer: Option<&str>) -> Option<HeaderValue> {
+    let did = viewer?.to_owned();
+    let rev: Option<String> = state
+        .db
+        .readers
+        .read(move |c| {
+            c.prepare_cached("SELECT rev FROM actor WHERE did = ?1")
+                .and_then(|mut s| s.query_row([&did], |r| r.get(0)).optional())
+                .map(Option::flatten)
+                .map_err(hearth_db::DbError::from)
+        })
+        .await
+        .ok()?;
+    HeaderValue::from_str(&rev?).ok()
+}
+
+/// A response carrying `atproto-repo-rev` (errors too: the PDS answers a NotFound for a post
+/// we have not indexed yet from its own records), for read-after-write on the viewer's PDS.
+pub fn with_repo_rev<T: IntoResponse>(rev: Option<HeaderValue>, r: XrpcResult<T>) -> Response {
+    let mut res = r.into_response();
+    if let Some(rev) = rev {
+        res.headers_mut().insert("atproto-repo-rev", rev);
+    }
+    res
 }
 
 /// Parses a `limit` with the lexicon's bounds.

@@ -1,12 +1,13 @@
 //! Threads: `app.bsky.feed.getPostThread`, `app.bsky.unspecced.getPostThreadV2` and
 //! `getPostThreadOtherV2`.
 
-use super::{at_uri, db, hydrate};
+use super::{at_uri, db, hydrate, viewer_rev, with_repo_rev};
 use crate::auth::OptionalViewer;
 use crate::state::AppState;
 use crate::views::thread::{ReplySort, V2Params};
 use axum::Json;
 use axum::extract::State;
+use axum::response::Response;
 use hearth_xrpc::{XQuery, XrpcError, XrpcResult};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -32,11 +33,20 @@ pub async fn get_post_thread(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<ThreadParams>,
+) -> Response {
+    let rev = viewer_rev(&state, viewer.did()).await;
+    with_repo_rev(rev, post_thread(&state, &viewer, p).await)
+}
+
+async fn post_thread(
+    state: &AppState,
+    viewer: &OptionalViewer,
+    p: ThreadParams,
 ) -> XrpcResult<Json<Value>> {
     let depth = bounded(p.depth, 6, 1000, "depth")?;
     let height = bounded(p.parent_height, 80, 1000, "parentHeight")?;
     at_uri(&p.uri)?;
-    let out = hydrate(&state, viewer.did(), move |h| {
+    let out = hydrate(state, viewer.did(), move |h| {
         let not_found = || XrpcError::named("NotFound", format!("Post not found: {}", p.uri));
         let thread = db(h.thread_v1(&p.uri, depth, height))?.ok_or_else(not_found)?;
         let root = db(h.post_row(&p.uri))?
