@@ -453,10 +453,7 @@ async fn with_local_writes(
     else {
         return Ok(stream_response(res));
     };
-    let headers = passed_headers(res.headers());
-    let body = read_limited(res, MAX_MUNGE_BODY).await?;
-    let original = |headers, body| buffered_response(status, headers, body);
-
+    // The AppView is usually up to date: then the answer streams through untouched.
     let (st, account) = (state.clone(), auth.account);
     let public_url = state.public_url.clone();
     let loaded = st
@@ -466,17 +463,24 @@ async fn with_local_writes(
         .await;
     let local = match loaded {
         Ok(Some(l)) => l,
-        Ok(None) => return Ok(original(headers, body)),
+        Ok(None) => return Ok(stream_response(res)),
         Err(e) => {
             tracing::warn!(error = %e, "read-after-write: could not read local writes");
-            return Ok(original(headers, body));
+            return Ok(stream_response(res));
         }
     };
+    let headers = passed_headers(res.headers());
+    let body = read_limited(res, MAX_MUNGE_BODY).await?;
+    let original = |headers, body| buffered_response(status, headers, body);
     let Ok(upstream_body) = serde_json::from_slice::<Value>(&body) else {
         return Ok(original(headers, body));
     };
     let params = Params::parse(query);
-    let quoted = quoted_records(state, auth, upstream, &local).await;
+    // Profiles hold no posts: nothing quoted to look up.
+    let quoted = match m {
+        RawMethod::Profile => Quoted::new(),
+        _ => quoted_records(state, auth, upstream, &local).await,
+    };
     let munged = if thread_not_found {
         if upstream_body["error"].as_str() != Some("NotFound") {
             return Ok(original(headers, body));
