@@ -26,7 +26,10 @@ pub type Writer = hearth_db::Writer<Seq>;
 pub type WriteTxn<'c> = hearth_db::WriteTxn<'c, Seq>;
 
 /// Each entry moves the schema one version forward. Never edit a shipped entry; append.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema_v1.sql"),
+    include_str!("schema_v2.sql"),
+];
 
 /// Opens (creating and migrating as needed) the database at `path` with `readers` reader
 /// connections.
