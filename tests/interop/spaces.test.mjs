@@ -7,7 +7,8 @@
 // social.hearth lexicons (loaded into the agent). After a scenario with posts, replies,
 // reactions, images, invites and role changes, every public surface is searched for the private
 // text, the space and post URIs, the image CIDs and the invite token: every public repo on both
-// PDSes (decoded), Hearth's firehose from cursor 0 (decoded), the app.bsky views, public getBlob
+// PDSes (decoded), both PDSes' firehoses from cursor 0 (decoded), the app.bsky views (including
+// ones asked directly about space URIs), public getBlob
 // (must 404), the data directory outside the spaces database, and the process log. Zero hits.
 // Hearth's PDS refuses public records that point into a space, naming the rule.
 import { AtpAgent } from '@atproto/api'
@@ -214,8 +215,13 @@ try {
     space, disc.post.uri, ann.post.uri, lead.post.uri, cidA, cidB, inv.token,
   ]
   const hits = []
-  const search = (surface, text) => {
-    for (const s of secrets) if (text.includes(s)) hits.push(`${surface}: ${s}`)
+  // `asked` is what the request itself named (an error may echo it back, and with it every
+  // part of it): not a leak. Everything else still counts.
+  const search = (surface, text, asked = []) => {
+    for (const s of secrets) {
+      if (asked.some((a) => a.includes(s))) continue
+      if (text.includes(s)) hits.push(`${surface}: ${s}`)
+    }
   }
   let surfaces = 0
 
@@ -239,35 +245,43 @@ try {
     }
   }
 
-  // Hearth's firehose from cursor 0, every frame decoded (commit blocks too).
-  const frames = await new Promise((resolve, reject) => {
-    const out = []
-    const ws = new WebSocket(`${up.wsUrl}/xrpc/com.atproto.sync.subscribeRepos?cursor=0`)
-    let timer = setTimeout(() => ws.close(), 3000)
-    ws.on('message', (data) => {
-      out.push(new Uint8Array(data))
-      clearTimeout(timer)
-      timer = setTimeout(() => ws.close(), 700)
-    })
-    ws.on('close', () => resolve(out))
-    ws.on('error', reject)
-  })
-  t.ok(frames.length > 5, `the firehose replayed ${frames.length} frames`)
-  for (const f of frames) {
-    search('firehose (raw)', Buffer.from(f).toString('latin1'))
-    const [header, body] = cborDecodeMulti(f)
-    const text = strings([header, body])
-    if (body?.blocks instanceof Uint8Array && body.blocks.length) {
-      const { blocks } = await readCarWithRoot(body.blocks)
-      blocks.forEach((bytes) => {
-        try {
-          strings(cborDecode(bytes), text)
-        } catch {}
+  // The firehose of both PDSes from cursor 0, every frame decoded (commit blocks too): Hearth's
+  // carries alice, bob and dave; the reference's carries carol and eve, who joined the space,
+  // posted in it and reacted through their PDS.
+  const replay = (wsBase) =>
+    new Promise((resolve, reject) => {
+      const out = []
+      const ws = new WebSocket(`${wsBase}/xrpc/com.atproto.sync.subscribeRepos?cursor=0`)
+      let timer = setTimeout(() => ws.close(), 3000)
+      ws.on('message', (data) => {
+        out.push(new Uint8Array(data))
+        clearTimeout(timer)
+        timer = setTimeout(() => ws.close(), 700)
       })
+      ws.on('close', () => resolve(out))
+      ws.on('error', reject)
+    })
+  let frameCount = 0
+  for (const [name, wsBase] of [['hearth', up.wsUrl], ['reference', ref.url.replace(/^http/, 'ws')]]) {
+    const frames = await replay(wsBase)
+    frameCount += frames.length
+    t.ok(frames.length > 2, `the ${name} firehose replayed ${frames.length} frames`)
+    for (const f of frames) {
+      search(`${name} firehose (raw)`, Buffer.from(f).toString('latin1'))
+      const [header, body] = cborDecodeMulti(f)
+      const text = strings([header, body])
+      if (body?.blocks instanceof Uint8Array && body.blocks.length) {
+        const { blocks } = await readCarWithRoot(body.blocks)
+        blocks.forEach((bytes) => {
+          try {
+            strings(cborDecode(bytes), text)
+          } catch {}
+        })
+      }
+      search(`${name} firehose`, text.join('\n'))
     }
-    search('firehose', text.join('\n'))
+    surfaces++
   }
-  surfaces++
 
   // Every app.bsky view, through Hearth's PDS (to Hearth's AppView).
   const views = [
@@ -291,6 +305,24 @@ try {
       } catch (e) {
         if (e?.status === 501) notImplemented.push(name)
         search(`app.bsky ${name} (error)`, `${e?.error} ${e?.message}`)
+      }
+      surfaces++
+    }
+  }
+  // app.bsky views asked directly about space URIs: nothing of the space comes back.
+  for (const uri of [disc.post.uri, ann.post.uri, lead.post.uri, space]) {
+    for (const [name, fn] of [
+      ['getPostThread', (a) => a.getPostThread({ uri })],
+      ['getPosts', (a) => a.getPosts({ uris: [uri] })],
+      ['getLikes', (a) => a.app.bsky.feed.getLikes({ uri })],
+      ['getQuotes', (a) => a.app.bsky.feed.getQuotes({ uri })],
+    ]) {
+      try {
+        const res = await fn(bob)
+        search(`app.bsky ${name} of a space URI`, JSON.stringify(res.data), [uri])
+      } catch (e) {
+        if (e?.status === 501) notImplemented.push(name)
+        search(`app.bsky ${name} of a space URI (error)`, `${e?.error} ${e?.message}`, [uri])
       }
       surfaces++
     }
@@ -331,7 +363,7 @@ try {
   t.ok(/listening/i.test(log), 'control: the info-level log was captured', log.slice(0, 200))
   search('hearth log', log)
   surfaces++
-  console.log(`  searched ${surfaces} public surfaces (${frames.length} firehose frames, ${allFiles.length} files, ${log.length} log bytes) for ${secrets.length} secrets`)
+  console.log(`  searched ${surfaces} public surfaces (${frameCount} firehose frames, ${allFiles.length} files, ${log.length} log bytes) for ${secrets.length} secrets`)
 
   t.eq(hits, [], `zero hits across ${surfaces} public surfaces for ${secrets.length} secrets`)
 } catch (e) {
