@@ -357,6 +357,52 @@ async fn organizer_flow_with_email() {
     );
     cases.case();
 
+    // ---- a muted space: no announcement in the inbox, and no email ----
+    c.post(
+        &ana,
+        "notification.setLevel",
+        json!({ "space": space, "level": "muted" }),
+    )
+    .await
+    .expect_ok("mute");
+    let second = c
+        .post(
+            &lead,
+            "post.create",
+            json!({ "channel": announcements, "text": "Second notice: bring receipts" }),
+        )
+        .await
+        .expect_ok("second announcement");
+    let second_uri = s(&second["post"]["uri"]);
+    let has_second = |n: &Value| {
+        n["notifications"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|x| x["subject"] == second_uri.as_str()))
+    };
+    let n = c
+        .get(&ana, "notification.list", &[])
+        .await
+        .expect_ok("ana inbox");
+    assert!(!has_second(&n), "a muted space sends nothing: {n}");
+    let n = c
+        .get(&org, "notification.list", &[])
+        .await
+        .expect_ok("org inbox");
+    assert!(has_second(&n), "the others still get it: {n}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !smtp.messages().iter().any(|m| m.contains("Second notice")),
+        "no announcement email from a muted space"
+    );
+    c.post(
+        &ana,
+        "notification.setLevel",
+        json!({ "space": space, "level": "mentionsAndReplies" }),
+    )
+    .await
+    .expect_ok("unmute");
+    cases.case();
+
     // ---- levels: channel overrides space ----
     c.post(
         &ben,
