@@ -414,7 +414,7 @@ pub fn section(
     let _ = writeln!(
         out,
         "Durability is not the same on both sides. Hearth runs SQLite in WAL mode with \
-         `synchronous = FULL` (`pds/src/db/mod.rs`): every acknowledged write has been fsynced. The \
+         `synchronous = FULL` (`db/src/lib.rs`): every acknowledged write has been fsynced. The \
          reference sets no `synchronous` pragma on its databases, and `better-sqlite3` is compiled with \
          `SQLITE_DEFAULT_WAL_SYNCHRONOUS=1`, so it runs WAL with `synchronous = NORMAL`: commits are \
          not fsynced (only checkpoints are), and a power loss can drop acknowledged writes.\n"

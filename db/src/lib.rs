@@ -26,18 +26,55 @@ pub enum DbError {
     WriterGone,
 }
 
-/// Opens a connection with the settings every connection needs.
+/// The page cache a connection gets unless told otherwise, in KiB.
+pub const DEFAULT_CACHE_KIB: u32 = 32_000;
+
+/// Opens a connection with the settings every connection needs and the default page cache.
 pub fn open(path: &Path) -> Result<Connection, DbError> {
+    open_with_cache(path, DEFAULT_CACHE_KIB)
+}
+
+/// Opens a connection with the settings every connection needs and a page cache of at most
+/// `cache_kib` KiB. Each connection has its own cache, kept until the connection closes, so
+/// this is what a pool of connections costs in memory; pages that miss it come from the
+/// operating system's file cache.
+pub fn open_with_cache(path: &Path, cache_kib: u32) -> Result<Connection, DbError> {
     let conn = Connection::open(path)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
          PRAGMA busy_timeout = 5000;
-         PRAGMA cache_size = -32000;
          PRAGMA temp_store = MEMORY;",
     )?;
+    // A negative cache_size is in KiB rather than pages.
+    conn.execute_batch(&format!("PRAGMA cache_size = -{cache_kib};"))?;
     Ok(conn)
+}
+
+/// How many connections a database keeps and how much page cache each may hold.
+#[derive(Clone, Copy, Debug)]
+pub struct Connections {
+    pub readers: usize,
+    pub writer_cache_kib: u32,
+    pub reader_cache_kib: u32,
+}
+
+impl Connections {
+    /// `readers` reader connections, every connection with the default cache.
+    pub const fn with_readers(readers: usize) -> Connections {
+        Connections {
+            readers,
+            writer_cache_kib: DEFAULT_CACHE_KIB,
+            reader_cache_kib: DEFAULT_CACHE_KIB,
+        }
+    }
+}
+
+impl From<usize> for Connections {
+    fn from(readers: usize) -> Connections {
+        Connections::with_readers(readers)
+    }
 }
 
 /// A database: readers and the writer. `S` is state the writer thread keeps alongside the
@@ -57,19 +94,21 @@ impl<S> Clone for Db<S> {
 }
 
 impl<S: Clone + Send + 'static> Db<S> {
-    /// Opens (creating and migrating as needed) the database at `path`; `init` computes the
-    /// writer's state from the migrated database.
+    /// Opens (creating and migrating as needed) the database at `path` with the given
+    /// connections (a bare number is that many readers, every connection with the default
+    /// cache); `init` computes the writer's state from the migrated database.
     pub fn open(
         path: &Path,
         migrations: &[&str],
-        readers: usize,
+        connections: impl Into<Connections>,
         init: impl FnOnce(&Connection) -> Result<S, DbError>,
     ) -> Result<Db<S>, DbError> {
-        let mut conn = open(path)?;
+        let connections = connections.into();
+        let mut conn = open_with_cache(path, connections.writer_cache_kib)?;
         migrate(&mut conn, migrations)?;
         let state = init(&conn)?;
         let writer = Writer::start(conn, state)?;
-        let readers = Readers::open(path, readers)?;
+        let readers = Readers::open(path, connections.readers, connections.reader_cache_kib)?;
         Ok(Db { readers, writer })
     }
 }

@@ -1,9 +1,10 @@
 //! Reader connections, used from tokio's blocking threads.
 
-use crate::{DbError, open};
+use crate::{DbError, open_with_cache};
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
+use tokio::sync::Semaphore;
 
 #[derive(Clone)]
 pub struct Readers {
@@ -13,18 +14,24 @@ pub struct Readers {
 struct Inner {
     conns: Mutex<Vec<Connection>>,
     returned: Condvar,
+    /// One permit per connection, taken before a read goes to a blocking thread: without it,
+    /// fifty firehose replays at once parked fifty blocking threads waiting for eight
+    /// connections, each thread with its own stack and allocator caches.
+    permits: Arc<Semaphore>,
 }
 
 impl Readers {
-    pub fn open(path: &Path, n: usize) -> Result<Readers, DbError> {
+    /// `n` connections (at least one), each with a page cache of at most `cache_kib` KiB.
+    pub fn open(path: &Path, n: usize, cache_kib: u32) -> Result<Readers, DbError> {
         let mut conns = Vec::with_capacity(n.max(1));
         for _ in 0..n.max(1) {
-            let c = open(path)?;
+            let c = open_with_cache(path, cache_kib)?;
             c.execute_batch("PRAGMA query_only = ON;")?;
             conns.push(c);
         }
         Ok(Readers {
             inner: Arc::new(Inner {
+                permits: Arc::new(Semaphore::new(conns.len())),
                 conns: Mutex::new(conns),
                 returned: Condvar::new(),
             }),
@@ -38,10 +45,18 @@ impl Readers {
         E: From<DbError> + Send + 'static,
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || this.read_blocking(f).map_err(E::from)?)
+        let permit = Arc::clone(&self.inner.permits)
+            .acquire_owned()
             .await
-            .map_err(|e| E::from(DbError::Task(e.to_string())))?
+            .map_err(|_| E::from(DbError::Task("reader pool closed".into())))?;
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = this.read_blocking(f).map_err(E::from)?;
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|e| E::from(DbError::Task(e.to_string())))?
     }
 
     /// Runs `f` with a reader connection on the current thread, waiting for one to be free.

@@ -31,7 +31,7 @@ pub fn build_state(cfg: PdsConfig) -> anyhow::Result<state::AppState> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
     let secrets = secrets::Secrets::load_or_create(&cfg.data_dir.join("secrets"))?;
-    let db = db::open(&cfg.data_dir.join("pds.sqlite"), 8)?;
+    let db = db::open(&cfg.data_dir.join("pds.sqlite"), db::CONNECTIONS)?;
     let head = db.readers.read_blocking(|c| {
         c.query_row("SELECT COALESCE(MAX(seq), 0) FROM repo_seq", [], |r| {
             r.get::<_, i64>(0)

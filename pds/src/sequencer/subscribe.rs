@@ -16,8 +16,13 @@ use rusqlite::params;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-/// Events read from the database per page while replaying.
+/// Events read from the database per page while replaying, at most; a page also stops once
+/// it holds `PAGE_BYTES` of frames. Every replaying subscriber holds one page, so this bounds
+/// a subscriber's memory (the `#commit` frames of big `applyWrites` batches run to 100 KiB).
 const PAGE: i64 = 500;
+const PAGE_BYTES: usize = 64 * 1024;
+/// Subscribers send us nothing but pings and a close, so their read buffer can be small.
+const READ_BUFFER: usize = 4 * 1024;
 /// A subscriber this far behind the head is disconnected (`ConsumerTooSlow`) instead of
 /// replaying without end.
 const MAX_LAG: i64 = 500_000;
@@ -44,6 +49,7 @@ pub async fn subscribe_repos(
     };
     let ws = ws.map_err(|r| XrpcError::new(r.status(), "InvalidRequest", r.body_text()))?;
     Ok(ws
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| async move {
             if let Err(e) = run(state, cursor, socket).await {
                 tracing::debug!(error = %e, "firehose subscriber ended");
@@ -84,8 +90,14 @@ async fn page(state: &AppState, after: i64) -> Result<Vec<SeqFrame>, XrpcError> 
                 })
                 .map_err(crate::db::DbError::from)?;
             let mut out = Vec::new();
+            let mut bytes = 0;
             for r in rows {
-                out.push(r.map_err(crate::db::DbError::from)?);
+                let f = r.map_err(crate::db::DbError::from)?;
+                bytes += f.frame.len();
+                out.push(f);
+                if bytes >= PAGE_BYTES {
+                    break;
+                }
             }
             Ok::<_, XrpcError>(out)
         })
