@@ -83,7 +83,7 @@ async fn local_plc(data_dir: &std::path::Path, port: u16) -> anyhow::Result<Stri
 async fn main() -> anyhow::Result<()> {
     init_tracing();
     match Cli::parse().command {
-        Command::Pds(cfg) => hearth_pds::serve(cfg).await,
+        Command::Pds(cfg) => Ok(hearth_pds::serve(cfg).await?),
         Command::Appview(cfg) => hearth_appview::serve(cfg).await,
         Command::Serve { pds, appview } => run_both(pds, appview).await,
         Command::Up {

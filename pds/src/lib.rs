@@ -19,17 +19,48 @@ pub mod sequencer;
 pub mod state;
 pub mod xrpc;
 
-use anyhow::Context;
-use atproto::identity::{DidResolver, DidResolverConfig, HandleResolver};
+use atproto::identity::{DidResolver, DidResolverConfig, HandleResolver, IdentityError};
 use config::PdsConfig;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// Why the PDS could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("secrets: {0}")]
+    Secrets(#[from] secrets::SecretsError),
+    #[error("database: {0}")]
+    Db(#[from] db::DbError),
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("identity resolvers: {0}")]
+    Identity(#[from] IdentityError),
+    #[error("invalid bind address {0}")]
+    Address(String),
+    #[error("binding {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("serving: {0}")]
+    Serve(std::io::Error),
+}
+
 /// Builds the PDS's state from its configuration: opens (and migrates) the database, loads or
 /// creates secrets.
-pub fn build_state(cfg: PdsConfig) -> anyhow::Result<state::AppState> {
-    std::fs::create_dir_all(&cfg.data_dir)
-        .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
+    let data_dir = |source| StartError::DataDir {
+        path: cfg.data_dir.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(&cfg.data_dir).map_err(data_dir)?;
     let secrets = secrets::Secrets::load_or_create(&cfg.data_dir.join("secrets"))?;
     let db = db::open(&cfg.data_dir.join("pds.sqlite"), db::CONNECTIONS)?;
     let head = db.readers.read_blocking(|c| {
@@ -58,7 +89,7 @@ pub fn build_state(cfg: PdsConfig) -> anyhow::Result<state::AppState> {
         sequencer: sequencer::Sequencer::new(head),
         keys: keys::KeyCache::default(),
         lexicons: atproto::lexicon::Catalog::official(),
-        blobs: blobs::BlobStore::open(&cfg.data_dir)?,
+        blobs: blobs::BlobStore::open(&cfg.data_dir).map_err(data_dir)?,
         plc: plc_client::PlcClient::new(&cfg.plc_url(), http.clone()),
         limits: limits::RateLimits::new(cfg.rate_limits),
         dids,
@@ -69,14 +100,14 @@ pub fn build_state(cfg: PdsConfig) -> anyhow::Result<state::AppState> {
 }
 
 /// Runs the PDS until the process is stopped.
-pub async fn serve(cfg: PdsConfig) -> anyhow::Result<()> {
+pub async fn serve(cfg: PdsConfig) -> Result<(), StartError> {
     let addr: SocketAddr = format!("{}:{}", cfg.bind, cfg.port)
         .parse()
-        .context("bind address")?;
+        .map_err(|_| StartError::Address(format!("{}:{}", cfg.bind, cfg.port)))?;
     let state = build_state(cfg)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("binding {addr}"))?;
+        .map_err(|source| StartError::Bind { addr, source })?;
     serve_on(state, listener).await
 }
 
@@ -84,9 +115,10 @@ pub async fn serve(cfg: PdsConfig) -> anyhow::Result<()> {
 pub async fn serve_on(
     state: state::AppState,
     listener: tokio::net::TcpListener,
-) -> anyhow::Result<()> {
+) -> Result<(), StartError> {
     background::spawn_all(&state);
-    tracing::info!(url = %state.public_url, did = %state.service_did, "PDS listening on {}", listener.local_addr()?);
+    let local = listener.local_addr().map_err(StartError::Serve)?;
+    tracing::info!(url = %state.public_url, did = %state.service_did, "PDS listening on {local}");
     let app = xrpc::router(state)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(hearth_xrpc::XrpcError::internal(
@@ -99,6 +131,6 @@ pub async fn serve_on(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .await?;
-    Ok(())
+    .await
+    .map_err(StartError::Serve)
 }
