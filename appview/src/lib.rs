@@ -15,6 +15,7 @@ use atproto::crypto::{Algorithm, keyfile};
 use atproto::identity::{DidResolver, DidResolverConfig, HandleResolver};
 use config::AppviewConfig;
 use std::net::SocketAddr;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 const MIGRATIONS: &[&str] = &[
@@ -25,7 +26,17 @@ const MIGRATIONS: &[&str] = &[
 pub fn build_state(cfg: AppviewConfig) -> anyhow::Result<state::AppState> {
     let dir = cfg.data_dir.join("appview");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let db = hearth_db::Db::open(&dir.join("index.sqlite"), MIGRATIONS, 8, |_| Ok(()))?;
+    let index_path = dir.join("index.sqlite");
+    // Ingest commits constantly; a checkpoint inside one of those commits (SQLite's default,
+    // every 1,000 pages of WAL) stalls the single writer while it copies pages and fsyncs the
+    // database file. A background thread checkpoints instead; the writer only does it itself
+    // if the WAL grows past 32 MB.
+    let db = hearth_db::Db::open(&index_path, MIGRATIONS, 8, |conn| {
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 8000")?;
+        Ok(())
+    })?;
+    let checkpointer = Arc::new(());
+    start_checkpointer(&index_path, Arc::downgrade(&checkpointer))?;
     // The signing key is kept beside the database, owner-only.
     let key = keyfile::load_or_generate(&dir.join("service.key"), Algorithm::K256)?;
     let http = reqwest::Client::builder()
@@ -61,7 +72,25 @@ pub fn build_state(cfg: AppviewConfig) -> anyhow::Result<state::AppState> {
         replay: Default::default(),
         spaces,
         cfg,
+        _checkpointer: checkpointer,
     }))
+}
+
+/// Copies the index's WAL into the database file in the background (PASSIVE: it never blocks
+/// the writer or readers), four times a second, until the state is dropped.
+fn start_checkpointer(path: &std::path::Path, alive: Weak<()>) -> anyhow::Result<()> {
+    let conn = hearth_db::open(path)?;
+    std::thread::Builder::new()
+        .name("index-checkpoint".into())
+        .spawn(move || {
+            while alive.upgrade().is_some() {
+                std::thread::sleep(Duration::from_millis(250));
+                if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+                    tracing::debug!(error = %e, "index checkpoint skipped");
+                }
+            }
+        })?;
+    Ok(())
 }
 
 /// Runs the AppView until the process is stopped.

@@ -26,6 +26,8 @@ pub struct Inner {
     pub replay: crate::auth::ReplayCache,
     /// Members-only spaces: their own database, images and email.
     pub spaces: crate::spaces::Spaces,
+    /// The index's background checkpointer runs while this lives.
+    pub _checkpointer: Arc<()>,
 }
 
 impl AppState {

@@ -33,34 +33,56 @@ fn indexable(path: &str) -> Option<(&str, &str)> {
         .then_some((collection, rkey))
 }
 
-/// Applies a verified commit's operations. Records that fail to decode are skipped (and
-/// counted by the caller through the returned number of records indexed).
+/// A verified operation with its record decoded (by the ingest worker, so that the single
+/// database writer spends its time on SQL, not on DAG-CBOR).
+pub struct PreparedOp {
+    pub op: RepoOp,
+    /// The record's bytes and value, for creates and updates of indexed collections whose
+    /// record is present and decodes.
+    pub record: Option<(Vec<u8>, atproto::data::Ipld)>,
+}
+
+/// Decodes what a commit's operations need from its blocks. Records that are missing or fail
+/// to decode are left out (and so not counted as indexed).
+pub fn prepare(ops: Vec<RepoOp>, blocks: &MemoryBlockStore) -> Vec<PreparedOp> {
+    ops.into_iter()
+        .map(|op| {
+            let record = match (op.action, op.cid) {
+                (WriteAction::Create | WriteAction::Update, Some(cid))
+                    if indexable(&op.path).is_some() =>
+                {
+                    blocks.get_block(&cid).ok().flatten().and_then(|bytes| {
+                        let value = cbor::decode_record(&bytes).ok()?;
+                        Some((bytes, value))
+                    })
+                }
+                _ => None,
+            };
+            PreparedOp { op, record }
+        })
+        .collect()
+}
+
+/// Applies a verified commit's prepared operations. Returns the number of records indexed.
 pub fn commit(
     conn: &Connection,
     did: &str,
     head: &Head<'_>,
-    ops: &[RepoOp],
-    blocks: &MemoryBlockStore,
+    ops: &[PreparedOp],
     scope: ScopeRule,
 ) -> rusqlite::Result<usize> {
     let now = now_iso();
     let author = actor_id(conn, did, &now)?;
     set_head(conn, author, head, scope)?;
     let mut indexed = 0;
-    for op in ops {
+    for PreparedOp { op, record } in ops {
         let Some((collection, rkey)) = indexable(&op.path) else {
             continue;
         };
         let uri = format!("at://{did}/{}", op.path);
-        match (op.action, op.cid) {
-            (WriteAction::Delete, _) => index::delete(conn, collection, &uri)?,
-            (action, Some(cid)) => {
-                let Some(bytes) = blocks.get_block(&cid).ok().flatten() else {
-                    continue;
-                };
-                let Ok(value) = cbor::decode_record(&bytes) else {
-                    continue;
-                };
+        match (op.action, op.cid, record) {
+            (WriteAction::Delete, _, _) => index::delete(conn, collection, &uri)?,
+            (action, Some(cid), Some((bytes, value))) => {
                 let cid_s = cid.to_string();
                 let rec = Rec {
                     uri: &uri,
@@ -68,8 +90,8 @@ pub fn commit(
                     author,
                     author_did: did,
                     rkey,
-                    value: &value,
-                    bytes: &bytes,
+                    value,
+                    bytes,
                     now: &now,
                 };
                 if action == WriteAction::Update {
@@ -78,7 +100,7 @@ pub fn commit(
                     index::create(conn, collection, &rec)?;
                 }
                 if scope.expand {
-                    expand_scope(conn, &value, &now)?;
+                    expand_scope(conn, value, &now)?;
                 }
                 indexed += 1;
             }

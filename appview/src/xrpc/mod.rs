@@ -32,9 +32,16 @@ where
         .db
         .readers
         .read(move |conn| {
+            // One read transaction for the whole view: one consistent snapshot, and one WAL
+            // read lock instead of one per statement (a timeline page runs hundreds).
+            let txn = conn.unchecked_transaction().map_err(XrpcError::internal)?;
             let mut h =
-                Hydrator::new(conn, viewer.as_deref(), &base).map_err(XrpcError::internal)?;
-            f(&mut h)
+                Hydrator::new(&txn, viewer.as_deref(), &base).map_err(XrpcError::internal)?;
+            let out = f(&mut h);
+            drop(h);
+            // Read-only: ending it cannot lose anything, so its error is not the caller's.
+            let _ = txn.finish();
+            out
         })
         .await
 }

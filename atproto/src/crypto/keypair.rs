@@ -57,7 +57,13 @@ impl Keypair {
 
     pub fn public(&self) -> PublicKey {
         match self {
-            Keypair::K256(k) => PublicKey::K256(*k.verifying_key()),
+            Keypair::K256(k) => {
+                let point = k.verifying_key().to_encoded_point(false);
+                PublicKey::K256(
+                    secp256k1::PublicKey::from_slice(point.as_bytes())
+                        .expect("a k256 verifying key is a point on the curve"),
+                )
+            }
             Keypair::P256(k) => PublicKey::P256(*k.verifying_key()),
         }
     }
