@@ -3,6 +3,7 @@
 //! accepted it; failures are retried with backoff, then dropped. Logs carry outbox ids only,
 //! never addresses or text.
 
+use super::SetupError;
 use super::model::{SpaceError, SpaceResult, now_ms};
 use super::service::Spaces;
 use lettre::message::Mailbox;
@@ -21,24 +22,20 @@ struct Mailer {
     from: Mailbox,
 }
 
-fn mailer(s: &Spaces) -> anyhow::Result<Option<Mailer>> {
+fn mailer(s: &Spaces) -> Result<Option<Mailer>, SetupError> {
     let Some(url) = &s.smtp_url else {
         return Ok(None);
     };
-    // The URL may carry credentials: the error says what failed, not the URL.
     let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-        .map_err(|_| anyhow::anyhow!("HEARTH_SMTP_URL is not a valid smtp:// or smtps:// URL"))?
+        .map_err(|_| SetupError::SmtpUrl)?
         .timeout(Some(Duration::from_secs(30)))
         .build();
-    let from: Mailbox = s
-        .smtp_from
-        .parse()
-        .map_err(|_| anyhow::anyhow!("HEARTH_SMTP_FROM is not a valid address"))?;
+    let from: Mailbox = s.smtp_from.parse().map_err(|_| SetupError::SmtpFrom)?;
     Ok(Some(Mailer { transport, from }))
 }
 
 /// Starts the outbox sender and the hourly digest check, if email is configured.
-pub fn start(s: &Spaces) -> anyhow::Result<()> {
+pub fn start(s: &Spaces) -> Result<(), SetupError> {
     let Some(m) = mailer(s)? else {
         tracing::info!("spaces: no SMTP server configured; email is off");
         return Ok(());

@@ -37,6 +37,20 @@ pub use handlers::router;
 pub use service::{Spaces, SpacesConfig};
 
 /// Starts the spaces background tasks (email outbox and digests).
-pub fn start(state: &crate::state::AppState) -> anyhow::Result<()> {
+pub fn start(state: &crate::state::AppState) -> Result<(), SetupError> {
     email::start(&state.spaces)
+}
+
+/// Why the spaces service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("spaces database: {0}")]
+    Db(#[from] hearth_db::DbError),
+    #[error("spaces storage: {0}")]
+    Io(#[from] std::io::Error),
+    // The URL may carry credentials: the error says what failed, not the URL.
+    #[error("HEARTH_SMTP_URL is not a valid smtp:// or smtps:// URL")]
+    SmtpUrl,
+    #[error("HEARTH_SMTP_FROM is not a valid address")]
+    SmtpFrom,
 }

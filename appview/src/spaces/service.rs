@@ -180,7 +180,7 @@ pub(crate) fn id_cursor(cursor: Option<&str>) -> SpaceResult<i64> {
 
 impl Spaces {
     /// Opens (creating and migrating) the spaces database and image directory.
-    pub fn open(cfg: SpacesConfig) -> anyhow::Result<Spaces> {
+    pub fn open(cfg: SpacesConfig) -> Result<Spaces, super::SetupError> {
         let path = cfg.dir.join("spaces.sqlite");
         // The writer checkpoints by itself only past 32 MB of WAL; the background
         // checkpointer normally keeps the WAL far below that (see start_checkpointer).
@@ -779,7 +779,7 @@ impl Spaces {
 /// or readers), four times a second. Without it SQLite checkpoints inside whichever commit crosses the
 /// WAL size limit, and that commit (typically a 2,000-member fan-out, which dirties many pages)
 /// pays for the copy and its fsync. Stops when the service is dropped.
-fn start_checkpointer(path: &Path, alive: std::sync::Weak<()>) -> anyhow::Result<()> {
+fn start_checkpointer(path: &Path, alive: std::sync::Weak<()>) -> Result<(), super::SetupError> {
     let conn = hearth_db::open(path)?;
     std::thread::Builder::new()
         .name("spaces-checkpoint".into())
