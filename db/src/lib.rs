@@ -5,10 +5,12 @@
 //! Durability: `synchronous = FULL`, so a transaction is on disk (WAL fsynced) before the
 //! writer reports it committed; no acknowledged write is lost, even on power failure.
 
+mod checkpoint;
 mod migrations;
 mod pool;
 mod writer;
 
+pub use checkpoint::spawn_checkpointer;
 pub use migrations::migrate;
 pub use pool::Readers;
 pub use writer::{WriteTxn, Writer};

@@ -183,13 +183,13 @@ impl Spaces {
     pub fn open(cfg: SpacesConfig) -> Result<Spaces, super::SetupError> {
         let path = cfg.dir.join("spaces.sqlite");
         // The writer checkpoints by itself only past 32 MB of WAL; the background
-        // checkpointer normally keeps the WAL far below that (see start_checkpointer).
+        // checkpointer normally keeps the WAL far below that (hearth_db::spawn_checkpointer).
         let db = Db::open(&path, MIGRATIONS, 8, |conn| {
             conn.execute_batch("PRAGMA wal_autocheckpoint = 8000")?;
             Ok(())
         })?;
         let alive = Arc::new(());
-        start_checkpointer(&path, Arc::downgrade(&alive))?;
+        hearth_db::spawn_checkpointer(&path, "spaces-checkpoint", Arc::downgrade(&alive))?;
         let images_dir = cfg.dir.join("space-images");
         std::fs::create_dir_all(&images_dir)?;
         #[cfg(unix)]
@@ -773,25 +773,6 @@ impl Spaces {
         })
         .await
     }
-}
-
-/// Copies the WAL into the database file in the background (PASSIVE: never blocks the writer
-/// or readers), four times a second. Without it SQLite checkpoints inside whichever commit crosses the
-/// WAL size limit, and that commit (typically a 2,000-member fan-out, which dirties many pages)
-/// pays for the copy and its fsync. Stops when the service is dropped.
-fn start_checkpointer(path: &Path, alive: std::sync::Weak<()>) -> Result<(), super::SetupError> {
-    let conn = hearth_db::open(path)?;
-    std::thread::Builder::new()
-        .name("spaces-checkpoint".into())
-        .spawn(move || {
-            while alive.upgrade().is_some() {
-                std::thread::sleep(std::time::Duration::from_millis(250));
-                if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
-                    tracing::debug!(error = %e, "spaces: checkpoint skipped");
-                }
-            }
-        })?;
-    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
