@@ -83,11 +83,14 @@ impl<'c> Hydrator<'c> {
         let Some((viewer_did, viewer_id)) = &self.viewer else {
             return Ok(false);
         };
-        let did: Option<String> = self
-            .conn
-            .prepare_cached("SELECT did FROM actor WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
+        let did: Option<String> = match self.actors.get(&id) {
+            Some(cached) => cached.as_ref().map(|a| a.did.clone()),
+            None => self
+                .conn
+                .prepare_cached("SELECT did FROM actor WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?,
+        };
         let Some(did) = did else { return Ok(false) };
         self.conn
             .prepare_cached(

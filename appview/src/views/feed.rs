@@ -63,6 +63,8 @@ impl<'c> Hydrator<'c> {
     /// authors, missing posts).
     pub fn feed(&mut self, items: &[FeedItem]) -> ViewResult<Vec<Value>> {
         let mut out = Vec::with_capacity(items.len());
+        let uris: Vec<String> = items.iter().map(|i| i.post_uri.clone()).collect();
+        self.prefetch_posts(&uris)?;
         for item in items {
             let Some(row) = self.post_row(&item.post_uri)? else {
                 continue;

@@ -6,6 +6,28 @@ use crate::index::post::mentions;
 use crate::index::values::{at, str_at, type_of};
 use rusqlite::OptionalExtension;
 use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+
+/// What a page of posts needs per post, read with one query per table instead of one per post.
+/// For a URI in `uris`, a missing entry in a map means the index has no such row.
+#[derive(Debug, Default)]
+pub struct Prefetched {
+    uris: HashSet<String>,
+    posts: HashMap<String, PostRow>,
+    counts: HashMap<String, (i64, i64, i64, i64)>,
+    likes: HashMap<String, String>,
+    reposts: HashMap<String, String>,
+    threadgates: HashMap<String, (String, Vec<u8>)>,
+    postgates: HashMap<String, Vec<u8>>,
+}
+
+/// `?1, ?2, ...` for `n` parameters after the first `skip`.
+fn placeholders(skip: usize, n: usize) -> String {
+    (skip + 1..=skip + n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 #[derive(Debug, Clone)]
 pub struct PostRow {
@@ -39,7 +61,103 @@ impl PostRow {
 }
 
 impl<'c> Hydrator<'c> {
+    /// Reads the rows [`Hydrator::post_view_of`] needs for these posts and the posts they reply
+    /// to, in a few batched queries; later lookups of these URIs come from memory.
+    pub fn prefetch_posts(&mut self, uris: &[String]) -> ViewResult<()> {
+        let mut wanted: Vec<String> = uris
+            .iter()
+            .filter(|u| !self.prefetched.uris.contains(*u))
+            .cloned()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        self.prefetch_rows(&wanted)?;
+        // The reply context renders the parent and root too.
+        let replied: HashSet<String> = wanted
+            .iter()
+            .filter_map(|u| self.prefetched.posts.get(u))
+            .flat_map(|r| r.reply_root.iter().chain(r.reply_parent.iter()))
+            .filter(|u| !self.prefetched.uris.contains(*u))
+            .cloned()
+            .collect();
+        let replied: Vec<String> = replied.into_iter().collect();
+        if !replied.is_empty() {
+            self.prefetch_rows(&replied)?;
+            wanted.extend(replied);
+        }
+        // Thread gates are read by root; a root outside the page is read singly later.
+        let pre = &mut self.prefetched;
+        let gate_keys: Vec<&String> = wanted.iter().collect();
+        let sql = format!(
+            "SELECT post_uri, uri, record FROM threadgate WHERE post_uri IN ({})",
+            placeholders(0, gate_keys.len())
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(gate_keys.iter()))?;
+        while let Some(r) = rows.next()? {
+            pre.threadgates.insert(r.get(0)?, (r.get(1)?, r.get(2)?));
+        }
+        Ok(())
+    }
+
+    fn prefetch_rows(&mut self, uris: &[String]) -> ViewResult<()> {
+        let conn = self.conn;
+        let viewer = self.viewer_id();
+        let pre = &mut self.prefetched;
+        let list = placeholders(0, uris.len());
+        let params = || rusqlite::params_from_iter(uris.iter());
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {POST_COLUMNS} FROM post WHERE uri IN ({list})"
+        ))?;
+        for row in stmt.query_map(params(), PostRow::from_row)? {
+            let row = row?;
+            pre.posts.insert(row.uri.clone(), row);
+        }
+        let mut stmt = conn.prepare(&format!(
+            "SELECT post_uri, replies, reposts, likes, quotes FROM post_agg WHERE post_uri IN ({list})"
+        ))?;
+        let mut rows = stmt.query(params())?;
+        while let Some(r) = rows.next()? {
+            pre.counts
+                .insert(r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?));
+        }
+        drop(rows);
+        let mut stmt = conn.prepare(&format!(
+            "SELECT post_uri, record FROM postgate WHERE post_uri IN ({list})"
+        ))?;
+        let mut rows = stmt.query(params())?;
+        while let Some(r) = rows.next()? {
+            pre.postgates.insert(r.get(0)?, r.get(1)?);
+        }
+        drop(rows);
+        if let Some(viewer) = viewer {
+            let theirs = placeholders(1, uris.len());
+            for (table, into) in [("likes", &mut pre.likes), ("reposts", &mut pre.reposts)] {
+                // The first in (author, subject_uri) index order wins, as in the single-row lookup.
+                let mut stmt = conn.prepare(&format!(
+                    "SELECT subject_uri, uri FROM {table} WHERE author = ?1 AND subject_uri IN ({theirs})
+                     ORDER BY subject_uri, rowid"
+                ))?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(
+                    std::iter::once(&viewer as &dyn rusqlite::ToSql)
+                        .chain(uris.iter().map(|u| u as &dyn rusqlite::ToSql)),
+                ))?;
+                while let Some(r) = rows.next()? {
+                    into.entry(r.get(0)?).or_insert(r.get(1)?);
+                }
+            }
+        }
+        pre.uris.extend(uris.iter().cloned());
+        Ok(())
+    }
+
     pub fn post_row(&self, uri: &str) -> ViewResult<Option<PostRow>> {
+        if self.prefetched.uris.contains(uri) {
+            return Ok(self.prefetched.posts.get(uri).cloned());
+        }
         self.conn
             .prepare_cached(&format!("SELECT {POST_COLUMNS} FROM post WHERE uri = ?1"))?
             .query_row([uri], PostRow::from_row)
@@ -69,16 +187,23 @@ impl<'c> Hydrator<'c> {
             Some(e) => self.embed_view(&author_did, e, depth)?,
             None => None,
         };
-        let counts: (i64, i64, i64, i64) = self
-            .conn
-            .prepare_cached(
-                "SELECT replies, reposts, likes, quotes FROM post_agg WHERE post_uri = ?1",
-            )?
-            .query_row([&row.uri], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .optional()?
-            .unwrap_or((0, 0, 0, 0));
+        let counts: (i64, i64, i64, i64) = if self.prefetched.uris.contains(&row.uri) {
+            self.prefetched
+                .counts
+                .get(&row.uri)
+                .copied()
+                .unwrap_or((0, 0, 0, 0))
+        } else {
+            self.conn
+                .prepare_cached(
+                    "SELECT replies, reposts, likes, quotes FROM post_agg WHERE post_uri = ?1",
+                )?
+                .query_row([&row.uri], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?
+                .unwrap_or((0, 0, 0, 0))
+        };
         let viewer = self.post_viewer_state(row, &author_did)?;
         let threadgate = if row.reply_root.is_none() {
             self.threadgate_view(&row.uri)?
@@ -107,16 +232,28 @@ impl<'c> Hydrator<'c> {
         let Some((viewer_did, viewer_id)) = self.viewer.clone() else {
             return Ok(None);
         };
-        let like: Option<String> = self
-            .conn
-            .prepare_cached("SELECT uri FROM likes WHERE author = ?1 AND subject_uri = ?2")?
-            .query_row(rusqlite::params![viewer_id, row.uri], |r| r.get(0))
-            .optional()?;
-        let repost: Option<String> = self
-            .conn
-            .prepare_cached("SELECT uri FROM reposts WHERE author = ?1 AND subject_uri = ?2")?
-            .query_row(rusqlite::params![viewer_id, row.uri], |r| r.get(0))
-            .optional()?;
+        let (like, repost): (Option<String>, Option<String>) =
+            if self.prefetched.uris.contains(&row.uri) {
+                (
+                    self.prefetched.likes.get(&row.uri).cloned(),
+                    self.prefetched.reposts.get(&row.uri).cloned(),
+                )
+            } else {
+                (
+                    self.conn
+                        .prepare_cached(
+                            "SELECT uri FROM likes WHERE author = ?1 AND subject_uri = ?2",
+                        )?
+                        .query_row(rusqlite::params![viewer_id, row.uri], |r| r.get(0))
+                        .optional()?,
+                    self.conn
+                        .prepare_cached(
+                            "SELECT uri FROM reposts WHERE author = ?1 AND subject_uri = ?2",
+                        )?
+                        .query_row(rusqlite::params![viewer_id, row.uri], |r| r.get(0))
+                        .optional()?,
+                )
+            };
         let root = row.reply_root.clone().unwrap_or_else(|| row.uri.clone());
         let reply_disabled = !self.may_reply(&viewer_did, &root)?;
         let embedding_disabled = viewer_did != author_did && self.embedding_disabled(&row.uri)?;
@@ -131,6 +268,9 @@ impl<'c> Hydrator<'c> {
     }
 
     pub fn threadgate_record(&self, root: &str) -> ViewResult<Option<(String, Vec<u8>)>> {
+        if self.prefetched.uris.contains(root) {
+            return Ok(self.prefetched.threadgates.get(root).cloned());
+        }
         self.conn
             .prepare_cached("SELECT uri, record FROM threadgate WHERE post_uri = ?1")?
             .query_row([root], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -238,11 +378,14 @@ impl<'c> Hydrator<'c> {
 
     /// Whether the post's author disallowed quoting it (post gate `disableRule`).
     pub fn embedding_disabled(&self, post_uri: &str) -> ViewResult<bool> {
-        let rec: Option<Vec<u8>> = self
-            .conn
-            .prepare_cached("SELECT record FROM postgate WHERE post_uri = ?1")?
-            .query_row([post_uri], |r| r.get(0))
-            .optional()?;
+        let rec: Option<Vec<u8>> = if self.prefetched.uris.contains(post_uri) {
+            self.prefetched.postgates.get(post_uri).cloned()
+        } else {
+            self.conn
+                .prepare_cached("SELECT record FROM postgate WHERE post_uri = ?1")?
+                .query_row([post_uri], |r| r.get(0))
+                .optional()?
+        };
         let Some(gate) = rec.and_then(|b| atproto::data::cbor::decode(&b).ok()) else {
             return Ok(false);
         };
