@@ -96,6 +96,10 @@ enum Part {
     Timeline,
 }
 
+/// What the `hearth` binary ships with (src/main.rs), so the numbers are the ones it gets.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // The same runtime the `hearth` binary runs on: one worker thread per core.

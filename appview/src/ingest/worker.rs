@@ -7,9 +7,10 @@ use super::repo_state::RepoState;
 use super::{HostInfo, Incoming, Work};
 use crate::config::Scope;
 use crate::state::AppState;
+use atproto::crypto::PublicKey;
 use atproto::data::Cid;
 use atproto::firehose::{Commit, Event};
-use atproto::identity::IdentityError;
+use atproto::identity::{DidDocument, IdentityError};
 use atproto::repo::{RepoError, RepoOp, verify_commit_car};
 use atproto::syntax::{Did, Tid};
 use hearth_db::{DbError, WriteTxn};
@@ -28,8 +29,11 @@ const HOLD_LIMIT: usize = 1000;
 const MAX_FUTURE_MICROS: u64 = 5 * 60 * 1_000_000;
 /// Verified commits handed to the database writer as one job. Every job is a savepoint, and a
 /// savepoint makes SQLite flush the full-text index's pending terms (a new segment, merged
-/// later): one per batch instead of one per commit is most of the writer's saving.
-const BATCH: usize = 64;
+/// later) and copy each page it first touches into the statement journal: the fewer jobs, the
+/// less of the single writer's time goes to that. A quiet stream still flushes as soon as its
+/// queue is empty, so this bounds only how much a backlog gathers (and how much one failing
+/// job retries commit by commit).
+const BATCH: usize = 512;
 
 struct Worker {
     state: AppState,
@@ -39,6 +43,11 @@ struct Worker {
     resync: UnboundedSender<ResyncRequest>,
     /// Verified commits not yet handed to the writer, in the order they were verified.
     pending: Vec<Verified>,
+    /// Each repository's signing key, parsed from the DID document it came from. Kept only
+    /// while the resolver hands out that same document, so a refreshed or expired document
+    /// is parsed again; decoding the key (a point decompression) per event is otherwise a
+    /// good part of verification.
+    keys: HashMap<String, (Arc<DidDocument>, PublicKey)>,
 }
 
 /// A verified commit, ready to index.
@@ -68,6 +77,7 @@ pub fn run(
         held: HashMap::new(),
         resync,
         pending: Vec::new(),
+        keys: HashMap::new(),
     };
     while let Some(work) = rx.blocking_recv() {
         w.handle(work);
@@ -107,9 +117,13 @@ impl Worker {
                 host.watermark.finish(seq);
             }
             w.repos.clear();
+            w.keys.clear();
         }
         if w.repos.len() > CACHE_LIMIT {
             w.repos.retain(|_, s| s.resyncing);
+        }
+        if w.keys.len() > CACHE_LIMIT {
+            w.keys.clear();
         }
     }
 
@@ -408,7 +422,7 @@ impl Worker {
     /// Signature (refreshing the key once on failure, in case it rotated), block CIDs, and
     /// the inversion of the operations against `prevData`.
     fn verify(
-        &self,
+        &mut self,
         did: &str,
         c: &Commit,
         ops: &[RepoOp],
@@ -426,8 +440,16 @@ impl Worker {
             let Ok(doc) = doc else {
                 return Err("unresolvable_did");
             };
-            let Ok(key) = doc.signing_key() else {
-                return Err("no_signing_key");
+            let key = match self.keys.get(did) {
+                Some((from, key)) if Arc::ptr_eq(from, &doc) => *key,
+                _ => {
+                    let Ok(key) = doc.signing_key() else {
+                        self.keys.remove(did);
+                        return Err("no_signing_key");
+                    };
+                    self.keys.insert(did.to_owned(), (doc, key));
+                    key
+                }
             };
             match verify_commit_car(&c.blocks, ops, prev_data, Some(&key)) {
                 Ok(v) => return Ok(v),
