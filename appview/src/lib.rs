@@ -15,7 +15,7 @@ use atproto::crypto::{Algorithm, keyfile};
 use atproto::identity::{DidResolver, DidResolverConfig, HandleResolver};
 use config::AppviewConfig;
 use std::net::SocketAddr;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 const MIGRATIONS: &[&str] = &[
@@ -36,7 +36,11 @@ pub fn build_state(cfg: AppviewConfig) -> anyhow::Result<state::AppState> {
         Ok(())
     })?;
     let checkpointer = Arc::new(());
-    start_checkpointer(&index_path, Arc::downgrade(&checkpointer))?;
+    hearth_db::spawn_checkpointer(
+        &index_path,
+        "index-checkpoint",
+        Arc::downgrade(&checkpointer),
+    )?;
     // The signing key is kept beside the database, owner-only.
     let key = keyfile::load_or_generate(&dir.join("service.key"), Algorithm::K256)?;
     let http = reqwest::Client::builder()
@@ -74,23 +78,6 @@ pub fn build_state(cfg: AppviewConfig) -> anyhow::Result<state::AppState> {
         cfg,
         _checkpointer: checkpointer,
     }))
-}
-
-/// Copies the index's WAL into the database file in the background (PASSIVE: it never blocks
-/// the writer or readers), four times a second, until the state is dropped.
-fn start_checkpointer(path: &std::path::Path, alive: Weak<()>) -> anyhow::Result<()> {
-    let conn = hearth_db::open(path)?;
-    std::thread::Builder::new()
-        .name("index-checkpoint".into())
-        .spawn(move || {
-            while alive.upgrade().is_some() {
-                std::thread::sleep(Duration::from_millis(250));
-                if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
-                    tracing::debug!(error = %e, "index checkpoint skipped");
-                }
-            }
-        })?;
-    Ok(())
 }
 
 /// Runs the AppView until the process is stopped.
