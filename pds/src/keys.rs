@@ -25,7 +25,7 @@ pub enum KeyError {
 
 impl KeyCache {
     pub fn get(&self, conn: &Connection, account: i64) -> Result<Arc<Keypair>, KeyError> {
-        if let Some(k) = self.keys.read().ok().and_then(|m| m.get(&account).cloned()) {
+        if let Some(k) = self.cached(account) {
             return Ok(k);
         }
         let bytes = store::signing_key(conn, account)?.ok_or(KeyError::Missing(account))?;
@@ -36,6 +36,11 @@ impl KeyCache {
             m.insert(account, key.clone());
         }
         Ok(key)
+    }
+
+    /// The key if it is already loaded (no database access).
+    pub fn cached(&self, account: i64) -> Option<Arc<Keypair>> {
+        self.keys.read().ok().and_then(|m| m.get(&account).cloned())
     }
 
     /// Drops a key (account deleted or key rotated).

@@ -29,7 +29,9 @@ const GET_FEED_SKELETON: &str = "app.bsky.feed.getFeedSkeleton";
 /// Service id of a Hearth AppView in DID documents and token audiences.
 const HEARTH_APPVIEW: &str = "hearth_appview";
 
-/// Signs a service-auth token as the account.
+/// Signs a service-auth token as the account. Every proxied call (most of what a client
+/// reads) mints one, so a cached key is used without taking a database connection; signing
+/// runs on a blocking thread either way.
 pub async fn mint_for(
     state: &AppState,
     account: i64,
@@ -40,14 +42,28 @@ pub async fn mint_for(
     ttl: i64,
 ) -> XrpcResult<String> {
     let st = state.clone();
-    let key = tokio::task::spawn_blocking(move || {
-        st.db.readers.read_blocking(|c| st.keys.get(c, account))
+    let (did, aud, lxm) = (did.to_owned(), aud.to_owned(), lxm.map(str::to_owned));
+    tokio::task::spawn_blocking(move || {
+        let key = match st.keys.cached(account) {
+            Some(key) => key,
+            None => st
+                .db
+                .readers
+                .read_blocking(|c| st.keys.get(c, account))
+                .map_err(XrpcError::internal)?
+                .map_err(XrpcError::internal)?,
+        };
+        Ok(atproto::auth::mint(
+            &key,
+            &did,
+            &aud,
+            lxm.as_deref(),
+            now,
+            ttl,
+        ))
     })
     .await
     .map_err(XrpcError::internal)?
-    .map_err(XrpcError::internal)?
-    .map_err(XrpcError::internal)?;
-    Ok(atproto::auth::mint(&key, did, aud, lxm, now, ttl))
 }
 
 /// Namespaces that manage the account or the repository: answered here or not at all.
