@@ -21,6 +21,7 @@ use std::time::Duration;
 const MIGRATIONS: &[&str] = &[
     include_str!("db/schema_v1.sql"),
     include_str!("db/schema_v2.sql"),
+    include_str!("db/schema_v3.sql"),
 ];
 
 pub fn build_state(cfg: AppviewConfig) -> anyhow::Result<state::AppState> {
@@ -114,4 +115,46 @@ pub async fn serve_on(
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+
+    /// Version 3 rebuilds `post_agg`: an index made by an earlier version keeps its counters.
+    #[test]
+    fn schema_v3_keeps_counters() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("index.sqlite");
+        let mut conn = hearth_db::open(&path).expect("open");
+        hearth_db::migrate(&mut conn, &MIGRATIONS[..2]).expect("v2");
+        conn.execute(
+            "INSERT INTO post_agg (post_uri, likes, reposts, replies, quotes) VALUES ('at://did:plc:a/app.bsky.feed.post/1', 3, 2, 1, 4)",
+            [],
+        )
+        .expect("row");
+        hearth_db::migrate(&mut conn, MIGRATIONS).expect("v3");
+        let row: (i64, i64, i64, i64) = conn
+            .query_row(
+                "SELECT likes, reposts, replies, quotes FROM post_agg WHERE post_uri = 'at://did:plc:a/app.bsky.feed.post/1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .expect("kept");
+        assert_eq!(row, (3, 2, 1, 4));
+        let version: usize = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, MIGRATIONS.len());
+        // The upsert the index uses needs the rebuilt table's key.
+        conn.execute(
+            "INSERT INTO post_agg (post_uri, likes) VALUES ('at://did:plc:a/app.bsky.feed.post/1', MAX(0, -1)) ON CONFLICT (post_uri) DO UPDATE SET likes = MAX(0, likes + -1)",
+            [],
+        )
+        .expect("upsert");
+        let likes: i64 = conn
+            .query_row("SELECT likes FROM post_agg", [], |r| r.get(0))
+            .expect("likes");
+        assert_eq!(likes, 2);
+    }
 }

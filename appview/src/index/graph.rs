@@ -1,7 +1,7 @@
 //! `app.bsky.graph.*`: follows, blocks, lists.
 
 use super::notify;
-use super::post::bump_profile;
+use super::post::{ProfileCount, bump_profile};
 use super::values::str_at;
 use super::{IndexResult, Rec, actor_id};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -13,9 +13,9 @@ pub fn put_follow(conn: &Connection, rec: &Rec<'_>) -> IndexResult<()> {
     let created = str_at(rec.value, &["createdAt"]).unwrap_or(rec.now);
     conn.prepare_cached("INSERT INTO follows (uri, author, subject_did, created_at, indexed_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
         .execute(params![rec.uri, rec.author, subject, created, rec.now])?;
-    bump_profile(conn, rec.author, "follows", 1)?;
+    bump_profile(conn, rec.author, ProfileCount::Follows, 1)?;
     let subject_id = actor_id(conn, subject, rec.now)?;
-    bump_profile(conn, subject_id, "followers", 1)?;
+    bump_profile(conn, subject_id, ProfileCount::Followers, 1)?;
     if subject != rec.author_did {
         notify::add(conn, subject, rec, "follow", None)?;
     }
@@ -28,13 +28,13 @@ pub fn delete_follow(conn: &Connection, uri: &str) -> IndexResult<()> {
         .query_row([uri], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     if let Some((author, subject)) = row {
-        bump_profile(conn, author, "follows", -1)?;
+        bump_profile(conn, author, ProfileCount::Follows, -1)?;
         let subject_id: Option<i64> = conn
             .prepare_cached("SELECT id FROM actor WHERE did = ?1")?
             .query_row([subject], |r| r.get(0))
             .optional()?;
         if let Some(s) = subject_id {
-            bump_profile(conn, s, "followers", -1)?;
+            bump_profile(conn, s, ProfileCount::Followers, -1)?;
         }
     }
     Ok(())

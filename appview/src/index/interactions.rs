@@ -1,7 +1,7 @@
 //! `app.bsky.feed.like` and `app.bsky.feed.repost`.
 
 use super::notify;
-use super::post::bump_post;
+use super::post::{PostCount, bump_post};
 use super::values::{sort_at, str_at, uri_did};
 use super::{IndexResult, Rec};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -20,7 +20,7 @@ pub fn put_like(conn: &Connection, rec: &Rec<'_>) -> IndexResult<()> {
     let created = str_at(rec.value, &["createdAt"]).unwrap_or(rec.now);
     conn.prepare_cached("INSERT INTO likes (uri, author, subject_uri, subject_cid, created_at, indexed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
         .execute(params![rec.uri, rec.author, uri, cid, created, rec.now])?;
-    bump_post(conn, &uri, "likes", 1)?;
+    bump_post(conn, &uri, PostCount::Likes, 1)?;
     if let Some(did) = uri_did(&uri).filter(|d| *d != rec.author_did) {
         notify::add(conn, did, rec, "like", Some(&uri))?;
     }
@@ -33,7 +33,7 @@ pub fn delete_like(conn: &Connection, uri: &str) -> IndexResult<()> {
         .query_row([uri], |r| r.get(0))
         .optional()?;
     if let Some(s) = subject {
-        bump_post(conn, &s, "likes", -1)?;
+        bump_post(conn, &s, PostCount::Likes, -1)?;
     }
     Ok(())
 }
@@ -47,7 +47,7 @@ pub fn put_repost(conn: &Connection, rec: &Rec<'_>) -> IndexResult<()> {
         .execute(params![rec.uri, rec.author, uri, cid, created, rec.now])?;
     conn.prepare_cached("INSERT OR REPLACE INTO feed_item (uri, post_uri, author, kind, is_reply, sort_at) VALUES (?1, ?2, ?3, 'repost', 0, ?4)")?
         .execute(params![rec.uri, uri, rec.author, sort_at(Some(created), rec.now)])?;
-    bump_post(conn, &uri, "reposts", 1)?;
+    bump_post(conn, &uri, PostCount::Reposts, 1)?;
     if let Some(did) = uri_did(&uri).filter(|d| *d != rec.author_did) {
         notify::add(conn, did, rec, "repost", Some(&uri))?;
     }
@@ -62,7 +62,7 @@ pub fn delete_repost(conn: &Connection, uri: &str) -> IndexResult<()> {
     conn.prepare_cached("DELETE FROM feed_item WHERE uri = ?1")?
         .execute([uri])?;
     if let Some(s) = subject {
-        bump_post(conn, &s, "reposts", -1)?;
+        bump_post(conn, &s, PostCount::Reposts, -1)?;
     }
     Ok(())
 }

@@ -36,23 +36,63 @@ pub fn mentions(v: &Ipld) -> Vec<&str> {
     out
 }
 
-fn bump(conn: &Connection, post_uri: &str, column: &str, by: i64) -> IndexResult<()> {
-    conn.prepare_cached("INSERT OR IGNORE INTO post_agg (post_uri) VALUES (?1)")?
-        .execute([post_uri])?;
-    conn.prepare_cached(&format!(
-        "UPDATE post_agg SET {column} = MAX(0, {column} + ?2) WHERE post_uri = ?1"
-    ))?
-    .execute(params![post_uri, by])?;
+/// The counters a post has; each names its column in `post_agg`.
+#[derive(Debug, Clone, Copy)]
+pub enum PostCount {
+    Likes,
+    Reposts,
+    Replies,
+    Quotes,
+}
+
+/// The counters an account has; each names its column in `profile_agg`.
+#[derive(Debug, Clone, Copy)]
+pub enum ProfileCount {
+    Followers,
+    Follows,
+    Posts,
+}
+
+/// Moves one of a post's counters (never below zero). One upsert, not a read and a write:
+/// this runs for most events the firehose carries, on the single writer.
+pub fn bump_post(conn: &Connection, post_uri: &str, count: PostCount, by: i64) -> IndexResult<()> {
+    let sql = match count {
+        PostCount::Likes => {
+            "INSERT INTO post_agg (post_uri, likes) VALUES (?1, MAX(0, ?2)) ON CONFLICT (post_uri) DO UPDATE SET likes = MAX(0, likes + ?2)"
+        }
+        PostCount::Reposts => {
+            "INSERT INTO post_agg (post_uri, reposts) VALUES (?1, MAX(0, ?2)) ON CONFLICT (post_uri) DO UPDATE SET reposts = MAX(0, reposts + ?2)"
+        }
+        PostCount::Replies => {
+            "INSERT INTO post_agg (post_uri, replies) VALUES (?1, MAX(0, ?2)) ON CONFLICT (post_uri) DO UPDATE SET replies = MAX(0, replies + ?2)"
+        }
+        PostCount::Quotes => {
+            "INSERT INTO post_agg (post_uri, quotes) VALUES (?1, MAX(0, ?2)) ON CONFLICT (post_uri) DO UPDATE SET quotes = MAX(0, quotes + ?2)"
+        }
+    };
+    conn.prepare_cached(sql)?.execute(params![post_uri, by])?;
     Ok(())
 }
 
-pub fn bump_profile(conn: &Connection, actor: i64, column: &str, by: i64) -> IndexResult<()> {
-    conn.prepare_cached("INSERT OR IGNORE INTO profile_agg (actor) VALUES (?1)")?
-        .execute([actor])?;
-    conn.prepare_cached(&format!(
-        "UPDATE profile_agg SET {column} = MAX(0, {column} + ?2) WHERE actor = ?1"
-    ))?
-    .execute(params![actor, by])?;
+/// Moves one of an account's counters (never below zero), as [`bump_post`] does.
+pub fn bump_profile(
+    conn: &Connection,
+    actor: i64,
+    count: ProfileCount,
+    by: i64,
+) -> IndexResult<()> {
+    let sql = match count {
+        ProfileCount::Followers => {
+            "INSERT INTO profile_agg (actor, followers) VALUES (?1, MAX(0, ?2)) ON CONFLICT (actor) DO UPDATE SET followers = MAX(0, followers + ?2)"
+        }
+        ProfileCount::Follows => {
+            "INSERT INTO profile_agg (actor, follows) VALUES (?1, MAX(0, ?2)) ON CONFLICT (actor) DO UPDATE SET follows = MAX(0, follows + ?2)"
+        }
+        ProfileCount::Posts => {
+            "INSERT INTO profile_agg (actor, posts) VALUES (?1, MAX(0, ?2)) ON CONFLICT (actor) DO UPDATE SET posts = MAX(0, posts + ?2)"
+        }
+    };
+    conn.prepare_cached(sql)?.execute(params![actor, by])?;
     Ok(())
 }
 
@@ -93,13 +133,13 @@ pub fn put(conn: &Connection, rec: &Rec<'_>) -> IndexResult<()> {
         .execute(params![id, text])?;
     conn.prepare_cached("INSERT OR REPLACE INTO feed_item (uri, post_uri, author, kind, is_reply, sort_at) VALUES (?1, ?1, ?2, 'post', ?3, ?4)")?
         .execute(params![rec.uri, rec.author, parent.is_some(), sort])?;
-    conn.prepare_cached("INSERT OR IGNORE INTO post_agg (post_uri) VALUES (?1)")?
-        .execute([rec.uri])?;
-    bump_profile(conn, rec.author, "posts", 1)?;
+    // No post_agg row yet: views read a missing row as zero counts, and the first like,
+    // repost, reply or quote creates it.
+    bump_profile(conn, rec.author, ProfileCount::Posts, 1)?;
 
     let mut notified: Vec<&str> = vec![rec.author_did];
     if let Some(p) = parent {
-        bump(conn, p, "replies", 1)?;
+        bump_post(conn, p, PostCount::Replies, 1)?;
         for target in [p, root.unwrap_or(p)] {
             if let Some(did) = uri_did(target)
                 && !notified.contains(&did)
@@ -111,7 +151,7 @@ pub fn put(conn: &Connection, rec: &Rec<'_>) -> IndexResult<()> {
     }
     if let Some(q) = embed {
         if q.contains("/app.bsky.feed.post/") {
-            bump(conn, q, "quotes", 1)?;
+            bump_post(conn, q, PostCount::Quotes, 1)?;
         }
         if let Some(did) = uri_did(q)
             && !notified.contains(&did)
@@ -143,21 +183,12 @@ pub fn delete(conn: &Connection, uri: &str) -> IndexResult<()> {
         .execute([id])?;
     conn.prepare_cached("DELETE FROM feed_item WHERE uri = ?1")?
         .execute([uri])?;
-    bump_profile(conn, author, "posts", -1)?;
+    bump_profile(conn, author, ProfileCount::Posts, -1)?;
     if let Some(p) = parent {
-        bump(conn, &p, "replies", -1)?;
+        bump_post(conn, &p, PostCount::Replies, -1)?;
     }
     if let Some(q) = embed.filter(|q| q.contains("/app.bsky.feed.post/")) {
-        bump(conn, &q, "quotes", -1)?;
+        bump_post(conn, &q, PostCount::Quotes, -1)?;
     }
     Ok(())
-}
-
-pub(super) fn bump_post(
-    conn: &Connection,
-    post_uri: &str,
-    column: &str,
-    by: i64,
-) -> IndexResult<()> {
-    bump(conn, post_uri, column, by)
 }
