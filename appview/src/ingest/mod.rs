@@ -66,13 +66,15 @@ pub fn start(state: &AppState) -> anyhow::Result<()> {
         receivers.push(rx);
     }
     let senders = Arc::new(senders);
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(worker::IN_FLIGHT));
     for (i, rx) in receivers.into_iter().enumerate() {
         let st = state.clone();
+        let in_flight = in_flight.clone();
         let handle = tokio::runtime::Handle::current();
         let bf = backfill_tx.clone();
         std::thread::Builder::new()
             .name(format!("hearth-ingest-{i}"))
-            .spawn(move || worker::run(st, handle, rx, bf))?;
+            .spawn(move || worker::run(st, handle, in_flight, rx, bf))?;
     }
     backfill::spawn(state.clone(), backfill_rx, senders.clone());
     for url in state.cfg.firehose_urls() {

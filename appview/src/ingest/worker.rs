@@ -13,11 +13,14 @@ use atproto::firehose::{Commit, Event};
 use atproto::identity::{DidDocument, IdentityError};
 use atproto::repo::{RepoError, RepoOp, verify_commit_car};
 use atproto::syntax::{Did, Tid};
+use foldhash::{HashMap, HashMapExt};
 use hearth_db::{DbError, WriteTxn};
-use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::mpsc::{Receiver, UnboundedSender};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Cached repository states per worker; the database is the truth, so the cache is simply
 /// emptied when it grows past this.
@@ -34,6 +37,23 @@ const MAX_FUTURE_MICROS: u64 = 5 * 60 * 1_000_000;
 /// queue is empty, so this bounds only how much a backlog gathers (and how much one failing
 /// job retries commit by commit).
 const BATCH: usize = 512;
+/// Verified commits handed to the writer and not yet committed, across all workers. When the
+/// writer falls behind, workers wait for room, their queues fill and the stream reader stops
+/// reading: a burst backs up into the socket (TCP backpressure), not into memory. A commit
+/// waiting here holds about 4 KiB (its decoded records among them; measured with the ingest
+/// benchmark's peak RSS at different limits), so this is ~64 MiB at most. Smaller limits cost
+/// speed: the writer's cost per commit is lowest when it can take many at once (on 2 cores,
+/// 2 × 4,096 ingested 9,000–10,600 events/s where 2 × 16,384 ingested 11,000–12,100).
+pub const IN_FLIGHT: usize = 16_384;
+/// How long a worker holds verified commits, when its queue runs dry, for more to join their
+/// batch. Each batch the writer takes alone is a transaction of its own (a WAL append and an
+/// fsync), and the writer's cost per commit falls steeply as batches grow; a tenth of a second
+/// is little next to how far behind the network any firehose consumer runs.
+const LINGER: Duration = Duration::from_millis(100);
+/// How long a worker trusts what it derived from a DID document before asking the resolver
+/// (a shared, locked cache) again. A rotated key still verifies at once: a signature that
+/// fails is retried with a freshly fetched document.
+const RECHECK: Duration = Duration::from_secs(1);
 
 struct Worker {
     state: AppState,
@@ -43,11 +63,23 @@ struct Worker {
     resync: UnboundedSender<ResyncRequest>,
     /// Verified commits not yet handed to the writer, in the order they were verified.
     pending: Vec<Verified>,
-    /// Each repository's signing key, parsed from the DID document it came from. Kept only
-    /// while the resolver hands out that same document, so a refreshed or expired document
-    /// is parsed again; decoding the key (a point decompression) per event is otherwise a
-    /// good part of verification.
-    keys: HashMap<String, (Arc<DidDocument>, PublicKey)>,
+    /// What each repository's DID document says, derived once per document.
+    known: HashMap<String, Known>,
+    /// Permits for [`IN_FLIGHT`] commits, shared by all workers.
+    in_flight: Arc<Semaphore>,
+}
+
+/// What a worker derived from one account's DID document. Kept only while the resolver hands
+/// out that same document, so a refreshed or expired document is derived again. Per event,
+/// parsing the key (a point decompression) and the PDS endpoint (URL parsing) would otherwise
+/// be a good part of the work.
+struct Known {
+    doc: Arc<DidDocument>,
+    key: Option<PublicKey>,
+    /// The last host checked against the document's PDS endpoint, and the answer.
+    host: Option<(Arc<HostInfo>, bool)>,
+    /// When the resolver last handed out `doc`.
+    checked: Instant,
 }
 
 /// A verified commit, ready to index.
@@ -60,13 +92,14 @@ struct Verified {
     scope: ScopeRule,
     host: Arc<HostInfo>,
     seq: i64,
-    /// The event's `time`, in unix milliseconds (for the lag statistic).
-    event_ms: Option<i64>,
+    /// The event's `time` (for the lag statistic; parsed only for a batch's last commit).
+    time: String,
 }
 
 pub fn run(
     state: AppState,
     rt: Handle,
+    in_flight: Arc<Semaphore>,
     mut rx: Receiver<Work>,
     resync: UnboundedSender<ResyncRequest>,
 ) {
@@ -77,22 +110,52 @@ pub fn run(
         held: HashMap::new(),
         resync,
         pending: Vec::new(),
-        keys: HashMap::new(),
+        known: HashMap::new(),
+        in_flight,
     };
     while let Some(work) = rx.blocking_recv() {
         w.handle(work);
-        // Whatever else is already queued joins the batch; the batch goes to the writer as
-        // soon as the queue is empty (or the batch full), so a quiet stream waits for nothing.
+        // What follows within LINGER joins the batch; a full batch goes at once.
+        let deadline = Instant::now() + LINGER;
         loop {
             if w.pending.len() >= BATCH {
                 w.flush();
             }
-            match rx.try_recv() {
-                Ok(work) => w.handle(work),
-                Err(_) => break,
+            let next = match rx.try_recv() {
+                Ok(work) => Some(work),
+                Err(TryRecvError::Disconnected) => None,
+                Err(TryRecvError::Empty) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if w.pending.is_empty() || left.is_zero() {
+                        break;
+                    }
+                    // The timer is made inside `block_on`: only there is the runtime current.
+                    match w
+                        .rt
+                        .block_on(async { tokio::time::timeout(left, rx.recv()).await })
+                    {
+                        Ok(work) => work,
+                        Err(_) => break,
+                    }
+                }
+            };
+            match next {
+                Some(work) => w.handle(work),
+                None => break,
             }
         }
         w.flush();
+    }
+}
+
+impl From<Arc<DidDocument>> for Known {
+    fn from(doc: Arc<DidDocument>) -> Known {
+        Known {
+            key: doc.signing_key().ok(),
+            doc,
+            host: None,
+            checked: Instant::now(),
+        }
     }
 }
 
@@ -117,13 +180,13 @@ impl Worker {
                 host.watermark.finish(seq);
             }
             w.repos.clear();
-            w.keys.clear();
+            w.known.clear();
         }
         if w.repos.len() > CACHE_LIMIT {
             w.repos.retain(|_, s| s.resyncing);
         }
-        if w.keys.len() > CACHE_LIMIT {
-            w.keys.clear();
+        if w.known.len() > CACHE_LIMIT {
+            w.known.clear();
         }
     }
 
@@ -133,7 +196,14 @@ impl Worker {
             return;
         }
         let batch = Arc::new(std::mem::take(&mut self.pending));
-        submit_batch(&self.state, batch, true);
+        // At most BATCH commits are pending, fewer than IN_FLIGHT: the wait always ends. The
+        // semaphore is never closed, so no permit only means none is needed.
+        let permits = u32::try_from(batch.len()).unwrap_or(u32::MAX);
+        let permit = self
+            .rt
+            .block_on(self.in_flight.clone().acquire_many_owned(permits))
+            .ok();
+        submit_batch(&self.state, batch, true, permit);
     }
 
     fn repo(&mut self, did: &str) -> Option<&mut RepoState> {
@@ -175,16 +245,16 @@ impl Worker {
 
     fn event(&mut self, inc: Incoming, replayed: bool) {
         let did = inc.event.did().unwrap_or_default().to_owned();
-        if did.parse::<Did>().is_err() {
+        let Ok(parsed) = did.parse::<Did>() else {
             return self.dropped(&inc, "bad_did");
-        }
+        };
         // A PDS speaks only for the accounts it hosts: an event about an account whose DID
         // document names another PDS is refused (otherwise any host we follow could
         // deactivate or delete everyone else's accounts from the index, force resyncs with
         // forged `since` fields, or flood us with identity look-ups). A relay has made that
         // check itself.
         if inc.host.is_pds && !matches!(inc.event, Event::Info(_)) {
-            match self.hosted_by(&did, &inc.host) {
+            match self.hosted_by(&parsed, &inc.host) {
                 Ok(true) => {}
                 Ok(false) => return self.dropped(&inc, "wrong_host"),
                 Err(reason) => return self.dropped(&inc, reason),
@@ -200,7 +270,7 @@ impl Worker {
             Event::Commit(_) => {
                 let Incoming { event, host, seq } = inc;
                 let Event::Commit(c) = event else { return };
-                self.commit(&did, st, c, host, seq, replayed)
+                self.commit(&parsed, st, c, host, seq, replayed)
             }
             Event::Account(a) => {
                 let status = if a.active {
@@ -233,6 +303,7 @@ impl Worker {
                 );
             }
             Event::Identity(_) => {
+                self.known.remove(&did);
                 super::backfill::refresh_identity(&self.state, &self.rt, &did, true);
                 Self::finish(&inc);
             }
@@ -252,21 +323,53 @@ impl Worker {
         }
     }
 
+    /// The account's DID document and what was derived from it: from the resolver's cache
+    /// when fresh (without entering the async runtime), fetched otherwise, or fetched anew
+    /// when `refresh`.
+    fn identity(&mut self, did: &Did, refresh: bool) -> Result<&mut Known, IdentityError> {
+        let recent = self
+            .known
+            .get(did.as_str())
+            .filter(|k| !refresh && k.checked.elapsed() < RECHECK)
+            .map(|k| k.doc.clone());
+        let (doc, checked) = match recent {
+            Some(doc) => (doc, false),
+            None => {
+                let doc = match self.state.dids.cached(did) {
+                    Some(doc) if !refresh => doc,
+                    _ if refresh => self.rt.block_on(self.state.dids.refresh(did))?,
+                    _ => self.rt.block_on(self.state.dids.resolve(did))?,
+                };
+                (doc, true)
+            }
+        };
+        let known = self
+            .known
+            .entry(did.as_str().to_owned())
+            .or_insert_with(|| Known::from(doc.clone()));
+        if !Arc::ptr_eq(&known.doc, &doc) {
+            *known = Known::from(doc);
+        } else if checked {
+            known.checked = Instant::now();
+        }
+        Ok(known)
+    }
+
     /// Whether the account's DID document names `host` as its PDS (looking again, once, in
     /// case the account moved). A DID that no longer resolves is claimed by no one else.
-    fn hosted_by(&self, did: &str, host: &super::HostInfo) -> Result<bool, &'static str> {
-        let Ok(parsed) = did.parse::<Did>() else {
-            return Err("bad_did");
-        };
+    fn hosted_by(&mut self, did: &Did, host: &Arc<HostInfo>) -> Result<bool, &'static str> {
         for refresh in [false, true] {
-            let doc = if refresh {
-                self.rt.block_on(self.state.dids.refresh(&parsed))
-            } else {
-                self.rt.block_on(self.state.dids.resolve(&parsed))
-            };
-            match doc {
-                Ok(doc) => {
-                    if doc.pds_endpoint().is_some_and(|e| host.is(e)) {
+            match self.identity(did, refresh) {
+                Ok(known) => {
+                    let hosted = match &known.host {
+                        Some((h, answer)) if Arc::ptr_eq(h, host) => *answer,
+                        _ => {
+                            let answer = known.doc.pds_endpoint().is_some_and(|e| host.is(e));
+                            known.host = Some((host.clone(), answer));
+                            answer
+                        }
+                    };
+                    if hosted {
                         return Ok(true);
                     }
                 }
@@ -307,13 +410,14 @@ impl Worker {
 
     fn commit(
         &mut self,
-        did: &str,
+        parsed: &Did,
         st: RepoState,
         c: Box<Commit>,
         host: std::sync::Arc<super::HostInfo>,
         seq: i64,
         replayed: bool,
     ) {
+        let did = parsed.as_str();
         // Kept whole so the event can be held for replay after a resync.
         let inc = &Incoming {
             event: Event::Commit(c),
@@ -369,7 +473,7 @@ impl Worker {
             }
             // `since` and `prevData` are not signed: only a genuine commit of this account may
             // cost a resync, not a forged or relabelled one.
-            match self.verify(did, c, &[], None) {
+            match self.verify(parsed, c, &[], None) {
                 Ok(v) if v.did == did && v.rev == c.rev && v.commit_cid == c.commit => {}
                 Ok(_) => return self.dropped(inc, "commit_mismatch"),
                 Err(reason) => return self.dropped(inc, reason),
@@ -383,7 +487,7 @@ impl Worker {
             };
             return self.hold(did.to_owned(), held);
         }
-        let verified = match self.verify(did, c, &ops, c.prev_data) {
+        let verified = match self.verify(parsed, c, &ops, c.prev_data) {
             Ok(v) => v,
             Err(reason) => return self.dropped(inc, reason),
         };
@@ -401,11 +505,6 @@ impl Worker {
         if !st.known {
             super::backfill::refresh_identity(&self.state, &self.rt, did, false);
         }
-        let event_ms = c
-            .time
-            .parse::<atproto::syntax::Datetime>()
-            .ok()
-            .map(|d| d.timestamp_micros() / 1000);
         self.pending.push(Verified {
             did: did.to_owned(),
             rev: c.rev.clone(),
@@ -415,7 +514,7 @@ impl Worker {
             scope: self.scope_rule(inc),
             host: inc.host.clone(),
             seq: inc.seq,
-            event_ms,
+            time: c.time.clone(),
         });
     }
 
@@ -423,33 +522,17 @@ impl Worker {
     /// the inversion of the operations against `prevData`.
     fn verify(
         &mut self,
-        did: &str,
+        did: &Did,
         c: &Commit,
         ops: &[RepoOp],
         prev_data: Option<Cid>,
     ) -> Result<atproto::repo::VerifiedCommit, &'static str> {
-        let Ok(parsed) = did.parse::<Did>() else {
-            return Err("bad_did");
-        };
         for refresh in [false, true] {
-            let doc = if refresh {
-                self.rt.block_on(self.state.dids.refresh(&parsed))
-            } else {
-                self.rt.block_on(self.state.dids.resolve(&parsed))
-            };
-            let Ok(doc) = doc else {
+            let Ok(known) = self.identity(did, refresh) else {
                 return Err("unresolvable_did");
             };
-            let key = match self.keys.get(did) {
-                Some((from, key)) if Arc::ptr_eq(from, &doc) => *key,
-                _ => {
-                    let Ok(key) = doc.signing_key() else {
-                        self.keys.remove(did);
-                        return Err("no_signing_key");
-                    };
-                    self.keys.insert(did.to_owned(), (doc, key));
-                    key
-                }
+            let Some(key) = known.key else {
+                return Err("no_signing_key");
             };
             match verify_commit_car(&c.blocks, ops, prev_data, Some(&key)) {
                 Ok(v) => return Ok(v),
@@ -493,7 +576,12 @@ impl Worker {
 /// Indexes verified commits in one writer job; each advances its host's cursor once the job
 /// commits. If the job fails (a commit the index cannot take), the commits are retried one job
 /// each, so that only the culprit is lost, as if they had been submitted singly.
-fn submit_batch(state: &AppState, batch: Arc<Vec<Verified>>, retry_singly: bool) {
+fn submit_batch(
+    state: &AppState,
+    batch: Arc<Vec<Verified>>,
+    retry_singly: bool,
+    permit: Option<OwnedSemaphorePermit>,
+) {
     let (st, job_batch) = (state.clone(), batch.clone());
     state.db.writer.submit(
         move |txn: &mut WriteTxn<'_, ()>| {
@@ -508,45 +596,64 @@ fn submit_batch(state: &AppState, batch: Arc<Vec<Verified>>, retry_singly: bool)
             }
             Ok::<_, DbError>(indexed)
         },
-        move |r: Result<usize, DbError>| match r {
-            Ok(n) => {
-                use std::sync::atomic::Ordering::Relaxed;
-                st.stats
-                    .commits_applied
-                    .fetch_add(batch.len() as u64, Relaxed);
-                st.stats.records_indexed.fetch_add(n as u64, Relaxed);
-                if let Some(ms) = batch.iter().rev().find_map(|v| v.event_ms) {
-                    st.stats.last_event_time_ms.store(ms, Relaxed);
-                    st.stats.last_processed_ms.store(now_ms(), Relaxed);
-                }
-                for v in batch.iter() {
-                    v.host.watermark.finish(v.seq);
-                }
-            }
-            Err(e) if retry_singly && batch.len() > 1 => {
-                tracing::warn!(error = %e, commits = batch.len(), "indexing a batch failed; retrying its commits one by one");
-                // The job has run and dropped its reference, so the batch is ours alone.
-                match Arc::try_unwrap(batch) {
-                    Ok(items) => {
-                        for v in items {
-                            submit_batch(&st, Arc::new(vec![v]), false);
-                        }
-                    }
-                    Err(shared) => {
-                        for v in shared.iter() {
-                            v.host.watermark.finish(v.seq);
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "indexing a commit failed");
-                for v in batch.iter() {
-                    v.host.watermark.finish(v.seq);
-                }
-            }
+        move |r: Result<usize, DbError>| {
+            // The commits are written (or lost): the worker may hand over more.
+            drop(permit);
+            finished(&st, batch, r, retry_singly)
         },
     );
+}
+
+/// What follows a batch's writer job: statistics and cursors, or a retry commit by commit.
+fn finished(
+    st: &AppState,
+    batch: Arc<Vec<Verified>>,
+    r: Result<usize, DbError>,
+    retry_singly: bool,
+) {
+    match r {
+        Ok(n) => {
+            use std::sync::atomic::Ordering::Relaxed;
+            st.stats
+                .commits_applied
+                .fetch_add(batch.len() as u64, Relaxed);
+            st.stats.records_indexed.fetch_add(n as u64, Relaxed);
+            if let Some(d) = batch
+                .last()
+                .and_then(|v| v.time.parse::<atproto::syntax::Datetime>().ok())
+            {
+                st.stats
+                    .last_event_time_ms
+                    .store(d.timestamp_micros() / 1000, Relaxed);
+                st.stats.last_processed_ms.store(now_ms(), Relaxed);
+            }
+            for v in batch.iter() {
+                v.host.watermark.finish(v.seq);
+            }
+        }
+        Err(e) if retry_singly && batch.len() > 1 => {
+            tracing::warn!(error = %e, commits = batch.len(), "indexing a batch failed; retrying its commits one by one");
+            // The job has run and dropped its reference, so the batch is ours alone.
+            match Arc::try_unwrap(batch) {
+                Ok(items) => {
+                    for v in items {
+                        submit_batch(st, Arc::new(vec![v]), false, None);
+                    }
+                }
+                Err(shared) => {
+                    for v in shared.iter() {
+                        v.host.watermark.finish(v.seq);
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "indexing a commit failed");
+            for v in batch.iter() {
+                v.host.watermark.finish(v.seq);
+            }
+        }
+    }
 }
 
 /// Whether two URLs (`http(s)://` or `ws(s)://`) name the same host and port; the loopback

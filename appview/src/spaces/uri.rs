@@ -172,6 +172,13 @@ pub fn references_space(value: &Ipld) -> bool {
     }
 }
 
+/// [`references_space`] for a record with its DAG-CBOR bytes. Strings are stored in DAG-CBOR
+/// as plain UTF-8, so a record whose bytes do not contain [`MARKER`] holds no space URI: the
+/// common case costs one substring search instead of a walk over the decoded record.
+pub fn record_references_space(bytes: &[u8], value: &Ipld) -> bool {
+    memchr::memmem::find(bytes, MARKER.as_bytes()).is_some() && references_space(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +206,36 @@ mod tests {
                 parsed,
                 SpaceUri::record(AUTH, SKEY, ALICE, c, "3lbsk4aaaaa2a")
             );
+        }
+    }
+
+    #[test]
+    fn records_referencing_spaces_are_found_through_their_bytes() {
+        use atproto::data::cbor;
+        let space = format!(
+            "at://{AUTH}/space/social.hearth.space/{SKEY}/{ALICE}/{POST_NSID}/3lbsk4aaaaa2a"
+        );
+        let quoting = serde_json::json!({
+            "$type": "app.bsky.feed.post", "text": "see", "createdAt": "2026-11-27T00:00:00Z",
+            "embed": { "$type": "app.bsky.embed.record", "record": { "uri": space, "cid": "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm" } }
+        });
+        // The marker in text that is not a URI is no reference; a plain post is none either.
+        let mentioning = serde_json::json!({
+            "$type": "app.bsky.feed.post", "createdAt": "2026-11-27T00:00:00Z",
+            "text": format!("our URIs look like {MARKER}"),
+        });
+        let plain = serde_json::json!({
+            "$type": "app.bsky.feed.post", "text": "hello", "createdAt": "2026-11-27T00:00:00Z",
+        });
+        for (value, expected) in [(quoting, true), (mentioning, false), (plain, false)] {
+            let record = atproto::data::json::record_from_json(&value).expect("record");
+            let bytes = cbor::encode(&record).expect("encode");
+            assert_eq!(
+                record_references_space(&bytes, &record),
+                expected,
+                "{value}"
+            );
+            assert_eq!(references_space(&record), expected, "{value}");
         }
     }
 

@@ -3,7 +3,8 @@
 //! Resolution results are few and cheap to hold, so a mutex-guarded map is enough; it avoids
 //! pulling in a concurrent cache crate for a few thousand entries at most.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
+use foldhash::HashMapExt;
 use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -60,10 +60,17 @@ impl DidResolver {
 
     /// The document for `did`, from the cache when fresh.
     pub async fn resolve(&self, did: &Did) -> Result<Arc<DidDocument>, IdentityError> {
-        if let Some(doc) = self.cache.get(did) {
+        if let Some(doc) = self.cached(did) {
             return Ok(doc);
         }
         self.refresh(did).await
+    }
+
+    /// The cached document for `did`, if fresh; never fetches. For callers off the async
+    /// runtime that look up the same few documents constantly (a firehose consumer's workers)
+    /// and would otherwise enter the runtime for every event.
+    pub fn cached(&self, did: &Did) -> Option<Arc<DidDocument>> {
+        self.cache.get(did)
     }
 
     /// Fetches the document for `did` now, bypassing and then updating the cache (use it
