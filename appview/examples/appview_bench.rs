@@ -637,6 +637,8 @@ async fn ingest(rec: &Recording) -> anyhow::Result<String> {
         "ingest: {applied} applied, {dropped} dropped in {secs:.2} s = {rate:.0} events/s (last frame sent after {:.2} s)",
         (sent - connected).as_secs_f64()
     );
+    let threads = thread_cpu();
+    eprintln!("ingest: CPU seconds by thread: {threads}");
     if dropped > 0 {
         bail!("events were dropped: {:?}", state.stats.dropped());
     }
@@ -662,7 +664,8 @@ async fn ingest(rec: &Recording) -> anyhow::Result<String> {
          against `prevData`, rev ordering) and committed.\n\n\
          | events | applied | dropped | wall time | events/s | bar |\n\
          |---:|---:|---:|---:|---:|---|\n\
-         | {total} | {applied} | {dropped} | {secs:.2} s | **{rate:.0}** | ≥ 10,000 events/s: {ok} |\n\n",
+         | {total} | {applied} | {dropped} | {secs:.2} s | **{rate:.0}** | ≥ 10,000 events/s: {ok} |\n\n\
+         CPU seconds by thread over the whole run (from `/proc`): {threads}.\n\n",
         repos = rec.plc_ops.len(),
         p = c.profiles,
         po = c.posts,
@@ -675,6 +678,42 @@ async fn ingest(rec: &Recording) -> anyhow::Result<String> {
             "**missed**"
         },
     ))
+}
+
+/// CPU time (user + system) this process's threads have used, summed by thread name, largest
+/// first: which stage of the pipeline the run spent its cores on, a figure that does not move
+/// with the scheduling noise that wall time on a shared 2-core machine does.
+fn thread_cpu() -> String {
+    let ticks = 100.0; // USER_HZ on Linux
+    let mut by_name: HashMap<String, f64> = HashMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return "unavailable".into();
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // The name is between the first '(' and the last ')'; fields 14 and 15 (utime, stime)
+        // follow.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].trim_end_matches(|c: char| c.is_ascii_digit());
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let cpu: f64 = [11, 12]
+            .iter()
+            .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+            .sum();
+        *by_name
+            .entry(name.trim_end_matches('-').to_owned())
+            .or_default() += cpu / ticks;
+    }
+    let mut v: Vec<_> = by_name.into_iter().filter(|(_, s)| *s >= 0.05).collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1));
+    v.iter()
+        .map(|(n, s)| format!("{n} {s:.1}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 // ---------------------------------------------------------------------------------------------
