@@ -32,7 +32,15 @@ pub fn build_state(cfg: AppviewConfig) -> anyhow::Result<state::AppState> {
     // every 1,000 pages of WAL) stalls the single writer while it copies pages and fsyncs the
     // database file. A background thread checkpoints instead; the writer only does it itself
     // if the WAL grows past 32 MB.
-    let db = hearth_db::Db::open(&index_path, MIGRATIONS, 8, |conn| {
+    // The writer's page cache should hold an ingest transaction's dirty pages: when it
+    // overflows, SQLite spills pages to the WAL mid-transaction and writes them again at
+    // commit, and reads back index pages it has just evicted. Measured with the ingest
+    // benchmark: 32 → 64 MiB cut the writer's CPU by about a tenth; 128 MiB gained no more.
+    let connections = hearth_db::Connections {
+        writer_cache_kib: 64 * 1024,
+        ..hearth_db::Connections::with_readers(8)
+    };
+    let db = hearth_db::Db::open(&index_path, MIGRATIONS, connections, |conn| {
         conn.execute_batch("PRAGMA wal_autocheckpoint = 8000")?;
         Ok(())
     })?;
