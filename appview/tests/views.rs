@@ -2264,3 +2264,62 @@ async fn repo_rev_header_for_read_after_write() {
         }
     }
 }
+
+/// Every profile a feed page shows carries the same viewer state as the account's own
+/// getProfile: the page reads relations for all its authors in a few batched queries, the
+/// profile one author at a time.
+#[tokio::test]
+async fn feed_viewer_state_matches_profile() {
+    fn profiles<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
+        match v {
+            Value::Object(o) => {
+                if o.contains_key("did") && o.contains_key("viewer") {
+                    out.push(v);
+                }
+                o.values().for_each(|x| profiles(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| profiles(x, out)),
+            _ => {}
+        }
+    }
+    let n = network().await;
+    let w = &n.w;
+    let mut compared = 0;
+    let mut seen = std::collections::HashSet::new();
+    for viewer in [&n.alice, &n.bob, &n.dave] {
+        for author in [&n.alice, &n.bob, &n.carol, &n.dave, &n.eve] {
+            let feed = w
+                .ok(
+                    "app.bsky.feed.getAuthorFeed",
+                    &[("actor", author.did.as_str()), ("limit", "100")],
+                    Some(viewer),
+                )
+                .await;
+            let mut shown = Vec::new();
+            profiles(&feed["feed"], &mut shown);
+            for p in shown {
+                let did = p["did"].as_str().expect("did");
+                let own = w
+                    .ok("app.bsky.actor.getProfile", &[("actor", did)], Some(viewer))
+                    .await;
+                for key in ["following", "followedBy", "blocking", "blockedBy", "muted"] {
+                    if p["viewer"][key].as_str().is_some() {
+                        seen.insert(key);
+                    }
+                    assert_eq!(
+                        p["viewer"][key], own["viewer"][key],
+                        "{key} of {did} for {}",
+                        viewer.did
+                    );
+                }
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 20, "{compared} profiles compared");
+    // Follows both ways were among the relations compared.
+    assert!(
+        seen.contains("following") && seen.contains("followedBy"),
+        "{seen:?}"
+    );
+}

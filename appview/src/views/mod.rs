@@ -27,6 +27,8 @@ pub struct Hydrator<'c> {
     /// Base URL for image links (`{base}/img/...`).
     pub img_base: String,
     actors: HashMap<i64, Option<actor::ActorRow>>,
+    /// The viewer's follows and blocks with each actor met so far (or read ahead for a page).
+    relations: HashMap<i64, actor::Relation>,
     /// Post rows and per-post state read in batches ahead of rendering a page of posts.
     prefetched: post::Prefetched,
 }
@@ -49,6 +51,7 @@ impl<'c> Hydrator<'c> {
             viewer,
             img_base: img_base.trim_end_matches('/').to_owned(),
             actors: HashMap::new(),
+            relations: HashMap::new(),
             prefetched: post::Prefetched::default(),
         })
     }

@@ -22,7 +22,7 @@ pub struct Prefetched {
 }
 
 /// `?1, ?2, ...` for `n` parameters after the first `skip`.
-fn placeholders(skip: usize, n: usize) -> String {
+pub(super) fn placeholders(skip: usize, n: usize) -> String {
     (skip + 1..=skip + n)
         .map(|i| format!("?{i}"))
         .collect::<Vec<_>>()
@@ -88,6 +88,13 @@ impl<'c> Hydrator<'c> {
             self.prefetch_rows(&replied)?;
             wanted.extend(replied);
         }
+        // Their authors, and the viewer's relations with them.
+        let authors: Vec<i64> = wanted
+            .iter()
+            .filter_map(|u| self.prefetched.posts.get(u))
+            .map(|r| r.author)
+            .collect();
+        self.prefetch_actors(&authors)?;
         // Thread gates are read by root; a root outside the page is read singly later.
         let pre = &mut self.prefetched;
         let gate_keys: Vec<&String> = wanted.iter().collect();
