@@ -639,6 +639,10 @@ async fn ingest(rec: &Recording) -> anyhow::Result<String> {
     );
     let threads = thread_cpu();
     eprintln!("ingest: CPU seconds by thread: {threads}");
+    let verify_us = verify_micros();
+    eprintln!(
+        "ingest: one K-256 signature verification takes {verify_us:.1} µs on this machine now"
+    );
     if dropped > 0 {
         bail!("events were dropped: {:?}", state.stats.dropped());
     }
@@ -665,7 +669,10 @@ async fn ingest(rec: &Recording) -> anyhow::Result<String> {
          | events | applied | dropped | wall time | events/s | bar |\n\
          |---:|---:|---:|---:|---:|---|\n\
          | {total} | {applied} | {dropped} | {secs:.2} s | **{rate:.0}** | ≥ 10,000 events/s: {ok} |\n\n\
-         CPU seconds by thread over the whole run (from `/proc`): {threads}.\n\n",
+         CPU seconds by thread over the whole run (from `/proc`): {threads}. The machine's speed \
+         at the time: one K-256 signature verification took {verify_us:.1} µs (so verifying the \
+         stream's signatures alone takes {floor:.1} CPU seconds).\n\n",
+        floor = verify_us * total as f64 / 1e6,
         repos = rec.plc_ops.len(),
         p = c.profiles,
         po = c.posts,
@@ -678,6 +685,23 @@ async fn ingest(rec: &Recording) -> anyhow::Result<String> {
             "**missed**"
         },
     ))
+}
+
+/// Microseconds per K-256 signature verification, measured now: how fast this machine is at
+/// the moment (its speed drifts by a fifth on a shared host), in the unit that bounds ingest.
+fn verify_micros() -> f64 {
+    let key = Keypair::generate(Algorithm::K256);
+    let public = key.public();
+    let msg = b"hearth ingest benchmark calibration";
+    let sig = key.sign(msg);
+    let n = 2_000;
+    let started = Instant::now();
+    let ok = (0..n)
+        .filter(|_| public.verify(std::hint::black_box(msg), &sig).is_ok())
+        .count();
+    let us = started.elapsed().as_secs_f64() * 1e6 / n as f64;
+    assert_eq!(ok, n, "the calibration signature must verify");
+    us
 }
 
 /// CPU time (user + system) this process's threads have used, summed by thread name, largest
