@@ -84,7 +84,7 @@ async fn main() -> anyhow::Result<()> {
     init_tracing();
     match Cli::parse().command {
         Command::Pds(cfg) => Ok(hearth_pds::serve(cfg).await?),
-        Command::Appview(cfg) => hearth_appview::serve(cfg).await,
+        Command::Appview(cfg) => Ok(hearth_appview::serve(cfg).await?),
         Command::Serve { pds, appview } => run_both(pds, appview).await,
         Command::Up {
             mut pds,

@@ -10,13 +10,43 @@ pub mod state;
 pub mod views;
 pub mod xrpc;
 
-use anyhow::Context;
 use atproto::crypto::{Algorithm, keyfile};
-use atproto::identity::{DidResolver, DidResolverConfig, HandleResolver};
+use atproto::identity::{DidResolver, DidResolverConfig, HandleResolver, IdentityError};
 use config::AppviewConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Why the AppView could not start (or stopped serving).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("index database: {0}")]
+    Db(#[from] hearth_db::DbError),
+    #[error("service key: {0}")]
+    Key(#[from] keyfile::KeyFileError),
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("identity resolvers: {0}")]
+    Identity(#[from] IdentityError),
+    #[error("spaces: {0}")]
+    Spaces(#[from] spaces::SetupError),
+    #[error("starting the ingest workers: {0}")]
+    Workers(std::io::Error),
+    #[error("invalid bind address {0}")]
+    Address(String),
+    #[error("binding {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("serving: {0}")]
+    Serve(std::io::Error),
+}
 
 const MIGRATIONS: &[&str] = &[
     include_str!("db/schema_v1.sql"),
@@ -24,9 +54,12 @@ const MIGRATIONS: &[&str] = &[
     include_str!("db/schema_v3.sql"),
 ];
 
-pub fn build_state(cfg: AppviewConfig) -> anyhow::Result<state::AppState> {
+pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
     let dir = cfg.data_dir.join("appview");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|source| StartError::DataDir {
+        path: dir.display().to_string(),
+        source,
+    })?;
     let index_path = dir.join("index.sqlite");
     // Ingest commits constantly; a checkpoint inside one of those commits (SQLite's default,
     // every 1,000 pages of WAL) stalls the single writer while it copies pages and fsyncs the
@@ -90,24 +123,24 @@ pub fn build_state(cfg: AppviewConfig) -> anyhow::Result<state::AppState> {
 }
 
 /// Runs the AppView until the process is stopped.
-pub async fn serve(cfg: AppviewConfig) -> anyhow::Result<()> {
-    let addr: SocketAddr = format!("{}:{}", cfg.bind, cfg.port)
-        .parse()
-        .context("bind address")?;
+pub async fn serve(cfg: AppviewConfig) -> Result<(), StartError> {
+    let address = format!("{}:{}", cfg.bind, cfg.port);
+    let addr: SocketAddr = address.parse().map_err(|_| StartError::Address(address))?;
     let state = build_state(cfg)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("binding {addr}"))?;
+        .map_err(|source| StartError::Bind { addr, source })?;
     serve_on(state, listener).await
 }
 
 pub async fn serve_on(
     state: state::AppState,
     listener: tokio::net::TcpListener,
-) -> anyhow::Result<()> {
-    ingest::start(&state)?;
+) -> Result<(), StartError> {
+    ingest::start(&state).map_err(StartError::Workers)?;
     spaces::start(&state)?;
-    tracing::info!(url = %state.public_url, did = %state.service_did, "AppView listening on {}", listener.local_addr()?);
+    let local = listener.local_addr().map_err(StartError::Serve)?;
+    tracing::info!(url = %state.public_url, did = %state.service_did, "AppView listening on {local}");
     let app = xrpc::router(state.clone())
         .merge(spaces::router(state))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
@@ -121,8 +154,8 @@ pub async fn serve_on(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .await?;
-    Ok(())
+    .await
+    .map_err(StartError::Serve)
 }
 
 #[cfg(test)]

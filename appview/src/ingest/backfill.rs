@@ -118,14 +118,43 @@ async fn mark_failed(state: &AppState, did: &str) {
         .await;
 }
 
+/// Why a repository could not be resynchronised.
+#[derive(Debug, thiserror::Error)]
+enum ResyncError {
+    #[error("bad DID")]
+    BadDid,
+    #[error("identity: {0}")]
+    Identity(#[from] atproto::identity::IdentityError),
+    #[error("no PDS in the DID document")]
+    NoPds,
+    #[error("fetching the repository: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("getRepo answered {0}")]
+    Status(reqwest::StatusCode),
+    #[error("repository larger than {MAX_REPO_BYTES} bytes")]
+    TooLarge,
+    #[error("repository: {0}")]
+    Repo(#[from] atproto::repo::RepoError),
+    #[error("repository without rev")]
+    NoRev,
+    #[error("verification task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    #[error("index: {0}")]
+    Db(#[from] DbError),
+}
+
 /// Downloads, verifies and indexes a whole repository. Returns its rev and data root.
-async fn resync(state: &AppState, did: &str, scope: ScopeRule) -> anyhow::Result<(String, Cid)> {
-    let parsed: Did = did.parse().map_err(|_| anyhow::anyhow!("bad DID"))?;
+async fn resync(
+    state: &AppState,
+    did: &str,
+    scope: ScopeRule,
+) -> Result<(String, Cid), ResyncError> {
+    let parsed: Did = did.parse().map_err(|_| ResyncError::BadDid)?;
     let doc = state.dids.refresh(&parsed).await?;
     let key = doc.signing_key()?;
     let pds = doc
         .pds_endpoint()
-        .ok_or_else(|| anyhow::anyhow!("no PDS in the DID document"))?
+        .ok_or(ResyncError::NoPds)?
         .trim_end_matches('/')
         .to_owned();
     let mut res = state
@@ -134,23 +163,20 @@ async fn resync(state: &AppState, did: &str, scope: ScopeRule) -> anyhow::Result
         .send()
         .await?;
     if !res.status().is_success() {
-        anyhow::bail!("getRepo answered {}", res.status());
+        return Err(ResyncError::Status(res.status()));
     }
     let mut car = Vec::new();
     while let Some(chunk) = res.chunk().await? {
         car.extend_from_slice(&chunk);
         if car.len() > MAX_REPO_BYTES {
-            anyhow::bail!("repository larger than {MAX_REPO_BYTES} bytes");
+            return Err(ResyncError::TooLarge);
         }
     }
     let did_owned = did.to_owned();
     let repo =
         tokio::task::spawn_blocking(move || verify_repo_car(&car, Some(&did_owned), Some(&key)))
             .await??;
-    let rev = repo
-        .rev
-        .clone()
-        .ok_or_else(|| anyhow::anyhow!("repository without rev"))?;
+    let rev = repo.rev.clone().ok_or(ResyncError::NoRev)?;
     let (data, commit) = (repo.data, repo.commit_cid);
     let (did_owned, rev2) = (did.to_owned(), rev.clone());
     let n = state

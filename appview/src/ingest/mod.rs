@@ -52,7 +52,8 @@ pub struct HostInfo {
 }
 
 /// Starts ingesting every configured firehose.
-pub fn start(state: &AppState) -> anyhow::Result<()> {
+/// Fails only if a worker thread cannot be started.
+pub fn start(state: &AppState) -> std::io::Result<()> {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
