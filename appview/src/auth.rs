@@ -9,6 +9,7 @@ use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use hearth_db::{Db, DbError, WriteTxn, Writer};
 use hearth_xrpc::XrpcError;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -170,28 +171,137 @@ impl FromRequestParts<AppState> for OptionalViewer {
     }
 }
 
-/// Token ids already used on write methods, kept until the token expires.
-#[derive(Default)]
+/// Token ids already used on write methods, kept until the token expires: in memory for the
+/// check, and in the index database so that a restart forgets none of them.
 pub struct ReplayCache {
     seen: Mutex<HashMap<String, i64>>,
+    store: Writer<()>,
 }
 
+/// How long past its `exp` a token id is kept: the clock skew `verify` allows.
+const KEEP_AFTER_EXP: i64 = 60;
+/// Token ids held in memory before the expired ones are swept.
+const SWEEP_ABOVE: usize = 10_000;
+
 impl ReplayCache {
-    /// Records a token id; false if it was seen before (a replay) or is missing.
+    /// The cache, holding the unexpired token ids recorded before this start.
+    pub fn load(db: &Db<()>) -> Result<ReplayCache, DbError> {
+        let now = now_secs();
+        let seen = db.writer.run_blocking(move |txn: &mut WriteTxn<'_, ()>| {
+            txn.conn.execute(
+                "DELETE FROM used_token WHERE exp < ?1",
+                [now - KEEP_AFTER_EXP],
+            )?;
+            let mut stmt = txn.conn.prepare("SELECT key, exp FROM used_token")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                .collect::<Result<HashMap<_, _>, _>>()?;
+            Ok::<_, DbError>(rows)
+        })?;
+        Ok(ReplayCache {
+            seen: Mutex::new(seen),
+            store: db.writer.clone(),
+        })
+    }
+
+    /// Records a token id; false if it was seen before (a replay) or is missing. The record
+    /// reaches the database with the writer's next commit (milliseconds), without holding up
+    /// the request.
     pub fn first_use(&self, viewer: &Viewer) -> bool {
         let Some(jti) = &viewer.jti else { return false };
         let Ok(mut seen) = self.seen.lock() else {
             return false;
         };
         let now = now_secs();
-        if seen.len() > 10_000 {
-            seen.retain(|_, exp| *exp + 60 > now);
+        let sweep = seen.len() > SWEEP_ABOVE;
+        if sweep {
+            seen.retain(|_, exp| *exp + KEEP_AFTER_EXP > now);
         }
         let key = format!("{}:{jti}", viewer.did);
         if seen.contains_key(&key) {
             return false;
         }
-        seen.insert(key, viewer.exp);
+        seen.insert(key.clone(), viewer.exp);
+        let exp = viewer.exp;
+        self.store.submit(
+            move |txn: &mut WriteTxn<'_, ()>| {
+                txn.conn
+                    .prepare_cached("INSERT OR IGNORE INTO used_token (key, exp) VALUES (?1, ?2)")?
+                    .execute(rusqlite::params![key, exp])?;
+                if sweep {
+                    txn.conn.execute(
+                        "DELETE FROM used_token WHERE exp < ?1",
+                        [now - KEEP_AFTER_EXP],
+                    )?;
+                }
+                Ok::<_, DbError>(())
+            },
+            |r: Result<(), DbError>| {
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "recording a used service token failed");
+                }
+            },
+        );
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ReplayCache, Viewer};
+    use hearth_db::{Db, DbError, WriteTxn};
+
+    fn viewer(jti: &str, exp: i64) -> Viewer {
+        Viewer {
+            did: "did:plc:ewvi7nxzyoun6zhxrhs64oiz".into(),
+            jti: Some(jti.into()),
+            exp,
+        }
+    }
+
+    /// A token used before a restart is still refused after it; expired ones are forgotten.
+    #[test]
+    fn used_tokens_survive_a_restart() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("index.sqlite");
+        let now = crate::state::now_secs();
+        let db: Db<()> = Db::open(&path, crate::MIGRATIONS, 1, |_| Ok(())).expect("db");
+        let cache = ReplayCache::load(&db).expect("load");
+        assert!(cache.first_use(&viewer("a", now + 60)));
+        assert!(!cache.first_use(&viewer("a", now + 60)), "a replay");
+        assert!(cache.first_use(&viewer("old", now - 600)));
+        assert!(
+            !cache.first_use(&Viewer {
+                jti: None,
+                ..viewer("x", now + 60)
+            }),
+            "a write token needs an id"
+        );
+        // The writer runs jobs in order: once this one is done, the records are committed.
+        db.writer
+            .run_blocking(|_: &mut WriteTxn<'_, ()>| Ok::<_, DbError>(()))
+            .expect("barrier");
+        drop(cache);
+
+        let reopened: Db<()> = Db::open(&path, crate::MIGRATIONS, 1, |_| Ok(())).expect("db");
+        let cache = ReplayCache::load(&reopened).expect("load");
+        assert!(
+            !cache.first_use(&viewer("a", now + 60)),
+            "replayed after a restart"
+        );
+        assert!(cache.first_use(&viewer("b", now + 60)), "a fresh token");
+        let kept: i64 = reopened
+            .writer
+            .run_blocking(|txn: &mut WriteTxn<'_, ()>| {
+                txn.conn
+                    .query_row(
+                        "SELECT COUNT(*) FROM used_token WHERE key LIKE '%:old'",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(DbError::from)
+            })
+            .expect("count");
+        assert_eq!(kept, 0, "an expired token id is swept at start");
     }
 }

@@ -52,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("db/schema_v1.sql"),
     include_str!("db/schema_v2.sql"),
     include_str!("db/schema_v3.sql"),
+    include_str!("db/schema_v4.sql"),
 ];
 
 pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
@@ -77,6 +78,7 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
         conn.execute_batch("PRAGMA wal_autocheckpoint = 8000")?;
         Ok(())
     })?;
+    let replay = auth::ReplayCache::load(&db)?;
     let checkpointer = Arc::new(());
     hearth_db::spawn_checkpointer(
         &index_path,
@@ -115,7 +117,7 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
         handles,
         http,
         stats: Default::default(),
-        replay: Default::default(),
+        replay,
         spaces,
         cfg,
         _checkpointer: checkpointer,
