@@ -174,14 +174,25 @@ impl FromRequestParts<AppState> for OptionalViewer {
 /// Token ids already used on write methods, kept until the token expires: in memory for the
 /// check, and in the index database so that a restart forgets none of them.
 pub struct ReplayCache {
-    seen: Mutex<HashMap<String, i64>>,
+    seen: Mutex<Seen>,
     store: Writer<()>,
+}
+
+struct Seen {
+    /// Token key (`iss:jti`) → the token's `exp`.
+    tokens: HashMap<String, i64>,
+    /// When expired ids were last swept (unix seconds).
+    swept_at: i64,
 }
 
 /// How long past its `exp` a token id is kept: the clock skew `verify` allows.
 const KEEP_AFTER_EXP: i64 = 60;
-/// Token ids held in memory before the expired ones are swept.
+/// Token ids held in memory before the expired ones are swept (at most once a minute).
 const SWEEP_ABOVE: usize = 10_000;
+/// The longest a write token may be valid for: what getServiceAuth grants at most. A token
+/// valid for longer would be a standing credential if it leaked, and its id would have to be
+/// kept as long.
+pub const MAX_WRITE_TOKEN_SECS: i64 = 60 * 60;
 
 impl ReplayCache {
     /// The cache, holding the unexpired token ids recorded before this start.
@@ -199,29 +210,37 @@ impl ReplayCache {
             Ok::<_, DbError>(rows)
         })?;
         Ok(ReplayCache {
-            seen: Mutex::new(seen),
+            seen: Mutex::new(Seen {
+                tokens: seen,
+                swept_at: now,
+            }),
             store: db.writer.clone(),
         })
     }
 
-    /// Records a token id; false if it was seen before (a replay) or is missing. The record
-    /// reaches the database with the writer's next commit (milliseconds), without holding up
-    /// the request.
+    /// Records a token id; false if it was seen before (a replay), is missing, or belongs to a
+    /// token valid for longer than [`MAX_WRITE_TOKEN_SECS`]. The record reaches the database
+    /// with the writer's next commit (milliseconds), without holding up the request.
     pub fn first_use(&self, viewer: &Viewer) -> bool {
         let Some(jti) = &viewer.jti else { return false };
+        let now = now_secs();
+        if viewer.exp > now.saturating_add(MAX_WRITE_TOKEN_SECS + KEEP_AFTER_EXP) {
+            return false;
+        }
         let Ok(mut seen) = self.seen.lock() else {
             return false;
         };
-        let now = now_secs();
-        let sweep = seen.len() > SWEEP_ABOVE;
+        let sweep = seen.tokens.len() > SWEEP_ABOVE && now - seen.swept_at >= 60;
         if sweep {
-            seen.retain(|_, exp| *exp + KEEP_AFTER_EXP > now);
+            seen.tokens
+                .retain(|_, exp| exp.saturating_add(KEEP_AFTER_EXP) > now);
+            seen.swept_at = now;
         }
         let key = format!("{}:{jti}", viewer.did);
-        if seen.contains_key(&key) {
+        if seen.tokens.contains_key(&key) {
             return false;
         }
-        seen.insert(key.clone(), viewer.exp);
+        seen.tokens.insert(key.clone(), viewer.exp);
         let exp = viewer.exp;
         self.store.submit(
             move |txn: &mut WriteTxn<'_, ()>| {
@@ -270,6 +289,11 @@ mod tests {
         assert!(cache.first_use(&viewer("a", now + 60)));
         assert!(!cache.first_use(&viewer("a", now + 60)), "a replay");
         assert!(cache.first_use(&viewer("old", now - 600)));
+        assert!(
+            !cache.first_use(&viewer("long", now + 24 * 60 * 60)),
+            "a write token valid for a day"
+        );
+        assert!(!cache.first_use(&viewer("max", i64::MAX)), "no overflow");
         assert!(
             !cache.first_use(&Viewer {
                 jti: None,

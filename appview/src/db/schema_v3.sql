@@ -26,7 +26,9 @@ CREATE TABLE post_agg_v3 (
     replies INTEGER NOT NULL DEFAULT 0,
     quotes INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
+-- Earlier versions wrote an all-zero row for every post; views read a missing row as zeros.
 INSERT INTO post_agg_v3 (post_uri, likes, reposts, replies, quotes)
-    SELECT post_uri, likes, reposts, replies, quotes FROM post_agg;
+    SELECT post_uri, likes, reposts, replies, quotes FROM post_agg
+    WHERE likes OR reposts OR replies OR quotes;
 DROP TABLE post_agg;
 ALTER TABLE post_agg_v3 RENAME TO post_agg;

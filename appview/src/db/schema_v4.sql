@@ -5,3 +5,4 @@ CREATE TABLE used_token (
     key TEXT PRIMARY KEY, -- '<iss DID>:<jti>'
     exp INTEGER NOT NULL  -- the token's exp, unix seconds
 ) WITHOUT ROWID;
+CREATE INDEX used_token_exp ON used_token(exp);

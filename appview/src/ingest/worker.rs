@@ -196,9 +196,10 @@ impl Worker {
             return;
         }
         let batch = Arc::new(std::mem::take(&mut self.pending));
-        // At most BATCH commits are pending, fewer than IN_FLIGHT: the wait always ends. The
-        // semaphore is never closed, so no permit only means none is needed.
-        let permits = u32::try_from(batch.len()).unwrap_or(u32::MAX);
+        // Never more permits than exist, so the wait always ends (a resync's held events can
+        // make a batch larger than BATCH). The semaphore is never closed, so no permit only
+        // means none is needed.
+        let permits = u32::try_from(batch.len().min(IN_FLIGHT)).unwrap_or(u32::MAX);
         let permit = self
             .rt
             .block_on(self.in_flight.clone().acquire_many_owned(permits))
@@ -336,11 +337,18 @@ impl Worker {
             Some(doc) => (doc, false),
             None => {
                 let doc = match self.state.dids.cached(did) {
-                    Some(doc) if !refresh => doc,
-                    _ if refresh => self.rt.block_on(self.state.dids.refresh(did))?,
-                    _ => self.rt.block_on(self.state.dids.resolve(did))?,
+                    Some(doc) if !refresh => Ok(doc),
+                    _ if refresh => self.rt.block_on(self.state.dids.refresh(did)),
+                    _ => self.rt.block_on(self.state.dids.resolve(did)),
                 };
-                (doc, true)
+                match doc {
+                    Ok(doc) => (doc, true),
+                    Err(e) => {
+                        // What was derived from the old document must not outlive it.
+                        self.known.remove(did.as_str());
+                        return Err(e);
+                    }
+                }
             }
         };
         let known = self

@@ -775,8 +775,8 @@ pub async fn search_posts(
             }
             None => {
                 sql.push_str(
-                    " ORDER BY (SELECT g.likes + 2 * g.reposts + g.replies + g.quotes
-                                FROM post_agg g WHERE g.post_uri = p.uri) DESC,
+                    " ORDER BY COALESCE((SELECT g.likes + 2 * g.reposts + g.replies + g.quotes
+                                FROM post_agg g WHERE g.post_uri = p.uri), 0) DESC,
                                p.sort_at DESC, p.id DESC LIMIT ? OFFSET ?",
                 );
                 args.extend([Sql::Integer(window), Sql::Integer(offset as i64)]);

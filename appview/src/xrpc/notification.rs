@@ -21,7 +21,7 @@ fn first_use(state: &AppState, viewer: &Viewer) -> XrpcResult<()> {
         Err(XrpcError::new(
             StatusCode::UNAUTHORIZED,
             "InvalidToken",
-            "Token was already used",
+            "Write methods need a fresh service token: unused, and valid for at most an hour",
         ))
     }
 }
