@@ -172,10 +172,10 @@ mod tests {
         let mut conn = hearth_db::open(&path).expect("open");
         hearth_db::migrate(&mut conn, &MIGRATIONS[..2]).expect("v2");
         conn.execute(
-            "INSERT INTO post_agg (post_uri, likes, reposts, replies, quotes) VALUES ('at://did:plc:a/app.bsky.feed.post/1', 3, 2, 1, 4)",
+            "INSERT INTO post_agg (post_uri, likes, reposts, replies, quotes) VALUES ('at://did:plc:a/app.bsky.feed.post/1', 3, 2, 1, 4), ('at://did:plc:a/app.bsky.feed.post/2', 0, 0, 0, 0)",
             [],
         )
-        .expect("row");
+        .expect("rows");
         hearth_db::migrate(&mut conn, MIGRATIONS).expect("v3");
         let row: (i64, i64, i64, i64) = conn
             .query_row(
@@ -185,6 +185,13 @@ mod tests {
             )
             .expect("kept");
         assert_eq!(row, (3, 2, 1, 4));
+        let rows: i64 = conn
+            .query_row("SELECT COUNT(*) FROM post_agg", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(
+            rows, 1,
+            "an all-zero row is not carried over (a missing row reads as zeros)"
+        );
         let version: usize = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");

@@ -54,6 +54,21 @@ impl ActorRow {
     }
 }
 
+/// Runs `sql` with `first` as ?1 and `rest` as ?2.., and returns its (key, uri) rows.
+fn pairs<K: rusqlite::types::FromSql, P: rusqlite::ToSql>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    first: &dyn rusqlite::ToSql,
+    rest: &[P],
+) -> ViewResult<Vec<(K, String)>> {
+    let mut stmt = conn.prepare(sql)?;
+    let params = std::iter::once(first).chain(rest.iter().map(|p| p as &dyn rusqlite::ToSql));
+    stmt.query_map(rusqlite::params_from_iter(params), |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?
+    .collect()
+}
+
 impl<'c> Hydrator<'c> {
     /// Reads the actor rows and the viewer's relations with each of `ids` in a few `IN (...)`
     /// queries, ahead of rendering a page that shows them (about five queries per author
@@ -104,24 +119,10 @@ impl<'c> Hydrator<'c> {
         let id_of: std::collections::HashMap<&str, i64> =
             others.iter().map(|(id, did)| (did.as_str(), *id)).collect();
         let list = super::post::placeholders(1, others.len());
-        let by_did = |sql: &str| -> ViewResult<Vec<(String, String)>> {
-            let mut stmt = self.conn.prepare(sql)?;
-            let params = std::iter::once(&viewer_id as &dyn rusqlite::ToSql)
-                .chain(others.iter().map(|(_, d)| d as &dyn rusqlite::ToSql));
-            stmt.query_map(rusqlite::params_from_iter(params), |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
-            .collect()
-        };
-        let by_id = |sql: &str| -> ViewResult<Vec<(i64, String)>> {
-            let mut stmt = self.conn.prepare(sql)?;
-            let params = std::iter::once(&viewer_did as &dyn rusqlite::ToSql)
-                .chain(others.iter().map(|(id, _)| id as &dyn rusqlite::ToSql));
-            stmt.query_map(rusqlite::params_from_iter(params), |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
-            .collect()
-        };
+        let dids: Vec<&String> = others.iter().map(|(_, d)| d).collect();
+        let ids: Vec<i64> = others.iter().map(|(id, _)| *id).collect();
+        let by_did = |sql: &str| pairs::<String, _>(self.conn, sql, &viewer_id, &dids);
+        let by_id = |sql: &str| pairs::<i64, _>(self.conn, sql, &viewer_did, &ids);
         // Where several records match, the first in index order wins, as in the single-row
         // look-ups of `relation`.
         for (did, uri) in by_did(&format!(
