@@ -6,6 +6,7 @@ use super::backfill::ResyncRequest;
 use super::repo_state::RepoState;
 use super::{HostInfo, Incoming, Work};
 use crate::config::Scope;
+use crate::index::RunCache;
 use crate::state::AppState;
 use atproto::crypto::PublicKey;
 use atproto::data::Cid;
@@ -591,16 +592,19 @@ fn submit_batch(
     permit: Option<OwnedSemaphorePermit>,
 ) {
     let (st, job_batch) = (state.clone(), batch.clone());
-    state.db.writer.submit(
+    // Retryable: indexing touches only the database, so the writer may run the batch without
+    // a savepoint and run it again if it fails.
+    state.db.writer.submit_retryable(
         move |txn: &mut WriteTxn<'_, ()>| {
             let mut indexed = 0;
+            let cache = RunCache::new();
             for v in job_batch.iter() {
                 let head = Head {
                     rev: &v.rev,
                     data: v.data,
                     commit: v.commit,
                 };
-                indexed += apply::commit(txn.conn, &v.did, &head, &v.ops, v.scope)?;
+                indexed += apply::commit(txn.conn, &cache, &v.did, &head, &v.ops, v.scope)?;
             }
             Ok::<_, DbError>(indexed)
         },
