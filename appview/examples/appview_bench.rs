@@ -756,7 +756,7 @@ async fn index_batch(
         .db
         .writer
         .run(move |txn| {
-            let now = now_iso();
+            let cache = index::RunCache::new();
             for (collection, author, rkey, value) in &batch {
                 let did = &dids[*author];
                 let ipld = record_from_json(value).map_err(|e| {
@@ -767,7 +767,7 @@ async fn index_batch(
                 })?;
                 let cid = cid_for_cbor(&bytes).to_string();
                 let uri = format!("at://{did}/{collection}/{rkey}");
-                let id = index::actor_id(txn.conn, did, &now)?;
+                let id = cache.actor_id(txn.conn, did)?;
                 let rec = Rec {
                     uri: &uri,
                     cid: &cid,
@@ -776,7 +776,7 @@ async fn index_batch(
                     rkey,
                     value: &ipld,
                     bytes: &bytes,
-                    now: &now,
+                    cache: &cache,
                 };
                 index::create(txn.conn, collection, &rec)?;
             }

@@ -1024,7 +1024,8 @@ async fn public_records_pointing_into_a_space_are_not_indexed() {
             .db
             .writer
             .run(move |txn| {
-                let actor = index::actor_id(txn.conn, author, now)?;
+                let cache = index::RunCache::at(now.to_owned());
+                let actor = cache.actor_id(txn.conn, author)?;
                 let rec = Rec {
                     uri: &u,
                     cid,
@@ -1033,7 +1034,7 @@ async fn public_records_pointing_into_a_space_are_not_indexed() {
                     rkey: &r,
                     value: &ipld,
                     bytes: &bytes,
-                    now,
+                    cache: &cache,
                 };
                 index::create(txn.conn, collection, &rec).map_err(hearth_db::DbError::from)
             })
@@ -1055,7 +1056,8 @@ async fn public_records_pointing_into_a_space_are_not_indexed() {
         .db
         .writer
         .run(move |txn| {
-            let actor = index::actor_id(txn.conn, author, now)?;
+            let cache = index::RunCache::at(now.to_owned());
+            let actor = cache.actor_id(txn.conn, author)?;
             let rec = Rec {
                 uri: &u,
                 cid,
@@ -1064,7 +1066,7 @@ async fn public_records_pointing_into_a_space_are_not_indexed() {
                 rkey: "3lpub0000000a",
                 value: &ipld,
                 bytes: &bytes,
-                now,
+                cache: &cache,
             };
             index::update(txn.conn, "app.bsky.feed.post", &rec).map_err(hearth_db::DbError::from)
         })

@@ -183,8 +183,8 @@ impl World {
             collection.to_owned(),
         );
         self.write(move |conn| {
-            let now = now_iso();
-            let id = index::actor_id(conn, &did, &now)?;
+            let cache = index::RunCache::new();
+            let id = cache.actor_id(conn, &did)?;
             let rec = Rec {
                 uri: &u,
                 cid: &c,
@@ -193,7 +193,7 @@ impl World {
                 rkey: &rkey,
                 value: &ipld,
                 bytes: &bytes,
-                now: &now,
+                cache: &cache,
             };
             index::create(conn, &coll, &rec)
         })

@@ -50,7 +50,7 @@ pub fn put_generator(conn: &Connection, rec: &Rec<'_>) -> IndexResult<()> {
         str_at(rec.value, &["description"]),
         blob_cid_at(rec.value, &["avatar"]),
         rec.bytes,
-        rec.now
+        rec.now()
     ])?;
     Ok(())
 }
@@ -62,6 +62,6 @@ pub fn put_labeler(conn: &Connection, rec: &Rec<'_>) -> IndexResult<()> {
     conn.prepare_cached(
         "INSERT INTO labeler (uri, cid, author, record, indexed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![rec.uri, rec.cid, rec.author, rec.bytes, rec.now])?;
+    .execute(params![rec.uri, rec.cid, rec.author, rec.bytes, rec.now()])?;
     Ok(())
 }

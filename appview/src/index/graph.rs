@@ -3,18 +3,18 @@
 use super::notify;
 use super::post::{ProfileCount, bump_profile};
 use super::values::str_at;
-use super::{IndexResult, Rec, actor_id};
+use super::{IndexResult, Rec};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub fn put_follow(conn: &Connection, rec: &Rec<'_>) -> IndexResult<()> {
     let Some(subject) = str_at(rec.value, &["subject"]).filter(|s| s.starts_with("did:")) else {
         return Ok(());
     };
-    let created = str_at(rec.value, &["createdAt"]).unwrap_or(rec.now);
+    let created = str_at(rec.value, &["createdAt"]).unwrap_or(rec.now());
     conn.prepare_cached("INSERT INTO follows (uri, author, subject_did, created_at, indexed_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
-        .execute(params![rec.uri, rec.author, subject, created, rec.now])?;
+        .execute(params![rec.uri, rec.author, subject, created, rec.now()])?;
     bump_profile(conn, rec.author, ProfileCount::Follows, 1)?;
-    let subject_id = actor_id(conn, subject, rec.now)?;
+    let subject_id = rec.cache.actor_id(conn, subject)?;
     bump_profile(conn, subject_id, ProfileCount::Followers, 1)?;
     if subject != rec.author_did {
         notify::add(conn, subject, rec, "follow", None)?;
@@ -44,7 +44,7 @@ pub fn put_block(conn: &Connection, rec: &Rec<'_>) -> IndexResult<()> {
     let Some(subject) = str_at(rec.value, &["subject"]).filter(|s| s.starts_with("did:")) else {
         return Ok(());
     };
-    let created = str_at(rec.value, &["createdAt"]).unwrap_or(rec.now);
+    let created = str_at(rec.value, &["createdAt"]).unwrap_or(rec.now());
     conn.prepare_cached(
         "INSERT INTO blocks (uri, author, subject_did, created_at) VALUES (?1, ?2, ?3, ?4)",
     )?
@@ -56,7 +56,7 @@ pub fn put_list(conn: &Connection, rec: &Rec<'_>) -> IndexResult<()> {
     let name = str_at(rec.value, &["name"]).unwrap_or_default();
     let purpose = str_at(rec.value, &["purpose"]).unwrap_or_default();
     conn.prepare_cached("INSERT INTO list (uri, cid, author, name, purpose, record, indexed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
-        .execute(params![rec.uri, rec.cid, rec.author, name, purpose, rec.bytes, rec.now])?;
+        .execute(params![rec.uri, rec.cid, rec.author, name, purpose, rec.bytes, rec.now()])?;
     Ok(())
 }
 

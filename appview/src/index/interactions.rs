@@ -17,9 +17,9 @@ pub fn put_like(conn: &Connection, rec: &Rec<'_>) -> IndexResult<()> {
     let Some((uri, cid)) = subject(rec) else {
         return Ok(());
     };
-    let created = str_at(rec.value, &["createdAt"]).unwrap_or(rec.now);
+    let created = str_at(rec.value, &["createdAt"]).unwrap_or(rec.now());
     conn.prepare_cached("INSERT INTO likes (uri, author, subject_uri, subject_cid, created_at, indexed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-        .execute(params![rec.uri, rec.author, uri, cid, created, rec.now])?;
+        .execute(params![rec.uri, rec.author, uri, cid, created, rec.now()])?;
     bump_post(conn, &uri, PostCount::Likes, 1)?;
     if let Some(did) = uri_did(&uri).filter(|d| *d != rec.author_did) {
         notify::add(conn, did, rec, "like", Some(&uri))?;
@@ -42,11 +42,11 @@ pub fn put_repost(conn: &Connection, rec: &Rec<'_>) -> IndexResult<()> {
     let Some((uri, cid)) = subject(rec) else {
         return Ok(());
     };
-    let created = str_at(rec.value, &["createdAt"]).unwrap_or(rec.now);
+    let created = str_at(rec.value, &["createdAt"]).unwrap_or(rec.now());
     conn.prepare_cached("INSERT INTO reposts (uri, author, subject_uri, subject_cid, created_at, indexed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-        .execute(params![rec.uri, rec.author, uri, cid, created, rec.now])?;
+        .execute(params![rec.uri, rec.author, uri, cid, created, rec.now()])?;
     conn.prepare_cached("INSERT OR REPLACE INTO feed_item (uri, post_uri, author, kind, is_reply, sort_at) VALUES (?1, ?2, ?3, 'repost', 0, ?4)")?
-        .execute(params![rec.uri, uri, rec.author, sort_at(Some(created), rec.now)])?;
+        .execute(params![rec.uri, uri, rec.author, sort_at(Some(created), rec.now())])?;
     bump_post(conn, &uri, PostCount::Reposts, 1)?;
     if let Some(did) = uri_did(&uri).filter(|d| *d != rec.author_did) {
         notify::add(conn, did, rec, "repost", Some(&uri))?;

@@ -11,6 +11,7 @@ pub mod values;
 
 use atproto::data::Ipld;
 use rusqlite::{Connection, OptionalExtension, params};
+use std::cell::RefCell;
 
 pub type IndexResult<T> = Result<T, rusqlite::Error>;
 
@@ -30,6 +31,45 @@ pub const COLLECTIONS: &[&str] = &[
     "app.bsky.labeler.service",
 ];
 
+/// What one run of a write job remembers between the records it indexes: the time it runs at
+/// and the actor ids it has looked up or created (an ingest batch names the same accounts
+/// again and again). Never kept beyond the run: ids created by a transaction that is rolled
+/// back would be wrong.
+pub struct RunCache {
+    pub now: String,
+    actors: RefCell<foldhash::HashMap<String, i64>>,
+}
+
+impl RunCache {
+    pub fn new() -> RunCache {
+        RunCache::at(crate::state::now_iso())
+    }
+
+    /// A cache for a run that indexes as of `now`.
+    pub fn at(now: String) -> RunCache {
+        RunCache {
+            now,
+            actors: RefCell::default(),
+        }
+    }
+
+    /// [`actor_id`], remembered for the rest of the run.
+    pub fn actor_id(&self, conn: &Connection, did: &str) -> IndexResult<i64> {
+        if let Some(id) = self.actors.borrow().get(did) {
+            return Ok(*id);
+        }
+        let id = actor_id(conn, did, &self.now)?;
+        self.actors.borrow_mut().insert(did.to_owned(), id);
+        Ok(id)
+    }
+}
+
+impl Default for RunCache {
+    fn default() -> RunCache {
+        RunCache::new()
+    }
+}
+
 /// A record being indexed.
 pub struct Rec<'a> {
     pub uri: &'a str,
@@ -40,7 +80,14 @@ pub struct Rec<'a> {
     pub value: &'a Ipld,
     /// The record's DAG-CBOR bytes, kept for rendering views.
     pub bytes: &'a [u8],
-    pub now: &'a str,
+    pub cache: &'a RunCache,
+}
+
+impl Rec<'_> {
+    /// When the record is indexed.
+    pub fn now(&self) -> &str {
+        &self.cache.now
+    }
 }
 
 /// The actor row id for a DID, creating the row on first sight.

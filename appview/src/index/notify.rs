@@ -1,6 +1,6 @@
 //! Notifications: written when a record that concerns someone else is indexed, removed with it.
 
-use super::{IndexResult, Rec, actor_id};
+use super::{IndexResult, Rec};
 use rusqlite::{Connection, params};
 
 /// Notifies `recipient` of `rec` (no self-notifications; the caller checks).
@@ -11,11 +11,11 @@ pub fn add(
     reason: &str,
     subject: Option<&str>,
 ) -> IndexResult<()> {
-    let recipient = actor_id(conn, recipient, rec.now)?;
+    let recipient = rec.cache.actor_id(conn, recipient)?;
     conn.prepare_cached(
         "INSERT INTO notification (recipient, author, reason, reason_subject, uri, cid, sort_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
-    .execute(params![recipient, rec.author, reason, subject, rec.uri, rec.cid, rec.now])?;
+    .execute(params![recipient, rec.author, reason, subject, rec.uri, rec.cid, rec.now()])?;
     Ok(())
 }
 

@@ -99,8 +99,8 @@ pub fn bump_profile(
 pub fn put(conn: &Connection, rec: &Rec<'_>) -> IndexResult<()> {
     let v = rec.value;
     let text = str_at(v, &["text"]).unwrap_or_default();
-    let created_at = str_at(v, &["createdAt"]).unwrap_or(rec.now);
-    let sort = sort_at(Some(created_at), rec.now);
+    let created_at = str_at(v, &["createdAt"]).unwrap_or(rec.now());
+    let sort = sort_at(Some(created_at), rec.now());
     let root = str_at(v, &["reply", "root", "uri"]);
     let parent = str_at(v, &["reply", "parent", "uri"]);
     let embed = embedded_uri(v);
@@ -119,7 +119,7 @@ pub fn put(conn: &Connection, rec: &Rec<'_>) -> IndexResult<()> {
         text,
         created_at,
         sort,
-        rec.now,
+        rec.now(),
         root,
         str_at(v, &["reply", "root", "cid"]),
         parent,

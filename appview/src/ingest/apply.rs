@@ -1,6 +1,6 @@
 //! Writing a verified commit (or a whole resynchronised repository) into the index.
 
-use crate::index::{self, COLLECTIONS, Rec, actor_id};
+use crate::index::{self, COLLECTIONS, Rec, RunCache, actor_id};
 use crate::state::now_iso;
 use atproto::blockstore::{BlockStore, MemoryBlockStore};
 use atproto::data::{Cid, cbor};
@@ -64,15 +64,16 @@ pub fn prepare(ops: Vec<RepoOp>, blocks: &MemoryBlockStore) -> Vec<PreparedOp> {
 }
 
 /// Applies a verified commit's prepared operations. Returns the number of records indexed.
+/// `cache` belongs to the current run of the write job (see [`RunCache`]).
 pub fn commit(
     conn: &Connection,
+    cache: &RunCache,
     did: &str,
     head: &Head<'_>,
     ops: &[PreparedOp],
     scope: ScopeRule,
 ) -> rusqlite::Result<usize> {
-    let now = now_iso();
-    let author = actor_id(conn, did, &now)?;
+    let author = cache.actor_id(conn, did)?;
     set_head(conn, author, head, scope)?;
     let mut indexed = 0;
     for PreparedOp { op, record } in ops {
@@ -92,7 +93,7 @@ pub fn commit(
                     rkey,
                     value,
                     bytes,
-                    now: &now,
+                    cache,
                 };
                 if action == WriteAction::Update {
                     index::update(conn, collection, &rec)?;
@@ -100,7 +101,7 @@ pub fn commit(
                     index::create(conn, collection, &rec)?;
                 }
                 if scope.expand {
-                    expand_scope(conn, value, &now)?;
+                    expand_scope(conn, cache, value)?;
                 }
                 indexed += 1;
             }
@@ -125,7 +126,11 @@ pub fn set_head(
 
 /// Accounts a record points at (follow subject, liked or replied-to author, quoted or
 /// mentioned account) join the scope and are queued for backfill.
-fn expand_scope(conn: &Connection, value: &atproto::data::Ipld, now: &str) -> rusqlite::Result<()> {
+fn expand_scope(
+    conn: &Connection,
+    cache: &RunCache,
+    value: &atproto::data::Ipld,
+) -> rusqlite::Result<()> {
     use crate::index::values::{str_at, uri_did};
     let mut dids: Vec<&str> = Vec::new();
     if let Some(s) = str_at(value, &["subject"]).filter(|s| s.starts_with("did:")) {
@@ -142,7 +147,7 @@ fn expand_scope(conn: &Connection, value: &atproto::data::Ipld, now: &str) -> ru
         }
     }
     for d in dids {
-        let id = actor_id(conn, d, now)?;
+        let id = cache.actor_id(conn, d)?;
         conn.prepare_cached("UPDATE actor SET in_scope = 1, backfill = 'wanted' WHERE id = ?1 AND in_scope = 0 AND rev IS NULL")?
             .execute([id])?;
     }
@@ -161,8 +166,8 @@ pub fn replace_repo(
     records: &[(String, Cid, Vec<u8>)],
     scope: ScopeRule,
 ) -> rusqlite::Result<usize> {
-    let now = now_iso();
-    let author = actor_id(conn, did, &now)?;
+    let cache = RunCache::new();
+    let author = cache.actor_id(conn, did)?;
     let mut stale = index::indexed_records(conn, author)?;
     set_head(conn, author, head, scope)?;
     conn.execute("UPDATE actor SET backfill = 'done' WHERE id = ?1", [author])?;
@@ -198,7 +203,7 @@ pub fn replace_repo(
             rkey,
             value,
             bytes,
-            now: &now,
+            cache: &cache,
         };
         if *action == WriteAction::Update {
             index::update(conn, collection, &rec)?;
@@ -206,7 +211,7 @@ pub fn replace_repo(
             index::create(conn, collection, &rec)?;
         }
         if scope.expand {
-            expand_scope(conn, value, &now)?;
+            expand_scope(conn, &cache, value)?;
         }
         n += 1;
     }
