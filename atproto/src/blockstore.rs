@@ -5,7 +5,9 @@
 //! futures on the hot path.
 
 use crate::data::Cid;
-use std::collections::HashMap;
+// foldhash, not SipHash: every block of every firehose commit goes through this map, and its
+// keys are content hashes an attacker cannot aim at one bucket (the seed is random as well).
+use foldhash::HashMap;
 
 /// A read-only source of blocks by CID.
 pub trait BlockStore {
