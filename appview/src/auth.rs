@@ -194,6 +194,12 @@ const SWEEP_ABOVE: usize = 10_000;
 /// kept as long.
 pub const MAX_WRITE_TOKEN_SECS: i64 = 60 * 60;
 
+/// Whether a token expiring at `exp` is valid for longer than [`MAX_WRITE_TOKEN_SECS`] (with
+/// the clock skew allowed) at `now`: such a token is refused for writes.
+pub fn outlives_write_limit(exp: i64, now: i64) -> bool {
+    exp > now.saturating_add(MAX_WRITE_TOKEN_SECS + KEEP_AFTER_EXP)
+}
+
 impl ReplayCache {
     /// The cache, holding the unexpired token ids recorded before this start.
     pub fn load(db: &Db<()>) -> Result<ReplayCache, DbError> {
@@ -224,7 +230,7 @@ impl ReplayCache {
     pub fn first_use(&self, viewer: &Viewer) -> bool {
         let Some(jti) = &viewer.jti else { return false };
         let now = now_secs();
-        if viewer.exp > now.saturating_add(MAX_WRITE_TOKEN_SECS + KEEP_AFTER_EXP) {
+        if outlives_write_limit(viewer.exp, now) {
             return false;
         }
         let Ok(mut seen) = self.seen.lock() else {
@@ -267,8 +273,20 @@ impl ReplayCache {
 
 #[cfg(test)]
 mod tests {
-    use super::{ReplayCache, Viewer};
+    use super::{MAX_WRITE_TOKEN_SECS, ReplayCache, Viewer, outlives_write_limit};
     use hearth_db::{Db, DbError, WriteTxn};
+
+    /// One rule for how long a write token may be valid, for the replay cache and the spaces
+    /// methods alike: an hour, with a minute of skew, and never an overflow.
+    #[test]
+    fn write_tokens_live_an_hour_at_most() {
+        let now = 1_800_000_000;
+        assert!(!outlives_write_limit(now + 60, now));
+        assert!(!outlives_write_limit(now + MAX_WRITE_TOKEN_SECS, now));
+        assert!(!outlives_write_limit(now + MAX_WRITE_TOKEN_SECS + 60, now));
+        assert!(outlives_write_limit(now + MAX_WRITE_TOKEN_SECS + 61, now));
+        assert!(outlives_write_limit(i64::MAX, now));
+    }
 
     fn viewer(jti: &str, exp: i64) -> Viewer {
         Viewer {

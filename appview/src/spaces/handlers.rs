@@ -22,10 +22,6 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-/// The longest a service token may still be valid for when it arrives (an hour, plus the
-/// clock skew the token checks allow).
-const MAX_TOKEN_LIFETIME_SECS: i64 = 3600 + 30;
-
 /// Largest JSON input (a post is at most 30 KB of text plus facets).
 const MAX_INPUT_BYTES: usize = 256 * 1024;
 
@@ -60,7 +56,7 @@ impl FromRequestParts<AppState> for Caller {
         // Service tokens are short-lived: a PDS proxying mints one per call (60 s), and
         // getServiceAuth allows at most an hour. A token valid for longer would be a standing
         // credential if it leaked.
-        if viewer.exp > crate::state::now_secs() + MAX_TOKEN_LIFETIME_SECS {
+        if crate::auth::outlives_write_limit(viewer.exp, crate::state::now_secs()) {
             return Err(XrpcError::new(
                 StatusCode::UNAUTHORIZED,
                 "BadJwtExpiration",
