@@ -54,15 +54,17 @@ impl ActorRow {
     }
 }
 
-/// Runs `sql` with `first` as ?1 and `rest` as ?2.., and returns its (key, uri) rows.
+/// Runs `sql` with `first` as ?1 and `rest` as the `IN` list after it (padded, see
+/// `post::placeholders`), and returns its (key, uri) rows.
 fn pairs<K: rusqlite::types::FromSql, P: rusqlite::ToSql>(
     conn: &rusqlite::Connection,
     sql: &str,
     first: &dyn rusqlite::ToSql,
     rest: &[P],
 ) -> ViewResult<Vec<(K, String)>> {
-    let mut stmt = conn.prepare(sql)?;
-    let params = std::iter::once(first).chain(rest.iter().map(|p| p as &dyn rusqlite::ToSql));
+    let mut stmt = conn.prepare_cached(sql)?;
+    let params =
+        std::iter::once(first).chain(super::post::padded(rest).map(|p| p as &dyn rusqlite::ToSql));
     stmt.query_map(rusqlite::params_from_iter(params), |r| {
         Ok((r.get(0)?, r.get(1)?))
     })?
@@ -83,11 +85,11 @@ impl<'c> Hydrator<'c> {
             .collect();
         if !wanted.is_empty() {
             let list = super::post::placeholders(0, wanted.len());
-            let mut stmt = self.conn.prepare(&format!(
+            let mut stmt = self.conn.prepare_cached(&format!(
                 "SELECT {ACTOR_COLUMNS} FROM actor a LEFT JOIN profile p ON p.actor = a.id WHERE a.id IN ({list})"
             ))?;
             for row in stmt.query_map(
-                rusqlite::params_from_iter(wanted.iter()),
+                rusqlite::params_from_iter(super::post::padded(&wanted)),
                 ActorRow::from_row,
             )? {
                 let row = row?;

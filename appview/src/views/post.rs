@@ -21,12 +21,33 @@ pub struct Prefetched {
     postgates: HashMap<String, Vec<u8>>,
 }
 
-/// `?1, ?2, ...` for `n` parameters after the first `skip`.
+/// How many places an `IN (...)` list of `n` values takes: `n` rounded up to a power of two
+/// (at least 8), so that pages of different sizes share a few statement texts and their
+/// prepared statements come from the connection's cache instead of being parsed and planned
+/// for every request. The extra places repeat the last value, which changes no `IN` test.
+fn in_list_len(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        n.next_power_of_two().max(8)
+    }
+}
+
+/// `?1, ?2, ...` for an `IN (...)` list of `n` values (padded, see [`in_list_len`]) after the
+/// first `skip` parameters; bind the values with [`padded`].
 pub(super) fn placeholders(skip: usize, n: usize) -> String {
-    (skip + 1..=skip + n)
+    (skip + 1..=skip + in_list_len(n))
         .map(|i| format!("?{i}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The values of an `IN (...)` list, padded to the places [`placeholders`] made.
+pub(super) fn padded<T>(items: &[T]) -> impl Iterator<Item = &T> + Clone {
+    let pad = in_list_len(items.len()) - items.len();
+    items
+        .iter()
+        .chain(items.last().into_iter().cycle().take(pad))
 }
 
 #[derive(Debug, Clone)]
@@ -102,8 +123,8 @@ impl<'c> Hydrator<'c> {
             "SELECT post_uri, uri, record FROM threadgate WHERE post_uri IN ({})",
             placeholders(0, gate_keys.len())
         );
-        let mut stmt = self.conn.prepare(&sql)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(gate_keys.iter()))?;
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(padded(&gate_keys)))?;
         while let Some(r) = rows.next()? {
             pre.threadgates.insert(r.get(0)?, (r.get(1)?, r.get(2)?));
         }
@@ -115,15 +136,15 @@ impl<'c> Hydrator<'c> {
         let viewer = self.viewer_id();
         let pre = &mut self.prefetched;
         let list = placeholders(0, uris.len());
-        let params = || rusqlite::params_from_iter(uris.iter());
-        let mut stmt = conn.prepare(&format!(
+        let params = || rusqlite::params_from_iter(padded(uris));
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT {POST_COLUMNS} FROM post WHERE uri IN ({list})"
         ))?;
         for row in stmt.query_map(params(), PostRow::from_row)? {
             let row = row?;
             pre.posts.insert(row.uri.clone(), row);
         }
-        let mut stmt = conn.prepare(&format!(
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT post_uri, replies, reposts, likes, quotes FROM post_agg WHERE post_uri IN ({list})"
         ))?;
         let mut rows = stmt.query(params())?;
@@ -132,7 +153,7 @@ impl<'c> Hydrator<'c> {
                 .insert(r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?));
         }
         drop(rows);
-        let mut stmt = conn.prepare(&format!(
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT post_uri, record FROM postgate WHERE post_uri IN ({list})"
         ))?;
         let mut rows = stmt.query(params())?;
@@ -144,13 +165,13 @@ impl<'c> Hydrator<'c> {
             let theirs = placeholders(1, uris.len());
             for (table, into) in [("likes", &mut pre.likes), ("reposts", &mut pre.reposts)] {
                 // The first in (author, subject_uri) index order wins, as in the single-row lookup.
-                let mut stmt = conn.prepare(&format!(
+                let mut stmt = conn.prepare_cached(&format!(
                     "SELECT subject_uri, uri FROM {table} WHERE author = ?1 AND subject_uri IN ({theirs})
                      ORDER BY subject_uri, rowid"
                 ))?;
                 let mut rows = stmt.query(rusqlite::params_from_iter(
                     std::iter::once(&viewer as &dyn rusqlite::ToSql)
-                        .chain(uris.iter().map(|u| u as &dyn rusqlite::ToSql)),
+                        .chain(padded(uris).map(|u| u as &dyn rusqlite::ToSql)),
                 ))?;
                 while let Some(r) = rows.next()? {
                     into.entry(r.get(0)?).or_insert(r.get(1)?);
