@@ -53,6 +53,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("db/schema_v2.sql"),
     include_str!("db/schema_v3.sql"),
     include_str!("db/schema_v4.sql"),
+    include_str!("db/schema_v5.sql"),
 ];
 
 pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
