@@ -245,7 +245,7 @@ fn run<S: Clone>(conn: Connection, rx: crossbeam_channel::Receiver<Job<S>>, mut 
         let replies = match run_batch(&conn, &mut state, &mut effects, batch) {
             Ok(replies) => replies,
             Err((e, replies)) => {
-                tracing::error!(error = %e, "could not begin write transaction");
+                tracing::error!(error = %e, "write transaction failed");
                 state = before_batch;
                 effects.clear();
                 // Jobs that never ran are dropped, and their reply channels with them: each
@@ -283,8 +283,10 @@ fn run<S: Clone>(conn: Connection, rx: crossbeam_channel::Receiver<Job<S>>, mut 
 /// consecutive retryable jobs shares one savepoint, or none if it leads the transaction (then
 /// the transaction holds only its work); if one of them fails, the run is rolled back and its
 /// jobs run again, each in a savepoint of its own. Every other job has its own savepoint. If
-/// the transaction cannot begin, the error comes back with the replies of the retryable jobs;
-/// the others are dropped (their callers hear WriterGone).
+/// the transaction cannot begin, or SQLite ends it on its own (it rolls back the whole
+/// transaction on some errors, such as a full disk), the error comes back with the replies of
+/// every job that ran and of the retryable ones that did not; the others are dropped (their
+/// callers hear WriterGone).
 #[allow(clippy::type_complexity)]
 fn run_batch<S: Clone>(
     conn: &Connection,
@@ -307,6 +309,15 @@ fn run_batch<S: Clone>(
             })
             .collect()
     }
+    // After a failure: whether SQLite has ended the transaction itself, taking every job's work
+    // with it (a savepoint statement would then open and commit a transaction of its own).
+    let ended = |conn: &Connection| conn.is_autocommit();
+    let ended_error = || {
+        rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+            Some("the transaction was rolled back by SQLite".into()),
+        )
+    };
     let mut jobs: Jobs<S> = batch.into_iter().peekable();
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         return Err((e, unrun(Vec::new(), jobs)));
@@ -333,6 +344,10 @@ fn run_batch<S: Clone>(
                     catch_unwind(AssertUnwindSafe(|| job.run(&mut txn))).unwrap_or(false)
                 })
             };
+            if !ok && !leads && ended(conn) {
+                replies.extend(unrun(run, jobs));
+                return Err((ended_error(), replies));
+            }
             if !leads && shared {
                 if !ok {
                     let _ = conn.execute_batch("ROLLBACK TO run");
@@ -351,10 +366,14 @@ fn run_batch<S: Clone>(
                         return Err((e, unrun(run, jobs)));
                     }
                 }
-                for job in &mut run {
+                for i in 0..run.len() {
                     // Its first run was rolled back; if the savepoint fails it does not run.
-                    job.forget();
-                    in_savepoint(conn, state, effects, |txn| job.run(txn));
+                    run[i].forget();
+                    in_savepoint(conn, state, effects, |txn| run[i].run(txn));
+                    if ended(conn) {
+                        replies.extend(unrun(run, jobs));
+                        return Err((ended_error(), replies));
+                    }
                 }
             }
             replies.extend(run.into_iter().map(Reply::Rerun));
@@ -369,6 +388,10 @@ fn run_batch<S: Clone>(
                 });
                 // A job that panicked, or never ran, has no reply: its caller hears WriterGone.
                 replies.extend(finish.map(Reply::Once));
+                if ended(conn) {
+                    replies.extend(unrun(Vec::new(), jobs));
+                    return Err((ended_error(), replies));
+                }
             }
         }
     }
@@ -593,5 +616,58 @@ mod tests {
         }
         assert_eq!(runs.load(SeqCst), 3);
         assert_eq!(rows(&dir.path().join("t.sqlite")), vec![1, 2, 3]);
+    }
+
+    /// When SQLite ends the transaction itself (as it does on a full disk), every job of the
+    /// batch is told so and nothing of the batch is committed, not even by a later savepoint.
+    #[test]
+    fn a_transaction_sqlite_ended_fails_the_whole_batch() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("t.sqlite");
+        let db = crate::Db::open(&path, &["CREATE TABLE t (x INTEGER);"], 1, |_| Ok(0i64))
+            .expect("open");
+        let release = hold(&db);
+        let (replies, answers) = std::sync::mpsc::channel::<(i64, bool)>();
+        // 1 (retryable) and 2 (run once) succeed; 3 (retryable) ends the transaction as SQLite
+        // would and fails; 4 (retryable) comes after it.
+        for x in 1..=4i64 {
+            let replies = replies.clone();
+            let job = move |txn: &mut WriteTxn<'_, i64>| {
+                txn.conn.execute("INSERT INTO t VALUES (?1)", [x])?;
+                *txn.state += x;
+                if x == 3 {
+                    txn.conn.execute_batch("ROLLBACK")?;
+                    return Err(DbError::Task("disk full".into()));
+                }
+                Ok(())
+            };
+            let reply = move |r: Result<(), DbError>| {
+                let _ = replies.send((x, r.is_ok()));
+            };
+            if x == 2 {
+                db.writer.submit(job, reply);
+            } else {
+                db.writer.submit_retryable(job, reply);
+            }
+        }
+        release.send(()).expect("release");
+        let mut got: Vec<(i64, bool)> = (0..4).map(|_| answers.recv().expect("answer")).collect();
+        got.sort();
+        assert_eq!(got, vec![(1, false), (2, false), (3, false), (4, false)]);
+        assert_eq!(
+            rows(&path),
+            Vec::<i64>::new(),
+            "nothing of the batch is committed"
+        );
+        // The writer carries on, from the state before the batch.
+        let state = db
+            .writer
+            .run_blocking(|txn: &mut WriteTxn<'_, i64>| {
+                txn.conn.execute("INSERT INTO t VALUES (5)", [])?;
+                Ok::<_, DbError>(*txn.state)
+            })
+            .expect("next batch");
+        assert_eq!(state, 0);
+        assert_eq!(rows(&path), vec![5]);
     }
 }
