@@ -35,7 +35,7 @@ fn in_list_len(n: usize) -> usize {
 
 /// `?1, ?2, ...` for an `IN (...)` list of `n` values (padded, see [`in_list_len`]) after the
 /// first `skip` parameters; bind the values with [`padded`].
-pub(super) fn placeholders(skip: usize, n: usize) -> String {
+pub(crate) fn placeholders(skip: usize, n: usize) -> String {
     (skip + 1..=skip + in_list_len(n))
         .map(|i| format!("?{i}"))
         .collect::<Vec<_>>()
@@ -43,7 +43,7 @@ pub(super) fn placeholders(skip: usize, n: usize) -> String {
 }
 
 /// The values of an `IN (...)` list, padded to the places [`placeholders`] made.
-pub(super) fn padded<T>(items: &[T]) -> impl Iterator<Item = &T> + Clone {
+pub(crate) fn padded<T>(items: &[T]) -> impl Iterator<Item = &T> + Clone {
     let pad = in_list_len(items.len()) - items.len();
     items
         .iter()

@@ -9,11 +9,12 @@ use crate::auth::{OptionalViewer, Viewer};
 use crate::state::AppState;
 use crate::views::Hydrator;
 use crate::views::feed::FeedItem;
+use crate::views::post::{padded, placeholders};
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use hearth_xrpc::{XQuery, XrpcError, XrpcResult, repeated};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -92,9 +93,14 @@ fn feed_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     })
 }
 
+/// Newest first, as both plans page: by time, then URI.
+fn newest_first(rows: &mut [Row]) {
+    rows.sort_by(|a, b| (&b.sort_at, &b.uri).cmp(&(&a.sort_at, &a.uri)));
+}
+
 /// The timeline from the global time index, keeping the followed accounts' entries: up to 50
 /// index entries per result, each decided from the index alone (it holds the author); only the
-/// kept ones are read from the table.
+/// kept ones are read from the table, in one query.
 fn scan_plan(
     conn: &Connection,
     follows: &HashSet<i64>,
@@ -116,15 +122,17 @@ fn scan_plan(
         }
     }
     drop(rows);
-    let mut stmt = conn.prepare_cached(
-        "SELECT uri, post_uri, author, kind, sort_at FROM feed_item WHERE rowid = ?1",
-    )?;
-    let mut out = Vec::with_capacity(kept.len());
-    for id in kept {
-        if let Some(row) = stmt.query_row([id], feed_row).optional()? {
-            out.push(row);
-        }
+    if kept.is_empty() {
+        return Ok(Vec::new());
     }
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT uri, post_uri, author, kind, sort_at FROM feed_item WHERE rowid IN ({})",
+        placeholders(0, kept.len())
+    ))?;
+    let mut out = stmt
+        .query_map(rusqlite::params_from_iter(padded(&kept)), feed_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    newest_first(&mut out);
     Ok(out)
 }
 
@@ -145,7 +153,7 @@ fn merge_plan(
             out.push(r?);
         }
     }
-    out.sort_by(|a, b| (&b.sort_at, &b.uri).cmp(&(&a.sort_at, &a.uri)));
+    newest_first(&mut out);
     out.truncate(limit as usize);
     Ok(out)
 }
