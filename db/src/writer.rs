@@ -430,17 +430,18 @@ fn in_savepoint<S: Clone>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    /// A database with one table `t (x)` and an `i64` writer state starting at 0.
+    fn test_db(path: &std::path::Path) -> crate::Db<i64> {
+        crate::Db::open(path, &["CREATE TABLE t (x INTEGER);"], 2, |_| Ok(0i64)).expect("open")
+    }
 
     #[tokio::test]
     async fn failed_jobs_leave_no_trace_and_others_commit() {
         let dir = tempfile::tempdir().expect("dir");
-        let db = crate::Db::open(
-            &dir.path().join("t.sqlite"),
-            &["CREATE TABLE t (x INTEGER);"],
-            2,
-            |_| Ok(0i64),
-        )
-        .expect("open");
+        let db = test_db(&dir.path().join("t.sqlite"));
         let ok = db.writer.run(|txn: &mut WriteTxn<'_, i64>| {
             txn.conn.execute("INSERT INTO t VALUES (1)", [])?;
             *txn.state += 1;
@@ -501,16 +502,8 @@ mod tests {
 
     #[test]
     fn a_failed_retryable_job_reruns_its_run_and_only_it_is_undone() {
-        use std::sync::Arc;
-        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
         let dir = tempfile::tempdir().expect("dir");
-        let db = crate::Db::open(
-            &dir.path().join("t.sqlite"),
-            &["CREATE TABLE t (x INTEGER);"],
-            1,
-            |_| Ok(0i64),
-        )
-        .expect("open");
+        let db = test_db(&dir.path().join("t.sqlite"));
         let release = hold(&db);
         let runs = Arc::new(AtomicUsize::new(0));
         let effects = Arc::new(AtomicUsize::new(0));
@@ -584,16 +577,8 @@ mod tests {
 
     #[test]
     fn retryable_jobs_that_succeed_run_once() {
-        use std::sync::Arc;
-        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
         let dir = tempfile::tempdir().expect("dir");
-        let db = crate::Db::open(
-            &dir.path().join("t.sqlite"),
-            &["CREATE TABLE t (x INTEGER);"],
-            1,
-            |_| Ok(0i64),
-        )
-        .expect("open");
+        let db = test_db(&dir.path().join("t.sqlite"));
         let release = hold(&db);
         let runs = Arc::new(AtomicUsize::new(0));
         let (replies, answers) = std::sync::mpsc::channel::<Result<(), DbError>>();
@@ -624,8 +609,7 @@ mod tests {
     fn a_transaction_sqlite_ended_fails_the_whole_batch() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("t.sqlite");
-        let db = crate::Db::open(&path, &["CREATE TABLE t (x INTEGER);"], 1, |_| Ok(0i64))
-            .expect("open");
+        let db = test_db(&path);
         let release = hold(&db);
         let (replies, answers) = std::sync::mpsc::channel::<(i64, bool)>();
         // 1 (retryable) and 2 (run once) succeed; 3 (retryable) ends the transaction as SQLite
