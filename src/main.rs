@@ -6,11 +6,10 @@ use hearth_appview::config::AppviewConfig;
 use hearth_pds::config::PdsConfig;
 
 /// glibc's malloc gives each busy thread an arena and keeps what is freed there: with tokio's
-/// blocking threads each taking one, memory freed after a burst (Argon2's 19 MiB per password
-/// hash, firehose replay pages) stayed resident, three 57 MiB arenas after ten sign-ups.
-/// mimalloc returns freed pages to the system. Without transparent huge pages (`no_thp`): with
-/// them every touched 2 MiB of its arenas was resident, 175 MiB instead of 125 MiB at the peak
-/// of the benchmark.
+/// blocking threads each taking one, memory freed after a burst (Argon2's hash memory, firehose
+/// replay pages) stayed resident. mimalloc returns freed pages to the system. Without
+/// transparent huge pages (`no_thp`): with them every touched 2 MiB of its arenas stays
+/// resident. The measurements are in `docs/benchmarks.md` ("Memory: the allocator").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

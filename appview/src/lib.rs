@@ -69,8 +69,8 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
     // if the WAL grows past 32 MB.
     // The writer's page cache should hold an ingest transaction's dirty pages: when it
     // overflows, SQLite spills pages to the WAL mid-transaction and writes them again at
-    // commit, and reads back index pages it has just evicted. Measured with the ingest
-    // benchmark: 32 → 64 MiB cut the writer's CPU by about a tenth; 128 MiB gained no more.
+    // commit, and reads back index pages it has just evicted. The size was chosen with the
+    // ingest benchmark (docs/benchmarks.md, "Index writer page cache").
     let connections = hearth_db::Connections {
         writer_cache_kib: 64 * 1024,
         ..hearth_db::Connections::with_readers(8)

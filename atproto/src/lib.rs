@@ -9,10 +9,9 @@
 //! - Data model: `ipld-core`, `cid` and `serde_ipld_dagcbor`, the IPLD community's shared
 //!   types and codec (canonical key order on encode, strict DAG-CBOR on decode).
 //! - Keys: RustCrypto's `k256` and `p256`; low-S is enforced on top.
-//! - MST and CAR: our own. Measured 2026-11-27 (10,000 keys, build + root, median of 11, release):
-//!   `atrium-repo` 0.2.0 674 ms, `rsky-repo` 0.1.4 350 ms, `jacquard-repo` 0.12.2 168 ms, ours
-//!   12–19 ms one key at a time and 6–7 ms with the bulk build. All four agree on every
-//!   commit-proof fixture root; `atrium-repo` has no covering proofs; `rsky-repo` matches the
+//! - MST and CAR: our own, several times faster than `atrium-repo`, `rsky-repo` and
+//!   `jacquard-repo` at building a tree (figures in `docs/benchmarks.md`, "MST crates"), and with
+//!   a bulk build. All four agree on every commit-proof fixture root; `atrium-repo` has no covering proofs; `rsky-repo` matches the
 //!   reference proofs but is async with string-keyed storage; `jacquard-repo` is MPL-2.0 and
 //!   builds proofs only as a side effect of commits. `iroh-car` reads CARs fastest but is
 //!   async-only, does not verify block CIDs, and rejects the empty-roots CARs the reference
