@@ -2,7 +2,7 @@
 
 use super::{CarError, Header, MAX_BLOCK_SIZE, MAX_HEADER_SIZE, varint};
 use crate::blockstore::MemoryBlockStore;
-use crate::data::{CBOR_CODEC, Cid, RAW_CODEC, cid_for_cbor, cid_for_raw};
+use crate::data::{CBOR_CODEC, Cid, RAW_CODEC, cbor, cid_for_cbor, cid_for_raw};
 use std::io::Read;
 
 /// Reads blocks one at a time from any reader, checking each against its CID.
@@ -19,10 +19,9 @@ impl<R: Read> CarReader<R> {
         if len == 0 || len > MAX_HEADER_SIZE {
             return Err(CarError::Malformed("bad header length".into()));
         }
-        let mut buf = vec![0; len];
-        inner.read_exact(&mut buf)?;
-        let header: Header = serde_ipld_dagcbor::from_slice(&buf)
-            .map_err(|e| CarError::Malformed(format!("header: {e}")))?;
+        let buf = read_frame(&mut inner, len)?;
+        let header: Header =
+            cbor::from_slice(&buf).map_err(|e| CarError::Malformed(format!("header: {e}")))?;
         if header.version != 1 {
             return Err(CarError::Malformed(format!(
                 "unsupported version {}",
@@ -48,8 +47,7 @@ impl<R: Read> CarReader<R> {
         if len > MAX_BLOCK_SIZE + 128 {
             return Err(CarError::TooLarge);
         }
-        let mut frame = vec![0; len];
-        self.inner.read_exact(&mut frame)?;
+        let mut frame = read_frame(&mut self.inner, len)?;
         let mut cursor = std::io::Cursor::new(&frame[..]);
         let cid =
             Cid::read_bytes(&mut cursor).map_err(|e| CarError::Malformed(format!("CID: {e}")))?;
@@ -57,6 +55,17 @@ impl<R: Read> CarReader<R> {
         check(&cid, &data)?;
         Ok(Some((cid, data)))
     }
+}
+
+/// Reads the `len` bytes of a frame. The buffer grows with the bytes that actually arrive rather
+/// than being sized by the length prefix: a few bytes claiming a 4 MB block reserve nothing.
+fn read_frame<R: Read>(inner: &mut R, len: usize) -> Result<Vec<u8>, CarError> {
+    let mut frame = Vec::new();
+    inner.take(len as u64).read_to_end(&mut frame)?;
+    if frame.len() != len {
+        return Err(CarError::Malformed("truncated frame".into()));
+    }
+    Ok(frame)
 }
 
 /// Checks a block's bytes against its CID. Only SHA-256 CIDs with the DAG-CBOR or raw codec

@@ -1,6 +1,6 @@
 //! DAG-CBOR encoding and decoding of data-model values.
 
-use super::{DataError, Ipld, validate};
+use super::{DataError, Ipld, MAX_DEPTH, cid::cid_from_bytes, validate};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -10,7 +10,17 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, DataError> {
 }
 
 /// Decodes one DAG-CBOR value that fills `bytes` exactly.
+///
+/// The bytes are walked once before decoding: the decoder reserves room for as many elements
+/// as an array claims (up to a megabyte per array, at every level of nesting), so a few bytes
+/// claiming billions of elements at each of a hundred levels would reserve gigabytes. The walk
+/// proves every claimed element is present, which bounds those reservations by the input's
+/// own size, and it refuses CIDs with bytes after the hash, which the decoder would drop
+/// (two different blocks decoding to the same value).
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DataError> {
+    if item_end(bytes, 0)? != bytes.len() {
+        return Err(DataError::Cbor("bytes after the value".into()));
+    }
     serde_ipld_dagcbor::from_slice(bytes).map_err(|e| DataError::Cbor(e.to_string()))
 }
 
@@ -29,4 +39,100 @@ pub fn decode_record(bytes: &[u8]) -> Result<Ipld, DataError> {
     let value = decode(bytes)?;
     validate::record(&value)?;
     Ok(value)
+}
+
+/// Where the CBOR data item starting at `at` ends: every element it claims is present, it
+/// nests no deeper than [`MAX_DEPTH`] (a link at the deepest level counts one more), its
+/// lengths are definite and its only tag is 42 around a CID with nothing after the hash.
+pub fn item_end(b: &[u8], at: usize) -> Result<usize, DataError> {
+    skip(b, at, 0)
+}
+
+fn skip(b: &[u8], at: usize, depth: usize) -> Result<usize, DataError> {
+    let short = || DataError::Cbor("truncated".into());
+    if depth > MAX_DEPTH + 1 {
+        return Err(DataError::TooDeep);
+    }
+    let first = *b.get(at).ok_or_else(short)?;
+    let (major, info) = (first >> 5, first & 0x1f);
+    let (arg, mut pos) = match info {
+        0..=23 => (u64::from(info), at + 1),
+        24..=27 => {
+            let n = 1usize << (info - 24);
+            let bytes = b.get(at + 1..at + 1 + n).ok_or_else(short)?;
+            (
+                bytes.iter().fold(0u64, |acc, x| (acc << 8) | u64::from(*x)),
+                at + 1 + n,
+            )
+        }
+        _ => return Err(DataError::Cbor("indefinite or reserved length".into())),
+    };
+    // A length beyond the address space cannot be present in the input either.
+    let len = usize::try_from(arg).map_err(|_| short());
+    match major {
+        2 | 3 => {
+            pos = pos
+                .checked_add(len?)
+                .filter(|p| *p <= b.len())
+                .ok_or_else(short)?
+        }
+        // Each element takes at least one byte, so the loops end within the input even when
+        // the claimed count is huge.
+        4 => {
+            for _ in 0..len? {
+                pos = skip(b, pos, depth + 1)?;
+            }
+        }
+        5 => {
+            for _ in 0..len?.saturating_mul(2) {
+                pos = skip(b, pos, depth + 1)?;
+            }
+        }
+        6 => {
+            if arg != 42 {
+                return Err(DataError::Cbor(format!("tag {arg} (only 42 is allowed)")));
+            }
+            let start = pos;
+            pos = skip(b, pos, depth + 1)?;
+            cid_bytes(&b[start..pos])?;
+        }
+        _ => {}
+    }
+    Ok(pos)
+}
+
+/// Checks the byte string under tag 42: a zero byte, then exactly one binary CID.
+fn cid_bytes(item: &[u8]) -> Result<(), DataError> {
+    let bad = |why: &str| DataError::Cid(why.to_owned());
+    let first = *item.first().ok_or_else(|| bad("empty"))?;
+    if first >> 5 != 2 {
+        return Err(bad("tag 42 must hold a byte string"));
+    }
+    let head = match first & 0x1f {
+        0..=23 => 1,
+        info => 1 + (1usize << (info - 24)),
+    };
+    match item.get(head..) {
+        Some([0, cid @ ..]) => cid_from_bytes(cid).map(|_| ()),
+        _ => Err(bad("a CID in DAG-CBOR starts with a zero byte")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_end_finds_each_value() {
+        let a = to_vec(&Ipld::List(vec![
+            Ipld::Integer(1),
+            Ipld::String("x".into()),
+        ]))
+        .expect("encode");
+        let mut two = a.clone();
+        two.extend(to_vec(&Ipld::Bool(true)).expect("encode"));
+        assert_eq!(item_end(&two, 0), Ok(a.len()));
+        assert_eq!(item_end(&two, a.len()), Ok(two.len()));
+        assert!(matches!(decode(&two), Err(DataError::Cbor(_))));
+    }
 }

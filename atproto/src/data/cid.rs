@@ -31,9 +31,34 @@ pub fn cid_for_raw(bytes: &[u8]) -> Cid {
 /// Parses a CID string, accepting only what atproto allows in data: CIDv1 with the DAG-CBOR or
 /// raw codec and a SHA-256 hash. (CIDv0 appears nowhere in atproto data.)
 pub fn parse_cid(s: &str) -> Result<Cid, DataError> {
-    let cid: Cid = s.parse().map_err(|e| DataError::Cid(format!("{e}")))?;
+    let cid = cid_from_str(s)?;
     check_cid(&cid)?;
     Ok(cid)
+}
+
+/// Decodes a binary CID that fills `bytes` exactly, of any version and codec. The `cid`
+/// crate's own parsers stop after the hash and ignore what follows, so two different inputs
+/// would read as one CID.
+pub fn cid_from_bytes(bytes: &[u8]) -> Result<Cid, DataError> {
+    let mut rest = bytes;
+    let cid = Cid::read_bytes(&mut rest).map_err(|e| DataError::Cid(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(DataError::Cid("bytes after the hash".into()));
+    }
+    Ok(cid)
+}
+
+/// Decodes a multibase CID string, of any version and codec, with nothing after the hash
+/// (and none of the `cid` crate's leniency for an `/ipfs/` path around it).
+pub fn cid_from_str(s: &str) -> Result<Cid, DataError> {
+    let bad = |e: &dyn std::fmt::Display| DataError::Cid(e.to_string());
+    // A legacy CIDv0 string is bare base58btc, with no multibase prefix.
+    let bytes = if s.len() == 46 && s.starts_with("Qm") {
+        multibase::Base::Base58Btc.decode(s).map_err(|e| bad(&e))?
+    } else {
+        multibase::decode(s).map_err(|e| bad(&e))?.1
+    };
+    cid_from_bytes(&bytes)
 }
 
 /// Checks a decoded CID against the atproto "blessed" formats.

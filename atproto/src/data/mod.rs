@@ -14,7 +14,9 @@ pub mod json;
 pub mod validate;
 
 pub use self::blob::BlobRef;
-pub use self::cid::{CBOR_CODEC, RAW_CODEC, cid_for_cbor, cid_for_raw, parse_cid};
+pub use self::cid::{
+    CBOR_CODEC, RAW_CODEC, cid_for_cbor, cid_for_raw, cid_from_bytes, cid_from_str, parse_cid,
+};
 pub use ::cid::Cid;
 pub use ipld_core::ipld::Ipld;
 

@@ -101,55 +101,9 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Frame, FrameError> {
 
 /// The length of the CBOR data item starting at `at`: how the header is split from the body.
 fn item_len(b: &[u8], at: usize) -> Result<usize, FrameError> {
-    Ok(skip(b, at, 0)? - at)
-}
-
-fn skip(b: &[u8], at: usize, depth: usize) -> Result<usize, FrameError> {
-    let short = || FrameError::Malformed("truncated CBOR".into());
-    if depth > 64 {
-        return Err(FrameError::Malformed("CBOR nested too deeply".into()));
-    }
-    let first = *b.get(at).ok_or_else(short)?;
-    let (major, info) = (first >> 5, first & 0x1f);
-    let (arg, mut pos) = match info {
-        0..=23 => (u64::from(info), at + 1),
-        24..=27 => {
-            let n = 1usize << (info - 24);
-            let bytes = b.get(at + 1..at + 1 + n).ok_or_else(short)?;
-            (
-                bytes.iter().fold(0u64, |acc, x| (acc << 8) | u64::from(*x)),
-                at + 1 + n,
-            )
-        }
-        _ => {
-            return Err(FrameError::Malformed(
-                "indefinite or reserved CBOR length".into(),
-            ));
-        }
-    };
-    let arg = usize::try_from(arg).map_err(|_| short())?;
-    match major {
-        0 | 1 | 7 => {}
-        2 | 3 => {
-            pos = pos
-                .checked_add(arg)
-                .filter(|p| *p <= b.len())
-                .ok_or_else(short)?
-        }
-        4 => {
-            for _ in 0..arg {
-                pos = skip(b, pos, depth + 1)?;
-            }
-        }
-        5 => {
-            for _ in 0..arg.saturating_mul(2) {
-                pos = skip(b, pos, depth + 1)?;
-            }
-        }
-        6 => pos = skip(b, pos, depth + 1)?,
-        _ => {}
-    }
-    Ok(pos)
+    cbor::item_end(b, at)
+        .map(|end| end - at)
+        .map_err(|e| FrameError::Malformed(format!("header: {e}")))
 }
 
 #[cfg(test)]

@@ -561,7 +561,7 @@ pub fn check_format(format: StringFormat, s: &str) -> Result<(), SyntaxError> {
         StringFormat::Cid => {
             syntax::cid::validate_cid_string(s)?;
             // The syntax gate only checks characters; the string must also decode.
-            ::cid::Cid::try_from(s)
+            crate::data::cid_from_str(s)
                 .map(|_| ())
                 .map_err(|_| SyntaxError::new(SyntaxKind::Cid, "does not decode as a CID"))
         }

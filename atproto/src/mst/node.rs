@@ -9,7 +9,7 @@
 
 use super::MstError;
 use super::key::{common_prefix_len, is_valid};
-use crate::data::Cid;
+use crate::data::{Cid, cbor};
 use serde::Deserialize;
 
 /// One slot of a node: a record (leaf) or a pointer to a subtree one layer down.
@@ -127,7 +127,7 @@ impl Node {
 
     /// Decodes a node block into entries whose subtrees are unloaded stubs.
     pub fn decode(bytes: &[u8]) -> Result<Node, MstError> {
-        let data: NodeData = serde_ipld_dagcbor::from_slice(bytes)
+        let data: NodeData = cbor::from_slice(bytes)
             .map_err(|e| MstError::Malformed(format!("not an MST node: {e}")))?;
         let mut entries = Vec::with_capacity(data.e.len() * 2 + 1);
         if let Some(l) = data.l {

@@ -190,7 +190,7 @@ pub fn validate_genesis(did: &str, op: &PlcOp) -> Result<DocumentData, PlcError>
 }
 
 fn parse_prev(prev: &str) -> Result<Cid, PlcError> {
-    Cid::try_from(prev).map_err(|e| PlcError::BadPrev(e.to_string()))
+    crate::data::cid_from_str(prev).map_err(|e| PlcError::BadPrev(e.to_string()))
 }
 
 /// Decides whether `proposed` may be appended to a DID's log (the reference
