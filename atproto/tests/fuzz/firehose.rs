@@ -139,8 +139,10 @@ proptest! {
     fn decode_survives_edited_events(event in event(), edits in strategy::edits()) {
         let bytes = strategy::apply(&encode_event(&event).expect("encode"), &edits);
         if let Ok(Frame::Event(decoded)) = bounded(bytes.len(), || decode_frame(&bytes)) {
-            // Whatever decodes re-encodes to the same bytes: no second spelling of an event.
-            prop_assert_eq!(encode_event(&decoded).expect("encode"), bytes);
+            // Unknown fields are skipped (the lexicon may grow), so the bytes need not come
+            // back; what was understood must survive another round.
+            let again = encode_event(&decoded).expect("encode");
+            prop_assert_eq!(decode_frame(&again).expect("decode"), Frame::Event(decoded));
         }
     }
 
