@@ -188,4 +188,44 @@ mod tests {
         assert_eq!(sniff(b"x", Some("not a mime")), "application/octet-stream");
         assert_eq!(sniff(b"x", None), "application/octet-stream");
     }
+
+    // Every upload's first bytes reach `sniff`, whatever they are: short, truncated magic
+    // numbers, container headers with lengths pointing past the end.
+    proptest::proptest! {
+        #[test]
+        fn sniffing_survives_any_head(
+            head in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            magic in proptest::sample::select(MAGIC),
+            cut in 0usize..64,
+            declared in proptest::option::of("\\PC{0,40}"),
+        ) {
+            let t = sniff(&head, declared.as_deref());
+            proptest::prop_assert!(valid_mime(&t), "{}", t);
+            let mut crafted = magic.to_vec();
+            crafted.extend_from_slice(&head);
+            crafted.truncate(cut.min(crafted.len()));
+            let t = sniff(&crafted, declared.as_deref());
+            proptest::prop_assert!(valid_mime(&t) && !t.contains("html") && !t.contains("xml"), "{}", t);
+        }
+    }
+
+    /// Leading bytes of formats the sniffer recognises, including containers that carry a
+    /// length (ISO-BMFF `ftyp`, RIFF, ZIP, zstd and lz4 skippable frames).
+    const MAGIC: &[&[u8]] = &[
+        b"\x89PNG\r\n\x1a\n",
+        b"\xff\xd8\xff",
+        b"GIF89a",
+        b"RIFF\xff\xff\xff\xffWEBPVP8 ",
+        b"\x00\x00\x00\x20ftypavif",
+        b"\xff\xff\xff\xffftypheic",
+        b"\x00\x00\x00\x00ftyp",
+        b"PK\x03\x04",
+        b"\x50\x2a\x4d\x18\xff\xff\xff\xff",
+        b"\x5e\x2a\x4d\x18\x00\x00\x00\x10",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        b"<?xml",
+        b"<svg",
+        b"%PDF-",
+        b"\x1f\x8b",
+    ];
 }

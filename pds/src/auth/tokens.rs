@@ -186,4 +186,36 @@ mod tests {
             assert!(decode_session(&key, TokenKind::Access, bad, 150).is_err());
         }
     }
+
+    // Session tokens arrive in the Authorization header of every request.
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_tokens_are_refused(
+            parts in proptest::collection::vec("[A-Za-z0-9_-]{0,60}|\\PC{0,8}", 0..5),
+        ) {
+            let token = parts.join(".");
+            for kind in [TokenKind::Access, TokenKind::Refresh] {
+                proptest::prop_assert!(decode_session(&[7u8; 32], kind, &token, 150).is_err());
+            }
+        }
+
+        #[test]
+        fn minted_tokens_decode_to_their_claims(
+            scope in "\\PC{0,30}",
+            sub in "\\PC{0,30}",
+            iat in proptest::prelude::any::<i64>(),
+            exp in 151i64..i64::MAX,
+            jti in proptest::option::of("\\PC{0,20}"),
+            edit in proptest::prelude::any::<usize>(),
+        ) {
+            let key = [7u8; 32];
+            let claims = SessionClaims { scope, sub, aud: "did:web:p".into(), iat, exp, jti };
+            let t = mint_session(&key, TokenKind::Refresh, &claims);
+            proptest::prop_assert_eq!(decode_session(&key, TokenKind::Refresh, &t, 150), Ok(claims));
+            // Dropping any one character breaks it.
+            let mut cut = t.clone();
+            cut.remove(edit % t.len());
+            proptest::prop_assert!(decode_session(&key, TokenKind::Refresh, &cut, 150).is_err());
+        }
+    }
 }
