@@ -77,13 +77,13 @@ proptest! {
     }
 
     #[test]
-    fn any_edit_to_a_token_is_refused(pos in any::<usize>(), byte in 0x21u8..0x7f) {
+    fn any_edit_to_a_token_is_refused(pos in any::<usize>(), shift in 1u8..94) {
         let (key, public) = &keys()[0];
         let token = mint(key, "did:plc:abc", AUD, Some("a.b.c"), NOW, 60);
         let mut bytes = token.clone().into_bytes();
         let i = pos % bytes.len();
-        prop_assume!(bytes[i] != byte);
-        bytes[i] = byte;
+        // Another printable character: tokens are ASCII from `!` to `~`, 94 characters.
+        bytes[i] = 0x21 + (bytes[i] - 0x21 + shift) % 94;
         let edited = String::from_utf8(bytes).expect("ascii");
         // Base64url has spare bits in its last character, so some edits decode to the same
         // bytes; only a change in what the token says must be refused.
