@@ -464,7 +464,7 @@ fn record(cli: &Cli) -> anyhow::Result<Recording> {
 // ---------------------------------------------------------------------------------------------
 
 async fn start_plc(ops: &[(String, Vec<u8>)]) -> anyhow::Result<String> {
-    let store = hearth_pds::plc_server::PlcStore::open_in_memory()?;
+    let store = hearth_plc::PlcStore::open_in_memory()?;
     store.set_rate_limits(false);
     for (did, op) in ops {
         store
@@ -474,7 +474,7 @@ async fn start_plc(ops: &[(String, Vec<u8>)]) -> anyhow::Result<String> {
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
-    tokio::spawn(async move { axum::serve(listener, hearth_pds::plc_server::router(store)).await });
+    tokio::spawn(async move { axum::serve(listener, hearth_plc::router(store)).await });
     Ok(url)
 }
 

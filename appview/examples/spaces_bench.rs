@@ -49,11 +49,11 @@ async fn main() -> anyhow::Result<()> {
     let authority = format!("did:web:localhost%3A{PORT}");
 
     // A real identity for the reader, on a local PLC directory.
-    let store = hearth_pds::plc_server::PlcStore::open_in_memory()?;
+    let store = hearth_plc::PlcStore::open_in_memory()?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let plc = format!("http://localhost:{}", listener.local_addr()?.port());
     tokio::spawn(async move {
-        let _ = axum::serve(listener, hearth_pds::plc_server::router(store)).await;
+        let _ = axum::serve(listener, hearth_plc::router(store)).await;
     });
     let key = Keypair::generate(Algorithm::K256);
     let rotation = Keypair::generate(Algorithm::K256);

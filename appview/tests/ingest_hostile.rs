@@ -310,7 +310,7 @@ async fn fake_resolve_handle(
 // ---------------------------------------------------------------------------------------------
 
 async fn start_plc() -> String {
-    let store = hearth_pds::plc_server::PlcStore::open_in_memory().expect("PLC store");
+    let store = hearth_plc::PlcStore::open_in_memory().expect("PLC store");
     store.set_rate_limits(false);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -319,7 +319,7 @@ async fn start_plc() -> String {
         "http://127.0.0.1:{}",
         listener.local_addr().expect("addr").port()
     );
-    tokio::spawn(async move { axum::serve(listener, hearth_pds::plc_server::router(store)).await });
+    tokio::spawn(async move { axum::serve(listener, hearth_plc::router(store)).await });
     url
 }
 

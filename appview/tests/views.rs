@@ -45,14 +45,14 @@ struct World {
 }
 
 async fn start_plc(dir: &Path) -> String {
-    let store = hearth_pds::plc_server::PlcStore::open(dir.join("plc.sqlite")).expect("plc store");
+    let store = hearth_plc::PlcStore::open(dir.join("plc.sqlite")).expect("plc store");
     store.set_rate_limits(false);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind plc");
     let port = listener.local_addr().expect("plc addr").port();
     tokio::spawn(async move {
-        let _ = axum::serve(listener, hearth_pds::plc_server::router(store)).await;
+        let _ = axum::serve(listener, hearth_plc::router(store)).await;
     });
     format!("http://127.0.0.1:{port}")
 }

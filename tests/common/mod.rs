@@ -119,7 +119,7 @@ impl Drop for ServerThread {
     }
 }
 
-/// The local PLC directory (`hearth_pds::plc_server`), on SQLite in a temporary directory.
+/// The local PLC directory (`hearth_plc`), on SQLite in a temporary directory.
 pub struct Plc {
     pub url: String,
     _server: ServerThread,
@@ -130,7 +130,7 @@ pub fn start_plc() -> Plc {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("plc.sqlite");
     let (server, addr) = ServerThread::start(move || async move {
-        let store = hearth_pds::plc_server::PlcStore::open(&path).expect("plc store");
+        let store = hearth_plc::PlcStore::open(&path).expect("plc store");
         // Tests create many identities quickly; plc.directory's per-DID limits are not the
         // subject here.
         store.set_rate_limits(false);
@@ -139,7 +139,7 @@ pub fn start_plc() -> Plc {
             .expect("bind plc");
         let addr: SocketAddr = listener.local_addr().expect("plc addr");
         let serve = async move {
-            let _ = axum::serve(listener, hearth_pds::plc_server::router(store)).await;
+            let _ = axum::serve(listener, hearth_plc::router(store)).await;
         };
         (addr, serve)
     });

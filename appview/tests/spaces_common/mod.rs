@@ -46,13 +46,13 @@ impl Drop for Cases {
 
 /// Starts the PLC directory on a port-0 listener; returns its URL.
 pub async fn start_plc() -> String {
-    let store = hearth_pds::plc_server::PlcStore::open_in_memory().expect("plc store");
+    let store = hearth_plc::PlcStore::open_in_memory().expect("plc store");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind plc");
     let port = listener.local_addr().expect("addr").port();
     tokio::spawn(async move {
-        let _ = axum::serve(listener, hearth_pds::plc_server::router(store)).await;
+        let _ = axum::serve(listener, hearth_plc::router(store)).await;
     });
     format!("http://localhost:{port}")
 }

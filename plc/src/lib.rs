@@ -1,8 +1,9 @@
 //! A local PLC directory for `hearth up`: the HTTP API of plc.directory, backed by SQLite, so
-//! accounts get real `did:plc` identities with no internet access.
+//! accounts get real `did:plc` identities with no internet access. Tests and benchmarks start
+//! one with [`TestPlc::spawn`].
 //!
 //! It applies the same rules as the reference server (`@did-plc/server`): the checks live in
-//! [`atproto::plc`]; this module stores what they accept and serves it.
+//! [`atproto::plc`]; this crate stores what they accept and serves it.
 //!
 //! | route | answer |
 //! | --- | --- |
@@ -16,9 +17,11 @@
 
 mod routes;
 mod store;
+mod testing;
 
 pub use routes::router;
 pub use store::{PlcStore, PlcStoreError};
+pub use testing::{SpawnError, TestPlc};
 
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,7 @@
 //! then runs `tests/interop/plc-compare.mjs`, which replays the same operations against it and
 //! against the real `@did-plc/server` and compares the answers.
 
-use hearth_pds::plc_server::{PlcStore, router};
+use hearth_plc::{PlcStore, router};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 

@@ -1,4 +1,4 @@
-use super::{PlcStore, router};
+use crate::{PlcStore, router};
 use atproto::crypto::{Algorithm, Keypair};
 use atproto::plc::{Operation, PlcOp, create_genesis, update_op};
 use axum::body::{Body, to_bytes};

@@ -1,7 +1,7 @@
 //! The PLC directory's HTTP API, shaped like the reference server's: JSON bodies, errors as
 //! `{"message": ...}` with the same statuses.
 
-use super::store::{PlcStore, PlcStoreError};
+use crate::store::{PlcStore, PlcStoreError};
 use atproto::plc::{DocumentData, PlcError};
 use axum::Router;
 use axum::body::Bytes;
