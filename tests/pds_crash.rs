@@ -86,7 +86,7 @@ async fn acknowledged_writes_survive_sigkill() {
     let url = format!("http://localhost:{port}");
     let http = client();
 
-    let mut hearth = spawn(port, &data, &plc.url, "first.log");
+    let mut hearth = spawn(port, &data, plc.url(), "first.log");
     wait_healthy(&http, &url).await;
     let mut accounts = Vec::new();
     for name in ["alice", "bob", "carol"] {
@@ -115,10 +115,17 @@ async fn acknowledged_writes_survive_sigkill() {
             got.len()
         ));
         acked.extend(got);
-        hearth = spawn(port, &data, &plc.url, &format!("run{}.log", round + 1));
+        hearth = spawn(port, &data, plc.url(), &format!("run{}.log", round + 1));
         wait_healthy(&http, &url).await;
         check(
-            &cases, &http, &url, &plc.url, port, &accounts, &acked, round,
+            &cases,
+            &http,
+            &url,
+            plc.url(),
+            port,
+            &accounts,
+            &acked,
+            round,
         )
         .await;
     }

@@ -132,7 +132,7 @@ async fn replay_from_zero_verifies_every_commit() {
     let events = replay(pds.port, 0, head).await;
     assert_eq!(events.len() as i64, head);
     cases.case("every #commit verifies and chains");
-    let commits = check_replay(&w.plc.url, &events, 1).await;
+    let commits = check_replay(w.plc.url(), &events, 1).await;
     // Per account: the empty repository's commit; then alice create, put, delete and bob
     // create, batch.
     assert_eq!(commits, 2 + 5);
@@ -173,7 +173,7 @@ async fn live_subscribers_see_new_commits() {
     let w = World::new(Options::default());
     let pds = &w.pds;
     let a = pds.create_account("alice").await;
-    let key = plc_key(&w.plc.url, &a.did).await;
+    let key = plc_key(w.plc.url(), &a.did).await;
     let mut live = subscribe(pds.port, None).await;
     let mut from_head = subscribe(pds.port, Some(&pds.state().sequencer.head().to_string())).await;
     // Let the subscriptions settle before writing.
@@ -312,7 +312,7 @@ async fn sequence_numbers_survive_a_restart() {
     cases.case("the next event continues the sequence");
     assert_eq!(pds.state().sequencer.head(), head + 1);
     let events = replay(pds.port, 0, head + 1).await;
-    let commits = check_replay(&w.plc.url, &events, 1).await;
+    let commits = check_replay(w.plc.url(), &events, 1).await;
     assert_eq!(commits, 2 + 5 + 1);
     match events.last() {
         Some(Event::Commit(c)) => {

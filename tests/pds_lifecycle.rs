@@ -143,7 +143,7 @@ async fn deactivate_and_activate() {
         .await
         .unwrap();
     assert_eq!(car.status(), 200);
-    let key = plc_key(&w.plc.url, &a.did).await;
+    let key = plc_key(w.plc.url(), &a.did).await;
     let repo =
         atproto::repo::verify_repo_car(&car.bytes().await.unwrap(), Some(&a.did), Some(&key))
             .unwrap();

@@ -385,7 +385,7 @@ async fn read_after_write_adds_the_users_newer_writes() {
     let calls = fake.calls("app.bsky.feed.getPosts");
     assert_eq!(calls.len(), 1);
     check_token(
-        &w.plc.url,
+        w.plc.url(),
         &a,
         calls[0].token.as_deref(),
         &fake.did,
@@ -521,7 +521,7 @@ async fn read_after_write_adds_the_users_newer_writes() {
     cases.case("the proxied calls carried the user's tokens for the AppView");
     let calls = fake.calls("app.bsky.feed.getTimeline");
     check_token(
-        &w.plc.url,
+        w.plc.url(),
         &a,
         calls[0].token.as_deref(),
         &fake.did,
@@ -586,7 +586,7 @@ async fn get_feed_token_is_for_the_generator() {
     assert_eq!(lookup.len(), 1);
     assert_eq!(param(&lookup[0].query, "feed"), Some(feed_uri("good")));
     check_token(
-        &w.plc.url,
+        w.plc.url(),
         &a,
         lookup[0].token.as_deref(),
         &fake.did,
@@ -597,7 +597,7 @@ async fn get_feed_token_is_for_the_generator() {
     assert_eq!(get.len(), 1);
     assert_eq!(param(&get[0].query, "limit").as_deref(), Some("10"));
     check_token(
-        &w.plc.url,
+        w.plc.url(),
         &a,
         get[0].token.as_deref(),
         GENERATOR_DID,
@@ -665,7 +665,7 @@ async fn spaces_route_to_the_hearth_appview() {
     let aud = format!("{}#hearth_appview", hearth.did);
     let get = hearth.calls("social.hearth.space.listMySpaces");
     check_token(
-        &w.plc.url,
+        w.plc.url(),
         &a,
         get[0].token.as_deref(),
         &aud,
@@ -674,7 +674,7 @@ async fn spaces_route_to_the_hearth_appview() {
     .await;
     let post_call = hearth.calls("social.hearth.space.createSpace");
     check_token(
-        &w.plc.url,
+        w.plc.url(),
         &a,
         post_call[0].token.as_deref(),
         &aud,
@@ -693,7 +693,7 @@ async fn spaces_route_to_the_hearth_appview() {
         .ok();
     let c = bsky.calls("app.bsky.feed.getAuthorFeed");
     check_token(
-        &w.plc.url,
+        w.plc.url(),
         &a,
         c[0].token.as_deref(),
         &bsky.did,
@@ -721,7 +721,7 @@ async fn spaces_route_to_the_hearth_appview() {
         let c = fake.calls("social.hearth.space.getSpace");
         assert_eq!(c.len(), 1, "{proxy} reached its service");
         check_token(
-            &w.plc.url,
+            w.plc.url(),
             &a,
             c[0].token.as_deref(),
             &fake.did,
@@ -758,7 +758,7 @@ async fn spaces_route_to_the_hearth_appview() {
         .ok();
     let c = bsky.calls("social.hearth.space.listMySpaces");
     check_token(
-        &w.plc.url,
+        w.plc.url(),
         &a,
         c[0].token.as_deref(),
         &format!("{}#hearth_appview", bsky.did),

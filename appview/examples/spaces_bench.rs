@@ -49,12 +49,8 @@ async fn main() -> anyhow::Result<()> {
     let authority = format!("did:web:localhost%3A{PORT}");
 
     // A real identity for the reader, on a local PLC directory.
-    let store = hearth_plc::PlcStore::open_in_memory()?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let plc = format!("http://localhost:{}", listener.local_addr()?.port());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, hearth_plc::router(store)).await;
-    });
+    let directory = hearth_plc::TestPlc::spawn()?;
+    let plc = directory.url();
     let key = Keypair::generate(Algorithm::K256);
     let rotation = Keypair::generate(Algorithm::K256);
     let op = Operation::atproto(
@@ -214,7 +210,7 @@ async fn main() -> anyhow::Result<()> {
         port: PORT,
         bind: "127.0.0.1".into(),
         data_dir: tmp.path().to_path_buf(),
-        plc_url: Some(plc.clone()),
+        plc_url: Some(plc.to_owned()),
         firehoses: vec![],
         scope: Scope::Network,
         dev: true,

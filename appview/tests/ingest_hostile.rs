@@ -34,6 +34,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hearth_appview::config::{AppviewConfig, Scope};
 use hearth_appview::state::AppState;
+use hearth_plc::TestPlc;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::Path;
@@ -308,20 +309,6 @@ async fn fake_resolve_handle(
 // ---------------------------------------------------------------------------------------------
 // The PLC directory and the accounts
 // ---------------------------------------------------------------------------------------------
-
-async fn start_plc() -> String {
-    let store = hearth_plc::PlcStore::open_in_memory().expect("PLC store");
-    store.set_rate_limits(false);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind PLC");
-    let url = format!(
-        "http://127.0.0.1:{}",
-        listener.local_addr().expect("addr").port()
-    );
-    tokio::spawn(async move { axum::serve(listener, hearth_plc::router(store)).await });
-    url
-}
 
 async fn plc_submit(plc: &str, did: &str, op: &PlcOp) {
     let res = reqwest::Client::new()
@@ -695,7 +682,8 @@ fn hostile_firehose_is_dropped_counted_and_survived() {
 
 async fn hostile_firehose() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let plc = start_plc().await;
+    let directory = TestPlc::spawn().expect("PLC directory");
+    let plc = directory.url();
     let pds = FakePds::start().await;
     let mut alice = Account::create("alice", &plc, &pds).await;
     let mut bob = Account::create("bob", &plc, &pds).await;
@@ -1158,7 +1146,8 @@ fn bad_service_tokens_are_refused() {
 
 async fn bad_tokens() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let plc = start_plc().await;
+    let directory = TestPlc::spawn().expect("PLC directory");
+    let plc = directory.url();
     let pds = FakePds::start().await;
     let alice = Account::create("alice", &plc, &pds).await;
     let av = Appview::start(dir.path(), &plc, vec![]);
@@ -1200,17 +1189,23 @@ async fn bad_tokens() {
         assert!(body["feed"].is_array(), "{body}");
     }
 
-    let session = hearth_pds::auth::mint_session(
-        &[7u8; 32],
-        hearth_pds::auth::TokenKind::Access,
-        &hearth_pds::auth::SessionClaims {
-            scope: "com.atproto.access".into(),
-            sub: alice.did.clone(),
-            aud: "did:web:fake.test".into(),
-            iat: now,
-            exp: now + 3600,
-            jti: None,
-        },
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let b64 = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    // A PDS access token as a PDS mints it: HS256 under a secret only the PDS holds. The
+    // signature is 32 arbitrary bytes: the AppView must refuse the token for its kind, before
+    // any signature check.
+    let session = format!(
+        "{}.{}.{}",
+        b64(json!({ "alg": "HS256", "typ": "at+jwt" })),
+        b64(json!({
+            "scope": "com.atproto.access",
+            "sub": alice.did,
+            "aud": "did:web:fake.test",
+            "iat": now,
+            "exp": now + 3600,
+        })),
+        URL_SAFE_NO_PAD.encode([7u8; 32])
     );
     let stranger = Keypair::generate(Algorithm::K256);
     let unknown_issuer = atproto::auth::mint(
@@ -1221,19 +1216,11 @@ async fn bad_tokens() {
         now,
         60,
     );
-    let alg_none = {
-        use base64::Engine;
-        let b64 = |v: Value| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
-        };
-        format!(
-            "{}.{}.",
-            b64(json!({ "alg": "none", "typ": "JWT" })),
-            b64(
-                json!({ "iss": alice.did, "aud": aud, "exp": now + 60, "iat": now, "lxm": TIMELINE })
-            )
-        )
-    };
+    let alg_none = format!(
+        "{}.{}.",
+        b64(json!({ "alg": "none", "typ": "JWT" })),
+        b64(json!({ "iss": alice.did, "aud": aud, "exp": now + 60, "iat": now, "lxm": TIMELINE }))
+    );
     let cases: Vec<(&str, Option<String>, &str)> = vec![
         ("no token", None, "AuthMissing"),
         (

@@ -219,7 +219,8 @@ async fn snapshot(c: &Client, owner: &Actor, f: &Fixture) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_method_is_gated() {
     let cases = Cases::new("spaces gate");
-    let plc = start_plc().await;
+    let directory = TestPlc::spawn().expect("PLC directory");
+    let plc = directory.url();
     let app = start_appview(&plc, None).await;
     let c = Client::new(&app);
     let http = reqwest::Client::new();
@@ -951,7 +952,8 @@ impl Unauth for Client {
 async fn public_records_pointing_into_a_space_are_not_indexed() {
     use hearth_appview::index::{self, Rec};
     let cases = Cases::new("spaces boundary in the public index");
-    let plc = start_plc().await;
+    let directory = TestPlc::spawn().expect("PLC directory");
+    let plc = directory.url();
     let app = start_appview(&plc, None).await;
     let author = "did:plc:publicposter0000000000000";
     let space_post = format!(

@@ -20,7 +20,8 @@ use spaces_common::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn writes_are_limited_per_did() {
     let cases = Cases::new("spaces rate limit per DID");
-    let plc = start_plc().await;
+    let directory = TestPlc::spawn().expect("PLC directory");
+    let plc = directory.url();
     let app = start_appview(&plc, None).await;
     let c = Client::new(&app);
     let http = reqwest::Client::new();

@@ -1,7 +1,7 @@
 //! The AppView's read views, through its router, against an index seeded directly.
 //!
-//! Each test builds an AppView state on a temporary directory, runs a real PLC directory (the
-//! PDS crate's, port 0) holding genuine did:plc documents for the test accounts (so service
+//! Each test builds an AppView state on a temporary directory, runs a real PLC directory
+//! (`hearth_plc::TestPlc`) holding genuine did:plc documents for the test accounts (so service
 //! tokens are checked by `auth.rs` exactly as in production), writes records into the index
 //! with `hearth_appview::index`, and calls the XRPC handlers with `tower::ServiceExt::oneshot`.
 //! Every successful response is validated against the official lexicons; the behaviour
@@ -17,9 +17,9 @@ use axum::http::{Request, StatusCode};
 use hearth_appview::config::{AppviewConfig, Scope};
 use hearth_appview::index::{self, Rec};
 use hearth_appview::state::{AppState, now_iso, now_secs};
+use hearth_plc::TestPlc;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tower::ServiceExt;
 
@@ -37,24 +37,12 @@ struct Account {
 struct World {
     state: AppState,
     plc: String,
+    _directory: TestPlc,
     http: reqwest::Client,
     clock: TidClock,
     /// An hour ago, in unix milliseconds: records claim times from here on.
     t0: i64,
     _dir: tempfile::TempDir,
-}
-
-async fn start_plc(dir: &Path) -> String {
-    let store = hearth_plc::PlcStore::open(dir.join("plc.sqlite")).expect("plc store");
-    store.set_rate_limits(false);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind plc");
-    let port = listener.local_addr().expect("plc addr").port();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, hearth_plc::router(store)).await;
-    });
-    format!("http://127.0.0.1:{port}")
 }
 
 /// Validates a response body against the method's output schema in the official lexicons.
@@ -69,7 +57,8 @@ fn validate(nsid: &str, body: &Value) {
 impl World {
     async fn new() -> World {
         let dir = tempfile::tempdir().expect("tempdir");
-        let plc = start_plc(dir.path()).await;
+        let directory = TestPlc::spawn().expect("PLC directory");
+        let plc = directory.url().to_owned();
         let cfg = AppviewConfig {
             hostname: "localhost".into(),
             port: 2584,
@@ -86,6 +75,7 @@ impl World {
         World {
             state,
             plc,
+            _directory: directory,
             http: reqwest::Client::new(),
             clock: TidClock::new(),
             t0: (now_secs() - 3600) * 1000,

@@ -2,7 +2,7 @@
 //! then runs `tests/interop/plc-compare.mjs`, which replays the same operations against it and
 //! against the real `@did-plc/server` and compares the answers.
 
-use hearth_plc::{PlcStore, router};
+use hearth_plc::TestPlc;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -48,22 +48,15 @@ fn local_plc_matches_the_reference_server() {
         return;
     };
 
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let url = rt.block_on(async {
-        let store = PlcStore::open_in_memory().expect("in-memory PLC store");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("address");
-        tokio::spawn(async move { axum::serve(listener, router(store)).await });
-        format!("http://{addr}")
-    });
+    let plc = TestPlc::spawn().expect("PLC directory");
+    // The reference server limits operations per DID; so must this one, for the comparison.
+    plc.store().set_rate_limits(true);
 
     let out = Command::new("node")
         .arg("tests/interop/plc-compare.mjs")
         .current_dir(&root)
         .env("PATH", &path)
-        .env("HEARTH_PLC_URL", &url)
+        .env("HEARTH_PLC_URL", plc.url())
         .output()
         .expect("running node");
     print!("{}", String::from_utf8_lossy(&out.stdout));

@@ -11,11 +11,11 @@ use atproto::identity::DidDocument;
 use futures::{SinkExt, StreamExt};
 use hearth_pds::config::PdsConfig;
 use hearth_pds::state::AppState;
+pub use hearth_plc::TestPlc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -119,35 +119,9 @@ impl Drop for ServerThread {
     }
 }
 
-/// The local PLC directory (`hearth_plc`), on SQLite in a temporary directory.
-pub struct Plc {
-    pub url: String,
-    _server: ServerThread,
-    _dir: tempfile::TempDir,
-}
-
-pub fn start_plc() -> Plc {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("plc.sqlite");
-    let (server, addr) = ServerThread::start(move || async move {
-        let store = hearth_plc::PlcStore::open(&path).expect("plc store");
-        // Tests create many identities quickly; plc.directory's per-DID limits are not the
-        // subject here.
-        store.set_rate_limits(false);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind plc");
-        let addr: SocketAddr = listener.local_addr().expect("plc addr");
-        let serve = async move {
-            let _ = axum::serve(listener, hearth_plc::router(store)).await;
-        };
-        (addr, serve)
-    });
-    Plc {
-        url: format!("http://127.0.0.1:{}", addr.port()),
-        _server: server,
-        _dir: dir,
-    }
+/// The local PLC directory, in memory on a port-0 listener.
+pub fn start_plc() -> TestPlc {
+    TestPlc::spawn().expect("PLC directory")
 }
 
 /// Settings a test may change; everything else is `HEARTH_DEV`-style local defaults.
@@ -255,7 +229,7 @@ pub fn client() -> reqwest::Client {
 
 /// A test world: PLC, a data directory and a PDS on it.
 pub struct World {
-    pub plc: Plc,
+    pub plc: TestPlc,
     pub dir: tempfile::TempDir,
     pub pds: Pds,
 }
@@ -264,7 +238,7 @@ impl World {
     pub fn new(o: Options) -> World {
         let plc = start_plc();
         let dir = tempfile::tempdir().expect("tempdir");
-        let pds = start_pds(&plc.url, dir.path(), o);
+        let pds = start_pds(plc.url(), dir.path(), o);
         World { plc, dir, pds }
     }
 
@@ -273,7 +247,7 @@ impl World {
         let port = self.pds.port;
         self.pds.stop();
         o.port = Some(port);
-        self.pds = start_pds(&self.plc.url, self.dir.path(), o);
+        self.pds = start_pds(self.plc.url(), self.dir.path(), o);
     }
 }
 

@@ -1,4 +1,4 @@
-//! Harness for the spaces tests: a real PLC directory in-process (hearth-pds's), real did:plc
+//! Harness for the spaces tests: a real PLC directory in-process (`hearth_plc::TestPlc`), real did:plc
 //! identities with their own keys, the AppView serving on a port-0 listener, and a client that
 //! mints a service-auth token per call (exactly what a member's PDS does when it proxies) and
 //! validates every successful response against the method's lexicon.
@@ -8,6 +8,7 @@ use atproto::crypto::{Algorithm, Keypair};
 use atproto::plc::Operation;
 use hearth_appview::config::{AppviewConfig, Scope};
 use hearth_appview::state::AppState;
+pub use hearth_plc::TestPlc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -42,19 +43,6 @@ impl Drop for Cases {
             println!("{}: {} cases run", self.name, self.count());
         }
     }
-}
-
-/// Starts the PLC directory on a port-0 listener; returns its URL.
-pub async fn start_plc() -> String {
-    let store = hearth_plc::PlcStore::open_in_memory().expect("plc store");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind plc");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, hearth_plc::router(store)).await;
-    });
-    format!("http://localhost:{port}")
 }
 
 /// An account: a did:plc registered with the PLC directory, and its signing key.
