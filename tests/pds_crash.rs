@@ -9,6 +9,7 @@ mod common;
 
 use atproto::firehose::Event;
 use common::*;
+use hearth_testkit::firehose::*;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

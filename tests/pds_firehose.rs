@@ -7,6 +7,7 @@ mod common;
 
 use atproto::firehose::{Event, Frame};
 use common::*;
+use hearth_testkit::firehose::*;
 use serde_json::json;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite;

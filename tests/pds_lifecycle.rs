@@ -6,6 +6,7 @@ mod common;
 
 use atproto::firehose::{Account as AccountEvent, Event, Frame};
 use common::*;
+use hearth_testkit::firehose::*;
 use serde_json::{Value, json};
 use std::time::Duration;
 

@@ -43,7 +43,7 @@ use clap::Parser;
 use hearth_appview::config::{AppviewConfig, Scope};
 use hearth_appview::index::{self, Rec};
 use hearth_appview::state::{AppState, now_iso, now_secs};
-use hearth_plc::TestPlc;
+use hearth_testkit::{PlcIdentity, TestPlc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -602,7 +602,7 @@ async fn ingest(rec: &Recording) -> anyhow::Result<String> {
     let cfg = appview_config(
         dir.path(),
         av_listener.local_addr()?.port(),
-        &plc,
+        plc,
         vec![format!("localhost:{}", rec.port)],
     );
     let state = hearth_appview::build_state(cfg)?;
@@ -811,29 +811,18 @@ async fn timeline(cli: &Cli) -> anyhow::Result<String> {
     let dir = tempfile::tempdir()?;
     let directory = start_plc(&[]).await?;
     let plc = directory.url();
-    let state = hearth_appview::build_state(appview_config(dir.path(), 2584, &plc, Vec::new()))?;
+    let state = hearth_appview::build_state(appview_config(dir.path(), 2584, plc, Vec::new()))?;
 
     // The viewer: a real did:plc whose key signs the service tokens.
-    let key = Keypair::generate(Algorithm::K256);
-    let op = Operation::atproto(
-        &key.public(),
+    let PlcIdentity {
+        did: viewer, key, ..
+    } = PlcIdentity::register(
+        plc,
         &format!("viewer.{HANDLE_DOMAIN}"),
         "http://127.0.0.1:9",
-        vec![key.public().did_key()],
-        None,
-    );
-    let (viewer, signed) = create_genesis(op, &key)?;
-    let res = reqwest::Client::new()
-        .post(format!("{plc}/{viewer}"))
-        .json(&signed.to_json())
-        .send()
-        .await?;
-    if !res.status().is_success() {
-        bail!(
-            "the PLC directory refused the viewer: {}",
-            res.text().await?
-        );
-    }
+        &[],
+    )
+    .await;
 
     // Authors get fake but well-formed did:plc identifiers: only the viewer signs anything.
     let authors = cli.authors.max(cli.follows);

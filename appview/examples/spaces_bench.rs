@@ -49,7 +49,7 @@ async fn main() -> anyhow::Result<()> {
     let authority = format!("did:web:localhost%3A{PORT}");
 
     // A real identity for the reader, on a local PLC directory.
-    let directory = hearth_plc::TestPlc::spawn()?;
+    let directory = hearth_testkit::TestPlc::spawn()?;
     let plc = directory.url();
     let key = Keypair::generate(Algorithm::K256);
     let rotation = Keypair::generate(Algorithm::K256);

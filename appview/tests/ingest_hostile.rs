@@ -23,7 +23,7 @@ use atproto::crypto::{Algorithm, Keypair};
 use atproto::data::{Cid, cbor, cid_for_cbor, json::record_from_json};
 use atproto::firehose::{self, Account as AccountEvent, Commit, Event, Identity, RepoOpWire};
 use atproto::mst::Mst;
-use atproto::plc::{Operation, PlcOp, create_genesis, update_op};
+
 use atproto::repo::{CommitData, RecordWrite, WriteAction, apply_writes};
 use atproto::syntax::{Datetime, Tid, TidClock};
 use axum::Router;
@@ -34,7 +34,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hearth_appview::config::{AppviewConfig, Scope};
 use hearth_appview::state::AppState;
-use hearth_plc::TestPlc;
+use hearth_testkit::{PlcIdentity, TestPlc};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::Path;
@@ -310,27 +310,11 @@ async fn fake_resolve_handle(
 // The PLC directory and the accounts
 // ---------------------------------------------------------------------------------------------
 
-async fn plc_submit(plc: &str, did: &str, op: &PlcOp) {
-    let res = reqwest::Client::new()
-        .post(format!("{plc}/{did}"))
-        .json(&op.to_json())
-        .send()
-        .await
-        .expect("PLC reachable");
-    assert!(
-        res.status().is_success(),
-        "PLC refused: {}",
-        res.text().await.unwrap_or_default()
-    );
-}
-
 /// A test account: a real did:plc, its signing key, and its repository (kept here, as a PDS
 /// would keep it).
 struct Account {
     did: String,
-    key: Keypair,
-    rotation: Keypair,
-    last_op: PlcOp,
+    id: PlcIdentity,
     store: MemoryBlockStore,
     root: Option<Cid>,
     head: Option<Cid>,
@@ -340,24 +324,12 @@ struct Account {
 
 impl Account {
     async fn create(name: &str, plc: &str, pds: &FakePds) -> Account {
-        let key = Keypair::generate(Algorithm::K256);
-        let rotation = Keypair::generate(Algorithm::K256);
         let handle = format!("{name}.test");
-        let op = Operation::atproto(
-            &key.public(),
-            &handle,
-            &pds.url,
-            vec![rotation.public().did_key()],
-            None,
-        );
-        let (did, signed) = create_genesis(op, &rotation).expect("genesis");
-        plc_submit(plc, &did, &signed).await;
-        pds.set_handle(&handle, &did);
+        let id = PlcIdentity::register(plc, &handle, &pds.url, &[]).await;
+        pds.set_handle(&handle, &id.did);
         Account {
-            did,
-            key,
-            rotation,
-            last_op: signed,
+            did: id.did.clone(),
+            id,
             store: MemoryBlockStore::new(),
             root: None,
             head: None,
@@ -367,12 +339,9 @@ impl Account {
     }
 
     async fn change_handle(&mut self, plc: &str, pds: &FakePds, handle: &str) {
-        let op = update_op(&self.last_op, &self.rotation, |o| {
-            o.also_known_as = vec![format!("at://{handle}")];
-        })
-        .expect("update op");
-        plc_submit(plc, &self.did, &op).await;
-        self.last_op = op;
+        self.id
+            .update(plc, |o| o.also_known_as = vec![format!("at://{handle}")])
+            .await;
         pds.set_handle(handle, &self.did);
     }
 
@@ -426,7 +395,7 @@ impl Account {
 
     /// A genuine commit: made the head, and returned as its firehose event.
     fn commit(&mut self, writes: Vec<RecordWrite>) -> Event {
-        let cd = self.build(writes, &self.key, None);
+        let cd = self.build(writes, &self.id.key, None);
         let ev = self.event(&cd);
         self.advance(&cd);
         Event::Commit(Box::new(ev))
@@ -685,16 +654,16 @@ async fn hostile_firehose() {
     let directory = TestPlc::spawn().expect("PLC directory");
     let plc = directory.url();
     let pds = FakePds::start().await;
-    let mut alice = Account::create("alice", &plc, &pds).await;
-    let mut bob = Account::create("bob", &plc, &pds).await;
-    let mut dave = Account::create("dave", &plc, &pds).await;
+    let mut alice = Account::create("alice", plc, &pds).await;
+    let mut bob = Account::create("bob", plc, &pds).await;
+    let mut dave = Account::create("dave", plc, &pds).await;
     let mallory = Keypair::generate(Algorithm::K256);
     // Another PDS the AppView follows, which hosts none of these accounts.
     let evil = FakePds::start().await;
     evil.inner.list_repos_loops.store(true, Ordering::SeqCst);
     let hosts = vec![pds.url.clone(), evil.url.clone()];
 
-    let av = Appview::start(dir.path(), &plc, hosts.clone());
+    let av = Appview::start(dir.path(), plc, hosts.clone());
     eventually("the AppView subscribes", || async {
         !pds.connects().is_empty() && !evil.connects().is_empty()
     })
@@ -777,7 +746,7 @@ async fn hostile_firehose() {
             create(POST, &b2, post("two")),
             create(POST, &b3, post("three")),
         ],
-        &bob.key,
+        &bob.id.key,
         None,
     );
     let mut ev = bob.event(&partial);
@@ -787,7 +756,7 @@ async fn hostile_firehose() {
 
     // --- ops naming a record the commit does not hold ---
     let b3b = bob.rkey();
-    let lying = bob.build(vec![create(POST, &b3b, post("three b"))], &bob.key, None);
+    let lying = bob.build(vec![create(POST, &b3b, post("three b"))], &bob.id.key, None);
     let mut ev = bob.event(&lying);
     ev.ops[0].cid = Some(record(post("something else")).0);
     pds.emit(Event::Commit(Box::new(ev)));
@@ -795,7 +764,7 @@ async fn hostile_firehose() {
 
     // --- a commit whose `commit` field is not the commit its blocks carry ---
     let b3c = bob.rkey();
-    let swapped = bob.build(vec![create(POST, &b3c, post("three c"))], &bob.key, None);
+    let swapped = bob.build(vec![create(POST, &b3c, post("three c"))], &bob.id.key, None);
     let mut ev = bob.event(&swapped);
     ev.commit = record(post("not a commit")).0;
     pds.emit(Event::Commit(Box::new(ev)));
@@ -813,7 +782,7 @@ async fn hostile_firehose() {
     let later = bob.rkey();
     let ahead = bob.build(
         vec![create(POST, &later, post("from tomorrow"))],
-        &bob.key,
+        &bob.id.key,
         Some(future.to_string()),
     );
     pds.emit(Event::Commit(Box::new(bob.event(&ahead))));
@@ -890,7 +859,7 @@ async fn hostile_firehose() {
     let big = alice.rkey();
     let oversized = alice.build(
         vec![create(POST, &big, post(&"x".repeat(2_100_000)))],
-        &alice.key,
+        &alice.id.key,
         None,
     );
     pds.emit(Event::Commit(Box::new(alice.event(&oversized))));
@@ -984,7 +953,7 @@ async fn hostile_firehose() {
     let a5 = alice.rkey();
     let stolen = alice.build(
         vec![create(POST, &a5, post("alice, relayed"))],
-        &alice.key,
+        &alice.id.key,
         None,
     );
     let mut ev = Box::new(alice.event(&stolen));
@@ -1042,7 +1011,7 @@ async fn hostile_firehose() {
     assert!(av.posts(&[&dave.uri(POST, &d2)]).await.is_empty());
 
     // --- an identity event: the new handle is picked up ---
-    alice.change_handle(&plc, &pds, "alice2.test").await;
+    alice.change_handle(plc, &pds, "alice2.test").await;
     pds.emit(Event::Identity(Identity {
         seq: 0,
         did: alice.did.clone(),
@@ -1094,7 +1063,7 @@ async fn hostile_firehose() {
     av.stop();
     let get_repo_before = pds.get_repo_calls();
     let connects_before = pds.connects().len();
-    let av = Appview::start(dir.path(), &plc, hosts.clone());
+    let av = Appview::start(dir.path(), plc, hosts.clone());
     eventually("the restarted AppView subscribes", || async {
         pds.connects().len() > connects_before
     })
@@ -1149,8 +1118,8 @@ async fn bad_tokens() {
     let directory = TestPlc::spawn().expect("PLC directory");
     let plc = directory.url();
     let pds = FakePds::start().await;
-    let alice = Account::create("alice", &plc, &pds).await;
-    let av = Appview::start(dir.path(), &plc, vec![]);
+    let alice = Account::create("alice", plc, &pds).await;
+    let av = Appview::start(dir.path(), plc, vec![]);
     let aud = av.state.service_did.clone();
     let now = hearth_appview::state::now_secs();
     const TIMELINE: &str = "app.bsky.feed.getTimeline";
@@ -1182,7 +1151,7 @@ async fn bad_tokens() {
     for a in [aud.clone(), format!("{aud}#bsky_appview")] {
         let (status, body) = call(
             TIMELINE,
-            bearer(mint(&alice.key, &a, Some(TIMELINE), now, 60)),
+            bearer(mint(&alice.id.key, &a, Some(TIMELINE), now, 60)),
         )
         .await;
         assert_eq!(status, 200, "valid token for {a}: {body}");
@@ -1232,7 +1201,7 @@ async fn bad_tokens() {
         (
             "wrong audience",
             bearer(mint(
-                &alice.key,
+                &alice.id.key,
                 "did:web:elsewhere.example",
                 Some(TIMELINE),
                 now,
@@ -1243,7 +1212,7 @@ async fn bad_tokens() {
         (
             "wrong service fragment",
             bearer(mint(
-                &alice.key,
+                &alice.id.key,
                 &format!("{aud}#atproto_labeler"),
                 Some(TIMELINE),
                 now,
@@ -1254,7 +1223,7 @@ async fn bad_tokens() {
         (
             "wrong lexicon method",
             bearer(mint(
-                &alice.key,
+                &alice.id.key,
                 &aud,
                 Some("app.bsky.feed.getAuthorFeed"),
                 now,
@@ -1264,12 +1233,12 @@ async fn bad_tokens() {
         ),
         (
             "no lexicon method",
-            bearer(mint(&alice.key, &aud, None, now, 60)),
+            bearer(mint(&alice.id.key, &aud, None, now, 60)),
             "BadJwtLexiconMethod",
         ),
         (
             "expired",
-            bearer(mint(&alice.key, &aud, Some(TIMELINE), now - 600, 60)),
+            bearer(mint(&alice.id.key, &aud, Some(TIMELINE), now - 600, 60)),
             "JwtExpired",
         ),
         (
@@ -1308,7 +1277,7 @@ async fn bad_tokens() {
     );
     let (status, body) = call(
         PROFILE,
-        bearer(mint(&alice.key, &aud, Some(TIMELINE), now, 60)),
+        bearer(mint(&alice.id.key, &aud, Some(TIMELINE), now, 60)),
     )
     .await;
     assert_eq!(

@@ -111,7 +111,7 @@ async fn organizer_flow_with_email() {
     let tmp = tempfile::tempdir().expect("tmp");
     let smtp = start_smtp(tmp.path()).await;
     let directory = TestPlc::spawn().expect("PLC directory");
-    let plc = directory.url();
+    let plc = directory.url().to_owned();
     let app = start_appview(&plc, Some(format!("smtp://127.0.0.1:{}", smtp.port))).await;
     let c = Client::new(&app);
     let http = reqwest::Client::new();

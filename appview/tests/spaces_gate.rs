@@ -220,7 +220,7 @@ async fn snapshot(c: &Client, owner: &Actor, f: &Fixture) -> Value {
 async fn every_method_is_gated() {
     let cases = Cases::new("spaces gate");
     let directory = TestPlc::spawn().expect("PLC directory");
-    let plc = directory.url();
+    let plc = directory.url().to_owned();
     let app = start_appview(&plc, None).await;
     let c = Client::new(&app);
     let http = reqwest::Client::new();
@@ -953,7 +953,7 @@ async fn public_records_pointing_into_a_space_are_not_indexed() {
     use hearth_appview::index::{self, Rec};
     let cases = Cases::new("spaces boundary in the public index");
     let directory = TestPlc::spawn().expect("PLC directory");
-    let plc = directory.url();
+    let plc = directory.url().to_owned();
     let app = start_appview(&plc, None).await;
     let author = "did:plc:publicposter0000000000000";
     let space_post = format!(

@@ -21,7 +21,7 @@ use spaces_common::*;
 async fn writes_are_limited_per_did() {
     let cases = Cases::new("spaces rate limit per DID");
     let directory = TestPlc::spawn().expect("PLC directory");
-    let plc = directory.url();
+    let plc = directory.url().to_owned();
     let app = start_appview(&plc, None).await;
     let c = Client::new(&app);
     let http = reqwest::Client::new();

@@ -1,23 +1,22 @@
 //! The AppView's read views, through its router, against an index seeded directly.
 //!
 //! Each test builds an AppView state on a temporary directory, runs a real PLC directory
-//! (`hearth_plc::TestPlc`) holding genuine did:plc documents for the test accounts (so service
+//! (`hearth_testkit::TestPlc`) holding genuine did:plc documents for the test accounts (so service
 //! tokens are checked by `auth.rs` exactly as in production), writes records into the index
 //! with `hearth_appview::index`, and calls the XRPC handlers with `tower::ServiceExt::oneshot`.
 //! Every successful response is validated against the official lexicons; the behaviour
 //! (blocks, thread gates, hidden replies, counts, cursors, notifications, the feed generator
 //! round trip) is asserted case by case.
 
-use atproto::crypto::{Algorithm, Keypair};
+use atproto::crypto::Keypair;
 use atproto::data::{cbor, cid_for_cbor, cid_for_raw, json::record_from_json};
-use atproto::plc::{Operation, Service, create_genesis};
 use atproto::syntax::{Datetime, TidClock};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use hearth_appview::config::{AppviewConfig, Scope};
 use hearth_appview::index::{self, Rec};
 use hearth_appview::state::{AppState, now_iso, now_secs};
-use hearth_plc::TestPlc;
+use hearth_testkit::{PlcIdentity, TestPlc};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -38,7 +37,6 @@ struct World {
     state: AppState,
     plc: String,
     _directory: TestPlc,
-    http: reqwest::Client,
     clock: TidClock,
     /// An hour ago, in unix milliseconds: records claim times from here on.
     t0: i64,
@@ -76,7 +74,6 @@ impl World {
             state,
             plc,
             _directory: directory,
-            http: reqwest::Client::new(),
             clock: TidClock::new(),
             t0: (now_secs() - 3600) * 1000,
             _dir: dir,
@@ -90,36 +87,11 @@ impl World {
 
     /// Registers a did:plc at the PLC directory, with extra services.
     async fn account_with(&self, handle: &str, services: &[(&str, &str, &str)]) -> Account {
-        let key = Keypair::generate(Algorithm::K256);
-        let mut op = Operation::atproto(
-            &key.public(),
-            handle,
-            "http://127.0.0.1:9",
-            vec![key.public().did_key()],
-            None,
-        );
-        for (id, kind, endpoint) in services {
-            op.services.insert(
-                (*id).to_owned(),
-                Service {
-                    kind: (*kind).to_owned(),
-                    endpoint: (*endpoint).to_owned(),
-                },
-            );
-        }
-        let (did, signed) = create_genesis(op, &key).expect("genesis");
-        let res = self
-            .http
-            .post(format!("{}/{did}", self.plc))
-            .json(&signed.to_json())
-            .send()
-            .await
-            .expect("plc reachable");
-        assert!(res.status().is_success(), "PLC refused {did}");
+        let id = PlcIdentity::register(&self.plc, handle, "http://127.0.0.1:9", services).await;
         let account = Account {
-            did,
-            handle: handle.to_owned(),
-            key: Arc::new(key),
+            did: id.did,
+            handle: id.handle,
+            key: Arc::new(id.key),
         };
         // The account exists in the index with its handle (ingest would verify it).
         let (did, handle) = (account.did.clone(), account.handle.clone());

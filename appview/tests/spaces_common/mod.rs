@@ -1,4 +1,4 @@
-//! Harness for the spaces tests: a real PLC directory in-process (`hearth_plc::TestPlc`), real did:plc
+//! Harness for the spaces tests: a real PLC directory in-process (`hearth_testkit::TestPlc`), real did:plc
 //! identities with their own keys, the AppView serving on a port-0 listener, and a client that
 //! mints a service-auth token per call (exactly what a member's PDS does when it proxies) and
 //! validates every successful response against the method's lexicon.
@@ -8,7 +8,7 @@ use atproto::crypto::{Algorithm, Keypair};
 use atproto::plc::Operation;
 use hearth_appview::config::{AppviewConfig, Scope};
 use hearth_appview::state::AppState;
-pub use hearth_plc::TestPlc;
+pub use hearth_testkit::TestPlc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
