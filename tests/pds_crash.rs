@@ -5,11 +5,9 @@
 //! directory; the firehose must hold a `#commit` for every acknowledged write, in an unbroken
 //! sequence; and the sequence must continue where it stopped.
 
-mod common;
-
 use atproto::firehose::Event;
-use common::*;
 use hearth_testkit::firehose::*;
+use hearth_testkit::*;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -80,7 +78,7 @@ struct Acked {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_sigkill() {
     let cases = Cases::new("pds_crash");
-    let plc = start_plc();
+    let plc = TestPlc::spawn().expect("PLC directory");
     let root = tempfile::tempdir().expect("tempdir");
     let data = root.path().join("data");
     let port = free_port();
