@@ -8,21 +8,8 @@ mod common;
 
 use common::*;
 use hearth_pds::auth::{SessionClaims, TokenKind, mint_session};
+use hearth_testkit::{Call, Refusal};
 use serde_json::{Value, json};
-
-/// Runs a refused request and checks it changed nothing for `did`.
-macro_rules! refused {
-    ($cases:expr, $pds:expr, $did:expr, $what:expr, $status:expr, $name:expr, $req:expr) => {{
-        $cases.case($what);
-        let before = $pds.snapshot($did).await;
-        let res = $req.await;
-        res.err($status, $name);
-        let after = $pds.snapshot($did).await;
-        assert_eq!(before, after, "{}: state changed", $what);
-        $pds.assert_healthy().await;
-        res
-    }};
-}
 
 fn create_body(a: &Account, collection: &str, rkey: Option<&str>, record: Value) -> Value {
     let mut b = json!({ "repo": a.did, "collection": collection, "record": record });
@@ -44,71 +31,69 @@ async fn bad_bodies_and_records_are_refused_without_effect() {
     const CREATE: &str = "com.atproto.repo.createRecord";
 
     // --- bodies ---
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "malformed JSON",
-        400,
-        "InvalidRequest",
-        pds.post_raw(
-            CREATE,
-            tok,
-            Some("application/json"),
-            br#"{"repo": "x", "#.to_vec()
-        )
-    );
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "JSON that is not an object",
-        400,
-        "InvalidRequest",
-        pds.post_raw(CREATE, tok, Some("application/json"), b"[1,2,3]".to_vec())
-    );
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "empty body",
-        400,
-        "InvalidRequest",
-        pds.post_raw(CREATE, tok, Some("application/json"), Vec::new())
-    );
+        [
+            Refusal::new(
+                "malformed JSON",
+                400,
+                "InvalidRequest",
+                Call::post_bytes(
+                    CREATE,
+                    Some("application/json"),
+                    br#"{"repo": "x", "#.to_vec(),
+                )
+                .bearer(tok),
+            ),
+            Refusal::new(
+                "JSON that is not an object",
+                400,
+                "InvalidRequest",
+                Call::post_bytes(CREATE, Some("application/json"), b"[1,2,3]".to_vec()).bearer(tok),
+            ),
+            Refusal::new(
+                "empty body",
+                400,
+                "InvalidRequest",
+                Call::post_bytes(CREATE, Some("application/json"), Vec::new()).bearer(tok),
+            ),
+        ],
+    )
+    .await;
     let good = serde_json::to_vec(&create_body(&a, "app.bsky.feed.post", None, post("x"))).unwrap();
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "wrong content type",
-        400,
-        "InvalidRequest",
-        pds.post_raw(CREATE, tok, Some("text/plain"), good.clone())
-    );
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "no content type",
-        400,
-        "InvalidRequest",
-        pds.post_raw(CREATE, tok, None, good.clone())
-    );
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "form content type",
-        400,
-        "InvalidRequest",
-        pds.post_raw(
-            CREATE,
-            tok,
-            Some("application/x-www-form-urlencoded"),
-            good.clone()
-        )
-    );
+        [
+            Refusal::new(
+                "wrong content type",
+                400,
+                "InvalidRequest",
+                Call::post_bytes(CREATE, Some("text/plain"), good.clone()).bearer(tok),
+            ),
+            Refusal::new(
+                "no content type",
+                400,
+                "InvalidRequest",
+                Call::post_bytes(CREATE, None, good.clone()).bearer(tok),
+            ),
+            Refusal::new(
+                "form content type",
+                400,
+                "InvalidRequest",
+                Call::post_bytes(
+                    CREATE,
+                    Some("application/x-www-form-urlencoded"),
+                    good.clone(),
+                )
+                .bearer(tok),
+            ),
+        ],
+    )
+    .await;
     let huge = serde_json::to_vec(&create_body(
         &a,
         "com.example.blob",
@@ -116,59 +101,56 @@ async fn bad_bodies_and_records_are_refused_without_effect() {
         json!({ "$type": "com.example.blob", "s": "x".repeat(2 * 1024 * 1024 + 10) }),
     ))
     .unwrap();
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "JSON body over the limit",
-        413,
-        "PayloadTooLarge",
-        pds.post_raw(CREATE, tok, Some("application/json"), huge)
-    );
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "missing required field (collection)",
-        400,
-        "InvalidRequest",
-        pds.post(CREATE, tok, &json!({ "repo": a.did, "record": post("x") }))
-    );
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "field of the wrong type",
-        400,
-        "InvalidRequest",
-        pds.post(
-            CREATE,
-            tok,
-            &json!({ "repo": a.did, "collection": 5, "record": post("x") })
-        )
-    );
+        [
+            Refusal::new(
+                "JSON body over the limit",
+                413,
+                "PayloadTooLarge",
+                Call::post_bytes(CREATE, Some("application/json"), huge).bearer(tok),
+            ),
+            Refusal::new(
+                "missing required field (collection)",
+                400,
+                "InvalidRequest",
+                Call::post(CREATE, &json!({ "repo": a.did, "record": post("x") })).bearer(tok),
+            ),
+            Refusal::new(
+                "field of the wrong type",
+                400,
+                "InvalidRequest",
+                Call::post(
+                    CREATE,
+                    &json!({ "repo": a.did, "collection": 5, "record": post("x") }),
+                )
+                .bearer(tok),
+            ),
+        ],
+    )
+    .await;
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     let deep_body = format!(
         r#"{{"repo":"{}","collection":"com.example.x","record":{deep}}}"#,
         a.did
     );
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "JSON nested 10000 deep",
-        400,
-        "InvalidRequest",
-        pds.post_raw(
-            CREATE,
-            tok,
-            Some("application/json"),
-            deep_body.into_bytes()
-        )
-    );
+        [Refusal::new(
+            "JSON nested 10000 deep",
+            400,
+            "InvalidRequest",
+            Call::post_bytes(CREATE, Some("application/json"), deep_body.into_bytes()).bearer(tok),
+        )],
+    )
+    .await;
 
     // --- records ---
-    for (what, record) in [
+    assert_refused(&cases, pds, &a.did, [
         ("string record", json!("hello")),
         ("array record", json!([1, 2])),
         ("null record", Value::Null),
@@ -217,32 +199,18 @@ async fn bad_bodies_and_records_are_refused_without_effect() {
             "malformed blob object",
             json!({ "$type": "com.example.thing", "b": { "$type": "blob", "ref": "nope" } }),
         ),
-    ] {
-        refused!(
-            cases,
-            pds,
-            &a.did,
-            what,
-            400,
-            "InvalidRequest",
-            pds.post(
-                CREATE,
-                tok,
-                &create_body(&a, "com.example.thing", None, record.clone())
-            )
-        );
-        // The same record through putRecord and applyWrites.
-        refused!(cases, pds, &a.did, &format!("{what} (putRecord)"), 400, "InvalidRequest",
-            pds.post("com.atproto.repo.putRecord", tok, &json!({ "repo": a.did, "collection": "com.example.thing", "rkey": "k", "record": record.clone() })));
-        refused!(cases, pds, &a.did, &format!("{what} (applyWrites)"), 400, "InvalidRequest",
-            pds.post("com.atproto.repo.applyWrites", tok, &json!({ "repo": a.did, "writes": [
+    ].into_iter().flat_map(|(what, record)| [
+            Refusal::new(what, 400, "InvalidRequest", Call::post(CREATE, &create_body(&a, "com.example.thing", None, record.clone())).bearer(tok)),
+            // The same record through putRecord and applyWrites.
+            Refusal::new(format!("{what} (putRecord)"), 400, "InvalidRequest", Call::post("com.atproto.repo.putRecord", &json!({ "repo": a.did, "collection": "com.example.thing", "rkey": "k", "record": record.clone() })).bearer(tok)),
+            Refusal::new(format!("{what} (applyWrites)"), 400, "InvalidRequest", Call::post("com.atproto.repo.applyWrites", &json!({ "repo": a.did, "writes": [
                 { "$type": "com.atproto.repo.applyWrites#create", "collection": "com.example.thing", "value": record }
-            ] })));
-    }
+            ] })).bearer(tok)),
+        ])).await;
 
     // --- record keys and collections ---
     let long_key = "a".repeat(600);
-    for rkey in [
+    assert_refused(&cases, pds, &a.did, [
         ".",
         "..",
         "a/b",
@@ -252,164 +220,105 @@ async fn bad_bodies_and_records_are_refused_without_effect() {
         "a#b",
         "a?b",
         "%2e%2e",
-    ] {
-        refused!(
-            cases,
-            pds,
-            &a.did,
-            &format!("record key {:?}", &rkey[..rkey.len().min(20)]),
-            400,
-            "InvalidRequest",
-            pds.post(
-                CREATE,
-                tok,
-                &create_body(
+    ].into_iter().flat_map(|rkey| [
+            Refusal::new(format!("record key {:?}", &rkey[..rkey.len().min(20)]), 400, "InvalidRequest", Call::post(CREATE, &create_body(
                     &a,
                     "com.example.thing",
                     Some(rkey),
                     json!({ "$type": "com.example.thing" })
-                )
-            )
-        );
-        refused!(cases, pds, &a.did, &format!("putRecord key {:?}", &rkey[..rkey.len().min(20)]), 400, "InvalidRequest",
-            pds.post("com.atproto.repo.putRecord", tok, &json!({ "repo": a.did, "collection": "com.example.thing", "rkey": rkey, "record": { "$type": "com.example.thing" } })));
-        refused!(
-            cases,
-            pds,
-            &a.did,
-            &format!("getRecord key {:?}", &rkey[..rkey.len().min(20)]),
-            400,
-            "InvalidRequest",
-            pds.get(
-                &format!(
+                )).bearer(tok)),
+            Refusal::new(format!("putRecord key {:?}", &rkey[..rkey.len().min(20)]), 400, "InvalidRequest", Call::post("com.atproto.repo.putRecord", &json!({ "repo": a.did, "collection": "com.example.thing", "rkey": rkey, "record": { "$type": "com.example.thing" } })).bearer(tok)),
+            Refusal::new(format!("getRecord key {:?}", &rkey[..rkey.len().min(20)]), 400, "InvalidRequest", Call::get(&format!(
                     "com.atproto.repo.getRecord?repo={}&collection=com.example.thing&rkey={}",
                     a.did,
                     urlencode(rkey)
-                ),
-                None
+                ))),
+        ])).await;
+    assert_refused(
+        &cases,
+        pds,
+        &a.did,
+        [
+            "notansid",
+            "com.example",
+            "com..example.x",
+            "com.example/x",
+            "../../etc",
+            "com.example.x.",
+            "1com.example.x",
+            "",
+        ]
+        .into_iter()
+        .map(|nsid| {
+            Refusal::new(
+                format!("collection {nsid:?}"),
+                400,
+                "InvalidRequest",
+                Call::post(
+                    CREATE,
+                    &create_body(&a, nsid, None, json!({ "$type": nsid })),
+                )
+                .bearer(tok),
             )
-        );
-    }
-    for nsid in [
-        "notansid",
-        "com.example",
-        "com..example.x",
-        "com.example/x",
-        "../../etc",
-        "com.example.x.",
-        "1com.example.x",
-        "",
-    ] {
-        refused!(
-            cases,
-            pds,
-            &a.did,
-            &format!("collection {nsid:?}"),
-            400,
-            "InvalidRequest",
-            pds.post(
-                CREATE,
-                tok,
-                &create_body(&a, nsid, None, json!({ "$type": nsid }))
-            )
-        );
-    }
+        }),
+    )
+    .await;
 
     // --- size and lexicons ---
     let big = json!({ "$type": "com.example.big", "s": "x".repeat(1024 * 1024 + 16) });
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "record over 1 MiB encoded",
-        413,
-        "PayloadTooLarge",
-        pds.post(CREATE, tok, &create_body(&a, "com.example.big", None, big))
-    );
+        [Refusal::new(
+            "record over 1 MiB encoded",
+            413,
+            "PayloadTooLarge",
+            Call::post(CREATE, &create_body(&a, "com.example.big", None, big)).bearer(tok),
+        )],
+    )
+    .await;
     let mut long_post = post("");
     long_post["text"] = json!("a".repeat(3001));
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "post with 3001 graphemes",
-        400,
-        "InvalidRequest",
-        pds.post(
-            CREATE,
-            tok,
-            &create_body(&a, "app.bsky.feed.post", None, long_post)
-        )
-    );
+        [Refusal::new(
+            "post with 3001 graphemes",
+            400,
+            "InvalidRequest",
+            Call::post(
+                CREATE,
+                &create_body(&a, "app.bsky.feed.post", None, long_post),
+            )
+            .bearer(tok),
+        )],
+    )
+    .await;
     let mut graphemes = post("");
     graphemes["text"] = json!("é".repeat(301));
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "post with 301 graphemes",
-        400,
-        "InvalidRequest",
-        pds.post(
-            CREATE,
-            tok,
-            &create_body(&a, "app.bsky.feed.post", None, graphemes)
-        )
-    );
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "post missing createdAt",
-        400,
-        "InvalidRequest",
-        pds.post(
-            CREATE,
-            tok,
-            &create_body(
+    assert_refused(&cases, pds, &a.did, [
+        Refusal::new("post with 301 graphemes", 400, "InvalidRequest", Call::post(CREATE, &create_body(&a, "app.bsky.feed.post", None, graphemes)).bearer(tok)),
+        Refusal::new("post missing createdAt", 400, "InvalidRequest", Call::post(CREATE, &create_body(
                 &a,
                 "app.bsky.feed.post",
                 None,
                 json!({ "$type": "app.bsky.feed.post", "text": "hi" })
-            )
-        )
-    );
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "post with a bad createdAt",
-        400,
-        "InvalidRequest",
-        pds.post(
-            CREATE,
-            tok,
-            &create_body(
+            )).bearer(tok)),
+        Refusal::new("post with a bad createdAt", 400, "InvalidRequest", Call::post(CREATE, &create_body(
                 &a,
                 "app.bsky.feed.post",
                 None,
                 json!({ "$type": "app.bsky.feed.post", "text": "hi", "createdAt": "yesterday" })
-            )
-        )
-    );
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "profile with a key other than self",
-        400,
-        "InvalidRequest",
-        pds.post(
-            CREATE,
-            tok,
-            &create_body(
+            )).bearer(tok)),
+        Refusal::new("profile with a key other than self", 400, "InvalidRequest", Call::post(CREATE, &create_body(
                 &a,
                 "app.bsky.actor.profile",
                 Some("notself"),
                 json!({ "$type": "app.bsky.actor.profile" })
-            )
-        )
-    );
+            )).bearer(tok)),
+    ]).await;
     let mut unknown = create_body(
         &a,
         "com.example.unknown",
@@ -417,15 +326,18 @@ async fn bad_bodies_and_records_are_refused_without_effect() {
         json!({ "$type": "com.example.unknown" }),
     );
     unknown["validate"] = json!(true);
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "validate:true on an unknown collection",
-        400,
-        "InvalidRequest",
-        pds.post(CREATE, tok, &unknown)
-    );
+        [Refusal::new(
+            "validate:true on an unknown collection",
+            400,
+            "InvalidRequest",
+            Call::post(CREATE, &unknown).bearer(tok),
+        )],
+    )
+    .await;
 
     // Accepted: an unknown collection with validate unset, and with validate:false.
     cases.case("unknown collection, validate unset: accepted as unknown");
@@ -483,74 +395,62 @@ async fn bad_tokens_are_refused_without_effect() {
     let pds = &w.pds;
     let a = pds.create_account("alice").await;
     let state = pds.state().clone();
-    let write = |token: Option<String>| {
-        let body = create_body(&a, "app.bsky.feed.post", None, post("should not land"));
-        async move {
-            let mut req = pds
-                .http
-                .post(pds.xrpc("com.atproto.repo.createRecord"))
-                .json(&body);
-            if let Some(t) = token {
-                req = req.header("authorization", t);
-            }
-            let r = req.send().await.expect("send");
-            let status = r.status();
-            let text = r.text().await.unwrap_or_default();
-            Res {
-                status,
-                body: serde_json::from_str(&text).unwrap_or(Value::Null),
-                text,
-            }
+    let body = create_body(&a, "app.bsky.feed.post", None, post("should not land"));
+    // The Authorization header exactly as given (`None`: no header).
+    let write = |authorization: Option<String>| {
+        let call = Call::post("com.atproto.repo.createRecord", &body);
+        match authorization {
+            Some(value) => call.header("authorization", &value),
+            None => call,
         }
     };
     let bearer = |t: &str| Some(format!("Bearer {t}"));
 
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "no token",
-        401,
-        "AuthenticationRequired",
-        write(None)
-    );
-    refused!(
-        cases,
+        [
+            Refusal::new("no token", 401, "AuthenticationRequired", write(None)),
+            Refusal::new(
+                "Basic instead of Bearer",
+                401,
+                "AuthenticationRequired",
+                write(Some("Basic YWxpY2U6cGFzcw==".into())),
+            ),
+            // HTTP trims the trailing space, so this arrives as a bare "Bearer" scheme.
+            Refusal::new(
+                "empty bearer",
+                401,
+                "AuthenticationRequired",
+                write(Some("Bearer ".into())),
+            ),
+        ],
+    )
+    .await;
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "Basic instead of Bearer",
-        401,
-        "AuthenticationRequired",
-        write(Some("Basic YWxpY2U6cGFzcw==".into()))
-    );
-    // HTTP trims the trailing space, so this arrives as a bare "Bearer" scheme.
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "empty bearer",
-        401,
-        "AuthenticationRequired",
-        write(Some("Bearer ".into()))
-    );
-    for bad in [
-        "abc",
-        "a.b",
-        "a.b.c",
-        "a.b.c.d",
-        "....",
-        "eyJhbGciOiJub25lIn0.e30.",
-    ] {
-        refused!(
-            cases,
-            pds,
-            &a.did,
-            &format!("malformed token {bad:?}"),
-            400,
-            "InvalidToken",
-            write(bearer(bad))
-        );
-    }
+        [
+            "abc",
+            "a.b",
+            "a.b.c",
+            "a.b.c.d",
+            "....",
+            "eyJhbGciOiJub25lIn0.e30.",
+        ]
+        .into_iter()
+        .map(|bad| {
+            Refusal::new(
+                format!("malformed token {bad:?}"),
+                400,
+                "InvalidToken",
+                write(bearer(bad)),
+            )
+        }),
+    )
+    .await;
     let now = hearth_pds::state::now_secs();
     let claims = |scope: &str, aud: &str, sub: &str, exp: i64| SessionClaims {
         scope: scope.into(),
@@ -566,29 +466,35 @@ async fn bad_tokens_are_refused_without_effect() {
         TokenKind::Access,
         &claims("com.atproto.access", &state.service_did, &a.did, now - 1),
     );
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "expired token",
-        400,
-        "ExpiredToken",
-        write(bearer(&expired))
-    );
+        [Refusal::new(
+            "expired token",
+            400,
+            "ExpiredToken",
+            write(bearer(&expired)),
+        )],
+    )
+    .await;
     let forged = mint_session(
         &[9u8; 32],
         TokenKind::Access,
         &claims("com.atproto.access", &state.service_did, &a.did, now + 600),
     );
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "token signed with another key",
-        400,
-        "InvalidToken",
-        write(bearer(&forged))
-    );
+        [Refusal::new(
+            "token signed with another key",
+            400,
+            "InvalidToken",
+            write(bearer(&forged)),
+        )],
+    )
+    .await;
     // A real token's signature on altered claims.
     let mut parts: Vec<String> = a.access.split('.').map(str::to_owned).collect();
     let altered = mint_session(
@@ -602,37 +508,37 @@ async fn bad_tokens_are_refused_without_effect() {
         ),
     );
     parts[1] = altered.split('.').nth(1).unwrap().to_owned();
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "signature over other claims",
-        400,
-        "InvalidToken",
-        write(bearer(&parts.join(".")))
-    );
+        [Refusal::new(
+            "signature over other claims",
+            400,
+            "InvalidToken",
+            write(bearer(&parts.join("."))),
+        )],
+    )
+    .await;
     let none_alg = format!(
         "eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0.{}.",
         altered.split('.').nth(1).unwrap()
     );
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "alg none",
-        400,
-        "InvalidToken",
-        write(bearer(&none_alg))
-    );
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "refresh token as access token",
-        400,
-        "InvalidToken",
-        write(bearer(&a.refresh))
-    );
+        [
+            Refusal::new("alg none", 400, "InvalidToken", write(bearer(&none_alg))),
+            Refusal::new(
+                "refresh token as access token",
+                400,
+                "InvalidToken",
+                write(bearer(&a.refresh)),
+            ),
+        ],
+    )
+    .await;
     let other_aud = mint_session(
         &key,
         TokenKind::Access,
@@ -643,60 +549,61 @@ async fn bad_tokens_are_refused_without_effect() {
             now + 600,
         ),
     );
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "access token for another service",
-        400,
-        "InvalidToken",
-        write(bearer(&other_aud))
-    );
+        [Refusal::new(
+            "access token for another service",
+            400,
+            "InvalidToken",
+            write(bearer(&other_aud)),
+        )],
+    )
+    .await;
     let bad_scope = mint_session(
         &key,
         TokenKind::Access,
         &claims("com.atproto.refresh", &state.service_did, &a.did, now + 600),
     );
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "access token with the refresh scope",
-        400,
-        "InvalidToken",
-        write(bearer(&bad_scope))
-    );
+        [Refusal::new(
+            "access token with the refresh scope",
+            400,
+            "InvalidToken",
+            write(bearer(&bad_scope)),
+        )],
+    )
+    .await;
     let as_refresh = mint_session(
         &key,
         TokenKind::Refresh,
         &claims("com.atproto.refresh", &state.service_did, &a.did, now + 600),
     );
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "refresh token without a jti",
-        400,
-        "InvalidToken",
-        pds.post(
-            "com.atproto.server.refreshSession",
-            Some(&as_refresh),
-            &json!({})
-        )
-    );
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "access token as refresh token",
-        400,
-        "InvalidToken",
-        pds.post(
-            "com.atproto.server.refreshSession",
-            Some(&a.access),
-            &json!({})
-        )
-    );
+        [
+            Refusal::new(
+                "refresh token without a jti",
+                400,
+                "InvalidToken",
+                Call::post("com.atproto.server.refreshSession", &json!({}))
+                    .bearer(Some(&as_refresh)),
+            ),
+            Refusal::new(
+                "access token as refresh token",
+                400,
+                "InvalidToken",
+                Call::post("com.atproto.server.refreshSession", &json!({})).bearer(Some(&a.access)),
+            ),
+        ],
+    )
+    .await;
 
     // A deleted account's tokens.
     let gone = pds.create_account("gone").await;
@@ -706,41 +613,37 @@ async fn bad_tokens_are_refused_without_effect() {
     )
     .await
     .ok();
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "deleted account's access token",
-        400,
-        "InvalidToken",
-        pds.get("com.atproto.server.getSession", Some(&gone.access))
-    );
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "deleted account's refresh token",
-        400,
-        "InvalidToken",
-        pds.post(
-            "com.atproto.server.refreshSession",
-            Some(&gone.refresh),
-            &json!({})
-        )
-    );
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "deleted account writing",
-        400,
-        "InvalidToken",
-        pds.post(
-            "com.atproto.repo.createRecord",
-            Some(&gone.access),
-            &create_body(&gone, "app.bsky.feed.post", None, post("x"))
-        )
-    );
+        [
+            Refusal::new(
+                "deleted account's access token",
+                400,
+                "InvalidToken",
+                Call::get("com.atproto.server.getSession").bearer(Some(&gone.access)),
+            ),
+            Refusal::new(
+                "deleted account's refresh token",
+                400,
+                "InvalidToken",
+                Call::post("com.atproto.server.refreshSession", &json!({}))
+                    .bearer(Some(&gone.refresh)),
+            ),
+            Refusal::new(
+                "deleted account writing",
+                400,
+                "InvalidToken",
+                Call::post(
+                    "com.atproto.repo.createRecord",
+                    &create_body(&gone, "app.bsky.feed.post", None, post("x")),
+                )
+                .bearer(Some(&gone.access)),
+            ),
+        ],
+    )
+    .await;
 
     // App-password sessions may write but not manage the account.
     let ap = pds
@@ -764,60 +667,13 @@ async fn bad_tokens_are_refused_without_effect() {
         post("from phone"),
     )
     .await;
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "app password: createAppPassword",
-        400,
-        "InvalidToken",
-        pds.post(
-            "com.atproto.server.createAppPassword",
-            Some(&app_tok),
-            &json!({ "name": "another" })
-        )
-    );
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "app password: revokeAppPassword",
-        400,
-        "InvalidToken",
-        pds.post(
-            "com.atproto.server.revokeAppPassword",
-            Some(&app_tok),
-            &json!({ "name": "phone" })
-        )
-    );
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "app password: deactivateAccount",
-        400,
-        "InvalidToken",
-        pds.post(
-            "com.atproto.server.deactivateAccount",
-            Some(&app_tok),
-            &json!({})
-        )
-    );
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "app password: requestAccountDelete",
-        400,
-        "InvalidToken",
-        pds.post(
-            "com.atproto.server.requestAccountDelete",
-            Some(&app_tok),
-            &json!({})
-        )
-    );
-    refused!(cases, pds, &a.did, "app password: service token for createAppPassword", 400, "InvalidToken",
-        pds.get("com.atproto.server.getServiceAuth?aud=did:web:x.example&lxm=com.atproto.server.createAppPassword", Some(&app_tok)));
+    assert_refused(&cases, pds, &a.did, [
+        Refusal::new("app password: createAppPassword", 400, "InvalidToken", Call::post("com.atproto.server.createAppPassword", &json!({ "name": "another" })).bearer(Some(&app_tok))),
+        Refusal::new("app password: revokeAppPassword", 400, "InvalidToken", Call::post("com.atproto.server.revokeAppPassword", &json!({ "name": "phone" })).bearer(Some(&app_tok))),
+        Refusal::new("app password: deactivateAccount", 400, "InvalidToken", Call::post("com.atproto.server.deactivateAccount", &json!({})).bearer(Some(&app_tok))),
+        Refusal::new("app password: requestAccountDelete", 400, "InvalidToken", Call::post("com.atproto.server.requestAccountDelete", &json!({})).bearer(Some(&app_tok))),
+        Refusal::new("app password: service token for createAppPassword", 400, "InvalidToken", Call::get("com.atproto.server.getServiceAuth?aud=did:web:x.example&lxm=com.atproto.server.createAppPassword").bearer(Some(&app_tok))),
+    ]).await;
     // deleteAccount takes the account password; an app password is not it.
     pds.post(
         "com.atproto.server.requestAccountDelete",
@@ -827,32 +683,32 @@ async fn bad_tokens_are_refused_without_effect() {
     .await
     .ok();
     let token = email_token(pds, &a.did).await;
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "deleteAccount with the app password",
-        401,
-        "AuthenticationRequired",
-        pds.post(
-            "com.atproto.server.deleteAccount",
-            None,
-            &json!({ "did": a.did, "password": app_pw, "token": token })
-        )
-    );
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "deleteAccount with a wrong token",
-        400,
-        "InvalidToken",
-        pds.post(
-            "com.atproto.server.deleteAccount",
-            None,
-            &json!({ "did": a.did, "password": PASSWORD, "token": "00000-00000" })
-        )
-    );
+        [
+            Refusal::new(
+                "deleteAccount with the app password",
+                401,
+                "AuthenticationRequired",
+                Call::post(
+                    "com.atproto.server.deleteAccount",
+                    &json!({ "did": a.did, "password": app_pw, "token": token }),
+                ),
+            ),
+            Refusal::new(
+                "deleteAccount with a wrong token",
+                400,
+                "InvalidToken",
+                Call::post(
+                    "com.atproto.server.deleteAccount",
+                    &json!({ "did": a.did, "password": PASSWORD, "token": "00000-00000" }),
+                ),
+            ),
+        ],
+    )
+    .await;
     cases.case("account survives");
     pds.get("com.atproto.server.getSession", Some(&a.access))
         .await
@@ -884,77 +740,72 @@ async fn writes_that_must_not_land() {
     };
 
     // Another user's repository, by DID and by handle, through every write method.
-    for repo in [
+    assert_refused(&cases, pds, &b.did, [
         b.did.as_str(),
         b.handle.as_str(),
         "did:plc:nobodyhereatallxxxxxxxxx",
-    ] {
-        refused!(cases, pds, &b.did, &format!("createRecord in {repo}"), 401, "AuthenticationRequired",
-            pds.post("com.atproto.repo.createRecord", tok, &json!({ "repo": repo, "collection": "app.bsky.feed.post", "record": post("mine now") })));
-        refused!(cases, pds, &b.did, &format!("putRecord in {repo}"), 401, "AuthenticationRequired",
-            pds.post("com.atproto.repo.putRecord", tok, &json!({ "repo": repo, "collection": "app.bsky.actor.profile", "rkey": "self", "record": { "$type": "app.bsky.actor.profile" } })));
-        refused!(cases, pds, &b.did, &format!("deleteRecord in {repo}"), 401, "AuthenticationRequired",
-            pds.post("com.atproto.repo.deleteRecord", tok, &json!({ "repo": repo, "collection": "app.bsky.feed.post", "rkey": "3jzfcijpj2z2a" })));
-        refused!(cases, pds, &b.did, &format!("applyWrites in {repo}"), 401, "AuthenticationRequired",
-            pds.post("com.atproto.repo.applyWrites", tok, &json!({ "repo": repo, "writes": [{ "$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post", "value": post("x") }] })));
-    }
-    refused!(
-        cases,
+    ].into_iter().flat_map(|repo| [
+            Refusal::new(format!("createRecord in {repo}"), 401, "AuthenticationRequired", Call::post("com.atproto.repo.createRecord", &json!({ "repo": repo, "collection": "app.bsky.feed.post", "record": post("mine now") })).bearer(tok)),
+            Refusal::new(format!("putRecord in {repo}"), 401, "AuthenticationRequired", Call::post("com.atproto.repo.putRecord", &json!({ "repo": repo, "collection": "app.bsky.actor.profile", "rkey": "self", "record": { "$type": "app.bsky.actor.profile" } })).bearer(tok)),
+            Refusal::new(format!("deleteRecord in {repo}"), 401, "AuthenticationRequired", Call::post("com.atproto.repo.deleteRecord", &json!({ "repo": repo, "collection": "app.bsky.feed.post", "rkey": "3jzfcijpj2z2a" })).bearer(tok)),
+            Refusal::new(format!("applyWrites in {repo}"), 401, "AuthenticationRequired", Call::post("com.atproto.repo.applyWrites", &json!({ "repo": repo, "writes": [{ "$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post", "value": post("x") }] })).bearer(tok)),
+        ])).await;
+    assert_refused(
+        &cases,
         pds,
         &b.did,
-        "uploadBlob is always to one's own account",
-        401,
-        "AuthenticationRequired",
-        pds.post_raw(
-            "com.atproto.repo.uploadBlob",
-            None,
-            Some("text/plain"),
-            b"hi".to_vec()
-        )
-    );
+        [Refusal::new(
+            "uploadBlob is always to one's own account",
+            401,
+            "AuthenticationRequired",
+            Call::post_bytes(
+                "com.atproto.repo.uploadBlob",
+                Some("text/plain"),
+                b"hi".to_vec(),
+            ),
+        )],
+    )
+    .await;
 
     // Swaps.
     let old_head = first["commit"]["cid"].as_str().unwrap();
-    refused!(cases, pds, &a.did, "stale swapCommit (createRecord)", 400, "InvalidSwap",
-        pds.post("com.atproto.repo.createRecord", tok, &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "record": post("x"), "swapCommit": old_head })));
-    refused!(cases, pds, &a.did, "stale swapCommit (applyWrites)", 400, "InvalidSwap",
-        pds.post("com.atproto.repo.applyWrites", tok, &json!({ "repo": a.did, "swapCommit": old_head, "writes": [{ "$type": "com.atproto.repo.applyWrites#delete", "collection": "app.bsky.feed.post", "rkey": rkey(&first) }] })));
-    refused!(cases, pds, &a.did, "stale swapCommit (deleteRecord)", 400, "InvalidSwap",
-        pds.post("com.atproto.repo.deleteRecord", tok, &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "rkey": rkey(&first), "swapCommit": old_head })));
-    refused!(cases, pds, &a.did, "swapCommit that is not a CID", 400, "InvalidRequest",
-        pds.post("com.atproto.repo.createRecord", tok, &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "record": post("x"), "swapCommit": "../etc" })));
+    assert_refused(&cases, pds, &a.did, [
+        Refusal::new("stale swapCommit (createRecord)", 400, "InvalidSwap", Call::post("com.atproto.repo.createRecord", &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "record": post("x"), "swapCommit": old_head })).bearer(tok)),
+        Refusal::new("stale swapCommit (applyWrites)", 400, "InvalidSwap", Call::post("com.atproto.repo.applyWrites", &json!({ "repo": a.did, "swapCommit": old_head, "writes": [{ "$type": "com.atproto.repo.applyWrites#delete", "collection": "app.bsky.feed.post", "rkey": rkey(&first) }] })).bearer(tok)),
+        Refusal::new("stale swapCommit (deleteRecord)", 400, "InvalidSwap", Call::post("com.atproto.repo.deleteRecord", &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "rkey": rkey(&first), "swapCommit": old_head })).bearer(tok)),
+        Refusal::new("swapCommit that is not a CID", 400, "InvalidRequest", Call::post("com.atproto.repo.createRecord", &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "record": post("x"), "swapCommit": "../etc" })).bearer(tok)),
+    ]).await;
     let first_cid = first["cid"].as_str().unwrap();
     let second_cid = second["cid"].as_str().unwrap();
-    refused!(cases, pds, &a.did, "stale swapRecord (putRecord)", 400, "InvalidSwap",
-        pds.post("com.atproto.repo.putRecord", tok, &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "rkey": rkey(&first), "record": post("edited"), "swapRecord": second_cid })));
-    refused!(cases, pds, &a.did, "swapRecord null on an existing record", 400, "InvalidSwap",
-        pds.post("com.atproto.repo.putRecord", tok, &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "rkey": rkey(&first), "record": post("edited"), "swapRecord": null })));
-    refused!(cases, pds, &a.did, "swapRecord on a missing record", 400, "InvalidSwap",
-        pds.post("com.atproto.repo.putRecord", tok, &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "rkey": "3jzfcijpj2z2a", "record": post("new"), "swapRecord": first_cid })));
-    refused!(cases, pds, &a.did, "stale swapRecord (deleteRecord)", 400, "InvalidSwap",
-        pds.post("com.atproto.repo.deleteRecord", tok, &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "rkey": rkey(&first), "swapRecord": second_cid })));
-    refused!(cases, pds, &a.did, "createRecord on an existing rkey", 400, "InvalidRequest",
-        pds.post("com.atproto.repo.createRecord", tok, &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "rkey": rkey(&first), "record": post("again") })));
-    refused!(cases, pds, &a.did, "applyWrites create on an existing rkey", 400, "InvalidRequest",
-        pds.post("com.atproto.repo.applyWrites", tok, &json!({ "repo": a.did, "writes": [{ "$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post", "rkey": rkey(&first), "value": post("again") }] })));
+    assert_refused(&cases, pds, &a.did, [
+        Refusal::new("stale swapRecord (putRecord)", 400, "InvalidSwap", Call::post("com.atproto.repo.putRecord", &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "rkey": rkey(&first), "record": post("edited"), "swapRecord": second_cid })).bearer(tok)),
+        Refusal::new("swapRecord null on an existing record", 400, "InvalidSwap", Call::post("com.atproto.repo.putRecord", &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "rkey": rkey(&first), "record": post("edited"), "swapRecord": null })).bearer(tok)),
+        Refusal::new("swapRecord on a missing record", 400, "InvalidSwap", Call::post("com.atproto.repo.putRecord", &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "rkey": "3jzfcijpj2z2a", "record": post("new"), "swapRecord": first_cid })).bearer(tok)),
+        Refusal::new("stale swapRecord (deleteRecord)", 400, "InvalidSwap", Call::post("com.atproto.repo.deleteRecord", &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "rkey": rkey(&first), "swapRecord": second_cid })).bearer(tok)),
+        Refusal::new("createRecord on an existing rkey", 400, "InvalidRequest", Call::post("com.atproto.repo.createRecord", &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "rkey": rkey(&first), "record": post("again") })).bearer(tok)),
+        Refusal::new("applyWrites create on an existing rkey", 400, "InvalidRequest", Call::post("com.atproto.repo.applyWrites", &json!({ "repo": a.did, "writes": [{ "$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post", "rkey": rkey(&first), "value": post("again") }] })).bearer(tok)),
+    ]).await;
 
     // Batches.
     let many: Vec<Value> = (0..201)
         .map(|i| json!({ "$type": "com.atproto.repo.applyWrites#create", "collection": "com.example.n", "rkey": format!("k{i}"), "value": { "$type": "com.example.n" } }))
         .collect();
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "applyWrites with 201 writes",
-        400,
-        "InvalidRequest",
-        pds.post(
-            "com.atproto.repo.applyWrites",
-            tok,
-            &json!({ "repo": a.did, "writes": many })
-        )
-    );
+        [Refusal::new(
+            "applyWrites with 201 writes",
+            400,
+            "InvalidRequest",
+            Call::post(
+                "com.atproto.repo.applyWrites",
+                &json!({ "repo": a.did, "writes": many }),
+            )
+            .bearer(tok),
+        )],
+    )
+    .await;
     let ok_create = json!({ "$type": "com.atproto.repo.applyWrites#create", "collection": "com.example.n", "rkey": "fine", "value": { "$type": "com.example.n" } });
     for (what, name, second) in [
         (
@@ -1008,19 +859,22 @@ async fn writes_that_must_not_land() {
             json!("create"),
         ),
     ] {
-        refused!(
-            cases,
+        assert_refused(
+            &cases,
             pds,
             &a.did,
-            &format!("applyWrites: {what}"),
-            400,
-            name,
-            pds.post(
-                "com.atproto.repo.applyWrites",
-                tok,
-                &json!({ "repo": a.did, "writes": [ok_create.clone(), second] })
-            )
-        );
+            [Refusal::new(
+                format!("applyWrites: {what}"),
+                400,
+                name,
+                Call::post(
+                    "com.atproto.repo.applyWrites",
+                    &json!({ "repo": a.did, "writes": [ok_create.clone(), second] }),
+                )
+                .bearer(tok),
+            )],
+        )
+        .await;
         cases.case(&format!("applyWrites: {what}: 1st write absent"));
         pds.get(
             &format!(
@@ -1076,20 +930,18 @@ async fn blobs_under_attack() {
     let tok = Some(a.access.as_str());
     const UPLOAD: &str = "com.atproto.repo.uploadBlob";
 
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "blob over the limit (Content-Length)",
-        413,
-        "PayloadTooLarge",
-        pds.post_raw(
-            UPLOAD,
-            tok,
-            Some("application/octet-stream"),
-            vec![7u8; 1025]
-        )
-    );
+        [Refusal::new(
+            "blob over the limit (Content-Length)",
+            413,
+            "PayloadTooLarge",
+            Call::post_bytes(UPLOAD, Some("application/octet-stream"), vec![7u8; 1025]).bearer(tok),
+        )],
+    )
+    .await;
     cases.case("blob over the limit (streamed, no Content-Length)");
     let before = pds.snapshot(&a.did).await;
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..8).map(|_| Ok(vec![1u8; 512])).collect();
@@ -1115,15 +967,18 @@ async fn blobs_under_attack() {
     }
     assert_eq!(before, pds.snapshot(&a.did).await);
     pds.assert_healthy().await;
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "empty blob",
-        400,
-        "InvalidRequest",
-        pds.post_raw(UPLOAD, tok, Some("image/png"), Vec::new())
-    );
+        [Refusal::new(
+            "empty blob",
+            400,
+            "InvalidRequest",
+            Call::post_bytes(UPLOAD, Some("image/png"), Vec::new()).bearer(tok),
+        )],
+    )
+    .await;
     cases.case("no temporary files left behind");
     assert_eq!(tmp_files(pds), 0);
 
@@ -1152,105 +1007,93 @@ async fn blobs_under_attack() {
             "embed": { "$type": "app.bsky.embed.images", "images": [{ "image": image, "alt": "" }] }
         } })
     };
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "record referencing a blob never uploaded",
-        400,
-        "BlobNotFound",
-        pds.post(
-            "com.atproto.repo.createRecord",
-            tok,
-            &with_image(never.clone())
-        )
-    );
-    refused!(cases, pds, &a.did, "unknown record referencing a blob never uploaded", 400, "BlobNotFound",
-        pds.post("com.atproto.repo.createRecord", tok, &json!({ "repo": a.did, "collection": "com.example.x", "record": { "$type": "com.example.x", "b": never } })));
+    assert_refused(&cases, pds, &a.did, [
+        Refusal::new("record referencing a blob never uploaded", 400, "BlobNotFound", Call::post("com.atproto.repo.createRecord", &with_image(never.clone())).bearer(tok)),
+        Refusal::new("unknown record referencing a blob never uploaded", 400, "BlobNotFound", Call::post("com.atproto.repo.createRecord", &json!({ "repo": a.did, "collection": "com.example.x", "record": { "$type": "com.example.x", "b": never } })).bearer(tok)),
+    ]).await;
     let mut wrong_mime = png_ref.clone();
     wrong_mime["mimeType"] = json!("image/jpeg");
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "blob ref with a mismatched mimeType",
-        400,
-        "InvalidMimeType",
-        pds.post(
-            "com.atproto.repo.createRecord",
-            tok,
-            &with_image(wrong_mime)
-        )
-    );
+        [Refusal::new(
+            "blob ref with a mismatched mimeType",
+            400,
+            "InvalidMimeType",
+            Call::post("com.atproto.repo.createRecord", &with_image(wrong_mime)).bearer(tok),
+        )],
+    )
+    .await;
     let mut wrong_size = png_ref.clone();
     wrong_size["size"] = json!(99999);
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "blob ref with a mismatched size",
-        400,
-        "InvalidSize",
-        pds.post(
-            "com.atproto.repo.createRecord",
-            tok,
-            &with_image(wrong_size)
-        )
-    );
+        [Refusal::new(
+            "blob ref with a mismatched size",
+            400,
+            "InvalidSize",
+            Call::post("com.atproto.repo.createRecord", &with_image(wrong_size)).bearer(tok),
+        )],
+    )
+    .await;
     // Another account's blob cannot be claimed.
     let b = pds.create_account("bob").await;
-    refused!(cases, pds, &b.did, "record referencing another account's blob", 400, "BlobNotFound",
-        pds.post("com.atproto.repo.createRecord", Some(&b.access), &json!({ "repo": b.did, "collection": "com.example.x", "record": { "$type": "com.example.x", "b": png_ref } })));
+    assert_refused(&cases, pds, &b.did, [
+        Refusal::new("record referencing another account's blob", 400, "BlobNotFound", Call::post("com.atproto.repo.createRecord", &json!({ "repo": b.did, "collection": "com.example.x", "record": { "$type": "com.example.x", "b": png_ref } })).bearer(Some(&b.access))),
+    ]).await;
 
     // getBlob with path tricks.
-    for q in [
-        format!("did={}&cid=../../etc/passwd", a.did),
-        format!("did={}&cid=..%2F..%2Fetc%2Fpasswd", a.did),
-        format!("did={}&cid=%2e%2e", a.did),
-        format!("did={}&cid=", a.did),
-        format!("did={}", a.did),
-        format!("cid={png_cid}"),
-    ] {
-        refused!(
-            cases,
-            pds,
-            &a.did,
-            &format!("getBlob {q}"),
-            400,
-            "InvalidRequest",
-            pds.get(&format!("com.atproto.sync.getBlob?{q}"), None)
-        );
-    }
-    for q in [
-        format!("did=../x&cid={png_cid}"),
-        format!("did=..%2F..%2Fetc&cid={png_cid}"),
-        format!("did=did:plc:../../x&cid={png_cid}"),
-        format!("did=/etc/passwd&cid={png_cid}"),
-    ] {
-        refused!(
-            cases,
-            pds,
-            &a.did,
-            &format!("getBlob {q}"),
-            400,
-            "InvalidRequest",
-            pds.get(&format!("com.atproto.sync.getBlob?{q}"), None)
-        );
-    }
-    refused!(cases, pds, &a.did, "getBlob of a dag-cbor CID", 400, "BlobNotFound",
-        pds.get(&format!("com.atproto.sync.getBlob?did={}&cid=bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm", a.did), None));
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "getBlob of someone else's blob",
-        400,
-        "BlobNotFound",
-        pds.get(
-            &format!("com.atproto.sync.getBlob?did={}&cid={png_cid}", b.did),
-            None
-        )
-    );
+        [
+            format!("did={}&cid=../../etc/passwd", a.did),
+            format!("did={}&cid=..%2F..%2Fetc%2Fpasswd", a.did),
+            format!("did={}&cid=%2e%2e", a.did),
+            format!("did={}&cid=", a.did),
+            format!("did={}", a.did),
+            format!("cid={png_cid}"),
+        ]
+        .into_iter()
+        .map(|q| {
+            Refusal::new(
+                format!("getBlob {q}"),
+                400,
+                "InvalidRequest",
+                Call::get(&format!("com.atproto.sync.getBlob?{q}")),
+            )
+        }),
+    )
+    .await;
+    assert_refused(
+        &cases,
+        pds,
+        &a.did,
+        [
+            format!("did=../x&cid={png_cid}"),
+            format!("did=..%2F..%2Fetc&cid={png_cid}"),
+            format!("did=did:plc:../../x&cid={png_cid}"),
+            format!("did=/etc/passwd&cid={png_cid}"),
+        ]
+        .into_iter()
+        .map(|q| {
+            Refusal::new(
+                format!("getBlob {q}"),
+                400,
+                "InvalidRequest",
+                Call::get(&format!("com.atproto.sync.getBlob?{q}")),
+            )
+        }),
+    )
+    .await;
+    assert_refused(&cases, pds, &a.did, [
+        Refusal::new("getBlob of a dag-cbor CID", 400, "BlobNotFound", Call::get(&format!("com.atproto.sync.getBlob?did={}&cid=bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm", a.did))),
+        Refusal::new("getBlob of someone else's blob", 400, "BlobNotFound", Call::get(&format!("com.atproto.sync.getBlob?did={}&cid={png_cid}", b.did))),
+    ]).await;
 
     // Garbage collection: referenced blobs stay, unreferenced ones go after the grace period.
     pds.post(
@@ -1314,154 +1157,129 @@ async fn http_surface_tricks() {
         format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
     };
 
-    for (target, status, name) in [
-        ("/xrpc/../../etc/passwd", 404, "NotFound"),
-        ("/xrpc/%2e%2e/x", 404, "NotFound"),
-        ("/xrpc/%2e%2e%2f%2e%2e%2fetc%2fpasswd", 404, "NotFound"),
-        ("/../../etc/passwd", 404, "NotFound"),
-        (
-            "/xrpc/com.atproto.sync.getBlob/../../../etc/passwd",
-            404,
-            "NotFound",
-        ),
-        ("/xrpc/", 404, "NotFound"),
-        ("/xrpc", 404, "NotFound"),
-        ("/xrpc/com.example.fooBar", 501, "MethodNotImplemented"),
-        (
-            "/xrpc/com.atproto.repo.doesNotExist",
-            501,
-            "MethodNotImplemented",
-        ),
-        (
-            "/xrpc/com.atproto.server.createAccount2",
-            501,
-            "MethodNotImplemented",
-        ),
-        ("/etc/passwd", 404, "NotFound"),
-    ] {
-        refused!(
-            cases,
-            pds,
-            &a.did,
-            &format!("GET {target}"),
-            status,
-            name,
-            pds.raw(&raw(target, "GET"))
-        );
-    }
-    // The AppView is unreachable in this world: proxied calls fail cleanly.
-    refused!(
-        cases,
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "app.bsky call with no AppView reachable",
-        502,
-        "UpstreamFailure",
-        pds.get("app.bsky.feed.getTimeline", Some(&a.access))
-    );
-    for header in ["nonsense", "did:web:x.example", "#svc", "not-a-did#svc"] {
-        refused!(
-            cases,
-            pds,
-            &a.did,
-            &format!("atproto-proxy {header:?}"),
-            400,
-            "InvalidRequest",
-            async {
-                let r = pds
-                    .http
-                    .get(pds.xrpc("com.example.fooBar"))
-                    .header("atproto-proxy", header)
-                    .send()
-                    .await
-                    .unwrap();
-                let status = r.status();
-                let text = r.text().await.unwrap_or_default();
-                Res {
-                    status,
-                    body: serde_json::from_str(&text).unwrap_or(Value::Null),
-                    text,
-                }
-            }
-        );
-    }
+        [
+            ("/xrpc/../../etc/passwd", 404, "NotFound"),
+            ("/xrpc/%2e%2e/x", 404, "NotFound"),
+            ("/xrpc/%2e%2e%2f%2e%2e%2fetc%2fpasswd", 404, "NotFound"),
+            ("/../../etc/passwd", 404, "NotFound"),
+            (
+                "/xrpc/com.atproto.sync.getBlob/../../../etc/passwd",
+                404,
+                "NotFound",
+            ),
+            ("/xrpc/", 404, "NotFound"),
+            ("/xrpc", 404, "NotFound"),
+            ("/xrpc/com.example.fooBar", 501, "MethodNotImplemented"),
+            (
+                "/xrpc/com.atproto.repo.doesNotExist",
+                501,
+                "MethodNotImplemented",
+            ),
+            (
+                "/xrpc/com.atproto.server.createAccount2",
+                501,
+                "MethodNotImplemented",
+            ),
+            ("/etc/passwd", 404, "NotFound"),
+        ]
+        .into_iter()
+        .map(|(target, status, name)| {
+            Refusal::new(
+                format!("GET {target}"),
+                status,
+                name,
+                Call::raw(&raw(target, "GET")),
+            )
+        }),
+    )
+    .await;
+    // The AppView is unreachable in this world: proxied calls fail cleanly.
+    assert_refused(
+        &cases,
+        pds,
+        &a.did,
+        [Refusal::new(
+            "app.bsky call with no AppView reachable",
+            502,
+            "UpstreamFailure",
+            Call::get("app.bsky.feed.getTimeline").bearer(Some(&a.access)),
+        )],
+    )
+    .await;
+    assert_refused(
+        &cases,
+        pds,
+        &a.did,
+        ["nonsense", "did:web:x.example", "#svc", "not-a-did#svc"].map(|header| {
+            Refusal::new(
+                format!("atproto-proxy {header:?}"),
+                400,
+                "InvalidRequest",
+                Call::get("com.example.fooBar").header("atproto-proxy", header),
+            )
+        }),
+    )
+    .await;
 
     // Wrong HTTP methods.
-    for (target, method) in [
+    let wrong_methods = [
         ("/xrpc/com.atproto.repo.createRecord", "GET"),
         ("/xrpc/com.atproto.repo.getRecord", "POST"),
         ("/xrpc/com.atproto.server.createSession", "PUT"),
         ("/xrpc/com.example.fooBar", "DELETE"),
         ("/xrpc/_health", "POST"),
-    ] {
-        let req = if method == "POST" || method == "PUT" {
-            format!(
-                "{method} {target} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+    ];
+    assert_refused(
+        &cases,
+        pds,
+        &a.did,
+        wrong_methods.map(|(target, method)| {
+            let req = if method == "POST" || method == "PUT" {
+                format!(
+                    "{method} {target} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+                )
+            } else {
+                raw(target, method)
+            };
+            Refusal::new(
+                format!("{method} {target}"),
+                405,
+                "InvalidRequest",
+                Call::raw(&req),
             )
-        } else {
-            raw(target, method)
-        };
-        refused!(
-            cases,
-            pds,
-            &a.did,
-            &format!("{method} {target}"),
-            405,
-            "InvalidRequest",
-            pds.raw(&req)
-        );
-    }
+        }),
+    )
+    .await;
 
     // Huge query strings, up to what an HTTP URI can hold (64 KiB), reach the handlers and get
     // XRPC errors. (Sent raw: HTTP client libraries refuse URLs this long.)
     let long = "x".repeat(60_000);
-    refused!(cases, pds, &a.did, "getRecord with a 60 kB rkey", 400, "InvalidRequest",
-        pds.raw(&raw(&format!("/xrpc/com.atproto.repo.getRecord?repo={}&collection=app.bsky.feed.post&rkey={long}", a.did), "GET")));
-    refused!(cases, pds, &a.did, "getRecord with a 60 kB repo", 400, "RepoNotFound",
-        pds.raw(&raw(&format!("/xrpc/com.atproto.repo.getRecord?repo={long}&collection=app.bsky.feed.post&rkey=self"), "GET")));
-    refused!(cases, pds, &a.did, "getBlob with a 60 kB did", 400, "InvalidRequest",
-        pds.raw(&raw(&format!("/xrpc/com.atproto.sync.getBlob?did=did:plc:{long}&cid=bafkreibme22gw2h7y2h7tg2fhqotaqjucnbc24deqo72b6mkl2egezxhvy"), "GET")));
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "listRecords with 7000 parameters",
-        400,
-        "InvalidRequest",
-        pds.raw(&raw(
+    assert_refused(&cases, pds, &a.did, [
+        Refusal::new("getRecord with a 60 kB rkey", 400, "InvalidRequest", Call::raw(&raw(&format!("/xrpc/com.atproto.repo.getRecord?repo={}&collection=app.bsky.feed.post&rkey={long}", a.did), "GET"))),
+        Refusal::new("getRecord with a 60 kB repo", 400, "RepoNotFound", Call::raw(&raw(&format!("/xrpc/com.atproto.repo.getRecord?repo={long}&collection=app.bsky.feed.post&rkey=self"), "GET"))),
+        Refusal::new("getBlob with a 60 kB did", 400, "InvalidRequest", Call::raw(&raw(&format!("/xrpc/com.atproto.sync.getBlob?did=did:plc:{long}&cid=bafkreibme22gw2h7y2h7tg2fhqotaqjucnbc24deqo72b6mkl2egezxhvy"), "GET"))),
+        Refusal::new("listRecords with 7000 parameters", 400, "InvalidRequest", Call::raw(&raw(
             &format!(
                 "/xrpc/com.atproto.repo.listRecords?repo={}&collection=app.bsky.feed.post&{}",
                 a.did,
                 "limit=1&".repeat(7_000)
             ),
             "GET"
-        ))
-    );
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "unknown method with a 60 kB query",
-        501,
-        "MethodNotImplemented",
-        pds.raw(&raw(&format!("/xrpc/com.example.fooBar?q={long}"), "GET"))
-    );
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "getBlocks with 1001 CIDs",
-        400,
-        "InvalidRequest",
-        pds.raw(&raw(
+        ))),
+        Refusal::new("unknown method with a 60 kB query", 501, "MethodNotImplemented", Call::raw(&raw(&format!("/xrpc/com.example.fooBar?q={long}"), "GET"))),
+        Refusal::new("getBlocks with 1001 CIDs", 400, "InvalidRequest", Call::raw(&raw(
             &format!(
                 "/xrpc/com.atproto.sync.getBlocks?did={}&{}",
                 a.did,
                 "cids=QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG&".repeat(1001)
             ),
             "GET"
-        ))
-    );
+        ))),
+    ]).await;
     // Past that, hyper refuses the request before routing (414 URI Too Long, or 431 past its
     // header buffer), with no body: no handler ever sees it, so it cannot be an XRPC error.
     // What matters is that nothing changes and the server keeps serving.
@@ -1478,35 +1296,14 @@ async fn http_surface_tricks() {
         assert_eq!(before, pds.snapshot(&a.did).await);
         pds.assert_healthy().await;
     }
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "listRecords with limit=-1",
-        400,
-        "InvalidRequest",
-        pds.get(
-            &format!(
+    assert_refused(&cases, pds, &a.did, [
+        Refusal::new("listRecords with limit=-1", 400, "InvalidRequest", Call::get(&format!(
                 "com.atproto.repo.listRecords?repo={}&collection=app.bsky.feed.post&limit=-1",
                 a.did
-            ),
-            None
-        )
-    );
-    refused!(cases, pds, &a.did, "listRecords with limit=huge", 400, "InvalidRequest",
-        pds.get(&format!("com.atproto.repo.listRecords?repo={}&collection=app.bsky.feed.post&limit=99999999999999999999", a.did), None));
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "getBlocks with a bad CID",
-        400,
-        "InvalidRequest",
-        pds.get(
-            &format!("com.atproto.sync.getBlocks?did={}&cids=../../x", a.did),
-            None
-        )
-    );
+            ))),
+        Refusal::new("listRecords with limit=huge", 400, "InvalidRequest", Call::get(&format!("com.atproto.repo.listRecords?repo={}&collection=app.bsky.feed.post&limit=99999999999999999999", a.did))),
+        Refusal::new("getBlocks with a bad CID", 400, "InvalidRequest", Call::get(&format!("com.atproto.sync.getBlocks?did={}&cids=../../x", a.did))),
+    ]).await;
 }
 
 #[tokio::test]
@@ -1524,24 +1321,32 @@ async fn login_rate_limit() {
         let r = pds.login(&a.handle, pw).await;
         assert_ne!(r.status, 429, "attempt {i} was limited: {}", r.text);
     }
-    refused!(
-        cases,
+    let login = |password: &str| {
+        Call::post(
+            "com.atproto.server.createSession",
+            &json!({ "identifier": a.handle, "password": password }),
+        )
+    };
+    assert_refused(
+        &cases,
         pds,
         &a.did,
-        "31st login from one IP",
-        429,
-        "RateLimitExceeded",
-        pds.login(&a.handle, PASSWORD)
-    );
-    refused!(
-        cases,
-        pds,
-        &a.did,
-        "and with a wrong password",
-        429,
-        "RateLimitExceeded",
-        pds.login(&a.handle, "wrong")
-    );
+        [
+            Refusal::new(
+                "31st login from one IP",
+                429,
+                "RateLimitExceeded",
+                login(PASSWORD),
+            ),
+            Refusal::new(
+                "and with a wrong password",
+                429,
+                "RateLimitExceeded",
+                login("wrong"),
+            ),
+        ],
+    )
+    .await;
     cases.case("other methods are not affected");
     pds.get("com.atproto.server.getSession", Some(&a.access))
         .await

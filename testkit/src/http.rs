@@ -107,20 +107,36 @@ impl Xrpc {
         format!("{}/xrpc/{nsid}", self.url)
     }
 
+    /// Sends `call` and reads the answer.
+    pub async fn send(&self, call: &Call) -> Res {
+        let (req, headers) = match call {
+            Call::Raw(head) => return raw_http(self.port, head).await,
+            Call::Get { nsid, headers } => (self.http.get(self.xrpc(nsid)), headers),
+            Call::Post {
+                nsid,
+                headers,
+                content_type,
+                body,
+            } => {
+                let mut req = self.http.post(self.xrpc(nsid)).body(body.clone());
+                if let Some(ct) = content_type {
+                    req = req.header("content-type", ct);
+                }
+                (req, headers)
+            }
+        };
+        let req = headers
+            .iter()
+            .fold(req, |req, (name, value)| req.header(*name, value));
+        Res::read(req.send().await.expect("request sent")).await
+    }
+
     pub async fn get(&self, nsid_and_query: &str, token: Option<&str>) -> Res {
-        let mut req = self.http.get(self.xrpc(nsid_and_query));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        Res::read(req.send().await.expect("GET")).await
+        self.send(&Call::get(nsid_and_query).bearer(token)).await
     }
 
     pub async fn post(&self, nsid: &str, token: Option<&str>, body: &Value) -> Res {
-        let mut req = self.http.post(self.xrpc(nsid)).json(body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        Res::read(req.send().await.expect("POST")).await
+        self.send(&Call::post(nsid, body).bearer(token)).await
     }
 
     /// POST with raw bytes and a chosen content type (None: no header).
@@ -131,14 +147,8 @@ impl Xrpc {
         content_type: Option<&str>,
         body: Vec<u8>,
     ) -> Res {
-        let mut req = self.http.post(self.xrpc(nsid)).body(body);
-        if let Some(ct) = content_type {
-            req = req.header("content-type", ct);
-        }
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        Res::read(req.send().await.expect("POST")).await
+        self.send(&Call::post_bytes(nsid, content_type, body).bearer(token))
+            .await
     }
 
     pub async fn admin_post(&self, nsid: &str, body: &Value) -> Res {
@@ -198,6 +208,91 @@ impl Xrpc {
     /// A raw HTTP/1.1 request, bytes as given (no client-side path normalisation).
     pub async fn raw(&self, request_line_and_headers: &str) -> Res {
         raw_http(self.port, request_line_and_headers).await
+    }
+}
+
+/// A request as a value, so a suite can write its cases as a table.
+#[derive(Clone, Debug)]
+pub enum Call {
+    /// `GET /xrpc/<nsid and query>`.
+    Get {
+        nsid: String,
+        headers: Vec<(&'static str, String)>,
+    },
+    /// `POST /xrpc/<nsid>` with these bytes (no content type if `None`).
+    Post {
+        nsid: String,
+        headers: Vec<(&'static str, String)>,
+        content_type: Option<String>,
+        body: Vec<u8>,
+    },
+    /// An HTTP/1.1 request written out byte for byte (see [`raw_http`]).
+    Raw(String),
+}
+
+impl Call {
+    pub fn get(nsid_and_query: &str) -> Call {
+        Call::Get {
+            nsid: nsid_and_query.to_owned(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// A JSON body.
+    pub fn post(nsid: &str, body: &Value) -> Call {
+        Call::post_bytes(
+            nsid,
+            Some("application/json"),
+            body.to_string().into_bytes(),
+        )
+    }
+
+    pub fn post_bytes(nsid: &str, content_type: Option<&str>, body: Vec<u8>) -> Call {
+        Call::Post {
+            nsid: nsid.to_owned(),
+            headers: Vec::new(),
+            content_type: content_type.map(str::to_owned),
+            body,
+        }
+    }
+
+    pub fn raw(request_line_and_headers: &str) -> Call {
+        Call::Raw(request_line_and_headers.to_owned())
+    }
+
+    pub fn header(mut self, name: &'static str, value: &str) -> Call {
+        if let Call::Get { headers, .. } | Call::Post { headers, .. } = &mut self {
+            headers.push((name, value.to_owned()));
+        }
+        self
+    }
+
+    /// `Authorization: Bearer <token>`, if there is a token.
+    pub fn bearer(self, token: Option<&str>) -> Call {
+        match token {
+            Some(t) => self.header("authorization", &format!("Bearer {t}")),
+            None => self,
+        }
+    }
+}
+
+/// A row of a table of refusals: the request, and the status and XRPC error it must get.
+#[derive(Clone, Debug)]
+pub struct Refusal {
+    pub what: String,
+    pub status: u16,
+    pub error: &'static str,
+    pub call: Call,
+}
+
+impl Refusal {
+    pub fn new(what: impl Into<String>, status: u16, error: &'static str, call: Call) -> Refusal {
+        Refusal {
+            what: what.into(),
+            status,
+            error,
+            call,
+        }
     }
 }
 

@@ -15,7 +15,7 @@ mod server;
 
 pub use cases::Cases;
 pub use hearth_plc::TestPlc;
-pub use http::{Account, Res, Xrpc, assert_xrpc_error, client, raw_http};
+pub use http::{Account, Call, Refusal, Res, Xrpc, assert_xrpc_error, client, raw_http};
 pub use identity::{PlcIdentity, plc_key};
 pub use server::ServerThread;
 

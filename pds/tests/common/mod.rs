@@ -197,6 +197,24 @@ impl Pds {
     }
 }
 
+/// Runs a table of refusals against `pds`: each row gets its status and XRPC error, changes
+/// nothing for `did` (see [`Snapshot`]), and leaves the server answering.
+pub async fn assert_refused(
+    cases: &Cases,
+    pds: &Pds,
+    did: &str,
+    table: impl IntoIterator<Item = Refusal>,
+) {
+    for row in table {
+        cases.case(&row.what);
+        let before = pds.snapshot(did).await;
+        pds.send(&row.call).await.err(row.status, row.error);
+        let after = pds.snapshot(did).await;
+        assert_eq!(before, after, "{}: state changed", row.what);
+        pds.assert_healthy().await;
+    }
+}
+
 /// What a refused request must leave alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
