@@ -461,145 +461,94 @@ async fn bad_tokens_are_refused_without_effect() {
         jti: None,
     };
     let key = state.secrets.jwt_key;
-    let expired = mint_session(
-        &key,
-        TokenKind::Access,
-        &claims("com.atproto.access", &state.service_did, &a.did, now - 1),
-    );
-    assert_refused(
-        &cases,
-        pds,
-        &a.did,
-        [Refusal::new(
-            "expired token",
-            400,
-            "ExpiredToken",
-            write(bearer(&expired)),
-        )],
-    )
-    .await;
-    let forged = mint_session(
-        &[9u8; 32],
-        TokenKind::Access,
-        &claims("com.atproto.access", &state.service_did, &a.did, now + 600),
-    );
-    assert_refused(
-        &cases,
-        pds,
-        &a.did,
-        [Refusal::new(
-            "token signed with another key",
-            400,
-            "InvalidToken",
-            write(bearer(&forged)),
-        )],
-    )
-    .await;
+    let access = |key: &[u8; 32], aud: &str, sub: &str, exp: i64| {
+        mint_session(
+            key,
+            TokenKind::Access,
+            &claims("com.atproto.access", aud, sub, exp),
+        )
+    };
+    let service = state.service_did.as_str();
     // A real token's signature on altered claims.
-    let mut parts: Vec<String> = a.access.split('.').map(str::to_owned).collect();
-    let altered = mint_session(
-        &key,
-        TokenKind::Access,
-        &claims(
-            "com.atproto.access",
-            &state.service_did,
-            "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa",
-            now + 600,
-        ),
-    );
-    parts[1] = altered.split('.').nth(1).unwrap().to_owned();
-    assert_refused(
-        &cases,
-        pds,
-        &a.did,
-        [Refusal::new(
-            "signature over other claims",
-            400,
-            "InvalidToken",
-            write(bearer(&parts.join("."))),
-        )],
-    )
-    .await;
-    let none_alg = format!(
-        "eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0.{}.",
-        altered.split('.').nth(1).unwrap()
-    );
+    let altered = access(&key, service, "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa", now + 600);
+    let altered_claims = altered.split('.').nth(1).unwrap();
+    let mut parts: Vec<&str> = a.access.split('.').collect();
+    parts[1] = altered_claims;
+    let refresh_scoped = |kind| {
+        mint_session(
+            &key,
+            kind,
+            &claims("com.atproto.refresh", service, &a.did, now + 600),
+        )
+    };
+    let refresh_session = |token: &str| {
+        Call::post("com.atproto.server.refreshSession", &json!({})).bearer(Some(token))
+    };
     assert_refused(
         &cases,
         pds,
         &a.did,
         [
-            Refusal::new("alg none", 400, "InvalidToken", write(bearer(&none_alg))),
+            Refusal::new(
+                "expired token",
+                400,
+                "ExpiredToken",
+                write(bearer(&access(&key, service, &a.did, now - 1))),
+            ),
+            Refusal::new(
+                "token signed with another key",
+                400,
+                "InvalidToken",
+                write(bearer(&access(&[9u8; 32], service, &a.did, now + 600))),
+            ),
+            Refusal::new(
+                "signature over other claims",
+                400,
+                "InvalidToken",
+                write(bearer(&parts.join("."))),
+            ),
+            Refusal::new(
+                "alg none",
+                400,
+                "InvalidToken",
+                write(bearer(&format!(
+                    "eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0.{altered_claims}."
+                ))),
+            ),
             Refusal::new(
                 "refresh token as access token",
                 400,
                 "InvalidToken",
                 write(bearer(&a.refresh)),
             ),
-        ],
-    )
-    .await;
-    let other_aud = mint_session(
-        &key,
-        TokenKind::Access,
-        &claims(
-            "com.atproto.access",
-            "did:web:other.example",
-            &a.did,
-            now + 600,
-        ),
-    );
-    assert_refused(
-        &cases,
-        pds,
-        &a.did,
-        [Refusal::new(
-            "access token for another service",
-            400,
-            "InvalidToken",
-            write(bearer(&other_aud)),
-        )],
-    )
-    .await;
-    let bad_scope = mint_session(
-        &key,
-        TokenKind::Access,
-        &claims("com.atproto.refresh", &state.service_did, &a.did, now + 600),
-    );
-    assert_refused(
-        &cases,
-        pds,
-        &a.did,
-        [Refusal::new(
-            "access token with the refresh scope",
-            400,
-            "InvalidToken",
-            write(bearer(&bad_scope)),
-        )],
-    )
-    .await;
-    let as_refresh = mint_session(
-        &key,
-        TokenKind::Refresh,
-        &claims("com.atproto.refresh", &state.service_did, &a.did, now + 600),
-    );
-    assert_refused(
-        &cases,
-        pds,
-        &a.did,
-        [
+            Refusal::new(
+                "access token for another service",
+                400,
+                "InvalidToken",
+                write(bearer(&access(
+                    &key,
+                    "did:web:other.example",
+                    &a.did,
+                    now + 600,
+                ))),
+            ),
+            Refusal::new(
+                "access token with the refresh scope",
+                400,
+                "InvalidToken",
+                write(bearer(&refresh_scoped(TokenKind::Access))),
+            ),
             Refusal::new(
                 "refresh token without a jti",
                 400,
                 "InvalidToken",
-                Call::post("com.atproto.server.refreshSession", &json!({}))
-                    .bearer(Some(&as_refresh)),
+                refresh_session(&refresh_scoped(TokenKind::Refresh)),
             ),
             Refusal::new(
                 "access token as refresh token",
                 400,
                 "InvalidToken",
-                Call::post("com.atproto.server.refreshSession", &json!({})).bearer(Some(&a.access)),
+                refresh_session(&a.access),
             ),
         ],
     )

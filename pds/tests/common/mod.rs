@@ -208,7 +208,15 @@ pub async fn assert_refused(
     for row in table {
         cases.case(&row.what);
         let before = pds.snapshot(did).await;
-        pds.send(&row.call).await.err(row.status, row.error);
+        let res = pds.send(&row.call).await;
+        assert_eq!(
+            (res.status.as_u16(), res.body["error"].as_str()),
+            (row.status, Some(row.error)),
+            "{}: {}",
+            row.what,
+            res.text
+        );
+        assert_xrpc_error(&res.body, &res.text);
         let after = pds.snapshot(did).await;
         assert_eq!(before, after, "{}: state changed", row.what);
         pds.assert_healthy().await;
