@@ -161,7 +161,11 @@ async fn bad_bodies_and_records_are_refused_without_effect() {
         ("$type not a string", json!({ "$type": 7, "text": "hi" })),
         (
             "wrong $type",
-            json!({ "$type": "app.bsky.feed.like", "text": "hi", "createdAt": "2024-01-01T00:00:00.000Z" }),
+            json!({
+                "$type": "app.bsky.feed.like",
+                "text": "hi",
+                "createdAt": "2024-01-01T00:00:00.000Z",
+            }),
         ),
         (
             "float in record",
@@ -185,7 +189,10 @@ async fn bad_bodies_and_records_are_refused_without_effect() {
         ),
         (
             "$link with extra fields",
-            json!({ "$type": "com.example.thing", "l": { "$link": "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm", "x": 1 } }),
+            json!({
+                "$type": "com.example.thing",
+                "l": { "$link": "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm", "x": 1 },
+            }),
         ),
         (
             "invalid $bytes",
@@ -202,7 +209,12 @@ async fn bad_bodies_and_records_are_refused_without_effect() {
     ].into_iter().flat_map(|(what, record)| [
             Refusal::new(what, 400, "InvalidRequest", Call::post(CREATE, &create_body(&a, "com.example.thing", None, record.clone())).bearer(tok)),
             // The same record through putRecord and applyWrites.
-            Refusal::new(format!("{what} (putRecord)"), 400, "InvalidRequest", Call::post("com.atproto.repo.putRecord", &json!({ "repo": a.did, "collection": "com.example.thing", "rkey": "k", "record": record.clone() })).bearer(tok)),
+            Refusal::new(format!("{what} (putRecord)"), 400, "InvalidRequest", Call::post("com.atproto.repo.putRecord", &json!({
+                "repo": a.did,
+                "collection": "com.example.thing",
+                "rkey": "k",
+                "record": record.clone(),
+            })).bearer(tok)),
             Refusal::new(format!("{what} (applyWrites)"), 400, "InvalidRequest", Call::post("com.atproto.repo.applyWrites", &json!({ "repo": a.did, "writes": [
                 { "$type": "com.atproto.repo.applyWrites#create", "collection": "com.example.thing", "value": record }
             ] })).bearer(tok)),
@@ -210,30 +222,68 @@ async fn bad_bodies_and_records_are_refused_without_effect() {
 
     // --- record keys and collections ---
     let long_key = "a".repeat(600);
-    assert_refused(&cases, pds, &a.did, [
-        ".",
-        "..",
-        "a/b",
-        long_key.as_str(),
-        "",
-        "a b",
-        "a#b",
-        "a?b",
-        "%2e%2e",
-    ].into_iter().flat_map(|rkey| [
-            Refusal::new(format!("record key {:?}", &rkey[..rkey.len().min(20)]), 400, "InvalidRequest", Call::post(CREATE, &create_body(
-                    &a,
-                    "com.example.thing",
-                    Some(rkey),
-                    json!({ "$type": "com.example.thing" })
-                )).bearer(tok)),
-            Refusal::new(format!("putRecord key {:?}", &rkey[..rkey.len().min(20)]), 400, "InvalidRequest", Call::post("com.atproto.repo.putRecord", &json!({ "repo": a.did, "collection": "com.example.thing", "rkey": rkey, "record": { "$type": "com.example.thing" } })).bearer(tok)),
-            Refusal::new(format!("getRecord key {:?}", &rkey[..rkey.len().min(20)]), 400, "InvalidRequest", Call::get(&format!(
-                    "com.atproto.repo.getRecord?repo={}&collection=com.example.thing&rkey={}",
-                    a.did,
-                    urlencode(rkey)
-                ))),
-        ])).await;
+    assert_refused(
+        &cases,
+        pds,
+        &a.did,
+        [
+            ".",
+            "..",
+            "a/b",
+            long_key.as_str(),
+            "",
+            "a b",
+            "a#b",
+            "a?b",
+            "%2e%2e",
+        ]
+        .into_iter()
+        .flat_map(|rkey| {
+            [
+                Refusal::new(
+                    format!("record key {:?}", &rkey[..rkey.len().min(20)]),
+                    400,
+                    "InvalidRequest",
+                    Call::post(
+                        CREATE,
+                        &create_body(
+                            &a,
+                            "com.example.thing",
+                            Some(rkey),
+                            json!({ "$type": "com.example.thing" }),
+                        ),
+                    )
+                    .bearer(tok),
+                ),
+                Refusal::new(
+                    format!("putRecord key {:?}", &rkey[..rkey.len().min(20)]),
+                    400,
+                    "InvalidRequest",
+                    Call::post(
+                        "com.atproto.repo.putRecord",
+                        &json!({
+                            "repo": a.did,
+                            "collection": "com.example.thing",
+                            "rkey": rkey,
+                            "record": { "$type": "com.example.thing" },
+                        }),
+                    )
+                    .bearer(tok),
+                ),
+                Refusal::new(
+                    format!("getRecord key {:?}", &rkey[..rkey.len().min(20)]),
+                    400,
+                    "InvalidRequest",
+                    Call::get(&format!(
+                        "com.atproto.repo.getRecord?repo={}&collection=com.example.thing&rkey={}",
+                        a.did,
+                        urlencode(rkey)
+                    )),
+                ),
+            ]
+        }),
+    )
+    .await;
     assert_refused(
         &cases,
         pds,
@@ -694,10 +744,26 @@ async fn writes_that_must_not_land() {
         b.handle.as_str(),
         "did:plc:nobodyhereatallxxxxxxxxx",
     ].into_iter().flat_map(|repo| [
-            Refusal::new(format!("createRecord in {repo}"), 401, "AuthenticationRequired", Call::post("com.atproto.repo.createRecord", &json!({ "repo": repo, "collection": "app.bsky.feed.post", "record": post("mine now") })).bearer(tok)),
-            Refusal::new(format!("putRecord in {repo}"), 401, "AuthenticationRequired", Call::post("com.atproto.repo.putRecord", &json!({ "repo": repo, "collection": "app.bsky.actor.profile", "rkey": "self", "record": { "$type": "app.bsky.actor.profile" } })).bearer(tok)),
-            Refusal::new(format!("deleteRecord in {repo}"), 401, "AuthenticationRequired", Call::post("com.atproto.repo.deleteRecord", &json!({ "repo": repo, "collection": "app.bsky.feed.post", "rkey": "3jzfcijpj2z2a" })).bearer(tok)),
-            Refusal::new(format!("applyWrites in {repo}"), 401, "AuthenticationRequired", Call::post("com.atproto.repo.applyWrites", &json!({ "repo": repo, "writes": [{ "$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post", "value": post("x") }] })).bearer(tok)),
+            Refusal::new(format!("createRecord in {repo}"), 401, "AuthenticationRequired", Call::post("com.atproto.repo.createRecord", &json!({
+                "repo": repo,
+                "collection": "app.bsky.feed.post",
+                "record": post("mine now"),
+            })).bearer(tok)),
+            Refusal::new(format!("putRecord in {repo}"), 401, "AuthenticationRequired", Call::post("com.atproto.repo.putRecord", &json!({
+                "repo": repo,
+                "collection": "app.bsky.actor.profile",
+                "rkey": "self",
+                "record": { "$type": "app.bsky.actor.profile" },
+            })).bearer(tok)),
+            Refusal::new(format!("deleteRecord in {repo}"), 401, "AuthenticationRequired", Call::post("com.atproto.repo.deleteRecord", &json!({
+                "repo": repo,
+                "collection": "app.bsky.feed.post",
+                "rkey": "3jzfcijpj2z2a",
+            })).bearer(tok)),
+            Refusal::new(format!("applyWrites in {repo}"), 401, "AuthenticationRequired", Call::post("com.atproto.repo.applyWrites", &json!({
+                "repo": repo,
+                "writes": [{ "$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post", "value": post("x") }],
+            })).bearer(tok)),
         ])).await;
     assert_refused(
         &cases,
@@ -719,25 +785,82 @@ async fn writes_that_must_not_land() {
     // Swaps.
     let old_head = first["commit"]["cid"].as_str().unwrap();
     assert_refused(&cases, pds, &a.did, [
-        Refusal::new("stale swapCommit (createRecord)", 400, "InvalidSwap", Call::post("com.atproto.repo.createRecord", &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "record": post("x"), "swapCommit": old_head })).bearer(tok)),
-        Refusal::new("stale swapCommit (applyWrites)", 400, "InvalidSwap", Call::post("com.atproto.repo.applyWrites", &json!({ "repo": a.did, "swapCommit": old_head, "writes": [{ "$type": "com.atproto.repo.applyWrites#delete", "collection": "app.bsky.feed.post", "rkey": rkey(&first) }] })).bearer(tok)),
-        Refusal::new("stale swapCommit (deleteRecord)", 400, "InvalidSwap", Call::post("com.atproto.repo.deleteRecord", &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "rkey": rkey(&first), "swapCommit": old_head })).bearer(tok)),
-        Refusal::new("swapCommit that is not a CID", 400, "InvalidRequest", Call::post("com.atproto.repo.createRecord", &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "record": post("x"), "swapCommit": "../etc" })).bearer(tok)),
+        Refusal::new("stale swapCommit (createRecord)", 400, "InvalidSwap", Call::post("com.atproto.repo.createRecord", &json!({
+            "repo": a.did,
+            "collection": "app.bsky.feed.post",
+            "record": post("x"),
+            "swapCommit": old_head,
+        })).bearer(tok)),
+        Refusal::new("stale swapCommit (applyWrites)", 400, "InvalidSwap", Call::post("com.atproto.repo.applyWrites", &json!({
+            "repo": a.did,
+            "swapCommit": old_head,
+            "writes": [{ "$type": "com.atproto.repo.applyWrites#delete", "collection": "app.bsky.feed.post", "rkey": rkey(&first) }],
+        })).bearer(tok)),
+        Refusal::new("stale swapCommit (deleteRecord)", 400, "InvalidSwap", Call::post("com.atproto.repo.deleteRecord", &json!({
+            "repo": a.did,
+            "collection": "app.bsky.feed.post",
+            "rkey": rkey(&first),
+            "swapCommit": old_head,
+        })).bearer(tok)),
+        Refusal::new("swapCommit that is not a CID", 400, "InvalidRequest", Call::post("com.atproto.repo.createRecord", &json!({
+            "repo": a.did,
+            "collection": "app.bsky.feed.post",
+            "record": post("x"),
+            "swapCommit": "../etc",
+        })).bearer(tok)),
     ]).await;
     let first_cid = first["cid"].as_str().unwrap();
     let second_cid = second["cid"].as_str().unwrap();
     assert_refused(&cases, pds, &a.did, [
-        Refusal::new("stale swapRecord (putRecord)", 400, "InvalidSwap", Call::post("com.atproto.repo.putRecord", &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "rkey": rkey(&first), "record": post("edited"), "swapRecord": second_cid })).bearer(tok)),
-        Refusal::new("swapRecord null on an existing record", 400, "InvalidSwap", Call::post("com.atproto.repo.putRecord", &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "rkey": rkey(&first), "record": post("edited"), "swapRecord": null })).bearer(tok)),
-        Refusal::new("swapRecord on a missing record", 400, "InvalidSwap", Call::post("com.atproto.repo.putRecord", &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "rkey": "3jzfcijpj2z2a", "record": post("new"), "swapRecord": first_cid })).bearer(tok)),
-        Refusal::new("stale swapRecord (deleteRecord)", 400, "InvalidSwap", Call::post("com.atproto.repo.deleteRecord", &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "rkey": rkey(&first), "swapRecord": second_cid })).bearer(tok)),
-        Refusal::new("createRecord on an existing rkey", 400, "InvalidRequest", Call::post("com.atproto.repo.createRecord", &json!({ "repo": a.did, "collection": "app.bsky.feed.post", "rkey": rkey(&first), "record": post("again") })).bearer(tok)),
-        Refusal::new("applyWrites create on an existing rkey", 400, "InvalidRequest", Call::post("com.atproto.repo.applyWrites", &json!({ "repo": a.did, "writes": [{ "$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post", "rkey": rkey(&first), "value": post("again") }] })).bearer(tok)),
+        Refusal::new("stale swapRecord (putRecord)", 400, "InvalidSwap", Call::post("com.atproto.repo.putRecord", &json!({
+            "repo": a.did,
+            "collection": "app.bsky.feed.post",
+            "rkey": rkey(&first),
+            "record": post("edited"),
+            "swapRecord": second_cid,
+        })).bearer(tok)),
+        Refusal::new("swapRecord null on an existing record", 400, "InvalidSwap", Call::post("com.atproto.repo.putRecord", &json!({
+            "repo": a.did,
+            "collection": "app.bsky.feed.post",
+            "rkey": rkey(&first),
+            "record": post("edited"),
+            "swapRecord": null,
+        })).bearer(tok)),
+        Refusal::new("swapRecord on a missing record", 400, "InvalidSwap", Call::post("com.atproto.repo.putRecord", &json!({
+            "repo": a.did,
+            "collection": "app.bsky.feed.post",
+            "rkey": "3jzfcijpj2z2a",
+            "record": post("new"),
+            "swapRecord": first_cid,
+        })).bearer(tok)),
+        Refusal::new("stale swapRecord (deleteRecord)", 400, "InvalidSwap", Call::post("com.atproto.repo.deleteRecord", &json!({
+            "repo": a.did,
+            "collection": "app.bsky.feed.post",
+            "rkey": rkey(&first),
+            "swapRecord": second_cid,
+        })).bearer(tok)),
+        Refusal::new("createRecord on an existing rkey", 400, "InvalidRequest", Call::post("com.atproto.repo.createRecord", &json!({
+            "repo": a.did,
+            "collection": "app.bsky.feed.post",
+            "rkey": rkey(&first),
+            "record": post("again"),
+        })).bearer(tok)),
+        Refusal::new("applyWrites create on an existing rkey", 400, "InvalidRequest", Call::post("com.atproto.repo.applyWrites", &json!({
+            "repo": a.did,
+            "writes": [{ "$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post", "rkey": rkey(&first), "value": post("again") }],
+        })).bearer(tok)),
     ]).await;
 
     // Batches.
     let many: Vec<Value> = (0..201)
-        .map(|i| json!({ "$type": "com.atproto.repo.applyWrites#create", "collection": "com.example.n", "rkey": format!("k{i}"), "value": { "$type": "com.example.n" } }))
+        .map(|i| {
+            json!({
+                "$type": "com.atproto.repo.applyWrites#create",
+                "collection": "com.example.n",
+                "rkey": format!("k{i}"),
+                "value": { "$type": "com.example.n" },
+            })
+        })
         .collect();
     assert_refused(
         &cases,
@@ -755,17 +878,31 @@ async fn writes_that_must_not_land() {
         )],
     )
     .await;
-    let ok_create = json!({ "$type": "com.atproto.repo.applyWrites#create", "collection": "com.example.n", "rkey": "fine", "value": { "$type": "com.example.n" } });
+    let ok_create = json!({
+        "$type": "com.atproto.repo.applyWrites#create",
+        "collection": "com.example.n",
+        "rkey": "fine",
+        "value": { "$type": "com.example.n" },
+    });
     for (what, name, second) in [
         (
             "2nd write updates a missing record",
             "InvalidRequest",
-            json!({ "$type": "com.atproto.repo.applyWrites#update", "collection": "com.example.n", "rkey": "missing", "value": { "$type": "com.example.n" } }),
+            json!({
+                "$type": "com.atproto.repo.applyWrites#update",
+                "collection": "com.example.n",
+                "rkey": "missing",
+                "value": { "$type": "com.example.n" },
+            }),
         ),
         (
             "2nd write deletes a missing record",
             "InvalidRequest",
-            json!({ "$type": "com.atproto.repo.applyWrites#delete", "collection": "com.example.n", "rkey": "missing" }),
+            json!({
+                "$type": "com.atproto.repo.applyWrites#delete",
+                "collection": "com.example.n",
+                "rkey": "missing",
+            }),
         ),
         (
             "2nd write repeats the 1st's path",
@@ -775,32 +912,57 @@ async fn writes_that_must_not_land() {
         (
             "2nd write has a float",
             "InvalidRequest",
-            json!({ "$type": "com.atproto.repo.applyWrites#create", "collection": "com.example.n", "value": { "$type": "com.example.n", "f": 0.5 } }),
+            json!({
+                "$type": "com.atproto.repo.applyWrites#create",
+                "collection": "com.example.n",
+                "value": { "$type": "com.example.n", "f": 0.5 },
+            }),
         ),
         (
             "2nd write has an invalid post",
             "InvalidRequest",
-            json!({ "$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post", "value": { "$type": "app.bsky.feed.post" } }),
+            json!({
+                "$type": "com.atproto.repo.applyWrites#create",
+                "collection": "app.bsky.feed.post",
+                "value": { "$type": "app.bsky.feed.post" },
+            }),
         ),
         (
             "2nd write has an unknown $type",
             "InvalidRequest",
-            json!({ "$type": "com.atproto.repo.applyWrites#upsert", "collection": "com.example.n", "rkey": "x", "value": { "$type": "com.example.n" } }),
+            json!({
+                "$type": "com.atproto.repo.applyWrites#upsert",
+                "collection": "com.example.n",
+                "rkey": "x",
+                "value": { "$type": "com.example.n" },
+            }),
         ),
         (
             "2nd write has a bad rkey",
             "InvalidRequest",
-            json!({ "$type": "com.atproto.repo.applyWrites#create", "collection": "com.example.n", "rkey": "..", "value": { "$type": "com.example.n" } }),
+            json!({
+                "$type": "com.atproto.repo.applyWrites#create",
+                "collection": "com.example.n",
+                "rkey": "..",
+                "value": { "$type": "com.example.n" },
+            }),
         ),
         (
             "2nd write has no collection",
             "InvalidRequest",
-            json!({ "$type": "com.atproto.repo.applyWrites#create", "value": { "$type": "com.example.n" } }),
+            json!({
+                "$type": "com.atproto.repo.applyWrites#create",
+                "value": { "$type": "com.example.n" },
+            }),
         ),
         (
             "2nd write references a missing blob",
             "BlobNotFound",
-            json!({ "$type": "com.atproto.repo.applyWrites#create", "collection": "com.example.n", "value": { "$type": "com.example.n", "b": { "$type": "blob", "ref": { "$link": "bafkreibme22gw2h7y2h7tg2fhqotaqjucnbc24deqo72b6mkl2egezxhvy" }, "mimeType": "image/png", "size": 10 } } }),
+            json!({
+                "$type": "com.atproto.repo.applyWrites#create",
+                "collection": "com.example.n",
+                "value": { "$type": "com.example.n", "b": { "$type": "blob", "ref": { "$link": "bafkreibme22gw2h7y2h7tg2fhqotaqjucnbc24deqo72b6mkl2egezxhvy" }, "mimeType": "image/png", "size": 10 } },
+            }),
         ),
         (
             "2nd write is not an object",
@@ -837,7 +999,14 @@ async fn writes_that_must_not_land() {
     }
     cases.case("200 writes are accepted");
     let max: Vec<Value> = (0..200)
-        .map(|i| json!({ "$type": "com.atproto.repo.applyWrites#create", "collection": "com.example.n", "rkey": format!("k{i}"), "value": { "$type": "com.example.n" } }))
+        .map(|i| {
+            json!({
+                "$type": "com.atproto.repo.applyWrites#create",
+                "collection": "com.example.n",
+                "rkey": format!("k{i}"),
+                "value": { "$type": "com.example.n" },
+            })
+        })
         .collect();
     let before = pds.snapshot(&a.did).await;
     pds.post(
@@ -949,17 +1118,46 @@ async fn blobs_under_attack() {
     let png_ref = png["blob"].clone();
     let png_cid = png_ref["ref"]["$link"].as_str().unwrap().to_owned();
 
-    let never = json!({ "$type": "blob", "ref": { "$link": "bafkreibme22gw2h7y2h7tg2fhqotaqjucnbc24deqo72b6mkl2egezxhvy" }, "mimeType": "image/png", "size": 10 });
+    let never = json!({
+        "$type": "blob",
+        "ref": { "$link": "bafkreibme22gw2h7y2h7tg2fhqotaqjucnbc24deqo72b6mkl2egezxhvy" },
+        "mimeType": "image/png",
+        "size": 10,
+    });
     let with_image = |image: Value| {
         json!({ "repo": a.did, "collection": "app.bsky.feed.post", "record": {
             "$type": "app.bsky.feed.post", "text": "pic", "createdAt": "2024-01-01T00:00:00.000Z",
             "embed": { "$type": "app.bsky.embed.images", "images": [{ "image": image, "alt": "" }] }
         } })
     };
-    assert_refused(&cases, pds, &a.did, [
-        Refusal::new("record referencing a blob never uploaded", 400, "BlobNotFound", Call::post("com.atproto.repo.createRecord", &with_image(never.clone())).bearer(tok)),
-        Refusal::new("unknown record referencing a blob never uploaded", 400, "BlobNotFound", Call::post("com.atproto.repo.createRecord", &json!({ "repo": a.did, "collection": "com.example.x", "record": { "$type": "com.example.x", "b": never } })).bearer(tok)),
-    ]).await;
+    assert_refused(
+        &cases,
+        pds,
+        &a.did,
+        [
+            Refusal::new(
+                "record referencing a blob never uploaded",
+                400,
+                "BlobNotFound",
+                Call::post("com.atproto.repo.createRecord", &with_image(never.clone())).bearer(tok),
+            ),
+            Refusal::new(
+                "unknown record referencing a blob never uploaded",
+                400,
+                "BlobNotFound",
+                Call::post(
+                    "com.atproto.repo.createRecord",
+                    &json!({
+                        "repo": a.did,
+                        "collection": "com.example.x",
+                        "record": { "$type": "com.example.x", "b": never },
+                    }),
+                )
+                .bearer(tok),
+            ),
+        ],
+    )
+    .await;
     let mut wrong_mime = png_ref.clone();
     wrong_mime["mimeType"] = json!("image/jpeg");
     assert_refused(
@@ -990,9 +1188,26 @@ async fn blobs_under_attack() {
     .await;
     // Another account's blob cannot be claimed.
     let b = pds.create_account("bob").await;
-    assert_refused(&cases, pds, &b.did, [
-        Refusal::new("record referencing another account's blob", 400, "BlobNotFound", Call::post("com.atproto.repo.createRecord", &json!({ "repo": b.did, "collection": "com.example.x", "record": { "$type": "com.example.x", "b": png_ref } })).bearer(Some(&b.access))),
-    ]).await;
+    assert_refused(
+        &cases,
+        pds,
+        &b.did,
+        [Refusal::new(
+            "record referencing another account's blob",
+            400,
+            "BlobNotFound",
+            Call::post(
+                "com.atproto.repo.createRecord",
+                &json!({
+                    "repo": b.did,
+                    "collection": "com.example.x",
+                    "record": { "$type": "com.example.x", "b": png_ref },
+                }),
+            )
+            .bearer(Some(&b.access)),
+        )],
+    )
+    .await;
 
     // getBlob with path tricks.
     assert_refused(
