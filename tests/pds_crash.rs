@@ -87,21 +87,11 @@ async fn acknowledged_writes_survive_sigkill() {
 
     let mut hearth = spawn(port, &data, plc.url(), "first.log");
     wait_healthy(&http, &url).await;
+    let service = Xrpc::local(port);
     let mut accounts = Vec::new();
     for name in ["alice", "bob", "carol"] {
-        let v: Value = http
-            .post(format!("{url}/xrpc/com.atproto.server.createAccount"))
-            .json(&json!({ "handle": format!("{name}.test"), "email": format!("{name}@example.com"), "password": PASSWORD }))
-            .send()
-            .await
-            .expect("createAccount")
-            .json()
-            .await
-            .expect("createAccount body");
-        accounts.push((
-            v["did"].as_str().expect("did").to_owned(),
-            v["accessJwt"].as_str().expect("token").to_owned(),
-        ));
+        let a = service.create_account(name).await;
+        accounts.push((a.did, a.access));
     }
 
     // Rounds of: a burst of concurrent writes, SIGKILL mid-burst, restart on the same data.
