@@ -1,13 +1,13 @@
 //! Membership: invites, join requests, roles, removal, bans, leaving, and the member list.
 //! Every change is written to the audit log in the same transaction.
 
-use super::model::*;
-use super::notify;
-use super::permissions::{may_manage, member_access, parse_uri, space_of};
-use super::service::{Spaces, known};
-use super::store::{self, SpaceRow};
-use super::uri::SpaceUri;
-use super::views::*;
+use crate::model::*;
+use crate::notify;
+use crate::permissions::{may_manage, member_access, parse_uri, space_of};
+use crate::service::{Spaces, known};
+use crate::store::{self, SpaceRow};
+use crate::uri::SpaceUri;
+use crate::views::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rusqlite::{Connection, OptionalExtension, params};

@@ -1,14 +1,15 @@
 //! Posts: threads and replies, edits, deletion, reactions, questions' accepted answers, pins,
 //! hiding, the channel feed and threads, and private images.
 
-use super::images;
-use super::model::*;
-use super::notify::{self, Fanout};
-use super::permissions::{Access, member_access, parse_uri, readable_channel, readable_post};
-use super::service::{Spaces, id_cursor, unreferenced_images};
-use super::store::{self, ChannelRow, POST_COLS, PostRow};
-use super::uri::{Collection, SpaceUri, is_space_reference};
-use super::views::*;
+use crate::images;
+use crate::model::*;
+use crate::notify::{self, Fanout};
+use crate::permissions::{Access, member_access, parse_uri, readable_channel, readable_post};
+use crate::service::{Spaces, id_cursor, unreferenced_images};
+use crate::store::{self, ChannelRow, POST_COLS, PostRow};
+use crate::uri::{Collection, SpaceUri};
+use crate::views::*;
+use hearth_lexicons::is_space_reference;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -5,13 +5,13 @@
 //! commit), where the gate, the change, its audit entry, its notifications and any email it
 //! causes are one transaction: either all of it happened or none of it did.
 
-use super::images;
-use super::model::*;
-use super::permissions::{member_access, parse_uri, space_of};
-use super::ratelimit::{Limits, RateLimiter};
-use super::store::{self, ChannelRow, PostRow, SPACE_COLS, SpaceRow, ViewCtx};
-use super::uri::SpaceUri;
-use super::views::*;
+use crate::images;
+use crate::model::*;
+use crate::permissions::{member_access, parse_uri, space_of};
+use crate::ratelimit::{Limits, RateLimiter};
+use crate::store::{self, ChannelRow, PostRow, SPACE_COLS, SpaceRow, ViewCtx};
+use crate::uri::SpaceUri;
+use crate::views::*;
 use atproto::syntax::TidClock;
 use hearth_db::{Db, WriteTxn};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -180,7 +180,7 @@ pub(crate) fn id_cursor(cursor: Option<&str>) -> SpaceResult<i64> {
 
 impl Spaces {
     /// Opens (creating and migrating) the spaces database and image directory.
-    pub fn open(cfg: SpacesConfig) -> Result<Spaces, super::SetupError> {
+    pub fn open(cfg: SpacesConfig) -> Result<Spaces, crate::SetupError> {
         let path = cfg.dir.join("spaces.sqlite");
         // The writer checkpoints by itself only past 32 MB of WAL; the background
         // checkpointer normally keeps the WAL far below that (hearth_db::spawn_checkpointer).
@@ -283,7 +283,7 @@ impl Spaces {
         Ok(SpaceViewerState {
             role: Some(role.as_str().into()),
             notification_level: Some(level.as_str().into()),
-            unread_count: Some(super::notify::unread_in_space(conn, did, space)?),
+            unread_count: Some(crate::notify::unread_in_space(conn, did, space)?),
             join_request_pending: None,
         })
     }
@@ -379,7 +379,7 @@ impl Spaces {
                     })
                 }
                 None if space.listed && !store::is_banned(conn, space.id, &did)? => {
-                    let pending = super::members::pending_request(conn, space.id, &did)?.is_some();
+                    let pending = crate::members::pending_request(conn, space.id, &did)?.is_some();
                     Ok(SpaceWithChannels {
                         space: store::space_view(
                             &s.authority,
@@ -735,7 +735,7 @@ impl Spaces {
             let acc = member_access(conn, &s.authority, &uri, &did)?;
             s.space_limit(&uri, 1.0)?;
             acc.require(Role::Admin, "Only admins update channels")?;
-            let c = super::permissions::readable_channel(conn, &acc, &uri)?;
+            let c = crate::permissions::readable_channel(conn, &acc, &uri)?;
             let read = read.unwrap_or(c.read_role);
             let post = post.unwrap_or(c.post_role);
             if post < read {

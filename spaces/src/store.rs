@@ -1,9 +1,9 @@
 //! Rows of the spaces database and the queries that load them and build views. Every query is
 //! a cached prepared statement served by an index (schema_v1.sql names which).
 
-use super::model::{ChannelKind, JoinPolicy, Level, Role, SpaceResult, fmt_time};
-use super::uri::{Collection, SpaceUri};
-use super::views::*;
+use crate::model::{ChannelKind, JoinPolicy, Level, Role, SpaceResult, fmt_time};
+use crate::uri::{Collection, SpaceUri};
+use crate::views::*;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::collections::HashMap;
 
@@ -364,7 +364,7 @@ impl<'a> ViewCtx<'a> {
     pub fn post(&mut self, p: &PostRow) -> SpaceResult<PostView> {
         let channel = self
             .channel(p.channel)?
-            .ok_or(super::model::SpaceError::NotFound("Channel not found"))?;
+            .ok_or(crate::model::SpaceError::NotFound("Channel not found"))?;
         let conn = self.conn;
         let images = {
             let mut stmt = conn.prepare_cached(

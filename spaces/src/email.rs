@@ -3,9 +3,9 @@
 //! accepted it; failures are retried with backoff, then dropped. Logs carry outbox ids only,
 //! never addresses or text.
 
-use super::SetupError;
-use super::model::{SpaceError, SpaceResult, now_ms};
-use super::service::Spaces;
+use crate::SetupError;
+use crate::model::{SpaceError, SpaceResult, now_ms};
+use crate::service::Spaces;
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};

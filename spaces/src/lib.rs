@@ -1,5 +1,5 @@
-//! Members-only spaces (`social.hearth.*`): private groups whose content lives only here, in
-//! the AppView, gated on every request. See `shared/design/SPACES.md`.
+//! Members-only spaces (`social.hearth.*`): private groups whose content lives only here, on
+//! the Hearth AppView, gated on every request. See `docs/SPACES.md`.
 //!
 //! | module | holds |
 //! | --- | --- |
@@ -12,16 +12,16 @@
 //! | [`email`] | the SMTP outbox sender and digests |
 //! | [`images`] | private images on the AppView's disk |
 //! | [`ratelimit`] | token buckets per DID and per space |
-//! | [`lexicons`] | the embedded social.hearth lexicons, for validation |
-//! | [`handlers`] | the XRPC routes |
+//! | [`http`] | the XRPC routes: extractors, handlers, and the one mapping of errors |
 //!
-//! Nothing here writes to the public index, a repository or the firehose, and nothing logs
-//! private text, names or membership at info level: log lines carry opaque row ids, at debug.
+//! The lexicons, their NSIDs and the rule for what points into a space are the
+//! `hearth-lexicons` crate's. Nothing here writes to the public index, a repository or the
+//! firehose, and nothing logs private text, names or membership at info level: log lines
+//! carry opaque row ids, at debug.
 
 pub mod email;
-pub mod handlers;
+pub mod http;
 pub mod images;
-pub mod lexicons;
 pub mod members;
 pub mod model;
 pub mod notify;
@@ -33,12 +33,12 @@ pub mod store;
 pub mod uri;
 pub mod views;
 
-pub use handlers::router;
+pub use http::router;
 pub use service::{Spaces, SpacesConfig};
 
 /// Starts the spaces background tasks (email outbox and digests).
-pub fn start(state: &crate::state::AppState) -> Result<(), SetupError> {
-    email::start(&state.spaces)
+pub fn start(spaces: &Spaces) -> Result<(), SetupError> {
+    email::start(spaces)
 }
 
 /// Why the spaces service could not start.

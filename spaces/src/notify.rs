@@ -9,12 +9,12 @@
 //! Reading the inbox joins back to the membership, the channel's read role and the post's
 //! visibility, so a notification never outlives the right to see what it points at.
 
-use super::model::*;
-use super::permissions::{member_access, parse_uri};
-use super::service::{Spaces, id_cursor, known};
-use super::store::{self, ChannelRow, SpaceRow};
-use super::uri::{Collection, SpaceUri};
-use super::views::*;
+use crate::model::*;
+use crate::permissions::{member_access, parse_uri};
+use crate::service::{Spaces, id_cursor, known};
+use crate::store::{self, ChannelRow, SpaceRow};
+use crate::uri::{Collection, SpaceUri};
+use crate::views::*;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
@@ -425,7 +425,7 @@ impl Spaces {
                     if c.skey != acc.space.skey {
                         return Err(SpaceError::invalid("channel is not in that space"));
                     }
-                    let ch = super::permissions::readable_channel(conn, &acc, c)?;
+                    let ch = crate::permissions::readable_channel(conn, &acc, c)?;
                     conn.prepare_cached(
                         "INSERT INTO channel_level (channel, did, level) VALUES (?1, ?2, ?3)
                          ON CONFLICT (channel, did) DO UPDATE SET level = excluded.level",

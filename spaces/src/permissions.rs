@@ -3,9 +3,9 @@
 //! the very next request and there is no window between the check and the use. Roles come
 //! from the spaces tables only, never from anything in the token.
 
-use super::model::{Role, SpaceError, SpaceResult};
-use super::store::{self, ChannelRow, PostRow, SpaceRow};
-use super::uri::{Collection, SpaceUri};
+use crate::model::{Role, SpaceError, SpaceResult};
+use crate::store::{self, ChannelRow, PostRow, SpaceRow};
+use crate::uri::{Collection, SpaceUri};
 use rusqlite::Connection;
 
 /// A current member's standing in a space.

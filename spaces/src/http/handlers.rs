@@ -1,142 +1,19 @@
-//! The social.hearth XRPC surface: thin handlers (parse → service → map errors).
-//!
-//! Extractors do the common work, in order: the service-auth token (`Caller`: signature,
-//! `aud`, `lxm`, `exp`; a fresh `jti` on every write; the per-DID rate limit), then the input,
-//! validated against the method's lexicon before any field is read. Validation and parse errors
-//! name the field and the rule, never the value, so no private text comes back in an error.
+//! Thin handlers: parse (the extractors) → the service → the one error mapping.
 
-use super::lexicons;
-use super::model::SpaceError;
-use super::service::Spaces;
-use super::{members, notify, posts, service};
-use crate::auth::Viewer;
-use crate::state::AppState;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
-use axum::http::request::Parts;
-use axum::http::{Method, StatusCode, header};
+use super::HttpState;
+use super::error::xrpc_error;
+use super::extract::{Caller, Input, Params};
+use crate::model::SpaceError;
+use crate::service::Spaces;
+use crate::views::Settings;
+use crate::{images, members, notify, posts, service};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use hearth_xrpc::{XrpcError, XrpcResult};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-
-/// Largest JSON input (a post is at most 30 KB of text plus facets).
-const MAX_INPUT_BYTES: usize = 256 * 1024;
-
-/// Maps the service's refusals onto XRPC errors. Internal failures are logged by
-/// `XrpcError::internal` and answered generically.
-pub fn xrpc_error(e: SpaceError) -> XrpcError {
-    match e {
-        SpaceError::NotMember => XrpcError::forbidden(SpaceError::NotMember.to_string()),
-        SpaceError::NotFound(m) => XrpcError::not_found("NotFound", m),
-        SpaceError::Forbidden(m) => XrpcError::forbidden(m),
-        SpaceError::Invalid(m) => XrpcError::invalid_request(m),
-        SpaceError::Named(name, m) => XrpcError::named(name, m),
-        SpaceError::RateLimited => XrpcError::rate_limited(),
-        e @ (SpaceError::Db(_) | SpaceError::Sqlite(_) | SpaceError::Io(_)) => {
-            XrpcError::internal(e)
-        }
-    }
-}
-
-fn nsid_of(path: &str) -> &str {
-    path.strip_prefix("/xrpc/").unwrap_or_default()
-}
-
-/// The authenticated caller of a social.hearth method.
-pub struct Caller(pub String);
-
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = XrpcError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, XrpcError> {
-        let viewer = Viewer::from_request_parts(parts, state).await?;
-        // Service tokens are short-lived: a PDS proxying mints one per call (60 s), and
-        // getServiceAuth allows at most an hour. A token valid for longer would be a standing
-        // credential if it leaked.
-        if crate::auth::outlives_write_limit(viewer.exp, crate::state::now_secs()) {
-            return Err(XrpcError::new(
-                StatusCode::UNAUTHORIZED,
-                "BadJwtExpiration",
-                "Service tokens for social.hearth methods may be valid for at most an hour",
-            ));
-        }
-        let write = parts.method == Method::POST;
-        // A write needs a token never seen before: a captured token cannot be replayed.
-        if write && !state.replay.first_use(&viewer) {
-            return Err(XrpcError::new(
-                StatusCode::UNAUTHORIZED,
-                "TokenReplayed",
-                "This service token was already used; every write needs a fresh one",
-            ));
-        }
-        if !state.spaces.limits.did(&viewer.did, write) {
-            return Err(XrpcError::rate_limited());
-        }
-        Ok(Caller(viewer.did))
-    }
-}
-
-/// A JSON input, validated against the method's lexicon.
-pub struct Input<T>(pub T);
-
-impl<T: DeserializeOwned> FromRequest<AppState> for Input<T> {
-    type Rejection = XrpcError;
-
-    async fn from_request(req: Request, _state: &AppState) -> Result<Self, XrpcError> {
-        let nsid = nsid_of(req.uri().path()).to_owned();
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.trim_start()
-                    .to_ascii_lowercase()
-                    .starts_with("application/json")
-            });
-        if !is_json {
-            return Err(XrpcError::invalid_request(
-                "Expected a JSON body (Content-Type: application/json)",
-            ));
-        }
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_INPUT_BYTES)
-            .await
-            .map_err(|_| XrpcError::payload_too_large("Input is too large"))?;
-        let json: Value = serde_json::from_slice(&bytes)
-            .map_err(|_| XrpcError::invalid_request("Input is not valid JSON"))?;
-        let data = atproto::data::json::from_json(&json)
-            .map_err(|_| XrpcError::invalid_request("Input is not valid atproto data"))?;
-        lexicons::catalog()
-            .validate_input(&nsid, &data)
-            .map_err(|e| XrpcError::invalid_request(e.to_string()))?;
-        serde_json::from_value(json)
-            .map(Input)
-            .map_err(|_| XrpcError::invalid_request("Input does not match the method's schema"))
-    }
-}
-
-/// Query parameters, validated against the method's lexicon.
-pub struct Params<T>(pub T);
-
-impl<T: DeserializeOwned> FromRequestParts<AppState> for Params<T> {
-    type Rejection = XrpcError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, XrpcError> {
-        let nsid = nsid_of(parts.uri.path());
-        let query = parts.uri.query().unwrap_or("");
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        lexicons::catalog()
-            .validate_params(nsid, &pairs)
-            .map_err(|e| XrpcError::invalid_request(e.to_string()))?;
-        axum::extract::Query::<T>::try_from_uri(&parts.uri)
-            .map(|axum::extract::Query(v)| Params(v))
-            .map_err(|_| XrpcError::invalid_request("Parameters do not match the method's schema"))
-    }
-}
 
 type Out<T> = XrpcResult<Json<T>>;
 
@@ -148,7 +25,7 @@ fn empty(r: Result<(), SpaceError>) -> Out<Value> {
     r.map(|()| Json(json!({}))).map_err(xrpc_error)
 }
 
-fn sp(state: &AppState) -> &Spaces {
+fn sp(state: &HttpState) -> &Spaces {
     &state.spaces
 }
 
@@ -285,24 +162,24 @@ const PAGE: u32 = 50;
 
 // ---- space ----
 
-async fn space_create(
-    State(st): State<AppState>,
+pub(super) async fn space_create(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<service::CreateSpace>,
 ) -> Out<service::SpaceWithChannels> {
     done(sp(&st).create_space(&did, i).await)
 }
 
-async fn space_get(
-    State(st): State<AppState>,
+pub(super) async fn space_get(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Params(q): Params<SpaceQ>,
 ) -> Out<service::SpaceWithChannels> {
     done(sp(&st).get_space(&did, &q.space).await)
 }
 
-async fn space_update(
-    State(st): State<AppState>,
+pub(super) async fn space_update(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<service::UpdateSpace>,
 ) -> Out<Value> {
@@ -310,16 +187,16 @@ async fn space_update(
     Ok(Json(json!({ "space": space })))
 }
 
-async fn space_delete(
-    State(st): State<AppState>,
+pub(super) async fn space_delete(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<SpaceIn>,
 ) -> Out<Value> {
     empty(sp(&st).delete_space(&did, &i.space).await)
 }
 
-async fn space_list_mine(
-    State(st): State<AppState>,
+pub(super) async fn space_list_mine(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Params(q): Params<PageQ>,
 ) -> Out<service::SpaceList> {
@@ -330,8 +207,8 @@ async fn space_list_mine(
     )
 }
 
-async fn space_audit(
-    State(st): State<AppState>,
+pub(super) async fn space_audit(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Params(q): Params<SpacePageQ>,
 ) -> Out<service::AuditLog> {
@@ -342,8 +219,8 @@ async fn space_audit(
     )
 }
 
-async fn space_export(
-    State(st): State<AppState>,
+pub(super) async fn space_export(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Params(q): Params<SpaceQ>,
 ) -> Out<service::Export> {
@@ -352,8 +229,8 @@ async fn space_export(
 
 // ---- channel ----
 
-async fn channel_create(
-    State(st): State<AppState>,
+pub(super) async fn channel_create(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<service::CreateChannel>,
 ) -> Out<Value> {
@@ -361,8 +238,8 @@ async fn channel_create(
     Ok(Json(json!({ "channel": channel })))
 }
 
-async fn channel_update(
-    State(st): State<AppState>,
+pub(super) async fn channel_update(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<service::UpdateChannel>,
 ) -> Out<Value> {
@@ -372,56 +249,56 @@ async fn channel_update(
 
 // ---- invites and joining ----
 
-async fn invite_create(
-    State(st): State<AppState>,
+pub(super) async fn invite_create(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<members::CreateInvite>,
 ) -> Out<members::CreatedInvite> {
     done(sp(&st).create_invite(&did, i).await)
 }
 
-async fn invite_list(
-    State(st): State<AppState>,
+pub(super) async fn invite_list(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Params(q): Params<SpaceQ>,
 ) -> Out<members::InviteList> {
     done(sp(&st).list_invites(&did, &q.space).await)
 }
 
-async fn invite_revoke(
-    State(st): State<AppState>,
+pub(super) async fn invite_revoke(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<IdIn>,
 ) -> Out<Value> {
     empty(sp(&st).revoke_invite(&did, &i.space, &i.id).await)
 }
 
-async fn invite_accept(
-    State(st): State<AppState>,
+pub(super) async fn invite_accept(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<TokenIn>,
 ) -> Out<members::Joined> {
     done(sp(&st).accept_invite(&did, &i.token).await)
 }
 
-async fn join_request(
-    State(st): State<AppState>,
+pub(super) async fn join_request(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<JoinIn>,
 ) -> Out<members::JoinOutcome> {
     done(sp(&st).request_join(&did, &i.space, i.answer).await)
 }
 
-async fn join_list(
-    State(st): State<AppState>,
+pub(super) async fn join_list(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Params(q): Params<JoinListQ>,
 ) -> Out<members::JoinRequestList> {
     done(sp(&st).list_requests(&did, &q.space, q.status).await)
 }
 
-async fn join_decide(
-    State(st): State<AppState>,
+pub(super) async fn join_decide(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<DecideIn>,
 ) -> Out<members::Decided> {
@@ -434,8 +311,8 @@ async fn join_decide(
 
 // ---- members ----
 
-async fn member_list(
-    State(st): State<AppState>,
+pub(super) async fn member_list(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Params(q): Params<SpacePageQ>,
 ) -> Out<members::MemberList> {
@@ -446,32 +323,32 @@ async fn member_list(
     )
 }
 
-async fn member_set_role(
-    State(st): State<AppState>,
+pub(super) async fn member_set_role(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<RoleIn>,
 ) -> Out<members::MemberOut> {
     done(sp(&st).set_role(&did, &i.space, &i.did, &i.role).await)
 }
 
-async fn member_remove(
-    State(st): State<AppState>,
+pub(super) async fn member_remove(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<DidIn>,
 ) -> Out<Value> {
     empty(sp(&st).remove_member(&did, &i.space, &i.did).await)
 }
 
-async fn member_ban(
-    State(st): State<AppState>,
+pub(super) async fn member_ban(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<BanIn>,
 ) -> Out<Value> {
     empty(sp(&st).ban_member(&did, &i.space, &i.did, i.reason).await)
 }
 
-async fn member_leave(
-    State(st): State<AppState>,
+pub(super) async fn member_leave(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<SpaceIn>,
 ) -> Out<Value> {
@@ -480,32 +357,32 @@ async fn member_leave(
 
 // ---- posts ----
 
-async fn post_create(
-    State(st): State<AppState>,
+pub(super) async fn post_create(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<posts::CreatePost>,
 ) -> Out<posts::PostOut> {
     done(sp(&st).create_post(&did, i).await)
 }
 
-async fn post_edit(
-    State(st): State<AppState>,
+pub(super) async fn post_edit(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<posts::EditPost>,
 ) -> Out<posts::PostOut> {
     done(sp(&st).edit_post(&did, i).await)
 }
 
-async fn post_delete(
-    State(st): State<AppState>,
+pub(super) async fn post_delete(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<UriIn>,
 ) -> Out<Value> {
     empty(sp(&st).delete_post(&did, &i.uri).await)
 }
 
-async fn post_react(
-    State(st): State<AppState>,
+pub(super) async fn post_react(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<ReactIn>,
 ) -> Out<posts::Reactions> {
@@ -516,24 +393,24 @@ async fn post_react(
     )
 }
 
-async fn post_hide(
-    State(st): State<AppState>,
+pub(super) async fn post_hide(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<HideIn>,
 ) -> Out<posts::PostOut> {
     done(sp(&st).hide_post(&did, &i.uri, i.hidden, i.reason).await)
 }
 
-async fn post_pin(
-    State(st): State<AppState>,
+pub(super) async fn post_pin(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<PinIn>,
 ) -> Out<posts::PostOut> {
     done(sp(&st).pin_post(&did, &i.uri, i.pinned).await)
 }
 
-async fn post_mark_answer(
-    State(st): State<AppState>,
+pub(super) async fn post_mark_answer(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<AnswerIn>,
 ) -> Out<posts::PostOut> {
@@ -541,21 +418,21 @@ async fn post_mark_answer(
 }
 
 /// Raw image bytes in, a blob reference out. The type is sniffed from the bytes.
-async fn post_upload_image(
-    State(st): State<AppState>,
+pub(super) async fn post_upload_image(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Params(q): Params<SpaceQ>,
     body: axum::body::Body,
 ) -> Out<posts::Uploaded> {
-    let bytes = axum::body::to_bytes(body, super::images::MAX_IMAGE_BYTES)
+    let bytes = axum::body::to_bytes(body, images::MAX_IMAGE_BYTES)
         .await
         .map_err(|_| XrpcError::payload_too_large("Images are limited to 5 MB"))?;
     done(sp(&st).upload_image(&did, &q.space, bytes.to_vec()).await)
 }
 
 /// The image bytes, only to members who may see them, never cached by shared caches.
-async fn post_get_image(
-    State(st): State<AppState>,
+pub(super) async fn post_get_image(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Params(q): Params<ImageQ>,
 ) -> XrpcResult<Response> {
@@ -580,8 +457,8 @@ async fn post_get_image(
 
 // ---- feeds ----
 
-async fn feed_channel(
-    State(st): State<AppState>,
+pub(super) async fn feed_channel(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Params(q): Params<ChannelQ>,
 ) -> Out<posts::Feed> {
@@ -592,8 +469,8 @@ async fn feed_channel(
     )
 }
 
-async fn feed_thread(
-    State(st): State<AppState>,
+pub(super) async fn feed_thread(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Params(q): Params<UriQ>,
 ) -> Out<posts::Thread> {
@@ -602,8 +479,8 @@ async fn feed_thread(
 
 // ---- notifications ----
 
-async fn notif_list(
-    State(st): State<AppState>,
+pub(super) async fn notif_list(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Params(q): Params<PageQ>,
 ) -> Out<notify::NotificationList> {
@@ -614,48 +491,48 @@ async fn notif_list(
     )
 }
 
-async fn notif_unread(
-    State(st): State<AppState>,
+pub(super) async fn notif_unread(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Params(q): Params<PageQ>,
 ) -> Out<notify::UnreadCount> {
     done(sp(&st).unread_count(&did, q.space).await)
 }
 
-async fn notif_seen(
-    State(st): State<AppState>,
+pub(super) async fn notif_seen(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<SeenIn>,
 ) -> Out<Value> {
     empty(sp(&st).update_seen(&did, &i.seen_at).await)
 }
 
-async fn notif_set_level(
-    State(st): State<AppState>,
+pub(super) async fn notif_set_level(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<notify::SetLevel>,
 ) -> Out<notify::LevelOut> {
     done(sp(&st).set_level(&did, i).await)
 }
 
-async fn notif_get_settings(
-    State(st): State<AppState>,
+pub(super) async fn notif_get_settings(
+    State(st): State<HttpState>,
     Caller(did): Caller,
-) -> Out<super::views::Settings> {
+) -> Out<Settings> {
     done(sp(&st).get_settings(&did).await)
 }
 
-async fn notif_put_settings(
-    State(st): State<AppState>,
+pub(super) async fn notif_put_settings(
+    State(st): State<HttpState>,
     Caller(did): Caller,
     Input(i): Input<notify::PutSettings>,
-) -> Out<super::views::Settings> {
+) -> Out<Settings> {
     done(sp(&st).put_settings(&did, i).await)
 }
 
 /// The page an invite link opens. It shows nothing of the space (not even its name: the link
 /// may have been forwarded); joining happens in the Hearth web app, signed in.
-async fn join_page(State(st): State<AppState>, Path(token): Path<String>) -> Response {
+pub(super) async fn join_page(State(st): State<HttpState>, Path(token): Path<String>) -> Response {
     let token_ok = !token.is_empty()
         && token.len() <= 128
         && token
@@ -675,8 +552,9 @@ async fn join_page(State(st): State<AppState>, Path(token): Path<String>) -> Res
          <p>Open this link in the Hearth web app and sign in with your Bluesky (atproto) account \
          to join. No new account is needed.</p>{token_line}\
          <p>Developers: call <code>social.hearth.invite.accept</code> with this code through your \
-         PDS (<code>atproto-proxy: {}#hearth_appview</code>).</p></body></html>",
-        st.service_did
+         PDS (<code>atproto-proxy: {}#{}</code>).</p></body></html>",
+        st.spaces.authority,
+        hearth_lexicons::SERVICE_ID
     );
     (
         [
@@ -687,50 +565,4 @@ async fn join_page(State(st): State<AppState>, Path(token): Path<String>) -> Res
         Html(page),
     )
         .into_response()
-}
-
-/// Every social.hearth method, plus the invite landing page.
-pub fn router(state: AppState) -> Router {
-    let x = |nsid: &str| format!("/xrpc/social.hearth.{nsid}");
-    Router::new()
-        .route(&x("space.create"), post(space_create))
-        .route(&x("space.get"), get(space_get))
-        .route(&x("space.update"), post(space_update))
-        .route(&x("space.delete"), post(space_delete))
-        .route(&x("space.listMine"), get(space_list_mine))
-        .route(&x("space.getAuditLog"), get(space_audit))
-        .route(&x("space.export"), get(space_export))
-        .route(&x("channel.create"), post(channel_create))
-        .route(&x("channel.update"), post(channel_update))
-        .route(&x("invite.create"), post(invite_create))
-        .route(&x("invite.list"), get(invite_list))
-        .route(&x("invite.revoke"), post(invite_revoke))
-        .route(&x("invite.accept"), post(invite_accept))
-        .route(&x("join.request"), post(join_request))
-        .route(&x("join.list"), get(join_list))
-        .route(&x("join.decide"), post(join_decide))
-        .route(&x("member.list"), get(member_list))
-        .route(&x("member.setRole"), post(member_set_role))
-        .route(&x("member.remove"), post(member_remove))
-        .route(&x("member.ban"), post(member_ban))
-        .route(&x("member.leave"), post(member_leave))
-        .route(&x("post.create"), post(post_create))
-        .route(&x("post.edit"), post(post_edit))
-        .route(&x("post.delete"), post(post_delete))
-        .route(&x("post.react"), post(post_react))
-        .route(&x("post.hide"), post(post_hide))
-        .route(&x("post.pin"), post(post_pin))
-        .route(&x("post.markAnswer"), post(post_mark_answer))
-        .route(&x("post.uploadImage"), post(post_upload_image))
-        .route(&x("post.getImage"), get(post_get_image))
-        .route(&x("feed.getChannel"), get(feed_channel))
-        .route(&x("feed.getThread"), get(feed_thread))
-        .route(&x("notification.list"), get(notif_list))
-        .route(&x("notification.getUnreadCount"), get(notif_unread))
-        .route(&x("notification.updateSeen"), post(notif_seen))
-        .route(&x("notification.setLevel"), post(notif_set_level))
-        .route(&x("notification.getSettings"), get(notif_get_settings))
-        .route(&x("notification.putSettings"), post(notif_put_settings))
-        .route("/join/{token}", get(join_page))
-        .with_state(state)
 }
