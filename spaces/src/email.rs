@@ -3,9 +3,8 @@
 //! accepted it; failures are retried with backoff, then dropped. Logs carry outbox ids only,
 //! never addresses or text.
 
-use crate::SetupError;
 use crate::model::{SpaceError, SpaceResult, now_ms};
-use crate::service::Spaces;
+use crate::service::{SetupError, Spaces};
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};

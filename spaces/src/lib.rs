@@ -8,7 +8,8 @@
 //! | `schema_v1.sql` | the separate `spaces.sqlite` database |
 //! | [`store`] | rows, lookups and views |
 //! | [`permissions`] | the gate: membership and roles, checked inside every read and write |
-//! | [`service`], [`members`], [`posts`], [`notify`] | the operations |
+//! | [`service`], [`members`], [`posts`], [`notify`] | the service handle, and the operations, which call the store and never each other |
+//! | [`fanout`] | notifications (and announcement emails) the operations queue after a write |
 //! | [`email`] | the SMTP outbox sender and digests |
 //! | [`images`] | private images on the AppView's disk |
 //! | [`ratelimit`] | token buckets per DID and per space |
@@ -20,6 +21,7 @@
 //! carry opaque row ids, at debug.
 
 pub mod email;
+pub mod fanout;
 pub mod http;
 pub mod images;
 pub mod members;
@@ -34,23 +36,9 @@ pub mod uri;
 pub mod views;
 
 pub use http::router;
-pub use service::{Spaces, SpacesConfig};
+pub use service::{SetupError, Spaces, SpacesConfig};
 
 /// Starts the spaces background tasks (email outbox and digests).
 pub fn start(spaces: &Spaces) -> Result<(), SetupError> {
     email::start(spaces)
-}
-
-/// Why the spaces service could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error("spaces database: {0}")]
-    Db(#[from] hearth_db::DbError),
-    #[error("spaces storage: {0}")]
-    Io(#[from] std::io::Error),
-    // The URL may carry credentials: the error says what failed, not the URL.
-    #[error("HEARTH_SMTP_URL is not a valid smtp:// or smtps:// URL")]
-    SmtpUrl,
-    #[error("HEARTH_SMTP_FROM is not a valid address")]
-    SmtpFrom,
 }

@@ -1,10 +1,10 @@
 //! Membership: invites, join requests, roles, removal, bans, leaving, and the member list.
 //! Every change is written to the audit log in the same transaction.
 
+use crate::fanout;
 use crate::model::*;
-use crate::notify;
 use crate::permissions::{may_manage, member_access, parse_uri, space_of};
-use crate::service::{Spaces, known};
+use crate::service::Spaces;
 use crate::store::{self, SpaceRow};
 use crate::uri::SpaceUri;
 use crate::views::*;
@@ -95,20 +95,6 @@ fn invite_view(r: &rusqlite::Row<'_>, space_uri: &str) -> rusqlite::Result<Invit
 }
 
 const INVITE_COLS: &str = "id, role, max_uses, uses, expires_at, created_by, created_at, revoked";
-
-/// The pending join request of `did`, if any.
-pub(crate) fn pending_request(
-    conn: &Connection,
-    space: i64,
-    did: &str,
-) -> SpaceResult<Option<i64>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT id FROM join_request WHERE space = ?1 AND did = ?2 AND status = 'pending'",
-        )?
-        .query_row(params![space, did], |r| r.get(0))
-        .optional()?)
-}
 
 fn request_view(
     conn: &Connection,
@@ -413,7 +399,7 @@ impl Spaces {
                         })
                     }
                     JoinPolicy::Request => {
-                        let id = match pending_request(conn, space.id, &did)? {
+                        let id = match store::pending_request(conn, space.id, &did)? {
                             Some(id) => id,
                             None => {
                                 conn.prepare_cached(
@@ -429,7 +415,7 @@ impl Spaces {
                                 let id = conn.last_insert_rowid();
                                 store::audit(conn, space.id, &did, "join.request", Some(&did), None, now)?;
                                 let subject = SpaceUri::space(&s.authority, &space.skey).to_string();
-                                notify::admins(conn, space.id, &did, "joinRequest", &subject, now)?;
+                                fanout::admins(conn, space.id, &did, "joinRequest", &subject, now)?;
                                 id
                             }
                         };
@@ -514,7 +500,7 @@ impl Spaces {
                     add_member(conn, acc.space.id, &who, Role::Member, now)?;
                 }
                 let subject = uri.space_uri().to_string();
-                notify::direct(conn, acc.space.id, &who, &did, "joinApproved", &subject, Level::Muted, now)?;
+                fanout::direct(conn, acc.space.id, &who, &did, "joinApproved", &subject, Level::Muted, now)?;
             }
             let action = if approve { "join.approve" } else { "join.reject" };
             store::audit(conn, acc.space.id, &did, action, Some(&who), None, now)?;
@@ -640,7 +626,7 @@ impl Spaces {
             }
             if role != current {
                 let subject = uri.space_uri().to_string();
-                notify::direct(
+                fanout::direct(
                     conn,
                     acc.space.id,
                     &target,

@@ -1,11 +1,11 @@
 //! Posts: threads and replies, edits, deletion, reactions, questions' accepted answers, pins,
 //! hiding, the channel feed and threads, and private images.
 
+use crate::fanout::{self, Fanout};
 use crate::images;
 use crate::model::*;
-use crate::notify::{self, Fanout};
 use crate::permissions::{Access, member_access, parse_uri, readable_channel, readable_post};
-use crate::service::{Spaces, id_cursor, unreferenced_images};
+use crate::service::Spaces;
 use crate::store::{self, ChannelRow, POST_COLS, PostRow};
 use crate::uri::{Collection, SpaceUri};
 use crate::views::*;
@@ -292,8 +292,8 @@ impl Spaces {
                         ChannelKind::Announcements => {
                             fan.all("announcement", Level::AnnouncementsOnly)?;
                             if channel.email_announcements && s.email_available() {
-                                emails = notify::queue_announcement_emails(
-                                    conn, s, &acc.space, &channel, &did, &input.text, now,
+                                emails = fanout::queue_announcement_emails(
+                                    conn, &s.public_url, &acc.space, &channel, &did, &input.text, now,
                                 )?;
                             }
                         }
@@ -407,7 +407,7 @@ impl Spaces {
                     gone.push(cid);
                 }
             }
-            let orphans = unreferenced_images(conn, gone)?;
+            let orphans = store::unreferenced_images(conn, gone)?;
             let dir = s.images_dir.clone();
             txn.after_commit(move || images::unlink(&dir, &orphans));
             Ok(())
@@ -719,7 +719,7 @@ impl Spaces {
             // Don't leave bytes on disk that no space refers to.
             let orphans = {
                 let cid = cid.clone();
-                self.read(move |conn, _| unreferenced_images(conn, vec![cid]))
+                self.read(move |conn, _| store::unreferenced_images(conn, vec![cid]))
                     .await?
             };
             images::unlink(&self.images_dir, &orphans);

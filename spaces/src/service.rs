@@ -14,7 +14,7 @@ use crate::uri::SpaceUri;
 use crate::views::*;
 use atproto::syntax::TidClock;
 use hearth_db::{Db, WriteTxn};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
@@ -22,6 +22,20 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+
+/// Why the spaces service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("spaces database: {0}")]
+    Db(#[from] hearth_db::DbError),
+    #[error("spaces storage: {0}")]
+    Io(#[from] std::io::Error),
+    // The URL may carry credentials: the error says what failed, not the URL.
+    #[error("HEARTH_SMTP_URL is not a valid smtp:// or smtps:// URL")]
+    SmtpUrl,
+    #[error("HEARTH_SMTP_FROM is not a valid address")]
+    SmtpFrom,
+}
 
 /// Where and how the service runs.
 #[derive(Debug, Clone)]
@@ -149,11 +163,6 @@ const DEFAULT_CHANNELS: &[(&str, ChannelKind, bool)] = &[
     ("Leadership", ChannelKind::Restricted, false),
 ];
 
-/// Parses a lexicon `knownValues` field; the message names the field only.
-pub(crate) fn known<T>(v: &str, parse: fn(&str) -> Option<T>, field: &str) -> SpaceResult<T> {
-    parse(v).ok_or_else(|| SpaceError::invalid(format!("Unknown value for {field}")))
-}
-
 /// A non-blank name.
 fn name(s: &str) -> SpaceResult<String> {
     let t = s.trim();
@@ -168,19 +177,9 @@ fn opt_text(s: Option<String>) -> Option<String> {
     s.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
 }
 
-/// Parses a `limit`/`cursor` pair for pages ordered by a descending integer id.
-pub(crate) fn id_cursor(cursor: Option<&str>) -> SpaceResult<i64> {
-    match cursor {
-        None | Some("") => Ok(i64::MAX),
-        Some(c) => c
-            .parse::<i64>()
-            .map_err(|_| SpaceError::invalid("Malformed cursor")),
-    }
-}
-
 impl Spaces {
     /// Opens (creating and migrating) the spaces database and image directory.
-    pub fn open(cfg: SpacesConfig) -> Result<Spaces, crate::SetupError> {
+    pub fn open(cfg: SpacesConfig) -> Result<Spaces, SetupError> {
         let path = cfg.dir.join("spaces.sqlite");
         // The writer checkpoints by itself only past 32 MB of WAL; the background
         // checkpointer normally keeps the WAL far below that (hearth_db::spawn_checkpointer).
@@ -283,7 +282,7 @@ impl Spaces {
         Ok(SpaceViewerState {
             role: Some(role.as_str().into()),
             notification_level: Some(level.as_str().into()),
-            unread_count: Some(crate::notify::unread_in_space(conn, did, space)?),
+            unread_count: Some(store::unread_in_space(conn, did, space)?),
             join_request_pending: None,
         })
     }
@@ -379,7 +378,7 @@ impl Spaces {
                     })
                 }
                 None if space.listed && !store::is_banned(conn, space.id, &did)? => {
-                    let pending = crate::members::pending_request(conn, space.id, &did)?.is_some();
+                    let pending = store::pending_request(conn, space.id, &did)?.is_some();
                     Ok(SpaceWithChannels {
                         space: store::space_view(
                             &s.authority,
@@ -476,7 +475,7 @@ impl Spaces {
             };
             conn.prepare_cached("DELETE FROM space WHERE id = ?1")?
                 .execute([acc.space.id])?;
-            let orphans = unreferenced_images(conn, cids)?;
+            let orphans = store::unreferenced_images(conn, cids)?;
             let dir = s.images_dir.clone();
             txn.after_commit(move || images::unlink(&dir, &orphans));
             tracing::debug!(space = acc.space.id, "space deleted");
@@ -807,19 +806,4 @@ fn insert_channel(
         now
     ])?;
     Ok(conn.last_insert_rowid())
-}
-
-/// Of these image CIDs, the ones no space refers to any more (their files can go).
-pub(crate) fn unreferenced_images(
-    conn: &Connection,
-    cids: Vec<String>,
-) -> SpaceResult<Vec<String>> {
-    let mut out = Vec::new();
-    let mut stmt = conn.prepare_cached("SELECT 1 FROM space_image WHERE cid = ?1 LIMIT 1")?;
-    for cid in cids {
-        if stmt.query_row([&cid], |_| Ok(())).optional()?.is_none() {
-            out.push(cid);
-        }
-    }
-    Ok(out)
 }
