@@ -7,10 +7,10 @@
 use crate::model::*;
 use crate::permissions::{member_access, parse_uri};
 use crate::service::Spaces;
-use crate::store::{self, VISIBLE, seen_at};
+use crate::store::{self, InboxRow, SettingsChange, seen_at};
 use crate::uri::{Collection, SpaceUri};
 use crate::views::*;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize)]
@@ -55,52 +55,6 @@ pub struct PutSettings {
     pub announcement_emails: Option<bool>,
 }
 
-struct Row {
-    id: i64,
-    skey: String,
-    space_name: String,
-    channel: Option<(String, String)>,
-    reason: String,
-    author: Option<String>,
-    subject: Option<String>,
-    text: Option<String>,
-    created_at: i64,
-    space_id: i64,
-}
-
-fn load_rows(
-    conn: &Connection,
-    did: &str,
-    space: Option<i64>,
-    before: i64,
-    after_time: i64,
-    limit: i64,
-) -> SpaceResult<Vec<Row>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT n.id, s.skey, s.name, c.author, c.rkey, n.reason, n.author, n.subject, p.text,
-                n.created_at, n.space
-         {VISIBLE} AND n.id < ?2 AND (?3 IS NULL OR n.space = ?3) AND n.created_at > ?4
-         ORDER BY n.id DESC LIMIT ?5"
-    ))?;
-    let rows = stmt.query_map(params![did, before, space, after_time, limit], |r| {
-        let c_author: Option<String> = r.get(3)?;
-        let c_rkey: Option<String> = r.get(4)?;
-        Ok(Row {
-            id: r.get(0)?,
-            skey: r.get(1)?,
-            space_name: r.get(2)?,
-            channel: c_author.zip(c_rkey),
-            reason: r.get(5)?,
-            author: r.get(6)?,
-            subject: r.get(7)?,
-            text: r.get(8)?,
-            created_at: r.get(9)?,
-            space_id: r.get(10)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
 impl Spaces {
     /// One inbox across the viewer's spaces, newest first (optionally one space).
     pub async fn list_notifications(
@@ -122,7 +76,7 @@ impl Spaces {
                 None => None,
             };
             let seen = seen_at(conn, &did)?;
-            let rows = load_rows(conn, &did, space_id, before, i64::MIN, i64::from(limit))?;
+            let rows = store::inbox(conn, &did, space_id, before, i64::MIN, i64::from(limit))?;
             let cursor = (rows.len() == limit as usize)
                 .then(|| rows.last().map(|r| r.id.to_string()))
                 .flatten();
@@ -142,7 +96,7 @@ impl Spaces {
     fn notification_view(
         &self,
         conn: &Connection,
-        r: Row,
+        r: InboxRow,
         seen: i64,
     ) -> SpaceResult<NotificationView> {
         let author = match &r.author {
@@ -185,17 +139,9 @@ impl Spaces {
                 None => None,
             };
             let seen = seen_at(conn, &did)?;
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT s.skey, count(*) {VISIBLE} AND n.created_at > ?2 AND (?3 IS NULL OR n.space = ?3)
-                 GROUP BY n.space ORDER BY n.space"
-            ))?;
-            let rows = stmt.query_map(params![did, seen, space_id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })?;
             let mut spaces = Vec::new();
             let mut total = 0;
-            for row in rows {
-                let (skey, n) = row?;
+            for (skey, n) in store::unread_by_space(conn, &did, seen, space_id)? {
                 total += n;
                 spaces.push(SpaceCount {
                     space: SpaceUri::space(&s.authority, &skey).to_string(),
@@ -208,7 +154,10 @@ impl Spaces {
                     count: 0,
                 });
             }
-            Ok(UnreadCount { count: total, spaces })
+            Ok(UnreadCount {
+                count: total,
+                spaces,
+            })
         })
         .await
     }
@@ -218,16 +167,8 @@ impl Spaces {
         let at =
             parse_time(seen_at).ok_or_else(|| SpaceError::invalid("seenAt must be a datetime"))?;
         let did = did.to_owned();
-        self.write(move |txn, _| {
-            txn.conn
-                .prepare_cached(
-                    "INSERT INTO seen (did, seen_at) VALUES (?1, ?2)
-                     ON CONFLICT (did) DO UPDATE SET seen_at = excluded.seen_at",
-                )?
-                .execute(params![did, at])?;
-            Ok(())
-        })
-        .await
+        self.write(move |txn, _| store::set_seen(txn.conn, &did, at))
+            .await
     }
 
     /// Sets the viewer's level for a space, or for one of its channels.
@@ -248,17 +189,10 @@ impl Spaces {
                         return Err(SpaceError::invalid("channel is not in that space"));
                     }
                     let ch = crate::permissions::readable_channel(conn, &acc, c)?;
-                    conn.prepare_cached(
-                        "INSERT INTO channel_level (channel, did, level) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (channel, did) DO UPDATE SET level = excluded.level",
-                    )?
-                    .execute(params![ch.id, did, level.as_i64()])?;
+                    store::set_channel_level(conn, ch.id, &did, level)?;
                 }
                 None => {
-                    conn.prepare_cached(
-                        "UPDATE member SET level = ?3 WHERE space = ?1 AND did = ?2",
-                    )?
-                    .execute(params![acc.space.id, did, level.as_i64()])?;
+                    store::set_member_level(conn, acc.space.id, &did, level)?;
                 }
             }
             Ok(LevelOut {
@@ -278,44 +212,27 @@ impl Spaces {
         self.read(move |conn, s| {
             let mut settings = settings_of(conn, s, &did)?;
             let mut levels = Vec::new();
-            let mut stmt = conn.prepare_cached(
-                "SELECT s.skey, m.level FROM member m JOIN space s ON s.id = m.space
-                 WHERE m.did = ?1 ORDER BY m.joined_at",
-            )?;
-            for row in stmt.query_map([&did], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })? {
-                let (skey, level) = row?;
+            for (skey, level) in store::space_levels(conn, &did)? {
                 levels.push(NotificationLevelView {
                     space: SpaceUri::space(&s.authority, &skey).to_string(),
                     channel: None,
-                    level: Level::from_i64(level).as_str().into(),
+                    level: level.as_str().into(),
                 });
             }
-            // Channel overrides, only where the viewer is (still) a member who reads it.
-            let mut stmt = conn.prepare_cached(
-                "SELECT s.skey, c.author, c.rkey, cl.level FROM channel_level cl
-                 JOIN channel c ON c.id = cl.channel
-                 JOIN space s ON s.id = c.space
-                 JOIN member m ON m.space = c.space AND m.did = cl.did
-                 WHERE cl.did = ?1 AND m.role >= c.read_role ORDER BY c.id",
-            )?;
-            for row in stmt.query_map([&did], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                ))
-            })? {
-                let (skey, author, rkey, level) = row?;
+            for c in store::channel_levels(conn, &did)? {
                 levels.push(NotificationLevelView {
-                    space: SpaceUri::space(&s.authority, &skey).to_string(),
+                    space: SpaceUri::space(&s.authority, &c.skey).to_string(),
                     channel: Some(
-                        SpaceUri::record(&s.authority, &skey, &author, Collection::Channel, &rkey)
-                            .to_string(),
+                        SpaceUri::record(
+                            &s.authority,
+                            &c.skey,
+                            &c.author,
+                            Collection::Channel,
+                            &c.rkey,
+                        )
+                        .to_string(),
                     ),
-                    level: Level::from_i64(level).as_str().into(),
+                    level: c.level.as_str().into(),
                 });
             }
             settings.levels = Some(levels);
@@ -352,24 +269,12 @@ impl Spaces {
         self.write(move |txn, s| {
             let conn = txn.conn;
             let now = now_ms();
-            conn.prepare_cached("INSERT OR IGNORE INTO settings (did) VALUES (?1)")?
-                .execute([&did])?;
-            if let Some(e) = email {
-                conn.prepare_cached("UPDATE settings SET email = ?2 WHERE did = ?1")?
-                    .execute(params![did, e])?;
-            }
-            if let Some(d) = digest {
-                // Turning a digest on starts its first period now.
-                conn.prepare_cached(
-                    "UPDATE settings SET last_digest_at = CASE WHEN digest = 'off' THEN ?3 ELSE last_digest_at END,
-                                         digest = ?2 WHERE did = ?1",
-                )?
-                .execute(params![did, d.as_str(), now])?;
-            }
-            if let Some(a) = input.announcement_emails {
-                conn.prepare_cached("UPDATE settings SET announcement_emails = ?2 WHERE did = ?1")?
-                    .execute(params![did, a])?;
-            }
+            let change = SettingsChange {
+                email,
+                digest: digest.map(Digest::as_str),
+                announcement_emails: input.announcement_emails,
+            };
+            store::change_settings(conn, &did, change, now)?;
             settings_of(conn, s, &did)
         })
         .await
@@ -385,14 +290,7 @@ impl Spaces {
         let n = self
             .write(move |txn, s| {
                 let conn = txn.conn;
-                let due: Vec<(String, String, String, i64)> = {
-                    let mut stmt = conn.prepare_cached(
-                        "SELECT did, email, digest, coalesce(last_digest_at, 0) FROM settings
-                         WHERE digest != 'off' AND email IS NOT NULL",
-                    )?;
-                    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-                    rows.collect::<Result<_, _>>()?
-                };
+                let due = store::digest_subscribers(conn)?;
                 let mut queued = 0;
                 for (did, email, digest, last) in due {
                     let Some(period) = Digest::parse(&digest).and_then(Digest::period_ms) else {
@@ -402,9 +300,8 @@ impl Spaces {
                         continue;
                     }
                     let since = last.max(seen_at(conn, &did)?);
-                    let rows = load_rows(conn, &did, None, i64::MAX, since, 50)?;
-                    conn.prepare_cached("UPDATE settings SET last_digest_at = ?2 WHERE did = ?1")?
-                        .execute(params![did, now])?;
+                    let rows = store::inbox(conn, &did, None, i64::MAX, since, 50)?;
+                    store::set_last_digest(conn, &did, now)?;
                     if rows.is_empty() {
                         continue;
                     }
@@ -424,12 +321,9 @@ impl Spaces {
                         "\nOpen Hearth: {}\n\nYou receive this because your digest is set to {digest}.\n",
                         s.public_url
                     ));
-                    conn.prepare_cached(
-                        "INSERT INTO email_outbox (to_addr, subject, body, kind, next_attempt_at, created_at)
-                         VALUES (?1, ?2, ?3, 'digest', ?4, ?4)",
-                    )?
                     // Due at once (by the wall clock, whatever "now" the period check used).
-                    .execute(params![email, format!("Your {digest} Hearth digest"), body, now_ms()])?;
+                    let subject = format!("Your {digest} Hearth digest");
+                    store::queue_digest(conn, &email, &subject, &body, now_ms())?;
                     queued += 1;
                 }
                 if queued > 0 {
@@ -460,11 +354,8 @@ fn reason_text(reason: &str) -> &'static str {
 }
 
 fn settings_of(conn: &Connection, s: &Spaces, did: &str) -> SpaceResult<Settings> {
-    let row: Option<(Option<String>, String, bool)> = conn
-        .prepare_cached("SELECT email, digest, announcement_emails FROM settings WHERE did = ?1")?
-        .query_row([did], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
-    let (email, digest, announcement_emails) = row.unwrap_or((None, "off".into(), true));
+    let (email, digest, announcement_emails) =
+        store::email_settings(conn, did)?.unwrap_or((None, "off".into(), true));
     Ok(Settings {
         email_available: s.email_available(),
         email,

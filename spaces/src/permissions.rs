@@ -98,9 +98,7 @@ pub fn readable_post(
     }
     // A reply in a hidden thread is as hidden as its thread.
     if let Some(root) = post.root {
-        let root_hidden: bool = conn
-            .prepare_cached("SELECT hidden FROM post WHERE id = ?1")?
-            .query_row([root], |r| r.get(0))?;
+        let root_hidden = store::post_hidden(conn, root)?;
         if root_hidden && acc.role < Role::Moderator {
             return Err(SpaceError::NotFound("Post not found"));
         }

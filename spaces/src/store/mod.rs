@@ -7,6 +7,16 @@ use crate::views::*;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::collections::HashMap;
 
+mod members;
+mod notifications;
+mod outbox;
+mod posts;
+
+pub use members::*;
+pub use notifications::*;
+pub use outbox::*;
+pub use posts::*;
+
 #[derive(Debug, Clone)]
 pub struct SpaceRow {
     pub id: i64,
@@ -489,52 +499,6 @@ pub fn form_encode(s: &str) -> String {
 }
 
 /// The pending join request of `did`, if any.
-pub(crate) fn pending_request(
-    conn: &Connection,
-    space: i64,
-    did: &str,
-) -> SpaceResult<Option<i64>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT id FROM join_request WHERE space = ?1 AND did = ?2 AND status = 'pending'",
-        )?
-        .query_row(params![space, did], |r| r.get(0))
-        .optional()?)
-}
-
-/// The visibility rules of the inbox, shared by the list, the counts and digests: still a
-/// member, may read the channel, the post still exists and is not hidden (except from
-/// moderators).
-pub(crate) const VISIBLE: &str = "
-    FROM notification n
-    JOIN member m ON m.space = n.space AND m.did = ?1
-    JOIN space s ON s.id = n.space
-    LEFT JOIN channel c ON c.id = n.channel
-    LEFT JOIN post p ON p.id = n.post
-    LEFT JOIN post r ON r.id = p.root
-    WHERE n.recipient = (SELECT id FROM account WHERE did = ?1)
-      AND (n.channel IS NULL OR m.role >= c.read_role)
-      AND (n.post IS NULL OR (p.id IS NOT NULL
-           AND ((p.hidden = 0 AND coalesce(r.hidden, 0) = 0) OR m.role >= 2)))";
-
-pub(crate) fn seen_at(conn: &Connection, did: &str) -> SpaceResult<i64> {
-    Ok(conn
-        .prepare_cached("SELECT seen_at FROM seen WHERE did = ?1")?
-        .query_row([did], |r| r.get(0))
-        .optional()?
-        .unwrap_or(0))
-}
-
-/// Unread notifications of `did` in one space.
-pub fn unread_in_space(conn: &Connection, did: &str, space: i64) -> SpaceResult<i64> {
-    let seen = seen_at(conn, did)?;
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT count(*) {VISIBLE} AND n.space = ?2 AND n.created_at > ?3"
-        ))?
-        .query_row(params![did, space, seen], |r| r.get(0))?)
-}
-
 /// Of these image CIDs, the ones no space refers to any more (their files can go).
 pub(crate) fn unreferenced_images(
     conn: &Connection,
