@@ -9,19 +9,17 @@ use crate::images;
 use crate::model::*;
 use crate::permissions::{member_access, parse_uri, space_of};
 use crate::ratelimit::{Limits, RateLimiter};
-use crate::store::{self, ChannelRow, PostRow, SPACE_COLS, SpaceRow, ViewCtx};
+use crate::store::{self, ChannelRow, SpaceRow, ViewCtx};
 use crate::uri::SpaceUri;
 use crate::views::*;
 use atproto::syntax::TidClock;
 use hearth_db::{Db, WriteTxn};
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::Notify;
-
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
 
 /// Why the spaces service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -181,12 +179,7 @@ impl Spaces {
     /// Opens (creating and migrating) the spaces database and image directory.
     pub fn open(cfg: SpacesConfig) -> Result<Spaces, SetupError> {
         let path = cfg.dir.join("spaces.sqlite");
-        // The writer checkpoints by itself only past 32 MB of WAL; the background
-        // checkpointer normally keeps the WAL far below that (hearth_db::spawn_checkpointer).
-        let db = Db::open(&path, MIGRATIONS, 8, |conn| {
-            conn.execute_batch("PRAGMA wal_autocheckpoint = 8000")?;
-            Ok(())
-        })?;
+        let db = store::open(&path)?;
         let alive = Arc::new(());
         hearth_db::spawn_checkpointer(&path, "spaces-checkpoint", Arc::downgrade(&alive))?;
         let images_dir = cfg.dir.join("space-images");
@@ -301,41 +294,40 @@ impl Spaces {
             let conn = txn.conn;
             let now = now_ms();
             let skey = s.clock.next().to_string();
-            conn.prepare_cached(
-                "INSERT INTO space (skey, name, description, join_policy, listed, join_question,
-                                    member_count, created_by, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8)",
-            )?
-            .execute(params![
-                skey,
-                space_name,
-                opt_text(input.description),
-                policy.as_str(),
-                input.listed.unwrap_or(false),
-                opt_text(input.join_question),
-                did,
-                now
-            ])?;
-            let space_id = conn.last_insert_rowid();
-            let acct = store::ensure_account(conn, &did)?;
-            conn.prepare_cached(
-                "INSERT INTO member (space, did, acct, role, level, joined_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                space_id,
-                did,
-                acct,
-                Role::Owner.as_i64(),
-                Level::DEFAULT.as_i64(),
-                now
-            ])?;
+            let description = opt_text(input.description);
+            let join_question = opt_text(input.join_question);
+            let space_id = store::insert_space(
+                conn,
+                &store::NewSpace {
+                    skey: &skey,
+                    name: &space_name,
+                    description: description.as_deref(),
+                    join_policy: policy,
+                    listed: input.listed.unwrap_or(false),
+                    join_question: join_question.as_deref(),
+                    created_by: &did,
+                    now,
+                },
+            )?;
             store::audit(conn, space_id, &did, "space.create", None, None, now)?;
             if input.default_channels.unwrap_or(true) {
                 for (cname, kind, email) in DEFAULT_CHANNELS {
                     let (read, post) = kind.default_roles();
-                    insert_channel(
-                        s, conn, space_id, &did, cname, None, *kind, read, post, *email, now,
+                    let rkey = s.clock.next().to_string();
+                    store::insert_channel(
+                        conn,
+                        &store::NewChannel {
+                            space: space_id,
+                            rkey: &rkey,
+                            author: &did,
+                            name: cname,
+                            description: None,
+                            kind: *kind,
+                            read_role: read,
+                            post_role: post,
+                            email_announcements: *email,
+                            now,
+                        },
                     )?;
                 }
             }
@@ -413,33 +405,25 @@ impl Spaces {
             let acc = member_access(conn, &s.authority, &uri, &did)?;
             s.space_limit(&uri, 1.0)?;
             acc.require(Role::Admin, "Only admins update the space")?;
-            let mut changed = Vec::new();
             let id = acc.space.id;
-            if let Some(n) = new_name {
-                conn.prepare_cached("UPDATE space SET name = ?2 WHERE id = ?1")?
-                    .execute(params![id, n])?;
-                changed.push("name");
-            }
-            if let Some(d) = input.description {
-                conn.prepare_cached("UPDATE space SET description = ?2 WHERE id = ?1")?
-                    .execute(params![id, opt_text(Some(d))])?;
-                changed.push("description");
-            }
-            if let Some(p) = policy {
-                conn.prepare_cached("UPDATE space SET join_policy = ?2 WHERE id = ?1")?
-                    .execute(params![id, p.as_str()])?;
-                changed.push("joinPolicy");
-            }
-            if let Some(l) = input.listed {
-                conn.prepare_cached("UPDATE space SET listed = ?2 WHERE id = ?1")?
-                    .execute(params![id, l])?;
-                changed.push("listed");
-            }
-            if let Some(q) = input.join_question {
-                conn.prepare_cached("UPDATE space SET join_question = ?2 WHERE id = ?1")?
-                    .execute(params![id, opt_text(Some(q))])?;
-                changed.push("joinQuestion");
-            }
+            let change = store::SpaceChange {
+                name: new_name,
+                description: input.description.map(|d| opt_text(Some(d))),
+                join_policy: policy,
+                listed: input.listed,
+                join_question: input.join_question.map(|q| opt_text(Some(q))),
+            };
+            store::update_space(conn, id, &change)?;
+            let changed: Vec<&str> = [
+                ("name", change.name.is_some()),
+                ("description", change.description.is_some()),
+                ("joinPolicy", change.join_policy.is_some()),
+                ("listed", change.listed.is_some()),
+                ("joinQuestion", change.join_question.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(field, set)| set.then_some(field))
+            .collect();
             let now = now_ms();
             // The audit names the fields changed, not their (private) values.
             store::audit(
@@ -467,14 +451,7 @@ impl Spaces {
             let conn = txn.conn;
             let acc = member_access(conn, &s.authority, &uri, &did)?;
             acc.require(Role::Owner, "Only the owner deletes the space")?;
-            let cids: Vec<String> = {
-                let mut stmt =
-                    conn.prepare_cached("SELECT cid FROM space_image WHERE space = ?1")?;
-                let rows = stmt.query_map([acc.space.id], |r| r.get(0))?;
-                rows.collect::<Result<_, _>>()?
-            };
-            conn.prepare_cached("DELETE FROM space WHERE id = ?1")?
-                .execute([acc.space.id])?;
+            let cids = store::delete_space(conn, acc.space.id)?;
             let orphans = store::unreferenced_images(conn, cids)?;
             let dir = s.images_dir.clone();
             txn.after_commit(move || images::unlink(&dir, &orphans));
@@ -499,33 +476,7 @@ impl Spaces {
         };
         let did = did.to_owned();
         self.read(move |conn, s| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT m.role, m.joined_at, {} FROM member m JOIN space s ON s.id = m.space
-                 WHERE m.did = ?1 AND (m.joined_at, m.space) < (?2, ?3)
-                 ORDER BY m.joined_at DESC, m.space DESC LIMIT ?4",
-                SPACE_COLS
-                    .split(", ")
-                    .map(|c| format!("s.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))?;
-            let rows = stmt.query_map(params![did, before_t, before_id, limit], |r| {
-                let role: i64 = r.get(0)?;
-                let joined: i64 = r.get(1)?;
-                let space = SpaceRow {
-                    id: r.get(2)?,
-                    skey: r.get(3)?,
-                    name: r.get(4)?,
-                    description: r.get(5)?,
-                    join_policy: r.get(6)?,
-                    listed: r.get(7)?,
-                    join_question: r.get(8)?,
-                    member_count: r.get(9)?,
-                    created_at: r.get(10)?,
-                };
-                Ok((Role::from_i64(role), joined, space))
-            })?;
-            let rows: Vec<(Role, i64, SpaceRow)> = rows.collect::<Result<_, _>>()?;
+            let rows = store::spaces_of(conn, &did, (before_t, before_id), limit)?;
             let cursor = (rows.len() == limit as usize)
                 .then(|| rows.last().map(|(_, t, sp)| format!("{t}_{}", sp.id)))
                 .flatten();
@@ -553,25 +504,7 @@ impl Spaces {
             let acc = member_access(conn, &s.authority, &uri, &did)?;
             acc.require(Role::Admin, "Only admins read the audit log")?;
             let space_uri = uri.space_uri().to_string();
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, actor, action, subject, detail, created_at FROM audit
-                 WHERE space = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
-            )?;
-            let rows = stmt.query_map(params![acc.space.id, before, limit], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    AuditEntryView {
-                        id: r.get::<_, i64>(0)?.to_string(),
-                        space: space_uri.clone(),
-                        actor: r.get(1)?,
-                        action: r.get(2)?,
-                        subject: r.get(3)?,
-                        detail: r.get(4)?,
-                        created_at: fmt_time(r.get(5)?),
-                    },
-                ))
-            })?;
-            let rows: Vec<(i64, AuditEntryView)> = rows.collect::<Result<_, _>>()?;
+            let rows = store::audit_log(conn, acc.space.id, &space_uri, before, limit)?;
             let cursor = (rows.len() == limit as usize)
                 .then(|| rows.last().map(|(id, _)| id.to_string()))
                 .flatten();
@@ -598,37 +531,14 @@ impl Spaces {
                 .filter(|c| c.can_read(acc.role))
                 .collect();
             let members = if all {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT did, role, joined_at FROM member WHERE space = ?1 ORDER BY joined_at, did",
-                )?;
-                let rows = stmt.query_map([space.id], |r| {
-                    Ok(MemberView {
-                        did: r.get(0)?,
-                        role: Some(Role::from_i64(r.get(1)?).as_str().into()),
-                        joined_at: Some(fmt_time(r.get(2)?)),
-                    })
-                })?;
-                rows.collect::<Result<_, _>>()?
+                store::all_members(conn, space.id)?
             } else {
                 vec![ctx.member(&did)?]
             };
-            let rows: Vec<PostRow> = if all {
-                let mut stmt = conn.prepare_cached(&format!(
-                    "SELECT {} FROM post WHERE space = ?1 AND channel IN
-                       (SELECT id FROM channel WHERE space = ?1 AND read_role <= ?2)
-                     ORDER BY id",
-                    store::POST_COLS
-                ))?;
-                let rows =
-                    stmt.query_map(params![space.id, acc.role.as_i64()], PostRow::from_row)?;
-                rows.collect::<Result<_, _>>()?
+            let rows = if all {
+                store::posts_readable_by(conn, space.id, acc.role)?
             } else {
-                let mut stmt = conn.prepare_cached(&format!(
-                    "SELECT {} FROM post WHERE space = ?1 AND author = ?2 ORDER BY id",
-                    store::POST_COLS
-                ))?;
-                let rows = stmt.query_map(params![space.id, did], PostRow::from_row)?;
-                rows.collect::<Result<_, _>>()?
+                store::posts_by(conn, space.id, &did)?
             };
             let mut posts = Vec::with_capacity(rows.len());
             for p in &rows {
@@ -679,18 +589,22 @@ impl Spaces {
             s.space_limit(&uri, 1.0)?;
             acc.require(Role::Admin, "Only admins create channels")?;
             let now = now_ms();
-            let id = insert_channel(
-                s,
+            let rkey = s.clock.next().to_string();
+            let description = opt_text(input.description);
+            let id = store::insert_channel(
                 conn,
-                acc.space.id,
-                &did,
-                &cname,
-                opt_text(input.description),
-                kind,
-                read,
-                post,
-                email,
-                now,
+                &store::NewChannel {
+                    space: acc.space.id,
+                    rkey: &rkey,
+                    author: &did,
+                    name: &cname,
+                    description: description.as_deref(),
+                    kind,
+                    read_role: read,
+                    post_role: post,
+                    email_announcements: email,
+                    now,
+                },
             )?;
             let c =
                 store::channel_by_id(conn, id)?.ok_or(SpaceError::NotFound("Channel not found"))?;
@@ -740,21 +654,18 @@ impl Spaces {
             if post < read {
                 return Err(SpaceError::invalid("postRole must be at least readRole"));
             }
-            conn.prepare_cached(
-                "UPDATE channel SET name = ?2, description = ?3, read_role = ?4, post_role = ?5,
-                                    email_announcements = ?6 WHERE id = ?1",
-            )?
-            .execute(params![
+            let description = match input.description {
+                Some(d) => opt_text(Some(d)),
+                None => c.description.clone(),
+            };
+            store::update_channel(
+                conn,
                 c.id,
-                new_name.unwrap_or(c.name.clone()),
-                match input.description {
-                    Some(d) => opt_text(Some(d)),
-                    None => c.description.clone(),
-                },
-                read.as_i64(),
-                post.as_i64(),
+                &new_name.unwrap_or(c.name.clone()),
+                description.as_deref(),
+                (read, post),
                 input.email_announcements.unwrap_or(c.email_announcements),
-            ])?;
+            )?;
             let c = store::channel_by_id(conn, c.id)?
                 .ok_or(SpaceError::NotFound("Channel not found"))?;
             let ctx = s.ctx(conn, &acc.space, &did, acc.role);
@@ -772,38 +683,4 @@ impl Spaces {
         })
         .await
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn insert_channel(
-    s: &Spaces,
-    conn: &Connection,
-    space: i64,
-    author: &str,
-    name: &str,
-    description: Option<String>,
-    kind: ChannelKind,
-    read: Role,
-    post: Role,
-    email: bool,
-    now: i64,
-) -> SpaceResult<i64> {
-    conn.prepare_cached(
-        "INSERT INTO channel (space, rkey, author, name, description, kind, read_role, post_role,
-                              email_announcements, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
-    .execute(params![
-        space,
-        s.clock.next().to_string(),
-        author,
-        name,
-        description,
-        kind.as_str(),
-        read.as_i64(),
-        post.as_i64(),
-        email,
-        now
-    ])?;
-    Ok(conn.last_insert_rowid())
 }

@@ -1,21 +1,39 @@
-//! Rows of the spaces database and the queries that load them and build views. Every query is
-//! a cached prepared statement served by an index (schema_v1.sql names which).
+//! The spaces database (`spaces.sqlite`, kept apart from the public index): its schema, its
+//! rows, and every statement run on it, by table group. Every query is a cached prepared
+//! statement served by an index (schema_v1.sql names which). [`ViewCtx`] builds the views of
+//! one space's rows for one viewer.
 
 use crate::model::{ChannelKind, JoinPolicy, Level, Role, SpaceResult, fmt_time};
 use crate::uri::{Collection, SpaceUri};
 use crate::views::*;
+use hearth_db::{Db, DbError};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::collections::HashMap;
+use std::path::Path;
 
 mod members;
 mod notifications;
 mod outbox;
 mod posts;
+mod spaces;
 
 pub use members::*;
 pub use notifications::*;
 pub use outbox::*;
 pub use posts::*;
+pub use spaces::*;
+
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+
+/// Opens (creating and migrating) the spaces database.
+pub fn open(path: &Path) -> Result<Db<()>, DbError> {
+    // The writer checkpoints by itself only past 32 MB of WAL; the background checkpointer
+    // normally keeps the WAL far below that (hearth_db::spawn_checkpointer).
+    Db::open(path, MIGRATIONS, 8, |conn| {
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 8000")?;
+        Ok(())
+    })
+}
 
 #[derive(Debug, Clone)]
 pub struct SpaceRow {
