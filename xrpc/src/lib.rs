@@ -7,6 +7,7 @@ pub mod auth;
 mod error;
 mod extract;
 mod host;
+pub mod ratelimit;
 
 pub use error::{XrpcError, XrpcResult};
 pub use extract::{MAX_JSON_BYTES, XJson, XQuery, repeated};
