@@ -12,7 +12,6 @@ pub mod xrpc;
 use atproto::crypto::{Algorithm, keyfile};
 use atproto::identity::{DidResolver, DidResolverConfig, HandleResolver, IdentityError};
 use config::AppviewConfig;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,15 +35,8 @@ pub enum StartError {
     Spaces(#[from] hearth_spaces::SetupError),
     #[error("starting the ingest workers: {0}")]
     Workers(std::io::Error),
-    #[error("invalid bind address {0}")]
-    Address(String),
-    #[error("binding {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("serving: {0}")]
-    Serve(std::io::Error),
+    #[error(transparent)]
+    Serve(#[from] hearth_xrpc::server::ServeError),
 }
 
 const MIGRATIONS: &[&str] = &[
@@ -132,13 +124,8 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
 
 /// Runs the AppView until the process is stopped.
 pub async fn serve(cfg: AppviewConfig) -> Result<(), StartError> {
-    let address = format!("{}:{}", cfg.bind, cfg.port);
-    let addr: SocketAddr = address.parse().map_err(|_| StartError::Address(address))?;
-    let state = build_state(cfg)?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })?;
-    serve_on(state, listener).await
+    let listener = hearth_xrpc::server::bind(&cfg.bind, cfg.port).await?;
+    serve_on(build_state(cfg)?, listener).await
 }
 
 pub async fn serve_on(
@@ -147,26 +134,15 @@ pub async fn serve_on(
 ) -> Result<(), StartError> {
     ingest::start(&state).map_err(StartError::Workers)?;
     hearth_spaces::start(&state.spaces)?;
-    let local = listener.local_addr().map_err(StartError::Serve)?;
+    let local = listener
+        .local_addr()
+        .map_err(hearth_xrpc::server::ServeError::Serve)?;
     tracing::info!(url = %state.public_url, did = %state.service_did, "AppView listening on {local}");
-    let app = xrpc::router(state.clone())
-        .merge(hearth_spaces::router(
-            state.spaces.clone(),
-            state.auth.clone(),
-        ))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-            axum::response::IntoResponse::into_response(hearth_xrpc::XrpcError::internal(
-                "handler panicked",
-            ))
-        }))
-        .layer(tower_http::cors::CorsLayer::very_permissive())
-        .layer(tower_http::trace::TraceLayer::new_for_http());
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
-    .map_err(StartError::Serve)
+    let app = xrpc::router(state.clone()).merge(hearth_spaces::router(
+        state.spaces.clone(),
+        state.auth.clone(),
+    ));
+    Ok(hearth_xrpc::server::serve(listener, app).await?)
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@ mod error;
 mod extract;
 mod host;
 pub mod ratelimit;
+pub mod server;
 
 pub use error::{XrpcError, XrpcResult};
-pub use extract::{MAX_JSON_BYTES, XJson, XQuery, repeated};
+pub use extract::{MAX_JSON_BYTES, XJson, XQuery, json_body, repeated};
 pub use host::{PublicHost, did_web_document};

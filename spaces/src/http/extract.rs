@@ -8,7 +8,7 @@ use super::HttpState;
 use atproto::syntax::Datetime;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use hearth_xrpc::XrpcError;
 use hearth_xrpc::auth::{Viewer, outlives_write_limit};
 use serde::de::DeserializeOwned;
@@ -63,23 +63,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Input<T> {
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, XrpcError> {
         let nsid = nsid_of(req.uri().path()).to_owned();
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.trim_start()
-                    .to_ascii_lowercase()
-                    .starts_with("application/json")
-            });
-        if !is_json {
-            return Err(XrpcError::invalid_request(
-                "Expected a JSON body (Content-Type: application/json)",
-            ));
-        }
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_INPUT_BYTES)
-            .await
-            .map_err(|_| XrpcError::payload_too_large("Input is too large"))?;
+        let bytes = hearth_xrpc::json_body(req, MAX_INPUT_BYTES).await?;
         let json: Value = serde_json::from_slice(&bytes)
             .map_err(|_| XrpcError::invalid_request("Input is not valid JSON"))?;
         let data = atproto::data::json::from_json(&json)
