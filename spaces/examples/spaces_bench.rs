@@ -14,9 +14,9 @@ use atproto::identity::{DidResolver, DidResolverConfig};
 use atproto::plc::Operation;
 use axum::body::Body;
 use axum::http::Request;
-use hearth_spaces::posts::CreatePost;
+use hearth_spaces::ops::posts::CreatePost;
+use hearth_spaces::ops::spaces::CreateSpace;
 use hearth_spaces::ratelimit::Limits;
-use hearth_spaces::service::CreateSpace;
 use hearth_spaces::{Spaces, SpacesConfig};
 use hearth_xrpc::auth::{Audience, REPLAY_SCHEMA, ReplayCache, ServiceAuth};
 use std::sync::Arc;
@@ -123,7 +123,7 @@ async fn main() -> anyhow::Result<()> {
     let token = spaces
         .create_invite(
             owner,
-            hearth_spaces::members::CreateInvite {
+            hearth_spaces::ops::members::CreateInvite {
                 space: space.clone(),
                 role: None,
                 max_uses: None,

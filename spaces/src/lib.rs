@@ -5,10 +5,10 @@
 //! | --- | --- |
 //! | [`uri`] | space addressing (`at://{authority}/space/social.hearth.space/{skey}/...`) |
 //! | [`model`] | roles, policies, channel kinds, levels, errors |
-//! | `schema_v1.sql` | the separate `spaces.sqlite` database |
-//! | [`store`] | rows, lookups and views |
+//! | [`store`] | the separate `spaces.sqlite` database: its schema and every statement on it, by table group |
 //! | [`permissions`] | the gate: membership and roles, checked inside every read and write |
-//! | [`service`], [`members`], [`posts`], [`notify`] | the service handle, and the operations, which call the store and never each other |
+//! | [`service`] | the service handle: database, images, email settings, limits, clock |
+//! | [`ops`] | the operations (spaces and channels, members, posts, notifications), which call the store and never each other |
 //! | [`fanout`] | notifications (and announcement emails) the operations queue after a write |
 //! | [`email`] | the SMTP outbox sender and digests |
 //! | [`images`] | private images on the AppView's disk |
@@ -24,11 +24,9 @@ pub mod email;
 pub mod fanout;
 pub mod http;
 pub mod images;
-pub mod members;
 pub mod model;
-pub mod notify;
+pub mod ops;
 pub mod permissions;
-pub mod posts;
 pub mod ratelimit;
 pub mod service;
 pub mod store;

@@ -6,12 +6,12 @@
 
 mod spaces_common;
 
-use hearth_spaces::members::CreateInvite;
 use hearth_spaces::model::SpaceError;
-use hearth_spaces::notify::SetLevel;
-use hearth_spaces::posts::CreatePost;
+use hearth_spaces::ops::members::CreateInvite;
+use hearth_spaces::ops::notifications::SetLevel;
+use hearth_spaces::ops::posts::CreatePost;
+use hearth_spaces::ops::spaces::CreateSpace;
 use hearth_spaces::ratelimit::Limits;
-use hearth_spaces::service::CreateSpace;
 use hearth_spaces::{Spaces, SpacesConfig};
 use reqwest::StatusCode;
 use serde_json::json;

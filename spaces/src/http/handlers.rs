@@ -3,10 +3,11 @@
 use super::HttpState;
 use super::error::xrpc_error;
 use super::extract::{Caller, Input, Params};
+use crate::images;
 use crate::model::SpaceError;
+use crate::ops::{members, notifications, posts, spaces};
 use crate::service::Spaces;
 use crate::views::Settings;
-use crate::{images, members, notify, posts, service};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -165,8 +166,8 @@ const PAGE: u32 = 50;
 pub(super) async fn space_create(
     State(st): State<HttpState>,
     Caller(did): Caller,
-    Input(i): Input<service::CreateSpace>,
-) -> Out<service::SpaceWithChannels> {
+    Input(i): Input<spaces::CreateSpace>,
+) -> Out<spaces::SpaceWithChannels> {
     done(sp(&st).create_space(&did, i).await)
 }
 
@@ -174,14 +175,14 @@ pub(super) async fn space_get(
     State(st): State<HttpState>,
     Caller(did): Caller,
     Params(q): Params<SpaceQ>,
-) -> Out<service::SpaceWithChannels> {
+) -> Out<spaces::SpaceWithChannels> {
     done(sp(&st).get_space(&did, &q.space).await)
 }
 
 pub(super) async fn space_update(
     State(st): State<HttpState>,
     Caller(did): Caller,
-    Input(i): Input<service::UpdateSpace>,
+    Input(i): Input<spaces::UpdateSpace>,
 ) -> Out<Value> {
     let space = sp(&st).update_space(&did, i).await.map_err(xrpc_error)?;
     Ok(Json(json!({ "space": space })))
@@ -199,7 +200,7 @@ pub(super) async fn space_list_mine(
     State(st): State<HttpState>,
     Caller(did): Caller,
     Params(q): Params<PageQ>,
-) -> Out<service::SpaceList> {
+) -> Out<spaces::SpaceList> {
     done(
         sp(&st)
             .list_mine(&did, q.limit.unwrap_or(PAGE), q.cursor)
@@ -211,7 +212,7 @@ pub(super) async fn space_audit(
     State(st): State<HttpState>,
     Caller(did): Caller,
     Params(q): Params<SpacePageQ>,
-) -> Out<service::AuditLog> {
+) -> Out<spaces::AuditLog> {
     done(
         sp(&st)
             .audit_log(&did, &q.space, q.limit.unwrap_or(PAGE), q.cursor)
@@ -223,7 +224,7 @@ pub(super) async fn space_export(
     State(st): State<HttpState>,
     Caller(did): Caller,
     Params(q): Params<SpaceQ>,
-) -> Out<service::Export> {
+) -> Out<spaces::Export> {
     done(sp(&st).export(&did, &q.space).await)
 }
 
@@ -232,7 +233,7 @@ pub(super) async fn space_export(
 pub(super) async fn channel_create(
     State(st): State<HttpState>,
     Caller(did): Caller,
-    Input(i): Input<service::CreateChannel>,
+    Input(i): Input<spaces::CreateChannel>,
 ) -> Out<Value> {
     let channel = sp(&st).create_channel(&did, i).await.map_err(xrpc_error)?;
     Ok(Json(json!({ "channel": channel })))
@@ -241,7 +242,7 @@ pub(super) async fn channel_create(
 pub(super) async fn channel_update(
     State(st): State<HttpState>,
     Caller(did): Caller,
-    Input(i): Input<service::UpdateChannel>,
+    Input(i): Input<spaces::UpdateChannel>,
 ) -> Out<Value> {
     let channel = sp(&st).update_channel(&did, i).await.map_err(xrpc_error)?;
     Ok(Json(json!({ "channel": channel })))
@@ -483,7 +484,7 @@ pub(super) async fn notif_list(
     State(st): State<HttpState>,
     Caller(did): Caller,
     Params(q): Params<PageQ>,
-) -> Out<notify::NotificationList> {
+) -> Out<notifications::NotificationList> {
     done(
         sp(&st)
             .list_notifications(&did, q.space, q.limit.unwrap_or(PAGE), q.cursor)
@@ -495,7 +496,7 @@ pub(super) async fn notif_unread(
     State(st): State<HttpState>,
     Caller(did): Caller,
     Params(q): Params<PageQ>,
-) -> Out<notify::UnreadCount> {
+) -> Out<notifications::UnreadCount> {
     done(sp(&st).unread_count(&did, q.space).await)
 }
 
@@ -510,8 +511,8 @@ pub(super) async fn notif_seen(
 pub(super) async fn notif_set_level(
     State(st): State<HttpState>,
     Caller(did): Caller,
-    Input(i): Input<notify::SetLevel>,
-) -> Out<notify::LevelOut> {
+    Input(i): Input<notifications::SetLevel>,
+) -> Out<notifications::LevelOut> {
     done(sp(&st).set_level(&did, i).await)
 }
 
@@ -525,7 +526,7 @@ pub(super) async fn notif_get_settings(
 pub(super) async fn notif_put_settings(
     State(st): State<HttpState>,
     Caller(did): Caller,
-    Input(i): Input<notify::PutSettings>,
+    Input(i): Input<notifications::PutSettings>,
 ) -> Out<Settings> {
     done(sp(&st).put_settings(&did, i).await)
 }
