@@ -3,9 +3,9 @@
 //! the very next request and there is no window between the check and the use. Roles come
 //! from the spaces tables only, never from anything in the token.
 
-use super::model::{Role, SpaceError, SpaceResult};
-use super::store::{self, ChannelRow, PostRow, SpaceRow};
-use super::uri::{Collection, SpaceUri};
+use crate::model::{Role, SpaceError, SpaceResult};
+use crate::store::{self, ChannelRow, PostRow, SpaceRow};
+use crate::uri::{Collection, SpaceUri};
 use rusqlite::Connection;
 
 /// A current member's standing in a space.
@@ -98,9 +98,7 @@ pub fn readable_post(
     }
     // A reply in a hidden thread is as hidden as its thread.
     if let Some(root) = post.root {
-        let root_hidden: bool = conn
-            .prepare_cached("SELECT hidden FROM post WHERE id = ?1")?
-            .query_row([root], |r| r.get(0))?;
+        let root_hidden = store::post_hidden(conn, root)?;
         if root_hidden && acc.role < Role::Moderator {
             return Err(SpaceError::NotFound("Post not found"));
         }

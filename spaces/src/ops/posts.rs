@@ -1,15 +1,16 @@
 //! Posts: threads and replies, edits, deletion, reactions, questions' accepted answers, pins,
 //! hiding, the channel feed and threads, and private images.
 
-use super::images;
-use super::model::*;
-use super::notify::{self, Fanout};
-use super::permissions::{Access, member_access, parse_uri, readable_channel, readable_post};
-use super::service::{Spaces, id_cursor, unreferenced_images};
-use super::store::{self, ChannelRow, POST_COLS, PostRow};
-use super::uri::{Collection, SpaceUri, is_space_reference};
-use super::views::*;
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::fanout;
+use crate::images;
+use crate::model::*;
+use crate::permissions::{Access, member_access, parse_uri, readable_channel, readable_post};
+use crate::service::Spaces;
+use crate::store::{self, ChannelRow, PostRow};
+use crate::uri::{Collection, SpaceUri};
+use crate::views::*;
+use hearth_lexicons::is_space_reference;
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -192,7 +193,9 @@ impl Spaces {
                     Some(_) => {
                         let (parent, channel) = readable_post(conn, &acc, &target)?;
                         if let Some(c) = &channel_uri
-                            && (c.as_collection(Collection::Channel).map(|p| p.rkey.as_str())
+                            && (c
+                                .as_collection(Collection::Channel)
+                                .map(|p| p.rkey.as_str())
                                 != Some(channel.rkey.as_str())
                                 || c.skey != acc.space.skey)
                         {
@@ -208,10 +211,7 @@ impl Spaces {
                 let refs = check_facets(conn, s, &acc, &channel, &input.facets)?;
                 let mut images = Vec::with_capacity(image_cids.len());
                 for (cid, alt) in &image_cids {
-                    let uploader: Option<String> = conn
-                        .prepare_cached("SELECT uploader FROM space_image WHERE space = ?1 AND cid = ?2")?
-                        .query_row(params![acc.space.id, cid], |r| r.get(0))
-                        .optional()?;
+                    let uploader = store::image_uploader(conn, acc.space.id, cid)?;
                     if uploader.as_deref() != Some(did.as_str()) {
                         return Err(SpaceError::invalid(
                             "Images must be uploaded to this space by the author first",
@@ -229,88 +229,68 @@ impl Spaces {
                             Some(u) => u.clone(),
                             None => ctx.post_uri(&p.author, &p.rkey),
                         };
-                        (Some(root_id), Some(root_uri), Some(ctx.post_uri(&p.author, &p.rkey)), Some(p.id))
+                        (
+                            Some(root_id),
+                            Some(root_uri),
+                            Some(ctx.post_uri(&p.author, &p.rkey)),
+                            Some(p.id),
+                        )
                     }
                     None => (None, None, None, None),
                 };
-                conn.prepare_cached(
-                    "INSERT INTO post (space, channel, author, rkey, root, root_uri, parent_uri, parent,
-                                       text, facets, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                )?
-                .execute(params![
-                    acc.space.id,
-                    channel.id,
-                    did,
-                    rkey,
-                    root_id,
-                    root_uri,
-                    parent_uri,
-                    parent_id,
-                    input.text,
-                    facets_json(&input.facets),
-                    now
-                ])?;
-                let post_id = conn.last_insert_rowid();
-                for (i, (cid, alt)) in images.iter().enumerate() {
-                    conn.prepare_cached(
-                        "INSERT INTO post_image (post, position, cid, alt) VALUES (?1, ?2, ?3, ?4)",
-                    )?
-                    .execute(params![post_id, i as i64, cid, alt])?;
-                }
-                let post_uri = ctx.post_uri(&did, &rkey);
-                let mut fan = Fanout {
+                let facets = facets_json(&input.facets);
+                let post_id = store::insert_post(
                     conn,
-                    space: acc.space.id,
-                    channel: &channel,
-                    post: post_id,
-                    author: &did,
-                    subject: &post_uri,
-                    now,
+                    &store::NewPost {
+                        space: acc.space.id,
+                        channel: channel.id,
+                        author: &did,
+                        rkey: &rkey,
+                        root: root_id,
+                        root_uri: root_uri.as_deref(),
+                        parent_uri: parent_uri.as_deref(),
+                        parent: parent_id,
+                        text: &input.text,
+                        facets: facets.as_deref(),
+                        now,
+                    },
+                    &images,
+                )?;
+                let post_uri = ctx.post_uri(&did, &rkey);
+                let reply_to = match (&parent, root_id) {
+                    (Some(p), Some(root_id)) => {
+                        Some((store::post_author(conn, root_id)?, p.author.clone()))
+                    }
+                    _ => None,
                 };
-                let mut emails = 0;
-                if let (Some(p), Some(root_id)) = (&parent, root_id) {
-                    conn.prepare_cached(
-                        "UPDATE post SET reply_count = reply_count + 1 WHERE id = ?1 OR id = ?2",
-                    )?
-                    .execute(params![root_id, p.id])?;
-                    for m in &refs.mentions {
-                        fan.one(m, "mention", Level::MentionsAndReplies)?;
-                    }
-                    let root_author: String = conn
-                        .prepare_cached("SELECT author FROM post WHERE id = ?1")?
-                        .query_row([root_id], |r| r.get(0))?;
-                    let reason = if channel.kind == ChannelKind::Questions { "answer" } else { "reply" };
-                    fan.one(&root_author, reason, Level::MentionsAndReplies)?;
-                    fan.one(&p.author, "reply", Level::MentionsAndReplies)?;
-                } else {
-                    for m in &refs.mentions {
-                        fan.one(m, "mention", Level::MentionsAndReplies)?;
-                    }
-                    match channel.kind {
-                        ChannelKind::Announcements => {
-                            fan.all("announcement", Level::AnnouncementsOnly)?;
-                            if channel.email_announcements && s.email_available() {
-                                emails = notify::queue_announcement_emails(
-                                    conn, s, &acc.space, &channel, &did, &input.text, now,
-                                )?;
-                            }
-                        }
-                        ChannelKind::Questions => {
-                            fan.all("question", Level::All)?;
-                        }
-                        ChannelKind::Discussion | ChannelKind::Restricted => {
-                            fan.all("post", Level::All)?;
-                        }
-                    }
-                }
+                let emails = fanout::post_created(
+                    conn,
+                    &fanout::NewPost {
+                        space: &acc.space,
+                        channel: &channel,
+                        post: post_id,
+                        author: &did,
+                        uri: &post_uri,
+                        text: &input.text,
+                        mentions: &refs.mentions,
+                        reply_to: reply_to.as_ref().map(|(r, p)| (r.as_str(), p.as_str())),
+                        now,
+                    },
+                    s.email_available().then_some(s.public_url.as_str()),
+                )?;
                 if emails > 0 {
                     let s2 = s.clone();
                     txn.after_commit(move || s2.outbox.notify_one());
                 }
-                let row = store::post_by_id(conn, post_id)?.ok_or(SpaceError::NotFound("Post not found"))?;
+                let row = store::post_by_id(conn, post_id)?
+                    .ok_or(SpaceError::NotFound("Post not found"))?;
                 let mut ctx = s.ctx(conn, &acc.space, &did, acc.role);
-                Ok((PostOut { post: ctx.post(&row)? }, emails))
+                Ok((
+                    PostOut {
+                        post: ctx.post(&row)?,
+                    },
+                    emails,
+                ))
             })
             .await?;
         tracing::debug!(emails, "post created");
@@ -330,23 +310,19 @@ impl Spaces {
                 return Err(SpaceError::Forbidden("Only the author edits a post"));
             }
             if input.text.trim().is_empty() {
-                let has_images: bool = conn
-                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM post_image WHERE post = ?1)")?
-                    .query_row([post.id], |r| r.get(0))?;
+                let has_images = store::has_images(conn, post.id)?;
                 if !has_images {
                     return Err(SpaceError::invalid("A post needs text or an image"));
                 }
             }
             check_facets(conn, s, &acc, &channel, &input.facets)?;
-            conn.prepare_cached(
-                "UPDATE post SET text = ?2, facets = ?3, edited_at = ?4 WHERE id = ?1",
-            )?
-            .execute(params![
+            store::edit_post(
+                conn,
                 post.id,
-                input.text,
-                facets_json(&input.facets),
-                now_ms()
-            ])?;
+                &input.text,
+                facets_json(&input.facets).as_deref(),
+                now_ms(),
+            )?;
             let row =
                 store::post_by_id(conn, post.id)?.ok_or(SpaceError::NotFound("Post not found"))?;
             let mut ctx = s.ctx(conn, &acc.space, &did, acc.role);
@@ -368,45 +344,13 @@ impl Spaces {
             s.space_limit(&uri, 1.0)?;
             let (post, _) = readable_post(conn, &acc, &uri)?;
             if post.author != did && acc.role < Role::Moderator {
-                return Err(SpaceError::Forbidden("Only the author or a moderator deletes a post"));
+                return Err(SpaceError::Forbidden(
+                    "Only the author or a moderator deletes a post",
+                ));
             }
-            // The images of the post, and of its replies if it is a root.
-            let cids: Vec<String> = {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT pi.cid FROM post_image pi WHERE pi.post = ?1
-                     UNION SELECT pi.cid FROM post_image pi JOIN post p ON p.id = pi.post WHERE p.root = ?1",
-                )?;
-                let rows = stmt.query_map([post.id], |r| r.get(0))?;
-                rows.collect::<Result<_, _>>()?
-            };
-            if let Some(root) = post.root {
-                conn.prepare_cached(
-                    "UPDATE post SET reply_count = max(reply_count - 1, 0) WHERE id = ?1 OR id = ?2",
-                )?
-                .execute(params![root, post.parent])?;
-                conn.prepare_cached(
-                    "UPDATE post SET accepted_answer = NULL WHERE id = ?1 AND accepted_answer = ?2",
-                )?
-                .execute(params![root, post.id])?;
-            }
-            conn.prepare_cached("DELETE FROM post WHERE id = ?1")?
-                .execute([post.id])?;
             // An image leaves the space once no post in it shows the image.
-            let mut gone = Vec::new();
-            for cid in cids {
-                let used: bool = conn
-                    .prepare_cached(
-                        "SELECT EXISTS (SELECT 1 FROM post_image pi JOIN post p ON p.id = pi.post
-                                        WHERE pi.cid = ?1 AND p.space = ?2)",
-                    )?
-                    .query_row(params![cid, acc.space.id], |r| r.get(0))?;
-                if !used {
-                    conn.prepare_cached("DELETE FROM space_image WHERE space = ?1 AND cid = ?2")?
-                        .execute(params![acc.space.id, cid])?;
-                    gone.push(cid);
-                }
-            }
-            let orphans = unreferenced_images(conn, gone)?;
+            let gone = store::delete_post(conn, &post)?;
+            let orphans = store::unreferenced_images(conn, gone)?;
             let dir = s.images_dir.clone();
             txn.after_commit(move || images::unlink(&dir, &orphans));
             Ok(())
@@ -433,15 +377,7 @@ impl Spaces {
             let acc = member_access(conn, &s.authority, &uri, &did)?;
             s.space_limit(&uri, 1.0)?;
             let (post, _) = readable_post(conn, &acc, &uri)?;
-            if remove {
-                conn.prepare_cached("DELETE FROM reaction WHERE post = ?1 AND emoji = ?2 AND did = ?3")?
-                    .execute(params![post.id, emoji, did])?;
-            } else {
-                conn.prepare_cached(
-                    "INSERT OR IGNORE INTO reaction (post, emoji, did, created_at) VALUES (?1, ?2, ?3, ?4)",
-                )?
-                .execute(params![post.id, emoji, did, now_ms()])?;
-            }
+            store::react(conn, post.id, &did, &emoji, remove, now_ms())?;
             Ok(Reactions {
                 reactions: store::reactions(conn, post.id, &did)?,
             })
@@ -466,8 +402,7 @@ impl Spaces {
             s.space_limit(&uri, 1.0)?;
             acc.require(Role::Moderator, "Only moderators hide posts")?;
             let (post, _) = readable_post(conn, &acc, &uri)?;
-            conn.prepare_cached("UPDATE post SET hidden = ?2 WHERE id = ?1")?
-                .execute(params![post.id, hidden])?;
+            store::set_hidden(conn, post.id, hidden)?;
             let action = if hidden { "post.hide" } else { "post.unhide" };
             let reason = reason
                 .map(|r| r.trim().to_owned())
@@ -506,8 +441,7 @@ impl Spaces {
                     "Only a thread (not a reply) can be pinned",
                 ));
             }
-            conn.prepare_cached("UPDATE post SET pinned = ?2 WHERE id = ?1")?
-                .execute(params![post.id, pinned])?;
+            store::set_pinned(conn, post.id, pinned)?;
             let action = if pinned { "post.pin" } else { "post.unpin" };
             store::audit(
                 conn,
@@ -546,23 +480,13 @@ impl Spaces {
             let root_id = post
                 .root
                 .ok_or_else(|| SpaceError::invalid("A question cannot answer itself"))?;
-            let asker: String = conn
-                .prepare_cached("SELECT author FROM post WHERE id = ?1")?
-                .query_row([root_id], |r| r.get(0))?;
+            let asker = store::post_author(conn, root_id)?;
             if asker != did && acc.role < Role::Moderator {
                 return Err(SpaceError::Forbidden(
                     "Only the asker or a moderator marks the answer",
                 ));
             }
-            if accepted {
-                conn.prepare_cached("UPDATE post SET accepted_answer = ?2 WHERE id = ?1")?
-                    .execute(params![root_id, post.id])?;
-            } else {
-                conn.prepare_cached(
-                    "UPDATE post SET accepted_answer = NULL WHERE id = ?1 AND accepted_answer = ?2",
-                )?
-                .execute(params![root_id, post.id])?;
-            }
+            store::set_accepted_answer(conn, root_id, post.id, accepted)?;
             let row =
                 store::post_by_id(conn, post.id)?.ok_or(SpaceError::NotFound("Post not found"))?;
             let mut ctx = s.ctx(conn, &acc.space, &did, acc.role);
@@ -592,26 +516,11 @@ impl Spaces {
             let limit = i64::from(limit);
             let mut rows: Vec<PostRow> = Vec::new();
             if first {
-                let mut stmt = conn.prepare_cached(&format!(
-                    "SELECT {POST_COLS} FROM post
-                     WHERE channel = ?1 AND root IS NULL AND pinned = 1 AND (hidden = 0 OR ?2)
-                     ORDER BY id DESC LIMIT ?3"
-                ))?;
-                let pinned = stmt.query_map(params![channel.id, moderator, limit], PostRow::from_row)?;
-                for p in pinned {
-                    rows.push(p?);
-                }
+                rows = store::pinned_threads(conn, channel.id, moderator, limit)?;
             }
             let pinned_count = rows.len() as i64;
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {POST_COLS} FROM post
-                 WHERE channel = ?1 AND root IS NULL AND id < ?2 AND pinned = 0 AND (hidden = 0 OR ?3)
-                 ORDER BY id DESC LIMIT ?4"
-            ))?;
             let want = (limit - pinned_count).max(0);
-            let rest: Vec<PostRow> = stmt
-                .query_map(params![channel.id, before, moderator, want], PostRow::from_row)?
-                .collect::<Result<_, _>>()?;
+            let rest = store::threads_before(conn, channel.id, before, moderator, want)?;
             let cursor = if rest.len() as i64 == want {
                 // A full page (or a first page filled by pins): there may be more.
                 Some(rest.last().map_or(before, |p| p.id).to_string())
@@ -637,20 +546,16 @@ impl Spaces {
             let acc = member_access(conn, &s.authority, &uri, &did)?;
             let (post, _) = readable_post(conn, &acc, &uri)?;
             let root = match post.root {
-                Some(id) => store::post_by_id(conn, id)?.ok_or(SpaceError::NotFound("Post not found"))?,
+                Some(id) => {
+                    store::post_by_id(conn, id)?.ok_or(SpaceError::NotFound("Post not found"))?
+                }
                 None => post,
             };
             let moderator = acc.role >= Role::Moderator;
             if root.hidden && !moderator {
                 return Err(SpaceError::NotFound("Post not found"));
             }
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {POST_COLS} FROM post WHERE root = ?1 AND root IS NOT NULL AND (hidden = 0 OR ?2)
-                 ORDER BY id LIMIT ?3"
-            ))?;
-            let replies: Vec<PostRow> = stmt
-                .query_map(params![root.id, moderator, MAX_THREAD_REPLIES], PostRow::from_row)?
-                .collect::<Result<_, _>>()?;
+            let replies = store::replies(conn, root.id, moderator, MAX_THREAD_REPLIES)?;
             let mut ctx = s.ctx(conn, &acc.space, &did, acc.role);
             let root_view = ctx.post(&root)?;
             let mut views = Vec::with_capacity(replies.len());
@@ -706,11 +611,17 @@ impl Spaces {
                 let conn = txn.conn;
                 // Checked again in the transaction: a removal since the first check wins.
                 let acc = member_access(conn, &s.authority, &uri, &did)?;
-                conn.prepare_cached(
-                    "INSERT OR IGNORE INTO space_image (space, cid, mime, size, uploader, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?
-                .execute(params![acc.space.id, cid2, mime, size, did, now_ms()])?;
+                store::insert_image(
+                    conn,
+                    &store::NewImage {
+                        space: acc.space.id,
+                        cid: &cid2,
+                        mime,
+                        size,
+                        uploader: &did,
+                        now: now_ms(),
+                    },
+                )?;
                 Ok(())
             })
             .await;
@@ -718,7 +629,7 @@ impl Spaces {
             // Don't leave bytes on disk that no space refers to.
             let orphans = {
                 let cid = cid.clone();
-                self.read(move |conn, _| unreferenced_images(conn, vec![cid]))
+                self.read(move |conn, _| store::unreferenced_images(conn, vec![cid]))
                     .await?
             };
             images::unlink(&self.images_dir, &orphans);
@@ -743,29 +654,10 @@ impl Spaces {
         let (mime, path) = self
             .read(move |conn, s| {
                 let acc = member_access(conn, &s.authority, &uri, &did)?;
-                let (mime, uploader): (String, String) = conn
-                    .prepare_cached(
-                        "SELECT mime, uploader FROM space_image WHERE space = ?1 AND cid = ?2",
-                    )?
-                    .query_row(params![acc.space.id, cid], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?
+                let (mime, uploader) = store::image(conn, acc.space.id, &cid)?
                     .ok_or(SpaceError::NotFound("Image not found"))?;
-                let visible = uploader == did || {
-                    let moderator = acc.role >= Role::Moderator;
-                    conn.prepare_cached(
-                        "SELECT EXISTS (
-                           SELECT 1 FROM post_image pi
-                           JOIN post p ON p.id = pi.post
-                           JOIN channel c ON c.id = p.channel
-                           LEFT JOIN post r ON r.id = p.root
-                           WHERE pi.cid = ?1 AND p.space = ?2 AND c.read_role <= ?3
-                             AND ((p.hidden = 0 AND coalesce(r.hidden, 0) = 0) OR ?4))",
-                    )?
-                    .query_row(
-                        params![cid, acc.space.id, acc.role.as_i64(), moderator],
-                        |r| r.get(0),
-                    )?
-                };
+                let visible =
+                    uploader == did || store::image_shown_to(conn, acc.space.id, &cid, acc.role)?;
                 if !visible {
                     return Err(SpaceError::Forbidden("You may not see this image"));
                 }

@@ -753,15 +753,14 @@ async fn organizer_flow_with_email() {
     cases.case();
 
     // ---- a daily digest ----
-    let now = hearth_appview::spaces::model::now_ms();
+    let now = hearth_spaces::model::now_ms();
     assert_eq!(
-        app.state.spaces.queue_digests(now).await.expect("digest"),
+        app.spaces.queue_digests(now).await.expect("digest"),
         0,
         "not yet a day"
     );
     assert_eq!(
-        app.state
-            .spaces
+        app.spaces
             .queue_digests(now + 25 * 3600 * 1000)
             .await
             .expect("digest"),
@@ -775,8 +774,7 @@ async fn organizer_flow_with_email() {
         .await;
     assert!(digest.contains("Eastside Food Co-op"), "{digest}");
     assert_eq!(
-        app.state
-            .spaces
+        app.spaces
             .queue_digests(now + 26 * 3600 * 1000)
             .await
             .expect("digest"),
@@ -802,8 +800,7 @@ async fn organizer_flow_with_email() {
     .await
     .expect_ok("a post for ben's digest");
     assert_eq!(
-        app.state
-            .spaces
+        app.spaces
             .queue_digests(now + 3 * 24 * 3600 * 1000)
             .await
             .expect("digest"),
@@ -811,8 +808,7 @@ async fn organizer_flow_with_email() {
         "not yet a week"
     );
     assert_eq!(
-        app.state
-            .spaces
+        app.spaces
             .queue_digests(now + 8 * 24 * 3600 * 1000)
             .await
             .expect("digest"),

@@ -1,10 +1,8 @@
-//! Token buckets per DID and per space, in memory: a burst is allowed, then a steady rate.
-//! They protect the one writer and the fan-out from a single account or a single busy space;
-//! an attacker with many accounts is the PDS's and the network's problem to meter.
+//! Token buckets per DID and per space (`hearth_xrpc::ratelimit`'s): a burst is allowed, then
+//! a steady rate. They protect the one writer and the fan-out from a single account or a single
+//! busy space; an attacker with many accounts is the PDS's and the network's problem to meter.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Instant;
+use hearth_xrpc::ratelimit::{Limit, RateLimits};
 
 /// Capacity and refill rate (tokens per second) of each kind of bucket.
 #[derive(Debug, Clone, Copy)]
@@ -33,64 +31,42 @@ impl Default for Limits {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
 pub struct RateLimiter {
     limits: Limits,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: RateLimits,
 }
-
-/// Buckets kept before idle (full) ones are dropped.
-const MAX_BUCKETS: usize = 100_000;
 
 impl RateLimiter {
     pub fn new(limits: Limits) -> RateLimiter {
         RateLimiter {
             limits,
-            buckets: Mutex::new(HashMap::new()),
+            buckets: RateLimits::new(true),
         }
     }
 
     /// Takes one token for a call by `did` (and a write token for a write).
     pub fn did(&self, did: &str, write: bool) -> bool {
         let l = self.limits;
-        if !self.take(&format!("d:{did}"), l.did_burst, l.did_rate, 1.0) {
+        if !self
+            .buckets
+            .check("did", did, Limit::per_second(l.did_burst, l.did_rate), 1.0)
+        {
             return false;
         }
-        !write || self.take(&format!("w:{did}"), l.write_burst, l.write_rate, 1.0)
+        !write
+            || self.buckets.check(
+                "write",
+                did,
+                Limit::per_second(l.write_burst, l.write_rate),
+                1.0,
+            )
     }
 
     /// Takes `cost` tokens for a write into the space `skey`.
     pub fn space(&self, skey: &str, cost: f64) -> bool {
         let l = self.limits;
-        self.take(&format!("s:{skey}"), l.space_burst, l.space_rate, cost)
-    }
-
-    fn take(&self, key: &str, burst: f64, rate: f64, cost: f64) -> bool {
-        let now = Instant::now();
-        // A poisoned lock means a panic elsewhere; failing open keeps the service usable.
-        let Ok(mut map) = self.buckets.lock() else {
-            return true;
-        };
-        if map.len() >= MAX_BUCKETS {
-            map.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < burst);
-        }
-        let b = map.entry(key.to_owned()).or_insert(Bucket {
-            tokens: burst,
-            at: now,
-        });
-        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(burst);
-        b.at = now;
-        if b.tokens >= cost {
-            b.tokens -= cost;
-            true
-        } else {
-            false
-        }
+        let limit = Limit::per_second(l.space_burst, l.space_rate);
+        self.buckets.check("space", skey, limit, cost)
     }
 }
 

@@ -6,13 +6,13 @@
 
 mod spaces_common;
 
-use hearth_appview::spaces::members::CreateInvite;
-use hearth_appview::spaces::model::SpaceError;
-use hearth_appview::spaces::notify::SetLevel;
-use hearth_appview::spaces::posts::CreatePost;
-use hearth_appview::spaces::ratelimit::Limits;
-use hearth_appview::spaces::service::CreateSpace;
-use hearth_appview::spaces::{Spaces, SpacesConfig};
+use hearth_spaces::model::SpaceError;
+use hearth_spaces::ops::members::CreateInvite;
+use hearth_spaces::ops::notifications::SetLevel;
+use hearth_spaces::ops::posts::CreatePost;
+use hearth_spaces::ops::spaces::CreateSpace;
+use hearth_spaces::ratelimit::Limits;
+use hearth_spaces::{Spaces, SpacesConfig};
 use reqwest::StatusCode;
 use serde_json::json;
 use spaces_common::*;

@@ -1,11 +1,39 @@
-//! Rows of the spaces database and the queries that load them and build views. Every query is
-//! a cached prepared statement served by an index (schema_v1.sql names which).
+//! The spaces database (`spaces.sqlite`, kept apart from the public index): its schema, its
+//! rows, and every statement run on it, by table group. Every query is a cached prepared
+//! statement served by an index (schema_v1.sql names which). [`ViewCtx`] builds the views of
+//! one space's rows for one viewer.
 
-use super::model::{ChannelKind, JoinPolicy, Level, Role, SpaceResult, fmt_time};
-use super::uri::{Collection, SpaceUri};
-use super::views::*;
+use crate::model::{ChannelKind, JoinPolicy, Level, Role, SpaceResult, fmt_time};
+use crate::uri::{Collection, SpaceUri};
+use crate::views::*;
+use hearth_db::{Db, DbError};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::collections::HashMap;
+use std::path::Path;
+
+mod members;
+mod notifications;
+mod outbox;
+mod posts;
+mod spaces;
+
+pub use members::*;
+pub use notifications::*;
+pub use outbox::*;
+pub use posts::*;
+pub use spaces::*;
+
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+
+/// Opens (creating and migrating) the spaces database.
+pub fn open(path: &Path) -> Result<Db<()>, DbError> {
+    // The writer checkpoints by itself only past 32 MB of WAL; the background checkpointer
+    // normally keeps the WAL far below that (hearth_db::spawn_checkpointer).
+    Db::open(path, MIGRATIONS, 8, |conn| {
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 8000")?;
+        Ok(())
+    })
+}
 
 #[derive(Debug, Clone)]
 pub struct SpaceRow {
@@ -364,7 +392,7 @@ impl<'a> ViewCtx<'a> {
     pub fn post(&mut self, p: &PostRow) -> SpaceResult<PostView> {
         let channel = self
             .channel(p.channel)?
-            .ok_or(super::model::SpaceError::NotFound("Channel not found"))?;
+            .ok_or(crate::model::SpaceError::NotFound("Channel not found"))?;
         let conn = self.conn;
         let images = {
             let mut stmt = conn.prepare_cached(
@@ -486,4 +514,20 @@ pub fn form_encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// The pending join request of `did`, if any.
+/// Of these image CIDs, the ones no space refers to any more (their files can go).
+pub(crate) fn unreferenced_images(
+    conn: &Connection,
+    cids: Vec<String>,
+) -> SpaceResult<Vec<String>> {
+    let mut out = Vec::new();
+    let mut stmt = conn.prepare_cached("SELECT 1 FROM space_image WHERE cid = ?1 LIMIT 1")?;
+    for cid in cids {
+        if stmt.query_row([&cid], |_| Ok(())).optional()?.is_none() {
+            out.push(cid);
+        }
+    }
+    Ok(out)
 }

@@ -1,16 +1,16 @@
 //! Membership: invites, join requests, roles, removal, bans, leaving, and the member list.
 //! Every change is written to the audit log in the same transaction.
 
-use super::model::*;
-use super::notify;
-use super::permissions::{may_manage, member_access, parse_uri, space_of};
-use super::service::{Spaces, known};
-use super::store::{self, SpaceRow};
-use super::uri::SpaceUri;
-use super::views::*;
+use crate::fanout;
+use crate::model::*;
+use crate::permissions::{may_manage, member_access, parse_uri, space_of};
+use crate::service::Spaces;
+use crate::store::{self, Notice, SpaceRow};
+use crate::uri::SpaceUri;
+use crate::views::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -80,36 +80,6 @@ fn new_token() -> String {
     URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
 }
 
-fn invite_view(r: &rusqlite::Row<'_>, space_uri: &str) -> rusqlite::Result<InviteView> {
-    Ok(InviteView {
-        id: r.get::<_, i64>(0)?.to_string(),
-        space: space_uri.to_owned(),
-        role: Role::from_i64(r.get(1)?).as_str().into(),
-        max_uses: r.get(2)?,
-        uses: r.get(3)?,
-        expires_at: r.get::<_, Option<i64>>(4)?.map(fmt_time),
-        created_by: r.get(5)?,
-        created_at: fmt_time(r.get(6)?),
-        revoked: r.get(7)?,
-    })
-}
-
-const INVITE_COLS: &str = "id, role, max_uses, uses, expires_at, created_by, created_at, revoked";
-
-/// The pending join request of `did`, if any.
-pub(crate) fn pending_request(
-    conn: &Connection,
-    space: i64,
-    did: &str,
-) -> SpaceResult<Option<i64>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT id FROM join_request WHERE space = ?1 AND did = ?2 AND status = 'pending'",
-        )?
-        .query_row(params![space, did], |r| r.get(0))
-        .optional()?)
-}
-
 fn request_view(
     conn: &Connection,
     space: &SpaceRow,
@@ -117,22 +87,14 @@ fn request_view(
     id: i64,
 ) -> SpaceResult<JoinRequestView> {
     let space_uri = SpaceUri::space(authority, &space.skey).to_string();
-    let (did, answer, status, created, by, at) = conn
-        .prepare_cached(
-            "SELECT did, answer, status, created_at, decided_by, decided_at
-             FROM join_request WHERE id = ?1 AND space = ?2",
-        )?
-        .query_row(params![id, space.id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, Option<String>>(4)?,
-                r.get::<_, Option<i64>>(5)?,
-            ))
-        })
-        .optional()?
+    let store::JoinRequestRow {
+        did,
+        answer,
+        status,
+        created_at: created,
+        decided_by: by,
+        decided_at: at,
+    } = store::join_request(conn, id, space.id)?
         .ok_or(SpaceError::NotFound("Join request not found"))?;
     let m = store::membership(conn, space.id, &did)?;
     Ok(JoinRequestView {
@@ -149,53 +111,6 @@ fn request_view(
         decided_by: by,
         decided_at: at.map(fmt_time),
     })
-}
-
-/// Adds a member (who is not one) and keeps the count; drops any pending request of theirs.
-fn add_member(conn: &Connection, space: i64, did: &str, role: Role, now: i64) -> SpaceResult<()> {
-    let acct = store::ensure_account(conn, did)?;
-    conn.prepare_cached(
-        "INSERT INTO member (space, did, acct, role, level, joined_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        space,
-        did,
-        acct,
-        role.as_i64(),
-        Level::DEFAULT.as_i64(),
-        now
-    ])?;
-    conn.prepare_cached("UPDATE space SET member_count = member_count + 1 WHERE id = ?1")?
-        .execute([space])?;
-    conn.prepare_cached(
-        "UPDATE join_request SET status = 'approved', decided_at = ?3
-         WHERE space = ?1 AND did = ?2 AND status = 'pending'",
-    )?
-    .execute(params![space, did, now])?;
-    Ok(())
-}
-
-/// Takes someone out of a space: the membership, their channel levels, and every
-/// notification of theirs from it (which carry snippets of its text) go at once.
-fn drop_member(conn: &Connection, space: i64, did: &str) -> SpaceResult<bool> {
-    let n = conn
-        .prepare_cached("DELETE FROM member WHERE space = ?1 AND did = ?2")?
-        .execute(params![space, did])?;
-    if n == 0 {
-        return Ok(false);
-    }
-    conn.prepare_cached("UPDATE space SET member_count = member_count - 1 WHERE id = ?1")?
-        .execute([space])?;
-    conn.prepare_cached(
-        "DELETE FROM channel_level WHERE did = ?2 AND channel IN (SELECT id FROM channel WHERE space = ?1)",
-    )?
-    .execute(params![space, did])?;
-    conn.prepare_cached(
-        "DELETE FROM notification
-         WHERE recipient = (SELECT id FROM account WHERE did = ?2) AND space = ?1",
-    )?
-    .execute(params![space, did])?;
-    Ok(true)
 }
 
 impl Spaces {
@@ -228,25 +143,29 @@ impl Spaces {
             let expires = input
                 .expires_in_hours
                 .map(|h| now.saturating_add(h.saturating_mul(3_600_000)));
-            conn.prepare_cached(
-                "INSERT INTO invite (space, token_hash, role, max_uses, expires_at, created_by, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
+            let id = store::insert_invite(
+                conn,
+                &store::NewInvite {
+                    space: acc.space.id,
+                    token_hash: &token_hash(&token),
+                    role,
+                    max_uses: input.max_uses,
+                    expires_at: expires,
+                    created_by: &did,
+                    now,
+                },
+            )?;
+            store::audit(
+                conn,
                 acc.space.id,
-                token_hash(&token),
-                role.as_i64(),
-                input.max_uses,
-                expires,
-                did,
-                now
-            ])?;
-            let id = conn.last_insert_rowid();
-            store::audit(conn, acc.space.id, &did, "invite.create", Some(&id.to_string()), Some(role.as_str()), now)?;
+                &did,
+                "invite.create",
+                Some(&id.to_string()),
+                Some(role.as_str()),
+                now,
+            )?;
             let space_uri = uri.space_uri().to_string();
-            let invite = conn
-                .prepare_cached(&format!("SELECT {INVITE_COLS} FROM invite WHERE id = ?1"))?
-                .query_row([id], |r| invite_view(r, &space_uri))?;
+            let invite = store::invite(conn, id, &space_uri)?;
             Ok(CreatedInvite {
                 invite,
                 link: format!("{}/join/{token}", s.public_url),
@@ -263,12 +182,8 @@ impl Spaces {
             let acc = member_access(conn, &s.authority, &uri, &did)?;
             acc.require(Role::Admin, "Only admins see invites")?;
             let space_uri = uri.space_uri().to_string();
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {INVITE_COLS} FROM invite WHERE space = ?1 ORDER BY id DESC LIMIT 500"
-            ))?;
-            let rows = stmt.query_map([acc.space.id], |r| invite_view(r, &space_uri))?;
             Ok(InviteList {
-                invites: rows.collect::<Result<_, _>>()?,
+                invites: store::invites(conn, acc.space.id, &space_uri)?,
             })
         })
         .await
@@ -285,10 +200,7 @@ impl Spaces {
             let acc = member_access(conn, &s.authority, &uri, &did)?;
             s.space_limit(&uri, 1.0)?;
             acc.require(Role::Admin, "Only admins revoke invites")?;
-            let n = conn
-                .prepare_cached("UPDATE invite SET revoked = 1 WHERE id = ?1 AND space = ?2")?
-                .execute(params![id, acc.space.id])?;
-            if n == 0 {
+            if !store::revoke_invite(conn, id, acc.space.id)? {
                 return Err(SpaceError::NotFound("Invite not found"));
             }
             store::audit(
@@ -312,27 +224,19 @@ impl Spaces {
         self.write(move |txn, s| {
             let conn = txn.conn;
             let invalid = SpaceError::Named("InvalidInvite", "This invite is not valid");
-            let (id, space_id, role, max_uses, uses, expires, revoked) = conn
-                .prepare_cached(
-                    "SELECT id, space, role, max_uses, uses, expires_at, revoked
-                     FROM invite WHERE token_hash = ?1",
-                )?
-                .query_row([&hash], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, Option<i64>>(3)?,
-                        r.get::<_, i64>(4)?,
-                        r.get::<_, Option<i64>>(5)?,
-                        r.get::<_, bool>(6)?,
-                    ))
-                })
-                .optional()?
-                .ok_or(SpaceError::Named(
-                    "InvalidInvite",
-                    "This invite is not valid",
-                ))?;
+            let invite = store::invite_by_hash(conn, &hash)?.ok_or(SpaceError::Named(
+                "InvalidInvite",
+                "This invite is not valid",
+            ))?;
+            let store::InviteRow {
+                id,
+                space: space_id,
+                role,
+                max_uses,
+                uses,
+                expires_at: expires,
+                revoked,
+            } = invite;
             let now = now_ms();
             if revoked || expires.is_some_and(|e| e <= now) || max_uses.is_some_and(|m| uses >= m) {
                 return Err(invalid);
@@ -348,10 +252,8 @@ impl Spaces {
                 // Already in: the invite is not used up.
                 Some((r, _)) => r,
                 None => {
-                    let role = Role::from_i64(role);
-                    add_member(conn, space_id, &did, role, now)?;
-                    conn.prepare_cached("UPDATE invite SET uses = uses + 1 WHERE id = ?1")?
-                        .execute([id])?;
+                    store::add_member(conn, space_id, &did, role, now)?;
+                    store::use_invite(conn, id)?;
                     store::audit(
                         conn,
                         space_id,
@@ -389,10 +291,16 @@ impl Spaces {
                 let space = space_of(conn, &s.authority, &uri)?
                     .ok_or(SpaceError::NotFound("Space not found"))?;
                 if store::is_banned(conn, space.id, &did)? {
-                    return Err(SpaceError::Named("Banned", "You are banned from this space"));
+                    return Err(SpaceError::Named(
+                        "Banned",
+                        "You are banned from this space",
+                    ));
                 }
                 if store::membership(conn, space.id, &did)?.is_some() {
-                    return Err(SpaceError::Named("AlreadyMember", "You are already a member"));
+                    return Err(SpaceError::Named(
+                        "AlreadyMember",
+                        "You are already a member",
+                    ));
                 }
                 // Charged only once the space is one the caller may ask to join, so that
                 // requests aimed at a space they cannot see do not spend its budget.
@@ -403,8 +311,16 @@ impl Spaces {
                 match space.policy() {
                     JoinPolicy::Invite => Err(SpaceError::NotFound("Space not found")),
                     JoinPolicy::Open => {
-                        add_member(conn, space.id, &did, Role::Member, now)?;
-                        store::audit(conn, space.id, &did, "join.approve", Some(&did), Some("open"), now)?;
+                        store::add_member(conn, space.id, &did, Role::Member, now)?;
+                        store::audit(
+                            conn,
+                            space.id,
+                            &did,
+                            "join.approve",
+                            Some(&did),
+                            Some("open"),
+                            now,
+                        )?;
                         let space = store::space_by_id(conn, space.id)?.unwrap_or(space);
                         let viewer = s.viewer_state(conn, space.id, &did, Role::Member)?;
                         Ok(JoinOutcome {
@@ -413,23 +329,33 @@ impl Spaces {
                         })
                     }
                     JoinPolicy::Request => {
-                        let id = match pending_request(conn, space.id, &did)? {
+                        let id = match store::pending_request(conn, space.id, &did)? {
                             Some(id) => id,
                             None => {
-                                conn.prepare_cached(
-                                    "INSERT INTO join_request (space, did, answer, status, created_at)
-                                     VALUES (?1, ?2, ?3, 'pending', ?4)",
-                                )?
-                                .execute(params![
+                                let answer = answer
+                                    .map(|a| a.trim().to_owned())
+                                    .filter(|a| !a.is_empty());
+                                let id =
+                                    store::insert_join_request(conn, space.id, &did, answer, now)?;
+                                store::audit(
+                                    conn,
                                     space.id,
-                                    did,
-                                    answer.map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()),
-                                    now
-                                ])?;
-                                let id = conn.last_insert_rowid();
-                                store::audit(conn, space.id, &did, "join.request", Some(&did), None, now)?;
-                                let subject = SpaceUri::space(&s.authority, &space.skey).to_string();
-                                notify::admins(conn, space.id, &did, "joinRequest", &subject, now)?;
+                                    &did,
+                                    "join.request",
+                                    Some(&did),
+                                    None,
+                                    now,
+                                )?;
+                                let subject =
+                                    SpaceUri::space(&s.authority, &space.skey).to_string();
+                                let notice = Notice {
+                                    space: space.id,
+                                    reason: "joinRequest",
+                                    author: &did,
+                                    subject: &subject,
+                                    now,
+                                };
+                                fanout::admins(conn, &notice)?;
                                 id
                             }
                         };
@@ -459,13 +385,7 @@ impl Spaces {
         self.read(move |conn, s| {
             let acc = member_access(conn, &s.authority, &uri, &did)?;
             acc.require(Role::Admin, "Only admins see join requests")?;
-            let ids: Vec<i64> = {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT id FROM join_request WHERE space = ?1 AND status = ?2 ORDER BY id DESC LIMIT 500",
-                )?;
-                let rows = stmt.query_map(params![acc.space.id, status], |r| r.get(0))?;
-                rows.collect::<Result<_, _>>()?
-            };
+            let ids = store::join_request_ids(conn, acc.space.id, &status)?;
             let mut requests = Vec::with_capacity(ids.len());
             for id in ids {
                 requests.push(request_view(conn, &acc.space, &s.authority, id)?);
@@ -492,31 +412,40 @@ impl Spaces {
             let acc = member_access(conn, &s.authority, &uri, &did)?;
             s.space_limit(&uri, 1.0)?;
             acc.require(Role::Admin, "Only admins decide join requests")?;
-            let (who, status): (String, String) = conn
-                .prepare_cached("SELECT did, status FROM join_request WHERE id = ?1 AND space = ?2")?
-                .query_row(params![id, acc.space.id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?
+            let store::JoinRequestRow {
+                did: who, status, ..
+            } = store::join_request(conn, id, acc.space.id)?
                 .ok_or(SpaceError::NotFound("Join request not found"))?;
             if status != "pending" {
                 return Err(SpaceError::invalid("This request was already decided"));
             }
             let now = now_ms();
             let new_status = if approve { "approved" } else { "rejected" };
-            conn.prepare_cached(
-                "UPDATE join_request SET status = ?2, decided_by = ?3, decided_at = ?4 WHERE id = ?1",
-            )?
-            .execute(params![id, new_status, did, now])?;
+            store::decide_join_request(conn, id, new_status, &did, now)?;
             if approve {
                 if store::is_banned(conn, acc.space.id, &who)? {
-                    return Err(SpaceError::Forbidden("This account is banned from the space"));
+                    return Err(SpaceError::Forbidden(
+                        "This account is banned from the space",
+                    ));
                 }
                 if store::membership(conn, acc.space.id, &who)?.is_none() {
-                    add_member(conn, acc.space.id, &who, Role::Member, now)?;
+                    store::add_member(conn, acc.space.id, &who, Role::Member, now)?;
                 }
                 let subject = uri.space_uri().to_string();
-                notify::direct(conn, acc.space.id, &who, &did, "joinApproved", &subject, Level::Muted, now)?;
+                let notice = Notice {
+                    space: acc.space.id,
+                    reason: "joinApproved",
+                    author: &did,
+                    subject: &subject,
+                    now,
+                };
+                fanout::direct(conn, &notice, &who, Level::Muted)?;
             }
-            let action = if approve { "join.approve" } else { "join.reject" };
+            let action = if approve {
+                "join.approve"
+            } else {
+                "join.reject"
+            };
             store::audit(conn, acc.space.id, &did, action, Some(&who), None, now)?;
             Ok(Decided {
                 request: request_view(conn, &acc.space, &s.authority, id)?,
@@ -543,22 +472,7 @@ impl Spaces {
         let did = did.to_owned();
         self.read(move |conn, s| {
             let acc = member_access(conn, &s.authority, &uri, &did)?;
-            let mut stmt = conn.prepare_cached(
-                "SELECT did, role, joined_at FROM member
-                 WHERE space = ?1 AND (joined_at, did) > (?2, ?3)
-                 ORDER BY joined_at, did LIMIT ?4",
-            )?;
-            let rows = stmt.query_map(params![acc.space.id, after_t, after_did, limit], |r| {
-                Ok((
-                    r.get::<_, i64>(2)?,
-                    MemberView {
-                        did: r.get(0)?,
-                        role: Some(Role::from_i64(r.get(1)?).as_str().into()),
-                        joined_at: Some(fmt_time(r.get(2)?)),
-                    },
-                ))
-            })?;
-            let rows: Vec<(i64, MemberView)> = rows.collect::<Result<_, _>>()?;
+            let rows = store::members_after(conn, acc.space.id, (after_t, &after_did), limit)?;
             let cursor = (rows.len() == limit as usize)
                 .then(|| rows.last().map(|(t, m)| format!("{t}_{}", m.did)))
                 .flatten();
@@ -592,11 +506,7 @@ impl Spaces {
                 .ok_or(SpaceError::NotFound("Member not found"))?;
             may_manage(acc.role, current)?;
             let now = now_ms();
-            let set = |who: &str, r: Role| -> SpaceResult<()> {
-                conn.prepare_cached("UPDATE member SET role = ?3 WHERE space = ?1 AND did = ?2")?
-                    .execute(params![acc.space.id, who, r.as_i64()])?;
-                Ok(())
-            };
+            let set = |who: &str, r: Role| store::set_role(conn, acc.space.id, who, r);
             match role {
                 Role::Owner => {
                     acc.require(Role::Owner, "Only the owner transfers ownership")?;
@@ -640,16 +550,14 @@ impl Spaces {
             }
             if role != current {
                 let subject = uri.space_uri().to_string();
-                notify::direct(
-                    conn,
-                    acc.space.id,
-                    &target,
-                    &did,
-                    "roleChange",
-                    &subject,
-                    Level::AnnouncementsOnly,
+                let notice = Notice {
+                    space: acc.space.id,
+                    reason: "roleChange",
+                    author: &did,
+                    subject: &subject,
                     now,
-                )?;
+                };
+                fanout::direct(conn, &notice, &target, Level::AnnouncementsOnly)?;
             }
             let mut ctx = s.ctx(conn, &acc.space, &did, acc.role);
             Ok(MemberOut {
@@ -674,7 +582,7 @@ impl Spaces {
             let (current, _) = store::membership(conn, acc.space.id, &target)?
                 .ok_or(SpaceError::NotFound("Member not found"))?;
             may_manage(acc.role, current)?;
-            drop_member(conn, acc.space.id, &target)?;
+            store::drop_member(conn, acc.space.id, &target)?;
             store::audit(
                 conn,
                 acc.space.id,
@@ -710,20 +618,22 @@ impl Spaces {
             }
             if let Some((current, _)) = store::membership(conn, acc.space.id, &target)? {
                 may_manage(acc.role, current)?;
-                drop_member(conn, acc.space.id, &target)?;
+                store::drop_member(conn, acc.space.id, &target)?;
             }
             let now = now_ms();
-            let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO ban (space, did, reason, banned_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![acc.space.id, target, reason, did, now])?;
-            conn.prepare_cached(
-                "UPDATE join_request SET status = 'rejected', decided_by = ?3, decided_at = ?4
-                 WHERE space = ?1 AND did = ?2 AND status = 'pending'",
-            )?
-            .execute(params![acc.space.id, target, did, now])?;
-            store::audit(conn, acc.space.id, &did, "member.ban", Some(&target), reason.as_deref(), now)?;
+            let reason = reason
+                .map(|r| r.trim().to_owned())
+                .filter(|r| !r.is_empty());
+            store::ban(conn, acc.space.id, &target, reason.as_deref(), &did, now)?;
+            store::audit(
+                conn,
+                acc.space.id,
+                &did,
+                "member.ban",
+                Some(&target),
+                reason.as_deref(),
+                now,
+            )?;
             Ok(())
         })
         .await
@@ -741,7 +651,7 @@ impl Spaces {
                     "The owner cannot leave; transfer ownership first",
                 ));
             }
-            drop_member(conn, acc.space.id, &did)?;
+            store::drop_member(conn, acc.space.id, &did)?;
             store::audit(
                 conn,
                 acc.space.id,

@@ -6,18 +6,20 @@
 //! - post fan-out: 100 announcements, each notifying all 2,000 members (the worst case), timed
 //!   end to end through the service (gate, insert, fan-out, commit with fsync).
 //!
-//! Run: `cargo run --release -p hearth-appview --example spaces_bench`
+//! Run: `cargo run --release -p hearth-spaces --example spaces_bench`
 //! (`SPACES_BENCH_POSTS` / `SPACES_BENCH_MEMBERS` change the sizes.)
 
 use atproto::crypto::{Algorithm, Keypair};
+use atproto::identity::{DidResolver, DidResolverConfig};
 use atproto::plc::Operation;
 use axum::body::Body;
 use axum::http::Request;
-use hearth_appview::config::{AppviewConfig, Scope};
-use hearth_appview::spaces::posts::CreatePost;
-use hearth_appview::spaces::ratelimit::Limits;
-use hearth_appview::spaces::service::CreateSpace;
-use hearth_appview::spaces::{Spaces, SpacesConfig};
+use hearth_spaces::ops::posts::CreatePost;
+use hearth_spaces::ops::spaces::CreateSpace;
+use hearth_spaces::ratelimit::Limits;
+use hearth_spaces::{Spaces, SpacesConfig};
+use hearth_xrpc::auth::{Audience, REPLAY_SCHEMA, ReplayCache, ServiceAuth};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
 
@@ -117,7 +119,7 @@ async fn main() -> anyhow::Result<()> {
     let token = spaces
         .create_invite(
             owner,
-            hearth_appview::spaces::members::CreateInvite {
+            hearth_spaces::ops::members::CreateInvite {
                 space: space.clone(),
                 role: None,
                 max_uses: None,
@@ -202,27 +204,25 @@ async fn main() -> anyhow::Result<()> {
         })
         .await?;
     fanout.sort();
-    drop(spaces);
 
     // ---- the feed, through the router, with real service JWTs ----
-    let cfg = AppviewConfig {
-        hostname: "localhost".into(),
-        port: PORT,
-        bind: "127.0.0.1".into(),
-        data_dir: tmp.path().to_path_buf(),
-        plc_url: Some(plc.to_owned()),
-        firehoses: vec![],
-        scope: Scope::Network,
-        dev: true,
-        smtp_url: None,
-        smtp_from: None,
-    };
-    let state = hearth_appview::build_state(cfg)?;
-    assert_eq!(state.service_did, authority);
-    let app = hearth_appview::spaces::router(state.clone());
+    let dids = DidResolver::new(DidResolverConfig {
+        plc_url: plc.to_owned(),
+        insecure_did_web: true,
+        ..DidResolverConfig::default()
+    })?;
+    let used: hearth_db::Db<()> =
+        hearth_db::Db::open(&dir.join("tokens.sqlite"), &[REPLAY_SCHEMA], 1, |_| Ok(()))?;
+    let auth = ServiceAuth::new(
+        authority.clone(),
+        Arc::new(dids),
+        |_| Audience::Service(&[hearth_lexicons::SERVICE_ID]),
+        ReplayCache::load(&used)?,
+    );
+    let app = hearth_spaces::router(spaces, auth);
     let uri = format!(
         "/xrpc/social.hearth.feed.getChannel?channel={}",
-        hearth_appview::spaces::store::form_encode(&discussion)
+        hearth_spaces::store::form_encode(&discussion)
     );
     let request = || {
         let now = std::time::SystemTime::now()

@@ -1,17 +1,21 @@
 //! Harness for the spaces tests: a real PLC directory in-process (`hearth_testkit::TestPlc`), real did:plc
-//! identities with their own keys, the AppView serving on a port-0 listener, and a client that
+//! identities with their own keys, the spaces routes served on a port-0 listener as the AppView
+//! mounts them (with a service-auth verifier that resolves callers on that PLC), and a client that
 //! mints a service-auth token per call (exactly what a member's PDS does when it proxies) and
 //! validates every successful response against the method's lexicon.
 #![allow(dead_code)]
 
 use atproto::crypto::{Algorithm, Keypair};
+use atproto::identity::{DidResolver, DidResolverConfig};
 use atproto::plc::Operation;
-use hearth_appview::config::{AppviewConfig, Scope};
-use hearth_appview::state::AppState;
+use hearth_spaces::{Spaces, SpacesConfig};
+use hearth_xrpc::PublicHost;
+use hearth_xrpc::auth::{Audience, REPLAY_SCHEMA, ReplayCache, ServiceAuth};
 pub use hearth_testkit::TestPlc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Counts the cases a test ran and prints the total (`scripts/test` collects `cases run`).
@@ -77,56 +81,66 @@ pub async fn actor(http: &reqwest::Client, plc: &str, name: &'static str) -> Act
     Actor { name, did, key }
 }
 
-/// The AppView under test, serving on its own port.
+/// The spaces service under test, serving on its own port.
 pub struct Appview {
-    pub state: AppState,
+    pub spaces: Spaces,
     pub url: String,
     pub did: String,
+    /// Where the spaces database and images are.
     pub dir: PathBuf,
     _tmp: tempfile::TempDir,
 }
 
+/// Every social.hearth token is addressed to the AppView's `#hearth_appview`.
+fn audience(_nsid: &str) -> Audience {
+    Audience::Service(&[hearth_lexicons::SERVICE_ID])
+}
+
 pub async fn start_appview(plc: &str, smtp: Option<String>) -> Appview {
     let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("appview");
+    std::fs::create_dir_all(&dir).expect("dir");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind appview");
-    let port = listener.local_addr().expect("addr").port();
-    let cfg = AppviewConfig {
-        hostname: "localhost".into(),
-        port,
-        bind: "127.0.0.1".into(),
-        data_dir: tmp.path().to_path_buf(),
-        plc_url: Some(plc.to_owned()),
-        firehoses: vec![],
-        scope: Scope::Network,
-        dev: true,
+    let host = PublicHost {
+        hostname: "localhost",
+        port: listener.local_addr().expect("addr").port(),
+    };
+    let spaces = Spaces::open(SpacesConfig {
+        dir: dir.clone(),
+        authority: host.did_web(),
+        public_url: host.url(),
         smtp_url: smtp,
         smtp_from: Some("Hearth Test <hearth@localhost>".into()),
-    };
-    let state = hearth_appview::build_state(cfg).expect("state");
-    let st = state.clone();
+        limits: Default::default(),
+    })
+    .expect("spaces");
+    hearth_spaces::start(&spaces).expect("email");
+    let dids = DidResolver::new(DidResolverConfig {
+        plc_url: plc.to_owned(),
+        insecure_did_web: true,
+        ..DidResolverConfig::default()
+    })
+    .expect("resolver");
+    let used: hearth_db::Db<()> =
+        hearth_db::Db::open(&dir.join("tokens.sqlite"), &[REPLAY_SCHEMA], 1, |_| Ok(()))
+            .expect("token db");
+    let auth = ServiceAuth::new(
+        host.did_web(),
+        Arc::new(dids),
+        audience,
+        ReplayCache::load(&used).expect("replay cache"),
+    );
+    let app = hearth_spaces::router(spaces.clone(), auth);
     tokio::spawn(async move {
-        let _ = hearth_appview::serve_on(st, listener).await;
+        let _ = axum::serve(listener, app).await;
     });
-    let url = format!("http://localhost:{port}");
-    let http = reqwest::Client::new();
-    for _ in 0..200 {
-        if http
-            .get(format!("{url}/xrpc/_health"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
     Appview {
-        did: state.service_did.clone(),
-        dir: tmp.path().join("appview"),
-        state,
-        url,
+        did: host.did_web(),
+        url: host.url(),
+        spaces,
+        dir,
         _tmp: tmp,
     }
 }
@@ -240,7 +254,7 @@ pub fn atproto_now() -> i64 {
 #[track_caller]
 pub fn validate_output(nsid: &str, body: &Value) {
     let data = atproto::data::json::from_json(body).expect("output is atproto data");
-    if let Err(e) = hearth_appview::spaces::lexicons::catalog().validate_output(nsid, &data) {
+    if let Err(e) = hearth_lexicons::catalog().validate_output(nsid, &data) {
         panic!("{nsid} output does not match its lexicon: {e}\n{body}");
     }
 }

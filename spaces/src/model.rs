@@ -248,3 +248,18 @@ pub fn parse_time(s: &str) -> Option<i64> {
     let dt: atproto::syntax::Datetime = s.parse().ok()?;
     Some(dt.timestamp_micros().div_euclid(1000))
 }
+
+/// Parses a lexicon `knownValues` field; the message names the field only.
+pub(crate) fn known<T>(v: &str, parse: fn(&str) -> Option<T>, field: &str) -> SpaceResult<T> {
+    parse(v).ok_or_else(|| SpaceError::invalid(format!("Unknown value for {field}")))
+}
+
+/// Parses a `limit`/`cursor` pair for pages ordered by a descending integer id.
+pub(crate) fn id_cursor(cursor: Option<&str>) -> SpaceResult<i64> {
+    match cursor {
+        None | Some("") => Ok(i64::MAX),
+        Some(c) => c
+            .parse::<i64>()
+            .map_err(|_| SpaceError::invalid("Malformed cursor")),
+    }
+}

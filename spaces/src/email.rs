@@ -3,13 +3,12 @@
 //! accepted it; failures are retried with backoff, then dropped. Logs carry outbox ids only,
 //! never addresses or text.
 
-use super::SetupError;
-use super::model::{SpaceError, SpaceResult, now_ms};
-use super::service::Spaces;
+use crate::model::{SpaceError, SpaceResult, now_ms};
+use crate::service::{SetupError, Spaces};
+use crate::store;
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use rusqlite::params;
 use std::time::Duration;
 
 /// Give up on a message after this many failed attempts.
@@ -68,24 +67,22 @@ pub fn start(s: &Spaces) -> Result<(), SetupError> {
 /// Sends what is due; returns how many messages were handled (sent or given up).
 async fn drain(s: &Spaces, m: &Mailer) -> SpaceResult<usize> {
     let now = now_ms();
-    let due: Vec<(i64, String, String, String, i64)> = s
-        .read(move |conn, _| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, to_addr, subject, body, attempts FROM email_outbox
-                 WHERE next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(params![now, BATCH], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
+    let due = s
+        .read(move |conn, _| store::due_emails(conn, now, BATCH))
         .await?;
     if due.is_empty() {
         return Ok(0);
     }
     let mut done = Vec::new();
     let mut failed = Vec::new();
-    for (id, to, subject, body, attempts) in due {
+    for store::Queued {
+        id,
+        to,
+        subject,
+        body,
+        attempts,
+    } in due
+    {
         let msg = to
             .parse::<Mailbox>()
             .map_err(|_| "bad address")
@@ -121,19 +118,14 @@ async fn drain(s: &Spaces, m: &Mailer) -> SpaceResult<usize> {
     s.write(move |txn, _| {
         let conn = txn.conn;
         for id in done {
-            conn.prepare_cached("DELETE FROM email_outbox WHERE id = ?1")?
-                .execute([id])?;
+            store::drop_email(conn, id)?;
         }
         for (id, attempts) in failed {
             if attempts + 1 >= MAX_ATTEMPTS {
-                conn.prepare_cached("DELETE FROM email_outbox WHERE id = ?1")?
-                    .execute([id])?;
+                store::drop_email(conn, id)?;
             } else {
                 let backoff = 60_000i64.saturating_mul(1 << attempts.min(10));
-                conn.prepare_cached(
-                    "UPDATE email_outbox SET attempts = attempts + 1, next_attempt_at = ?2 WHERE id = ?1",
-                )?
-                .execute(params![id, now_ms() + backoff])?;
+                store::retry_email(conn, id, now_ms() + backoff)?;
             }
         }
         Ok::<_, SpaceError>(())

@@ -1,15 +1,15 @@
-//! The social.hearth lexicons (`/lexicons` at the workspace root), embedded in the binary and
+//! The social.hearth lexicon documents (`lexicons/social/`), embedded in the binary and
 //! added on top of the official ones, parsed once. Requests are validated against them before
 //! they reach the service; the tests validate every response.
 //!
-//! Adding a new file under `lexicons/` may need a `touch` of this module on stable Rust (the
+//! Adding a new file under `lexicons/social/` may need a `touch` of this module on stable Rust (the
 //! embedding macro can't watch a directory); a test checks that every file on disk is loaded.
 
 use atproto::lexicon::Catalog;
 use include_dir::{Dir, DirEntry, include_dir};
 use std::sync::LazyLock;
 
-static FILES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../lexicons");
+static FILES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/social");
 
 struct Loaded {
     catalog: Catalog,
@@ -79,7 +79,7 @@ mod tests {
         let mut on_disk = 0;
         let mut stack = vec![std::path::PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../lexicons"
+            "/social"
         ))];
         while let Some(d) = stack.pop() {
             for e in std::fs::read_dir(&d).expect("lexicons dir") {
