@@ -4,6 +4,7 @@
 use hearth_appview::config::{AppviewConfig, Scope};
 use hearth_appview::index::{self, Rec};
 use hearth_appview::state::AppState;
+use hearth_testkit::Cases;
 use serde_json::json;
 
 /// The AppView under test (its index; nothing is served or resolved).
@@ -40,7 +41,7 @@ fn appview() -> Appview {
 /// carried into the public index, on create or on update.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn public_records_pointing_into_a_space_are_not_indexed() {
-    let mut cases = 0;
+    let cases = Cases::new("spaces boundary in the public index");
     let app = appview();
     let author = "did:plc:publicposter0000000000000";
     let space_post = format!(
@@ -129,7 +130,7 @@ async fn public_records_pointing_into_a_space_are_not_indexed() {
             })
             .await
             .expect("index");
-        cases += 1;
+        cases.case(&format!("{collection} {rkey} indexed: {expect}"));
         assert_eq!(
             indexed(collection, uri).await,
             *expect,
@@ -161,10 +162,9 @@ async fn public_records_pointing_into_a_space_are_not_indexed() {
         })
         .await
         .expect("update");
-    cases += 1;
+    cases.case("a public post edited to reply into a space leaves the index");
     assert!(
         !indexed("app.bsky.feed.post", uri).await,
         "updated into a space reference"
     );
-    println!("spaces boundary in the public index: {cases} cases run");
 }

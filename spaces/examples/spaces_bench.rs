@@ -9,15 +9,14 @@
 //! Run: `cargo run --release -p hearth-spaces --example spaces_bench`
 //! (`SPACES_BENCH_POSTS` / `SPACES_BENCH_MEMBERS` change the sizes.)
 
-use atproto::crypto::{Algorithm, Keypair};
 use atproto::identity::{DidResolver, DidResolverConfig};
-use atproto::plc::Operation;
 use axum::body::Body;
 use axum::http::Request;
 use hearth_spaces::ops::posts::CreatePost;
 use hearth_spaces::ops::spaces::CreateSpace;
 use hearth_spaces::ratelimit::Limits;
 use hearth_spaces::{Spaces, SpacesConfig};
+use hearth_testkit::{PlcIdentity, TestPlc};
 use hearth_xrpc::auth::{Audience, REPLAY_SCHEMA, ReplayCache, ServiceAuth};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,24 +50,11 @@ async fn main() -> anyhow::Result<()> {
     let authority = format!("did:web:localhost%3A{PORT}");
 
     // A real identity for the reader, on a local PLC directory.
-    let directory = hearth_testkit::TestPlc::spawn()?;
+    let directory = TestPlc::spawn()?;
     let plc = directory.url();
-    let key = Keypair::generate(Algorithm::K256);
-    let rotation = Keypair::generate(Algorithm::K256);
-    let op = Operation::atproto(
-        &key.public(),
-        "reader.test",
-        "http://localhost:1",
-        vec![rotation.public().did_key()],
-        None,
-    );
-    let (reader, op) = atproto::plc::create_genesis(op, &rotation)?;
-    reqwest::Client::new()
-        .post(format!("{plc}/{reader}"))
-        .json(&op.to_json())
-        .send()
-        .await?
-        .error_for_status()?;
+    let PlcIdentity {
+        did: reader, key, ..
+    } = PlcIdentity::register(plc, "reader.test", "http://localhost:1", &[]).await;
 
     // ---- build the space through the service (no rate limits for the bulk load) ----
     let t = Instant::now();

@@ -115,11 +115,11 @@ async fn organizer_flow_with_email() {
     let app = start_appview(&plc, Some(format!("smtp://127.0.0.1:{}", smtp.port))).await;
     let c = Client::new(&app);
     let http = reqwest::Client::new();
-    let org = actor(&http, &plc, "organizer").await;
-    let lead = actor(&http, &plc, "lead").await;
-    let ana = actor(&http, &plc, "ana").await;
-    let ben = actor(&http, &plc, "ben").await;
-    let outsider = actor(&http, &plc, "outsider").await;
+    let org = actor(&plc, "organizer").await;
+    let lead = actor(&plc, "lead").await;
+    let ana = actor(&plc, "ana").await;
+    let ben = actor(&plc, "ben").await;
+    let outsider = actor(&plc, "outsider").await;
 
     // ---- a space with the four default channels ----
     let created = c
@@ -135,7 +135,7 @@ async fn organizer_flow_with_email() {
         )
         .await
         .expect_ok("create");
-    cases.case();
+    cases.case("organizer creates the space");
     let space = s(&created["space"]["uri"]);
     let channels = &created["channels"];
     let kinds: Vec<String> = channels
@@ -195,7 +195,7 @@ async fn organizer_flow_with_email() {
         .await
         .expect_ok("invites");
     assert_eq!(inv_list["invites"][0]["uses"], 2);
-    cases.case();
+    cases.case("invites are used and listed");
 
     // ---- a join request, approved ----
     let req = c
@@ -236,7 +236,7 @@ async fn organizer_flow_with_email() {
         .await
         .expect_ok("ben inbox");
     assert!(reasons(&n).contains(&"joinApproved".into()));
-    cases.case();
+    cases.case("join request approved and notified");
 
     // ---- promote to admin ----
     let m = c
@@ -276,7 +276,7 @@ async fn organizer_flow_with_email() {
         .await
         .expect_ok("members");
     assert_eq!(members["members"].as_array().map(Vec::len), Some(4));
-    cases.case();
+    cases.case("members listed");
 
     // ---- email settings ----
     let st = c
@@ -311,7 +311,7 @@ async fn organizer_flow_with_email() {
         )
         .await;
     assert_eq!(bad.error(), "InvalidRequest");
-    cases.case();
+    cases.case("an email that is not an address is refused");
 
     // ---- an announcement reaches inboxes and email ----
     let ann = c
@@ -333,7 +333,7 @@ async fn organizer_flow_with_email() {
         assert_eq!(hit["spaceName"], "Eastside Food Co-op");
         assert!(s(&hit["text"]).contains("General meeting"));
         assert_eq!(hit["isRead"], false);
-        cases.case();
+        cases.case("announcement reaches the inbox");
     }
     let mail = smtp
         .wait_for("to ana with the announcement", |m| {
@@ -356,7 +356,7 @@ async fn organizer_flow_with_email() {
             .any(|m| m.contains("ben@example.test")),
         "no announcement email for someone who turned them off"
     );
-    cases.case();
+    cases.case("no announcement email when turned off");
 
     // ---- a muted space: no announcement in the inbox, and no email ----
     c.post(
@@ -402,7 +402,7 @@ async fn organizer_flow_with_email() {
     )
     .await
     .expect_ok("unmute");
-    cases.case();
+    cases.case("mute and unmute");
 
     // ---- levels: channel overrides space ----
     c.post(
@@ -496,7 +496,7 @@ async fn organizer_flow_with_email() {
     assert_eq!(thread["thread"]["root"]["acceptedAnswer"], a_uri.as_str());
     assert_eq!(thread["thread"]["root"]["replyCount"], 1);
     assert_eq!(thread["thread"]["replies"][0]["uri"], a_uri.as_str());
-    cases.case();
+    cases.case("question answered and accepted");
 
     // ---- reactions ----
     let r = c
@@ -522,7 +522,7 @@ async fn organizer_flow_with_email() {
         r["reactions"],
         json!([{ "emoji": "👍", "count": 1, "viewerReacted": false }])
     );
-    cases.case();
+    cases.case("reactions counted");
 
     // ---- discussion, a pin, a hide ----
     let d1 = c
@@ -622,7 +622,7 @@ async fn organizer_flow_with_email() {
         .await
         .expect_ok("p2");
     assert_eq!(p2["posts"][0]["uri"], d3.as_str());
-    cases.case();
+    cases.case("channel feed pages");
 
     // ---- images ----
     let up = c
@@ -668,7 +668,7 @@ async fn organizer_flow_with_email() {
         app.dir.join("space-images").join(&cid).exists(),
         "stored on the AppView's disk"
     );
-    cases.case();
+    cases.case("image stored on disk");
 
     // ---- export ----
     let all = c
@@ -690,7 +690,7 @@ async fn organizer_flow_with_email() {
             .iter()
             .all(|p| p["author"]["did"] == ben.did.as_str())
     );
-    cases.case();
+    cases.case("author feed in the space");
 
     // ---- the audit log ----
     let log = c
@@ -722,7 +722,7 @@ async fn organizer_flow_with_email() {
             "audit has {a}: {actions:?}"
         );
     }
-    cases.case();
+    cases.case("audit log records the moderation");
 
     // ---- unread counts, seen ----
     let u = c
@@ -750,7 +750,7 @@ async fn organizer_flow_with_email() {
     )
     .await
     .expect_ok("seen");
-    cases.case();
+    cases.case("mark seen");
 
     // ---- a daily digest ----
     let now = hearth_spaces::model::now_ms();
@@ -781,7 +781,7 @@ async fn organizer_flow_with_email() {
         0,
         "once per day"
     );
-    cases.case();
+    cases.case("daily digest once per day");
 
     // ---- a weekly digest ----
     // Ben turns it on now (his first week starts now), then something happens for him.
@@ -824,7 +824,7 @@ async fn organizer_flow_with_email() {
         weekly.contains("freezer is fixed") && weekly.contains("Eastside Food Co-op"),
         "{weekly}"
     );
-    cases.case();
+    cases.case("weekly digest");
 
     // ---- leaving, and deleting the space ----
     c.post(&ben, "member.leave", json!({ "space": space }))
@@ -843,5 +843,5 @@ async fn organizer_flow_with_email() {
         !app.dir.join("space-images").join(&cid).exists(),
         "its images left the disk"
     );
-    cases.case();
+    cases.case("deleted space leaves the disk");
 }

@@ -52,7 +52,7 @@ fn channel_of(channels: &Value, kind: &str) -> String {
 
 #[track_caller]
 fn refused(cases: &Cases, a: &Answer, what: &str) {
-    cases.case();
+    cases.case(what);
     assert!(
         matches!(
             a.status,
@@ -223,16 +223,15 @@ async fn every_method_is_gated() {
     let plc = directory.url().to_owned();
     let app = start_appview(&plc, None).await;
     let c = Client::new(&app);
-    let http = reqwest::Client::new();
-    let owner = actor(&http, &plc, "owner").await;
-    let admin = actor(&http, &plc, "admin").await;
-    let member = actor(&http, &plc, "member").await;
-    let moderator = actor(&http, &plc, "moderator").await;
-    let outsider = actor(&http, &plc, "outsider").await;
-    let removed = actor(&http, &plc, "removed").await;
-    let banned = actor(&http, &plc, "banned").await;
-    let other = actor(&http, &plc, "other").await;
-    let requester = actor(&http, &plc, "requester").await;
+    let owner = actor(&plc, "owner").await;
+    let admin = actor(&plc, "admin").await;
+    let member = actor(&plc, "member").await;
+    let moderator = actor(&plc, "moderator").await;
+    let outsider = actor(&plc, "outsider").await;
+    let removed = actor(&plc, "removed").await;
+    let banned = actor(&plc, "banned").await;
+    let other = actor(&plc, "other").await;
+    let requester = actor(&plc, "requester").await;
 
     // ---- the fixture: a space with every kind of content ----
     let created = c
@@ -438,7 +437,7 @@ async fn every_method_is_gated() {
             ("notification.getSettings", json!({})),
         ] {
             let a = send(&c, who, nsid, false, &body, Auth::Good).await;
-            cases.case();
+            cases.case(&format!("{} {nsid} shows nothing of the space", who.name));
             let text = String::from_utf8_lossy(&a.raw);
             assert!(a.ok(), "{} {nsid}: {}", who.name, a.body);
             assert!(
@@ -540,7 +539,7 @@ async fn every_method_is_gated() {
             "{} is notified of leadership posts",
             who.name
         );
-        cases.case();
+        cases.case(&format!("{} sees no leadership posts", who.name));
     }
     // Posting needs the post role: members read announcements but do not post there.
     let a = c
@@ -857,7 +856,7 @@ async fn every_method_is_gated() {
         )
         .await;
     assert!(img.ok(), "owner fetches the board image");
-    cases.case();
+    cases.case("owner fetches the board image");
 
     // ---- the removed member's inbox kept nothing of the space ----
     let n = c
@@ -882,7 +881,7 @@ async fn every_method_is_gated() {
             json!({ "email": "m@example.com" }),
         )
         .await;
-    cases.case();
+    cases.case("email is off without SMTP");
     assert_eq!(a.error(), "EmailUnavailable");
 
     // ---- input is validated against the lexicon, refusals name the rule ----
@@ -893,7 +892,7 @@ async fn every_method_is_gated() {
             json!({ "channel": f.discussion, "text": "x".repeat(3001) }),
         )
         .await;
-    cases.case();
+    cases.case("a post over the length limit is refused without echoing it");
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert!(!a.body["message"].as_str().unwrap_or("").contains("xxxx"));
     let a = c
@@ -903,7 +902,7 @@ async fn every_method_is_gated() {
             &[("channel", "at://did:plc:x/app.bsky.feed.post/3k")],
         )
         .await;
-    cases.case();
+    cases.case("a channel that is not a space URI is refused");
     assert_eq!(a.error(), "InvalidRequest");
     let a = c
         .get(
@@ -912,7 +911,7 @@ async fn every_method_is_gated() {
             &[("channel", &f.discussion), ("limit", "1000")],
         )
         .await;
-    cases.case();
+    cases.case("a page limit over the maximum is refused");
     assert_eq!(a.error(), "InvalidRequest");
     let _ = (&f.questions, &f.leadership_cid);
     println!(

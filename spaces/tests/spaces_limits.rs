@@ -24,9 +24,8 @@ async fn writes_are_limited_per_did() {
     let plc = directory.url().to_owned();
     let app = start_appview(&plc, None).await;
     let c = Client::new(&app);
-    let http = reqwest::Client::new();
-    let busy = actor(&http, &plc, "busy").await;
-    let calm = actor(&http, &plc, "calm").await;
+    let busy = actor(&plc, "busy").await;
+    let calm = actor(&plc, "calm").await;
     let space = c
         .post(
             &busy,
@@ -60,7 +59,7 @@ async fn writes_are_limited_per_did() {
             break;
         }
     }
-    cases.case();
+    cases.case("a DID is limited after its burst");
     assert_eq!(
         refused_at,
         Some(burst),
@@ -77,7 +76,7 @@ async fn writes_are_limited_per_did() {
     )
     .await
     .expect_ok("another DID still writes");
-    cases.case();
+    cases.case("another DID still writes");
 }
 
 fn small_space_budget(dir: &std::path::Path, burst: f64) -> Spaces {
@@ -186,7 +185,7 @@ async fn writes_are_limited_per_space_and_only_members_spend_it() {
             assert!(r.is_err(), "refused level change");
         }
     }
-    cases.case();
+    cases.case("refused callers spend none of the space budget");
     // Members spend the rest, then the space refuses everyone, the owner included.
     while spent < BUDGET {
         s.create_post(member, post(&discussion, "ok"))
@@ -198,10 +197,10 @@ async fn writes_are_limited_per_space_and_only_members_spend_it() {
         let r = s.create_post(who, post(&discussion, "one too many")).await;
         assert!(matches!(r, Err(SpaceError::RateLimited)), "{r:?}");
     }
-    cases.case();
+    cases.case("the spent space refuses everyone, the owner included");
     // Another space has its own budget.
     s.create_post(owner, post(&other_discussion, "elsewhere"))
         .await
         .expect("another space is not limited");
-    cases.case();
+    cases.case("another space has its own budget");
 }

@@ -7,47 +7,14 @@
 
 use atproto::crypto::{Algorithm, Keypair};
 use atproto::identity::{DidResolver, DidResolverConfig};
-use atproto::plc::Operation;
 use hearth_spaces::{Spaces, SpacesConfig};
+pub use hearth_testkit::{Cases, PlcIdentity, TestPlc};
 use hearth_xrpc::PublicHost;
 use hearth_xrpc::auth::{Audience, REPLAY_SCHEMA, ReplayCache, ServiceAuth};
-pub use hearth_testkit::TestPlc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// Counts the cases a test ran and prints the total (`scripts/test` collects `cases run`).
-pub struct Cases {
-    name: &'static str,
-    n: AtomicUsize,
-}
-
-impl Cases {
-    pub fn new(name: &'static str) -> Cases {
-        Cases {
-            name,
-            n: AtomicUsize::new(0),
-        }
-    }
-
-    pub fn case(&self) {
-        self.n.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn count(&self) -> usize {
-        self.n.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for Cases {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            println!("{}: {} cases run", self.name, self.count());
-        }
-    }
-}
 
 /// An account: a did:plc registered with the PLC directory, and its signing key.
 pub struct Actor {
@@ -56,29 +23,13 @@ pub struct Actor {
     pub key: Keypair,
 }
 
-pub async fn actor(http: &reqwest::Client, plc: &str, name: &'static str) -> Actor {
-    let key = Keypair::generate(Algorithm::K256);
-    let rotation = Keypair::generate(Algorithm::K256);
-    let op = Operation::atproto(
-        &key.public(),
-        &format!("{name}.test"),
-        "http://localhost:1",
-        vec![rotation.public().did_key()],
-        None,
-    );
-    let (did, op) = atproto::plc::create_genesis(op, &rotation).expect("genesis");
-    let res = http
-        .post(format!("{plc}/{did}"))
-        .json(&op.to_json())
-        .send()
-        .await
-        .expect("plc submit");
-    assert!(
-        res.status().is_success(),
-        "PLC accepted {name}: {:?}",
-        res.text().await
-    );
-    Actor { name, did, key }
+pub async fn actor(plc: &str, name: &'static str) -> Actor {
+    let id = PlcIdentity::register(plc, &format!("{name}.test"), "http://localhost:1", &[]).await;
+    Actor {
+        name,
+        did: id.did,
+        key: id.key,
+    }
 }
 
 /// The spaces service under test, serving on its own port.
