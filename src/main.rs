@@ -64,14 +64,14 @@ fn init_tracing() {
 /// Starts the in-process PLC directory for `hearth up` and returns its URL.
 async fn local_plc(data_dir: &std::path::Path, port: u16) -> anyhow::Result<String> {
     std::fs::create_dir_all(data_dir)?;
-    let store = hearth_pds::plc_server::PlcStore::open(data_dir.join("plc.sqlite"))
+    let store = hearth_plc::PlcStore::open(data_dir.join("plc.sqlite"))
         .context("opening the local PLC directory")?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("binding the local PLC directory to port {port}"))?;
     tracing::info!("local PLC directory on http://localhost:{port}");
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, hearth_pds::plc_server::router(store)).await {
+        if let Err(e) = axum::serve(listener, hearth_plc::router(store)).await {
             tracing::error!(error = %e, "local PLC directory stopped");
         }
     });

@@ -5,10 +5,9 @@
 //! directory; the firehose must hold a `#commit` for every acknowledged write, in an unbroken
 //! sequence; and the sequence must continue where it stopped.
 
-mod common;
-
 use atproto::firehose::Event;
-use common::*;
+use hearth_testkit::firehose::*;
+use hearth_testkit::*;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -79,30 +78,20 @@ struct Acked {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_sigkill() {
     let cases = Cases::new("pds_crash");
-    let plc = start_plc();
+    let plc = TestPlc::spawn().expect("PLC directory");
     let root = tempfile::tempdir().expect("tempdir");
     let data = root.path().join("data");
     let port = free_port();
     let url = format!("http://localhost:{port}");
     let http = client();
 
-    let mut hearth = spawn(port, &data, &plc.url, "first.log");
+    let mut hearth = spawn(port, &data, plc.url(), "first.log");
     wait_healthy(&http, &url).await;
+    let service = Xrpc::local(port);
     let mut accounts = Vec::new();
     for name in ["alice", "bob", "carol"] {
-        let v: Value = http
-            .post(format!("{url}/xrpc/com.atproto.server.createAccount"))
-            .json(&json!({ "handle": format!("{name}.test"), "email": format!("{name}@example.com"), "password": PASSWORD }))
-            .send()
-            .await
-            .expect("createAccount")
-            .json()
-            .await
-            .expect("createAccount body");
-        accounts.push((
-            v["did"].as_str().expect("did").to_owned(),
-            v["accessJwt"].as_str().expect("token").to_owned(),
-        ));
+        let a = service.create_account(name).await;
+        accounts.push((a.did, a.access));
     }
 
     // Rounds of: a burst of concurrent writes, SIGKILL mid-burst, restart on the same data.
@@ -115,10 +104,17 @@ async fn acknowledged_writes_survive_sigkill() {
             got.len()
         ));
         acked.extend(got);
-        hearth = spawn(port, &data, &plc.url, &format!("run{}.log", round + 1));
+        hearth = spawn(port, &data, plc.url(), &format!("run{}.log", round + 1));
         wait_healthy(&http, &url).await;
         check(
-            &cases, &http, &url, &plc.url, port, &accounts, &acked, round,
+            &cases,
+            &http,
+            &url,
+            plc.url(),
+            port,
+            &accounts,
+            &acked,
+            round,
         )
         .await;
     }

@@ -43,6 +43,7 @@ use clap::Parser;
 use hearth_appview::config::{AppviewConfig, Scope};
 use hearth_appview::index::{self, Rec};
 use hearth_appview::state::{AppState, now_iso, now_secs};
+use hearth_testkit::{PlcIdentity, TestPlc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -463,19 +464,16 @@ fn record(cli: &Cli) -> anyhow::Result<Recording> {
 // Replay: the PLC directory, the stream server, the AppView
 // ---------------------------------------------------------------------------------------------
 
-async fn start_plc(ops: &[(String, Vec<u8>)]) -> anyhow::Result<String> {
-    let store = hearth_pds::plc_server::PlcStore::open_in_memory()?;
-    store.set_rate_limits(false);
+/// A PLC directory holding `ops` (DID, signed genesis operation).
+async fn start_plc(ops: &[(String, Vec<u8>)]) -> anyhow::Result<TestPlc> {
+    let plc = TestPlc::spawn()?;
     for (did, op) in ops {
-        store
+        plc.store()
             .submit(did.clone(), op.clone())
             .await
             .with_context(|| format!("registering {did}"))?;
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
-    tokio::spawn(async move { axum::serve(listener, hearth_pds::plc_server::router(store)).await });
-    Ok(url)
+    Ok(plc)
 }
 
 struct Stream {
@@ -558,7 +556,8 @@ async fn count(state: &AppState, sql: &'static str) -> anyhow::Result<u64> {
 
 async fn ingest(rec: &Recording) -> anyhow::Result<String> {
     let total = rec.events.len() as u64;
-    let plc = start_plc(&rec.plc_ops).await?;
+    let directory = start_plc(&rec.plc_ops).await?;
+    let plc = directory.url();
     let stream = Arc::new(Stream {
         frames: rec.events.clone(),
         handles: rec
@@ -603,7 +602,7 @@ async fn ingest(rec: &Recording) -> anyhow::Result<String> {
     let cfg = appview_config(
         dir.path(),
         av_listener.local_addr()?.port(),
-        &plc,
+        plc,
         vec![format!("localhost:{}", rec.port)],
     );
     let state = hearth_appview::build_state(cfg)?;
@@ -810,30 +809,20 @@ fn ms(d: Duration) -> f64 {
 async fn timeline(cli: &Cli) -> anyhow::Result<String> {
     let started = Instant::now();
     let dir = tempfile::tempdir()?;
-    let plc = start_plc(&[]).await?;
-    let state = hearth_appview::build_state(appview_config(dir.path(), 2584, &plc, Vec::new()))?;
+    let directory = start_plc(&[]).await?;
+    let plc = directory.url();
+    let state = hearth_appview::build_state(appview_config(dir.path(), 2584, plc, Vec::new()))?;
 
     // The viewer: a real did:plc whose key signs the service tokens.
-    let key = Keypair::generate(Algorithm::K256);
-    let op = Operation::atproto(
-        &key.public(),
+    let PlcIdentity {
+        did: viewer, key, ..
+    } = PlcIdentity::register(
+        plc,
         &format!("viewer.{HANDLE_DOMAIN}"),
         "http://127.0.0.1:9",
-        vec![key.public().did_key()],
-        None,
-    );
-    let (viewer, signed) = create_genesis(op, &key)?;
-    let res = reqwest::Client::new()
-        .post(format!("{plc}/{viewer}"))
-        .json(&signed.to_json())
-        .send()
-        .await?;
-    if !res.status().is_success() {
-        bail!(
-            "the PLC directory refused the viewer: {}",
-            res.text().await?
-        );
-    }
+        &[],
+    )
+    .await;
 
     // Authors get fake but well-formed did:plc identifiers: only the viewer signs anything.
     let authors = cli.authors.max(cli.follows);

@@ -5,7 +5,6 @@ pub mod auth;
 pub mod config;
 pub mod index;
 pub mod ingest;
-pub mod spaces;
 pub mod state;
 pub mod views;
 pub mod xrpc;
@@ -13,7 +12,6 @@ pub mod xrpc;
 use atproto::crypto::{Algorithm, keyfile};
 use atproto::identity::{DidResolver, DidResolverConfig, HandleResolver, IdentityError};
 use config::AppviewConfig;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,25 +32,18 @@ pub enum StartError {
     #[error("identity resolvers: {0}")]
     Identity(#[from] IdentityError),
     #[error("spaces: {0}")]
-    Spaces(#[from] spaces::SetupError),
+    Spaces(#[from] hearth_spaces::SetupError),
     #[error("starting the ingest workers: {0}")]
     Workers(std::io::Error),
-    #[error("invalid bind address {0}")]
-    Address(String),
-    #[error("binding {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("serving: {0}")]
-    Serve(std::io::Error),
+    #[error(transparent)]
+    Serve(#[from] hearth_xrpc::server::ServeError),
 }
 
 const MIGRATIONS: &[&str] = &[
     include_str!("db/schema_v1.sql"),
     include_str!("db/schema_v2.sql"),
     include_str!("db/schema_v3.sql"),
-    include_str!("db/schema_v4.sql"),
+    hearth_xrpc::auth::REPLAY_SCHEMA,
     include_str!("db/schema_v5.sql"),
 ];
 
@@ -79,7 +70,7 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
         conn.execute_batch("PRAGMA wal_autocheckpoint = 8000")?;
         Ok(())
     })?;
-    let replay = auth::ReplayCache::load(&db)?;
+    let replay = hearth_xrpc::auth::ReplayCache::load(&db)?;
     let checkpointer = Arc::new(());
     hearth_db::spawn_checkpointer(
         &index_path,
@@ -93,15 +84,21 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
         .timeout(Duration::from_secs(30))
         .connect_timeout(Duration::from_secs(10))
         .build()?;
-    let dids = DidResolver::new(DidResolverConfig {
+    let dids = Arc::new(DidResolver::new(DidResolverConfig {
         plc_url: cfg.plc_url(),
         insecure_did_web: cfg.dev,
         ..DidResolverConfig::default()
-    })?;
+    })?);
+    let auth = hearth_xrpc::auth::ServiceAuth::new(
+        cfg.service_did(),
+        dids.clone(),
+        auth::audience,
+        replay,
+    );
     let handles = HandleResolver::new(Duration::from_secs(10))?;
     // Members-only spaces keep their own database file: private data never shares tables
     // with the public index.
-    let spaces = spaces::Spaces::open(spaces::SpacesConfig {
+    let spaces = hearth_spaces::Spaces::open(hearth_spaces::SpacesConfig {
         dir: dir.clone(),
         authority: cfg.service_did(),
         public_url: cfg.public_url(),
@@ -118,7 +115,7 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
         handles,
         http,
         stats: Default::default(),
-        replay,
+        auth,
         spaces,
         cfg,
         _checkpointer: checkpointer,
@@ -127,13 +124,8 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
 
 /// Runs the AppView until the process is stopped.
 pub async fn serve(cfg: AppviewConfig) -> Result<(), StartError> {
-    let address = format!("{}:{}", cfg.bind, cfg.port);
-    let addr: SocketAddr = address.parse().map_err(|_| StartError::Address(address))?;
-    let state = build_state(cfg)?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })?;
-    serve_on(state, listener).await
+    let listener = hearth_xrpc::server::bind(&cfg.bind, cfg.port).await?;
+    serve_on(build_state(cfg)?, listener).await
 }
 
 pub async fn serve_on(
@@ -141,24 +133,16 @@ pub async fn serve_on(
     listener: tokio::net::TcpListener,
 ) -> Result<(), StartError> {
     ingest::start(&state).map_err(StartError::Workers)?;
-    spaces::start(&state)?;
-    let local = listener.local_addr().map_err(StartError::Serve)?;
+    hearth_spaces::start(&state.spaces)?;
+    let local = listener
+        .local_addr()
+        .map_err(hearth_xrpc::server::ServeError::Serve)?;
     tracing::info!(url = %state.public_url, did = %state.service_did, "AppView listening on {local}");
-    let app = xrpc::router(state.clone())
-        .merge(spaces::router(state))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-            axum::response::IntoResponse::into_response(hearth_xrpc::XrpcError::internal(
-                "handler panicked",
-            ))
-        }))
-        .layer(tower_http::cors::CorsLayer::very_permissive())
-        .layer(tower_http::trace::TraceLayer::new_for_http());
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
-    .map_err(StartError::Serve)
+    let app = xrpc::router(state.clone()).merge(hearth_spaces::router(
+        state.spaces.clone(),
+        state.auth.clone(),
+    ));
+    Ok(hearth_xrpc::server::serve(listener, app).await?)
 }
 
 #[cfg(test)]

@@ -18,14 +18,14 @@ pub struct Inner {
     pub public_url: String,
     /// The AppView's own key (`#atproto` in its DID document).
     pub key: Keypair,
-    pub dids: DidResolver,
+    pub dids: Arc<DidResolver>,
     pub handles: HandleResolver,
     pub http: reqwest::Client,
     pub stats: IngestStats,
-    /// Service-auth token ids already used on writes, to refuse replays.
-    pub replay: crate::auth::ReplayCache,
+    /// Verifies service-auth tokens, and refuses write tokens used before (replays).
+    pub auth: hearth_xrpc::auth::ServiceAuth,
     /// Members-only spaces: their own database, images and email.
-    pub spaces: crate::spaces::Spaces,
+    pub spaces: hearth_spaces::Spaces,
     /// The index's background checkpointer runs while this lives.
     pub _checkpointer: Arc<()>,
 }

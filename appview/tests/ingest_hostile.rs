@@ -23,7 +23,7 @@ use atproto::crypto::{Algorithm, Keypair};
 use atproto::data::{Cid, cbor, cid_for_cbor, json::record_from_json};
 use atproto::firehose::{self, Account as AccountEvent, Commit, Event, Identity, RepoOpWire};
 use atproto::mst::Mst;
-use atproto::plc::{Operation, PlcOp, create_genesis, update_op};
+
 use atproto::repo::{CommitData, RecordWrite, WriteAction, apply_writes};
 use atproto::syntax::{Datetime, Tid, TidClock};
 use axum::Router;
@@ -34,6 +34,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hearth_appview::config::{AppviewConfig, Scope};
 use hearth_appview::state::AppState;
+use hearth_testkit::{PlcIdentity, TestPlc};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::Path;
@@ -309,41 +310,11 @@ async fn fake_resolve_handle(
 // The PLC directory and the accounts
 // ---------------------------------------------------------------------------------------------
 
-async fn start_plc() -> String {
-    let store = hearth_pds::plc_server::PlcStore::open_in_memory().expect("PLC store");
-    store.set_rate_limits(false);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind PLC");
-    let url = format!(
-        "http://127.0.0.1:{}",
-        listener.local_addr().expect("addr").port()
-    );
-    tokio::spawn(async move { axum::serve(listener, hearth_pds::plc_server::router(store)).await });
-    url
-}
-
-async fn plc_submit(plc: &str, did: &str, op: &PlcOp) {
-    let res = reqwest::Client::new()
-        .post(format!("{plc}/{did}"))
-        .json(&op.to_json())
-        .send()
-        .await
-        .expect("PLC reachable");
-    assert!(
-        res.status().is_success(),
-        "PLC refused: {}",
-        res.text().await.unwrap_or_default()
-    );
-}
-
 /// A test account: a real did:plc, its signing key, and its repository (kept here, as a PDS
 /// would keep it).
 struct Account {
     did: String,
-    key: Keypair,
-    rotation: Keypair,
-    last_op: PlcOp,
+    id: PlcIdentity,
     store: MemoryBlockStore,
     root: Option<Cid>,
     head: Option<Cid>,
@@ -353,24 +324,12 @@ struct Account {
 
 impl Account {
     async fn create(name: &str, plc: &str, pds: &FakePds) -> Account {
-        let key = Keypair::generate(Algorithm::K256);
-        let rotation = Keypair::generate(Algorithm::K256);
         let handle = format!("{name}.test");
-        let op = Operation::atproto(
-            &key.public(),
-            &handle,
-            &pds.url,
-            vec![rotation.public().did_key()],
-            None,
-        );
-        let (did, signed) = create_genesis(op, &rotation).expect("genesis");
-        plc_submit(plc, &did, &signed).await;
-        pds.set_handle(&handle, &did);
+        let id = PlcIdentity::register(plc, &handle, &pds.url, &[]).await;
+        pds.set_handle(&handle, &id.did);
         Account {
-            did,
-            key,
-            rotation,
-            last_op: signed,
+            did: id.did.clone(),
+            id,
             store: MemoryBlockStore::new(),
             root: None,
             head: None,
@@ -380,12 +339,9 @@ impl Account {
     }
 
     async fn change_handle(&mut self, plc: &str, pds: &FakePds, handle: &str) {
-        let op = update_op(&self.last_op, &self.rotation, |o| {
-            o.also_known_as = vec![format!("at://{handle}")];
-        })
-        .expect("update op");
-        plc_submit(plc, &self.did, &op).await;
-        self.last_op = op;
+        self.id
+            .update(plc, |o| o.also_known_as = vec![format!("at://{handle}")])
+            .await;
         pds.set_handle(handle, &self.did);
     }
 
@@ -439,7 +395,7 @@ impl Account {
 
     /// A genuine commit: made the head, and returned as its firehose event.
     fn commit(&mut self, writes: Vec<RecordWrite>) -> Event {
-        let cd = self.build(writes, &self.key, None);
+        let cd = self.build(writes, &self.id.key, None);
         let ev = self.event(&cd);
         self.advance(&cd);
         Event::Commit(Box::new(ev))
@@ -695,18 +651,19 @@ fn hostile_firehose_is_dropped_counted_and_survived() {
 
 async fn hostile_firehose() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let plc = start_plc().await;
+    let directory = TestPlc::spawn().expect("PLC directory");
+    let plc = directory.url();
     let pds = FakePds::start().await;
-    let mut alice = Account::create("alice", &plc, &pds).await;
-    let mut bob = Account::create("bob", &plc, &pds).await;
-    let mut dave = Account::create("dave", &plc, &pds).await;
+    let mut alice = Account::create("alice", plc, &pds).await;
+    let mut bob = Account::create("bob", plc, &pds).await;
+    let mut dave = Account::create("dave", plc, &pds).await;
     let mallory = Keypair::generate(Algorithm::K256);
     // Another PDS the AppView follows, which hosts none of these accounts.
     let evil = FakePds::start().await;
     evil.inner.list_repos_loops.store(true, Ordering::SeqCst);
     let hosts = vec![pds.url.clone(), evil.url.clone()];
 
-    let av = Appview::start(dir.path(), &plc, hosts.clone());
+    let av = Appview::start(dir.path(), plc, hosts.clone());
     eventually("the AppView subscribes", || async {
         !pds.connects().is_empty() && !evil.connects().is_empty()
     })
@@ -789,7 +746,7 @@ async fn hostile_firehose() {
             create(POST, &b2, post("two")),
             create(POST, &b3, post("three")),
         ],
-        &bob.key,
+        &bob.id.key,
         None,
     );
     let mut ev = bob.event(&partial);
@@ -799,7 +756,7 @@ async fn hostile_firehose() {
 
     // --- ops naming a record the commit does not hold ---
     let b3b = bob.rkey();
-    let lying = bob.build(vec![create(POST, &b3b, post("three b"))], &bob.key, None);
+    let lying = bob.build(vec![create(POST, &b3b, post("three b"))], &bob.id.key, None);
     let mut ev = bob.event(&lying);
     ev.ops[0].cid = Some(record(post("something else")).0);
     pds.emit(Event::Commit(Box::new(ev)));
@@ -807,7 +764,7 @@ async fn hostile_firehose() {
 
     // --- a commit whose `commit` field is not the commit its blocks carry ---
     let b3c = bob.rkey();
-    let swapped = bob.build(vec![create(POST, &b3c, post("three c"))], &bob.key, None);
+    let swapped = bob.build(vec![create(POST, &b3c, post("three c"))], &bob.id.key, None);
     let mut ev = bob.event(&swapped);
     ev.commit = record(post("not a commit")).0;
     pds.emit(Event::Commit(Box::new(ev)));
@@ -825,7 +782,7 @@ async fn hostile_firehose() {
     let later = bob.rkey();
     let ahead = bob.build(
         vec![create(POST, &later, post("from tomorrow"))],
-        &bob.key,
+        &bob.id.key,
         Some(future.to_string()),
     );
     pds.emit(Event::Commit(Box::new(bob.event(&ahead))));
@@ -902,7 +859,7 @@ async fn hostile_firehose() {
     let big = alice.rkey();
     let oversized = alice.build(
         vec![create(POST, &big, post(&"x".repeat(2_100_000)))],
-        &alice.key,
+        &alice.id.key,
         None,
     );
     pds.emit(Event::Commit(Box::new(alice.event(&oversized))));
@@ -996,7 +953,7 @@ async fn hostile_firehose() {
     let a5 = alice.rkey();
     let stolen = alice.build(
         vec![create(POST, &a5, post("alice, relayed"))],
-        &alice.key,
+        &alice.id.key,
         None,
     );
     let mut ev = Box::new(alice.event(&stolen));
@@ -1054,7 +1011,7 @@ async fn hostile_firehose() {
     assert!(av.posts(&[&dave.uri(POST, &d2)]).await.is_empty());
 
     // --- an identity event: the new handle is picked up ---
-    alice.change_handle(&plc, &pds, "alice2.test").await;
+    alice.change_handle(plc, &pds, "alice2.test").await;
     pds.emit(Event::Identity(Identity {
         seq: 0,
         did: alice.did.clone(),
@@ -1106,7 +1063,7 @@ async fn hostile_firehose() {
     av.stop();
     let get_repo_before = pds.get_repo_calls();
     let connects_before = pds.connects().len();
-    let av = Appview::start(dir.path(), &plc, hosts.clone());
+    let av = Appview::start(dir.path(), plc, hosts.clone());
     eventually("the restarted AppView subscribes", || async {
         pds.connects().len() > connects_before
     })
@@ -1158,10 +1115,11 @@ fn bad_service_tokens_are_refused() {
 
 async fn bad_tokens() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let plc = start_plc().await;
+    let directory = TestPlc::spawn().expect("PLC directory");
+    let plc = directory.url();
     let pds = FakePds::start().await;
-    let alice = Account::create("alice", &plc, &pds).await;
-    let av = Appview::start(dir.path(), &plc, vec![]);
+    let alice = Account::create("alice", plc, &pds).await;
+    let av = Appview::start(dir.path(), plc, vec![]);
     let aud = av.state.service_did.clone();
     let now = hearth_appview::state::now_secs();
     const TIMELINE: &str = "app.bsky.feed.getTimeline";
@@ -1193,24 +1151,30 @@ async fn bad_tokens() {
     for a in [aud.clone(), format!("{aud}#bsky_appview")] {
         let (status, body) = call(
             TIMELINE,
-            bearer(mint(&alice.key, &a, Some(TIMELINE), now, 60)),
+            bearer(mint(&alice.id.key, &a, Some(TIMELINE), now, 60)),
         )
         .await;
         assert_eq!(status, 200, "valid token for {a}: {body}");
         assert!(body["feed"].is_array(), "{body}");
     }
 
-    let session = hearth_pds::auth::mint_session(
-        &[7u8; 32],
-        hearth_pds::auth::TokenKind::Access,
-        &hearth_pds::auth::SessionClaims {
-            scope: "com.atproto.access".into(),
-            sub: alice.did.clone(),
-            aud: "did:web:fake.test".into(),
-            iat: now,
-            exp: now + 3600,
-            jti: None,
-        },
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let b64 = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    // A PDS access token as a PDS mints it: HS256 under a secret only the PDS holds. The
+    // signature is 32 arbitrary bytes: the AppView must refuse the token for its kind, before
+    // any signature check.
+    let session = format!(
+        "{}.{}.{}",
+        b64(json!({ "alg": "HS256", "typ": "at+jwt" })),
+        b64(json!({
+            "scope": "com.atproto.access",
+            "sub": alice.did,
+            "aud": "did:web:fake.test",
+            "iat": now,
+            "exp": now + 3600,
+        })),
+        URL_SAFE_NO_PAD.encode([7u8; 32])
     );
     let stranger = Keypair::generate(Algorithm::K256);
     let unknown_issuer = atproto::auth::mint(
@@ -1221,19 +1185,11 @@ async fn bad_tokens() {
         now,
         60,
     );
-    let alg_none = {
-        use base64::Engine;
-        let b64 = |v: Value| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
-        };
-        format!(
-            "{}.{}.",
-            b64(json!({ "alg": "none", "typ": "JWT" })),
-            b64(
-                json!({ "iss": alice.did, "aud": aud, "exp": now + 60, "iat": now, "lxm": TIMELINE })
-            )
-        )
-    };
+    let alg_none = format!(
+        "{}.{}.",
+        b64(json!({ "alg": "none", "typ": "JWT" })),
+        b64(json!({ "iss": alice.did, "aud": aud, "exp": now + 60, "iat": now, "lxm": TIMELINE }))
+    );
     let cases: Vec<(&str, Option<String>, &str)> = vec![
         ("no token", None, "AuthMissing"),
         (
@@ -1245,7 +1201,7 @@ async fn bad_tokens() {
         (
             "wrong audience",
             bearer(mint(
-                &alice.key,
+                &alice.id.key,
                 "did:web:elsewhere.example",
                 Some(TIMELINE),
                 now,
@@ -1256,7 +1212,7 @@ async fn bad_tokens() {
         (
             "wrong service fragment",
             bearer(mint(
-                &alice.key,
+                &alice.id.key,
                 &format!("{aud}#atproto_labeler"),
                 Some(TIMELINE),
                 now,
@@ -1267,7 +1223,7 @@ async fn bad_tokens() {
         (
             "wrong lexicon method",
             bearer(mint(
-                &alice.key,
+                &alice.id.key,
                 &aud,
                 Some("app.bsky.feed.getAuthorFeed"),
                 now,
@@ -1277,12 +1233,12 @@ async fn bad_tokens() {
         ),
         (
             "no lexicon method",
-            bearer(mint(&alice.key, &aud, None, now, 60)),
+            bearer(mint(&alice.id.key, &aud, None, now, 60)),
             "BadJwtLexiconMethod",
         ),
         (
             "expired",
-            bearer(mint(&alice.key, &aud, Some(TIMELINE), now - 600, 60)),
+            bearer(mint(&alice.id.key, &aud, Some(TIMELINE), now - 600, 60)),
             "JwtExpired",
         ),
         (
@@ -1321,7 +1277,7 @@ async fn bad_tokens() {
     );
     let (status, body) = call(
         PROFILE,
-        bearer(mint(&alice.key, &aud, Some(TIMELINE), now, 60)),
+        bearer(mint(&alice.id.key, &aud, Some(TIMELINE), now, 60)),
     )
     .await;
     assert_eq!(

@@ -1,25 +1,24 @@
 //! The AppView's read views, through its router, against an index seeded directly.
 //!
-//! Each test builds an AppView state on a temporary directory, runs a real PLC directory (the
-//! PDS crate's, port 0) holding genuine did:plc documents for the test accounts (so service
+//! Each test builds an AppView state on a temporary directory, runs a real PLC directory
+//! (`hearth_testkit::TestPlc`) holding genuine did:plc documents for the test accounts (so service
 //! tokens are checked by `auth.rs` exactly as in production), writes records into the index
 //! with `hearth_appview::index`, and calls the XRPC handlers with `tower::ServiceExt::oneshot`.
 //! Every successful response is validated against the official lexicons; the behaviour
 //! (blocks, thread gates, hidden replies, counts, cursors, notifications, the feed generator
 //! round trip) is asserted case by case.
 
-use atproto::crypto::{Algorithm, Keypair};
+use atproto::crypto::Keypair;
 use atproto::data::{cbor, cid_for_cbor, cid_for_raw, json::record_from_json};
-use atproto::plc::{Operation, Service, create_genesis};
 use atproto::syntax::{Datetime, TidClock};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use hearth_appview::config::{AppviewConfig, Scope};
 use hearth_appview::index::{self, Rec};
 use hearth_appview::state::{AppState, now_iso, now_secs};
+use hearth_testkit::{PlcIdentity, TestPlc};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tower::ServiceExt;
 
@@ -37,24 +36,11 @@ struct Account {
 struct World {
     state: AppState,
     plc: String,
-    http: reqwest::Client,
+    _directory: TestPlc,
     clock: TidClock,
     /// An hour ago, in unix milliseconds: records claim times from here on.
     t0: i64,
     _dir: tempfile::TempDir,
-}
-
-async fn start_plc(dir: &Path) -> String {
-    let store = hearth_pds::plc_server::PlcStore::open(dir.join("plc.sqlite")).expect("plc store");
-    store.set_rate_limits(false);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind plc");
-    let port = listener.local_addr().expect("plc addr").port();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, hearth_pds::plc_server::router(store)).await;
-    });
-    format!("http://127.0.0.1:{port}")
 }
 
 /// Validates a response body against the method's output schema in the official lexicons.
@@ -69,7 +55,8 @@ fn validate(nsid: &str, body: &Value) {
 impl World {
     async fn new() -> World {
         let dir = tempfile::tempdir().expect("tempdir");
-        let plc = start_plc(dir.path()).await;
+        let directory = TestPlc::spawn().expect("PLC directory");
+        let plc = directory.url().to_owned();
         let cfg = AppviewConfig {
             hostname: "localhost".into(),
             port: 2584,
@@ -86,7 +73,7 @@ impl World {
         World {
             state,
             plc,
-            http: reqwest::Client::new(),
+            _directory: directory,
             clock: TidClock::new(),
             t0: (now_secs() - 3600) * 1000,
             _dir: dir,
@@ -100,36 +87,11 @@ impl World {
 
     /// Registers a did:plc at the PLC directory, with extra services.
     async fn account_with(&self, handle: &str, services: &[(&str, &str, &str)]) -> Account {
-        let key = Keypair::generate(Algorithm::K256);
-        let mut op = Operation::atproto(
-            &key.public(),
-            handle,
-            "http://127.0.0.1:9",
-            vec![key.public().did_key()],
-            None,
-        );
-        for (id, kind, endpoint) in services {
-            op.services.insert(
-                (*id).to_owned(),
-                Service {
-                    kind: (*kind).to_owned(),
-                    endpoint: (*endpoint).to_owned(),
-                },
-            );
-        }
-        let (did, signed) = create_genesis(op, &key).expect("genesis");
-        let res = self
-            .http
-            .post(format!("{}/{did}", self.plc))
-            .json(&signed.to_json())
-            .send()
-            .await
-            .expect("plc reachable");
-        assert!(res.status().is_success(), "PLC refused {did}");
+        let id = PlcIdentity::register(&self.plc, handle, "http://127.0.0.1:9", services).await;
         let account = Account {
-            did,
-            handle: handle.to_owned(),
-            key: Arc::new(key),
+            did: id.did,
+            handle: id.handle,
+            key: Arc::new(id.key),
         };
         // The account exists in the index with its handle (ingest would verify it).
         let (did, handle) = (account.did.clone(), account.handle.clone());

@@ -45,7 +45,7 @@ pub struct PdsConfig {
     /// `app.bsky.*` goes to Bluesky's.
     #[arg(long, env = "HEARTH_SPACES_APPVIEW_URL")]
     pub spaces_appview_url: Option<String>,
-    /// That AppView's DID (tokens for it name `<did>#hearth_appview`); unset, the `app.bsky.*`
+    /// That AppView's DID (tokens for it name `<did>#hearth_appview`, [`hearth_lexicons::SERVICE_ID`]); unset, the `app.bsky.*`
     /// AppView's DID.
     #[arg(long, env = "HEARTH_SPACES_APPVIEW_DID")]
     pub spaces_appview_did: Option<String>,

@@ -10,7 +10,6 @@ pub mod db;
 pub mod keys;
 pub mod limits;
 pub mod plc_client;
-pub mod plc_server;
 pub mod proxy;
 pub mod read_after_write;
 pub mod repo;

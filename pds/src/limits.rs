@@ -1,17 +1,7 @@
-//! Rate limits: token buckets keyed by what is limited (an IP, an account). Memory is bounded:
-//! idle buckets are dropped once full again.
+//! The PDS's rate limits, as the reference sets them; the token buckets are
+//! `hearth_xrpc::ratelimit`'s.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Instant;
-
-#[derive(Debug, Clone, Copy)]
-pub struct Limit {
-    /// Burst size (points).
-    pub capacity: f64,
-    /// The window over which `capacity` points refill.
-    pub per_secs: f64,
-}
+pub use hearth_xrpc::ratelimit::{Limit, RateLimits};
 
 /// Account creation per IP: the reference's 100 per 5 minutes.
 pub const CREATE_ACCOUNT: Limit = Limit {
@@ -34,72 +24,3 @@ pub const UPLOADS: Limit = Limit {
     capacity: 1000.0,
     per_secs: 3600.0,
 };
-
-struct Bucket {
-    points: f64,
-    at: Instant,
-}
-
-pub struct RateLimits {
-    enabled: bool,
-    buckets: Mutex<HashMap<(&'static str, String), Bucket>>,
-}
-
-impl RateLimits {
-    pub fn new(enabled: bool) -> Self {
-        RateLimits {
-            enabled,
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Takes `cost` points from the bucket; false when there are not enough.
-    pub fn check(&self, name: &'static str, key: &str, limit: Limit, cost: f64) -> bool {
-        if !self.enabled {
-            return true;
-        }
-        let Ok(mut buckets) = self.buckets.lock() else {
-            return true;
-        };
-        let now = Instant::now();
-        if buckets.len() > 100_000 {
-            buckets.retain(|_, b| {
-                b.points
-                    + now.duration_since(b.at).as_secs_f64() * (limit.capacity / limit.per_secs)
-                    < limit.capacity
-            });
-        }
-        let b = buckets.entry((name, key.to_owned())).or_insert(Bucket {
-            points: limit.capacity,
-            at: now,
-        });
-        let refill = now.duration_since(b.at).as_secs_f64() * (limit.capacity / limit.per_secs);
-        b.points = (b.points + refill).min(limit.capacity);
-        b.at = now;
-        if b.points >= cost {
-            b.points -= cost;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn buckets_empty_and_are_separate() {
-        let l = RateLimits::new(true);
-        let lim = Limit {
-            capacity: 3.0,
-            per_secs: 3600.0,
-        };
-        assert!(l.check("t", "a", lim, 1.0));
-        assert!(l.check("t", "a", lim, 2.0));
-        assert!(!l.check("t", "a", lim, 1.0));
-        assert!(l.check("t", "b", lim, 3.0));
-        assert!(RateLimits::new(false).check("t", "a", lim, 100.0));
-    }
-}

@@ -26,8 +26,6 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(15);
 const REPO_REV: &str = "atproto-repo-rev";
 const GET_FEED: &str = "app.bsky.feed.getFeed";
 const GET_FEED_SKELETON: &str = "app.bsky.feed.getFeedSkeleton";
-/// Service id of a Hearth AppView in DID documents and token audiences.
-const HEARTH_APPVIEW: &str = "hearth_appview";
 
 /// Signs a service-auth token as the account. Every proxied call (most of what a client
 /// reads) mints one, so a cached key is used without taking a database connection; signing
@@ -197,7 +195,7 @@ async fn target(state: &AppState, nsid: &str, headers: &HeaderMap) -> XrpcResult
             });
         }
         let (spaces_url, spaces_did) = state.cfg.spaces_appview();
-        if did == spaces_did && service == HEARTH_APPVIEW {
+        if did == spaces_did && service == hearth_lexicons::SERVICE_ID {
             return Ok(Upstream {
                 base: spaces_url.trim_end_matches('/').to_owned(),
                 aud,
@@ -214,13 +212,13 @@ async fn target(state: &AppState, nsid: &str, headers: &HeaderMap) -> XrpcResult
             aud,
         });
     }
-    if nsid.starts_with("social.hearth.") {
+    if hearth_lexicons::is_hearth_method(nsid) {
         // Spaces may live on a different AppView from app.bsky.* (a PDS on Bluesky's AppView
         // with spaces on Hearth's); the service id tells a combined AppView which it serves.
         let (url, did) = state.cfg.spaces_appview();
         return Ok(Upstream {
             base: url.trim_end_matches('/').to_owned(),
-            aud: format!("{did}#{HEARTH_APPVIEW}"),
+            aud: format!("{did}#{}", hearth_lexicons::SERVICE_ID),
         });
     }
     if nsid.starts_with("app.bsky.") {

@@ -1,6 +1,7 @@
 //! Request body and query extractors whose failures are XRPC errors, not axum's plain text.
 
 use crate::error::XrpcError;
+use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -15,31 +16,35 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for XJson<T> {
     type Rejection = XrpcError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, XrpcError> {
-        let is_json = req
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.trim_start()
-                    .to_ascii_lowercase()
-                    .starts_with("application/json")
-            });
-        if !is_json {
-            return Err(XrpcError::invalid_request(
-                "Expected a JSON body (Content-Type: application/json)",
-            ));
-        }
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BYTES)
-            .await
-            .map_err(|_| {
-                XrpcError::payload_too_large(format!(
-                    "Request body is larger than {MAX_JSON_BYTES} bytes"
-                ))
-            })?;
+        let bytes = json_body(req, MAX_JSON_BYTES).await?;
         serde_json::from_slice(&bytes)
             .map(XJson)
             .map_err(|e| XrpcError::invalid_request(format!("Invalid JSON body: {e}")))
     }
+}
+
+/// A request's JSON body, unparsed: refused unless it says it is JSON and is at most `limit`
+/// bytes long.
+pub async fn json_body(req: Request, limit: usize) -> Result<Bytes, XrpcError> {
+    let is_json = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    if !is_json {
+        return Err(XrpcError::invalid_request(
+            "Expected a JSON body (Content-Type: application/json)",
+        ));
+    }
+    axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|_| {
+            XrpcError::payload_too_large(format!("Request body is larger than {limit} bytes"))
+        })
 }
 
 /// Query parameters.

@@ -108,7 +108,7 @@ pub fn actor_id(conn: &Connection, did: &str, now: &str) -> IndexResult<i64> {
 pub fn create(conn: &Connection, collection: &str, rec: &Rec<'_>) -> IndexResult<()> {
     // A public record that replies to, quotes, likes or links a members-only space URI
     // (possible from another PDS) must not carry that reference into the public index.
-    if crate::spaces::uri::record_references_space(rec.bytes, rec.value) {
+    if hearth_lexicons::record_references_space(rec.bytes, rec.value) {
         return Ok(());
     }
     match collection {

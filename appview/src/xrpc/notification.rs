@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 /// Write methods refuse a token used before.
 fn first_use(state: &AppState, viewer: &Viewer) -> XrpcResult<()> {
-    if state.replay.first_use(viewer) {
+    if state.auth.first_use(viewer) {
         Ok(())
     } else {
         Err(XrpcError::new(

@@ -33,7 +33,7 @@ pub async fn did_json(State(state): State<AppState>) -> Json<Value> {
         &[
             ("bsky_notif", "BskyNotificationService"),
             ("bsky_appview", "BskyAppView"),
-            ("hearth_appview", "HearthAppView"),
+            (hearth_lexicons::SERVICE_ID, hearth_lexicons::SERVICE_TYPE),
         ],
     ))
 }

@@ -43,7 +43,7 @@ pub fn prepare_record(
     }
     // Members-only spaces: nothing public may point into one (a reply, a quote, a like, a
     // link), or the private half would leak its identifiers and thread structure.
-    if references_space(&value) {
+    if hearth_lexicons::references_space(&value) {
         return Err(XrpcError::named(
             "SpaceReferenceNotAllowed",
             "Public records may not reference members-only space content \
@@ -76,14 +76,4 @@ pub fn prepare_record(
         bytes,
         validated,
     })
-}
-
-/// Whether any string in the record is an at:// URI into a members-only space.
-fn references_space(value: &Ipld) -> bool {
-    match value {
-        Ipld::String(s) => s.starts_with("at://") && s.contains("/space/social.hearth.space/"),
-        Ipld::List(items) => items.iter().any(references_space),
-        Ipld::Map(map) => map.values().any(references_space),
-        _ => false,
-    }
 }

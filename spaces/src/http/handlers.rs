@@ -1,0 +1,569 @@
+//! Thin handlers: parse (the extractors) → the service → the one error mapping.
+
+use super::HttpState;
+use super::error::xrpc_error;
+use super::extract::{Caller, Input, Params};
+use crate::images;
+use crate::model::SpaceError;
+use crate::ops::{members, notifications, posts, spaces};
+use crate::service::Spaces;
+use crate::views::Settings;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use hearth_xrpc::{XrpcError, XrpcResult};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+type Out<T> = XrpcResult<Json<T>>;
+
+fn done<T>(r: Result<T, SpaceError>) -> Out<T> {
+    r.map(Json).map_err(xrpc_error)
+}
+
+fn empty(r: Result<(), SpaceError>) -> Out<Value> {
+    r.map(|()| Json(json!({}))).map_err(xrpc_error)
+}
+
+fn sp(state: &HttpState) -> &Spaces {
+    &state.spaces
+}
+
+#[derive(Deserialize)]
+pub struct SpaceQ {
+    space: String,
+}
+
+#[derive(Deserialize)]
+pub struct PageQ {
+    space: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SpacePageQ {
+    space: String,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ChannelQ {
+    channel: String,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct UriQ {
+    uri: String,
+}
+
+#[derive(Deserialize)]
+pub struct JoinListQ {
+    space: String,
+    status: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ImageQ {
+    space: String,
+    cid: String,
+}
+
+#[derive(Deserialize)]
+pub struct SpaceIn {
+    space: String,
+}
+
+#[derive(Deserialize)]
+pub struct IdIn {
+    space: String,
+    id: String,
+}
+
+#[derive(Deserialize)]
+pub struct TokenIn {
+    token: String,
+}
+
+#[derive(Deserialize)]
+pub struct JoinIn {
+    space: String,
+    answer: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct DecideIn {
+    space: String,
+    id: String,
+    approve: bool,
+}
+
+#[derive(Deserialize)]
+pub struct DidIn {
+    space: String,
+    did: String,
+}
+
+#[derive(Deserialize)]
+pub struct BanIn {
+    space: String,
+    did: String,
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct RoleIn {
+    space: String,
+    did: String,
+    role: String,
+}
+
+#[derive(Deserialize)]
+pub struct UriIn {
+    uri: String,
+}
+
+#[derive(Deserialize)]
+pub struct ReactIn {
+    uri: String,
+    emoji: String,
+    remove: Option<bool>,
+}
+
+#[derive(Deserialize)]
+pub struct HideIn {
+    uri: String,
+    hidden: bool,
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct PinIn {
+    uri: String,
+    pinned: bool,
+}
+
+#[derive(Deserialize)]
+pub struct AnswerIn {
+    uri: String,
+    accepted: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeenIn {
+    seen_at: String,
+}
+
+const PAGE: u32 = 50;
+
+// ---- space ----
+
+pub(super) async fn space_create(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<spaces::CreateSpace>,
+) -> Out<spaces::SpaceWithChannels> {
+    done(sp(&st).create_space(&did, i).await)
+}
+
+pub(super) async fn space_get(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Params(q): Params<SpaceQ>,
+) -> Out<spaces::SpaceWithChannels> {
+    done(sp(&st).get_space(&did, &q.space).await)
+}
+
+pub(super) async fn space_update(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<spaces::UpdateSpace>,
+) -> Out<Value> {
+    let space = sp(&st).update_space(&did, i).await.map_err(xrpc_error)?;
+    Ok(Json(json!({ "space": space })))
+}
+
+pub(super) async fn space_delete(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<SpaceIn>,
+) -> Out<Value> {
+    empty(sp(&st).delete_space(&did, &i.space).await)
+}
+
+pub(super) async fn space_list_mine(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Params(q): Params<PageQ>,
+) -> Out<spaces::SpaceList> {
+    done(
+        sp(&st)
+            .list_mine(&did, q.limit.unwrap_or(PAGE), q.cursor)
+            .await,
+    )
+}
+
+pub(super) async fn space_audit(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Params(q): Params<SpacePageQ>,
+) -> Out<spaces::AuditLog> {
+    done(
+        sp(&st)
+            .audit_log(&did, &q.space, q.limit.unwrap_or(PAGE), q.cursor)
+            .await,
+    )
+}
+
+pub(super) async fn space_export(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Params(q): Params<SpaceQ>,
+) -> Out<spaces::Export> {
+    done(sp(&st).export(&did, &q.space).await)
+}
+
+// ---- channel ----
+
+pub(super) async fn channel_create(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<spaces::CreateChannel>,
+) -> Out<Value> {
+    let channel = sp(&st).create_channel(&did, i).await.map_err(xrpc_error)?;
+    Ok(Json(json!({ "channel": channel })))
+}
+
+pub(super) async fn channel_update(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<spaces::UpdateChannel>,
+) -> Out<Value> {
+    let channel = sp(&st).update_channel(&did, i).await.map_err(xrpc_error)?;
+    Ok(Json(json!({ "channel": channel })))
+}
+
+// ---- invites and joining ----
+
+pub(super) async fn invite_create(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<members::CreateInvite>,
+) -> Out<members::CreatedInvite> {
+    done(sp(&st).create_invite(&did, i).await)
+}
+
+pub(super) async fn invite_list(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Params(q): Params<SpaceQ>,
+) -> Out<members::InviteList> {
+    done(sp(&st).list_invites(&did, &q.space).await)
+}
+
+pub(super) async fn invite_revoke(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<IdIn>,
+) -> Out<Value> {
+    empty(sp(&st).revoke_invite(&did, &i.space, &i.id).await)
+}
+
+pub(super) async fn invite_accept(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<TokenIn>,
+) -> Out<members::Joined> {
+    done(sp(&st).accept_invite(&did, &i.token).await)
+}
+
+pub(super) async fn join_request(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<JoinIn>,
+) -> Out<members::JoinOutcome> {
+    done(sp(&st).request_join(&did, &i.space, i.answer).await)
+}
+
+pub(super) async fn join_list(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Params(q): Params<JoinListQ>,
+) -> Out<members::JoinRequestList> {
+    done(sp(&st).list_requests(&did, &q.space, q.status).await)
+}
+
+pub(super) async fn join_decide(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<DecideIn>,
+) -> Out<members::Decided> {
+    done(
+        sp(&st)
+            .decide_request(&did, &i.space, &i.id, i.approve)
+            .await,
+    )
+}
+
+// ---- members ----
+
+pub(super) async fn member_list(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Params(q): Params<SpacePageQ>,
+) -> Out<members::MemberList> {
+    done(
+        sp(&st)
+            .list_members(&did, &q.space, q.limit.unwrap_or(PAGE), q.cursor)
+            .await,
+    )
+}
+
+pub(super) async fn member_set_role(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<RoleIn>,
+) -> Out<members::MemberOut> {
+    done(sp(&st).set_role(&did, &i.space, &i.did, &i.role).await)
+}
+
+pub(super) async fn member_remove(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<DidIn>,
+) -> Out<Value> {
+    empty(sp(&st).remove_member(&did, &i.space, &i.did).await)
+}
+
+pub(super) async fn member_ban(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<BanIn>,
+) -> Out<Value> {
+    empty(sp(&st).ban_member(&did, &i.space, &i.did, i.reason).await)
+}
+
+pub(super) async fn member_leave(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<SpaceIn>,
+) -> Out<Value> {
+    empty(sp(&st).leave(&did, &i.space).await)
+}
+
+// ---- posts ----
+
+pub(super) async fn post_create(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<posts::CreatePost>,
+) -> Out<posts::PostOut> {
+    done(sp(&st).create_post(&did, i).await)
+}
+
+pub(super) async fn post_edit(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<posts::EditPost>,
+) -> Out<posts::PostOut> {
+    done(sp(&st).edit_post(&did, i).await)
+}
+
+pub(super) async fn post_delete(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<UriIn>,
+) -> Out<Value> {
+    empty(sp(&st).delete_post(&did, &i.uri).await)
+}
+
+pub(super) async fn post_react(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<ReactIn>,
+) -> Out<posts::Reactions> {
+    done(
+        sp(&st)
+            .react(&did, &i.uri, &i.emoji, i.remove.unwrap_or(false))
+            .await,
+    )
+}
+
+pub(super) async fn post_hide(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<HideIn>,
+) -> Out<posts::PostOut> {
+    done(sp(&st).hide_post(&did, &i.uri, i.hidden, i.reason).await)
+}
+
+pub(super) async fn post_pin(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<PinIn>,
+) -> Out<posts::PostOut> {
+    done(sp(&st).pin_post(&did, &i.uri, i.pinned).await)
+}
+
+pub(super) async fn post_mark_answer(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<AnswerIn>,
+) -> Out<posts::PostOut> {
+    done(sp(&st).mark_answer(&did, &i.uri, i.accepted).await)
+}
+
+/// Raw image bytes in, a blob reference out. The type is sniffed from the bytes.
+pub(super) async fn post_upload_image(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Params(q): Params<SpaceQ>,
+    body: axum::body::Body,
+) -> Out<posts::Uploaded> {
+    let bytes = axum::body::to_bytes(body, images::MAX_IMAGE_BYTES)
+        .await
+        .map_err(|_| XrpcError::payload_too_large("Images are limited to 5 MB"))?;
+    done(sp(&st).upload_image(&did, &q.space, bytes.to_vec()).await)
+}
+
+/// The image bytes, only to members who may see them, never cached by shared caches.
+pub(super) async fn post_get_image(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Params(q): Params<ImageQ>,
+) -> XrpcResult<Response> {
+    let img = sp(&st)
+        .get_image(&did, &q.space, &q.cid)
+        .await
+        .map_err(xrpc_error)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, img.mime),
+            (header::CACHE_CONTROL, "private, max-age=3600".to_owned()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; sandbox".to_owned(),
+            ),
+        ],
+        img.bytes,
+    )
+        .into_response())
+}
+
+// ---- feeds ----
+
+pub(super) async fn feed_channel(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Params(q): Params<ChannelQ>,
+) -> Out<posts::Feed> {
+    done(
+        sp(&st)
+            .channel_feed(&did, &q.channel, q.limit.unwrap_or(PAGE), q.cursor)
+            .await,
+    )
+}
+
+pub(super) async fn feed_thread(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Params(q): Params<UriQ>,
+) -> Out<posts::Thread> {
+    done(sp(&st).thread(&did, &q.uri).await)
+}
+
+// ---- notifications ----
+
+pub(super) async fn notif_list(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Params(q): Params<PageQ>,
+) -> Out<notifications::NotificationList> {
+    done(
+        sp(&st)
+            .list_notifications(&did, q.space, q.limit.unwrap_or(PAGE), q.cursor)
+            .await,
+    )
+}
+
+pub(super) async fn notif_unread(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Params(q): Params<PageQ>,
+) -> Out<notifications::UnreadCount> {
+    done(sp(&st).unread_count(&did, q.space).await)
+}
+
+pub(super) async fn notif_seen(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<SeenIn>,
+) -> Out<Value> {
+    empty(sp(&st).update_seen(&did, &i.seen_at).await)
+}
+
+pub(super) async fn notif_set_level(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<notifications::SetLevel>,
+) -> Out<notifications::LevelOut> {
+    done(sp(&st).set_level(&did, i).await)
+}
+
+pub(super) async fn notif_get_settings(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+) -> Out<Settings> {
+    done(sp(&st).get_settings(&did).await)
+}
+
+pub(super) async fn notif_put_settings(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<notifications::PutSettings>,
+) -> Out<Settings> {
+    done(sp(&st).put_settings(&did, i).await)
+}
+
+/// The page an invite link opens. It shows nothing of the space (not even its name: the link
+/// may have been forwarded); joining happens in the Hearth web app, signed in.
+pub(super) async fn join_page(State(st): State<HttpState>, Path(token): Path<String>) -> Response {
+    let token_ok = !token.is_empty()
+        && token.len() <= 128
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let token_line = if token_ok {
+        format!("<p>Your invite code: <code>{token}</code></p>")
+    } else {
+        String::new()
+    };
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"robots\" content=\"noindex\"><title>Hearth invite</title></head>\
+         <body style=\"font-family: system-ui, sans-serif; max-width: 36em; margin: 3em auto; padding: 0 1em\">\
+         <h1>You have been invited to a space on Hearth</h1>\
+         <p>Open this link in the Hearth web app and sign in with your Bluesky (atproto) account \
+         to join. No new account is needed.</p>{token_line}\
+         <p>Developers: call <code>social.hearth.invite.accept</code> with this code through your \
+         PDS (<code>atproto-proxy: {}#{}</code>).</p></body></html>",
+        st.spaces.authority,
+        hearth_lexicons::SERVICE_ID
+    );
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        Html(page),
+    )
+        .into_response()
+}

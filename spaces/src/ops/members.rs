@@ -1,0 +1,683 @@
+//! Membership: invites, join requests, roles, removal, bans, leaving, and the member list.
+//! Every change is written to the audit log in the same transaction.
+
+use crate::fanout;
+use crate::model::*;
+use crate::permissions::{may_manage, member_access, parse_uri, space_of};
+use crate::service::Spaces;
+use crate::store::{self, Notice, SpaceRow};
+use crate::uri::SpaceUri;
+use crate::views::*;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateInvite {
+    pub space: String,
+    pub role: Option<String>,
+    pub max_uses: Option<i64>,
+    pub expires_in_hours: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreatedInvite {
+    pub invite: InviteView,
+    pub token: String,
+    pub link: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InviteList {
+    pub invites: Vec<InviteView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Joined {
+    pub space: SpaceView,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JoinOutcome {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<JoinRequestView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub space: Option<SpaceView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JoinRequestList {
+    pub requests: Vec<JoinRequestView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Decided {
+    pub request: JoinRequestView,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MemberList {
+    pub members: Vec<MemberView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MemberOut {
+    pub member: MemberView,
+}
+
+/// SHA-256 of an invite token: all the database keeps.
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.trim().as_bytes()).to_vec()
+}
+
+/// A fresh invite token: 128 random bits, base64url (22 characters).
+fn new_token() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
+}
+
+fn request_view(
+    conn: &Connection,
+    space: &SpaceRow,
+    authority: &str,
+    id: i64,
+) -> SpaceResult<JoinRequestView> {
+    let space_uri = SpaceUri::space(authority, &space.skey).to_string();
+    let store::JoinRequestRow {
+        did,
+        answer,
+        status,
+        created_at: created,
+        decided_by: by,
+        decided_at: at,
+    } = store::join_request(conn, id, space.id)?
+        .ok_or(SpaceError::NotFound("Join request not found"))?;
+    let m = store::membership(conn, space.id, &did)?;
+    Ok(JoinRequestView {
+        id: id.to_string(),
+        space: space_uri,
+        member: MemberView {
+            did,
+            role: m.map(|(r, _)| r.as_str().into()),
+            joined_at: m.map(|(_, t)| fmt_time(t)),
+        },
+        answer,
+        status,
+        created_at: fmt_time(created),
+        decided_by: by,
+        decided_at: at.map(fmt_time),
+    })
+}
+
+impl Spaces {
+    pub async fn create_invite(
+        &self,
+        did: &str,
+        input: CreateInvite,
+    ) -> SpaceResult<CreatedInvite> {
+        let uri = parse_uri(&input.space)?;
+        let role = match &input.role {
+            Some(r) => known(r, Role::parse, "role")?,
+            None => Role::Member,
+        };
+        if role == Role::Owner {
+            return Err(SpaceError::Forbidden(
+                "An invite cannot make an owner; transfer ownership with member.setRole",
+            ));
+        }
+        let did = did.to_owned();
+        self.write(move |txn, s| {
+            let conn = txn.conn;
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
+            acc.require(Role::Admin, "Only admins create invites")?;
+            if role == Role::Admin {
+                acc.require(Role::Owner, "Only the owner invites admins")?;
+            }
+            let now = now_ms();
+            let token = new_token();
+            let expires = input
+                .expires_in_hours
+                .map(|h| now.saturating_add(h.saturating_mul(3_600_000)));
+            let id = store::insert_invite(
+                conn,
+                &store::NewInvite {
+                    space: acc.space.id,
+                    token_hash: &token_hash(&token),
+                    role,
+                    max_uses: input.max_uses,
+                    expires_at: expires,
+                    created_by: &did,
+                    now,
+                },
+            )?;
+            store::audit(
+                conn,
+                acc.space.id,
+                &did,
+                "invite.create",
+                Some(&id.to_string()),
+                Some(role.as_str()),
+                now,
+            )?;
+            let space_uri = uri.space_uri().to_string();
+            let invite = store::invite(conn, id, &space_uri)?;
+            Ok(CreatedInvite {
+                invite,
+                link: format!("{}/join/{token}", s.public_url),
+                token,
+            })
+        })
+        .await
+    }
+
+    pub async fn list_invites(&self, did: &str, uri: &str) -> SpaceResult<InviteList> {
+        let uri = parse_uri(uri)?;
+        let did = did.to_owned();
+        self.read(move |conn, s| {
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            acc.require(Role::Admin, "Only admins see invites")?;
+            let space_uri = uri.space_uri().to_string();
+            Ok(InviteList {
+                invites: store::invites(conn, acc.space.id, &space_uri)?,
+            })
+        })
+        .await
+    }
+
+    pub async fn revoke_invite(&self, did: &str, uri: &str, id: &str) -> SpaceResult<()> {
+        let uri = parse_uri(uri)?;
+        let id: i64 = id
+            .parse()
+            .map_err(|_| SpaceError::NotFound("Invite not found"))?;
+        let did = did.to_owned();
+        self.write(move |txn, s| {
+            let conn = txn.conn;
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
+            acc.require(Role::Admin, "Only admins revoke invites")?;
+            if !store::revoke_invite(conn, id, acc.space.id)? {
+                return Err(SpaceError::NotFound("Invite not found"));
+            }
+            store::audit(
+                conn,
+                acc.space.id,
+                &did,
+                "invite.revoke",
+                Some(&id.to_string()),
+                None,
+                now_ms(),
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Joins with an invite token: any atproto account, from any PDS.
+    pub async fn accept_invite(&self, did: &str, token: &str) -> SpaceResult<Joined> {
+        let hash = token_hash(token);
+        let did = did.to_owned();
+        self.write(move |txn, s| {
+            let conn = txn.conn;
+            let invalid = SpaceError::Named("InvalidInvite", "This invite is not valid");
+            let invite = store::invite_by_hash(conn, &hash)?.ok_or(SpaceError::Named(
+                "InvalidInvite",
+                "This invite is not valid",
+            ))?;
+            let store::InviteRow {
+                id,
+                space: space_id,
+                role,
+                max_uses,
+                uses,
+                expires_at: expires,
+                revoked,
+            } = invite;
+            let now = now_ms();
+            if revoked || expires.is_some_and(|e| e <= now) || max_uses.is_some_and(|m| uses >= m) {
+                return Err(invalid);
+            }
+            if store::is_banned(conn, space_id, &did)? {
+                return Err(SpaceError::Named(
+                    "Banned",
+                    "You are banned from this space",
+                ));
+            }
+            let space = store::space_by_id(conn, space_id)?.ok_or(invalid)?;
+            let role = match store::membership(conn, space_id, &did)? {
+                // Already in: the invite is not used up.
+                Some((r, _)) => r,
+                None => {
+                    store::add_member(conn, space_id, &did, role, now)?;
+                    store::use_invite(conn, id)?;
+                    store::audit(
+                        conn,
+                        space_id,
+                        &did,
+                        "invite.accept",
+                        Some(&id.to_string()),
+                        Some(role.as_str()),
+                        now,
+                    )?;
+                    role
+                }
+            };
+            let space = store::space_by_id(conn, space.id)?.unwrap_or(space);
+            let viewer = s.viewer_state(conn, space.id, &did, role)?;
+            Ok(Joined {
+                space: store::space_view(&s.authority, &space, Some(viewer)),
+            })
+        })
+        .await
+    }
+
+    /// Asks to join a `request` space (or joins an `open` one). An invite-only space does not
+    /// exist for someone without an invite.
+    pub async fn request_join(
+        &self,
+        did: &str,
+        uri: &str,
+        answer: Option<String>,
+    ) -> SpaceResult<JoinOutcome> {
+        let uri = parse_uri(uri)?;
+        let did = did.to_owned();
+        let outcome = self
+            .write(move |txn, s| {
+                let conn = txn.conn;
+                let space = space_of(conn, &s.authority, &uri)?
+                    .ok_or(SpaceError::NotFound("Space not found"))?;
+                if store::is_banned(conn, space.id, &did)? {
+                    return Err(SpaceError::Named(
+                        "Banned",
+                        "You are banned from this space",
+                    ));
+                }
+                if store::membership(conn, space.id, &did)?.is_some() {
+                    return Err(SpaceError::Named(
+                        "AlreadyMember",
+                        "You are already a member",
+                    ));
+                }
+                // Charged only once the space is one the caller may ask to join, so that
+                // requests aimed at a space they cannot see do not spend its budget.
+                if space.policy() != JoinPolicy::Invite {
+                    s.space_limit(&uri, 1.0)?;
+                }
+                let now = now_ms();
+                match space.policy() {
+                    JoinPolicy::Invite => Err(SpaceError::NotFound("Space not found")),
+                    JoinPolicy::Open => {
+                        store::add_member(conn, space.id, &did, Role::Member, now)?;
+                        store::audit(
+                            conn,
+                            space.id,
+                            &did,
+                            "join.approve",
+                            Some(&did),
+                            Some("open"),
+                            now,
+                        )?;
+                        let space = store::space_by_id(conn, space.id)?.unwrap_or(space);
+                        let viewer = s.viewer_state(conn, space.id, &did, Role::Member)?;
+                        Ok(JoinOutcome {
+                            request: None,
+                            space: Some(store::space_view(&s.authority, &space, Some(viewer))),
+                        })
+                    }
+                    JoinPolicy::Request => {
+                        let id = match store::pending_request(conn, space.id, &did)? {
+                            Some(id) => id,
+                            None => {
+                                let answer = answer
+                                    .map(|a| a.trim().to_owned())
+                                    .filter(|a| !a.is_empty());
+                                let id =
+                                    store::insert_join_request(conn, space.id, &did, answer, now)?;
+                                store::audit(
+                                    conn,
+                                    space.id,
+                                    &did,
+                                    "join.request",
+                                    Some(&did),
+                                    None,
+                                    now,
+                                )?;
+                                let subject =
+                                    SpaceUri::space(&s.authority, &space.skey).to_string();
+                                let notice = Notice {
+                                    space: space.id,
+                                    reason: "joinRequest",
+                                    author: &did,
+                                    subject: &subject,
+                                    now,
+                                };
+                                fanout::admins(conn, &notice)?;
+                                id
+                            }
+                        };
+                        Ok(JoinOutcome {
+                            request: Some(request_view(conn, &space, &s.authority, id)?),
+                            space: None,
+                        })
+                    }
+                }
+            })
+            .await?;
+        Ok(outcome)
+    }
+
+    pub async fn list_requests(
+        &self,
+        did: &str,
+        uri: &str,
+        status: Option<String>,
+    ) -> SpaceResult<JoinRequestList> {
+        let uri = parse_uri(uri)?;
+        let status = status.unwrap_or_else(|| "pending".into());
+        if !matches!(status.as_str(), "pending" | "approved" | "rejected") {
+            return Err(SpaceError::invalid("Unknown value for status"));
+        }
+        let did = did.to_owned();
+        self.read(move |conn, s| {
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            acc.require(Role::Admin, "Only admins see join requests")?;
+            let ids = store::join_request_ids(conn, acc.space.id, &status)?;
+            let mut requests = Vec::with_capacity(ids.len());
+            for id in ids {
+                requests.push(request_view(conn, &acc.space, &s.authority, id)?);
+            }
+            Ok(JoinRequestList { requests })
+        })
+        .await
+    }
+
+    pub async fn decide_request(
+        &self,
+        did: &str,
+        uri: &str,
+        id: &str,
+        approve: bool,
+    ) -> SpaceResult<Decided> {
+        let uri = parse_uri(uri)?;
+        let id: i64 = id
+            .parse()
+            .map_err(|_| SpaceError::NotFound("Join request not found"))?;
+        let did = did.to_owned();
+        self.write(move |txn, s| {
+            let conn = txn.conn;
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
+            acc.require(Role::Admin, "Only admins decide join requests")?;
+            let store::JoinRequestRow {
+                did: who, status, ..
+            } = store::join_request(conn, id, acc.space.id)?
+                .ok_or(SpaceError::NotFound("Join request not found"))?;
+            if status != "pending" {
+                return Err(SpaceError::invalid("This request was already decided"));
+            }
+            let now = now_ms();
+            let new_status = if approve { "approved" } else { "rejected" };
+            store::decide_join_request(conn, id, new_status, &did, now)?;
+            if approve {
+                if store::is_banned(conn, acc.space.id, &who)? {
+                    return Err(SpaceError::Forbidden(
+                        "This account is banned from the space",
+                    ));
+                }
+                if store::membership(conn, acc.space.id, &who)?.is_none() {
+                    store::add_member(conn, acc.space.id, &who, Role::Member, now)?;
+                }
+                let subject = uri.space_uri().to_string();
+                let notice = Notice {
+                    space: acc.space.id,
+                    reason: "joinApproved",
+                    author: &did,
+                    subject: &subject,
+                    now,
+                };
+                fanout::direct(conn, &notice, &who, Level::Muted)?;
+            }
+            let action = if approve {
+                "join.approve"
+            } else {
+                "join.reject"
+            };
+            store::audit(conn, acc.space.id, &did, action, Some(&who), None, now)?;
+            Ok(Decided {
+                request: request_view(conn, &acc.space, &s.authority, id)?,
+            })
+        })
+        .await
+    }
+
+    pub async fn list_members(
+        &self,
+        did: &str,
+        uri: &str,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> SpaceResult<MemberList> {
+        let uri = parse_uri(uri)?;
+        let (after_t, after_did) = match cursor.as_deref() {
+            None | Some("") => (i64::MIN, String::new()),
+            Some(c) => c
+                .split_once('_')
+                .and_then(|(t, d)| Some((t.parse().ok()?, d.to_owned())))
+                .ok_or_else(|| SpaceError::invalid("Malformed cursor"))?,
+        };
+        let did = did.to_owned();
+        self.read(move |conn, s| {
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            let rows = store::members_after(conn, acc.space.id, (after_t, &after_did), limit)?;
+            let cursor = (rows.len() == limit as usize)
+                .then(|| rows.last().map(|(t, m)| format!("{t}_{}", m.did)))
+                .flatten();
+            Ok(MemberList {
+                members: rows.into_iter().map(|(_, m)| m).collect(),
+                cursor,
+            })
+        })
+        .await
+    }
+
+    /// Changes a role. Only the owner makes (or unmakes) admins; `owner` transfers ownership
+    /// (the previous owner becomes an admin); no one demotes the owner.
+    pub async fn set_role(
+        &self,
+        did: &str,
+        uri: &str,
+        target: &str,
+        role: &str,
+    ) -> SpaceResult<MemberOut> {
+        let uri = parse_uri(uri)?;
+        let role = known(role, Role::parse, "role")?;
+        let did = did.to_owned();
+        let target = target.to_owned();
+        self.write(move |txn, s| {
+            let conn = txn.conn;
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
+            acc.require(Role::Admin, "Only admins change roles")?;
+            let (current, _) = store::membership(conn, acc.space.id, &target)?
+                .ok_or(SpaceError::NotFound("Member not found"))?;
+            may_manage(acc.role, current)?;
+            let now = now_ms();
+            let set = |who: &str, r: Role| store::set_role(conn, acc.space.id, who, r);
+            match role {
+                Role::Owner => {
+                    acc.require(Role::Owner, "Only the owner transfers ownership")?;
+                    set(&target, Role::Owner)?;
+                    set(&did, Role::Admin)?;
+                    store::audit(
+                        conn,
+                        acc.space.id,
+                        &did,
+                        "member.role",
+                        Some(&target),
+                        Some("owner (transferred)"),
+                        now,
+                    )?;
+                }
+                Role::Admin => {
+                    acc.require(Role::Owner, "Only the owner makes admins")?;
+                    set(&target, role)?;
+                    store::audit(
+                        conn,
+                        acc.space.id,
+                        &did,
+                        "member.role",
+                        Some(&target),
+                        Some(role.as_str()),
+                        now,
+                    )?;
+                }
+                _ => {
+                    set(&target, role)?;
+                    store::audit(
+                        conn,
+                        acc.space.id,
+                        &did,
+                        "member.role",
+                        Some(&target),
+                        Some(role.as_str()),
+                        now,
+                    )?;
+                }
+            }
+            if role != current {
+                let subject = uri.space_uri().to_string();
+                let notice = Notice {
+                    space: acc.space.id,
+                    reason: "roleChange",
+                    author: &did,
+                    subject: &subject,
+                    now,
+                };
+                fanout::direct(conn, &notice, &target, Level::AnnouncementsOnly)?;
+            }
+            let mut ctx = s.ctx(conn, &acc.space, &did, acc.role);
+            Ok(MemberOut {
+                member: ctx.member(&target)?,
+            })
+        })
+        .await
+    }
+
+    pub async fn remove_member(&self, did: &str, uri: &str, target: &str) -> SpaceResult<()> {
+        let uri = parse_uri(uri)?;
+        let did = did.to_owned();
+        let target = target.to_owned();
+        self.write(move |txn, s| {
+            let conn = txn.conn;
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
+            acc.require(Role::Admin, "Only admins remove members")?;
+            if target == did {
+                return Err(SpaceError::Forbidden("Use member.leave to leave a space"));
+            }
+            let (current, _) = store::membership(conn, acc.space.id, &target)?
+                .ok_or(SpaceError::NotFound("Member not found"))?;
+            may_manage(acc.role, current)?;
+            store::drop_member(conn, acc.space.id, &target)?;
+            store::audit(
+                conn,
+                acc.space.id,
+                &did,
+                "member.remove",
+                Some(&target),
+                None,
+                now_ms(),
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes (if a member) and bans: the account cannot rejoin by invite or request.
+    pub async fn ban_member(
+        &self,
+        did: &str,
+        uri: &str,
+        target: &str,
+        reason: Option<String>,
+    ) -> SpaceResult<()> {
+        let uri = parse_uri(uri)?;
+        let did = did.to_owned();
+        let target = target.to_owned();
+        self.write(move |txn, s| {
+            let conn = txn.conn;
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
+            acc.require(Role::Admin, "Only admins ban")?;
+            if target == did {
+                return Err(SpaceError::Forbidden("You cannot ban yourself"));
+            }
+            if let Some((current, _)) = store::membership(conn, acc.space.id, &target)? {
+                may_manage(acc.role, current)?;
+                store::drop_member(conn, acc.space.id, &target)?;
+            }
+            let now = now_ms();
+            let reason = reason
+                .map(|r| r.trim().to_owned())
+                .filter(|r| !r.is_empty());
+            store::ban(conn, acc.space.id, &target, reason.as_deref(), &did, now)?;
+            store::audit(
+                conn,
+                acc.space.id,
+                &did,
+                "member.ban",
+                Some(&target),
+                reason.as_deref(),
+                now,
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn leave(&self, did: &str, uri: &str) -> SpaceResult<()> {
+        let uri = parse_uri(uri)?;
+        let did = did.to_owned();
+        self.write(move |txn, s| {
+            let conn = txn.conn;
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            if acc.role == Role::Owner {
+                return Err(SpaceError::Named(
+                    "OwnerCannotLeave",
+                    "The owner cannot leave; transfer ownership first",
+                ));
+            }
+            store::drop_member(conn, acc.space.id, &did)?;
+            store::audit(
+                conn,
+                acc.space.id,
+                &did,
+                "member.leave",
+                Some(&did),
+                None,
+                now_ms(),
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_128_bit_and_hashed() {
+        let t = new_token();
+        assert_eq!(t.len(), 22);
+        assert_eq!(URL_SAFE_NO_PAD.decode(&t).map(|b| b.len()).ok(), Some(16));
+        assert_ne!(new_token(), t);
+        assert_eq!(token_hash(&t).len(), 32);
+        assert_eq!(token_hash(&t), token_hash(&format!(" {t}\n")));
+    }
+}

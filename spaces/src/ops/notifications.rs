@@ -1,0 +1,366 @@
+//! Notifications: one inbox across spaces, unread counts, levels per space and channel,
+//! email settings, and digest emails (the fan-out that fills the inbox is [`crate::fanout`]).
+//!
+//! Reading the inbox joins back to the membership, the channel's read role and the post's
+//! visibility, so a notification never outlives the right to see what it points at.
+
+use crate::model::*;
+use crate::permissions::{member_access, parse_uri};
+use crate::service::Spaces;
+use crate::store::{self, InboxRow, SettingsChange, seen_at};
+use crate::uri::{Collection, SpaceUri};
+use crate::views::*;
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationList {
+    pub notifications: Vec<NotificationView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seen_at: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SpaceCount {
+    pub space: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UnreadCount {
+    pub count: i64,
+    pub spaces: Vec<SpaceCount>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LevelOut {
+    pub level: NotificationLevelView,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SetLevel {
+    pub space: String,
+    pub channel: Option<String>,
+    pub level: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PutSettings {
+    pub email: Option<String>,
+    pub digest: Option<String>,
+    pub announcement_emails: Option<bool>,
+}
+
+impl Spaces {
+    /// One inbox across the viewer's spaces, newest first (optionally one space).
+    pub async fn list_notifications(
+        &self,
+        did: &str,
+        space: Option<String>,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> SpaceResult<NotificationList> {
+        let space = match space {
+            Some(s) => Some(parse_uri(&s)?),
+            None => None,
+        };
+        let before = id_cursor(cursor.as_deref())?;
+        let did = did.to_owned();
+        self.read(move |conn, s| {
+            let space_id = match &space {
+                Some(u) => Some(member_access(conn, &s.authority, u, &did)?.space.id),
+                None => None,
+            };
+            let seen = seen_at(conn, &did)?;
+            let rows = store::inbox(conn, &did, space_id, before, i64::MIN, i64::from(limit))?;
+            let cursor = (rows.len() == limit as usize)
+                .then(|| rows.last().map(|r| r.id.to_string()))
+                .flatten();
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(s.notification_view(conn, r, seen)?);
+            }
+            Ok(NotificationList {
+                notifications: out,
+                cursor,
+                seen_at: (seen > 0).then(|| fmt_time(seen)),
+            })
+        })
+        .await
+    }
+
+    fn notification_view(
+        &self,
+        conn: &Connection,
+        r: InboxRow,
+        seen: i64,
+    ) -> SpaceResult<NotificationView> {
+        let author = match &r.author {
+            Some(a) => {
+                let m = store::membership(conn, r.space_id, a)?;
+                Some(MemberView {
+                    did: a.clone(),
+                    role: m.map(|(role, _)| role.as_str().into()),
+                    joined_at: m.map(|(_, t)| fmt_time(t)),
+                })
+            }
+            None => None,
+        };
+        Ok(NotificationView {
+            id: r.id.to_string(),
+            space: SpaceUri::space(&self.authority, &r.skey).to_string(),
+            space_name: r.space_name,
+            channel: r.channel.map(|(a, k)| {
+                SpaceUri::record(&self.authority, &r.skey, &a, Collection::Channel, &k).to_string()
+            }),
+            reason: r.reason,
+            author,
+            subject: r.subject,
+            text: r.text.map(|t| snippet(&t, 280)),
+            is_read: r.created_at <= seen,
+            created_at: fmt_time(r.created_at),
+        })
+    }
+
+    /// Unread notifications in all and per space (or one space).
+    pub async fn unread_count(&self, did: &str, space: Option<String>) -> SpaceResult<UnreadCount> {
+        let space = match space {
+            Some(s) => Some(parse_uri(&s)?),
+            None => None,
+        };
+        let did = did.to_owned();
+        self.read(move |conn, s| {
+            let space_id = match &space {
+                Some(u) => Some(member_access(conn, &s.authority, u, &did)?.space.id),
+                None => None,
+            };
+            let seen = seen_at(conn, &did)?;
+            let mut spaces = Vec::new();
+            let mut total = 0;
+            for (skey, n) in store::unread_by_space(conn, &did, seen, space_id)? {
+                total += n;
+                spaces.push(SpaceCount {
+                    space: SpaceUri::space(&s.authority, &skey).to_string(),
+                    count: n,
+                });
+            }
+            if let (Some(u), true) = (&space, spaces.is_empty()) {
+                spaces.push(SpaceCount {
+                    space: u.space_uri().to_string(),
+                    count: 0,
+                });
+            }
+            Ok(UnreadCount {
+                count: total,
+                spaces,
+            })
+        })
+        .await
+    }
+
+    /// Marks everything up to `seen_at` as read.
+    pub async fn update_seen(&self, did: &str, seen_at: &str) -> SpaceResult<()> {
+        let at =
+            parse_time(seen_at).ok_or_else(|| SpaceError::invalid("seenAt must be a datetime"))?;
+        let did = did.to_owned();
+        self.write(move |txn, _| store::set_seen(txn.conn, &did, at))
+            .await
+    }
+
+    /// Sets the viewer's level for a space, or for one of its channels.
+    pub async fn set_level(&self, did: &str, input: SetLevel) -> SpaceResult<LevelOut> {
+        let uri = parse_uri(&input.space)?;
+        let channel = match &input.channel {
+            Some(c) => Some(parse_uri(c)?),
+            None => None,
+        };
+        let level = known(&input.level, Level::parse, "level")?;
+        let did = did.to_owned();
+        self.write(move |txn, s| {
+            let conn = txn.conn;
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            match &channel {
+                Some(c) => {
+                    if c.skey != acc.space.skey {
+                        return Err(SpaceError::invalid("channel is not in that space"));
+                    }
+                    let ch = crate::permissions::readable_channel(conn, &acc, c)?;
+                    store::set_channel_level(conn, ch.id, &did, level)?;
+                }
+                None => {
+                    store::set_member_level(conn, acc.space.id, &did, level)?;
+                }
+            }
+            Ok(LevelOut {
+                level: NotificationLevelView {
+                    space: uri.space_uri().to_string(),
+                    channel: channel.map(|c| c.to_string()),
+                    level: level.as_str().into(),
+                },
+            })
+        })
+        .await
+    }
+
+    /// The viewer's email settings and every level they set.
+    pub async fn get_settings(&self, did: &str) -> SpaceResult<Settings> {
+        let did = did.to_owned();
+        self.read(move |conn, s| {
+            let mut settings = settings_of(conn, s, &did)?;
+            let mut levels = Vec::new();
+            for (skey, level) in store::space_levels(conn, &did)? {
+                levels.push(NotificationLevelView {
+                    space: SpaceUri::space(&s.authority, &skey).to_string(),
+                    channel: None,
+                    level: level.as_str().into(),
+                });
+            }
+            for c in store::channel_levels(conn, &did)? {
+                levels.push(NotificationLevelView {
+                    space: SpaceUri::space(&s.authority, &c.skey).to_string(),
+                    channel: Some(
+                        SpaceUri::record(
+                            &s.authority,
+                            &c.skey,
+                            &c.author,
+                            Collection::Channel,
+                            &c.rkey,
+                        )
+                        .to_string(),
+                    ),
+                    level: c.level.as_str().into(),
+                });
+            }
+            settings.levels = Some(levels);
+            Ok(settings)
+        })
+        .await
+    }
+
+    /// Changes the viewer's email address, digest and announcement emails. Without an SMTP
+    /// server, asking for email is refused (EmailUnavailable) rather than silently kept.
+    pub async fn put_settings(&self, did: &str, input: PutSettings) -> SpaceResult<Settings> {
+        let digest = match &input.digest {
+            Some(d) => Some(known(d, Digest::parse, "digest")?),
+            None => None,
+        };
+        let email = match input.email.as_deref().map(str::trim) {
+            None => None,
+            Some("") => Some(None),
+            Some(e) => {
+                e.parse::<lettre::Address>()
+                    .map_err(|_| SpaceError::invalid("email is not a valid address"))?;
+                Some(Some(e.to_owned()))
+            }
+        };
+        let wants_email =
+            matches!(email, Some(Some(_))) || digest.is_some_and(|d| d != Digest::Off);
+        if wants_email && !self.email_available() {
+            return Err(SpaceError::Named(
+                "EmailUnavailable",
+                "This server has no email (SMTP) configured",
+            ));
+        }
+        let did = did.to_owned();
+        self.write(move |txn, s| {
+            let conn = txn.conn;
+            let now = now_ms();
+            let change = SettingsChange {
+                email,
+                digest: digest.map(Digest::as_str),
+                announcement_emails: input.announcement_emails,
+            };
+            store::change_settings(conn, &did, change, now)?;
+            settings_of(conn, s, &did)
+        })
+        .await
+    }
+
+    /// Queues a digest email for every member whose daily or weekly period has passed at
+    /// `now` (ms) and who has unread notifications since their last digest. Returns how many.
+    /// The background task calls this hourly; tests call it with a "now" of their choosing.
+    pub async fn queue_digests(&self, now: i64) -> SpaceResult<usize> {
+        if !self.email_available() {
+            return Ok(0);
+        }
+        let n = self
+            .write(move |txn, s| {
+                let conn = txn.conn;
+                let due = store::digest_subscribers(conn)?;
+                let mut queued = 0;
+                for (did, email, digest, last) in due {
+                    let Some(period) = Digest::parse(&digest).and_then(Digest::period_ms) else {
+                        continue;
+                    };
+                    if now - last < period {
+                        continue;
+                    }
+                    let since = last.max(seen_at(conn, &did)?);
+                    let rows = store::inbox(conn, &did, None, i64::MAX, since, 50)?;
+                    store::set_last_digest(conn, &did, now)?;
+                    if rows.is_empty() {
+                        continue;
+                    }
+                    let mut body = format!(
+                        "Your {digest} Hearth digest: {} unread notification{}.\n\n",
+                        rows.len(),
+                        if rows.len() == 1 { "" } else { "s" }
+                    );
+                    for r in &rows {
+                        body.push_str(&format!("- {}: {}", r.space_name, reason_text(&r.reason)));
+                        if let Some(t) = &r.text {
+                            body.push_str(&format!(": {}", snippet(t, 140)));
+                        }
+                        body.push('\n');
+                    }
+                    body.push_str(&format!(
+                        "\nOpen Hearth: {}\n\nYou receive this because your digest is set to {digest}.\n",
+                        s.public_url
+                    ));
+                    // Due at once (by the wall clock, whatever "now" the period check used).
+                    let subject = format!("Your {digest} Hearth digest");
+                    store::queue_digest(conn, &email, &subject, &body, now_ms())?;
+                    queued += 1;
+                }
+                if queued > 0 {
+                    let s2 = s.clone();
+                    txn.after_commit(move || s2.outbox.notify_one());
+                }
+                Ok(queued)
+            })
+            .await?;
+        tracing::debug!(queued = n, "digests queued");
+        Ok(n)
+    }
+}
+
+fn reason_text(reason: &str) -> &'static str {
+    match reason {
+        "announcement" => "announcement",
+        "post" => "new thread",
+        "reply" => "reply",
+        "mention" => "mention",
+        "question" => "new question",
+        "answer" => "answer to your question",
+        "joinRequest" => "join request",
+        "joinApproved" => "you were approved",
+        "roleChange" => "your role changed",
+        _ => "notification",
+    }
+}
+
+fn settings_of(conn: &Connection, s: &Spaces, did: &str) -> SpaceResult<Settings> {
+    let (email, digest, announcement_emails) =
+        store::email_settings(conn, did)?.unwrap_or((None, "off".into(), true));
+    Ok(Settings {
+        email_available: s.email_available(),
+        email,
+        digest,
+        announcement_emails,
+        levels: None,
+    })
+}

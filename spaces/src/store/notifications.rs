@@ -1,0 +1,333 @@
+//! Notifications, what has been seen, levels per space and channel, and email settings.
+//!
+//! Fan-out is one `INSERT ... SELECT` over the space's members, so a 2,000-member announcement
+//! is one statement, not 2,000 round trips; the member's level (a channel override, else their
+//! space level) is compared in SQL. A post notifies each recipient at most once (a unique
+//! index). Reading the inbox joins back to the membership, the channel's read role and the
+//! post's visibility, so a notification never outlives the right to see what it points at.
+
+use super::ChannelRow;
+use crate::model::{Level, Role, SpaceResult};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// A notification about to be written (to one member or many).
+pub struct Notice<'a> {
+    pub space: i64,
+    pub reason: &'a str,
+    pub author: &'a str,
+    pub subject: &'a str,
+    pub now: i64,
+}
+
+/// Members who may read the channel, other than the author, whose effective level lets
+/// `?10` through. `?9` is a recipient filter (NULL: all).
+const FANOUT_SQL: &str = "
+    INSERT OR IGNORE INTO notification (recipient, space, channel, post, reason, author, subject, created_at)
+    SELECT m.acct, ?1, ?2, ?3, ?4, ?5, ?6, ?7
+    FROM member m
+    LEFT JOIN channel_level cl ON cl.channel = ?2 AND cl.did = m.did
+    WHERE m.space = ?1 AND m.role >= ?8 AND m.did != ?5
+      AND (?9 IS NULL OR m.did = ?9)
+      AND coalesce(cl.level, m.level) >= ?10";
+
+/// Notifies about a post the channel's readers (or only `recipient`, if one of them) whose
+/// level is at least `min`.
+pub fn notify_readers(
+    conn: &Connection,
+    n: &Notice<'_>,
+    channel: &ChannelRow,
+    post: i64,
+    recipient: Option<&str>,
+    min: Level,
+) -> SpaceResult<usize> {
+    Ok(conn.prepare_cached(FANOUT_SQL)?.execute(params![
+        n.space,
+        channel.id,
+        post,
+        n.reason,
+        n.author,
+        n.subject,
+        n.now,
+        channel.read_role.as_i64(),
+        recipient,
+        min.as_i64(),
+    ])?)
+}
+
+/// Notifies the members holding at least `role` (other than the author) whose space level is
+/// at least `min`.
+pub fn notify_role(
+    conn: &Connection,
+    n: &Notice<'_>,
+    role: Role,
+    min: Level,
+) -> SpaceResult<usize> {
+    Ok(conn
+        .prepare_cached(
+            "INSERT INTO notification (recipient, space, reason, author, subject, created_at)
+             SELECT acct, ?1, ?2, ?3, ?4, ?5 FROM member
+             WHERE space = ?1 AND role >= ?6 AND did != ?3 AND level >= ?7",
+        )?
+        .execute(params![
+            n.space,
+            n.reason,
+            n.author,
+            n.subject,
+            n.now,
+            role.as_i64(),
+            min.as_i64()
+        ])?)
+}
+
+/// Notifies one member if their space level is at least `min`.
+pub fn notify_member(
+    conn: &Connection,
+    n: &Notice<'_>,
+    recipient: &str,
+    min: Level,
+) -> SpaceResult<usize> {
+    Ok(conn
+        .prepare_cached(
+            "INSERT INTO notification (recipient, space, reason, author, subject, created_at)
+             SELECT acct, ?1, ?3, ?4, ?5, ?6 FROM member WHERE space = ?1 AND did = ?2 AND level >= ?7",
+        )?
+        .execute(params![
+            n.space,
+            recipient,
+            n.reason,
+            n.author,
+            n.subject,
+            n.now,
+            min.as_i64()
+        ])?)
+}
+
+/// The visibility rules of the inbox, shared by the list, the counts and digests: still a
+/// member, may read the channel, the post still exists and is not hidden (except from
+/// moderators).
+const VISIBLE: &str = "
+    FROM notification n
+    JOIN member m ON m.space = n.space AND m.did = ?1
+    JOIN space s ON s.id = n.space
+    LEFT JOIN channel c ON c.id = n.channel
+    LEFT JOIN post p ON p.id = n.post
+    LEFT JOIN post r ON r.id = p.root
+    WHERE n.recipient = (SELECT id FROM account WHERE did = ?1)
+      AND (n.channel IS NULL OR m.role >= c.read_role)
+      AND (n.post IS NULL OR (p.id IS NOT NULL
+           AND ((p.hidden = 0 AND coalesce(r.hidden, 0) = 0) OR m.role >= 2)))";
+
+/// Until when `did` has seen their notifications (unix ms; 0 if never).
+pub fn seen_at(conn: &Connection, did: &str) -> SpaceResult<i64> {
+    Ok(conn
+        .prepare_cached("SELECT seen_at FROM seen WHERE did = ?1")?
+        .query_row([did], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+pub fn set_seen(conn: &Connection, did: &str, at: i64) -> SpaceResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO seen (did, seen_at) VALUES (?1, ?2)
+         ON CONFLICT (did) DO UPDATE SET seen_at = excluded.seen_at",
+    )?
+    .execute(params![did, at])?;
+    Ok(())
+}
+
+/// Unread notifications of `did` in one space.
+pub fn unread_in_space(conn: &Connection, did: &str, space: i64) -> SpaceResult<i64> {
+    let seen = seen_at(conn, did)?;
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT count(*) {VISIBLE} AND n.space = ?2 AND n.created_at > ?3"
+        ))?
+        .query_row(params![did, space, seen], |r| r.get(0))?)
+}
+
+/// Visible notifications of `did` created after `seen`, counted per space (skey), in all
+/// spaces or in `space`.
+pub fn unread_by_space(
+    conn: &Connection,
+    did: &str,
+    seen: i64,
+    space: Option<i64>,
+) -> SpaceResult<Vec<(String, i64)>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT s.skey, count(*) {VISIBLE} AND n.created_at > ?2 AND (?3 IS NULL OR n.space = ?3)
+         GROUP BY n.space ORDER BY n.space"
+    ))?;
+    let rows = stmt.query_map(params![did, seen, space], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One visible notification, with what its view needs.
+pub struct InboxRow {
+    pub id: i64,
+    pub skey: String,
+    pub space_name: String,
+    /// The channel's author and rkey.
+    pub channel: Option<(String, String)>,
+    pub reason: String,
+    pub author: Option<String>,
+    pub subject: Option<String>,
+    pub text: Option<String>,
+    pub created_at: i64,
+    pub space_id: i64,
+}
+
+/// Visible notifications of `did`, newest first: ids below `before`, created after
+/// `after_time`, in all spaces or in `space`.
+pub fn inbox(
+    conn: &Connection,
+    did: &str,
+    space: Option<i64>,
+    before: i64,
+    after_time: i64,
+    limit: i64,
+) -> SpaceResult<Vec<InboxRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT n.id, s.skey, s.name, c.author, c.rkey, n.reason, n.author, n.subject, p.text,
+                n.created_at, n.space
+         {VISIBLE} AND n.id < ?2 AND (?3 IS NULL OR n.space = ?3) AND n.created_at > ?4
+         ORDER BY n.id DESC LIMIT ?5"
+    ))?;
+    let rows = stmt.query_map(params![did, before, space, after_time, limit], |r| {
+        let c_author: Option<String> = r.get(3)?;
+        let c_rkey: Option<String> = r.get(4)?;
+        Ok(InboxRow {
+            id: r.get(0)?,
+            skey: r.get(1)?,
+            space_name: r.get(2)?,
+            channel: c_author.zip(c_rkey),
+            reason: r.get(5)?,
+            author: r.get(6)?,
+            subject: r.get(7)?,
+            text: r.get(8)?,
+            created_at: r.get(9)?,
+            space_id: r.get(10)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Sets a member's level for one channel.
+pub fn set_channel_level(
+    conn: &Connection,
+    channel: i64,
+    did: &str,
+    level: Level,
+) -> SpaceResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO channel_level (channel, did, level) VALUES (?1, ?2, ?3)
+         ON CONFLICT (channel, did) DO UPDATE SET level = excluded.level",
+    )?
+    .execute(params![channel, did, level.as_i64()])?;
+    Ok(())
+}
+
+/// Sets a member's level for the whole space.
+pub fn set_member_level(conn: &Connection, space: i64, did: &str, level: Level) -> SpaceResult<()> {
+    conn.prepare_cached("UPDATE member SET level = ?3 WHERE space = ?1 AND did = ?2")?
+        .execute(params![space, did, level.as_i64()])?;
+    Ok(())
+}
+
+/// `did`'s level in each of their spaces (skey, level), in the order they joined.
+pub fn space_levels(conn: &Connection, did: &str) -> SpaceResult<Vec<(String, Level)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.skey, m.level FROM member m JOIN space s ON s.id = m.space
+         WHERE m.did = ?1 ORDER BY m.joined_at",
+    )?;
+    let rows = stmt.query_map([did], |r| Ok((r.get(0)?, Level::from_i64(r.get(1)?))))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A channel override: the space's skey, the channel's author and rkey, and the level.
+pub struct ChannelLevel {
+    pub skey: String,
+    pub author: String,
+    pub rkey: String,
+    pub level: Level,
+}
+
+/// `did`'s channel overrides, only where they are (still) a member who reads the channel.
+pub fn channel_levels(conn: &Connection, did: &str) -> SpaceResult<Vec<ChannelLevel>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.skey, c.author, c.rkey, cl.level FROM channel_level cl
+         JOIN channel c ON c.id = cl.channel
+         JOIN space s ON s.id = c.space
+         JOIN member m ON m.space = c.space AND m.did = cl.did
+         WHERE cl.did = ?1 AND m.role >= c.read_role ORDER BY c.id",
+    )?;
+    let rows = stmt.query_map([did], |r| {
+        Ok(ChannelLevel {
+            skey: r.get(0)?,
+            author: r.get(1)?,
+            rkey: r.get(2)?,
+            level: Level::from_i64(r.get(3)?),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Email settings as stored: the address, the digest period, announcement emails on.
+pub fn email_settings(
+    conn: &Connection,
+    did: &str,
+) -> SpaceResult<Option<(Option<String>, String, bool)>> {
+    Ok(conn
+        .prepare_cached("SELECT email, digest, announcement_emails FROM settings WHERE did = ?1")?
+        .query_row([did], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?)
+}
+
+/// What a settings change sets (`None`: unchanged).
+pub struct SettingsChange {
+    pub email: Option<Option<String>>,
+    pub digest: Option<&'static str>,
+    pub announcement_emails: Option<bool>,
+}
+
+/// Applies a settings change; turning a digest on starts its first period at `now`.
+pub fn change_settings(
+    conn: &Connection,
+    did: &str,
+    change: SettingsChange,
+    now: i64,
+) -> SpaceResult<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO settings (did) VALUES (?1)")?
+        .execute([did])?;
+    if let Some(e) = change.email {
+        conn.prepare_cached("UPDATE settings SET email = ?2 WHERE did = ?1")?
+            .execute(params![did, e])?;
+    }
+    if let Some(d) = change.digest {
+        conn.prepare_cached(
+            "UPDATE settings SET last_digest_at = CASE WHEN digest = 'off' THEN ?3 ELSE last_digest_at END,
+                                 digest = ?2 WHERE did = ?1",
+        )?
+        .execute(params![did, d, now])?;
+    }
+    if let Some(a) = change.announcement_emails {
+        conn.prepare_cached("UPDATE settings SET announcement_emails = ?2 WHERE did = ?1")?
+            .execute(params![did, a])?;
+    }
+    Ok(())
+}
+
+/// Accounts with a digest on and an address: (did, email, digest, last digest at).
+pub fn digest_subscribers(conn: &Connection) -> SpaceResult<Vec<(String, String, String, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT did, email, digest, coalesce(last_digest_at, 0) FROM settings
+         WHERE digest != 'off' AND email IS NOT NULL",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn set_last_digest(conn: &Connection, did: &str, at: i64) -> SpaceResult<()> {
+    conn.prepare_cached("UPDATE settings SET last_digest_at = ?2 WHERE did = ?1")?
+        .execute(params![did, at])?;
+    Ok(())
+}

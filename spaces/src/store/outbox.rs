@@ -1,0 +1,99 @@
+//! The email outbox: messages queued in the transaction that caused them, sent and retried by
+//! the background sender.
+
+use super::ChannelRow;
+use crate::model::SpaceResult;
+use rusqlite::{Connection, params};
+
+/// A queued message.
+pub struct Queued {
+    pub id: i64,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub attempts: i64,
+}
+
+/// Messages due at `now`, oldest first.
+pub fn due_emails(conn: &Connection, now: i64, limit: i64) -> SpaceResult<Vec<Queued>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, to_addr, subject, body, attempts FROM email_outbox
+         WHERE next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![now, limit], |r| {
+        Ok(Queued {
+            id: r.get(0)?,
+            to: r.get(1)?,
+            subject: r.get(2)?,
+            body: r.get(3)?,
+            attempts: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Forgets a message (sent, or given up on).
+pub fn drop_email(conn: &Connection, id: i64) -> SpaceResult<()> {
+    conn.prepare_cached("DELETE FROM email_outbox WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
+}
+
+/// Counts a failed attempt and sets when to try again.
+pub fn retry_email(conn: &Connection, id: i64, at: i64) -> SpaceResult<()> {
+    conn.prepare_cached(
+        "UPDATE email_outbox SET attempts = attempts + 1, next_attempt_at = ?2 WHERE id = ?1",
+    )?
+    .execute(params![id, at])?;
+    Ok(())
+}
+
+/// Queues a digest, due at `now`.
+pub fn queue_digest(
+    conn: &Connection,
+    to: &str,
+    subject: &str,
+    body: &str,
+    now: i64,
+) -> SpaceResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO email_outbox (to_addr, subject, body, kind, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, 'digest', ?4, ?4)",
+    )?
+    .execute(params![to, subject, body, now])?;
+    Ok(())
+}
+
+/// Queues an announcement for every member of `space` other than `author` who reads the
+/// channel, set an address, keeps announcement emails on and has not muted it. Returns how
+/// many were queued.
+pub fn queue_announcement(
+    conn: &Connection,
+    space: i64,
+    channel: &ChannelRow,
+    author: &str,
+    subject: &str,
+    body: &str,
+    now: i64,
+) -> SpaceResult<usize> {
+    Ok(conn
+        .prepare_cached(
+            "INSERT INTO email_outbox (space, to_addr, subject, body, kind, next_attempt_at, created_at)
+             SELECT ?1, st.email, ?2, ?3, 'announcement', ?4, ?4
+             FROM member m
+             JOIN settings st ON st.did = m.did
+             LEFT JOIN channel_level cl ON cl.channel = ?5 AND cl.did = m.did
+             WHERE m.space = ?1 AND m.role >= ?6 AND m.did != ?7
+               AND st.email IS NOT NULL AND st.announcement_emails = 1
+               AND coalesce(cl.level, m.level) >= 1",
+        )?
+        .execute(params![
+            space,
+            subject,
+            body,
+            now,
+            channel.id,
+            channel.read_role.as_i64(),
+            author
+        ])?)
+}

@@ -1,0 +1,285 @@
+//! Posts, their images and reactions, and the images uploaded to a space.
+
+use super::{POST_COLS, PostRow};
+use crate::model::{Role, SpaceResult};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// A post about to be written.
+pub struct NewPost<'a> {
+    pub space: i64,
+    pub channel: i64,
+    pub author: &'a str,
+    pub rkey: &'a str,
+    /// For a reply: the thread's root (id and URI), and the post replied to (URI and id).
+    pub root: Option<i64>,
+    pub root_uri: Option<&'a str>,
+    pub parent_uri: Option<&'a str>,
+    pub parent: Option<i64>,
+    pub text: &'a str,
+    pub facets: Option<&'a str>,
+    pub now: i64,
+}
+
+/// Writes a post and its images (CID and alt text, in order); returns its id. A reply counts
+/// in its root's and its parent's reply counts.
+pub fn insert_post(
+    conn: &Connection,
+    p: &NewPost<'_>,
+    images: &[(String, String)],
+) -> SpaceResult<i64> {
+    conn.prepare_cached(
+        "INSERT INTO post (space, channel, author, rkey, root, root_uri, parent_uri, parent,
+                           text, facets, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        p.space,
+        p.channel,
+        p.author,
+        p.rkey,
+        p.root,
+        p.root_uri,
+        p.parent_uri,
+        p.parent,
+        p.text,
+        p.facets,
+        p.now
+    ])?;
+    let id = conn.last_insert_rowid();
+    for (i, (cid, alt)) in images.iter().enumerate() {
+        conn.prepare_cached(
+            "INSERT INTO post_image (post, position, cid, alt) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![id, i as i64, cid, alt])?;
+    }
+    if let (Some(root), Some(parent)) = (p.root, p.parent) {
+        conn.prepare_cached(
+            "UPDATE post SET reply_count = reply_count + 1 WHERE id = ?1 OR id = ?2",
+        )?
+        .execute(params![root, parent])?;
+    }
+    Ok(id)
+}
+
+/// The author of a post.
+pub fn post_author(conn: &Connection, id: i64) -> SpaceResult<String> {
+    Ok(conn
+        .prepare_cached("SELECT author FROM post WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?)
+}
+
+/// Whether a post is hidden (false if there is no such post).
+pub fn post_hidden(conn: &Connection, id: i64) -> SpaceResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT hidden FROM post WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?)
+}
+
+pub fn has_images(conn: &Connection, post: i64) -> SpaceResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM post_image WHERE post = ?1)")?
+        .query_row([post], |r| r.get(0))?)
+}
+
+pub fn edit_post(
+    conn: &Connection,
+    id: i64,
+    text: &str,
+    facets: Option<&str>,
+    now: i64,
+) -> SpaceResult<()> {
+    conn.prepare_cached("UPDATE post SET text = ?2, facets = ?3, edited_at = ?4 WHERE id = ?1")?
+        .execute(params![id, text, facets, now])?;
+    Ok(())
+}
+
+/// Deletes a post (a root takes its thread along) and keeps its thread's counts and
+/// accepted answer right. Returns the images that no post of the space shows any more, which
+/// leave the space.
+pub fn delete_post(conn: &Connection, post: &PostRow) -> SpaceResult<Vec<String>> {
+    // The images of the post, and of its replies if it is a root.
+    let cids: Vec<String> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT pi.cid FROM post_image pi WHERE pi.post = ?1
+             UNION SELECT pi.cid FROM post_image pi JOIN post p ON p.id = pi.post WHERE p.root = ?1",
+        )?;
+        let rows = stmt.query_map([post.id], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    if let Some(root) = post.root {
+        conn.prepare_cached(
+            "UPDATE post SET reply_count = max(reply_count - 1, 0) WHERE id = ?1 OR id = ?2",
+        )?
+        .execute(params![root, post.parent])?;
+        set_accepted_answer(conn, root, post.id, false)?;
+    }
+    conn.prepare_cached("DELETE FROM post WHERE id = ?1")?
+        .execute([post.id])?;
+    let mut gone = Vec::new();
+    for cid in cids {
+        let used: bool = conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM post_image pi JOIN post p ON p.id = pi.post
+                                WHERE pi.cid = ?1 AND p.space = ?2)",
+            )?
+            .query_row(params![cid, post.space], |r| r.get(0))?;
+        if !used {
+            conn.prepare_cached("DELETE FROM space_image WHERE space = ?1 AND cid = ?2")?
+                .execute(params![post.space, cid])?;
+            gone.push(cid);
+        }
+    }
+    Ok(gone)
+}
+
+/// Adds (or, with `remove`, takes back) one emoji reaction.
+pub fn react(
+    conn: &Connection,
+    post: i64,
+    did: &str,
+    emoji: &str,
+    remove: bool,
+    now: i64,
+) -> SpaceResult<()> {
+    if remove {
+        conn.prepare_cached("DELETE FROM reaction WHERE post = ?1 AND emoji = ?2 AND did = ?3")?
+            .execute(params![post, emoji, did])?;
+    } else {
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO reaction (post, emoji, did, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![post, emoji, did, now])?;
+    }
+    Ok(())
+}
+
+pub fn set_hidden(conn: &Connection, post: i64, hidden: bool) -> SpaceResult<()> {
+    conn.prepare_cached("UPDATE post SET hidden = ?2 WHERE id = ?1")?
+        .execute(params![post, hidden])?;
+    Ok(())
+}
+
+pub fn set_pinned(conn: &Connection, post: i64, pinned: bool) -> SpaceResult<()> {
+    conn.prepare_cached("UPDATE post SET pinned = ?2 WHERE id = ?1")?
+        .execute(params![post, pinned])?;
+    Ok(())
+}
+
+/// Marks `answer` as the accepted answer of `root`, or (`accepted` false) unmarks it if it
+/// was the one.
+pub fn set_accepted_answer(
+    conn: &Connection,
+    root: i64,
+    answer: i64,
+    accepted: bool,
+) -> SpaceResult<()> {
+    if accepted {
+        conn.prepare_cached("UPDATE post SET accepted_answer = ?2 WHERE id = ?1")?
+            .execute(params![root, answer])?;
+    } else {
+        conn.prepare_cached(
+            "UPDATE post SET accepted_answer = NULL WHERE id = ?1 AND accepted_answer = ?2",
+        )?
+        .execute(params![root, answer])?;
+    }
+    Ok(())
+}
+
+/// A channel's pinned threads, newest first (hidden ones only with `hidden`).
+pub fn pinned_threads(
+    conn: &Connection,
+    channel: i64,
+    hidden: bool,
+    limit: i64,
+) -> SpaceResult<Vec<PostRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {POST_COLS} FROM post
+         WHERE channel = ?1 AND root IS NULL AND pinned = 1 AND (hidden = 0 OR ?2)
+         ORDER BY id DESC LIMIT ?3"
+    ))?;
+    let rows = stmt.query_map(params![channel, hidden, limit], PostRow::from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A channel's unpinned threads with ids below `before`, newest first.
+pub fn threads_before(
+    conn: &Connection,
+    channel: i64,
+    before: i64,
+    hidden: bool,
+    limit: i64,
+) -> SpaceResult<Vec<PostRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {POST_COLS} FROM post
+         WHERE channel = ?1 AND root IS NULL AND id < ?2 AND pinned = 0 AND (hidden = 0 OR ?3)
+         ORDER BY id DESC LIMIT ?4"
+    ))?;
+    let rows = stmt.query_map(params![channel, before, hidden, limit], PostRow::from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A thread's replies, oldest first.
+pub fn replies(
+    conn: &Connection,
+    root: i64,
+    hidden: bool,
+    limit: i64,
+) -> SpaceResult<Vec<PostRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {POST_COLS} FROM post WHERE root = ?1 AND root IS NOT NULL AND (hidden = 0 OR ?2)
+         ORDER BY id LIMIT ?3"
+    ))?;
+    let rows = stmt.query_map(params![root, hidden, limit], PostRow::from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Who uploaded an image to the space, if anyone did.
+pub fn image_uploader(conn: &Connection, space: i64, cid: &str) -> SpaceResult<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT uploader FROM space_image WHERE space = ?1 AND cid = ?2")?
+        .query_row(params![space, cid], |r| r.get(0))
+        .optional()?)
+}
+
+/// An image uploaded to a space.
+pub struct NewImage<'a> {
+    pub space: i64,
+    pub cid: &'a str,
+    pub mime: &'a str,
+    pub size: i64,
+    pub uploader: &'a str,
+    pub now: i64,
+}
+
+pub fn insert_image(conn: &Connection, i: &NewImage<'_>) -> SpaceResult<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO space_image (space, cid, mime, size, uploader, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![i.space, i.cid, i.mime, i.size, i.uploader, i.now])?;
+    Ok(())
+}
+
+/// An image's type and uploader.
+pub fn image(conn: &Connection, space: i64, cid: &str) -> SpaceResult<Option<(String, String)>> {
+    Ok(conn
+        .prepare_cached("SELECT mime, uploader FROM space_image WHERE space = ?1 AND cid = ?2")?
+        .query_row(params![space, cid], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
+/// Whether a post of the space that a member with `role` may read shows the image.
+pub fn image_shown_to(conn: &Connection, space: i64, cid: &str, role: Role) -> SpaceResult<bool> {
+    let moderator = role >= Role::Moderator;
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (
+               SELECT 1 FROM post_image pi
+               JOIN post p ON p.id = pi.post
+               JOIN channel c ON c.id = p.channel
+               LEFT JOIN post r ON r.id = p.root
+               WHERE pi.cid = ?1 AND p.space = ?2 AND c.read_role <= ?3
+                 AND ((p.hidden = 0 AND coalesce(r.hidden, 0) = 0) OR ?4))",
+        )?
+        .query_row(params![cid, space, role.as_i64(), moderator], |r| r.get(0))?)
+}

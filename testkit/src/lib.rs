@@ -1,0 +1,34 @@
+//! What Hearth's test suites share, so each is written once: a case counter whose totals
+//! `scripts/test` collects, a PLC directory ([`TestPlc`]), servers on threads of their own,
+//! did:plc identities and PDS accounts, an XRPC client that checks every error is
+//! `{"error","message"}` JSON, and a firehose reader that verifies what it reads the way a relay
+//! does.
+//!
+//! A dev-dependency only, and it depends on no service crate: the harness that needs a
+//! service's internals (a PDS's state, an AppView's index) stays beside that service's tests.
+
+mod cases;
+pub mod firehose;
+pub mod http;
+pub mod identity;
+mod server;
+
+pub use cases::Cases;
+pub use hearth_plc::TestPlc;
+pub use http::{Account, Call, Refusal, Res, Xrpc, assert_xrpc_error, client, raw_http};
+pub use identity::{PlcIdentity, plc_key};
+pub use server::ServerThread;
+
+/// The password of every account a suite creates through a PDS.
+pub const PASSWORD: &str = "correct horse battery";
+/// The admin password the suites configure a PDS with.
+pub const ADMIN_PASSWORD: &str = "admin-secret";
+
+/// A post record that passes the lexicon.
+pub fn post(text: &str) -> serde_json::Value {
+    serde_json::json!({
+        "$type": "app.bsky.feed.post",
+        "text": text,
+        "createdAt": "2024-01-01T00:00:00.000Z",
+    })
+}

@@ -1,0 +1,87 @@
+//! Starting a Hearth service: binding its address, and serving its routes behind the layers
+//! every service has (a panicking handler answers a generic XRPC 500, CORS is open to any
+//! origin, every request gets a trace span), with each connection's peer address available to
+//! handlers (`ConnectInfo<SocketAddr>`).
+
+use crate::error::XrpcError;
+use axum::Router;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+
+/// Why a service could not listen, or stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("invalid bind address {0}")]
+    Address(String),
+    #[error("binding {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("serving: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Binds `bind:port` (`bind` an IP address).
+pub async fn bind(bind: &str, port: u16) -> Result<TcpListener, ServeError> {
+    let address = format!("{bind}:{port}");
+    let addr: SocketAddr = address.parse().map_err(|_| ServeError::Address(address))?;
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })
+}
+
+/// Serves `app` on `listener` until the process is stopped.
+pub async fn serve(listener: TcpListener, app: Router) -> Result<(), ServeError> {
+    let app = app
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(XrpcError::internal("handler panicked"))
+        }))
+        .layer(tower_http::cors::CorsLayer::very_permissive())
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+    .map_err(ServeError::Serve)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_an_xrpc_error() {
+        let listener = bind("127.0.0.1", 0).await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let app = Router::new().route(
+            "/xrpc/boom",
+            axum::routing::get(|| async {
+                panic!("a handler bug");
+                #[allow(unreachable_code)]
+                ""
+            }),
+        );
+        tokio::spawn(serve(listener, app));
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        stream
+            .write_all(b"GET /xrpc/boom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.expect("read");
+        assert!(answer.starts_with("HTTP/1.1 500"), "{answer}");
+        assert!(
+            answer.contains(r#""error":"InternalServerError""#),
+            "{answer}"
+        );
+        assert!(matches!(
+            bind("not an address", 1).await,
+            Err(ServeError::Address(_))
+        ));
+    }
+}
