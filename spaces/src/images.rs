@@ -74,6 +74,40 @@ mod tests {
         assert!(cid_of(&png).starts_with("bafkrei"));
     }
 
+    // Uploads are sniffed from whatever bytes a member sends: short, truncated magic numbers,
+    // container headers whose lengths point past the end. Only accepted image types come out.
+    proptest::proptest! {
+        #[test]
+        fn sniffing_survives_any_upload(
+            magic in proptest::sample::select(MAGIC),
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            cut in 0usize..80,
+        ) {
+            let mut bytes = magic.to_vec();
+            bytes.extend_from_slice(&tail);
+            bytes.truncate(cut);
+            if let Some(t) = sniff(&bytes) {
+                proptest::prop_assert!(ACCEPTED.contains(&t), "{}", t);
+            }
+        }
+    }
+
+    /// Leading bytes of image formats and of look-alikes, including containers that carry a
+    /// length (ISO-BMFF `ftyp`, RIFF).
+    const MAGIC: &[&[u8]] = &[
+        b"",
+        b"\x89PNG\r\n\x1a\n",
+        b"\xff\xd8\xff",
+        b"GIF89a",
+        b"RIFF\xff\xff\xff\xffWEBPVP8 ",
+        b"\x00\x00\x00\x20ftypavif",
+        b"\xff\xff\xff\xffftypheic",
+        b"\x00\x00\x00\x00ftypmif1",
+        b"<svg",
+        b"%PDF-",
+        b"PK\x03\x04",
+    ];
+
     fn hex_png() -> Vec<u8> {
         let h = "89504e470d0a1a0a0000000d4948445200000001000000010806000000\
                  1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082";
