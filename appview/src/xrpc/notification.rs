@@ -13,19 +13,6 @@ use rusqlite::{OptionalExtension, params};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-/// Write methods refuse a token used before.
-fn first_use(state: &AppState, viewer: &Viewer) -> XrpcResult<()> {
-    if state.auth.first_use(viewer) {
-        Ok(())
-    } else {
-        Err(XrpcError::new(
-            StatusCode::UNAUTHORIZED,
-            "InvalidToken",
-            "Write methods need a fresh service token: unused, and valid for at most an hour",
-        ))
-    }
-}
-
 /// Checks a procedure's input against its lexicon.
 fn check_input(nsid: &str, body: &Value) -> XrpcResult<()> {
     let ipld = atproto::data::json::from_json(body)
@@ -199,7 +186,7 @@ pub async fn update_seen(
 ) -> XrpcResult<StatusCode> {
     let seen = crate::index::values::normalize_datetime(&input.seen_at)
         .ok_or_else(|| XrpcError::invalid_request("seenAt must be a datetime"))?;
-    first_use(&state, &viewer)?;
+    state.auth.first_use(&viewer)?;
     let did = viewer.did.clone();
     state
         .db
@@ -278,7 +265,7 @@ pub async fn put_preferences_v2(
     XJson(input): XJson<Value>,
 ) -> XrpcResult<Json<Value>> {
     check_input("app.bsky.notification.putPreferencesV2", &input)?;
-    first_use(&state, &viewer)?;
+    state.auth.first_use(&viewer)?;
     let changes: Map<String, Value> = input
         .as_object()
         .map(|o| {
@@ -319,7 +306,7 @@ pub async fn put_preferences(
     viewer: Viewer,
     XJson(input): XJson<PriorityInput>,
 ) -> XrpcResult<StatusCode> {
-    first_use(&state, &viewer)?;
+    state.auth.first_use(&viewer)?;
     let did = viewer.did.clone();
     state
         .db

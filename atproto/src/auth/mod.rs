@@ -4,7 +4,7 @@
 
 mod service_jwt;
 
-pub use service_jwt::{Claims, Expectation, mint, peek_claims, verify};
+pub use service_jwt::{Claims, Expectation, MAX_JTI_LEN, check_claims, mint, peek_claims, verify};
 
 /// Why a token was refused. The names are the XRPC error names the reference uses.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]

@@ -135,6 +135,18 @@ pub fn verify(token: &str, key: &PublicKey, expect: &Expectation<'_>) -> Result<
     key.verify(parts.signing_input.as_bytes(), &parts.sig)
         .map_err(|_| AuthError::BadJwtSignature)?;
     let c = parts.claims;
+    check_claims(&c, expect)?;
+    Ok(c)
+}
+
+/// The longest `jti` accepted. Token ids are remembered to refuse replays, so their size is
+/// bounded like any other input a caller chooses; 16 random bytes in hex is 32 characters.
+pub const MAX_JTI_LEN: usize = 128;
+
+/// Checks a token's claims (expiry, audience, method, id length) without its signature. Cheap:
+/// a service runs it before fetching the issuer's key, and [`verify`] runs it after the
+/// signature.
+pub fn check_claims(c: &Claims, expect: &Expectation<'_>) -> Result<(), AuthError> {
     if c.exp <= expect.now - CLOCK_SKEW {
         return Err(AuthError::JwtExpired);
     }
@@ -153,7 +165,12 @@ pub fn verify(token: &str, key: &PublicKey, expect: &Expectation<'_>) -> Result<
     {
         return Err(AuthError::BadJwtLexiconMethod);
     }
-    Ok(c)
+    if c.jti.as_ref().is_some_and(|j| j.len() > MAX_JTI_LEN) {
+        return Err(AuthError::BadJwt(format!(
+            "jti is longer than {MAX_JTI_LEN} characters"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ pub struct DidResolverConfig {
     /// How long a resolved document is served from memory.
     pub cache_ttl: Duration,
     pub cache_capacity: usize,
+    /// How long a failed look-up is remembered: anyone can name any DID in a token or an
+    /// event, and must not be able to make us ask the directory about it again and again.
+    pub failure_ttl: Duration,
 }
 
 impl Default for DidResolverConfig {
@@ -34,6 +37,7 @@ impl Default for DidResolverConfig {
             timeout: Duration::from_secs(10),
             cache_ttl: Duration::from_secs(60 * 60),
             cache_capacity: 10_000,
+            failure_ttl: Duration::from_secs(60),
         }
     }
 }
@@ -43,6 +47,8 @@ pub struct DidResolver {
     config: DidResolverConfig,
     http: reqwest::Client,
     cache: TtlCache<Did, Arc<DidDocument>>,
+    /// DIDs whose last look-up failed, and how.
+    failed: TtlCache<Did, Failure>,
 }
 
 impl DidResolver {
@@ -50,6 +56,7 @@ impl DidResolver {
         Ok(DidResolver {
             http: client(config.timeout)?,
             cache: TtlCache::new(config.cache_ttl, config.cache_capacity),
+            failed: TtlCache::new(config.failure_ttl, config.cache_capacity),
             config,
         })
     }
@@ -58,10 +65,33 @@ impl DidResolver {
         &self.config
     }
 
-    /// The document for `did`, from the cache when fresh.
+    /// The document for `did`, from the cache when fresh. A DID whose look-up failed within
+    /// [`DidResolverConfig::failure_ttl`] fails again without a fetch.
     pub async fn resolve(&self, did: &Did) -> Result<Arc<DidDocument>, IdentityError> {
         if let Some(doc) = self.cached(did) {
             return Ok(doc);
+        }
+        if let Some(failure) = self.failed.get(did) {
+            return Err(failure.error(did));
+        }
+        self.refresh(did).await
+    }
+
+    /// Like [`DidResolver::refresh`], but only if the cached document is at least `min_age`
+    /// old (else the cached one), and never for a DID that failed recently. For callers that
+    /// refresh on a bad signature, which anyone can cause with a forged token.
+    pub async fn refresh_stale(
+        &self,
+        did: &Did,
+        min_age: Duration,
+    ) -> Result<Arc<DidDocument>, IdentityError> {
+        if let Some((doc, age)) = self.cache.get_with_age(did)
+            && age < min_age
+        {
+            return Ok(doc);
+        }
+        if let Some(failure) = self.failed.get(did) {
+            return Err(failure.error(did));
         }
         self.refresh(did).await
     }
@@ -79,10 +109,12 @@ impl DidResolver {
         match self.fetch(did).await {
             Ok(doc) => {
                 let doc = Arc::new(doc);
+                self.failed.remove(did);
                 self.cache.insert(did.clone(), doc.clone());
                 Ok(doc)
             }
             Err(e) => {
+                self.failed.insert(did.clone(), Failure::of(&e));
                 // A DID that is gone must not keep resolving from memory.
                 if matches!(
                     e,
@@ -125,6 +157,33 @@ impl DidResolver {
             });
         }
         Ok(doc)
+    }
+}
+
+/// A remembered failed look-up. A DID that is gone stays gone for callers that act on that
+/// (an indexer drops its events); anything else says it failed recently.
+#[derive(Clone)]
+enum Failure {
+    NotFound,
+    Deactivated,
+    Other(String),
+}
+
+impl Failure {
+    fn of(e: &IdentityError) -> Failure {
+        match e {
+            IdentityError::DidNotFound(_) => Failure::NotFound,
+            IdentityError::DidDeactivated(_) => Failure::Deactivated,
+            other => Failure::Other(other.to_string()),
+        }
+    }
+
+    fn error(&self, did: &Did) -> IdentityError {
+        match self {
+            Failure::NotFound => IdentityError::DidNotFound(did.to_string()),
+            Failure::Deactivated => IdentityError::DidDeactivated(did.to_string()),
+            Failure::Other(why) => IdentityError::RecentlyFailed(why.clone()),
+        }
     }
 }
 

@@ -60,4 +60,7 @@ pub enum IdentityError {
     Dns(String),
     #[error("resolver setup: {0}")]
     Setup(String),
+    /// The last look-up of this DID failed moments ago; it is not tried again yet.
+    #[error("resolution failed recently: {0}")]
+    RecentlyFailed(String),
 }

@@ -273,3 +273,64 @@ async fn resolves_handles_through_overrides() {
         Err(IdentityError::DisallowedTld(_))
     ));
 }
+
+/// A forged token or event can name any DID: a failed look-up is remembered for a while, so
+/// naming the same unknown DID again costs the directory nothing, and a bad signature does not
+/// send us to the directory while the cached document is fresh.
+#[tokio::test]
+async fn failed_lookups_and_fresh_refreshes_are_not_fetched_again() {
+    let key = Keypair::generate(Algorithm::K256);
+    let did: Did = "did:plc:ewvi7nxzyoun6zhxrhs64oiz".parse().unwrap();
+    let routes = HashMap::from([(
+        format!("/{did}"),
+        (200, doc_json(did.as_str(), &key).to_string()),
+    )]);
+    let (base, hits) = serve(|_| routes).await;
+    let resolver = DidResolver::new(config(&base)).unwrap();
+
+    let missing: Did = "did:plc:cccccccccccccccccccccccc".parse().unwrap();
+    for _ in 0..5 {
+        assert!(matches!(
+            resolver.resolve(&missing).await,
+            Err(IdentityError::DidNotFound(_))
+        ));
+    }
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "one fetch for five look-ups"
+    );
+
+    resolver.resolve(&did).await.unwrap();
+    for _ in 0..5 {
+        resolver
+            .refresh_stale(&did, Duration::from_secs(60))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        2,
+        "fresh documents are not refetched"
+    );
+    resolver.refresh_stale(&did, Duration::ZERO).await.unwrap();
+    assert_eq!(hits.load(Ordering::SeqCst), 3, "a stale one is");
+}
+
+/// Failures are remembered only for `failure_ttl`.
+#[tokio::test]
+async fn failed_lookups_are_retried_after_their_ttl() {
+    let (base, hits) = serve(|_| HashMap::new()).await;
+    let resolver = DidResolver::new(DidResolverConfig {
+        failure_ttl: Duration::from_millis(50),
+        ..config(&base)
+    })
+    .unwrap();
+    let missing: Did = "did:plc:cccccccccccccccccccccccc".parse().unwrap();
+    assert!(resolver.resolve(&missing).await.is_err());
+    assert!(resolver.resolve(&missing).await.is_err());
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert!(resolver.resolve(&missing).await.is_err());
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+}

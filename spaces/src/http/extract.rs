@@ -29,6 +29,12 @@ impl FromRequestParts<HttpState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &HttpState) -> Result<Self, XrpcError> {
         let viewer = Viewer::from_request_parts(parts, state).await?;
+        let write = parts.method == Method::POST;
+        // The rate limit comes before the token id is recorded: a refused request leaves
+        // nothing behind.
+        if !state.spaces.limits.did(&viewer.did, write) {
+            return Err(XrpcError::rate_limited());
+        }
         // Service tokens are short-lived: a PDS proxying mints one per call (60 s), and
         // getServiceAuth allows at most an hour. A token valid for longer would be a standing
         // credential if it leaked.
@@ -39,17 +45,9 @@ impl FromRequestParts<HttpState> for Caller {
                 "Service tokens for social.hearth methods may be valid for at most an hour",
             ));
         }
-        let write = parts.method == Method::POST;
         // A write needs a token never seen before: a captured token cannot be replayed.
-        if write && !state.auth.first_use(&viewer) {
-            return Err(XrpcError::new(
-                StatusCode::UNAUTHORIZED,
-                "TokenReplayed",
-                "This service token was already used; every write needs a fresh one",
-            ));
-        }
-        if !state.spaces.limits.did(&viewer.did, write) {
-            return Err(XrpcError::rate_limited());
+        if write {
+            state.auth.first_use(&viewer)?;
         }
         Ok(Caller(viewer.did))
     }

@@ -7,10 +7,10 @@
 
 mod replay;
 
-pub use replay::{REPLAY_SCHEMA, ReplayCache};
+pub use replay::{NotFresh, REPLAY_SCHEMA, ReplayCache};
 
 use crate::error::XrpcError;
-use atproto::auth::{AuthError, Expectation, peek_claims, verify};
+use atproto::auth::{AuthError, Expectation, check_claims, peek_claims, verify};
 use atproto::identity::DidResolver;
 use atproto::syntax::{Datetime, Did};
 use axum::extract::{FromRef, FromRequestParts};
@@ -18,6 +18,7 @@ use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The signed-in caller of a request.
 #[derive(Debug, Clone)]
@@ -67,6 +68,10 @@ pub const MAX_WRITE_TOKEN_SECS: i64 = 60 * 60;
 pub fn outlives_write_limit(exp: i64, now: i64) -> bool {
     exp > now.saturating_add(MAX_WRITE_TOKEN_SECS + KEEP_AFTER_EXP)
 }
+
+/// How old a cached DID document must be before a bad signature sends us to fetch it again
+/// (the issuer may have rotated its key).
+const REFETCH_AFTER: Duration = Duration::from_secs(60);
 
 /// The service-auth verifier of one service (cheap to clone).
 #[derive(Clone)]
@@ -125,10 +130,28 @@ impl ServiceAuth {
         }))
     }
 
-    /// Records a write token's id; false if it was used before or may not be used for writes
-    /// (see [`ReplayCache::first_use`]).
-    pub fn first_use(&self, viewer: &Viewer) -> bool {
-        self.0.replay.first_use(viewer)
+    /// Records a write token's id, or says why it may not be used for a write (see
+    /// [`ReplayCache::first_use`]). Call it after the caller's rate limit, so that refused
+    /// requests record nothing.
+    pub fn first_use(&self, viewer: &Viewer) -> Result<(), XrpcError> {
+        self.0.replay.first_use(viewer).map_err(|e| {
+            let unauthorized =
+                |name, message| XrpcError::new(StatusCode::UNAUTHORIZED, name, message);
+            match e {
+                NotFresh::NoId => unauthorized(
+                    "BadJwt",
+                    "Write methods need a service token with a jti (a unique token id)",
+                ),
+                NotFresh::TooLong => unauthorized(
+                    "BadJwtExpiration",
+                    "Service tokens for write methods may be valid for at most an hour",
+                ),
+                NotFresh::Replayed => unauthorized(
+                    "TokenReplayed",
+                    "This service token was already used; every write needs a fresh one",
+                ),
+            }
+        })
     }
 
     /// Verifies a service token for the method `nsid`.
@@ -159,9 +182,14 @@ impl ServiceAuth {
             lxm,
             now: Datetime::unix_now_secs(),
         };
+        // The claims are checked before the issuer is looked up: a token for another service
+        // or method, expired, or with an oversized id costs no resolution.
+        check_claims(&claims, &expect).map_err(auth_error)?;
         for refresh in [false, true] {
             let doc = if refresh {
-                self.0.dids.refresh(&iss).await
+                // Anyone can send a badly signed token naming any issuer: the directory is
+                // asked again only if our copy of the document is not fresh.
+                self.0.dids.refresh_stale(&iss, REFETCH_AFTER).await
             } else {
                 self.0.dids.resolve(&iss).await
             };
@@ -235,6 +263,9 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod cheap_first;
 
 #[cfg(test)]
 mod tests {

@@ -51,18 +51,20 @@ impl ReplayCache {
         })
     }
 
-    /// Records a token id; false if it was seen before (a replay), is missing, or belongs to a
-    /// token valid for longer than [`super::MAX_WRITE_TOKEN_SECS`]. The record reaches the
-    /// database with the writer's next commit (milliseconds), without holding up the request.
-    pub fn first_use(&self, viewer: &Viewer) -> bool {
-        let Some(jti) = &viewer.jti else { return false };
+    /// Records a token id, or says why the token may not be used for a write: it has no id,
+    /// is valid for longer than [`super::MAX_WRITE_TOKEN_SECS`], or was seen before (a
+    /// replay). The record reaches the database with the writer's next commit (milliseconds),
+    /// without holding up the request.
+    pub fn first_use(&self, viewer: &Viewer) -> Result<(), NotFresh> {
+        let Some(jti) = &viewer.jti else {
+            return Err(NotFresh::NoId);
+        };
         let now = Datetime::unix_now_secs();
         if outlives_write_limit(viewer.exp, now) {
-            return false;
+            return Err(NotFresh::TooLong);
         }
-        let Ok(mut seen) = self.seen.lock() else {
-            return false;
-        };
+        // A poisoned lock means a panic mid-insert: the map itself is intact.
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         let sweep = seen.tokens.len() > SWEEP_ABOVE && now - seen.swept_at >= 60;
         if sweep {
             seen.tokens
@@ -71,7 +73,7 @@ impl ReplayCache {
         }
         let key = format!("{}:{jti}", viewer.did);
         if seen.tokens.contains_key(&key) {
-            return false;
+            return Err(NotFresh::Replayed);
         }
         seen.tokens.insert(key.clone(), viewer.exp);
         let exp = viewer.exp;
@@ -94,13 +96,24 @@ impl ReplayCache {
                 }
             },
         );
-        true
+        Ok(())
     }
+}
+
+/// Why a token may not be used for a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotFresh {
+    /// It carries no `jti`, so a replay could not be told apart.
+    NoId,
+    /// It is valid for longer than a write token may be.
+    TooLong,
+    /// Its id was used before.
+    Replayed,
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{REPLAY_SCHEMA, ReplayCache, Viewer};
+    use super::{NotFresh, REPLAY_SCHEMA, ReplayCache, Viewer};
     use atproto::syntax::Datetime;
     use hearth_db::{Db, DbError, WriteTxn};
 
@@ -120,19 +133,28 @@ mod tests {
         let now = Datetime::unix_now_secs();
         let db: Db<()> = Db::open(&path, &[REPLAY_SCHEMA], 1, |_| Ok(())).expect("db");
         let cache = ReplayCache::load(&db).expect("load");
-        assert!(cache.first_use(&viewer("a", now + 60)));
-        assert!(!cache.first_use(&viewer("a", now + 60)), "a replay");
-        assert!(cache.first_use(&viewer("old", now - 600)));
-        assert!(
-            !cache.first_use(&viewer("long", now + 24 * 60 * 60)),
+        assert_eq!(cache.first_use(&viewer("a", now + 60)), Ok(()));
+        assert_eq!(
+            cache.first_use(&viewer("a", now + 60)),
+            Err(NotFresh::Replayed)
+        );
+        assert_eq!(cache.first_use(&viewer("old", now - 600)), Ok(()));
+        assert_eq!(
+            cache.first_use(&viewer("long", now + 24 * 60 * 60)),
+            Err(NotFresh::TooLong),
             "a write token valid for a day"
         );
-        assert!(!cache.first_use(&viewer("max", i64::MAX)), "no overflow");
-        assert!(
-            !cache.first_use(&Viewer {
+        assert_eq!(
+            cache.first_use(&viewer("max", i64::MAX)),
+            Err(NotFresh::TooLong),
+            "no overflow"
+        );
+        assert_eq!(
+            cache.first_use(&Viewer {
                 jti: None,
                 ..viewer("x", now + 60)
             }),
+            Err(NotFresh::NoId),
             "a write token needs an id"
         );
         // The writer runs jobs in order: once this one is done, the records are committed.
@@ -143,11 +165,16 @@ mod tests {
 
         let reopened: Db<()> = Db::open(&path, &[REPLAY_SCHEMA], 1, |_| Ok(())).expect("db");
         let cache = ReplayCache::load(&reopened).expect("load");
-        assert!(
-            !cache.first_use(&viewer("a", now + 60)),
+        assert_eq!(
+            cache.first_use(&viewer("a", now + 60)),
+            Err(NotFresh::Replayed),
             "replayed after a restart"
         );
-        assert!(cache.first_use(&viewer("b", now + 60)), "a fresh token");
+        assert_eq!(
+            cache.first_use(&viewer("b", now + 60)),
+            Ok(()),
+            "a fresh token"
+        );
         let kept: i64 = reopened
             .writer
             .run_blocking(|txn: &mut WriteTxn<'_, ()>| {
