@@ -185,7 +185,8 @@ struct Seen {
     swept_at: i64,
 }
 
-/// How long past its `exp` a token id is kept: the clock skew `verify` allows.
+/// How long past its `exp` a token id is kept (`verify` refuses it from `exp` on; the margin
+/// covers a clock a little behind).
 const KEEP_AFTER_EXP: i64 = 60;
 /// Token ids held in memory before the expired ones are swept (at most once a minute).
 const SWEEP_ABOVE: usize = 10_000;
