@@ -40,6 +40,8 @@ pub enum StartError {
     Sqlite(#[from] rusqlite::Error),
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("{0}")]
+    Net(#[from] hearth_net::NetError),
     #[error("identity resolvers: {0}")]
     Identity(#[from] IdentityError),
     #[error("invalid bind address {0}")]
@@ -73,12 +75,17 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
         .timeout(Duration::from_secs(30))
         .connect_timeout(Duration::from_secs(10))
         .build()?;
+    // Everything a DID document or a handle names goes through the guarded client; the PLC
+    // directory and the configured AppViews, the operator's choices, through `http`.
+    let remote = hearth_net::RemoteClient::new(&cfg.net())?;
     let dids = DidResolver::new(DidResolverConfig {
         plc_url: cfg.plc_url(),
         insecure_did_web: cfg.dev,
+        web_client: Some(remote.reqwest().clone()),
         ..DidResolverConfig::default()
     })?;
-    let handles = HandleResolver::new(Duration::from_secs(10))?;
+    let handles =
+        HandleResolver::new(Duration::from_secs(10))?.with_client(remote.reqwest().clone());
     Ok(state::AppState::new(state::Inner {
         service_did: cfg.service_did(),
         public_url: cfg.public_url(),
@@ -95,6 +102,7 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
         dids,
         handles,
         http,
+        remote,
         cfg,
     }))
 }
