@@ -218,6 +218,7 @@ async fn main() -> anyhow::Result<()> {
         firehoses: vec![],
         scope: Scope::Network,
         dev: true,
+        ca_certs: None,
         smtp_url: None,
         smtp_from: None,
     };

@@ -31,6 +31,8 @@ pub enum StartError {
     Key(#[from] keyfile::KeyFileError),
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("{0}")]
+    Net(#[from] hearth_net::NetError),
     #[error("identity resolvers: {0}")]
     Identity(#[from] IdentityError),
     #[error("spaces: {0}")]
@@ -93,12 +95,10 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
         .timeout(Duration::from_secs(30))
         .connect_timeout(Duration::from_secs(10))
         .build()?;
-    let dids = DidResolver::new(DidResolverConfig {
-        plc_url: cfg.plc_url(),
-        insecure_did_web: cfg.dev,
-        ..DidResolverConfig::default()
-    })?;
-    let handles = HandleResolver::new(Duration::from_secs(10))?;
+    // Everything a DID document or a handle names goes through the guarded client; the PLC
+    // directory and the firehoses, the operator's choices, through `http`.
+    let remote = hearth_net::RemoteClient::new(&cfg.net())?;
+    let (dids, handles) = identity_resolvers(&cfg.plc_url(), cfg.dev, &remote)?;
     // Members-only spaces keep their own database file: private data never shares tables
     // with the public index.
     let spaces = spaces::Spaces::open(spaces::SpacesConfig {
@@ -117,12 +117,31 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
         dids,
         handles,
         http,
+        remote,
         stats: Default::default(),
         replay,
         spaces,
         cfg,
         _checkpointer: checkpointer,
     }))
+}
+
+/// The DID and handle resolvers: did:web documents and handles' well-known answers are
+/// fetched with the guarded client.
+fn identity_resolvers(
+    plc_url: &str,
+    dev: bool,
+    remote: &hearth_net::RemoteClient,
+) -> Result<(DidResolver, HandleResolver), IdentityError> {
+    let dids = DidResolver::new(DidResolverConfig {
+        plc_url: plc_url.to_owned(),
+        insecure_did_web: dev,
+        web_client: Some(remote.reqwest().clone()),
+        ..DidResolverConfig::default()
+    })?;
+    let handles =
+        HandleResolver::new(Duration::from_secs(10))?.with_client(remote.reqwest().clone());
+    Ok((dids, handles))
 }
 
 /// Runs the AppView until the process is stopped.
@@ -164,6 +183,52 @@ pub async fn serve_on(
 #[cfg(test)]
 mod tests {
     use super::MIGRATIONS;
+
+    /// Outside development a did:web naming this machine is not fetched at all (the same
+    /// document is served and resolves in development, so the refusal is the guard's).
+    #[tokio::test]
+    async fn did_web_refuses_loopback_in_production() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let did = format!("did:web:localhost%3A{port}");
+        let doc = serde_json::json!({ "id": did }).to_string();
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{doc}",
+            doc.len()
+        );
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let answer = answer.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = sock.read(&mut buf).await;
+                    let _ = sock.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        let did: atproto::syntax::Did = did.parse().expect("did");
+        for dev in [false, true] {
+            let remote = hearth_net::RemoteClient::new(&hearth_net::Config::new(dev, "test"))
+                .expect("client");
+            let (dids, _) =
+                super::identity_resolvers("http://127.0.0.1:9", dev, &remote).expect("resolvers");
+            let got = dids.resolve(&did).await;
+            if dev {
+                assert_eq!(got.expect("resolved in development").id, did);
+            } else {
+                assert!(got.is_err(), "refused in production");
+                assert_eq!(connections.load(Ordering::SeqCst), 0, "never connected");
+            }
+        }
+    }
 
     /// Version 3 rebuilds `post_agg`: an index made by an earlier version keeps its counters.
     #[test]

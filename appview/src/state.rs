@@ -20,7 +20,10 @@ pub struct Inner {
     pub key: Keypair,
     pub dids: DidResolver,
     pub handles: HandleResolver,
+    /// For operator-configured services: the PLC directory, firehoses.
     pub http: reqwest::Client,
+    /// For whatever a DID document or handle names (`hearth_net`: public addresses only).
+    pub remote: hearth_net::RemoteClient,
     pub stats: IngestStats,
     /// Service-auth token ids already used on writes, to refuse replays.
     pub replay: crate::auth::ReplayCache,

@@ -79,6 +79,7 @@ impl World {
             firehoses: Vec::new(),
             scope: Scope::Network,
             dev: true,
+            ca_certs: None,
             smtp_url: None,
             smtp_from: None,
         };

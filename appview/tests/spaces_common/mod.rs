@@ -113,6 +113,7 @@ pub async fn start_appview(plc: &str, smtp: Option<String>) -> Appview {
         firehoses: vec![],
         scope: Scope::Network,
         dev: true,
+        ca_certs: None,
         smtp_url: smtp,
         smtp_from: Some("Hearth Test <hearth@localhost>".into()),
     };
