@@ -60,10 +60,12 @@ const MIGRATIONS: &[&str] = &[
 
 pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
     let dir = cfg.data_dir.join("appview");
-    std::fs::create_dir_all(&dir).map_err(|source| StartError::DataDir {
-        path: dir.display().to_string(),
-        source,
-    })?;
+    for d in [&cfg.data_dir, &dir] {
+        hearth_db::files::create_private_dir(d).map_err(|source| StartError::DataDir {
+            path: d.display().to_string(),
+            source,
+        })?;
+    }
     let index_path = dir.join("index.sqlite");
     // Ingest commits constantly; a checkpoint inside one of those commits (SQLite's default,
     // every 1,000 pages of WAL) stalls the single writer while it copies pages and fsyncs the
@@ -99,6 +101,7 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
     // directory and the firehoses, the operator's choices, through `http`.
     let remote = hearth_net::RemoteClient::new(&cfg.net())?;
     let (dids, handles) = identity_resolvers(&cfg.plc_url(), cfg.dev, &remote)?;
+    hearth_db::files::warn_if_loose(&cfg.data_dir);
     // Members-only spaces keep their own database file: private data never shares tables
     // with the public index.
     let spaces = spaces::Spaces::open(spaces::SpacesConfig {

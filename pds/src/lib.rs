@@ -62,7 +62,7 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
         path: cfg.data_dir.display().to_string(),
         source,
     };
-    std::fs::create_dir_all(&cfg.data_dir).map_err(data_dir)?;
+    hearth_db::files::create_private_dir(&cfg.data_dir).map_err(data_dir)?;
     let secrets = secrets::Secrets::load_or_create(&cfg.data_dir.join("secrets"))?;
     let db = db::open(&cfg.data_dir.join("pds.sqlite"), db::CONNECTIONS)?;
     let head = db.readers.read_blocking(|c| {
@@ -86,6 +86,7 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
     })?;
     let handles =
         HandleResolver::new(Duration::from_secs(10))?.with_client(remote.reqwest().clone());
+    hearth_db::files::warn_if_loose(&cfg.data_dir);
     Ok(state::AppState::new(state::Inner {
         service_did: cfg.service_did(),
         public_url: cfg.public_url(),
