@@ -296,7 +296,8 @@ async fn pds_vouches(state: &AppState, pds: &str, handle: &Handle, did: &str) ->
         "{}/xrpc/com.atproto.identity.resolveHandle?handle={handle}",
         pds.trim_end_matches('/')
     );
-    match state.http.get(url).send().await {
+    // The PDS is whatever the document names, as in `resync`.
+    match state.remote.reqwest().get(url).send().await {
         Ok(r) if r.status().is_success() => r
             .json::<serde_json::Value>()
             .await
