@@ -537,6 +537,7 @@ fn appview_config(dir: &Path, port: u16, plc: &str, firehoses: Vec<String>) -> A
         firehoses,
         scope: Scope::Network,
         dev: true,
+        ca_certs: None,
         smtp_url: None,
         smtp_from: None,
     }

@@ -75,9 +75,26 @@ pub struct AppviewConfig {
     /// The From address of space emails (default `Hearth <hearth@HOSTNAME>`).
     #[arg(long, env = "HEARTH_SMTP_FROM")]
     pub smtp_from: Option<String>,
+    /// Extra root certificates (PEM) trusted for outbound https, besides the built-in ones.
+    #[arg(
+        id = "appview-ca-certs",
+        long = "appview-ca-certs",
+        env = "HEARTH_CA_CERTS"
+    )]
+    pub ca_certs: Option<PathBuf>,
 }
 
 impl AppviewConfig {
+    /// The guarded client's settings (for URLs remote documents name).
+    pub fn net(&self) -> hearth_net::Config {
+        let mut net = hearth_net::Config::new(
+            self.dev,
+            concat!("hearth-appview/", env!("CARGO_PKG_VERSION")),
+        );
+        net.ca_certs = self.ca_certs.clone();
+        net
+    }
+
     /// The configured hostname and port, from which the public URL and did:web derive.
     pub fn host(&self) -> hearth_xrpc::PublicHost<'_> {
         hearth_xrpc::PublicHost {

@@ -29,6 +29,8 @@ pub enum StartError {
     Key(#[from] keyfile::KeyFileError),
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("{0}")]
+    Net(#[from] hearth_net::NetError),
     #[error("identity resolvers: {0}")]
     Identity(#[from] IdentityError),
     #[error("spaces: {0}")]
@@ -49,10 +51,12 @@ const MIGRATIONS: &[&str] = &[
 
 pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
     let dir = cfg.data_dir.join("appview");
-    std::fs::create_dir_all(&dir).map_err(|source| StartError::DataDir {
-        path: dir.display().to_string(),
-        source,
-    })?;
+    for d in [&cfg.data_dir, &dir] {
+        hearth_db::files::create_private_dir(d).map_err(|source| StartError::DataDir {
+            path: d.display().to_string(),
+            source,
+        })?;
+    }
     let index_path = dir.join("index.sqlite");
     // Ingest commits constantly; a checkpoint inside one of those commits (SQLite's default,
     // every 1,000 pages of WAL) stalls the single writer while it copies pages and fsyncs the
@@ -84,18 +88,18 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
         .timeout(Duration::from_secs(30))
         .connect_timeout(Duration::from_secs(10))
         .build()?;
-    let dids = Arc::new(DidResolver::new(DidResolverConfig {
-        plc_url: cfg.plc_url(),
-        insecure_did_web: cfg.dev,
-        ..DidResolverConfig::default()
-    })?);
+    // Everything a DID document or a handle names goes through the guarded client; the PLC
+    // directory and the firehoses, the operator's choices, through `http`.
+    let remote = hearth_net::RemoteClient::new(&cfg.net())?;
+    let (dids, handles) = identity_resolvers(&cfg.plc_url(), cfg.dev, &remote)?;
+    let dids = Arc::new(dids);
+    hearth_db::files::warn_if_loose(&cfg.data_dir);
     let auth = hearth_xrpc::auth::ServiceAuth::new(
         cfg.service_did(),
         dids.clone(),
         auth::audience,
         replay,
     );
-    let handles = HandleResolver::new(Duration::from_secs(10))?;
     // Members-only spaces keep their own database file: private data never shares tables
     // with the public index.
     let spaces = hearth_spaces::Spaces::open(hearth_spaces::SpacesConfig {
@@ -114,12 +118,31 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
         dids,
         handles,
         http,
+        remote,
         stats: Default::default(),
         auth,
         spaces,
         cfg,
         _checkpointer: checkpointer,
     }))
+}
+
+/// The DID and handle resolvers: did:web documents and handles' well-known answers are
+/// fetched with the guarded client.
+fn identity_resolvers(
+    plc_url: &str,
+    dev: bool,
+    remote: &hearth_net::RemoteClient,
+) -> Result<(DidResolver, HandleResolver), IdentityError> {
+    let dids = DidResolver::new(DidResolverConfig {
+        plc_url: plc_url.to_owned(),
+        insecure_did_web: dev,
+        web_client: Some(remote.reqwest().clone()),
+        ..DidResolverConfig::default()
+    })?;
+    let handles =
+        HandleResolver::new(Duration::from_secs(10))?.with_client(remote.reqwest().clone());
+    Ok((dids, handles))
 }
 
 /// Runs the AppView until the process is stopped.
@@ -148,6 +171,52 @@ pub async fn serve_on(
 #[cfg(test)]
 mod tests {
     use super::MIGRATIONS;
+
+    /// Outside development a did:web naming this machine is not fetched at all (the same
+    /// document is served and resolves in development, so the refusal is the guard's).
+    #[tokio::test]
+    async fn did_web_refuses_loopback_in_production() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let did = format!("did:web:localhost%3A{port}");
+        let doc = serde_json::json!({ "id": did }).to_string();
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{doc}",
+            doc.len()
+        );
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let answer = answer.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = sock.read(&mut buf).await;
+                    let _ = sock.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        let did: atproto::syntax::Did = did.parse().expect("did");
+        for dev in [false, true] {
+            let remote = hearth_net::RemoteClient::new(&hearth_net::Config::new(dev, "test"))
+                .expect("client");
+            let (dids, _) =
+                super::identity_resolvers("http://127.0.0.1:9", dev, &remote).expect("resolvers");
+            let got = dids.resolve(&did).await;
+            if dev {
+                assert_eq!(got.expect("resolved in development").id, did);
+            } else {
+                assert!(got.is_err(), "refused in production");
+                assert_eq!(connections.load(Ordering::SeqCst), 0, "never connected");
+            }
+        }
+    }
 
     /// Version 3 rebuilds `post_agg`: an index made by an earlier version keeps its counters.
     #[test]

@@ -20,7 +20,10 @@ pub struct Inner {
     pub key: Keypair,
     pub dids: Arc<DidResolver>,
     pub handles: HandleResolver,
+    /// For operator-configured services: the PLC directory, firehoses.
     pub http: reqwest::Client,
+    /// For whatever a DID document or handle names (`hearth_net`: public addresses only).
+    pub remote: hearth_net::RemoteClient,
     pub stats: IngestStats,
     /// Verifies service-auth tokens, and refuses write tokens used before (replays).
     pub auth: hearth_xrpc::auth::ServiceAuth,

@@ -25,6 +25,7 @@ fn appview() -> Appview {
         firehoses: vec![],
         scope: Scope::Network,
         dev: true,
+        ca_certs: None,
         smtp_url: None,
         smtp_from: None,
     };

@@ -66,6 +66,7 @@ impl World {
             firehoses: Vec::new(),
             scope: Scope::Network,
             dev: true,
+            ca_certs: None,
             smtp_url: None,
             smtp_from: None,
         };

@@ -6,6 +6,7 @@
 //! writer reports it committed; no acknowledged write is lost, even on power failure.
 
 mod checkpoint;
+pub mod files;
 mod migrations;
 mod pool;
 mod writer;
@@ -26,6 +27,8 @@ pub enum DbError {
     Task(String),
     #[error("the writer has stopped")]
     WriterGone,
+    #[error("creating the database file: {0}")]
+    File(std::io::Error),
 }
 
 /// Prepared statements each connection keeps compiled.
@@ -44,6 +47,7 @@ pub fn open(path: &Path) -> Result<Connection, DbError> {
 /// this is what a pool of connections costs in memory; pages that miss it come from the
 /// operating system's file cache.
 pub fn open_with_cache(path: &Path, cache_kib: u32) -> Result<Connection, DbError> {
+    files::create_private_file(path).map_err(DbError::File)?;
     let conn = Connection::open(path)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;

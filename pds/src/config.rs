@@ -67,15 +67,32 @@ pub struct PdsConfig {
     /// How long firehose events are kept for cursor replay, in hours.
     #[arg(long, env = "HEARTH_BACKFILL_HOURS", default_value_t = 72)]
     pub backfill_hours: u64,
-    /// Trust `X-Forwarded-For` for client IPs (only behind a proxy you control).
+    /// Take client IPs from the proxy in front (only behind a proxy you control): the hop it
+    /// appended to `X-Forwarded-For` (the rightmost), or the header named by
+    /// `HEARTH_CLIENT_IP_HEADER`.
     #[arg(long, env = "HEARTH_TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_proxy: bool,
+    /// With `HEARTH_TRUST_PROXY`: a header the proxy sets to the client's address, replacing
+    /// any the client sent (e.g. `Fly-Client-IP`), read instead of `X-Forwarded-For`.
+    #[arg(long, env = "HEARTH_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
+    /// Extra root certificates (PEM) trusted for outbound https, besides the built-in ones.
+    #[arg(long, env = "HEARTH_CA_CERTS")]
+    pub ca_certs: Option<PathBuf>,
     /// Whether per-IP and per-account rate limits apply.
     #[arg(long, env = "HEARTH_RATE_LIMITS", default_value_t = true, action = clap::ArgAction::Set)]
     pub rate_limits: bool,
 }
 
 impl PdsConfig {
+    /// The guarded client's settings (for URLs remote documents name).
+    pub fn net(&self) -> hearth_net::Config {
+        let mut net =
+            hearth_net::Config::new(self.dev, concat!("hearth-pds/", env!("CARGO_PKG_VERSION")));
+        net.ca_certs = self.ca_certs.clone();
+        net
+    }
+
     pub fn plc_url(&self) -> String {
         self.plc_url
             .clone()

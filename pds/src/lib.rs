@@ -39,6 +39,8 @@ pub enum StartError {
     Sqlite(#[from] rusqlite::Error),
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("{0}")]
+    Net(#[from] hearth_net::NetError),
     #[error("identity resolvers: {0}")]
     Identity(#[from] IdentityError),
     #[error("invalid bind address {0}")]
@@ -59,7 +61,7 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
         path: cfg.data_dir.display().to_string(),
         source,
     };
-    std::fs::create_dir_all(&cfg.data_dir).map_err(data_dir)?;
+    hearth_db::files::create_private_dir(&cfg.data_dir).map_err(data_dir)?;
     let secrets = secrets::Secrets::load_or_create(&cfg.data_dir.join("secrets"))?;
     let db = db::open(&cfg.data_dir.join("pds.sqlite"), db::CONNECTIONS)?;
     let head = db.readers.read_blocking(|c| {
@@ -72,12 +74,18 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
         .timeout(Duration::from_secs(30))
         .connect_timeout(Duration::from_secs(10))
         .build()?;
+    // Everything a DID document or a handle names goes through the guarded client; the PLC
+    // directory and the configured AppViews, the operator's choices, through `http`.
+    let remote = hearth_net::RemoteClient::new(&cfg.net())?;
     let dids = DidResolver::new(DidResolverConfig {
         plc_url: cfg.plc_url(),
         insecure_did_web: cfg.dev,
+        web_client: Some(remote.reqwest().clone()),
         ..DidResolverConfig::default()
     })?;
-    let handles = HandleResolver::new(Duration::from_secs(10))?;
+    let handles =
+        HandleResolver::new(Duration::from_secs(10))?.with_client(remote.reqwest().clone());
+    hearth_db::files::warn_if_loose(&cfg.data_dir);
     Ok(state::AppState::new(state::Inner {
         service_did: cfg.service_did(),
         public_url: cfg.public_url(),
@@ -94,6 +102,7 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
         dids,
         handles,
         http,
+        remote,
         cfg,
     }))
 }

@@ -21,6 +21,8 @@ use std::time::Duration;
 const MAX_FORWARD_BODY: usize = 10 * 1024 * 1024;
 /// Largest upstream answer read into memory to add local writes to.
 const MAX_MUNGE_BODY: usize = 10 * 1024 * 1024;
+/// Largest answer streamed back from a service a DID document names.
+const MAX_REMOTE_ANSWER: usize = 20 * 1024 * 1024;
 /// How long the PDS waits on a lookup it makes itself (the feed generator, quoted posts).
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(15);
 const REPO_REV: &str = "atproto-repo-rev";
@@ -86,9 +88,60 @@ pub struct Upstream {
     pub base: String,
     /// The `aud` of tokens for it.
     pub aud: String,
+    /// Named by a DID document (anyone's), not by the operator: reached only through the
+    /// guarded client, and its answers are size-limited.
+    pub remote: bool,
 }
 
 impl Upstream {
+    fn configured(base: &str, aud: String) -> Upstream {
+        Upstream {
+            base: base.trim_end_matches('/').to_owned(),
+            aud,
+            remote: false,
+        }
+    }
+
+    /// `{base}/xrpc/{nsid}` with the query as given.
+    fn url(&self, nsid: &str, query: Option<&str>) -> XrpcResult<reqwest::Url> {
+        let mut url = hearth_net::endpoint_url(&self.base, &format!("/xrpc/{nsid}"))
+            .map_err(|_| bad_service_url())?;
+        url.set_query(query);
+        Ok(url)
+    }
+
+    fn request(
+        &self,
+        state: &AppState,
+        method: Method,
+        url: &reqwest::Url,
+    ) -> XrpcResult<reqwest::RequestBuilder> {
+        if self.remote {
+            return state
+                .remote
+                .request(method, url)
+                .map_err(|e| unreachable(&self.base, &e));
+        }
+        Ok(state.http.request(method, url.clone()))
+    }
+
+    async fn send(
+        &self,
+        state: &AppState,
+        req: reqwest::RequestBuilder,
+    ) -> XrpcResult<reqwest::Response> {
+        if self.remote {
+            return state
+                .remote
+                .send(req)
+                .await
+                .map_err(|e| unreachable(&self.base, &e));
+        }
+        req.send()
+            .await
+            .map_err(|e| unreachable(&self.base, &hearth_net::error_of(&e)))
+    }
+
     /// Calls a query method as the user and returns its JSON answer; an XRPC error from the
     /// service is passed on as it came.
     pub async fn query(
@@ -108,15 +161,12 @@ impl Upstream {
             60,
         )
         .await?;
-        let res = state
-            .http
-            .get(format!("{}/xrpc/{nsid}", self.base))
+        let req = self
+            .request(state, Method::GET, &self.url(nsid, None)?)?
             .query(params)
             .bearer_auth(token)
-            .timeout(LOOKUP_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| unreachable(&self.base, &e))?;
+            .timeout(LOOKUP_TIMEOUT);
+        let res = self.send(state, req).await?;
         let status = res.status();
         let body = read_limited(res, MAX_MUNGE_BODY).await?;
         let value: Option<Value> = serde_json::from_slice(&body).ok();
@@ -131,9 +181,15 @@ fn upstream_failure(message: &str) -> XrpcError {
     XrpcError::new(StatusCode::BAD_GATEWAY, "UpstreamFailure", message)
 }
 
-fn unreachable(base: &str, e: &reqwest::Error) -> XrpcError {
+/// One answer for every way an upstream cannot be reached (refused address, closed port,
+/// timeout, TLS): the caller learns nothing about what is behind a URL it named.
+fn unreachable(base: &str, e: &hearth_net::NetError) -> XrpcError {
     tracing::warn!(url = %base, error = %e, "upstream service unreachable");
     upstream_failure("Upstream service unreachable")
+}
+
+fn bad_service_url() -> XrpcError {
+    XrpcError::invalid_request("could not resolve proxy did service url")
 }
 
 /// An upstream XRPC error, with its status, name and message.
@@ -152,80 +208,87 @@ fn passed_on_error(status: reqwest::StatusCode, body: Option<&Value>) -> XrpcErr
 }
 
 /// Reads a response body of at most `max` bytes.
-async fn read_limited(mut res: reqwest::Response, max: usize) -> XrpcResult<Vec<u8>> {
-    if res.content_length().is_some_and(|l| l as usize > max) {
-        return Err(upstream_failure("Upstream response too large"));
-    }
-    let mut out = Vec::new();
-    while let Some(chunk) = res
-        .chunk()
+async fn read_limited(res: reqwest::Response, max: usize) -> XrpcResult<Vec<u8>> {
+    hearth_net::read_capped(res, max)
         .await
-        .map_err(|_| upstream_failure("Upstream response cut short"))?
-    {
-        if out.len() + chunk.len() > max {
-            return Err(upstream_failure("Upstream response too large"));
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
+        .map_err(|e| match e {
+            hearth_net::NetError::TooLarge => upstream_failure("Upstream response too large"),
+            _ => upstream_failure("Upstream response cut short"),
+        })
+}
+
+/// The service an `atproto-proxy` header names: `did#service`.
+struct ProxyHeader {
+    did: atproto::syntax::Did,
+    service: String,
+}
+
+/// The `atproto-proxy` header, checked for form only (no lookup).
+fn proxy_header(headers: &HeaderMap) -> XrpcResult<Option<ProxyHeader>> {
+    let Some(v) = headers.get("atproto-proxy") else {
+        return Ok(None);
+    };
+    let v = v
+        .to_str()
+        .map_err(|_| XrpcError::invalid_request("Malformed atproto-proxy header"))?;
+    let (did, service) = v
+        .split_once('#')
+        .ok_or_else(|| XrpcError::invalid_request("atproto-proxy must be did#service"))?;
+    let did: atproto::syntax::Did = did
+        .parse()
+        .ok()
+        .filter(|_| !service.is_empty() && !service.contains('#'))
+        .ok_or_else(|| XrpcError::invalid_request("atproto-proxy must be did#service"))?;
+    Ok(Some(ProxyHeader {
+        did,
+        service: service.to_owned(),
+    }))
 }
 
 /// Where a call goes.
-async fn target(state: &AppState, nsid: &str, headers: &HeaderMap) -> XrpcResult<Upstream> {
-    if let Some(v) = headers.get("atproto-proxy") {
-        let v = v
-            .to_str()
-            .map_err(|_| XrpcError::invalid_request("Malformed atproto-proxy header"))?;
-        let (did, service) = v
-            .split_once('#')
-            .ok_or_else(|| XrpcError::invalid_request("atproto-proxy must be did#service"))?;
-        let parsed: atproto::syntax::Did = did
-            .parse()
-            .ok()
-            .filter(|_| !service.is_empty() && !service.contains('#'))
-            .ok_or_else(|| XrpcError::invalid_request("atproto-proxy must be did#service"))?;
+async fn target(state: &AppState, nsid: &str, proxy: Option<ProxyHeader>) -> XrpcResult<Upstream> {
+    if let Some(ProxyHeader { did, service }) = proxy {
         // The reference PDS names the bare DID as the audience whatever the service (its
         // "phase 1" of service auth); services accept it, and Hearth's AppView accepts both.
-        let aud = did.to_owned();
+        let aud = did.to_string();
         // The configured AppViews are known without a lookup.
-        if did == state.cfg.appview_did && service == "bsky_appview" {
-            return Ok(Upstream {
-                base: state.cfg.appview_url.trim_end_matches('/').to_owned(),
-                aud,
-            });
+        if aud == state.cfg.appview_did && service == "bsky_appview" {
+            return Ok(Upstream::configured(&state.cfg.appview_url, aud));
         }
         let (spaces_url, spaces_did) = state.cfg.spaces_appview();
-        if did == spaces_did && service == hearth_lexicons::SERVICE_ID {
-            return Ok(Upstream {
-                base: spaces_url.trim_end_matches('/').to_owned(),
-                aud,
-            });
+        if aud == spaces_did && service == hearth_lexicons::SERVICE_ID {
+            return Ok(Upstream::configured(&spaces_url, aud));
         }
-        let doc = state.dids.resolve(&parsed).await.map_err(|e| {
-            XrpcError::invalid_request(format!("Could not resolve proxy DID {did}: {e}"))
+        // Why a lookup failed stays in the log: the error names the document's URL.
+        let doc = state.dids.resolve(&did).await.map_err(|e| {
+            tracing::info!(did = %did, error = %e, "proxy DID did not resolve");
+            XrpcError::invalid_request("could not resolve proxy did")
         })?;
-        let endpoint = doc.service_endpoint(service).ok_or_else(|| {
-            XrpcError::invalid_request(format!("Proxy DID {did} has no service #{service}"))
+        let endpoint = doc.service_endpoint(&service).ok_or_else(|| {
+            XrpcError::invalid_request(format!("proxy did has no service #{service}"))
         })?;
+        // Checked here so a malformed endpoint fails before a token is minted for it.
+        hearth_net::endpoint_url(endpoint, "/").map_err(|_| bad_service_url())?;
         return Ok(Upstream {
             base: endpoint.trim_end_matches('/').to_owned(),
             aud,
+            remote: true,
         });
     }
     if hearth_lexicons::is_hearth_method(nsid) {
         // Spaces may live on a different AppView from app.bsky.* (a PDS on Bluesky's AppView
         // with spaces on Hearth's); the service id tells a combined AppView which it serves.
         let (url, did) = state.cfg.spaces_appview();
-        return Ok(Upstream {
-            base: url.trim_end_matches('/').to_owned(),
-            aud: format!("{did}#{}", hearth_lexicons::SERVICE_ID),
-        });
+        return Ok(Upstream::configured(
+            &url,
+            format!("{did}#{}", hearth_lexicons::SERVICE_ID),
+        ));
     }
     if nsid.starts_with("app.bsky.") {
-        return Ok(Upstream {
-            base: state.cfg.appview_url.trim_end_matches('/').to_owned(),
-            aud: state.cfg.appview_did.clone(),
-        });
+        return Ok(Upstream::configured(
+            &state.cfg.appview_url,
+            state.cfg.appview_did.clone(),
+        ));
     }
     Err(XrpcError::not_implemented(format!(
         "Method not implemented: {nsid}"
@@ -281,12 +344,18 @@ fn passed_headers(from: &HeaderMap) -> HeaderMap {
     headers
 }
 
-/// The upstream answer, streamed through.
-fn stream_response(res: reqwest::Response) -> Response {
+/// The upstream answer, streamed through; a remote service's is cut off past a size limit.
+fn stream_response(res: reqwest::Response, remote: bool) -> Response {
     let status = res.status();
     let headers = passed_headers(res.headers());
-    let stream = res.bytes_stream().map_err(std::io::Error::other);
-    let mut response = Body::from_stream(stream).into_response();
+    let body = if remote {
+        Body::from_stream(
+            hearth_net::capped_stream(res, MAX_REMOTE_ANSWER).map_err(std::io::Error::other),
+        )
+    } else {
+        Body::from_stream(res.bytes_stream().map_err(std::io::Error::other))
+    };
+    let mut response = body.into_response();
     *response.status_mut() = status;
     response.headers_mut().extend(headers);
     response
@@ -329,17 +398,26 @@ pub async fn forward(
             "Method not implemented: {nsid}"
         )));
     }
-    let upstream = target(&state, &nsid, req.headers()).await?;
+    let proxy = proxy_header(req.headers())?;
+    // Calls that go nowhere say so whoever asks.
+    if proxy.is_none() && !nsid.starts_with("social.hearth.") && !nsid.starts_with("app.bsky.") {
+        return Err(XrpcError::not_implemented(format!(
+            "Method not implemented: {nsid}"
+        )));
+    }
+    // As on the reference PDS, proxying is for signed-in users only: otherwise anyone could
+    // make this server call whatever a DID document names.
+    let auth = auth
+        .0
+        .ok_or_else(|| XrpcError::auth_required("Authentication Required"))?;
+    let upstream = target(&state, &nsid, proxy).await?;
     let query = req.uri().query().map(str::to_owned);
-    let url = match &query {
-        Some(q) => format!("{}/xrpc/{nsid}?{q}", upstream.base),
-        None => format!("{}/xrpc/{nsid}", upstream.base),
-    };
+    let url = upstream.url(&nsid, query.as_deref())?;
     let method = req.method().clone();
     if method != Method::GET && method != Method::POST && method != Method::HEAD {
         return Err(XrpcError::invalid_request("XRPC methods are GET or POST"));
     }
-    let mut out = state.http.request(method.clone(), &url);
+    let mut out = upstream.request(&state, method.clone(), &url)?;
     for name in [
         header::CONTENT_TYPE,
         header::ACCEPT,
@@ -350,36 +428,40 @@ pub async fn forward(
             out = out.header(name, v);
         }
     }
-    if let Some(a) = &auth.0 {
-        // getFeed's token is for the feed generator, which the AppView passes it on to: the
-        // generator may personalize the feed for the user, but must not be able to call the
-        // AppView as them.
-        let (aud, lxm) = if nsid == GET_FEED {
-            let generator = feed_generator_did(&state, a, &upstream, query.as_deref()).await?;
-            (generator, GET_FEED_SKELETON.to_owned())
-        } else {
-            (upstream.aud.clone(), nsid.clone())
-        };
-        let token = mint_for(&state, a.account, &a.did, &aud, Some(&lxm), now_secs(), 60).await?;
-        out = out.bearer_auth(token);
-    }
+    // getFeed's token is for the feed generator, which the AppView passes it on to: the
+    // generator may personalize the feed for the user, but must not be able to call the
+    // AppView as them.
+    let (aud, lxm) = if nsid == GET_FEED {
+        let generator = feed_generator_did(&state, &auth, &upstream, query.as_deref()).await?;
+        (generator, GET_FEED_SKELETON.to_owned())
+    } else {
+        (upstream.aud.clone(), nsid.clone())
+    };
+    let token = mint_for(
+        &state,
+        auth.account,
+        &auth.did,
+        &aud,
+        Some(&lxm),
+        now_secs(),
+        60,
+    )
+    .await?;
+    out = out.bearer_auth(token);
     if method == Method::POST {
         let body = axum::body::to_bytes(req.into_body(), MAX_FORWARD_BODY)
             .await
             .map_err(|_| XrpcError::payload_too_large("Request body too large to forward"))?;
         out = out.body(body);
     }
-    let res = out
-        .send()
-        .await
-        .map_err(|e| unreachable(&upstream.base, &e))?;
-    if let (Some(m), Some(a)) = (RawMethod::of(&nsid), &auth.0)
+    let res = upstream.send(&state, out).await?;
+    if let Some(m) = RawMethod::of(&nsid)
         && method == Method::GET
         && res.headers().contains_key(REPO_REV)
     {
-        return with_local_writes(&state, a, &upstream, m, &nsid, query.as_deref(), res).await;
+        return with_local_writes(&state, &auth, &upstream, m, &nsid, query.as_deref(), res).await;
     }
-    Ok(stream_response(res))
+    Ok(stream_response(res, upstream.remote))
 }
 
 /// Looks up the records the user's new posts quote, as embed views; whatever cannot be found
@@ -457,7 +539,7 @@ async fn with_local_writes(
     // A thread the AppView cannot find may be the user's own post, not indexed yet.
     let thread_not_found = m == RawMethod::PostThread && status == reqwest::StatusCode::BAD_REQUEST;
     if !(status.is_success() || thread_not_found) || !is_json(res.headers()) {
-        return Ok(stream_response(res));
+        return Ok(stream_response(res, upstream.remote));
     }
     let Some(rev) = res
         .headers()
@@ -465,7 +547,7 @@ async fn with_local_writes(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
     else {
-        return Ok(stream_response(res));
+        return Ok(stream_response(res, upstream.remote));
     };
     // The AppView is usually up to date: then the answer streams through untouched.
     let (st, account) = (state.clone(), auth.account);
@@ -477,10 +559,10 @@ async fn with_local_writes(
         .await;
     let local = match loaded {
         Ok(Some(l)) => l,
-        Ok(None) => return Ok(stream_response(res)),
+        Ok(None) => return Ok(stream_response(res, upstream.remote)),
         Err(e) => {
             tracing::warn!(error = %e, "read-after-write: could not read local writes");
-            return Ok(stream_response(res));
+            return Ok(stream_response(res, upstream.remote));
         }
     };
     let headers = passed_headers(res.headers());

@@ -15,7 +15,7 @@ pub struct Secrets {
 
 impl Secrets {
     pub fn load_or_create(dir: &Path) -> Result<Secrets, SecretsError> {
-        std::fs::create_dir_all(dir).map_err(SecretsError::Dir)?;
+        hearth_db::files::create_private_dir(dir).map_err(SecretsError::Dir)?;
         let jwt =
             keyfile::read_or_create(&dir.join("jwt.key"), || rand::random::<[u8; 32]>().to_vec())?;
         let jwt_key: [u8; 32] = jwt

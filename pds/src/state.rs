@@ -27,7 +27,10 @@ pub struct Inner {
     pub keys: KeyCache,
     pub lexicons: &'static Catalog,
     pub blobs: BlobStore,
+    /// For operator-configured services: the PLC directory, the AppViews, relays.
     pub http: reqwest::Client,
+    /// For whatever a DID document or handle names (`hearth_net`: public addresses only).
+    pub remote: hearth_net::RemoteClient,
     pub limits: RateLimits,
     pub plc: crate::plc_client::PlcClient,
     pub dids: atproto::identity::DidResolver,

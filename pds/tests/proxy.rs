@@ -620,16 +620,15 @@ async fn get_feed_token_is_for_the_generator() {
         .await
         .err(400, "InvalidRequest");
 
-    cases.case("signed out: passed through without a token");
+    cases.case("signed out: refused, as on the reference PDS; nothing forwarded");
     fake.clear();
     pds.get(
         &format!("app.bsky.feed.getFeed?feed={}", feed_uri("good")),
         None,
     )
     .await
-    .ok();
-    let get = fake.calls("app.bsky.feed.getFeed");
-    assert!(get[0].token.is_none());
+    .err(401, "AuthenticationRequired");
+    assert!(fake.calls("app.bsky.feed.getFeed").is_empty());
     assert!(fake.calls("app.bsky.feed.getFeedGenerator").is_empty());
 }
 

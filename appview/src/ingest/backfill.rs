@@ -129,6 +129,8 @@ enum ResyncError {
     NoPds,
     #[error("fetching the repository: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("fetching the repository: {0}")]
+    Net(#[from] hearth_net::NetError),
     #[error("getRepo answered {0}")]
     Status(reqwest::StatusCode),
     #[error("repository larger than {MAX_REPO_BYTES} bytes")]
@@ -152,16 +154,14 @@ async fn resync(
     let parsed: Did = did.parse().map_err(|_| ResyncError::BadDid)?;
     let doc = state.dids.refresh(&parsed).await?;
     let key = doc.signing_key()?;
-    let pds = doc
-        .pds_endpoint()
-        .ok_or(ResyncError::NoPds)?
-        .trim_end_matches('/')
-        .to_owned();
-    let mut res = state
-        .http
-        .get(format!("{pds}/xrpc/com.atproto.sync.getRepo?did={did}"))
-        .send()
-        .await?;
+    // The PDS is whatever the document names: fetched through the guarded client.
+    let mut url = hearth_net::endpoint_url(
+        doc.pds_endpoint().ok_or(ResyncError::NoPds)?,
+        "/xrpc/com.atproto.sync.getRepo",
+    )?;
+    url.query_pairs_mut().append_pair("did", did);
+    let req = state.remote.request(reqwest::Method::GET, &url)?;
+    let mut res = state.remote.send(req).await?;
     if !res.status().is_success() {
         return Err(ResyncError::Status(res.status()));
     }
@@ -296,7 +296,8 @@ async fn pds_vouches(state: &AppState, pds: &str, handle: &Handle, did: &str) ->
         "{}/xrpc/com.atproto.identity.resolveHandle?handle={handle}",
         pds.trim_end_matches('/')
     );
-    match state.http.get(url).send().await {
+    // The PDS is whatever the document names, as in `resync`.
+    match state.remote.reqwest().get(url).send().await {
         Ok(r) if r.status().is_success() => r
             .json::<serde_json::Value>()
             .await

@@ -7,6 +7,7 @@ use crate::auth::OptionalViewer;
 use crate::state::AppState;
 use crate::views::Hydrator;
 use crate::views::feed::FeedItem;
+use atproto::identity::DidDocument;
 use atproto::syntax::Did;
 use axum::Json;
 use axum::extract::State;
@@ -16,7 +17,6 @@ use hearth_xrpc::{XQuery, XrpcError, XrpcResult, repeated};
 use rusqlite::{OptionalExtension, params};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::net::IpAddr;
 use std::time::Duration;
 
 /// Largest skeleton accepted from a feed generator.
@@ -34,31 +34,6 @@ fn unknown_feed() -> XrpcError {
     XrpcError::named("UnknownFeed", "could not find feed")
 }
 
-/// Whether a host is this machine or a private network (refused outside development, so a
-/// generator's DID document cannot point the AppView at internal services).
-fn is_internal_host(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.eq_ignore_ascii_case("localhost") || host.ends_with(".localhost") {
-        return true;
-    }
-    match host.parse::<IpAddr>() {
-        Ok(IpAddr::V4(ip)) => {
-            ip.is_loopback()
-                || ip.is_private()
-                || ip.is_link_local()
-                || ip.is_unspecified()
-                || ip.is_broadcast()
-        }
-        Ok(IpAddr::V6(ip)) => {
-            ip.is_loopback()
-                || ip.is_unspecified()
-                || (ip.segments()[0] & 0xfe00) == 0xfc00
-                || (ip.segments()[0] & 0xffc0) == 0xfe80
-        }
-        Err(_) => false,
-    }
-}
-
 /// The generator's `#bsky_fg` endpoint, from its DID document.
 async fn generator_endpoint(state: &AppState, service_did: &str) -> XrpcResult<reqwest::Url> {
     let did: Did = service_did.parse().map_err(|_| {
@@ -67,43 +42,24 @@ async fn generator_endpoint(state: &AppState, service_did: &str) -> XrpcResult<r
     let doc = state.dids.resolve(&did).await.map_err(|_| {
         XrpcError::invalid_request(format!("could not resolve identity: {service_did}"))
     })?;
-    let invalid = || {
+    skeleton_url(&state.remote, &doc).ok_or_else(|| {
         XrpcError::invalid_request(format!(
             "invalid feed generator service details in did document: {service_did}"
         ))
-    };
-    let service = doc.service("bsky_fg").ok_or_else(invalid)?;
-    if service.kind != "BskyFeedGenerator" {
-        return Err(invalid());
-    }
-    let endpoint = service.service_endpoint.as_str().ok_or_else(invalid)?;
-    let url = reqwest::Url::parse(endpoint.trim_end_matches('/')).map_err(|_| invalid())?;
-    let scheme_ok = match url.scheme() {
-        "https" => true,
-        "http" => state.cfg.dev,
-        _ => false,
-    };
-    let host_ok = url
-        .host_str()
-        .is_some_and(|h| state.cfg.dev || !is_internal_host(h));
-    if !scheme_ok || !host_ok {
-        return Err(invalid());
-    }
-    Ok(url)
+    })
 }
 
-async fn read_limited(mut res: reqwest::Response, max: usize) -> Option<Vec<u8>> {
-    if res.content_length().is_some_and(|l| l as usize > max) {
+/// Where the generator a document describes serves skeletons: its `#bsky_fg` endpoint, which
+/// the guarded client must accept (https outside development, no private literal address;
+/// names are checked when resolved).
+fn skeleton_url(remote: &hearth_net::RemoteClient, doc: &DidDocument) -> Option<reqwest::Url> {
+    let service = doc.service("bsky_fg")?;
+    if service.kind != "BskyFeedGenerator" {
         return None;
     }
-    let mut out = Vec::new();
-    while let Some(chunk) = res.chunk().await.ok()? {
-        if out.len() + chunk.len() > max {
-            return None;
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Some(out)
+    let endpoint = service.service_endpoint.as_str()?;
+    let url = hearth_net::endpoint_url(endpoint, "/xrpc/app.bsky.feed.getFeedSkeleton").ok()?;
+    remote.check(url.as_str()).ok()
 }
 
 #[derive(Deserialize)]
@@ -210,13 +166,7 @@ pub async fn get_feed(
             "Token is not meant for this feed",
         ));
     }
-    let endpoint = generator_endpoint(&state, &service_did).await?;
-
-    let mut url = endpoint;
-    url.set_path(&format!(
-        "{}/xrpc/app.bsky.feed.getFeedSkeleton",
-        url.path().trim_end_matches('/')
-    ));
+    let mut url = generator_endpoint(&state, &service_did).await?;
     {
         let mut q = url.query_pairs_mut();
         q.append_pair("feed", &p.feed);
@@ -225,7 +175,11 @@ pub async fn get_feed(
             q.append_pair("cursor", c);
         }
     }
-    let mut req = state.http.get(url).timeout(GENERATOR_TIMEOUT);
+    let mut req = state
+        .remote
+        .request(reqwest::Method::GET, &url)
+        .map_err(|_| upstream("feed unavailable"))?
+        .timeout(GENERATOR_TIMEOUT);
     // The caller's PDS minted the token for this generator: pass it on, and only then.
     if aud.as_deref() == Some(service_did.as_str())
         && let Some(auth) = headers.get(AUTHORIZATION)
@@ -235,11 +189,15 @@ pub async fn get_feed(
     if let Some(lang) = headers.get(ACCEPT_LANGUAGE) {
         req = req.header(ACCEPT_LANGUAGE, lang.clone());
     }
-    let res = req.send().await.map_err(|_| upstream("feed unavailable"))?;
-    let status = res.status();
-    let body = read_limited(res, MAX_SKELETON_BYTES)
+    let res = state
+        .remote
+        .send(req)
         .await
-        .ok_or_else(|| upstream("feed unavailable"))?;
+        .map_err(|_| upstream("feed unavailable"))?;
+    let status = res.status();
+    let body = hearth_net::read_capped(res, MAX_SKELETON_BYTES)
+        .await
+        .map_err(|_| upstream("feed unavailable"))?;
     if !status.is_success() {
         if let Ok(v) = serde_json::from_slice::<Value>(&body)
             && v.get("error").and_then(Value::as_str) == Some("UnknownFeed")
@@ -473,4 +431,70 @@ pub async fn get_suggested_feeds(
     })
     .await?;
     Ok(Json(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::skeleton_url;
+    use atproto::identity::DidDocument;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn doc(endpoint: &str) -> DidDocument {
+        serde_json::from_value(serde_json::json!({
+            "id": "did:web:feeds.example.com",
+            "service": [{ "id": "#bsky_fg", "type": "BskyFeedGenerator", "serviceEndpoint": endpoint }]
+        }))
+        .expect("document")
+    }
+
+    /// A generator endpoint whose name resolves to this machine passes every check a URL
+    /// alone allows (it is a name, not an address), and still never gets a connection.
+    #[tokio::test]
+    async fn feedgen_refuses_private_dns_names() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((_sock, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let mut cfg = hearth_net::Config::new(false, "test");
+        cfg.resolve.insert(
+            "feeds.internal.example".into(),
+            vec!["10.0.0.7".parse().unwrap()],
+        );
+        let remote = hearth_net::RemoteClient::new(&cfg).expect("client");
+        for host in ["localhost.", "feeds.internal.example"] {
+            let url = skeleton_url(&remote, &doc(&format!("https://{host}:{port}")))
+                .expect("a DNS name passes the URL checks");
+            let req = remote.request(reqwest::Method::GET, &url).expect("request");
+            assert!(
+                matches!(remote.send(req).await, Err(hearth_net::NetError::Forbidden)),
+                "{host}"
+            );
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 0, "never connected");
+        // Literal private addresses and plain http are refused before any lookup.
+        for endpoint in [
+            format!("https://127.0.0.1:{port}"),
+            format!("https://[::ffff:127.0.0.1]:{port}"),
+            "https://169.254.169.254".to_owned(),
+            "http://feeds.example.com".to_owned(),
+            "https://feeds.example.com#".to_owned(),
+        ] {
+            assert!(
+                skeleton_url(&remote, &doc(&endpoint)).is_none(),
+                "{endpoint}"
+            );
+        }
+        assert_eq!(
+            skeleton_url(&remote, &doc("https://feeds.example.com/")).map(|u| u.to_string()),
+            Some("https://feeds.example.com/xrpc/app.bsky.feed.getFeedSkeleton".to_owned())
+        );
+    }
 }

@@ -55,13 +55,10 @@ pub async fn image(
         .resolve(&did)
         .await
         .map_err(|_| XrpcError::not_found("NotFound", "Unknown account"))?;
-    let pds = doc
+    let url = doc
         .pds_endpoint()
-        .ok_or_else(|| XrpcError::not_found("NotFound", "Account has no PDS"))?;
-    let url = format!(
-        "{}/xrpc/com.atproto.sync.getBlob?did={did}&cid={cid}",
-        pds.trim_end_matches('/')
-    );
+        .and_then(|pds| blob_url(&state.remote, pds, &did, &cid.to_string()))
+        .ok_or_else(|| XrpcError::not_found("NotFound", "Account has no usable PDS"))?;
     Ok((
         StatusCode::FOUND,
         [
@@ -70,4 +67,60 @@ pub async fn image(
         ],
     )
         .into_response())
+}
+
+/// Where a blob lives on the account's PDS. Anyone can write any endpoint into their DID
+/// document, so this AppView only redirects to a bare PDS origin the guarded client would
+/// accept (https outside development, no private literal address, no path, query, fragment
+/// or credentials): never to an arbitrary URL under its own name.
+fn blob_url(remote: &hearth_net::RemoteClient, pds: &str, did: &Did, cid: &str) -> Option<String> {
+    let origin = remote.check(pds).ok()?;
+    if !matches!(origin.path(), "" | "/") || origin.query().is_some() || origin.fragment().is_some()
+    {
+        return None;
+    }
+    let mut url = hearth_net::endpoint_url(pds, "/xrpc/com.atproto.sync.getBlob").ok()?;
+    url.query_pairs_mut()
+        .append_pair("did", did.as_str())
+        .append_pair("cid", cid);
+    Some(url.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::blob_url;
+    use atproto::syntax::Did;
+
+    #[test]
+    fn image_redirect_is_not_open() {
+        let production =
+            hearth_net::RemoteClient::new(&hearth_net::Config::new(false, "test")).expect("client");
+        let dev =
+            hearth_net::RemoteClient::new(&hearth_net::Config::new(true, "test")).expect("client");
+        let did: Did = "did:plc:ewvi7nxzyoun6zhxrhs64oiz".parse().expect("did");
+        let cid = "bafkreibme22gw2h7y2h7tg2fhqotaqjucnbc24deqo72b6mkl2egezxhvy";
+        assert_eq!(
+            blob_url(&production, "https://pds.example.com/", &did, cid).as_deref(),
+            Some(
+                "https://pds.example.com/xrpc/com.atproto.sync.getBlob?did=did%3Aplc%3Aewvi7nxzyoun6zhxrhs64oiz&cid=bafkreibme22gw2h7y2h7tg2fhqotaqjucnbc24deqo72b6mkl2egezxhvy"
+            )
+        );
+        for pds in [
+            "https://evil.example/phish",
+            "https://evil.example/login?next=",
+            "https://evil.example#",
+            "https://user:pw@evil.example",
+            "javascript:alert(1)",
+            "//evil.example",
+            "http://plain.example",
+            "https://127.0.0.1",
+            "https://169.254.169.254",
+            "https://[fd00::1]",
+            "",
+        ] {
+            assert_eq!(blob_url(&production, pds, &did, cid), None, "{pds}");
+        }
+        // Development keeps local PDSes on plain http working.
+        assert!(blob_url(&dev, "http://localhost:2583", &did, cid).is_some());
+    }
 }

@@ -11,7 +11,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
-/// Tolerated clock difference between services, in seconds.
+/// Tolerated clock difference between services, in seconds, for when a token starts being
+/// valid (`iat`, `nbf`). Expiry is strict, as in `@atproto/xrpc-server`: a token is refused the
+/// second after its `exp`, so a stolen or replayed one buys no extra time.
 const CLOCK_SKEW: i64 = 30;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -21,6 +23,8 @@ pub struct Claims {
     pub exp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lxm: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -60,6 +64,7 @@ pub fn mint(
         aud: aud.into(),
         exp: now + ttl_secs,
         iat: Some(now),
+        nbf: None,
         lxm: lxm.map(Into::into),
         jti: Some(hex::encode(jti)),
     };
@@ -147,11 +152,14 @@ pub const MAX_JTI_LEN: usize = 128;
 /// a service runs it before fetching the issuer's key, and [`verify`] runs it after the
 /// signature.
 pub fn check_claims(c: &Claims, expect: &Expectation<'_>) -> Result<(), AuthError> {
-    if c.exp <= expect.now - CLOCK_SKEW {
+    if expect.now > c.exp {
         return Err(AuthError::JwtExpired);
     }
     if c.iat.is_some_and(|iat| iat > expect.now + CLOCK_SKEW) {
         return Err(AuthError::BadJwt("issued in the future".into()));
+    }
+    if c.nbf.is_some_and(|nbf| nbf > expect.now + CLOCK_SKEW) {
+        return Err(AuthError::BadJwt("not valid yet".into()));
     }
     let aud_ok = match c.aud.split_once('#') {
         None => c.aud == expect.aud_did,
@@ -238,6 +246,48 @@ mod tests {
                 Err(AuthError::BadJwtSignature)
             );
         }
+    }
+
+    /// A token is good through its `exp` second and refused from the next one: no clock-skew
+    /// grace on expiry. Skew still covers a token issued a little "in the future".
+    #[test]
+    fn expired_service_token_refused() {
+        let key = Keypair::generate(Algorithm::K256);
+        let pk = key.public();
+        let m = "app.bsky.feed.getTimeline";
+        let now = 1_700_000_000;
+        let t = mint(&key, "did:plc:abc", "did:web:api.example", Some(m), now, 60);
+        let exp = now + 60;
+        assert!(verify(&t, &pk, &expect(Some(m), exp)).is_ok());
+        for late in [1, 2, 29, 30, 31] {
+            assert_eq!(
+                verify(&t, &pk, &expect(Some(m), exp + late)),
+                Err(AuthError::JwtExpired),
+                "{late} s after exp"
+            );
+        }
+        // Issued by a clock up to 30 s ahead: accepted; further ahead: refused.
+        let ahead = mint(
+            &key,
+            "did:plc:abc",
+            "did:web:api.example",
+            Some(m),
+            now + 30,
+            60,
+        );
+        assert!(verify(&ahead, &pk, &expect(Some(m), now)).is_ok());
+        let far = mint(
+            &key,
+            "did:plc:abc",
+            "did:web:api.example",
+            Some(m),
+            now + 31,
+            60,
+        );
+        assert!(matches!(
+            verify(&far, &pk, &expect(Some(m), now)),
+            Err(AuthError::BadJwt(_))
+        ));
     }
 
     #[test]

@@ -27,6 +27,10 @@ pub struct DidResolverConfig {
     /// How long a failed look-up is remembered: anyone can name any DID in a token or an
     /// event, and must not be able to make us ask the directory about it again and again.
     pub failure_ttl: Duration,
+    /// The client for did:web documents. Anyone can name a did:web host, so a service gives
+    /// its guarded client here (public addresses only, no redirects); unset, the resolver's
+    /// own client is used, as for the PLC directory, which is the operator's choice.
+    pub web_client: Option<reqwest::Client>,
 }
 
 impl Default for DidResolverConfig {
@@ -38,6 +42,7 @@ impl Default for DidResolverConfig {
             cache_ttl: Duration::from_secs(60 * 60),
             cache_capacity: 10_000,
             failure_ttl: Duration::from_secs(60),
+            web_client: None,
         }
     }
 }
@@ -133,13 +138,19 @@ impl DidResolver {
     }
 
     async fn fetch(&self, did: &Did) -> Result<DidDocument, IdentityError> {
-        let url = match did.method() {
-            "plc" => format!("{}/{}", self.config.plc_url.trim_end_matches('/'), did),
-            "web" => did_web_url(did, self.config.insecure_did_web)?,
+        let (url, http) = match did.method() {
+            "plc" => (
+                format!("{}/{}", self.config.plc_url.trim_end_matches('/'), did),
+                &self.http,
+            ),
+            "web" => (
+                did_web_url(did, self.config.insecure_did_web)?,
+                self.config.web_client.as_ref().unwrap_or(&self.http),
+            ),
             other => return Err(IdentityError::UnsupportedMethod(other.to_owned())),
         };
         let accept = "application/did+ld+json, application/json";
-        let (status, body) = get_capped(&self.http, &url, accept, MAX_DOC_BYTES).await?;
+        let (status, body) = get_capped(http, &url, accept, MAX_DOC_BYTES).await?;
         match status {
             200 => {}
             404 => return Err(IdentityError::DidNotFound(did.to_string())),

@@ -44,6 +44,13 @@ impl HandleResolver {
         })
     }
 
+    /// Fetches `/.well-known/atproto-did` with `http`: a handle names any host, so a service
+    /// gives its guarded client here (public addresses only, no redirects).
+    pub fn with_client(mut self, http: reqwest::Client) -> Self {
+        self.http = http;
+        self
+    }
+
     /// Skips the DNS step (machines without DNS, tests).
     pub fn without_dns(mut self) -> Self {
         self.dns_enabled = false;

@@ -16,18 +16,34 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 
-/// The client's IP: the first `X-Forwarded-For` hop when running behind a trusted proxy,
-/// else the socket's peer.
+/// The client's IP: behind a trusted proxy, what the proxy says (see [`forwarded_ip`]), else
+/// the socket's peer.
 pub fn client_ip(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
     if state.cfg.trust_proxy
-        && let Some(first) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+        && let Some(ip) = forwarded_ip(headers, state.cfg.client_ip_header.as_deref())
     {
-        return first.trim().to_owned();
+        return ip;
     }
     peer.map(|p| p.ip().to_string()).unwrap_or_default()
+}
+
+/// The client address a trusted proxy reports: the header it sets (`Fly-Client-IP`), or the
+/// hop it appended to `X-Forwarded-For`, the rightmost. Earlier hops are whatever the client
+/// wrote, so taking the leftmost would let it choose its rate-limit bucket.
+pub fn forwarded_ip(headers: &HeaderMap, named: Option<&str>) -> Option<String> {
+    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let ip = match named {
+        Some(name) => value(name)?.trim(),
+        None => headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .next_back()?
+            .rsplit(',')
+            .next()?
+            .trim(),
+    };
+    ip.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string())
 }
 
 pub async fn describe_server(State(state): State<AppState>) -> Json<Value> {
@@ -570,4 +586,34 @@ pub async fn get_account_invite_codes(
         .read(move |c| crate::accounts::invites::list(c, Some(&did)))
         .await?;
     Ok(Json(json!({ "codes": codes })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forwarded_ip;
+    use axum::http::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn forwarded_for_takes_the_proxy_hop() {
+        let mut h = HeaderMap::new();
+        // The client wrote the first two hops; the proxy appended the last.
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("1.2.3.4, 5.6.7.8,  203.0.113.9"),
+        );
+        assert_eq!(forwarded_ip(&h, None).as_deref(), Some("203.0.113.9"));
+        // A second header line: the proxy's is the last one.
+        h.append("x-forwarded-for", HeaderValue::from_static("198.51.100.2"));
+        assert_eq!(forwarded_ip(&h, None).as_deref(), Some("198.51.100.2"));
+        // A named header wins over X-Forwarded-For; garbage is no address.
+        h.insert("fly-client-ip", HeaderValue::from_static("192.0.2.7"));
+        assert_eq!(
+            forwarded_ip(&h, Some("Fly-Client-IP")).as_deref(),
+            Some("192.0.2.7")
+        );
+        h.insert("fly-client-ip", HeaderValue::from_static("not-an-ip"));
+        assert_eq!(forwarded_ip(&h, Some("Fly-Client-IP")), None);
+        assert_eq!(forwarded_ip(&HeaderMap::new(), None), None);
+        assert_eq!(forwarded_ip(&HeaderMap::new(), Some("Fly-Client-IP")), None);
+    }
 }

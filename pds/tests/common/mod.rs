@@ -28,6 +28,9 @@ pub struct Options {
     pub appview: Option<(String, String)>,
     /// The `social.hearth.*` AppView (`HEARTH_SPACES_APPVIEW_*`); default unset.
     pub spaces_appview: Option<(String, String)>,
+    /// `HEARTH_DEV`; default on. Off, outbound calls a DID document names are guarded as in
+    /// production.
+    pub dev: bool,
 }
 
 impl Default for Options {
@@ -39,6 +42,7 @@ impl Default for Options {
             port: None,
             appview: None,
             spaces_appview: None,
+            dev: true,
         }
     }
 }
@@ -65,10 +69,12 @@ pub fn config(plc_url: &str, data_dir: &Path, port: u16, o: &Options) -> PdsConf
         admin_password: Some(ADMIN_PASSWORD.into()),
         invite_required: false,
         crawlers: Vec::new(),
-        dev: true,
+        dev: o.dev,
         blob_max_bytes: o.blob_max_bytes,
         backfill_hours: o.backfill_hours,
         trust_proxy: false,
+        client_ip_header: None,
+        ca_certs: None,
         rate_limits: o.rate_limits,
     }
 }

@@ -56,7 +56,8 @@ pub enum Audience {
 /// Which [`Audience`] a method's tokens need; each service knows its own methods.
 pub type AudiencePolicy = fn(nsid: &str) -> Audience;
 
-/// How long past its `exp` a token id is kept: the clock skew `verify` allows.
+/// How long past its `exp` a token id is kept (`verify` refuses it from `exp` on; the margin
+/// covers a clock a little behind).
 const KEEP_AFTER_EXP: i64 = 60;
 /// The longest a write token may be valid for: what getServiceAuth grants at most. A token
 /// valid for longer would be a standing credential if it leaked, and its id would have to be
