@@ -1,8 +1,9 @@
 //! Periodic work: telling relays about this server, trimming the firehose backfill window, and
 //! collecting blobs nothing references any more.
 
+use crate::clock::now_secs;
 use crate::db::{DbError, WriteTxn};
-use crate::state::{AppState, now_secs};
+use crate::state::AppState;
 use std::time::Duration;
 
 /// Unreferenced blobs are kept this long, so a client can upload first and write the record

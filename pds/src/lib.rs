@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod auth;
 pub mod background;
 pub mod blobs;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod keys;
@@ -85,9 +86,10 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
         handle_domains: cfg.handle_domains(),
         db,
         secrets,
-        tids: atproto::syntax::TidClock::new(),
+        tids: std::sync::Arc::default(),
+        clock: clock::Clock::System,
         sequencer: sequencer::Sequencer::new(head),
-        keys: keys::KeyCache::default(),
+        keys: std::sync::Arc::default(),
         lexicons: atproto::lexicon::Catalog::official(),
         blobs: blobs::BlobStore::open(&cfg.data_dir).map_err(data_dir)?,
         plc: plc_client::PlcClient::new(&cfg.plc_url(), http.clone()),

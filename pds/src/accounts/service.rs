@@ -2,10 +2,10 @@
 
 use super::{invites, store};
 use crate::auth::hash_password;
+use crate::clock::now_iso;
 use crate::db::{DbError, WriteTxn};
-use crate::repo::create_repo;
 use crate::sequencer::{emit_account, emit_identity};
-use crate::state::{AppState, now_iso};
+use crate::state::AppState;
 use atproto::crypto::{Algorithm, Keypair, PublicKey};
 use atproto::syntax::Handle;
 use hearth_xrpc::XrpcError;
@@ -194,7 +194,13 @@ pub async fn create_account(
     let public = signing.public();
     let did = state
         .plc
-        .create_did(state, &signing.public(), &handle, recovery.as_ref())
+        .create_did(
+            &state.secrets.plc_rotation_key,
+            &state.public_url,
+            &signing.public(),
+            &handle,
+            recovery.as_ref(),
+        )
         .await?;
 
     let st = state.clone();
@@ -230,7 +236,7 @@ pub async fn create_account(
             }
             emit_identity(txn, &st.sequencer, &d, Some(&h)).map_err(XrpcError::internal)?;
             emit_account(txn, &st.sequencer, &d, true, None).map_err(XrpcError::internal)?;
-            create_repo(txn, &st, id, &d)?;
+            st.committer().create_repo(txn, id, &d)?;
             Ok::<_, XrpcError>(id)
         })
         .await?;
@@ -325,7 +331,10 @@ pub async fn update_handle(
 ) -> Result<(), XrpcError> {
     let st = state.clone();
     let (d, h) = (did.to_owned(), handle.to_owned());
-    state.plc.update_handle(state, account, did, handle).await?;
+    state
+        .plc
+        .update_handle(&state.secrets.plc_rotation_key, did, handle)
+        .await?;
     state
         .db
         .writer

@@ -1,8 +1,9 @@
 //! Issuing and rotating session tokens.
 
 use crate::auth::{Scope, SessionClaims, TokenKind, mint_session};
+use crate::clock::now_secs;
 use crate::db::{DbError, WriteTxn};
-use crate::state::{AppState, now_secs};
+use crate::state::AppState;
 use hearth_xrpc::XrpcError;
 use rusqlite::{OptionalExtension, params};
 

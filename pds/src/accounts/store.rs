@@ -1,8 +1,6 @@
 //! Account rows.
 
-use crate::db::DbError;
-use crate::state::AppState;
-use hearth_xrpc::XrpcError;
+use crate::db::{DbError, Readers};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,26 +118,21 @@ pub fn handle_taken(conn: &Connection, handle: &str) -> Result<bool, DbError> {
 
 /// The account id and status for a DID: what every authenticated request checks.
 pub async fn status_by_did(
-    state: &AppState,
+    readers: &Readers,
     did: &str,
-) -> Result<Option<(i64, AccountStatus)>, XrpcError> {
+) -> Result<Option<(i64, AccountStatus)>, DbError> {
     let did = did.to_owned();
-    state
-        .db
-        .readers
+    readers
         .read(move |conn| {
-            Ok::<_, XrpcError>(
-                conn.prepare_cached("SELECT id, status FROM account WHERE did = ?1")
-                    .map_err(DbError::from)?
-                    .query_row([&did], |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            AccountStatus::from_column(r.get::<_, Option<String>>(1)?.as_deref()),
-                        ))
-                    })
-                    .optional()
-                    .map_err(DbError::from)?,
-            )
+            Ok(conn
+                .prepare_cached("SELECT id, status FROM account WHERE did = ?1")?
+                .query_row([&did], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        AccountStatus::from_column(r.get::<_, Option<String>>(1)?.as_deref()),
+                    ))
+                })
+                .optional()?)
         })
         .await
 }

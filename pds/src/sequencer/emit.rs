@@ -1,8 +1,8 @@
 //! Sequencing events inside a write transaction.
 
 use super::{SeqFrame, Sequencer};
+use crate::clock::{now_iso, now_secs};
 use crate::db::{DbError, WriteTxn};
-use crate::state::{now_iso, now_secs};
 use atproto::car::write_car;
 use atproto::firehose::{Account, Event, Identity, Sync, encode_event};
 use bytes::Bytes;

@@ -5,7 +5,7 @@
 mod emit;
 mod subscribe;
 
-pub use emit::{emit, emit_account, emit_identity, emit_sync};
+pub use emit::{EmitError, emit, emit_account, emit_identity, emit_sync};
 pub use subscribe::subscribe_repos;
 
 use bytes::Bytes;

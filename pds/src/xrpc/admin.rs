@@ -3,9 +3,10 @@
 use super::sync::repeated;
 use crate::accounts::{invites, service, store};
 use crate::auth::{AdminAuth, hash_password};
+use crate::clock::now_iso;
 use crate::db::{DbError, WriteTxn};
 use crate::sequencer::emit_account;
-use crate::state::{AppState, now_iso};
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use hearth_xrpc::{XJson, XQuery};

@@ -2,6 +2,7 @@
 //! map errors. Anything not served here falls through to the proxy.
 
 mod admin;
+mod error;
 mod identity;
 mod prefs;
 mod repo;

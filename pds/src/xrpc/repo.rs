@@ -3,10 +3,12 @@
 use crate::accounts::service::did_document;
 use crate::accounts::store;
 use crate::auth::AccessAuth;
+use crate::clock::{now_iso, now_secs};
 use crate::db::{DbError, WriteTxn};
 use crate::limits;
-use crate::repo::{CommitOutcome, Intent, WriteRequest, commit_writes, prepare_record, read};
-use crate::state::{AppState, now_iso, now_secs};
+use crate::repo::store as repo_store;
+use crate::repo::{CommitOutcome, Intent, WriteRequest, prepare_record};
+use crate::state::AppState;
 use atproto::data::{Cid, cbor, json as datajson, parse_cid};
 use atproto::firehose::MAX_OPS;
 use atproto::repo::WriteAction;
@@ -85,13 +87,15 @@ async fn commit(
     {
         return Err(XrpcError::rate_limited());
     }
-    let st = state.clone();
+    let committer = state.committer();
     let (account, did) = (auth.account, auth.did.clone());
     state
         .db
         .writer
         .run(move |txn: &mut WriteTxn<'_>| {
-            commit_writes(txn, &st, account, &did, writes, swap_commit)
+            committer
+                .commit_writes(txn, account, &did, writes, swap_commit)
+                .map_err(XrpcError::from)
         })
         .await
 }
@@ -242,7 +246,7 @@ pub async fn delete_record(
     let exists = state
         .db
         .readers
-        .read(move |conn| Ok::<_, DbError>(read::record(conn, account, &c, &k)?.is_some()))
+        .read(move |conn| Ok::<_, DbError>(repo_store::record(conn, account, &c, &k)?.is_some()))
         .await?;
     if !exists && swap_record.is_none() && swap.is_none() {
         return Ok(Json(json!({})));
@@ -399,7 +403,7 @@ pub async fn get_record(
     let found = state
         .db
         .readers
-        .read(move |conn| read::record(conn, id, &c, &k))
+        .read(move |conn| repo_store::record(conn, id, &c, &k))
         .await?;
     let (cid, bytes) = match found {
         Some((cid, bytes)) if want.is_none_or(|w| w == cid) => (cid, bytes),
@@ -451,7 +455,7 @@ pub async fn list_records(
     let rows = state
         .db
         .readers
-        .read(move |conn| read::list(conn, id, &c, limit, cursor.as_deref(), reverse))
+        .read(move |conn| repo_store::list(conn, id, &c, limit, cursor.as_deref(), reverse))
         .await?;
     let cursor = (rows.len() as u32 == limit)
         .then(|| rows.last().map(|r| r.0.clone()))
@@ -487,7 +491,7 @@ pub async fn describe_repo(
         .db
         .readers
         .read(move |c| {
-            let cols = read::collections(c, id)?;
+            let cols = repo_store::collections(c, id)?;
             let key = st.keys.get(c, id).map_err(XrpcError::internal)?;
             Ok::<_, XrpcError>((cols, key))
         })

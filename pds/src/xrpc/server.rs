@@ -3,9 +3,10 @@
 use crate::accounts::service::{self, NewAccountInput, did_document};
 use crate::accounts::{AccountStatus, sessions, store};
 use crate::auth::{AccessAuth, RefreshAuth, hash_password, new_app_password, verify_password};
+use crate::clock::{now_iso, now_secs};
 use crate::db::{DbError, WriteTxn};
 use crate::limits;
-use crate::state::{AppState, now_iso, now_secs};
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
@@ -466,7 +467,7 @@ pub async fn check_account_status(
         .db
         .readers
         .read(move |c| {
-            let head = crate::repo::read::head(c, account)?;
+            let head = crate::repo::store::head(c, account)?;
             let count = |sql: &str| c.query_row(sql, [account], |r| r.get::<_, i64>(0));
             Ok::<_, DbError>(json!({
                 "activated": auth.status == AccountStatus::Active,

@@ -4,7 +4,8 @@
 use super::repo::{hosted, served};
 use crate::accounts::AccountStatus;
 use crate::db::DbError;
-use crate::repo::{SqlBlocks, read};
+use crate::repo::SqlBlocks;
+use crate::repo::store as repo_store;
 use crate::state::AppState;
 use atproto::car::{CarWriter, write_car};
 use atproto::data::{Cid, parse_cid};
@@ -54,7 +55,11 @@ pub async fn get_repo(
     did_param(&p.did)?;
     let acct = served(&state, &p.did).await?;
     let id = acct.id;
-    let head = state.db.readers.read(move |c| read::head(c, id)).await?;
+    let head = state
+        .db
+        .readers
+        .read(move |c| repo_store::head(c, id))
+        .await?;
     let Some((root, _, _)) = head else {
         return Err(XrpcError::named(
             "RepoNotFound",
@@ -72,7 +77,7 @@ pub async fn get_repo(
         let result = readers.read_blocking(|conn| -> Result<(), String> {
             let mut car = CarWriter::new(chunked, &[root]).map_err(|e| e.to_string())?;
             let mut failed = None;
-            read::for_each_block(conn, id, since.as_deref(), |cid, bytes| {
+            repo_store::for_each_block(conn, id, since.as_deref(), |cid, bytes| {
                 match car.write_block(&cid, &bytes) {
                     Ok(()) => true,
                     Err(e) => {
@@ -150,7 +155,11 @@ pub async fn get_latest_commit(
     did_param(&p.did)?;
     let acct = served(&state, &p.did).await?;
     let id = acct.id;
-    let head = state.db.readers.read(move |c| read::head(c, id)).await?;
+    let head = state
+        .db
+        .readers
+        .read(move |c| repo_store::head(c, id))
+        .await?;
     let (cid, rev, _) = head.ok_or_else(|| {
         XrpcError::named(
             "RepoNotFound",
@@ -172,7 +181,11 @@ pub async fn get_repo_status(
         )
     })?;
     let id = acct.id;
-    let head = state.db.readers.read(move |c| read::head(c, id)).await?;
+    let head = state
+        .db
+        .readers
+        .read(move |c| repo_store::head(c, id))
+        .await?;
     let mut v = json!({ "did": acct.did, "active": acct.status == AccountStatus::Active });
     if let Some(o) = v.as_object_mut() {
         if let Some(s) = acct.status.as_status() {
@@ -210,7 +223,7 @@ pub async fn get_record(
         .db
         .readers
         .read(move |c| {
-            let Some((commit, _, data)) = read::head(c, id)? else {
+            let Some((commit, _, data)) = repo_store::head(c, id)? else {
                 return Err(XrpcError::named("RepoNotFound", "Could not find repo"));
             };
             let mut blocks: BTreeMap<Cid, Vec<u8>> = BTreeMap::new();
@@ -232,7 +245,7 @@ pub async fn get_record(
                 ));
             };
             for cid in [commit, value] {
-                if let Some(b) = read::block(c, id, &cid)? {
+                if let Some(b) = repo_store::block(c, id, &cid)? {
                     blocks.insert(cid, b);
                 }
             }
@@ -277,7 +290,7 @@ pub async fn get_blocks(
             let mut found = Vec::with_capacity(cids.len());
             let mut missing = Vec::new();
             for cid in &cids {
-                match read::block(c, id, cid)? {
+                match repo_store::block(c, id, cid)? {
                     Some(b) => found.push((*cid, b)),
                     None => missing.push(cid.to_string()),
                 }

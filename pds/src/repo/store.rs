@@ -1,0 +1,280 @@
+//! The repository tables: heads, blocks, the record index and records' blob links. Reads serve
+//! the sync and repo methods; writes run inside a commit's transaction.
+
+use crate::db::DbError;
+use atproto::data::{BlobRef, Cid};
+use rusqlite::{Connection, OptionalExtension, params};
+
+fn cid_col(bytes: Vec<u8>) -> rusqlite::Result<Cid> {
+    Cid::try_from(bytes.as_slice()).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e))
+    })
+}
+
+/// The current commit CID, rev and data root of an account's repository.
+pub fn head(conn: &Connection, account: i64) -> Result<Option<(Cid, String, Cid)>, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT cid, rev, data_cid FROM repo_root WHERE account = ?1")?
+        .query_row([account], |r| {
+            Ok((cid_col(r.get(0)?)?, r.get(1)?, cid_col(r.get(2)?)?))
+        })
+        .optional()?)
+}
+
+pub fn block(conn: &Connection, account: i64, cid: &Cid) -> Result<Option<Vec<u8>>, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT content FROM repo_block WHERE account = ?1 AND cid = ?2")?
+        .query_row(params![account, cid.to_bytes()], |r| r.get(0))
+        .optional()?)
+}
+
+/// A record's CID and encoded block.
+pub fn record(
+    conn: &Connection,
+    account: i64,
+    collection: &str,
+    rkey: &str,
+) -> Result<Option<(Cid, Vec<u8>)>, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT r.cid, b.content FROM record r
+             JOIN repo_block b ON b.account = r.account AND b.cid = r.cid
+             WHERE r.account = ?1 AND r.collection = ?2 AND r.rkey = ?3",
+        )?
+        .query_row(params![account, collection, rkey], |r| {
+            Ok((cid_col(r.get(0)?)?, r.get(1)?))
+        })
+        .optional()?)
+}
+
+/// One page of a collection: (rkey, CID, block), newest first unless `reverse`.
+pub fn list(
+    conn: &Connection,
+    account: i64,
+    collection: &str,
+    limit: u32,
+    cursor: Option<&str>,
+    reverse: bool,
+) -> Result<Vec<(String, Cid, Vec<u8>)>, DbError> {
+    let sql = match (reverse, cursor.is_some()) {
+        (false, false) => "SELECT r.rkey, r.cid, b.content FROM record r JOIN repo_block b ON b.account = r.account AND b.cid = r.cid
+             WHERE r.account = ?1 AND r.collection = ?2 ORDER BY r.rkey DESC LIMIT ?3",
+        (false, true) => "SELECT r.rkey, r.cid, b.content FROM record r JOIN repo_block b ON b.account = r.account AND b.cid = r.cid
+             WHERE r.account = ?1 AND r.collection = ?2 AND r.rkey < ?4 ORDER BY r.rkey DESC LIMIT ?3",
+        (true, false) => "SELECT r.rkey, r.cid, b.content FROM record r JOIN repo_block b ON b.account = r.account AND b.cid = r.cid
+             WHERE r.account = ?1 AND r.collection = ?2 ORDER BY r.rkey ASC LIMIT ?3",
+        (true, true) => "SELECT r.rkey, r.cid, b.content FROM record r JOIN repo_block b ON b.account = r.account AND b.cid = r.cid
+             WHERE r.account = ?1 AND r.collection = ?2 AND r.rkey > ?4 ORDER BY r.rkey ASC LIMIT ?3",
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let map = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, cid_col(r.get(1)?)?, r.get(2)?));
+    let rows = match cursor {
+        Some(c) => stmt
+            .query_map(params![account, collection, limit, c], map)?
+            .collect::<Result<Vec<_>, _>>()?,
+        None => stmt
+            .query_map(params![account, collection, limit], map)?
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    Ok(rows)
+}
+
+/// The collections an account has records in.
+pub fn collections(conn: &Connection, account: i64) -> Result<Vec<String>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT collection FROM record WHERE account = ?1 ORDER BY collection",
+    )?;
+    let rows = stmt
+        .query_map([account], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(rows)
+}
+
+/// Calls `f` with every block of the repository written after `since` (all when `None`).
+pub fn for_each_block(
+    conn: &Connection,
+    account: i64,
+    since: Option<&str>,
+    mut f: impl FnMut(Cid, Vec<u8>) -> bool,
+) -> Result<(), DbError> {
+    let mut stmt = match since {
+        Some(_) => conn.prepare_cached(
+            "SELECT cid, content FROM repo_block WHERE account = ?1 AND rev > ?2",
+        )?,
+        None => conn.prepare_cached("SELECT cid, content FROM repo_block WHERE account = ?1")?,
+    };
+    let mut rows = match since {
+        Some(s) => stmt.query(params![account, s])?,
+        None => stmt.query([account])?,
+    };
+    while let Some(r) = rows.next()? {
+        if !f(cid_col(r.get(0)?)?, r.get(1)?) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The current record CID at a path.
+pub fn record_cid(
+    conn: &Connection,
+    account: i64,
+    collection: &str,
+    rkey: &str,
+) -> Result<Option<Cid>, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT cid FROM record WHERE account = ?1 AND collection = ?2 AND rkey = ?3",
+        )?
+        .query_row(params![account, collection, rkey], |r| cid_col(r.get(0)?))
+        .optional()?)
+}
+
+pub fn insert_blocks(
+    conn: &Connection,
+    account: i64,
+    rev: &str,
+    blocks: &[(Cid, Vec<u8>)],
+) -> Result<(), DbError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR IGNORE INTO repo_block (account, cid, rev, content) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (cid, bytes) in blocks {
+        stmt.execute(params![account, cid.to_bytes(), rev, bytes])?;
+    }
+    Ok(())
+}
+
+/// Drops a block unless a record of the account still has it as its value.
+pub fn delete_block_unless_record(
+    conn: &Connection,
+    account: i64,
+    cid: &Cid,
+) -> Result<(), DbError> {
+    let used = conn
+        .prepare_cached("SELECT 1 FROM record WHERE account = ?1 AND cid = ?2 LIMIT 1")?
+        .query_row(params![account, cid.to_bytes()], |_| Ok(()))
+        .optional()?
+        .is_some();
+    if !used {
+        conn.prepare_cached("DELETE FROM repo_block WHERE account = ?1 AND cid = ?2")?
+            .execute(params![account, cid.to_bytes()])?;
+    }
+    Ok(())
+}
+
+pub fn insert_head(
+    conn: &Connection,
+    account: i64,
+    cid: &Cid,
+    rev: &str,
+    data: &Cid,
+) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "INSERT INTO repo_root (account, cid, rev, data_cid) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![account, cid.to_bytes(), rev, data.to_bytes()])?;
+    Ok(())
+}
+
+pub fn update_head(
+    conn: &Connection,
+    account: i64,
+    cid: &Cid,
+    rev: &str,
+    data: &Cid,
+) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "UPDATE repo_root SET cid = ?2, rev = ?3, data_cid = ?4 WHERE account = ?1",
+    )?
+    .execute(params![account, cid.to_bytes(), rev, data.to_bytes()])?;
+    Ok(())
+}
+
+pub fn put_record(
+    conn: &Connection,
+    account: i64,
+    collection: &str,
+    rkey: &str,
+    cid: &Cid,
+    rev: &str,
+    indexed_at: &str,
+) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO record (account, collection, rkey, cid, rev, indexed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        account,
+        collection,
+        rkey,
+        cid.to_bytes(),
+        rev,
+        indexed_at
+    ])?;
+    Ok(())
+}
+
+pub fn delete_record(
+    conn: &Connection,
+    account: i64,
+    collection: &str,
+    rkey: &str,
+) -> Result<(), DbError> {
+    conn.prepare_cached("DELETE FROM record WHERE account = ?1 AND collection = ?2 AND rkey = ?3")?
+        .execute(params![account, collection, rkey])?;
+    Ok(())
+}
+
+/// The MIME type and size of a blob the account uploaded.
+pub fn uploaded_blob(
+    conn: &Connection,
+    account: i64,
+    cid: &Cid,
+) -> Result<Option<(String, i64)>, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT mime_type, size FROM blob WHERE account = ?1 AND cid = ?2")?
+        .query_row(params![account, cid.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?)
+}
+
+/// Links a record to the blobs it references; a linked blob is no longer up for collection.
+pub fn link_blobs(
+    conn: &Connection,
+    account: i64,
+    path: &str,
+    blobs: &[BlobRef],
+) -> Result<(), DbError> {
+    for b in blobs {
+        let cid = b.cid.to_string();
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO record_blob (account, blob_cid, record_path) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![account, cid, path])?;
+        conn.prepare_cached(
+            "UPDATE blob SET unreferenced_since = NULL WHERE account = ?1 AND cid = ?2",
+        )?
+        .execute(params![account, cid])?;
+    }
+    Ok(())
+}
+
+/// Removes a record's blob links; blobs left with no link start their grace period at `now`.
+pub fn unlink_blobs(conn: &Connection, account: i64, path: &str, now: i64) -> Result<(), DbError> {
+    let cids: Vec<String> = conn
+        .prepare_cached(
+            "DELETE FROM record_blob WHERE account = ?1 AND record_path = ?2 RETURNING blob_cid",
+        )?
+        .query_map(params![account, path], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for cid in cids {
+        conn.prepare_cached(
+            "UPDATE blob SET unreferenced_since = ?3 WHERE account = ?1 AND cid = ?2
+             AND NOT EXISTS (SELECT 1 FROM record_blob WHERE account = ?1 AND blob_cid = ?2)",
+        )?
+        .execute(params![account, cid, now])?;
+    }
+    Ok(())
+}

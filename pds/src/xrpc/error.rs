@@ -1,0 +1,189 @@
+//! Where the PDS's domain errors become XRPC errors: the one place that decides which name and
+//! status a client sees. The names are the reference PDS's, so clients can tell a bad request
+//! from a conflict (`InvalidSwap`) or a bad blob reference (`InvalidMimeType`, `InvalidSize`).
+
+use crate::keys::KeyError;
+use crate::plc_client::PlcError;
+use crate::repo::CommitError;
+use crate::sequencer::EmitError;
+use hearth_xrpc::XrpcError;
+
+impl From<CommitError> for XrpcError {
+    fn from(e: CommitError) -> Self {
+        let message = e.to_string();
+        match e {
+            CommitError::RepoNotFound(_) => XrpcError::named("RepoNotFound", message),
+            CommitError::CommitSwap(_)
+            | CommitError::RecordSwap(_)
+            | CommitError::RecordSwapAbsent => XrpcError::named("InvalidSwap", message),
+            CommitError::DuplicatePath(_)
+            | CommitError::RecordExists(_)
+            | CommitError::KeyExists(_)
+            | CommitError::RecordNotFound(_)
+            | CommitError::InvalidPath(_)
+            | CommitError::RecordRequired(_) => XrpcError::invalid_request(message),
+            CommitError::BlobNotFound(_) => XrpcError::named("BlobNotFound", message),
+            CommitError::BlobMimeType { .. } => XrpcError::named("InvalidMimeType", message),
+            CommitError::BlobSize { .. } => XrpcError::named("InvalidSize", message),
+            CommitError::TooLarge => XrpcError::payload_too_large(message),
+            CommitError::Db(_)
+            | CommitError::Key(_)
+            | CommitError::Emit(_)
+            | CommitError::Tree(_)
+            | CommitError::Car(_) => XrpcError::internal(message),
+        }
+    }
+}
+
+impl From<KeyError> for XrpcError {
+    fn from(e: KeyError) -> Self {
+        XrpcError::internal(e)
+    }
+}
+
+impl From<PlcError> for XrpcError {
+    fn from(e: PlcError) -> Self {
+        XrpcError::internal(e)
+    }
+}
+
+impl From<EmitError> for XrpcError {
+    fn from(e: EmitError) -> Self {
+        XrpcError::internal(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use atproto::data::cid_for_cbor;
+    use axum::http::StatusCode;
+
+    /// Each domain error with the XRPC name and status a client sees for it.
+    fn table() -> Vec<(XrpcError, &'static str, StatusCode)> {
+        let cid = cid_for_cbor(b"\xa0");
+        let bad = StatusCode::BAD_REQUEST;
+        let internal = StatusCode::INTERNAL_SERVER_ERROR;
+        vec![
+            (
+                CommitError::RepoNotFound("did:plc:x".into()).into(),
+                "RepoNotFound",
+                bad,
+            ),
+            (CommitError::CommitSwap(cid).into(), "InvalidSwap", bad),
+            (CommitError::RecordSwap(cid).into(), "InvalidSwap", bad),
+            (CommitError::RecordSwapAbsent.into(), "InvalidSwap", bad),
+            (
+                CommitError::DuplicatePath("a/b".into()).into(),
+                "InvalidRequest",
+                bad,
+            ),
+            (
+                CommitError::RecordExists("a/b".into()).into(),
+                "InvalidRequest",
+                bad,
+            ),
+            (
+                CommitError::KeyExists("a/b".into()).into(),
+                "InvalidRequest",
+                bad,
+            ),
+            (
+                CommitError::RecordNotFound("a/b".into()).into(),
+                "InvalidRequest",
+                bad,
+            ),
+            (
+                CommitError::InvalidPath("a/b".into()).into(),
+                "InvalidRequest",
+                bad,
+            ),
+            (
+                CommitError::RecordRequired("a/b".into()).into(),
+                "InvalidRequest",
+                bad,
+            ),
+            (CommitError::BlobNotFound(cid).into(), "BlobNotFound", bad),
+            (
+                CommitError::BlobMimeType {
+                    stored: "image/png".into(),
+                    declared: "image/jpeg".into(),
+                }
+                .into(),
+                "InvalidMimeType",
+                bad,
+            ),
+            (
+                CommitError::BlobSize {
+                    stored: 1,
+                    declared: 2,
+                }
+                .into(),
+                "InvalidSize",
+                bad,
+            ),
+            (
+                CommitError::TooLarge.into(),
+                "PayloadTooLarge",
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+            (
+                CommitError::Car("x".into()).into(),
+                "InternalServerError",
+                internal,
+            ),
+            (KeyError::Missing(1).into(), "InternalServerError", internal),
+            (
+                EmitError::Encode("x".into()).into(),
+                "InternalServerError",
+                internal,
+            ),
+        ]
+    }
+
+    #[test]
+    fn each_domain_error_has_its_xrpc_name_and_status() {
+        for (err, name, status) in table() {
+            assert_eq!((err.error.as_str(), err.status), (name, status), "{err}");
+        }
+    }
+
+    #[test]
+    fn messages_clients_rely_on_are_unchanged() {
+        let cid = cid_for_cbor(b"\xa0");
+        let cases: Vec<(XrpcError, String)> = vec![
+            (
+                CommitError::RepoNotFound("did:plc:x".into()).into(),
+                "Could not find repo: did:plc:x".into(),
+            ),
+            (
+                CommitError::CommitSwap(cid).into(),
+                format!("Commit was at {cid}"),
+            ),
+            (
+                CommitError::RecordSwapAbsent.into(),
+                "Record was not present".into(),
+            ),
+            (
+                CommitError::RecordExists("a/b".into()).into(),
+                "Record already exists at a/b".into(),
+            ),
+            (
+                CommitError::BlobSize {
+                    stored: 1,
+                    declared: 2,
+                }
+                .into(),
+                "Referenced Size does not match stored blob. Expected: 1, Got: 2".into(),
+            ),
+            // Internal detail never reaches the client.
+            (
+                CommitError::Car("secret path".into()).into(),
+                "Internal Server Error".into(),
+            ),
+        ];
+        for (err, message) in cases {
+            assert_eq!(err.message, message);
+        }
+    }
+}
