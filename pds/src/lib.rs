@@ -64,11 +64,7 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
     std::fs::create_dir_all(&cfg.data_dir).map_err(data_dir)?;
     let secrets = secrets::Secrets::load_or_create(&cfg.data_dir.join("secrets"))?;
     let db = db::open(&cfg.data_dir.join("pds.sqlite"), db::CONNECTIONS)?;
-    let head = db.readers.read_blocking(|c| {
-        c.query_row("SELECT COALESCE(MAX(seq), 0) FROM repo_seq", [], |r| {
-            r.get::<_, i64>(0)
-        })
-    })??;
+    let head = db.readers.read_blocking(sequencer::store::last)??;
     let http = reqwest::Client::builder()
         .user_agent(concat!("hearth-pds/", env!("CARGO_PKG_VERSION")))
         .timeout(Duration::from_secs(30))

@@ -278,3 +278,24 @@ pub fn unlink_blobs(conn: &Connection, account: i64, path: &str, now: i64) -> Re
     }
     Ok(())
 }
+
+/// Records an upload. A blob no record links to starts its grace period at `now`; uploading it
+/// again while a record links it keeps it.
+pub fn record_upload(
+    conn: &Connection,
+    account: i64,
+    cid: &Cid,
+    mime_type: &str,
+    size: u64,
+    created_at: &str,
+    now: i64,
+) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "INSERT INTO blob (account, cid, mime_type, size, created_at, unreferenced_since)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (account, cid) DO UPDATE SET unreferenced_since =
+           CASE WHEN EXISTS (SELECT 1 FROM record_blob WHERE account = ?1 AND blob_cid = ?2) THEN NULL ELSE ?6 END",
+    )?
+    .execute(params![account, cid.to_string(), mime_type, size as i64, created_at, now])?;
+    Ok(())
+}

@@ -2,6 +2,7 @@
 //! status a client sees. The names are the reference PDS's, so clients can tell a bad request
 //! from a conflict (`InvalidSwap`) or a bad blob reference (`InvalidMimeType`, `InvalidSize`).
 
+use crate::blobs::BlobError;
 use crate::keys::KeyError;
 use crate::plc_client::PlcError;
 use crate::repo::CommitError;
@@ -31,6 +32,17 @@ impl From<CommitError> for XrpcError {
             | CommitError::Emit(_)
             | CommitError::Tree(_)
             | CommitError::Car(_) => XrpcError::internal(message),
+        }
+    }
+}
+
+impl From<BlobError> for XrpcError {
+    fn from(e: BlobError) -> Self {
+        let message = e.to_string();
+        match e {
+            BlobError::Read(_) | BlobError::Empty => XrpcError::invalid_request(message),
+            BlobError::TooLarge(_) => XrpcError::payload_too_large(message),
+            BlobError::Io(_) | BlobError::Hash(_) => XrpcError::internal(message),
         }
     }
 }
@@ -132,6 +144,18 @@ mod tests {
                 "InternalServerError",
                 internal,
             ),
+            (BlobError::Read("x".into()).into(), "InvalidRequest", bad),
+            (BlobError::Empty.into(), "InvalidRequest", bad),
+            (
+                BlobError::TooLarge(5).into(),
+                "PayloadTooLarge",
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+            (
+                BlobError::Io(std::io::Error::other("x")).into(),
+                "InternalServerError",
+                internal,
+            ),
             (KeyError::Missing(1).into(), "InternalServerError", internal),
             (
                 EmitError::Encode("x".into()).into(),
@@ -176,6 +200,11 @@ mod tests {
                 .into(),
                 "Referenced Size does not match stored blob. Expected: 1, Got: 2".into(),
             ),
+            (
+                BlobError::TooLarge(5).into(),
+                "Blob is larger than the limit of 5 bytes".into(),
+            ),
+            (BlobError::Empty.into(), "Blob is empty".into()),
             // Internal detail never reaches the client.
             (
                 CommitError::Car("secret path".into()).into(),

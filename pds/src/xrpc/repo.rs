@@ -19,7 +19,6 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use hearth_xrpc::{XJson, XQuery};
 use hearth_xrpc::{XrpcError, XrpcResult};
-use rusqlite::params;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -534,31 +533,22 @@ pub async fn upload_blob(
         .and_then(|v| v.to_str().ok());
     let stored = state
         .blobs
-        .put(body, state.cfg.blob_max_bytes, declared)
+        .put(body.into_data_stream(), state.cfg.blob_max_bytes, declared)
         .await?;
     let (account, placed, st) = (auth.account, stored.clone(), state.clone());
     let recorded = state
         .db
         .writer
         .run(move |txn: &mut WriteTxn<'_>| {
-            txn.conn
-                .prepare_cached(
-                    "INSERT INTO blob (account, cid, mime_type, size, created_at, unreferenced_since)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (account, cid) DO UPDATE SET unreferenced_since =
-                       CASE WHEN EXISTS (SELECT 1 FROM record_blob WHERE account = ?1 AND blob_cid = ?2) THEN NULL ELSE ?6 END",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        account,
-                        placed.cid.to_string(),
-                        placed.mime_type,
-                        placed.size as i64,
-                        now_iso(),
-                        now_secs()
-                    ])
-                })
-                .map_err(|e| XrpcError::from(DbError::from(e)))?;
+            repo_store::record_upload(
+                txn.conn,
+                account,
+                &placed.cid,
+                &placed.mime_type,
+                placed.size,
+                &now_iso(),
+                now_secs(),
+            )?;
             // The bytes go into place in the same job as the row (see `blobs`), last, so a
             // failed insert leaves them in the temporary directory to be discarded.
             st.blobs.place(&placed).map_err(XrpcError::internal)
