@@ -2,6 +2,7 @@
 //! status a client sees. The names are the reference PDS's, so clients can tell a bad request
 //! from a conflict (`InvalidSwap`) or a bad blob reference (`InvalidMimeType`, `InvalidSize`).
 
+use crate::accounts::service::AccountError;
 use crate::blobs::BlobError;
 use crate::keys::KeyError;
 use crate::plc_client::PlcError;
@@ -32,6 +33,25 @@ impl From<CommitError> for XrpcError {
             | CommitError::Emit(_)
             | CommitError::Tree(_)
             | CommitError::Car(_) => XrpcError::internal(message),
+        }
+    }
+}
+
+impl From<AccountError> for XrpcError {
+    fn from(e: AccountError) -> Self {
+        let message = e.to_string();
+        match e {
+            AccountError::InvalidHandle(_) => XrpcError::named("InvalidHandle", message),
+            AccountError::UnsupportedDomain(_) => XrpcError::named("UnsupportedDomain", message),
+            AccountError::HandleNotAvailable(_) => XrpcError::named("HandleNotAvailable", message),
+            AccountError::InvalidEmail(_) => XrpcError::named("InvalidEmail", message),
+            AccountError::InvalidInviteCode(_) => XrpcError::named("InvalidInviteCode", message),
+            AccountError::InvalidInput(_) => XrpcError::invalid_request(message),
+            AccountError::Commit(e) => e.into(),
+            AccountError::Db(_)
+            | AccountError::Emit(_)
+            | AccountError::Plc(_)
+            | AccountError::Password(_) => XrpcError::internal(message),
         }
     }
 }
@@ -144,6 +164,42 @@ mod tests {
                 "InternalServerError",
                 internal,
             ),
+            (
+                AccountError::InvalidHandle("x").into(),
+                "InvalidHandle",
+                bad,
+            ),
+            (
+                AccountError::UnsupportedDomain(".test".into()).into(),
+                "UnsupportedDomain",
+                bad,
+            ),
+            (
+                AccountError::HandleNotAvailable("x").into(),
+                "HandleNotAvailable",
+                bad,
+            ),
+            (AccountError::InvalidEmail("x").into(), "InvalidEmail", bad),
+            (
+                AccountError::InvalidInviteCode("x").into(),
+                "InvalidInviteCode",
+                bad,
+            ),
+            (
+                AccountError::InvalidInput("x").into(),
+                "InvalidRequest",
+                bad,
+            ),
+            (
+                AccountError::Commit(CommitError::TooLarge).into(),
+                "PayloadTooLarge",
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+            (
+                AccountError::Password("x".into()).into(),
+                "InternalServerError",
+                internal,
+            ),
             (BlobError::Read("x".into()).into(), "InvalidRequest", bad),
             (BlobError::Empty.into(), "InvalidRequest", bad),
             (
@@ -205,6 +261,10 @@ mod tests {
                 "Blob is larger than the limit of 5 bytes".into(),
             ),
             (BlobError::Empty.into(), "Blob is empty".into()),
+            (
+                AccountError::UnsupportedDomain(".a.test, .b.test".into()).into(),
+                "Handle must end with one of: .a.test, .b.test".into(),
+            ),
             // Internal detail never reaches the client.
             (
                 CommitError::Car("secret path".into()).into(),
