@@ -179,3 +179,84 @@ pub fn signing_key(conn: &Connection, id: i64) -> Result<Option<Vec<u8>>, DbErro
         .query_row([id], |r| r.get(0))
         .optional()?)
 }
+
+/// A stored refresh token.
+pub struct RefreshToken {
+    pub account: i64,
+    pub app_password: Option<String>,
+    pub expires_at: i64,
+    /// The token it was rotated to, if it was.
+    pub next_id: Option<String>,
+}
+
+pub fn refresh_token(conn: &Connection, id: &str) -> Result<Option<RefreshToken>, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT account, app_password, expires_at, next_id FROM refresh_token WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok(RefreshToken {
+                account: r.get(0)?,
+                app_password: r.get(1)?,
+                expires_at: r.get(2)?,
+                next_id: r.get(3)?,
+            })
+        })
+        .optional()?)
+}
+
+pub fn insert_refresh_token(
+    conn: &Connection,
+    id: &str,
+    account: i64,
+    app_password: Option<&str>,
+    expires_at: i64,
+) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "INSERT INTO refresh_token (id, account, app_password, expires_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![id, account, app_password, expires_at])?;
+    Ok(())
+}
+
+pub fn set_refresh_expiry(conn: &Connection, id: &str, expires_at: i64) -> Result<(), DbError> {
+    conn.prepare_cached("UPDATE refresh_token SET expires_at = ?2 WHERE id = ?1")?
+        .execute(params![id, expires_at])?;
+    Ok(())
+}
+
+/// Points a refresh token at its successor; it expires by `expires_by` at the latest.
+pub fn rotate_refresh_token(
+    conn: &Connection,
+    id: &str,
+    next: &str,
+    expires_by: i64,
+) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "UPDATE refresh_token SET next_id = ?2, expires_at = MIN(expires_at, ?3) WHERE id = ?1",
+    )?
+    .execute(params![id, next, expires_by])?;
+    Ok(())
+}
+
+/// Deletes a refresh token and the successor it was rotated to.
+pub fn delete_refresh_token(conn: &Connection, id: &str) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "DELETE FROM refresh_token WHERE id = ?1
+         OR id = (SELECT next_id FROM refresh_token WHERE id = ?1)",
+    )?
+    .execute([id])?;
+    Ok(())
+}
+
+/// Whether an app password is privileged; `None` once it is revoked.
+pub fn app_password_privileged(
+    conn: &Connection,
+    account: i64,
+    name: &str,
+) -> Result<Option<bool>, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT privileged FROM app_password WHERE account = ?1 AND name = ?2")?
+        .query_row(params![account, name], |r| r.get(0))
+        .optional()?)
+}

@@ -3,6 +3,7 @@
 //! from a conflict (`InvalidSwap`) or a bad blob reference (`InvalidMimeType`, `InvalidSize`).
 
 use crate::accounts::service::AccountError;
+use crate::accounts::sessions::SessionError;
 use crate::blobs::BlobError;
 use crate::keys::KeyError;
 use crate::plc_client::PlcError;
@@ -52,6 +53,18 @@ impl From<AccountError> for XrpcError {
             | AccountError::Emit(_)
             | AccountError::Plc(_)
             | AccountError::Password(_) => XrpcError::internal(message),
+        }
+    }
+}
+
+impl From<SessionError> for XrpcError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Revoked | SessionError::AppPasswordRevoked => {
+                XrpcError::invalid_token(e.to_string())
+            }
+            SessionError::Expired => XrpcError::expired_token(),
+            SessionError::Db(e) => XrpcError::internal(e),
         }
     }
 }
@@ -200,6 +213,9 @@ mod tests {
                 "InternalServerError",
                 internal,
             ),
+            (SessionError::Revoked.into(), "InvalidToken", bad),
+            (SessionError::AppPasswordRevoked.into(), "InvalidToken", bad),
+            (SessionError::Expired.into(), "ExpiredToken", bad),
             (BlobError::Read("x".into()).into(), "InvalidRequest", bad),
             (BlobError::Empty.into(), "InvalidRequest", bad),
             (
@@ -261,6 +277,11 @@ mod tests {
                 "Blob is larger than the limit of 5 bytes".into(),
             ),
             (BlobError::Empty.into(), "Blob is empty".into()),
+            (
+                SessionError::Revoked.into(),
+                "Token has been revoked".into(),
+            ),
+            (SessionError::Expired.into(), "Token has expired".into()),
             (
                 AccountError::UnsupportedDomain(".a.test, .b.test".into()).into(),
                 "Handle must end with one of: .a.test, .b.test".into(),
