@@ -260,3 +260,31 @@ pub fn app_password_privileged(
         .query_row(params![account, name], |r| r.get(0))
         .optional()?)
 }
+
+/// The account's `app.bsky.*` preferences, as stored JSON, in the order they were put.
+pub fn bsky_preferences(conn: &Connection, account: i64) -> Result<Vec<String>, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT value FROM account_pref WHERE account = ?1 AND name LIKE 'app.bsky.%' ORDER BY id",
+        )?
+        .query_map([account], |r| r.get(0))?
+        .collect::<Result<_, _>>()?)
+}
+
+/// Replaces all of the account's `app.bsky.*` preferences with `prefs` (name, JSON value).
+pub fn replace_bsky_preferences(
+    conn: &Connection,
+    account: i64,
+    prefs: &[(String, String)],
+) -> Result<(), DbError> {
+    conn.execute(
+        "DELETE FROM account_pref WHERE account = ?1 AND name LIKE 'app.bsky.%'",
+        [account],
+    )?;
+    let mut stmt =
+        conn.prepare_cached("INSERT INTO account_pref (account, name, value) VALUES (?1, ?2, ?3)")?;
+    for (name, value) in prefs {
+        stmt.execute(params![account, name, value])?;
+    }
+    Ok(())
+}

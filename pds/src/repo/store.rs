@@ -299,3 +299,54 @@ pub fn record_upload(
     .execute(params![account, cid.to_string(), mime_type, size as i64, created_at, now])?;
     Ok(())
 }
+
+/// One page of hosted repositories after account id `after`: (account id, DID, head CID bytes,
+/// rev, status column).
+pub type RepoRow = (i64, String, Vec<u8>, String, Option<String>);
+
+pub fn list_repos(conn: &Connection, after: i64, limit: u32) -> Result<Vec<RepoRow>, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT a.id, a.did, r.cid, r.rev, a.status FROM account a JOIN repo_root r ON r.account = a.id
+             WHERE a.id > ?1 ORDER BY a.id LIMIT ?2",
+        )?
+        .query_map(params![after, limit], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<Result<_, _>>()?)
+}
+
+/// A blob's MIME type, size and takedown reference, by its CID string.
+pub fn blob(
+    conn: &Connection,
+    account: i64,
+    cid: &str,
+) -> Result<Option<(String, i64, Option<String>)>, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT mime_type, size, takedown_ref FROM blob WHERE account = ?1 AND cid = ?2",
+        )?
+        .query_row(params![account, cid], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?)
+}
+
+/// CIDs of blobs that records link to, after `cursor`, of records written after `since`.
+pub fn linked_blobs(
+    conn: &Connection,
+    account: i64,
+    cursor: &str,
+    since: Option<&str>,
+    limit: u32,
+) -> Result<Vec<String>, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT DISTINCT rb.blob_cid FROM record_blob rb
+             JOIN record r ON r.account = rb.account AND rb.record_path = r.collection || '/' || r.rkey
+             WHERE rb.account = ?1 AND rb.blob_cid > ?2 AND (?3 IS NULL OR r.rev > ?3)
+             ORDER BY rb.blob_cid LIMIT ?4",
+        )?
+        .query_map(params![account, cursor, since, limit], |r| r.get(0))?
+        .collect::<Result<_, _>>()?)
+}

@@ -3,7 +3,6 @@
 
 use super::repo::{hosted, served};
 use crate::accounts::AccountStatus;
-use crate::db::DbError;
 use crate::repo::SqlBlocks;
 use crate::repo::store as repo_store;
 use crate::state::AppState;
@@ -18,7 +17,6 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use hearth_xrpc::XQuery;
 use hearth_xrpc::{XrpcError, XrpcResult};
-use rusqlite::params;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -338,18 +336,7 @@ pub async fn list_repos(
     let rows = state
         .db
         .readers
-        .read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT a.id, a.did, r.cid, r.rev, a.status FROM account a JOIN repo_root r ON r.account = a.id
-                 WHERE a.id > ?1 ORDER BY a.id LIMIT ?2",
-            )?;
-            let rows = stmt
-                .query_map(params![after, limit], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, String>(3)?, r.get::<_, Option<String>>(4)?))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok::<_, DbError>(rows)
-        })
+        .read(move |c| repo_store::list_repos(c, after, limit))
         .await?;
     let cursor = (rows.len() as u32 == limit)
         .then(|| rows.last().map(|r| r.0.to_string()))
@@ -394,14 +381,7 @@ pub async fn get_blob(
     let found: Option<(String, i64, Option<String>)> = state
         .db
         .readers
-        .read(move |conn| {
-            Ok::<_, DbError>(
-                rusqlite::OptionalExtension::optional(
-                    conn.prepare_cached("SELECT mime_type, size, takedown_ref FROM blob WHERE account = ?1 AND cid = ?2")?
-                        .query_row(params![id, c], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))),
-                )?,
-            )
-        })
+        .read(move |conn| repo_store::blob(conn, id, &c))
         .await?;
     let Some((mime, size, takedown)) = found else {
         return Err(XrpcError::named("BlobNotFound", "Blob not found"));
@@ -483,16 +463,7 @@ pub async fn list_blobs(
     let cids: Vec<String> = state
         .db
         .readers
-        .read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT DISTINCT rb.blob_cid FROM record_blob rb
-                 JOIN record r ON r.account = rb.account AND rb.record_path = r.collection || '/' || r.rkey
-                 WHERE rb.account = ?1 AND rb.blob_cid > ?2 AND (?3 IS NULL OR r.rev > ?3)
-                 ORDER BY rb.blob_cid LIMIT ?4",
-            )?;
-            let rows = stmt.query_map(params![id, cursor, since, limit], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
-            Ok::<_, DbError>(rows)
-        })
+        .read(move |c| repo_store::linked_blobs(c, id, &cursor, since.as_deref(), limit))
         .await?;
     let next = (cids.len() as u32 == limit)
         .then(|| cids.last().cloned())
