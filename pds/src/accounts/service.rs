@@ -6,8 +6,9 @@ use crate::clock::now_iso;
 use crate::db::{DbError, WriteTxn};
 use crate::plc_client::PlcError;
 use crate::repo::CommitError;
+use crate::repo::store as repo_store;
 use crate::sequencer::EmitError;
-use crate::sequencer::{emit_account, emit_identity};
+use crate::sequencer::{self, emit_account, emit_identity};
 use crate::state::AppState;
 use atproto::crypto::{Algorithm, Keypair, PublicKey};
 use atproto::syntax::Handle;
@@ -303,35 +304,19 @@ pub async fn delete_account(state: &AppState, account: i64, did: &str) -> Result
         .writer
         .run(move |txn: &mut WriteTxn<'_>| {
             let c = txn.conn;
-            let blobs: Vec<String> = c
-                .prepare("SELECT cid FROM blob WHERE account = ?1")
-                .and_then(|mut s| s.query_map([account], |r| r.get(0))?.collect())
-                .map_err(DbError::from)?;
+            let blobs = repo_store::account_blobs(c, account)?;
             // The firehose keeps no history of a deleted account (its past commits carry its
             // records), as the reference drops all of an account's events but the deletion's.
-            c.execute("DELETE FROM repo_seq WHERE did = ?1", [&did_owned])
-                .map_err(DbError::from)?;
-            for sql in [
-                "DELETE FROM repo_block WHERE account = ?1",
-                "DELETE FROM record WHERE account = ?1",
-                "DELETE FROM record_blob WHERE account = ?1",
-                "DELETE FROM blob WHERE account = ?1",
-                "DELETE FROM account WHERE id = ?1",
-            ] {
-                c.execute(sql, [account]).map_err(DbError::from)?;
-            }
+            sequencer::store::delete_events_of(c, &did_owned)?;
+            repo_store::delete_repo(c, account)?;
+            store::delete(c, account)?;
             emit_account(txn, &st.sequencer, &did_owned, false, Some("deleted"))?;
             // Blob bytes are shared by CID; only those no other account holds may go. They
             // go here, last in the job, not after it: see `blobs` on ordering with uploads.
             for cid in blobs {
-                let still: bool = c
-                    .query_row(
-                        "SELECT EXISTS(SELECT 1 FROM blob WHERE cid = ?1)",
-                        [&cid],
-                        |r| r.get(0),
-                    )
-                    .map_err(DbError::from)?;
-                if !still && let Ok(cid) = atproto::data::parse_cid(&cid) {
+                if !repo_store::blob_held(c, &cid)?
+                    && let Ok(cid) = atproto::data::parse_cid(&cid)
+                {
                     st.blobs.remove(&cid);
                 }
             }

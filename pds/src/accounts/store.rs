@@ -288,3 +288,8 @@ pub fn replace_bsky_preferences(
     }
     Ok(())
 }
+
+pub fn delete(conn: &Connection, id: i64) -> Result<(), DbError> {
+    conn.execute("DELETE FROM account WHERE id = ?1", [id])?;
+    Ok(())
+}

@@ -350,3 +350,46 @@ pub fn linked_blobs(
         .query_map(params![account, cursor, since, limit], |r| r.get(0))?
         .collect::<Result<_, _>>()?)
 }
+
+/// The CIDs of the blobs an account uploaded.
+pub fn account_blobs(conn: &Connection, account: i64) -> Result<Vec<String>, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT cid FROM blob WHERE account = ?1")?
+        .query_map([account], |r| r.get(0))?
+        .collect::<Result<_, _>>()?)
+}
+
+/// Whether any account still holds a blob.
+pub fn blob_held(conn: &Connection, cid: &str) -> Result<bool, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM blob WHERE cid = ?1)")?
+        .query_row([cid], |r| r.get(0))?)
+}
+
+/// Deletes the blob rows whose grace period began at `cutoff` or before; returns their CIDs,
+/// each once.
+pub fn delete_unreferenced_blobs(
+    conn: &Connection,
+    cutoff: i64,
+) -> Result<std::collections::BTreeSet<String>, DbError> {
+    Ok(conn
+        .prepare(
+            "DELETE FROM blob WHERE unreferenced_since IS NOT NULL AND unreferenced_since <= ?1
+             RETURNING cid",
+        )?
+        .query_map([cutoff], |r| r.get(0))?
+        .collect::<Result<_, _>>()?)
+}
+
+/// Deletes an account's repository: blocks, record index, blob links and blob rows.
+pub fn delete_repo(conn: &Connection, account: i64) -> Result<(), DbError> {
+    for sql in [
+        "DELETE FROM repo_block WHERE account = ?1",
+        "DELETE FROM record WHERE account = ?1",
+        "DELETE FROM record_blob WHERE account = ?1",
+        "DELETE FROM blob WHERE account = ?1",
+    ] {
+        conn.execute(sql, [account])?;
+    }
+    Ok(())
+}

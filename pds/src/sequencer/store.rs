@@ -63,3 +63,9 @@ pub fn insert(
     .execute(params![seq, did, kind, frame, created_at])?;
     Ok(())
 }
+
+/// Deletes every stored event of a DID.
+pub fn delete_events_of(conn: &Connection, did: &str) -> Result<(), DbError> {
+    conn.execute("DELETE FROM repo_seq WHERE did = ?1", [did])?;
+    Ok(())
+}
