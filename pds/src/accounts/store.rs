@@ -293,3 +293,89 @@ pub fn delete(conn: &Connection, id: i64) -> Result<(), DbError> {
     conn.execute("DELETE FROM account WHERE id = ?1", [id])?;
     Ok(())
 }
+
+/// An account's app passwords: (name, password hash, privileged).
+pub fn app_passwords(
+    conn: &Connection,
+    account: i64,
+) -> Result<Vec<(String, String, bool)>, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT name, password_hash, privileged FROM app_password WHERE account = ?1",
+        )?
+        .query_map([account], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?)
+}
+
+/// An account's app passwords for listing, oldest first: (name, created at, privileged).
+pub fn list_app_passwords(
+    conn: &Connection,
+    account: i64,
+) -> Result<Vec<(String, String, bool)>, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT name, created_at, privileged FROM app_password WHERE account = ?1 ORDER BY created_at",
+        )?
+        .query_map([account], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?)
+}
+
+pub fn insert_app_password(
+    conn: &Connection,
+    account: i64,
+    name: &str,
+    password_hash: &str,
+    privileged: bool,
+    created_at: &str,
+) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "INSERT INTO app_password (account, name, password_hash, privileged, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        account,
+        name,
+        password_hash,
+        privileged,
+        created_at
+    ])?;
+    Ok(())
+}
+
+/// Deletes an app password; the sessions opened with it end now, not when their tokens expire.
+pub fn revoke_app_password(conn: &Connection, account: i64, name: &str) -> Result<(), DbError> {
+    conn.execute(
+        "DELETE FROM app_password WHERE account = ?1 AND name = ?2",
+        params![account, name],
+    )?;
+    conn.execute(
+        "DELETE FROM refresh_token WHERE account = ?1 AND app_password = ?2",
+        params![account, name],
+    )?;
+    Ok(())
+}
+
+/// Stores the code that confirms an account deletion (replacing an earlier one).
+pub fn set_delete_token(
+    conn: &Connection,
+    account: i64,
+    token: &str,
+    requested_at: &str,
+) -> Result<(), DbError> {
+    conn.execute(
+        "INSERT OR REPLACE INTO email_token (account, purpose, token, requested_at)
+         VALUES (?1, 'delete_account', ?2, ?3)",
+        params![account, token, requested_at],
+    )?;
+    Ok(())
+}
+
+pub fn delete_token(conn: &Connection, account: i64) -> Result<Option<String>, DbError> {
+    Ok(conn
+        .query_row(
+            "SELECT token FROM email_token WHERE account = ?1 AND purpose = 'delete_account'",
+            [account],
+            |r| r.get(0),
+        )
+        .optional()?)
+}

@@ -393,3 +393,27 @@ pub fn delete_repo(conn: &Connection, account: i64) -> Result<(), DbError> {
     }
     Ok(())
 }
+
+/// What checkAccountStatus reports of an account's stored data.
+pub struct Counts {
+    pub blocks: i64,
+    pub records: i64,
+    pub private_state_values: i64,
+    pub expected_blobs: i64,
+    pub imported_blobs: i64,
+}
+
+pub fn counts(conn: &Connection, account: i64) -> Result<Counts, DbError> {
+    let count = |sql: &str| conn.query_row(sql, [account], |r| r.get::<_, i64>(0));
+    Ok(Counts {
+        blocks: count("SELECT COUNT(*) FROM repo_block WHERE account = ?1")?,
+        records: count("SELECT COUNT(*) FROM record WHERE account = ?1")?,
+        private_state_values: count("SELECT COUNT(*) FROM account_pref WHERE account = ?1")?,
+        expected_blobs: count(
+            "SELECT COUNT(DISTINCT blob_cid) FROM record_blob WHERE account = ?1",
+        )?,
+        imported_blobs: count(
+            "SELECT COUNT(*) FROM blob WHERE account = ?1 AND unreferenced_since IS NULL",
+        )?,
+    })
+}
