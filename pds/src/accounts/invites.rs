@@ -112,3 +112,20 @@ pub fn list(conn: &Connection, for_account: Option<&str>) -> Result<Vec<CodeView
     }
     Ok(codes)
 }
+
+pub fn disable(conn: &Connection, code: &str) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE invite_code SET disabled = 1 WHERE code = ?1",
+        [code],
+    )?;
+    Ok(())
+}
+
+/// Disables every code made for an account.
+pub fn disable_for_account(conn: &Connection, account: &str) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE invite_code SET disabled = 1 WHERE for_account = ?1",
+        [account],
+    )?;
+    Ok(())
+}

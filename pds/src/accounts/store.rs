@@ -379,3 +379,37 @@ pub fn delete_token(conn: &Connection, account: i64) -> Result<Option<String>, D
         )
         .optional()?)
 }
+
+/// Sets an account's status and takedown reference (the admin's takedown and its reversal).
+pub fn set_takedown(
+    conn: &Connection,
+    id: i64,
+    status: Option<&str>,
+    takedown_ref: Option<&str>,
+) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE account SET status = ?2, takedown_ref = ?3 WHERE id = ?1",
+        params![id, status, takedown_ref],
+    )?;
+    Ok(())
+}
+
+/// Ends every session of an account.
+pub fn delete_refresh_tokens(conn: &Connection, account: i64) -> Result<(), DbError> {
+    conn.execute("DELETE FROM refresh_token WHERE account = ?1", [account])?;
+    Ok(())
+}
+
+/// Sets the password of the account with this DID and signs every session of it out; returns
+/// how many accounts changed (0 when there is none).
+pub fn set_password_by_did(conn: &Connection, did: &str, hash: &str) -> Result<usize, DbError> {
+    let n = conn.execute(
+        "UPDATE account SET password_hash = ?2 WHERE did = ?1",
+        params![did, hash],
+    )?;
+    conn.execute(
+        "DELETE FROM refresh_token WHERE account = (SELECT id FROM account WHERE did = ?1)",
+        [did],
+    )?;
+    Ok(n)
+}

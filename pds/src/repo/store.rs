@@ -417,3 +417,30 @@ pub fn counts(conn: &Connection, account: i64) -> Result<Counts, DbError> {
         )?,
     })
 }
+
+pub fn set_record_takedown(
+    conn: &Connection,
+    account: i64,
+    collection: &str,
+    rkey: &str,
+    takedown_ref: Option<&str>,
+) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE record SET takedown_ref = ?4 WHERE account = ?1 AND collection = ?2 AND rkey = ?3",
+        params![account, collection, rkey, takedown_ref],
+    )?;
+    Ok(())
+}
+
+pub fn set_blob_takedown(
+    conn: &Connection,
+    account: i64,
+    cid: &str,
+    takedown_ref: Option<&str>,
+) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE blob SET takedown_ref = ?3 WHERE account = ?1 AND cid = ?2",
+        params![account, cid, takedown_ref],
+    )?;
+    Ok(())
+}
