@@ -8,4 +8,4 @@ pub mod store;
 
 pub use blocks::SqlBlocks;
 pub use commit::{CommitError, CommitOutcome, Committer, Intent, WriteRequest, WriteResult};
-pub use prepare::{PreparedWrite, prepare_record};
+pub use prepare::{PrepareError, PreparedWrite, prepare_record};

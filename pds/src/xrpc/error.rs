@@ -7,7 +7,7 @@ use crate::accounts::sessions::SessionError;
 use crate::blobs::BlobError;
 use crate::keys::KeyError;
 use crate::plc_client::PlcError;
-use crate::repo::CommitError;
+use crate::repo::{CommitError, PrepareError};
 use crate::sequencer::EmitError;
 use hearth_xrpc::XrpcError;
 
@@ -76,6 +76,22 @@ impl From<BlobError> for XrpcError {
             BlobError::Read(_) | BlobError::Empty => XrpcError::invalid_request(message),
             BlobError::TooLarge(_) => XrpcError::payload_too_large(message),
             BlobError::Io(_) | BlobError::Hash(_) => XrpcError::internal(message),
+        }
+    }
+}
+
+impl From<PrepareError> for XrpcError {
+    fn from(e: PrepareError) -> Self {
+        let message = e.to_string();
+        match e {
+            PrepareError::SpaceReference => XrpcError::named("SpaceReferenceNotAllowed", message),
+            PrepareError::TooLarge(_) => XrpcError::payload_too_large(message),
+            PrepareError::Encode(_) => XrpcError::internal(message),
+            PrepareError::Invalid(_)
+            | PrepareError::NotAnObject
+            | PrepareError::WrongType { .. }
+            | PrepareError::MissingType
+            | PrepareError::UnknownLexicon(_) => XrpcError::invalid_request(message),
         }
     }
 }
@@ -213,6 +229,22 @@ mod tests {
                 "InternalServerError",
                 internal,
             ),
+            (
+                PrepareError::SpaceReference.into(),
+                "SpaceReferenceNotAllowed",
+                bad,
+            ),
+            (PrepareError::MissingType.into(), "InvalidRequest", bad),
+            (
+                PrepareError::UnknownLexicon("a.b.c".into()).into(),
+                "InvalidRequest",
+                bad,
+            ),
+            (
+                PrepareError::TooLarge(2_000_000).into(),
+                "PayloadTooLarge",
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ),
             (SessionError::Revoked.into(), "InvalidToken", bad),
             (SessionError::AppPasswordRevoked.into(), "InvalidToken", bad),
             (SessionError::Expired.into(), "ExpiredToken", bad),
@@ -282,6 +314,18 @@ mod tests {
                 "Token has been revoked".into(),
             ),
             (SessionError::Expired.into(), "Token has expired".into()),
+            (
+                PrepareError::SpaceReference.into(),
+                "Public records may not reference members-only space content (at:// URIs under /space/social.hearth.space/)".into(),
+            ),
+            (
+                PrepareError::WrongType {
+                    expected: "a.b.c".into(),
+                    got: "x.y.z".into(),
+                }
+                .into(),
+                "Invalid $type: expected a.b.c, got x.y.z".into(),
+            ),
             (
                 AccountError::UnsupportedDomain(".a.test, .b.test".into()).into(),
                 "Handle must end with one of: .a.test, .b.test".into(),
