@@ -149,7 +149,7 @@ impl Committer {
         let commit = apply_writes(&mut mst, did, &rev, &key, Vec::new())?;
         drop(mst);
         store::insert_blocks(txn.conn, account, &rev, &commit.new_blocks)?;
-        store::insert_head(txn.conn, account, &commit.cid, &rev, &commit.data)?;
+        store::set_head(txn.conn, account, &commit.cid, &rev, &commit.data)?;
         let event = CommitEvent {
             seq: 0,
             rebase: false,
@@ -268,7 +268,7 @@ impl Committer {
                 store::delete_block_unless_record(conn, account, cid)?;
             }
         }
-        store::update_head(conn, account, &commit.cid, &rev, &commit.data)?;
+        store::set_head(conn, account, &commit.cid, &rev, &commit.data)?;
 
         let blocks = car(&commit.cid, &commit.relevant_blocks)?;
         if blocks.len() > MAX_BLOCKS_BYTES {

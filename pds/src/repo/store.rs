@@ -163,7 +163,8 @@ pub fn delete_block_unless_record(
     Ok(())
 }
 
-pub fn insert_head(
+/// Sets an account's repository head (creating it for a new repository).
+pub fn set_head(
     conn: &Connection,
     account: i64,
     cid: &Cid,
@@ -171,21 +172,9 @@ pub fn insert_head(
     data: &Cid,
 ) -> Result<(), DbError> {
     conn.prepare_cached(
-        "INSERT INTO repo_root (account, cid, rev, data_cid) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![account, cid.to_bytes(), rev, data.to_bytes()])?;
-    Ok(())
-}
-
-pub fn update_head(
-    conn: &Connection,
-    account: i64,
-    cid: &Cid,
-    rev: &str,
-    data: &Cid,
-) -> Result<(), DbError> {
-    conn.prepare_cached(
-        "UPDATE repo_root SET cid = ?2, rev = ?3, data_cid = ?4 WHERE account = ?1",
+        "INSERT INTO repo_root (account, cid, rev, data_cid) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (account) DO UPDATE
+         SET cid = excluded.cid, rev = excluded.rev, data_cid = excluded.data_cid",
     )?
     .execute(params![account, cid.to_bytes(), rev, data.to_bytes()])?;
     Ok(())
