@@ -1,6 +1,6 @@
 //! Invite codes: created by the admin, spent at account creation.
 
-use super::service::AccountError;
+use super::AccountError;
 use crate::db::DbError;
 use rusqlite::{Connection, OptionalExtension, params};
 

@@ -1,47 +1,15 @@
 //! Account flows that span PLC, the database, the repository and the firehose.
 
-use super::{invites, store};
+use super::{AccountError, invites, store};
 use crate::auth::hash_password;
 use crate::clock::now_iso;
 use crate::db::{DbError, WriteTxn};
-use crate::plc_client::PlcError;
-use crate::repo::CommitError;
 use crate::repo::store as repo_store;
-use crate::sequencer::EmitError;
 use crate::sequencer::{self, emit_account, emit_identity};
 use crate::state::AppState;
 use atproto::crypto::{Algorithm, Keypair, PublicKey};
 use atproto::syntax::Handle;
 use serde_json::{Value, json};
-
-/// Why an account flow refused or failed. The messages of the first group are what clients
-/// are shown.
-#[derive(Debug, thiserror::Error)]
-pub enum AccountError {
-    #[error("{0}")]
-    InvalidHandle(&'static str),
-    #[error("Handle must end with one of: {0}")]
-    UnsupportedDomain(String),
-    #[error("{0}")]
-    HandleNotAvailable(&'static str),
-    #[error("{0}")]
-    InvalidEmail(&'static str),
-    #[error("{0}")]
-    InvalidInviteCode(&'static str),
-    /// A required or malformed input field.
-    #[error("{0}")]
-    InvalidInput(&'static str),
-    #[error(transparent)]
-    Db(#[from] DbError),
-    #[error(transparent)]
-    Emit(#[from] EmitError),
-    #[error(transparent)]
-    Commit(#[from] CommitError),
-    #[error(transparent)]
-    Plc(#[from] PlcError),
-    #[error("hashing the password: {0}")]
-    Password(String),
-}
 
 /// A unique column refused the row: the handle (or email) is someone else's.
 fn taken(e: DbError, message: &'static str) -> AccountError {

@@ -2,7 +2,7 @@
 //! status a client sees. The names are the reference PDS's, so clients can tell a bad request
 //! from a conflict (`InvalidSwap`) or a bad blob reference (`InvalidMimeType`, `InvalidSize`).
 
-use crate::accounts::service::AccountError;
+use crate::accounts::AccountError;
 use crate::accounts::sessions::SessionError;
 use crate::blobs::BlobError;
 use crate::keys::KeyError;
