@@ -1,8 +1,10 @@
 //! Periodic work: telling relays about this server, trimming the firehose backfill window, and
 //! collecting blobs nothing references any more.
 
+use crate::clock::now_secs;
 use crate::db::{DbError, WriteTxn};
-use crate::state::{AppState, now_secs};
+use crate::repo::store as repo_store;
+use crate::state::AppState;
 use std::time::Duration;
 
 /// Unreferenced blobs are kept this long, so a client can upload first and write the record
@@ -82,15 +84,12 @@ pub async fn collect_blobs(state: &AppState, grace: i64) -> Result<usize, DbErro
         .run(move |txn: &mut WriteTxn<'_>| {
             // `<=`: times are whole seconds, so with `<` a grace of 0 would spare every blob
             // unreferenced within the current second.
-            let gone: std::collections::BTreeSet<String> = txn
-                .conn
-                .prepare("DELETE FROM blob WHERE unreferenced_since IS NOT NULL AND unreferenced_since <= ?1 RETURNING cid")?
-                .query_map([cutoff], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
+            let gone = repo_store::delete_unreferenced_blobs(txn.conn, cutoff)?;
             let mut orphaned = 0;
             for cid in gone {
-                let held: bool = txn.conn.query_row("SELECT EXISTS(SELECT 1 FROM blob WHERE cid = ?1)", [&cid], |r| r.get(0))?;
-                if !held && let Ok(c) = atproto::data::parse_cid(&cid) {
+                if !repo_store::blob_held(txn.conn, &cid)?
+                    && let Ok(c) = atproto::data::parse_cid(&cid)
+                {
                     // Here, in the job, not after it: see `blobs` on ordering with uploads.
                     st.blobs.remove(&c);
                     orphaned += 1;

@@ -10,16 +10,30 @@
 //! then deletes.
 
 use atproto::data::{Cid, RAW_CODEC};
-use axum::body::Body;
+use bytes::Bytes;
 use cid::multihash::Multihash;
-use futures::StreamExt;
-use hearth_xrpc::XrpcError;
+use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
 
 /// How many leading bytes are kept for MIME sniffing.
 const SNIFF_BYTES: usize = 4096;
+
+/// Why an upload was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("Could not read upload: {0}")]
+    Read(String),
+    #[error("Blob is larger than the limit of {0} bytes")]
+    TooLarge(u64),
+    #[error("Blob is empty")]
+    Empty,
+    #[error("writing the upload: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("hashing the upload: {0}")]
+    Hash(String),
+}
 
 #[derive(Clone)]
 pub struct BlobStore {
@@ -54,12 +68,12 @@ impl BlobStore {
     /// Streams a request body to a temporary file. Refuses bodies over `max` bytes as soon as
     /// they pass it. The caller places the file with [`BlobStore::place`] (or drops it with
     /// [`BlobStore::discard`]).
-    pub async fn put(
+    pub async fn put<E: std::fmt::Display>(
         &self,
-        body: Body,
+        body: impl Stream<Item = Result<Bytes, E>> + Unpin,
         max: u64,
         declared_type: Option<&str>,
-    ) -> Result<Stored, XrpcError> {
+    ) -> Result<Stored, BlobError> {
         let tmp = self.tmp.join(format!("{:032x}", rand::random::<u128>()));
         let result = self.write(&tmp, body, max, declared_type).await;
         if result.is_err() {
@@ -68,43 +82,38 @@ impl BlobStore {
         result
     }
 
-    async fn write(
+    async fn write<E: std::fmt::Display>(
         &self,
         tmp: &Path,
-        body: Body,
+        mut stream: impl Stream<Item = Result<Bytes, E>> + Unpin,
         max: u64,
         declared_type: Option<&str>,
-    ) -> Result<Stored, XrpcError> {
-        let mut file = tokio::fs::File::create(tmp)
-            .await
-            .map_err(XrpcError::internal)?;
+    ) -> Result<Stored, BlobError> {
+        let mut file = tokio::fs::File::create(tmp).await?;
         let mut hasher = Sha256::new();
         let mut head = Vec::with_capacity(SNIFF_BYTES);
         let mut size: u64 = 0;
-        let mut stream = body.into_data_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk
-                .map_err(|e| XrpcError::invalid_request(format!("Could not read upload: {e}")))?;
+            let chunk = chunk.map_err(|e| BlobError::Read(e.to_string()))?;
             size += chunk.len() as u64;
             if size > max {
-                return Err(XrpcError::payload_too_large(format!(
-                    "Blob is larger than the limit of {max} bytes"
-                )));
+                return Err(BlobError::TooLarge(max));
             }
             if head.len() < SNIFF_BYTES {
                 let take = (SNIFF_BYTES - head.len()).min(chunk.len());
                 head.extend_from_slice(&chunk[..take]);
             }
             hasher.update(&chunk);
-            file.write_all(&chunk).await.map_err(XrpcError::internal)?;
+            file.write_all(&chunk).await?;
         }
         if size == 0 {
-            return Err(XrpcError::invalid_request("Blob is empty"));
+            return Err(BlobError::Empty);
         }
-        file.sync_all().await.map_err(XrpcError::internal)?;
+        file.sync_all().await?;
         drop(file);
         let digest = hasher.finalize();
-        let mh = Multihash::<64>::wrap(0x12, &digest).map_err(XrpcError::internal)?;
+        let mh =
+            Multihash::<64>::wrap(0x12, &digest).map_err(|e| BlobError::Hash(e.to_string()))?;
         Ok(Stored {
             cid: Cid::new_v1(RAW_CODEC, mh),
             size,

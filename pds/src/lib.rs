@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod auth;
 pub mod background;
 pub mod blobs;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod keys;
@@ -64,11 +65,7 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
     hearth_db::files::create_private_dir(&cfg.data_dir).map_err(data_dir)?;
     let secrets = secrets::Secrets::load_or_create(&cfg.data_dir.join("secrets"))?;
     let db = db::open(&cfg.data_dir.join("pds.sqlite"), db::CONNECTIONS)?;
-    let head = db.readers.read_blocking(|c| {
-        c.query_row("SELECT COALESCE(MAX(seq), 0) FROM repo_seq", [], |r| {
-            r.get::<_, i64>(0)
-        })
-    })??;
+    let head = db.readers.read_blocking(sequencer::store::last)??;
     let http = reqwest::Client::builder()
         .user_agent(concat!("hearth-pds/", env!("CARGO_PKG_VERSION")))
         .timeout(Duration::from_secs(30))
@@ -92,9 +89,10 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
         handle_domains: cfg.handle_domains(),
         db,
         secrets,
-        tids: atproto::syntax::TidClock::new(),
+        tids: std::sync::Arc::default(),
+        clock: clock::Clock::System,
         sequencer: sequencer::Sequencer::new(head),
-        keys: keys::KeyCache::default(),
+        keys: std::sync::Arc::default(),
         lexicons: atproto::lexicon::Catalog::official(),
         blobs: blobs::BlobStore::open(&cfg.data_dir).map_err(data_dir)?,
         plc: plc_client::PlcClient::new(&cfg.plc_url(), http.clone()),

@@ -1,9 +1,23 @@
 //! Creating and updating accounts' did:plc identities at the PLC directory.
 
-use crate::state::AppState;
-use atproto::crypto::PublicKey;
+use atproto::crypto::{Keypair, PublicKey};
 use atproto::plc::{Operation, PlcOp, create_genesis, update_op};
-use hearth_xrpc::{XrpcError, XrpcResult};
+use reqwest::StatusCode;
+
+/// Why the directory did not take an operation. None of it is the client's doing.
+#[derive(Debug, thiserror::Error)]
+pub enum PlcError {
+    #[error("signing the PLC operation: {0}")]
+    Sign(String),
+    #[error("PLC directory unreachable: {0}")]
+    Unreachable(reqwest::Error),
+    #[error("PLC directory answered {status} for {did}")]
+    Status { status: StatusCode, did: String },
+    #[error("PLC directory sent an unreadable operation: {0}")]
+    Unreadable(String),
+    #[error("PLC directory refused the operation ({status}): {body}")]
+    Refused { status: StatusCode, body: String },
+}
 
 pub struct PlcClient {
     url: String,
@@ -18,23 +32,24 @@ impl PlcClient {
         }
     }
 
-    /// Registers a new DID whose document names this PDS, the account's signing key and
-    /// handle. The server's rotation key controls it; a user-supplied recovery key goes first,
-    /// so it outranks the server's within the recovery window.
+    /// Registers a new DID whose document names `endpoint` (this PDS), the account's signing
+    /// key and handle. The server's rotation key controls it; a user-supplied recovery key goes
+    /// first, so it outranks the server's within the recovery window.
     pub async fn create_did(
         &self,
-        state: &AppState,
+        rotation_key: &Keypair,
+        endpoint: &str,
         signing: &PublicKey,
         handle: &str,
         recovery: Option<&PublicKey>,
-    ) -> XrpcResult<String> {
-        let mut rotation = vec![state.secrets.plc_rotation_key.public().did_key()];
+    ) -> Result<String, PlcError> {
+        let mut rotation = vec![rotation_key.public().did_key()];
         if let Some(r) = recovery {
             rotation.insert(0, r.did_key());
         }
-        let op = Operation::atproto(signing, handle, &state.public_url, rotation, None);
+        let op = Operation::atproto(signing, handle, endpoint, rotation, None);
         let (did, signed) =
-            create_genesis(op, &state.secrets.plc_rotation_key).map_err(XrpcError::internal)?;
+            create_genesis(op, rotation_key).map_err(|e| PlcError::Sign(e.to_string()))?;
         self.submit(&did, &signed).await?;
         Ok(did)
     }
@@ -42,51 +57,51 @@ impl PlcClient {
     /// Points the DID document at a new handle.
     pub async fn update_handle(
         &self,
-        state: &AppState,
-        _account: i64,
+        rotation_key: &Keypair,
         did: &str,
         handle: &str,
-    ) -> XrpcResult<()> {
+    ) -> Result<(), PlcError> {
         let last = self.last_op(did).await?;
-        let op = update_op(&last, &state.secrets.plc_rotation_key, |o| {
+        let op = update_op(&last, rotation_key, |o| {
             o.also_known_as = vec![format!("at://{handle}")];
         })
-        .map_err(XrpcError::internal)?;
+        .map_err(|e| PlcError::Sign(e.to_string()))?;
         self.submit(did, &op).await
     }
 
-    async fn last_op(&self, did: &str) -> XrpcResult<PlcOp> {
+    async fn last_op(&self, did: &str) -> Result<PlcOp, PlcError> {
         let res = self
             .http
             .get(format!("{}/{did}/log/last", self.url))
             .send()
             .await
-            .map_err(|e| XrpcError::internal(format!("PLC directory unreachable: {e}")))?;
+            .map_err(PlcError::Unreachable)?;
         if !res.status().is_success() {
-            return Err(XrpcError::internal(format!(
-                "PLC directory answered {} for {did}",
-                res.status()
-            )));
+            return Err(PlcError::Status {
+                status: res.status(),
+                did: did.to_owned(),
+            });
         }
-        let json: serde_json::Value = res.json().await.map_err(XrpcError::internal)?;
-        PlcOp::from_json(&json).map_err(XrpcError::internal)
+        let json: serde_json::Value = res
+            .json()
+            .await
+            .map_err(|e| PlcError::Unreadable(e.to_string()))?;
+        PlcOp::from_json(&json).map_err(|e| PlcError::Unreadable(e.to_string()))
     }
 
-    async fn submit(&self, did: &str, op: &PlcOp) -> XrpcResult<()> {
+    async fn submit(&self, did: &str, op: &PlcOp) -> Result<(), PlcError> {
         let res = self
             .http
             .post(format!("{}/{did}", self.url))
             .json(&op.to_json())
             .send()
             .await
-            .map_err(|e| XrpcError::internal(format!("PLC directory unreachable: {e}")))?;
+            .map_err(PlcError::Unreachable)?;
         if res.status().is_success() {
             return Ok(());
         }
         let status = res.status();
         let body = res.text().await.unwrap_or_default();
-        Err(XrpcError::internal(format!(
-            "PLC directory refused the operation ({status}): {body}"
-        )))
+        Err(PlcError::Refused { status, body })
     }
 }

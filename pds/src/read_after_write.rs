@@ -6,7 +6,7 @@
 
 use crate::accounts::store;
 use crate::db::DbError;
-use crate::repo::read;
+use crate::repo::store as repo_store;
 use atproto::data::{cbor, json as datajson};
 use atproto::syntax::{Datetime, Tid};
 use rusqlite::{Connection, params};
@@ -125,7 +125,7 @@ pub fn load(
         return Ok(None);
     };
     // The common case costs one row: the AppView has everything.
-    match read::head(conn, account)? {
+    match repo_store::head(conn, account)? {
         Some((_, head_rev, _)) if head_rev.as_str() > rev => {}
         _ => return Ok(None),
     }
@@ -184,7 +184,7 @@ pub fn load(
     }
     let current_profile = match &profile {
         Some(p) => Some(p.value.clone()),
-        None => read::record(conn, account, PROFILE, "self")?.and_then(|(_, b)| decode(&b)),
+        None => repo_store::record(conn, account, PROFILE, "self")?.and_then(|(_, b)| decode(&b)),
     };
     Ok(Some(Local {
         handle: acct.handle.unwrap_or_else(|| INVALID_HANDLE.into()),

@@ -1,10 +1,12 @@
 //! Shared state handed to every handler explicitly (no globals).
 
 use crate::blobs::BlobStore;
+use crate::clock::Clock;
 use crate::config::PdsConfig;
 use crate::db::Db;
 use crate::keys::KeyCache;
 use crate::limits::RateLimits;
+use crate::repo::Committer;
 use crate::secrets::Secrets;
 use crate::sequencer::Sequencer;
 use atproto::lexicon::Catalog;
@@ -22,9 +24,10 @@ pub struct Inner {
     pub service_did: String,
     pub public_url: String,
     pub handle_domains: Vec<String>,
-    pub tids: TidClock,
+    pub tids: Arc<TidClock>,
+    pub clock: Clock,
     pub sequencer: Sequencer,
-    pub keys: KeyCache,
+    pub keys: Arc<KeyCache>,
     pub lexicons: &'static Catalog,
     pub blobs: BlobStore,
     /// For operator-configured services: the PLC directory, the AppViews, relays.
@@ -41,6 +44,16 @@ impl AppState {
     pub fn new(inner: Inner) -> Self {
         AppState(Arc::new(inner))
     }
+
+    /// What committing to a repository needs of the server.
+    pub fn committer(&self) -> Committer {
+        Committer {
+            keys: self.keys.clone(),
+            sequencer: self.sequencer.clone(),
+            tids: self.tids.clone(),
+            clock: self.clock,
+        }
+    }
 }
 
 impl Deref for AppState {
@@ -50,12 +63,5 @@ impl Deref for AppState {
     }
 }
 
-/// Unix time in seconds.
-pub fn now_secs() -> i64 {
-    atproto::syntax::Datetime::unix_now_secs()
-}
-
-/// The current time as an atproto datetime string (millisecond precision, UTC).
-pub fn now_iso() -> String {
-    atproto::syntax::Datetime::now().to_string()
-}
+// The proxy still names the clock through here.
+pub use crate::clock::now_secs;

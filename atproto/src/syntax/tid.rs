@@ -152,8 +152,9 @@ impl TidClock {
         self.next_at(now_micros())
     }
 
-    /// [`TidClock::next`] with an explicit "now", for tests.
-    fn next_at(&self, now: u64) -> Tid {
+    /// [`TidClock::next`] with an explicit "now" in Unix microseconds, for callers that
+    /// carry their own clock (a fixed one in tests).
+    pub fn next_at(&self, now: u64) -> Tid {
         let now = now & TIMESTAMP_MASK;
         let mut last = self.last.load(Ordering::Relaxed);
         loop {

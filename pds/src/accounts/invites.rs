@@ -1,7 +1,7 @@
 //! Invite codes: created by the admin, spent at account creation.
 
+use super::AccountError;
 use crate::db::DbError;
-use hearth_xrpc::XrpcError;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// A new code in the reference's shape: `<hostname>-xxxxx-xxxxx`.
@@ -17,7 +17,7 @@ pub fn new_code(hostname: &str) -> String {
 
 /// Checks a code can be used, and records the use. Runs inside the account-creating
 /// transaction so two sign-ups cannot spend the last use twice.
-pub fn spend(conn: &Connection, code: &str, used_by: &str, now: &str) -> Result<(), XrpcError> {
+pub fn spend(conn: &Connection, code: &str, used_by: &str, now: &str) -> Result<(), AccountError> {
     let row: Option<(i64, bool)> = conn
         .prepare_cached("SELECT available, disabled FROM invite_code WHERE code = ?1")
         .map_err(DbError::from)?
@@ -25,8 +25,7 @@ pub fn spend(conn: &Connection, code: &str, used_by: &str, now: &str) -> Result<
         .optional()
         .map_err(DbError::from)?;
     let Some((available, disabled)) = row else {
-        return Err(XrpcError::named(
-            "InvalidInviteCode",
+        return Err(AccountError::InvalidInviteCode(
             "Provided invite code not available",
         ));
     };
@@ -36,8 +35,7 @@ pub fn spend(conn: &Connection, code: &str, used_by: &str, now: &str) -> Result<
         .query_row([code], |r| r.get(0))
         .map_err(DbError::from)?;
     if disabled || used >= available {
-        return Err(XrpcError::named(
-            "InvalidInviteCode",
+        return Err(AccountError::InvalidInviteCode(
             "Provided invite code not available",
         ));
     }
@@ -113,4 +111,21 @@ pub fn list(conn: &Connection, for_account: Option<&str>) -> Result<Vec<CodeView
             .collect::<Result<_, _>>()?;
     }
     Ok(codes)
+}
+
+pub fn disable(conn: &Connection, code: &str) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE invite_code SET disabled = 1 WHERE code = ?1",
+        [code],
+    )?;
+    Ok(())
+}
+
+/// Disables every code made for an account.
+pub fn disable_for_account(conn: &Connection, account: &str) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE invite_code SET disabled = 1 WHERE for_account = ?1",
+        [account],
+    )?;
+    Ok(())
 }

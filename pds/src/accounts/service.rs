@@ -1,15 +1,27 @@
 //! Account flows that span PLC, the database, the repository and the firehose.
 
-use super::{invites, store};
+use super::{AccountError, invites, store};
 use crate::auth::hash_password;
+use crate::clock::now_iso;
 use crate::db::{DbError, WriteTxn};
-use crate::repo::create_repo;
-use crate::sequencer::{emit_account, emit_identity};
-use crate::state::{AppState, now_iso};
+use crate::repo::store as repo_store;
+use crate::sequencer::{self, emit_account, emit_identity};
+use crate::state::AppState;
 use atproto::crypto::{Algorithm, Keypair, PublicKey};
 use atproto::syntax::Handle;
-use hearth_xrpc::XrpcError;
 use serde_json::{Value, json};
+
+/// A unique column refused the row: the handle (or email) is someone else's.
+fn taken(e: DbError, message: &'static str) -> AccountError {
+    match e {
+        DbError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            AccountError::HandleNotAvailable(message)
+        }
+        other => AccountError::Db(other),
+    }
+}
 
 /// Names no one may take on this server.
 const RESERVED: &[&str] = &[
@@ -56,43 +68,38 @@ pub fn did_document(state: &AppState, did: &str, handle: Option<&str>, key: &Pub
 
 /// Checks a handle for an account of this server: valid syntax, under one of the service
 /// domains, a single label of 3 to 18 characters, not reserved. Returns it lowercased.
-pub fn check_service_handle(state: &AppState, handle: &str) -> Result<String, XrpcError> {
+pub fn check_service_handle(state: &AppState, handle: &str) -> Result<String, AccountError> {
     let parsed: Handle = handle
         .parse()
-        .map_err(|_| XrpcError::named("InvalidHandle", "Input/handle must be a valid handle"))?;
+        .map_err(|_| AccountError::InvalidHandle("Input/handle must be a valid handle"))?;
     let h = parsed.normalize().to_string();
     let Some(front) = state
         .handle_domains
         .iter()
         .find_map(|d| h.strip_suffix(d.as_str()))
     else {
-        return Err(XrpcError::named(
-            "UnsupportedDomain",
-            format!(
-                "Handle must end with one of: {}",
-                state.handle_domains.join(", ")
-            ),
+        return Err(AccountError::UnsupportedDomain(
+            state.handle_domains.join(", "),
         ));
     };
     if front.contains('.') {
-        return Err(XrpcError::named(
-            "InvalidHandle",
+        return Err(AccountError::InvalidHandle(
             "Handle may not contain a dot before the service domain",
         ));
     }
     if front.len() < 3 {
-        return Err(XrpcError::named("InvalidHandle", "Handle too short"));
+        return Err(AccountError::InvalidHandle("Handle too short"));
     }
     if front.len() > 18 {
-        return Err(XrpcError::named("InvalidHandle", "Handle too long"));
+        return Err(AccountError::InvalidHandle("Handle too long"));
     }
     if RESERVED.contains(&front) {
-        return Err(XrpcError::named("HandleNotAvailable", "Reserved handle"));
+        return Err(AccountError::HandleNotAvailable("Reserved handle"));
     }
     Ok(h)
 }
 
-fn check_email(email: &str) -> Result<(), XrpcError> {
+fn check_email(email: &str) -> Result<(), AccountError> {
     let ok = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
@@ -104,8 +111,7 @@ fn check_email(email: &str) -> Result<(), XrpcError> {
     if ok {
         Ok(())
     } else {
-        Err(XrpcError::named(
-            "InvalidEmail",
+        Err(AccountError::InvalidEmail(
             "This email address is not supported",
         ))
     }
@@ -131,7 +137,7 @@ pub struct Created {
 pub async fn create_account(
     state: &AppState,
     input: NewAccountInput,
-) -> Result<Created, XrpcError> {
+) -> Result<Created, AccountError> {
     let handle = check_service_handle(state, &input.handle)?;
     let email = input
         .email
@@ -139,25 +145,22 @@ pub async fn create_account(
         .filter(|e| !e.is_empty());
     match &email {
         Some(e) => check_email(e)?,
-        None => return Err(XrpcError::invalid_request("Email is required")),
+        None => return Err(AccountError::InvalidInput("Email is required")),
     }
     let password = input
         .password
         .filter(|p| !p.is_empty())
-        .ok_or_else(|| XrpcError::invalid_request("Password is required"))?;
+        .ok_or_else(|| AccountError::InvalidInput("Password is required"))?;
     if password.len() > 256 {
-        return Err(XrpcError::invalid_request("Password is too long"));
+        return Err(AccountError::InvalidInput("Password is too long"));
     }
     if state.cfg.invite_required && input.invite_code.is_none() {
-        return Err(XrpcError::named(
-            "InvalidInviteCode",
-            "No invite code provided",
-        ));
+        return Err(AccountError::InvalidInviteCode("No invite code provided"));
     }
     let recovery = match input.recovery_key.as_deref() {
         Some(k) => Some(
             atproto::crypto::parse_did_key(k)
-                .map_err(|_| XrpcError::invalid_request("recoveryKey must be a did:key"))?,
+                .map_err(|_| AccountError::InvalidInput("recoveryKey must be a did:key"))?,
         ),
         None => None,
     };
@@ -174,27 +177,30 @@ pub async fn create_account(
             })
             .await?;
         if handle_taken {
-            return Err(XrpcError::named(
-                "HandleNotAvailable",
-                "Handle already taken",
-            ));
+            return Err(AccountError::HandleNotAvailable("Handle already taken"));
         }
         if email_taken == Some(true) {
-            return Err(XrpcError::named("InvalidEmail", "Email already taken"));
+            return Err(AccountError::InvalidEmail("Email already taken"));
         }
     }
     let pw_hash = {
         let p = password.clone();
         tokio::task::spawn_blocking(move || hash_password(&p))
             .await
-            .map_err(XrpcError::internal)?
-            .map_err(XrpcError::internal)?
+            .map_err(|e| AccountError::Password(e.to_string()))?
+            .map_err(|e| AccountError::Password(e.to_string()))?
     };
     let signing = Keypair::generate(Algorithm::K256);
     let public = signing.public();
     let did = state
         .plc
-        .create_did(state, &signing.public(), &handle, recovery.as_ref())
+        .create_did(
+            &state.secrets.plc_rotation_key,
+            &state.public_url,
+            &signing.public(),
+            &handle,
+            recovery.as_ref(),
+        )
         .await?;
 
     let st = state.clone();
@@ -217,21 +223,14 @@ pub async fn create_account(
                     invite_code: input.invite_code.as_deref(),
                 },
             )
-            .map_err(|e| match e {
-                DbError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
-                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-                {
-                    XrpcError::named("HandleNotAvailable", "Handle or email already taken")
-                }
-                other => XrpcError::from(other),
-            })?;
+            .map_err(|e| taken(e, "Handle or email already taken"))?;
             if let Some(code) = input.invite_code.as_deref() {
                 invites::spend(txn.conn, code, &d, &now)?;
             }
-            emit_identity(txn, &st.sequencer, &d, Some(&h)).map_err(XrpcError::internal)?;
-            emit_account(txn, &st.sequencer, &d, true, None).map_err(XrpcError::internal)?;
-            create_repo(txn, &st, id, &d)?;
-            Ok::<_, XrpcError>(id)
+            emit_identity(txn, &st.sequencer, &d, Some(&h))?;
+            emit_account(txn, &st.sequencer, &d, true, None)?;
+            st.committer().create_repo(txn, id, &d)?;
+            Ok::<_, AccountError>(id)
         })
         .await?;
     tracing::info!(did = %did, handle = %handle, "account created");
@@ -249,7 +248,7 @@ pub async fn set_status(
     account: i64,
     did: &str,
     status: Option<&'static str>,
-) -> Result<(), XrpcError> {
+) -> Result<(), AccountError> {
     let st = state.clone();
     let did = did.to_owned();
     state
@@ -258,15 +257,14 @@ pub async fn set_status(
         .run(move |txn: &mut WriteTxn<'_>| {
             let deactivated_at = (status == Some("deactivated")).then(now_iso);
             store::set_status(txn.conn, account, status, deactivated_at.as_deref())?;
-            emit_account(txn, &st.sequencer, &did, status.is_none(), status)
-                .map_err(XrpcError::internal)?;
-            Ok::<_, XrpcError>(())
+            emit_account(txn, &st.sequencer, &did, status.is_none(), status)?;
+            Ok::<_, AccountError>(())
         })
         .await
 }
 
 /// Removes an account and everything it stored; the firehose says it is deleted.
-pub async fn delete_account(state: &AppState, account: i64, did: &str) -> Result<(), XrpcError> {
+pub async fn delete_account(state: &AppState, account: i64, did: &str) -> Result<(), AccountError> {
     let st = state.clone();
     let did_owned = did.to_owned();
     state
@@ -274,40 +272,23 @@ pub async fn delete_account(state: &AppState, account: i64, did: &str) -> Result
         .writer
         .run(move |txn: &mut WriteTxn<'_>| {
             let c = txn.conn;
-            let blobs: Vec<String> = c
-                .prepare("SELECT cid FROM blob WHERE account = ?1")
-                .and_then(|mut s| s.query_map([account], |r| r.get(0))?.collect())
-                .map_err(DbError::from)?;
+            let blobs = repo_store::account_blobs(c, account)?;
             // The firehose keeps no history of a deleted account (its past commits carry its
             // records), as the reference drops all of an account's events but the deletion's.
-            c.execute("DELETE FROM repo_seq WHERE did = ?1", [&did_owned])
-                .map_err(DbError::from)?;
-            for sql in [
-                "DELETE FROM repo_block WHERE account = ?1",
-                "DELETE FROM record WHERE account = ?1",
-                "DELETE FROM record_blob WHERE account = ?1",
-                "DELETE FROM blob WHERE account = ?1",
-                "DELETE FROM account WHERE id = ?1",
-            ] {
-                c.execute(sql, [account]).map_err(DbError::from)?;
-            }
-            emit_account(txn, &st.sequencer, &did_owned, false, Some("deleted"))
-                .map_err(XrpcError::internal)?;
+            sequencer::store::delete_events_of(c, &did_owned)?;
+            repo_store::delete_repo(c, account)?;
+            store::delete(c, account)?;
+            emit_account(txn, &st.sequencer, &did_owned, false, Some("deleted"))?;
             // Blob bytes are shared by CID; only those no other account holds may go. They
             // go here, last in the job, not after it: see `blobs` on ordering with uploads.
             for cid in blobs {
-                let still: bool = c
-                    .query_row(
-                        "SELECT EXISTS(SELECT 1 FROM blob WHERE cid = ?1)",
-                        [&cid],
-                        |r| r.get(0),
-                    )
-                    .map_err(DbError::from)?;
-                if !still && let Ok(cid) = atproto::data::parse_cid(&cid) {
+                if !repo_store::blob_held(c, &cid)?
+                    && let Ok(cid) = atproto::data::parse_cid(&cid)
+                {
                     st.blobs.remove(&cid);
                 }
             }
-            Ok::<_, XrpcError>(())
+            Ok::<_, AccountError>(())
         })
         .await?;
     state.keys.forget(account);
@@ -322,24 +303,21 @@ pub async fn update_handle(
     account: i64,
     did: &str,
     handle: &str,
-) -> Result<(), XrpcError> {
+) -> Result<(), AccountError> {
     let st = state.clone();
     let (d, h) = (did.to_owned(), handle.to_owned());
-    state.plc.update_handle(state, account, did, handle).await?;
+    state
+        .plc
+        .update_handle(&state.secrets.plc_rotation_key, did, handle)
+        .await?;
     state
         .db
         .writer
         .run(move |txn: &mut WriteTxn<'_>| {
-            store::set_handle(txn.conn, account, &h).map_err(|e| match e {
-                DbError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
-                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-                {
-                    XrpcError::named("HandleNotAvailable", "Handle already taken")
-                }
-                other => XrpcError::from(other),
-            })?;
-            emit_identity(txn, &st.sequencer, &d, Some(&h)).map_err(XrpcError::internal)?;
-            Ok::<_, XrpcError>(())
+            store::set_handle(txn.conn, account, &h)
+                .map_err(|e| taken(e, "Handle already taken"))?;
+            emit_identity(txn, &st.sequencer, &d, Some(&h))?;
+            Ok::<_, AccountError>(())
         })
         .await
 }

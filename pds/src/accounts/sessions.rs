@@ -1,10 +1,10 @@
 //! Issuing and rotating session tokens.
 
+use super::store;
 use crate::auth::{Scope, SessionClaims, TokenKind, mint_session};
+use crate::clock::now_secs;
 use crate::db::{DbError, WriteTxn};
-use crate::state::{AppState, now_secs};
-use hearth_xrpc::XrpcError;
-use rusqlite::{OptionalExtension, params};
+use crate::state::AppState;
 
 /// Access tokens live two hours, refresh tokens ninety days, as the reference's.
 pub const ACCESS_TTL: i64 = 2 * 3600;
@@ -12,6 +12,19 @@ pub const REFRESH_TTL: i64 = 90 * 24 * 3600;
 /// A used refresh token still answers (with its successor) for this long, so a client that
 /// retries a refresh after a dropped response is not signed out.
 pub const REFRESH_GRACE: i64 = 2 * 3600;
+
+/// Why a refresh token was not honoured.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("Token has been revoked")]
+    Revoked,
+    #[error("Token has expired")]
+    Expired,
+    #[error("App password has been revoked")]
+    AppPasswordRevoked,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
 
 pub struct Tokens {
     pub access: String,
@@ -60,7 +73,7 @@ pub async fn create(
     account: i64,
     did: &str,
     app_password: Option<(String, bool)>,
-) -> Result<Tokens, XrpcError> {
+) -> Result<Tokens, SessionError> {
     let id = new_id();
     let exp = now_secs() + REFRESH_TTL;
     let name = app_password.as_ref().map(|(n, _)| n.clone());
@@ -69,10 +82,7 @@ pub async fn create(
         .db
         .writer
         .run(move |txn: &mut WriteTxn<'_>| {
-            txn.conn
-                .prepare_cached("INSERT INTO refresh_token (id, account, app_password, expires_at) VALUES (?1, ?2, ?3, ?4)")?
-                .execute(params![row_id, account, name, exp])?;
-            Ok::<_, DbError>(())
+            store::insert_refresh_token(txn.conn, &row_id, account, name.as_deref(), exp)
         })
         .await?;
     Ok(mint(state, did, scope_for(app_password.as_ref()), &id, exp))
@@ -84,59 +94,35 @@ pub async fn refresh(
     account: i64,
     did: &str,
     jti: &str,
-) -> Result<Tokens, XrpcError> {
+) -> Result<Tokens, SessionError> {
     let jti = jti.to_owned();
     let (id, exp, app_password) = state
         .db
         .writer
         .run(move |txn: &mut WriteTxn<'_>| {
             let now = now_secs();
-            let row: Option<(i64, Option<String>, i64, Option<String>)> = txn
-                .conn
-                .prepare_cached("SELECT account, app_password, expires_at, next_id FROM refresh_token WHERE id = ?1")
-                .map_err(DbError::from)?
-                .query_row([&jti], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-                .optional()
-                .map_err(DbError::from)?;
-            let Some((owner, app_password, expires_at, next_id)) = row else {
-                return Err(XrpcError::invalid_token("Token has been revoked"));
+            let Some(token) = store::refresh_token(txn.conn, &jti)? else {
+                return Err(SessionError::Revoked);
             };
-            if owner != account || expires_at <= now {
-                return Err(XrpcError::expired_token());
+            if token.account != account || token.expires_at <= now {
+                return Err(SessionError::Expired);
             }
-            let privileged = match &app_password {
-                Some(name) => txn
-                    .conn
-                    .prepare_cached("SELECT privileged FROM app_password WHERE account = ?1 AND name = ?2")
-                    .map_err(DbError::from)?
-                    .query_row(params![account, name], |r| r.get::<_, bool>(0))
-                    .optional()
-                    .map_err(DbError::from)?
-                    .ok_or_else(|| XrpcError::invalid_token("App password has been revoked"))?,
+            let privileged = match &token.app_password {
+                Some(name) => store::app_password_privileged(txn.conn, account, name)?
+                    .ok_or(SessionError::AppPasswordRevoked)?,
                 None => false,
             };
-            let ap = app_password.map(|n| (n, privileged));
+            let ap = token.app_password.map(|n| (n, privileged));
             let exp = now + REFRESH_TTL;
-            if let Some(next) = next_id {
+            if let Some(next) = token.next_id {
                 // A retry of a refresh already done: hand out the same successor.
-                txn.conn
-                    .prepare_cached("UPDATE refresh_token SET expires_at = ?2 WHERE id = ?1")
-                    .map_err(DbError::from)?
-                    .execute(params![next, exp])
-                    .map_err(DbError::from)?;
+                store::set_refresh_expiry(txn.conn, &next, exp)?;
                 return Ok((next, exp, ap));
             }
             let next = new_id();
-            txn.conn
-                .prepare_cached("INSERT INTO refresh_token (id, account, app_password, expires_at) VALUES (?1, ?2, ?3, ?4)")
-                .map_err(DbError::from)?
-                .execute(params![next, account, ap.as_ref().map(|(n, _)| n.clone()), exp])
-                .map_err(DbError::from)?;
-            txn.conn
-                .prepare_cached("UPDATE refresh_token SET next_id = ?2, expires_at = MIN(expires_at, ?3) WHERE id = ?1")
-                .map_err(DbError::from)?
-                .execute(params![jti, next, now + REFRESH_GRACE])
-                .map_err(DbError::from)?;
+            let name = ap.as_ref().map(|(n, _)| n.as_str());
+            store::insert_refresh_token(txn.conn, &next, account, name, exp)?;
+            store::rotate_refresh_token(txn.conn, &jti, &next, now + REFRESH_GRACE)?;
             Ok((next, exp, ap))
         })
         .await?;
@@ -144,20 +130,12 @@ pub async fn refresh(
 }
 
 /// Ends a session by revoking its refresh token (and any successor it was rotated to).
-pub async fn revoke(state: &AppState, jti: &str) -> Result<(), XrpcError> {
+pub async fn revoke(state: &AppState, jti: &str) -> Result<(), SessionError> {
     let jti = jti.to_owned();
     state
         .db
         .writer
-        .run(move |txn: &mut WriteTxn<'_>| {
-            txn.conn
-                .prepare_cached(
-                    "DELETE FROM refresh_token WHERE id = ?1
-                     OR id = (SELECT next_id FROM refresh_token WHERE id = ?1)",
-                )?
-                .execute([jti])?;
-            Ok::<_, DbError>(())
-        })
+        .run(move |txn: &mut WriteTxn<'_>| store::delete_refresh_token(txn.conn, &jti))
         .await?;
     Ok(())
 }

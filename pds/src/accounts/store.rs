@@ -1,8 +1,6 @@
 //! Account rows.
 
-use crate::db::DbError;
-use crate::state::AppState;
-use hearth_xrpc::XrpcError;
+use crate::db::{DbError, Readers};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,26 +118,21 @@ pub fn handle_taken(conn: &Connection, handle: &str) -> Result<bool, DbError> {
 
 /// The account id and status for a DID: what every authenticated request checks.
 pub async fn status_by_did(
-    state: &AppState,
+    readers: &Readers,
     did: &str,
-) -> Result<Option<(i64, AccountStatus)>, XrpcError> {
+) -> Result<Option<(i64, AccountStatus)>, DbError> {
     let did = did.to_owned();
-    state
-        .db
-        .readers
+    readers
         .read(move |conn| {
-            Ok::<_, XrpcError>(
-                conn.prepare_cached("SELECT id, status FROM account WHERE did = ?1")
-                    .map_err(DbError::from)?
-                    .query_row([&did], |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            AccountStatus::from_column(r.get::<_, Option<String>>(1)?.as_deref()),
-                        ))
-                    })
-                    .optional()
-                    .map_err(DbError::from)?,
-            )
+            Ok(conn
+                .prepare_cached("SELECT id, status FROM account WHERE did = ?1")?
+                .query_row([&did], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        AccountStatus::from_column(r.get::<_, Option<String>>(1)?.as_deref()),
+                    ))
+                })
+                .optional()?)
         })
         .await
 }
@@ -185,4 +178,238 @@ pub fn signing_key(conn: &Connection, id: i64) -> Result<Option<Vec<u8>>, DbErro
         .prepare_cached("SELECT signing_key FROM account WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
         .optional()?)
+}
+
+/// A stored refresh token.
+pub struct RefreshToken {
+    pub account: i64,
+    pub app_password: Option<String>,
+    pub expires_at: i64,
+    /// The token it was rotated to, if it was.
+    pub next_id: Option<String>,
+}
+
+pub fn refresh_token(conn: &Connection, id: &str) -> Result<Option<RefreshToken>, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT account, app_password, expires_at, next_id FROM refresh_token WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok(RefreshToken {
+                account: r.get(0)?,
+                app_password: r.get(1)?,
+                expires_at: r.get(2)?,
+                next_id: r.get(3)?,
+            })
+        })
+        .optional()?)
+}
+
+pub fn insert_refresh_token(
+    conn: &Connection,
+    id: &str,
+    account: i64,
+    app_password: Option<&str>,
+    expires_at: i64,
+) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "INSERT INTO refresh_token (id, account, app_password, expires_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![id, account, app_password, expires_at])?;
+    Ok(())
+}
+
+pub fn set_refresh_expiry(conn: &Connection, id: &str, expires_at: i64) -> Result<(), DbError> {
+    conn.prepare_cached("UPDATE refresh_token SET expires_at = ?2 WHERE id = ?1")?
+        .execute(params![id, expires_at])?;
+    Ok(())
+}
+
+/// Points a refresh token at its successor; it expires by `expires_by` at the latest.
+pub fn rotate_refresh_token(
+    conn: &Connection,
+    id: &str,
+    next: &str,
+    expires_by: i64,
+) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "UPDATE refresh_token SET next_id = ?2, expires_at = MIN(expires_at, ?3) WHERE id = ?1",
+    )?
+    .execute(params![id, next, expires_by])?;
+    Ok(())
+}
+
+/// Deletes a refresh token and the successor it was rotated to.
+pub fn delete_refresh_token(conn: &Connection, id: &str) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "DELETE FROM refresh_token WHERE id = ?1
+         OR id = (SELECT next_id FROM refresh_token WHERE id = ?1)",
+    )?
+    .execute([id])?;
+    Ok(())
+}
+
+/// Whether an app password is privileged; `None` once it is revoked.
+pub fn app_password_privileged(
+    conn: &Connection,
+    account: i64,
+    name: &str,
+) -> Result<Option<bool>, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT privileged FROM app_password WHERE account = ?1 AND name = ?2")?
+        .query_row(params![account, name], |r| r.get(0))
+        .optional()?)
+}
+
+/// The account's `app.bsky.*` preferences, as stored JSON, in the order they were put.
+pub fn bsky_preferences(conn: &Connection, account: i64) -> Result<Vec<String>, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT value FROM account_pref WHERE account = ?1 AND name LIKE 'app.bsky.%' ORDER BY id",
+        )?
+        .query_map([account], |r| r.get(0))?
+        .collect::<Result<_, _>>()?)
+}
+
+/// Replaces all of the account's `app.bsky.*` preferences with `prefs` (name, JSON value).
+pub fn replace_bsky_preferences(
+    conn: &Connection,
+    account: i64,
+    prefs: &[(String, String)],
+) -> Result<(), DbError> {
+    conn.execute(
+        "DELETE FROM account_pref WHERE account = ?1 AND name LIKE 'app.bsky.%'",
+        [account],
+    )?;
+    let mut stmt =
+        conn.prepare_cached("INSERT INTO account_pref (account, name, value) VALUES (?1, ?2, ?3)")?;
+    for (name, value) in prefs {
+        stmt.execute(params![account, name, value])?;
+    }
+    Ok(())
+}
+
+pub fn delete(conn: &Connection, id: i64) -> Result<(), DbError> {
+    conn.execute("DELETE FROM account WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// An account's app passwords: (name, password hash, privileged).
+pub fn app_passwords(
+    conn: &Connection,
+    account: i64,
+) -> Result<Vec<(String, String, bool)>, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT name, password_hash, privileged FROM app_password WHERE account = ?1",
+        )?
+        .query_map([account], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?)
+}
+
+/// An account's app passwords for listing, oldest first: (name, created at, privileged).
+pub fn list_app_passwords(
+    conn: &Connection,
+    account: i64,
+) -> Result<Vec<(String, String, bool)>, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT name, created_at, privileged FROM app_password WHERE account = ?1 ORDER BY created_at",
+        )?
+        .query_map([account], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?)
+}
+
+pub fn insert_app_password(
+    conn: &Connection,
+    account: i64,
+    name: &str,
+    password_hash: &str,
+    privileged: bool,
+    created_at: &str,
+) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "INSERT INTO app_password (account, name, password_hash, privileged, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        account,
+        name,
+        password_hash,
+        privileged,
+        created_at
+    ])?;
+    Ok(())
+}
+
+/// Deletes an app password; the sessions opened with it end now, not when their tokens expire.
+pub fn revoke_app_password(conn: &Connection, account: i64, name: &str) -> Result<(), DbError> {
+    conn.execute(
+        "DELETE FROM app_password WHERE account = ?1 AND name = ?2",
+        params![account, name],
+    )?;
+    conn.execute(
+        "DELETE FROM refresh_token WHERE account = ?1 AND app_password = ?2",
+        params![account, name],
+    )?;
+    Ok(())
+}
+
+/// Stores the code that confirms an account deletion (replacing an earlier one).
+pub fn set_delete_token(
+    conn: &Connection,
+    account: i64,
+    token: &str,
+    requested_at: &str,
+) -> Result<(), DbError> {
+    conn.execute(
+        "INSERT OR REPLACE INTO email_token (account, purpose, token, requested_at)
+         VALUES (?1, 'delete_account', ?2, ?3)",
+        params![account, token, requested_at],
+    )?;
+    Ok(())
+}
+
+pub fn delete_token(conn: &Connection, account: i64) -> Result<Option<String>, DbError> {
+    Ok(conn
+        .query_row(
+            "SELECT token FROM email_token WHERE account = ?1 AND purpose = 'delete_account'",
+            [account],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Sets an account's status and takedown reference (the admin's takedown and its reversal).
+pub fn set_takedown(
+    conn: &Connection,
+    id: i64,
+    status: Option<&str>,
+    takedown_ref: Option<&str>,
+) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE account SET status = ?2, takedown_ref = ?3 WHERE id = ?1",
+        params![id, status, takedown_ref],
+    )?;
+    Ok(())
+}
+
+/// Ends every session of an account.
+pub fn delete_refresh_tokens(conn: &Connection, account: i64) -> Result<(), DbError> {
+    conn.execute("DELETE FROM refresh_token WHERE account = ?1", [account])?;
+    Ok(())
+}
+
+/// Sets the password of the account with this DID and signs every session of it out; returns
+/// how many accounts changed (0 when there is none).
+pub fn set_password_by_did(conn: &Connection, did: &str, hash: &str) -> Result<usize, DbError> {
+    let n = conn.execute(
+        "UPDATE account SET password_hash = ?2 WHERE did = ?1",
+        params![did, hash],
+    )?;
+    conn.execute(
+        "DELETE FROM refresh_token WHERE account = (SELECT id FROM account WHERE did = ?1)",
+        [did],
+    )?;
+    Ok(n)
 }

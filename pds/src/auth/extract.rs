@@ -2,7 +2,8 @@
 
 use super::tokens::{Scope, SessionError, TokenKind, decode_session};
 use crate::accounts::{self, AccountStatus};
-use crate::state::{AppState, now_secs};
+use crate::clock::now_secs;
+use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -104,7 +105,7 @@ async fn access(parts: &Parts, state: &AppState, token: &str) -> Result<AccessAu
         .filter(|s| *s != Scope::Refresh)
         .ok_or_else(|| XrpcError::invalid_token("Bad token scope"))?;
     let _ = parts;
-    let acct = accounts::status_by_did(state, &claims.sub)
+    let acct = accounts::status_by_did(&state.db.readers, &claims.sub)
         .await?
         .ok_or_else(|| XrpcError::invalid_token("Account not found"))?;
     if acct.1 == AccountStatus::Takendown {
@@ -173,7 +174,7 @@ impl FromRequestParts<AppState> for RefreshAuth {
         let jti = claims
             .jti
             .ok_or_else(|| XrpcError::invalid_token("Refresh token has no id"))?;
-        let acct = accounts::status_by_did(state, &claims.sub)
+        let acct = accounts::status_by_did(&state.db.readers, &claims.sub)
             .await?
             .ok_or_else(|| XrpcError::invalid_token("Account not found"))?;
         Ok(RefreshAuth {

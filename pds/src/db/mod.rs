@@ -29,11 +29,10 @@ pub type WriteTxn<'c> = hearth_db::WriteTxn<'c, Seq>;
 const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
 
 /// The PDS's connections. Each keeps its own page cache for as long as it lives, so the caches
-/// are what the pool costs in memory: with 32 MB each, replaying the firehose to 50 subscribers
-/// filled every reader's and took the server to 380 MiB. Pages that miss come from the
-/// operating system's file cache, which is not the server's memory: readers (point lookups and
-/// firehose pages) do as well with 1 MiB, and the writer, which walks every account's MST on
-/// each commit, keeps 8 MiB.
+/// are what the pool costs in memory (figures in `docs/benchmarks.md`, "PDS connection page
+/// caches"). Pages that miss come from the operating system's file cache, which is not the
+/// server's memory: readers (point lookups and firehose pages) do as well with 1 MiB, and the
+/// writer, which walks every account's MST on each commit, keeps 8 MiB.
 pub const CONNECTIONS: Connections = Connections {
     readers: 8,
     writer_cache_kib: 8 * 1024,

@@ -1,10 +1,11 @@
-//! Repositories: the block store over SQLite, preparing writes, committing them, reading.
+//! Repositories: the block store over SQLite, preparing writes, committing them; the
+//! repository tables' SQL in `store`.
 
 pub mod blocks;
 pub mod commit;
 pub mod prepare;
-pub mod read;
+pub mod store;
 
 pub use blocks::SqlBlocks;
-pub use commit::{CommitOutcome, Intent, WriteRequest, WriteResult, commit_writes, create_repo};
-pub use prepare::{PreparedWrite, prepare_record};
+pub use commit::{CommitError, CommitOutcome, Committer, Intent, WriteRequest, WriteResult};
+pub use prepare::{PrepareError, PreparedWrite, prepare_record};

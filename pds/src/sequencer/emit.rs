@@ -1,12 +1,11 @@
 //! Sequencing events inside a write transaction.
 
-use super::{SeqFrame, Sequencer};
+use super::{SeqFrame, Sequencer, store};
+use crate::clock::{now_iso, now_secs};
 use crate::db::{DbError, WriteTxn};
-use crate::state::{now_iso, now_secs};
 use atproto::car::write_car;
 use atproto::firehose::{Account, Event, Identity, Sync, encode_event};
 use bytes::Bytes;
-use rusqlite::params;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmitError {
@@ -35,17 +34,7 @@ pub fn emit(txn: &mut WriteTxn<'_>, seq: &Sequencer, mut event: Event) -> Result
     }
     let did = event.did().unwrap_or_default().to_owned();
     let frame = Bytes::from(encode_event(&event).map_err(|e| EmitError::Encode(e.to_string()))?);
-    txn.conn
-        .prepare_cached(
-            "INSERT INTO repo_seq (seq, did, kind, frame, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(params![
-            n,
-            did,
-            event.type_name(),
-            frame.as_ref(),
-            now_secs()
-        ])?;
+    store::insert(txn.conn, n, &did, event.type_name(), &frame, now_secs())?;
     let seq = seq.clone();
     txn.after_commit(move || seq.publish(SeqFrame { seq: n, frame }));
     Ok(n)

@@ -1,12 +1,12 @@
 //! The firehose: events are sequenced inside the write transaction that causes them (so an
 //! event is durable before the write is acknowledged, and numbers survive restarts), encoded
-//! once, stored, and after commit shared by reference with every live subscriber.
+//! once, stored, and after commit shared by reference with every live subscriber (the
+//! WebSocket side is `xrpc::subscribe`).
 
 mod emit;
-mod subscribe;
+pub mod store;
 
-pub use emit::{emit, emit_account, emit_identity, emit_sync};
-pub use subscribe::subscribe_repos;
+pub use emit::{EmitError, emit, emit_account, emit_identity, emit_sync};
 
 use bytes::Bytes;
 use std::sync::Arc;

@@ -3,14 +3,15 @@
 use super::sync::repeated;
 use crate::accounts::{invites, service, store};
 use crate::auth::{AdminAuth, hash_password};
+use crate::clock::now_iso;
 use crate::db::{DbError, WriteTxn};
+use crate::repo::store as repo_store;
 use crate::sequencer::emit_account;
-use crate::state::{AppState, now_iso};
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use hearth_xrpc::{XJson, XQuery};
 use hearth_xrpc::{XrpcError, XrpcResult};
-use rusqlite::{OptionalExtension, params};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -123,41 +124,66 @@ pub async fn update_subject_status(
             let c = txn.conn;
             match kind.as_str() {
                 "com.atproto.admin.defs#repoRef" => {
-                    let did = subject.get("did").and_then(Value::as_str).ok_or_else(|| XrpcError::invalid_request("repoRef needs did"))?;
-                    let a = store::by_did(c, did)?.ok_or_else(|| XrpcError::not_found("NotFound", "Account not found"))?;
+                    let did = subject
+                        .get("did")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| XrpcError::invalid_request("repoRef needs did"))?;
+                    let a = store::by_did(c, did)?
+                        .ok_or_else(|| XrpcError::not_found("NotFound", "Account not found"))?;
                     let (status, active) = if applied_ref.is_some() {
                         (Some("takendown"), false)
                     } else {
-                        (a.deactivated_at.as_ref().map(|_| "deactivated"), a.deactivated_at.is_none())
+                        (
+                            a.deactivated_at.as_ref().map(|_| "deactivated"),
+                            a.deactivated_at.is_none(),
+                        )
                     };
-                    c.execute("UPDATE account SET status = ?2, takedown_ref = ?3 WHERE id = ?1", params![a.id, status, applied_ref])
-                        .map_err(DbError::from)?;
+                    store::set_takedown(c, a.id, status, applied_ref.as_deref())?;
                     if applied_ref.is_some() {
-                        c.execute("DELETE FROM refresh_token WHERE account = ?1", [a.id]).map_err(DbError::from)?;
+                        store::delete_refresh_tokens(c, a.id)?;
                     }
-                    emit_account(txn, &st.sequencer, did, active, status).map_err(XrpcError::internal)?;
+                    emit_account(txn, &st.sequencer, did, active, status)
+                        .map_err(XrpcError::internal)?;
                 }
                 "com.atproto.repo.strongRef" => {
-                    let uri = subject.get("uri").and_then(Value::as_str).ok_or_else(|| XrpcError::invalid_request("strongRef needs uri"))?;
-                    let parsed: atproto::syntax::AtUri = uri.parse().map_err(|_| XrpcError::invalid_request("Invalid uri"))?;
+                    let uri = subject
+                        .get("uri")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| XrpcError::invalid_request("strongRef needs uri"))?;
+                    let parsed: atproto::syntax::AtUri = uri
+                        .parse()
+                        .map_err(|_| XrpcError::invalid_request("Invalid uri"))?;
                     let (Some(col), Some(rkey)) = (parsed.collection(), parsed.rkey()) else {
                         return Err(XrpcError::invalid_request("uri must name a record"));
                     };
-                    let a = store::by_identifier(c, parsed.authority().as_str())?.ok_or_else(|| XrpcError::not_found("NotFound", "Account not found"))?;
-                    c.execute(
-                        "UPDATE record SET takedown_ref = ?4 WHERE account = ?1 AND collection = ?2 AND rkey = ?3",
-                        params![a.id, col.as_str(), rkey.as_str(), applied_ref],
-                    )
-                    .map_err(DbError::from)?;
+                    let a = store::by_identifier(c, parsed.authority().as_str())?
+                        .ok_or_else(|| XrpcError::not_found("NotFound", "Account not found"))?;
+                    repo_store::set_record_takedown(
+                        c,
+                        a.id,
+                        col.as_str(),
+                        rkey.as_str(),
+                        applied_ref.as_deref(),
+                    )?;
                 }
                 "com.atproto.admin.defs#repoBlobRef" => {
-                    let did = subject.get("did").and_then(Value::as_str).ok_or_else(|| XrpcError::invalid_request("repoBlobRef needs did"))?;
-                    let cid = subject.get("cid").and_then(Value::as_str).ok_or_else(|| XrpcError::invalid_request("repoBlobRef needs cid"))?;
-                    let a = store::by_did(c, did)?.ok_or_else(|| XrpcError::not_found("NotFound", "Account not found"))?;
-                    c.execute("UPDATE blob SET takedown_ref = ?3 WHERE account = ?1 AND cid = ?2", params![a.id, cid, applied_ref])
-                        .map_err(DbError::from)?;
+                    let did = subject
+                        .get("did")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| XrpcError::invalid_request("repoBlobRef needs did"))?;
+                    let cid = subject
+                        .get("cid")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| XrpcError::invalid_request("repoBlobRef needs cid"))?;
+                    let a = store::by_did(c, did)?
+                        .ok_or_else(|| XrpcError::not_found("NotFound", "Account not found"))?;
+                    repo_store::set_blob_takedown(c, a.id, cid, applied_ref.as_deref())?;
                 }
-                other => return Err(XrpcError::invalid_request(format!("Unsupported subject type: {other:?}"))),
+                other => {
+                    return Err(XrpcError::invalid_request(format!(
+                        "Unsupported subject type: {other:?}"
+                    )));
+                }
             }
             Ok::<_, XrpcError>(())
         })
@@ -187,14 +213,7 @@ pub async fn get_subject_status(
                 return Ok::<_, DbError>(None);
             };
             let blob_ref = match &b {
-                Some(cid) => c
-                    .query_row(
-                        "SELECT takedown_ref FROM blob WHERE account = ?1 AND cid = ?2",
-                        params![a.id, cid],
-                        |r| r.get(0),
-                    )
-                    .optional()?
-                    .flatten(),
+                Some(cid) => repo_store::blob(c, a.id, cid)?.and_then(|(_, _, r)| r),
                 None => None,
             };
             Ok(Some((a.takedown_ref, blob_ref)))
@@ -325,16 +344,10 @@ pub async fn disable_invite_codes(
         .writer
         .run(move |txn: &mut WriteTxn<'_>| {
             for code in input.codes.unwrap_or_default() {
-                txn.conn.execute(
-                    "UPDATE invite_code SET disabled = 1 WHERE code = ?1",
-                    [code],
-                )?;
+                invites::disable(txn.conn, &code)?;
             }
             for account in input.accounts.unwrap_or_default() {
-                txn.conn.execute(
-                    "UPDATE invite_code SET disabled = 1 WHERE for_account = ?1",
-                    [account],
-                )?;
+                invites::disable_for_account(txn.conn, &account)?;
             }
             Ok::<_, DbError>(())
         })
@@ -382,18 +395,7 @@ pub async fn update_account_password(
     let changed = state
         .db
         .writer
-        .run(move |txn: &mut WriteTxn<'_>| {
-            let n = txn.conn.execute(
-                "UPDATE account SET password_hash = ?2 WHERE did = ?1",
-                params![input.did, hash],
-            )?;
-            // A password change signs every session out.
-            txn.conn.execute(
-                "DELETE FROM refresh_token WHERE account = (SELECT id FROM account WHERE did = ?1)",
-                [&input.did],
-            )?;
-            Ok::<_, DbError>(n)
-        })
+        .run(move |txn: &mut WriteTxn<'_>| store::set_password_by_did(txn.conn, &input.did, &hash))
         .await?;
     if changed == 0 {
         return Err(XrpcError::not_found("NotFound", "Account not found"));

@@ -2,16 +2,17 @@
 //! map errors. Anything not served here falls through to the proxy.
 
 mod admin;
+mod error;
 mod identity;
 mod prefs;
 mod repo;
 mod server;
+mod subscribe;
 mod sync;
 mod unread;
 mod well_known;
 
 use crate::proxy;
-use crate::sequencer::subscribe_repos;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -144,7 +145,10 @@ pub fn router(state: AppState) -> Router {
         .route(&x("com.atproto.sync.listRepos"), get(sync::list_repos))
         .route(&x("com.atproto.sync.getBlob"), get(sync::get_blob))
         .route(&x("com.atproto.sync.listBlobs"), get(sync::list_blobs))
-        .route(&x("com.atproto.sync.subscribeRepos"), get(subscribe_repos))
+        .route(
+            &x("com.atproto.sync.subscribeRepos"),
+            get(subscribe::subscribe_repos),
+        )
         // com.atproto.admin
         .route(
             &x("com.atproto.admin.getAccountInfo"),

@@ -1,13 +1,13 @@
 //! `app.bsky.actor.getPreferences` / `putPreferences`: private account state the PDS keeps.
 
+use crate::accounts::store;
 use crate::auth::AccessAuth;
-use crate::db::{DbError, WriteTxn};
+use crate::db::WriteTxn;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use hearth_xrpc::XJson;
 use hearth_xrpc::{XrpcError, XrpcResult};
-use rusqlite::params;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -22,14 +22,11 @@ pub async fn get_preferences(
     let prefs: Vec<Value> = state
         .db
         .readers
-        .read(move |c| {
-            let rows = c
-                .prepare_cached("SELECT value FROM account_pref WHERE account = ?1 AND name LIKE 'app.bsky.%' ORDER BY id")?
-                .query_map([account], |r| r.get::<_, String>(0))?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok::<_, DbError>(rows.into_iter().filter_map(|s| serde_json::from_str(&s).ok()).collect())
-        })
-        .await?;
+        .read(move |c| store::bsky_preferences(c, account))
+        .await?
+        .into_iter()
+        .filter_map(|s| serde_json::from_str(&s).ok())
+        .collect();
     Ok(Json(json!({ "preferences": prefs })))
 }
 
@@ -72,17 +69,7 @@ pub async fn put_preferences(
         .db
         .writer
         .run(move |txn: &mut WriteTxn<'_>| {
-            txn.conn.execute(
-                "DELETE FROM account_pref WHERE account = ?1 AND name LIKE 'app.bsky.%'",
-                [account],
-            )?;
-            let mut stmt = txn.conn.prepare_cached(
-                "INSERT INTO account_pref (account, name, value) VALUES (?1, ?2, ?3)",
-            )?;
-            for (name, value) in &rows {
-                stmt.execute(params![account, name, value])?;
-            }
-            Ok::<_, DbError>(())
+            store::replace_bsky_preferences(txn.conn, account, &rows)
         })
         .await?;
     Ok(Json(json!({})))

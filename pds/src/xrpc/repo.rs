@@ -3,10 +3,12 @@
 use crate::accounts::service::did_document;
 use crate::accounts::store;
 use crate::auth::AccessAuth;
+use crate::clock::{now_iso, now_secs};
 use crate::db::{DbError, WriteTxn};
 use crate::limits;
-use crate::repo::{CommitOutcome, Intent, WriteRequest, commit_writes, prepare_record, read};
-use crate::state::{AppState, now_iso, now_secs};
+use crate::repo::store as repo_store;
+use crate::repo::{CommitOutcome, Intent, WriteRequest, prepare_record};
+use crate::state::AppState;
 use atproto::data::{Cid, cbor, json as datajson, parse_cid};
 use atproto::firehose::MAX_OPS;
 use atproto::repo::WriteAction;
@@ -17,7 +19,6 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use hearth_xrpc::{XJson, XQuery};
 use hearth_xrpc::{XrpcError, XrpcResult};
-use rusqlite::params;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -85,13 +86,15 @@ async fn commit(
     {
         return Err(XrpcError::rate_limited());
     }
-    let st = state.clone();
+    let committer = state.committer();
     let (account, did) = (auth.account, auth.did.clone());
     state
         .db
         .writer
         .run(move |txn: &mut WriteTxn<'_>| {
-            commit_writes(txn, &st, account, &did, writes, swap_commit)
+            committer
+                .commit_writes(txn, account, &did, writes, swap_commit)
+                .map_err(XrpcError::from)
         })
         .await
 }
@@ -242,7 +245,7 @@ pub async fn delete_record(
     let exists = state
         .db
         .readers
-        .read(move |conn| Ok::<_, DbError>(read::record(conn, account, &c, &k)?.is_some()))
+        .read(move |conn| Ok::<_, DbError>(repo_store::record(conn, account, &c, &k)?.is_some()))
         .await?;
     if !exists && swap_record.is_none() && swap.is_none() {
         return Ok(Json(json!({})));
@@ -399,7 +402,7 @@ pub async fn get_record(
     let found = state
         .db
         .readers
-        .read(move |conn| read::record(conn, id, &c, &k))
+        .read(move |conn| repo_store::record(conn, id, &c, &k))
         .await?;
     let (cid, bytes) = match found {
         Some((cid, bytes)) if want.is_none_or(|w| w == cid) => (cid, bytes),
@@ -451,7 +454,7 @@ pub async fn list_records(
     let rows = state
         .db
         .readers
-        .read(move |conn| read::list(conn, id, &c, limit, cursor.as_deref(), reverse))
+        .read(move |conn| repo_store::list(conn, id, &c, limit, cursor.as_deref(), reverse))
         .await?;
     let cursor = (rows.len() as u32 == limit)
         .then(|| rows.last().map(|r| r.0.clone()))
@@ -487,7 +490,7 @@ pub async fn describe_repo(
         .db
         .readers
         .read(move |c| {
-            let cols = read::collections(c, id)?;
+            let cols = repo_store::collections(c, id)?;
             let key = st.keys.get(c, id).map_err(XrpcError::internal)?;
             Ok::<_, XrpcError>((cols, key))
         })
@@ -530,31 +533,22 @@ pub async fn upload_blob(
         .and_then(|v| v.to_str().ok());
     let stored = state
         .blobs
-        .put(body, state.cfg.blob_max_bytes, declared)
+        .put(body.into_data_stream(), state.cfg.blob_max_bytes, declared)
         .await?;
     let (account, placed, st) = (auth.account, stored.clone(), state.clone());
     let recorded = state
         .db
         .writer
         .run(move |txn: &mut WriteTxn<'_>| {
-            txn.conn
-                .prepare_cached(
-                    "INSERT INTO blob (account, cid, mime_type, size, created_at, unreferenced_since)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (account, cid) DO UPDATE SET unreferenced_since =
-                       CASE WHEN EXISTS (SELECT 1 FROM record_blob WHERE account = ?1 AND blob_cid = ?2) THEN NULL ELSE ?6 END",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        account,
-                        placed.cid.to_string(),
-                        placed.mime_type,
-                        placed.size as i64,
-                        now_iso(),
-                        now_secs()
-                    ])
-                })
-                .map_err(|e| XrpcError::from(DbError::from(e)))?;
+            repo_store::record_upload(
+                txn.conn,
+                account,
+                &placed.cid,
+                &placed.mime_type,
+                placed.size,
+                &now_iso(),
+                now_secs(),
+            )?;
             // The bytes go into place in the same job as the row (see `blobs`), last, so a
             // failed insert leaves them in the temporary directory to be discarded.
             st.blobs.place(&placed).map_err(XrpcError::internal)

@@ -3,15 +3,15 @@
 use crate::accounts::service::{self, NewAccountInput, did_document};
 use crate::accounts::{AccountStatus, sessions, store};
 use crate::auth::{AccessAuth, RefreshAuth, hash_password, new_app_password, verify_password};
+use crate::clock::{now_iso, now_secs};
 use crate::db::{DbError, WriteTxn};
 use crate::limits;
-use crate::state::{AppState, now_iso, now_secs};
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use hearth_xrpc::{XJson, XQuery};
 use hearth_xrpc::{XrpcError, XrpcResult};
-use rusqlite::{OptionalExtension, params};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -172,12 +172,7 @@ pub async fn create_session(
             let Some(a) = store::by_identifier(c, &ident)? else {
                 return Ok::<_, DbError>(None);
             };
-            let apps: Vec<(String, String, bool)> = c
-                .prepare_cached(
-                    "SELECT name, password_hash, privileged FROM app_password WHERE account = ?1",
-                )?
-                .query_map([a.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<Result<_, _>>()?;
+            let apps = store::app_passwords(c, a.id)?;
             Ok(Some((a, apps)))
         })
         .await?;
@@ -285,24 +280,13 @@ pub async fn create_app_password(
         .db
         .writer
         .run(move |txn: &mut WriteTxn<'_>| {
-            let exists = txn
-                .conn
-                .prepare_cached("SELECT 1 FROM app_password WHERE account = ?1 AND name = ?2")
-                .map_err(DbError::from)?
-                .query_row(params![account, n], |_| Ok(()))
-                .optional()
-                .map_err(DbError::from)?
-                .is_some();
-            if exists {
-                return Err(XrpcError::named("DuplicateName", "An app password with that name already exists"));
+            if store::app_password_privileged(txn.conn, account, &n)?.is_some() {
+                return Err(XrpcError::named(
+                    "DuplicateName",
+                    "An app password with that name already exists",
+                ));
             }
-            txn.conn
-                .prepare_cached(
-                    "INSERT INTO app_password (account, name, password_hash, privileged, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .map_err(DbError::from)?
-                .execute(params![account, n, hash, privileged, c])
-                .map_err(DbError::from)?;
+            store::insert_app_password(txn.conn, account, &n, &hash, privileged, &c)?;
             Ok(())
         })
         .await?;
@@ -319,16 +303,13 @@ pub async fn list_app_passwords(
     let rows: Vec<Value> = state
         .db
         .readers
-        .read(move |c| {
-            let rows = c
-                .prepare_cached("SELECT name, created_at, privileged FROM app_password WHERE account = ?1 ORDER BY created_at")?
-                .query_map([account], |r| {
-                    Ok(json!({ "name": r.get::<_, String>(0)?, "createdAt": r.get::<_, String>(1)?, "privileged": r.get::<_, bool>(2)? }))
-                })?
-                .collect::<Result<_, _>>()?;
-            Ok::<_, DbError>(rows)
+        .read(move |c| store::list_app_passwords(c, account))
+        .await?
+        .into_iter()
+        .map(|(name, created_at, privileged)| {
+            json!({ "name": name, "createdAt": created_at, "privileged": privileged })
         })
-        .await?;
+        .collect();
     Ok(Json(json!({ "passwords": rows })))
 }
 
@@ -348,16 +329,7 @@ pub async fn revoke_app_password(
         .db
         .writer
         .run(move |txn: &mut WriteTxn<'_>| {
-            txn.conn.execute(
-                "DELETE FROM app_password WHERE account = ?1 AND name = ?2",
-                params![account, input.name],
-            )?;
-            // Sessions opened with it end now, not when their tokens expire.
-            txn.conn.execute(
-                "DELETE FROM refresh_token WHERE account = ?1 AND app_password = ?2",
-                params![account, input.name],
-            )?;
-            Ok::<_, DbError>(())
+            store::revoke_app_password(txn.conn, account, &input.name)
         })
         .await?;
     Ok(Json(json!({})))
@@ -482,18 +454,18 @@ pub async fn check_account_status(
         .db
         .readers
         .read(move |c| {
-            let head = crate::repo::read::head(c, account)?;
-            let count = |sql: &str| c.query_row(sql, [account], |r| r.get::<_, i64>(0));
+            let head = crate::repo::store::head(c, account)?;
+            let n = crate::repo::store::counts(c, account)?;
             Ok::<_, DbError>(json!({
                 "activated": auth.status == AccountStatus::Active,
                 "validDid": true,
                 "repoCommit": head.as_ref().map(|h| h.0.to_string()),
                 "repoRev": head.as_ref().map(|h| h.1.clone()),
-                "repoBlocks": count("SELECT COUNT(*) FROM repo_block WHERE account = ?1")?,
-                "indexedRecords": count("SELECT COUNT(*) FROM record WHERE account = ?1")?,
-                "privateStateValues": count("SELECT COUNT(*) FROM account_pref WHERE account = ?1")?,
-                "expectedBlobs": count("SELECT COUNT(DISTINCT blob_cid) FROM record_blob WHERE account = ?1")?,
-                "importedBlobs": count("SELECT COUNT(*) FROM blob WHERE account = ?1 AND unreferenced_since IS NULL")?,
+                "repoBlocks": n.blocks,
+                "indexedRecords": n.records,
+                "privateStateValues": n.private_state_values,
+                "expectedBlobs": n.expected_blobs,
+                "importedBlobs": n.imported_blobs,
             }))
         })
         .await?;
@@ -515,11 +487,7 @@ pub async fn request_account_delete(
         .db
         .writer
         .run(move |txn: &mut WriteTxn<'_>| {
-            txn.conn.execute(
-                "INSERT OR REPLACE INTO email_token (account, purpose, token, requested_at) VALUES (?1, 'delete_account', ?2, ?3)",
-                params![account, t, now_iso()],
-            )?;
-            Ok::<_, DbError>(())
+            store::set_delete_token(txn.conn, account, &t, &now_iso())
         })
         .await?;
     // This PDS sends no email; the operator relays the code (it is never logged at info).
@@ -543,10 +511,10 @@ pub async fn delete_account(
         .db
         .readers
         .read(move |c| {
-            let Some(a) = store::by_did(c, &did)? else { return Ok::<_, DbError>(None) };
-            let token: Option<String> = c
-                .query_row("SELECT token FROM email_token WHERE account = ?1 AND purpose = 'delete_account'", [a.id], |r| r.get(0))
-                .optional()?;
+            let Some(a) = store::by_did(c, &did)? else {
+                return Ok::<_, DbError>(None);
+            };
+            let token = store::delete_token(c, a.id)?;
             Ok(Some((a, token)))
         })
         .await?;

@@ -3,8 +3,8 @@
 
 use super::repo::{hosted, served};
 use crate::accounts::AccountStatus;
-use crate::db::DbError;
-use crate::repo::{SqlBlocks, read};
+use crate::repo::SqlBlocks;
+use crate::repo::store as repo_store;
 use crate::state::AppState;
 use atproto::car::{CarWriter, write_car};
 use atproto::data::{Cid, parse_cid};
@@ -17,7 +17,6 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use hearth_xrpc::XQuery;
 use hearth_xrpc::{XrpcError, XrpcResult};
-use rusqlite::params;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -54,7 +53,11 @@ pub async fn get_repo(
     did_param(&p.did)?;
     let acct = served(&state, &p.did).await?;
     let id = acct.id;
-    let head = state.db.readers.read(move |c| read::head(c, id)).await?;
+    let head = state
+        .db
+        .readers
+        .read(move |c| repo_store::head(c, id))
+        .await?;
     let Some((root, _, _)) = head else {
         return Err(XrpcError::named(
             "RepoNotFound",
@@ -72,7 +75,7 @@ pub async fn get_repo(
         let result = readers.read_blocking(|conn| -> Result<(), String> {
             let mut car = CarWriter::new(chunked, &[root]).map_err(|e| e.to_string())?;
             let mut failed = None;
-            read::for_each_block(conn, id, since.as_deref(), |cid, bytes| {
+            repo_store::for_each_block(conn, id, since.as_deref(), |cid, bytes| {
                 match car.write_block(&cid, &bytes) {
                     Ok(()) => true,
                     Err(e) => {
@@ -150,7 +153,11 @@ pub async fn get_latest_commit(
     did_param(&p.did)?;
     let acct = served(&state, &p.did).await?;
     let id = acct.id;
-    let head = state.db.readers.read(move |c| read::head(c, id)).await?;
+    let head = state
+        .db
+        .readers
+        .read(move |c| repo_store::head(c, id))
+        .await?;
     let (cid, rev, _) = head.ok_or_else(|| {
         XrpcError::named(
             "RepoNotFound",
@@ -172,7 +179,11 @@ pub async fn get_repo_status(
         )
     })?;
     let id = acct.id;
-    let head = state.db.readers.read(move |c| read::head(c, id)).await?;
+    let head = state
+        .db
+        .readers
+        .read(move |c| repo_store::head(c, id))
+        .await?;
     let mut v = json!({ "did": acct.did, "active": acct.status == AccountStatus::Active });
     if let Some(o) = v.as_object_mut() {
         if let Some(s) = acct.status.as_status() {
@@ -210,7 +221,7 @@ pub async fn get_record(
         .db
         .readers
         .read(move |c| {
-            let Some((commit, _, data)) = read::head(c, id)? else {
+            let Some((commit, _, data)) = repo_store::head(c, id)? else {
                 return Err(XrpcError::named("RepoNotFound", "Could not find repo"));
             };
             let mut blocks: BTreeMap<Cid, Vec<u8>> = BTreeMap::new();
@@ -232,7 +243,7 @@ pub async fn get_record(
                 ));
             };
             for cid in [commit, value] {
-                if let Some(b) = read::block(c, id, &cid)? {
+                if let Some(b) = repo_store::block(c, id, &cid)? {
                     blocks.insert(cid, b);
                 }
             }
@@ -277,7 +288,7 @@ pub async fn get_blocks(
             let mut found = Vec::with_capacity(cids.len());
             let mut missing = Vec::new();
             for cid in &cids {
-                match read::block(c, id, cid)? {
+                match repo_store::block(c, id, cid)? {
                     Some(b) => found.push((*cid, b)),
                     None => missing.push(cid.to_string()),
                 }
@@ -325,18 +336,7 @@ pub async fn list_repos(
     let rows = state
         .db
         .readers
-        .read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT a.id, a.did, r.cid, r.rev, a.status FROM account a JOIN repo_root r ON r.account = a.id
-                 WHERE a.id > ?1 ORDER BY a.id LIMIT ?2",
-            )?;
-            let rows = stmt
-                .query_map(params![after, limit], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, String>(3)?, r.get::<_, Option<String>>(4)?))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok::<_, DbError>(rows)
-        })
+        .read(move |c| repo_store::list_repos(c, after, limit))
         .await?;
     let cursor = (rows.len() as u32 == limit)
         .then(|| rows.last().map(|r| r.0.to_string()))
@@ -381,14 +381,7 @@ pub async fn get_blob(
     let found: Option<(String, i64, Option<String>)> = state
         .db
         .readers
-        .read(move |conn| {
-            Ok::<_, DbError>(
-                rusqlite::OptionalExtension::optional(
-                    conn.prepare_cached("SELECT mime_type, size, takedown_ref FROM blob WHERE account = ?1 AND cid = ?2")?
-                        .query_row(params![id, c], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))),
-                )?,
-            )
-        })
+        .read(move |conn| repo_store::blob(conn, id, &c))
         .await?;
     let Some((mime, size, takedown)) = found else {
         return Err(XrpcError::named("BlobNotFound", "Blob not found"));
@@ -470,16 +463,7 @@ pub async fn list_blobs(
     let cids: Vec<String> = state
         .db
         .readers
-        .read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT DISTINCT rb.blob_cid FROM record_blob rb
-                 JOIN record r ON r.account = rb.account AND rb.record_path = r.collection || '/' || r.rkey
-                 WHERE rb.account = ?1 AND rb.blob_cid > ?2 AND (?3 IS NULL OR r.rev > ?3)
-                 ORDER BY rb.blob_cid LIMIT ?4",
-            )?;
-            let rows = stmt.query_map(params![id, cursor, since, limit], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
-            Ok::<_, DbError>(rows)
-        })
+        .read(move |c| repo_store::linked_blobs(c, id, &cursor, since.as_deref(), limit))
         .await?;
     let next = (cids.len() as u32 == limit)
         .then(|| cids.last().cloned())

@@ -1,7 +1,8 @@
 //! `com.atproto.sync.subscribeRepos`: replay from a cursor out of the database, then follow
 //! the live stream. Frames are sent as stored (`Bytes` clones share one buffer).
 
-use super::SeqFrame;
+use crate::db::DbError;
+use crate::sequencer::{SeqFrame, store};
 use crate::state::AppState;
 use atproto::firehose::{Event, Info, encode_error, encode_event};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -12,15 +13,9 @@ use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use hearth_xrpc::XQuery;
 use hearth_xrpc::XrpcError;
-use rusqlite::params;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-/// Events read from the database per page while replaying, at most; a page also stops once
-/// it holds `PAGE_BYTES` of frames. Every replaying subscriber holds one page, so this bounds
-/// a subscriber's memory (the `#commit` frames of big `applyWrites` batches run to 100 KiB).
-const PAGE: i64 = 500;
-const PAGE_BYTES: usize = 64 * 1024;
 /// Subscribers send us nothing but pings and a close, so their read buffer can be small.
 const READ_BUFFER: usize = 4 * 1024;
 /// A subscriber this far behind the head is disconnected (`ConsumerTooSlow`) instead of
@@ -71,50 +66,16 @@ async fn send_error_and_close(sink: &mut Sink, error: &str, message: &str) {
     let _ = sink.close().await;
 }
 
-async fn page(state: &AppState, after: i64) -> Result<Vec<SeqFrame>, XrpcError> {
+async fn page(state: &AppState, after: i64) -> Result<Vec<SeqFrame>, DbError> {
     state
         .db
         .readers
-        .read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT seq, frame FROM repo_seq WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-                )
-                .map_err(crate::db::DbError::from)?;
-            let rows = stmt
-                .query_map(params![after, PAGE], |r| {
-                    Ok(SeqFrame {
-                        seq: r.get(0)?,
-                        frame: Bytes::from(r.get::<_, Vec<u8>>(1)?),
-                    })
-                })
-                .map_err(crate::db::DbError::from)?;
-            let mut out = Vec::new();
-            let mut bytes = 0;
-            for r in rows {
-                let f = r.map_err(crate::db::DbError::from)?;
-                bytes += f.frame.len();
-                out.push(f);
-                if bytes >= PAGE_BYTES {
-                    break;
-                }
-            }
-            Ok::<_, XrpcError>(out)
-        })
+        .read(move |conn| store::page(conn, after))
         .await
 }
 
-async fn oldest(state: &AppState) -> Result<Option<i64>, XrpcError> {
-    state
-        .db
-        .readers
-        .read(|conn| {
-            conn.query_row("SELECT MIN(seq) FROM repo_seq", [], |r| {
-                r.get::<_, Option<i64>>(0)
-            })
-            .map_err(|e| XrpcError::from(crate::db::DbError::from(e)))
-        })
-        .await
+async fn oldest(state: &AppState) -> Result<Option<i64>, DbError> {
+    state.db.readers.read(store::oldest).await
 }
 
 async fn run(state: AppState, cursor: Option<i64>, socket: WebSocket) -> Result<(), String> {

@@ -1,0 +1,35 @@
+//! What the account flows and invite codes refuse or fail with.
+
+use crate::db::DbError;
+use crate::plc_client::PlcError;
+use crate::repo::CommitError;
+use crate::sequencer::EmitError;
+
+/// Why an account flow refused or failed. The messages of the first group are what clients
+/// are shown.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{0}")]
+    InvalidHandle(&'static str),
+    #[error("Handle must end with one of: {0}")]
+    UnsupportedDomain(String),
+    #[error("{0}")]
+    HandleNotAvailable(&'static str),
+    #[error("{0}")]
+    InvalidEmail(&'static str),
+    #[error("{0}")]
+    InvalidInviteCode(&'static str),
+    /// A required or malformed input field.
+    #[error("{0}")]
+    InvalidInput(&'static str),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Emit(#[from] EmitError),
+    #[error(transparent)]
+    Commit(#[from] CommitError),
+    #[error(transparent)]
+    Plc(#[from] PlcError),
+    #[error("hashing the password: {0}")]
+    Password(String),
+}
