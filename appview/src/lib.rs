@@ -10,7 +10,7 @@ pub mod views;
 pub mod xrpc;
 
 use atproto::crypto::{Algorithm, keyfile};
-use atproto::identity::{DidResolver, DidResolverConfig, HandleResolver, IdentityError};
+use atproto::identity::IdentityError;
 use config::AppviewConfig;
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,7 +91,7 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
     // Everything a DID document or a handle names goes through the guarded client; the PLC
     // directory and the firehoses, the operator's choices, through `http`.
     let remote = hearth_net::RemoteClient::new(&cfg.net())?;
-    let (dids, handles) = identity_resolvers(&cfg.plc_url(), cfg.dev, &remote)?;
+    let (dids, handles) = hearth_net::identity_resolvers(&cfg.plc_url(), cfg.dev, &remote)?;
     let dids = Arc::new(dids);
     hearth_db::files::warn_if_loose(&cfg.data_dir);
     let auth = hearth_xrpc::auth::ServiceAuth::new(
@@ -125,24 +125,6 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
         cfg,
         _checkpointer: checkpointer,
     }))
-}
-
-/// The DID and handle resolvers: did:web documents and handles' well-known answers are
-/// fetched with the guarded client.
-fn identity_resolvers(
-    plc_url: &str,
-    dev: bool,
-    remote: &hearth_net::RemoteClient,
-) -> Result<(DidResolver, HandleResolver), IdentityError> {
-    let dids = DidResolver::new(DidResolverConfig {
-        plc_url: plc_url.to_owned(),
-        insecure_did_web: dev,
-        web_client: Some(remote.reqwest().clone()),
-        ..DidResolverConfig::default()
-    })?;
-    let handles =
-        HandleResolver::new(Duration::from_secs(10))?.with_client(remote.reqwest().clone());
-    Ok((dids, handles))
 }
 
 /// Runs the AppView until the process is stopped.
@@ -206,8 +188,8 @@ mod tests {
         for dev in [false, true] {
             let remote = hearth_net::RemoteClient::new(&hearth_net::Config::new(dev, "test"))
                 .expect("client");
-            let (dids, _) =
-                super::identity_resolvers("http://127.0.0.1:9", dev, &remote).expect("resolvers");
+            let (dids, _) = hearth_net::identity_resolvers("http://127.0.0.1:9", dev, &remote)
+                .expect("resolvers");
             let got = dids.resolve(&did).await;
             if dev {
                 assert_eq!(got.expect("resolved in development").id, did);

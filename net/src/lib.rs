@@ -16,6 +16,7 @@
 
 pub mod addr;
 mod guard;
+mod identity;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -27,6 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use addr::{Class, classify, is_public};
+pub use identity::identity_resolvers;
 
 /// Why a remote-named request failed. The messages are safe to show to whoever caused the
 /// request: they carry no URL, host or address.

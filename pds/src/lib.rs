@@ -19,9 +19,8 @@ pub mod sequencer;
 pub mod state;
 pub mod xrpc;
 
-use atproto::identity::{DidResolver, DidResolverConfig, HandleResolver, IdentityError};
+use atproto::identity::IdentityError;
 use config::PdsConfig;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Why the PDS could not start.
@@ -44,15 +43,8 @@ pub enum StartError {
     Net(#[from] hearth_net::NetError),
     #[error("identity resolvers: {0}")]
     Identity(#[from] IdentityError),
-    #[error("invalid bind address {0}")]
-    Address(String),
-    #[error("binding {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("serving: {0}")]
-    Serve(std::io::Error),
+    #[error("{0}")]
+    Serve(#[from] hearth_xrpc::server::ServeError),
 }
 
 /// Builds the PDS's state from its configuration: opens (and migrates) the database, loads or
@@ -74,14 +66,7 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
     // Everything a DID document or a handle names goes through the guarded client; the PLC
     // directory and the configured AppViews, the operator's choices, through `http`.
     let remote = hearth_net::RemoteClient::new(&cfg.net())?;
-    let dids = DidResolver::new(DidResolverConfig {
-        plc_url: cfg.plc_url(),
-        insecure_did_web: cfg.dev,
-        web_client: Some(remote.reqwest().clone()),
-        ..DidResolverConfig::default()
-    })?;
-    let handles =
-        HandleResolver::new(Duration::from_secs(10))?.with_client(remote.reqwest().clone());
+    let (dids, handles) = hearth_net::identity_resolvers(&cfg.plc_url(), cfg.dev, &remote)?;
     hearth_db::files::warn_if_loose(&cfg.data_dir);
     Ok(state::AppState::new(state::Inner {
         service_did: cfg.service_did(),
@@ -107,14 +92,8 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
 
 /// Runs the PDS until the process is stopped.
 pub async fn serve(cfg: PdsConfig) -> Result<(), StartError> {
-    let addr: SocketAddr = format!("{}:{}", cfg.bind, cfg.port)
-        .parse()
-        .map_err(|_| StartError::Address(format!("{}:{}", cfg.bind, cfg.port)))?;
-    let state = build_state(cfg)?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })?;
-    serve_on(state, listener).await
+    let listener = hearth_xrpc::server::bind(&cfg.bind, cfg.port).await?;
+    serve_on(build_state(cfg)?, listener).await
 }
 
 /// Runs the PDS on an already bound listener (tests bind port 0 and read the port back).
@@ -123,20 +102,9 @@ pub async fn serve_on(
     listener: tokio::net::TcpListener,
 ) -> Result<(), StartError> {
     background::spawn_all(&state);
-    let local = listener.local_addr().map_err(StartError::Serve)?;
+    let local = listener
+        .local_addr()
+        .map_err(hearth_xrpc::server::ServeError::Serve)?;
     tracing::info!(url = %state.public_url, did = %state.service_did, "PDS listening on {local}");
-    let app = xrpc::router(state)
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-            axum::response::IntoResponse::into_response(hearth_xrpc::XrpcError::internal(
-                "handler panicked",
-            ))
-        }))
-        .layer(tower_http::cors::CorsLayer::very_permissive())
-        .layer(tower_http::trace::TraceLayer::new_for_http());
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
-    .map_err(StartError::Serve)
+    Ok(hearth_xrpc::server::serve(listener, xrpc::router(state)).await?)
 }
