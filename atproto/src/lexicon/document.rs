@@ -6,7 +6,7 @@
 //! ones it refers to): [`super::Catalog::check_refs`] does that once a catalog is complete.
 
 use super::LexiconError;
-use super::catalog::split_ref;
+use super::schema::split_ref;
 use super::schema::{
     ArrayDef, BlobDef, BodyDef, Def, LexiconDoc, ObjectDef, ParamsDef, PermissionSetDef, StringDef,
     UnionDef,

@@ -16,6 +16,7 @@
 
 pub mod catalog;
 pub mod document;
+pub mod entry_points;
 pub mod official;
 pub mod schema;
 pub mod validate;

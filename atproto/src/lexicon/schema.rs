@@ -697,3 +697,13 @@ mod params_tagged {
         Ok(Option::<In>::deserialize(d)?.map(|In::Params(p)| p))
     }
 }
+
+/// Splits a reference into its NSID (`None` for a local `#name`) and definition name
+/// (`main` when there is no fragment). Does not check syntax.
+pub(crate) fn split_ref(r: &str) -> (Option<&str>, &str) {
+    match r.split_once('#') {
+        Some(("", name)) => (None, name),
+        Some((nsid, name)) => (Some(nsid), name),
+        None => (Some(r), "main"),
+    }
+}

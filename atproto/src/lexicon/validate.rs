@@ -5,7 +5,8 @@
 //! fails. The error path is assembled while unwinding, so the success path pays nothing for
 //! it.
 
-use super::catalog::{Catalog, split_ref};
+use super::catalog::Catalog;
+use super::schema::split_ref;
 use super::schema::{
     BlobDef, BooleanDef, Def, IntegerDef, LexiconDoc, ObjectDef, ParamsDef, StringDef,
     StringFormat, UnionDef,
