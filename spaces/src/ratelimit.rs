@@ -62,6 +62,15 @@ impl RateLimiter {
             )
     }
 
+    /// Takes a token from `did`'s own join bucket (sized like its write bucket): what an
+    /// outsider's `join.request` costs, so that asking to join spends the asker's budget and
+    /// never the space's.
+    pub fn join(&self, did: &str) -> bool {
+        let l = self.limits;
+        let limit = Limit::per_second(l.write_burst, l.write_rate);
+        self.buckets.check("join", did, limit, 1.0)
+    }
+
     /// Takes `cost` tokens for a write into the space `skey`.
     pub fn space(&self, skey: &str, cost: f64) -> bool {
         let l = self.limits;

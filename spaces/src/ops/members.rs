@@ -302,10 +302,10 @@ impl Spaces {
                         "You are already a member",
                     ));
                 }
-                // Charged only once the space is one the caller may ask to join, so that
-                // requests aimed at a space they cannot see do not spend its budget.
-                if space.policy() != JoinPolicy::Invite {
-                    s.space_limit(&uri, 1.0)?;
+                // The caller is not a member yet: the request is charged to their own budget,
+                // never the space's, so strangers cannot lock its members out.
+                if !s.limits.join(&did) {
+                    return Err(SpaceError::RateLimited);
                 }
                 let now = now_ms();
                 match space.policy() {
