@@ -80,6 +80,21 @@ fn new_token() -> String {
     URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
 }
 
+/// What an invite made without an expiry lasts (docs/SPACES.md, the invite.create lexicon).
+pub const INVITE_DEFAULT_HOURS: i64 = 7 * 24;
+/// How many joins an invite made without a use limit allows.
+pub const INVITE_DEFAULT_USES: i64 = 50;
+
+/// The highest role someone holding `creator` may hand out by invite: the owner invites
+/// admins, an admin anyone below admin; anyone else no one.
+fn invite_ceiling(creator: Role) -> Option<Role> {
+    match creator {
+        Role::Owner => Some(Role::Admin),
+        Role::Admin => Some(Role::Moderator),
+        Role::Moderator | Role::Member => None,
+    }
+}
+
 fn request_view(
     conn: &Connection,
     space: &SpaceRow,
@@ -140,16 +155,16 @@ impl Spaces {
             }
             let now = now_ms();
             let token = new_token();
-            let expires = input
-                .expires_in_hours
-                .map(|h| now.saturating_add(h.saturating_mul(3_600_000)));
+            let hours = input.expires_in_hours.unwrap_or(INVITE_DEFAULT_HOURS);
+            let expires = Some(now.saturating_add(hours.saturating_mul(3_600_000)));
+            let max_uses = Some(input.max_uses.unwrap_or(INVITE_DEFAULT_USES));
             let id = store::insert_invite(
                 conn,
                 &store::NewInvite {
                     space: acc.space.id,
                     token_hash: &token_hash(&token),
                     role,
-                    max_uses: input.max_uses,
+                    max_uses,
                     expires_at: expires,
                     created_by: &did,
                     now,
@@ -236,6 +251,7 @@ impl Spaces {
                 uses,
                 expires_at: expires,
                 revoked,
+                created_by,
             } = invite;
             let now = now_ms();
             if revoked || expires.is_some_and(|e| e <= now) || max_uses.is_some_and(|m| uses >= m) {
@@ -247,6 +263,16 @@ impl Spaces {
                     "You are banned from this space",
                 ));
             }
+            // An invite carries its creator's authority as it is now: a creator who was
+            // removed or demoted below admin voids it, and one demoted from owner to admin
+            // can no longer bring in admins.
+            let ceiling = store::membership(conn, space_id, &created_by)?
+                .and_then(|(r, _)| invite_ceiling(r))
+                .ok_or(SpaceError::Named(
+                    "InvalidInvite",
+                    "This invite is not valid",
+                ))?;
+            let role = role.min(ceiling);
             let space = store::space_by_id(conn, space_id)?.ok_or(invalid)?;
             let role = match store::membership(conn, space_id, &did)? {
                 // Already in: the invite is not used up.

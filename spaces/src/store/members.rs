@@ -81,12 +81,13 @@ pub struct InviteRow {
     pub uses: i64,
     pub expires_at: Option<i64>,
     pub revoked: bool,
+    pub created_by: String,
 }
 
 pub fn invite_by_hash(conn: &Connection, hash: &[u8]) -> SpaceResult<Option<InviteRow>> {
     Ok(conn
         .prepare_cached(
-            "SELECT id, space, role, max_uses, uses, expires_at, revoked
+            "SELECT id, space, role, max_uses, uses, expires_at, revoked, created_by
              FROM invite WHERE token_hash = ?1",
         )?
         .query_row([hash], |r| {
@@ -98,6 +99,7 @@ pub fn invite_by_hash(conn: &Connection, hash: &[u8]) -> SpaceResult<Option<Invi
                 uses: r.get(4)?,
                 expires_at: r.get(5)?,
                 revoked: r.get(6)?,
+                created_by: r.get(7)?,
             })
         })
         .optional()?)
