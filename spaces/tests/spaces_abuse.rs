@@ -156,3 +156,75 @@ async fn invites_default_to_expiry_and_limited_uses() {
     invalid_invite(s.accept_invite(&did("onetoomany"), &created.token).await);
     cases.case();
 }
+
+/// Every foreign key's child lookup (what SQLite runs for each cascade of `space.delete`)
+/// is served by an index: no SCAN of `notification`, `post` or any other table.
+#[tokio::test]
+async fn space_delete_uses_indexes() {
+    let cases = Cases::new("spaces space.delete uses indexes");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let s = open(tmp.path());
+    let owner = did("owner");
+    let (space, discussion) = new_space(&s, &owner, "invite").await;
+    s.create_post(
+        &owner,
+        hearth_spaces::ops::posts::CreatePost {
+            channel: Some(discussion),
+            text: "bye".into(),
+            facets: None,
+            images: None,
+            reply_to: None,
+        },
+    )
+    .await
+    .expect("post");
+    let conn = rusqlite::Connection::open(tmp.path().join("spaces.sqlite")).expect("open");
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+        .expect("tables");
+    let mut checked = Vec::new();
+    for table in &tables {
+        let fks: Vec<(String, String)> = conn
+            .prepare(&format!(
+                "SELECT \"table\", \"from\" FROM pragma_foreign_key_list('{table}')"
+            ))
+            .and_then(|mut st| st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .expect("foreign keys");
+        for (parent, column) in fks {
+            let plan: Vec<String> = conn
+                .prepare(&format!(
+                    "EXPLAIN QUERY PLAN SELECT 1 FROM {table} WHERE {column} = ?1"
+                ))
+                .and_then(|mut st| st.query_map([1], |r| r.get(3))?.collect())
+                .expect("plan");
+            assert!(
+                plan.iter().all(|p| !p.starts_with("SCAN")),
+                "deleting a {parent} scans {table} by {column}: {plan:?}"
+            );
+            checked.push(format!("{table}.{column}"));
+        }
+    }
+    for must in [
+        "notification.space",
+        "post.channel",
+        "post.space",
+        "notification.post",
+    ] {
+        assert!(
+            checked.iter().any(|c| c == must),
+            "{must} not checked: {checked:?}"
+        );
+    }
+    cases.case();
+    s.delete_space(&owner, &space).await.expect("delete");
+    let left: i64 = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM post) + (SELECT count(*) FROM notification)",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(left, 0, "the space's rows went with it");
+    cases.case();
+}
