@@ -233,6 +233,14 @@ impl SpaceError {
     }
 }
 
+/// Most items in one page of any list (the list lexicons' `limit` maximum).
+pub const MAX_PAGE: u32 = 100;
+
+/// A list's page size, within 1..=[`MAX_PAGE`] whatever the caller asked for.
+pub fn page_size(limit: u32) -> u32 {
+    limit.clamp(1, MAX_PAGE)
+}
+
 /// Milliseconds since the UNIX epoch.
 pub fn now_ms() -> i64 {
     atproto::syntax::Datetime::unix_now_millis()

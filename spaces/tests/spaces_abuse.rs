@@ -4,9 +4,13 @@
 
 mod spaces_common;
 
-use hearth_spaces::model::{SpaceError, parse_time};
+use hearth_spaces::model::{MAX_PAGE, SpaceError, parse_time};
 use hearth_spaces::ops::members::{CreateInvite, INVITE_DEFAULT_HOURS, INVITE_DEFAULT_USES};
+use hearth_spaces::ops::posts::{
+    CreatePost, MAX_EMOJI_PER_POST, MAX_FACETS, MAX_MENTIONS, MAX_REACTIONS_PER_MEMBER,
+};
 use hearth_spaces::ops::spaces::CreateSpace;
+use hearth_spaces::store::LISTED_FANOUT_SQL;
 use hearth_spaces::{Spaces, SpacesConfig};
 use spaces_common::*;
 
@@ -168,7 +172,7 @@ async fn space_delete_uses_indexes() {
     let (space, discussion) = new_space(&s, &owner, "invite").await;
     s.create_post(
         &owner,
-        hearth_spaces::ops::posts::CreatePost {
+        CreatePost {
             channel: Some(discussion),
             text: "bye".into(),
             facets: None,
@@ -226,5 +230,175 @@ async fn space_delete_uses_indexes() {
         )
         .expect("count");
     assert_eq!(left, 0, "the space's rows went with it");
+    cases.case();
+}
+
+fn text_post(channel: &str, text: &str, facets: Option<Vec<serde_json::Value>>) -> CreatePost {
+    CreatePost {
+        channel: Some(channel.to_owned()),
+        text: text.to_owned(),
+        facets,
+        images: None,
+        reply_to: None,
+    }
+}
+
+fn mention(did: &str) -> serde_json::Value {
+    serde_json::json!({
+        "index": { "byteStart": 0, "byteEnd": 1 },
+        "features": [{ "$type": "app.bsky.richtext.facet#mention", "did": did }]
+    })
+}
+
+/// A space with `n` members besides the owner; returns (space, discussion, members).
+async fn populated(s: &Spaces, owner: &str, n: usize) -> (String, String, Vec<String>) {
+    let (space, discussion) = new_space(s, owner, "invite").await;
+    let members: Vec<String> = (0..n).map(|i| did(&format!("m{i}"))).collect();
+    for chunk in members.chunks(INVITE_DEFAULT_USES as usize) {
+        let t = invite(s, owner, &space, None).await;
+        for m in chunk {
+            s.accept_invite(m, &t).await.expect("join");
+        }
+    }
+    (space, discussion, members)
+}
+
+fn db(dir: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(dir.join("spaces.sqlite")).expect("open")
+}
+
+fn count(conn: &rusqlite::Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0)).expect("count")
+}
+
+#[tokio::test]
+async fn mentions_are_bounded() {
+    let cases = Cases::new("spaces mentions and facets are bounded");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let s = open(tmp.path());
+    let owner = did("owner");
+    let (_, discussion, members) = populated(&s, &owner, MAX_MENTIONS + 5).await;
+    // One mention over the bound, and one facet over the bound, are refused whole.
+    let too_many: Vec<_> = members
+        .iter()
+        .take(MAX_MENTIONS + 1)
+        .map(|m| mention(m))
+        .collect();
+    let r = s
+        .create_post(&owner, text_post(&discussion, "x", Some(too_many)))
+        .await;
+    assert!(matches!(r, Err(SpaceError::Invalid(_))), "{r:?}");
+    let facets: Vec<_> = (0..=MAX_FACETS).map(|_| mention(&members[0])).collect();
+    let r = s
+        .create_post(&owner, text_post(&discussion, "x", Some(facets)))
+        .await;
+    assert!(matches!(r, Err(SpaceError::Invalid(_))), "{r:?}");
+    let conn = db(tmp.path());
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM post"),
+        0,
+        "nothing was written"
+    );
+    cases.case();
+    // At the bound: every mentioned member is notified once, strangers are not.
+    let mut facets: Vec<_> = members
+        .iter()
+        .take(MAX_MENTIONS - 1)
+        .map(|m| mention(m))
+        .collect();
+    facets.push(mention(&did("stranger")));
+    s.create_post(&owner, text_post(&discussion, "x", Some(facets)))
+        .await
+        .expect("at the bound");
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM notification WHERE reason = 'mention'"
+        ),
+        (MAX_MENTIONS - 1) as i64
+    );
+    cases.case();
+    // The mention fan-out is driven by the list: a primary-key look-up per mention, never a
+    // scan of the space's members.
+    let plan: Vec<String> = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {LISTED_FANOUT_SQL}"))
+        .and_then(|mut st| {
+            let args = rusqlite::params_from_iter([rusqlite::types::Null; 10]);
+            st.query_map(args, |r| r.get(3))?.collect()
+        })
+        .expect("plan");
+    assert!(
+        plan.iter().any(|p| p.contains("SEARCH m USING PRIMARY KEY")
+            || p.contains("SEARCH m USING INDEX sqlite_autoindex_member")),
+        "{plan:?}"
+    );
+    assert!(!plan.iter().any(|p| p.starts_with("SCAN m")), "{plan:?}");
+    cases.case();
+}
+
+#[tokio::test]
+async fn reactions_and_lists_are_bounded() {
+    let cases = Cases::new("spaces reactions and lists are bounded");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let s = open(tmp.path());
+    let owner = did("owner");
+    let (space, discussion, members) = populated(&s, &owner, (MAX_PAGE as usize) + 20).await;
+    let post = s
+        .create_post(&owner, text_post(&discussion, "react", None))
+        .await
+        .expect("post")
+        .post
+        .uri;
+    let emoji = |i: i64| {
+        char::from_u32(0x1F600 + i as u32)
+            .expect("emoji")
+            .to_string()
+    };
+    for i in 0..MAX_REACTIONS_PER_MEMBER {
+        s.react(&members[0], &post, &emoji(i), false)
+            .await
+            .expect("within the bound");
+    }
+    let r = s
+        .react(&members[0], &post, &emoji(MAX_REACTIONS_PER_MEMBER), false)
+        .await;
+    assert!(matches!(r, Err(SpaceError::Invalid(_))), "{r:?}");
+    // Repeating one is not a new reaction; removing one makes room.
+    s.react(&members[0], &post, &emoji(0), false)
+        .await
+        .expect("again");
+    s.react(&members[0], &post, &emoji(0), true)
+        .await
+        .expect("remove");
+    s.react(&members[0], &post, &emoji(99), false)
+        .await
+        .expect("room again");
+    cases.case();
+    // Distinct emoji per post, from everyone.
+    let mut next = 100;
+    'fill: for m in &members[1..] {
+        for _ in 0..MAX_REACTIONS_PER_MEMBER {
+            let conn = db(tmp.path());
+            if count(&conn, "SELECT count(DISTINCT emoji) FROM reaction") >= MAX_EMOJI_PER_POST {
+                break 'fill;
+            }
+            s.react(m, &post, &emoji(next), false).await.expect("fill");
+            next += 1;
+        }
+    }
+    let last = members.last().expect("member");
+    let r = s.react(last, &post, &emoji(next), false).await;
+    assert!(matches!(r, Err(SpaceError::Invalid(_))), "{r:?}");
+    s.react(last, &post, &emoji(100), false)
+        .await
+        .expect("an emoji already there");
+    cases.case();
+    // A list never returns more than a page, whatever limit a caller passes.
+    let page = s
+        .list_members(&owner, &space, u32::MAX, None)
+        .await
+        .expect("members");
+    assert_eq!(page.members.len(), MAX_PAGE as usize);
+    assert!(page.cursor.is_some());
     cases.case();
 }

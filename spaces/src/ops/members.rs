@@ -487,6 +487,7 @@ impl Spaces {
         limit: u32,
         cursor: Option<String>,
     ) -> SpaceResult<MemberList> {
+        let limit = page_size(limit);
         let uri = parse_uri(uri)?;
         let (after_t, after_did) = match cursor.as_deref() {
             None | Some("") => (i64::MIN, String::new()),

@@ -64,6 +64,7 @@ impl Spaces {
         limit: u32,
         cursor: Option<String>,
     ) -> SpaceResult<NotificationList> {
+        let limit = page_size(limit);
         let space = match space {
             Some(s) => Some(parse_uri(&s)?),
             None => None,

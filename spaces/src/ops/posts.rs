@@ -73,6 +73,17 @@ pub struct ImageBytes {
     pub bytes: Vec<u8>,
 }
 
+/// Most facets in a post (the post.create and post.edit lexicons say the same).
+pub const MAX_FACETS: usize = 100;
+/// Most features across a post's facets (a facet usually has one).
+pub const MAX_FEATURES: usize = 200;
+/// Most distinct accounts one post mentions (and so notifies).
+pub const MAX_MENTIONS: usize = 20;
+/// Most distinct emoji one member puts on one post.
+pub const MAX_REACTIONS_PER_MEMBER: i64 = 10;
+/// Most distinct emoji on one post, from everyone.
+pub const MAX_EMOJI_PER_POST: i64 = 50;
+
 /// What a post's facets ask for: the members it mentions.
 struct FacetRefs {
     mentions: Vec<String>,
@@ -93,15 +104,33 @@ fn check_facets(
     let refused = SpaceError::Forbidden(
         "A post may only link to space content that every reader of its channel can see",
     );
-    for facet in facets.iter().flatten() {
+    let facets = facets.as_deref().unwrap_or_default();
+    if facets.len() > MAX_FACETS {
+        return Err(SpaceError::invalid(format!(
+            "A post has at most {MAX_FACETS} facets"
+        )));
+    }
+    let mut features_seen = 0;
+    for facet in facets {
         let Some(features) = facet.get("features").and_then(Value::as_array) else {
             continue;
         };
+        features_seen += features.len();
+        if features_seen > MAX_FEATURES {
+            return Err(SpaceError::invalid(format!(
+                "A post's facets have at most {MAX_FEATURES} features"
+            )));
+        }
         for f in features {
             if let Some(did) = f.get("did").and_then(Value::as_str)
                 && f.get("$type").and_then(Value::as_str) == Some("app.bsky.richtext.facet#mention")
                 && !mentions.iter().any(|m| m == did)
             {
+                if mentions.len() == MAX_MENTIONS {
+                    return Err(SpaceError::invalid(format!(
+                        "A post mentions at most {MAX_MENTIONS} accounts"
+                    )));
+                }
                 mentions.push(did.to_owned());
             }
             for link in [f.get("uri"), f.get("tag")].into_iter().flatten() {
@@ -377,6 +406,19 @@ impl Spaces {
             let acc = member_access(conn, &s.authority, &uri, &did)?;
             s.space_limit(&uri, 1.0)?;
             let (post, _) = readable_post(conn, &acc, &uri)?;
+            if !remove {
+                let room = store::reaction_room(conn, post.id, &did, &emoji)?;
+                if !room.already && room.mine >= MAX_REACTIONS_PER_MEMBER {
+                    return Err(SpaceError::invalid(format!(
+                        "A member puts at most {MAX_REACTIONS_PER_MEMBER} reactions on a post"
+                    )));
+                }
+                if !room.emoji_present && room.distinct >= MAX_EMOJI_PER_POST {
+                    return Err(SpaceError::invalid(format!(
+                        "A post has at most {MAX_EMOJI_PER_POST} different reactions"
+                    )));
+                }
+            }
             store::react(conn, post.id, &did, &emoji, remove, now_ms())?;
             Ok(Reactions {
                 reactions: store::reactions(conn, post.id, &did)?,
@@ -505,6 +547,7 @@ impl Spaces {
         limit: u32,
         cursor: Option<String>,
     ) -> SpaceResult<Feed> {
+        let limit = page_size(limit);
         let uri = parse_uri(uri)?;
         let first = cursor.as_deref().is_none_or(str::is_empty);
         let before = id_cursor(cursor.as_deref())?;

@@ -293,6 +293,7 @@ impl Spaces {
         limit: u32,
         cursor: Option<String>,
     ) -> SpaceResult<SpaceList> {
+        let limit = page_size(limit);
         let (before_t, before_id) = match cursor.as_deref() {
             None | Some("") => (i64::MAX, i64::MAX),
             Some(c) => c
@@ -323,6 +324,7 @@ impl Spaces {
         limit: u32,
         cursor: Option<String>,
     ) -> SpaceResult<AuditLog> {
+        let limit = page_size(limit);
         let uri = parse_uri(uri)?;
         let before = id_cursor(cursor.as_deref())?;
         let did = did.to_owned();

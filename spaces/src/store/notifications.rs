@@ -7,7 +7,7 @@
 //! post's visibility, so a notification never outlives the right to see what it points at.
 
 use super::ChannelRow;
-use crate::model::{Level, Role, SpaceResult};
+use crate::model::{Level, Role, SpaceError, SpaceResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// A notification about to be written (to one member or many).
@@ -20,27 +20,37 @@ pub struct Notice<'a> {
 }
 
 /// Members who may read the channel, other than the author, whose effective level lets
-/// `?10` through. `?9` is a recipient filter (NULL: all).
+/// `?9` through.
 const FANOUT_SQL: &str = "
     INSERT OR IGNORE INTO notification (recipient, space, channel, post, reason, author, subject, created_at)
     SELECT m.acct, ?1, ?2, ?3, ?4, ?5, ?6, ?7
     FROM member m
     LEFT JOIN channel_level cl ON cl.channel = ?2 AND cl.did = m.did
     WHERE m.space = ?1 AND m.role >= ?8 AND m.did != ?5
-      AND (?9 IS NULL OR m.did = ?9)
-      AND coalesce(cl.level, m.level) >= ?10";
+      AND coalesce(cl.level, m.level) >= ?9";
 
-/// Notifies about a post the channel's readers (or only `recipient`, if one of them) whose
-/// level is at least `min`.
+/// The same, for the DIDs in the JSON array `?10` only: one primary-key look-up per listed
+/// DID, driven by the list, so a post's mentions never scan the membership.
+pub const LISTED_FANOUT_SQL: &str = "
+    INSERT OR IGNORE INTO notification (recipient, space, channel, post, reason, author, subject, created_at)
+    SELECT m.acct, ?1, ?2, ?3, ?4, ?5, ?6, ?7
+    FROM json_each(?10) j
+    JOIN member m ON m.space = ?1 AND m.did = j.value
+    LEFT JOIN channel_level cl ON cl.channel = ?2 AND cl.did = m.did
+    WHERE m.role >= ?8 AND m.did != ?5
+      AND coalesce(cl.level, m.level) >= ?9";
+
+/// Notifies about a post the channel's readers (or only those of `recipients`, if given)
+/// whose level is at least `min`, in one statement.
 pub fn notify_readers(
     conn: &Connection,
     n: &Notice<'_>,
     channel: &ChannelRow,
     post: i64,
-    recipient: Option<&str>,
+    recipients: Option<&[&str]>,
     min: Level,
 ) -> SpaceResult<usize> {
-    Ok(conn.prepare_cached(FANOUT_SQL)?.execute(params![
+    let args = params![
         n.space,
         channel.id,
         post,
@@ -49,9 +59,19 @@ pub fn notify_readers(
         n.subject,
         n.now,
         channel.read_role.as_i64(),
-        recipient,
         min.as_i64(),
-    ])?)
+    ];
+    Ok(match recipients {
+        None => conn.prepare_cached(FANOUT_SQL)?.execute(args)?,
+        Some(dids) => {
+            let list =
+                serde_json::to_string(dids).map_err(|e| SpaceError::invalid(e.to_string()))?;
+            let mut all = args.to_vec();
+            all.push(&list);
+            conn.prepare_cached(LISTED_FANOUT_SQL)?
+                .execute(all.as_slice())?
+        }
+    })
 }
 
 /// Notifies the members holding at least `role` (other than the author) whose space level is

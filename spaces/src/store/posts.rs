@@ -133,6 +133,41 @@ pub fn delete_post(conn: &Connection, post: &PostRow) -> SpaceResult<Vec<String>
 }
 
 /// Adds (or, with `remove`, takes back) one emoji reaction.
+/// How much room a post has for one more reaction of `did` with `emoji`.
+pub struct ReactionRoom {
+    /// `did` already reacted with this emoji.
+    pub already: bool,
+    /// Some member already reacted with this emoji.
+    pub emoji_present: bool,
+    /// Distinct emoji `did` put on the post.
+    pub mine: i64,
+    /// Distinct emoji on the post.
+    pub distinct: i64,
+}
+
+/// Counts over the post's reactions only (the primary key's `post` prefix).
+pub fn reaction_room(
+    conn: &Connection,
+    post: i64,
+    did: &str,
+    emoji: &str,
+) -> SpaceResult<ReactionRoom> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT coalesce(max(did = ?2 AND emoji = ?3), 0), coalesce(max(emoji = ?3), 0),
+                    count(CASE WHEN did = ?2 THEN 1 END), count(DISTINCT emoji)
+             FROM reaction WHERE post = ?1",
+        )?
+        .query_row(params![post, did, emoji], |r| {
+            Ok(ReactionRoom {
+                already: r.get(0)?,
+                emoji_present: r.get(1)?,
+                mine: r.get(2)?,
+                distinct: r.get(3)?,
+            })
+        })?)
+}
+
 pub fn react(
     conn: &Connection,
     post: i64,
