@@ -99,7 +99,7 @@ pub fn direct(
     store::notify_member(conn, n, recipient, min)
 }
 
-/// Queues an announcement email for every member who reads the channel, set an address,
+/// Queues an announcement email for every member who reads the channel, confirmed an address,
 /// keeps announcement emails on and has not muted it. Same transaction as the post.
 fn queue_announcement_emails(
     conn: &Connection,

@@ -203,6 +203,8 @@ pub struct Settings {
     pub email_available: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Whether `email` was confirmed through the link sent to it.
+    pub email_verified: bool,
     pub digest: String,
     pub announcement_emails: bool,
     #[serde(skip_serializing_if = "Option::is_none")]

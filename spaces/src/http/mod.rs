@@ -72,5 +72,10 @@ pub fn router(spaces: Spaces, auth: ServiceAuth) -> Router {
         .route(&x("notification.getSettings"), get(h::notif_get_settings))
         .route(&x("notification.putSettings"), post(h::notif_put_settings))
         .route("/join/{token}", get(h::join_page))
+        .route("/email/confirm/{token}", get(h::email_confirm))
+        .route(
+            "/email/unsubscribe/{token}",
+            get(h::email_unsubscribe_page).post(h::email_unsubscribe),
+        )
         .with_state(HttpState { spaces, auth })
 }

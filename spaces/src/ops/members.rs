@@ -8,11 +8,8 @@ use crate::service::Spaces;
 use crate::store::{self, Notice, SpaceRow};
 use crate::uri::SpaceUri;
 use crate::views::*;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -68,16 +65,6 @@ pub struct MemberList {
 #[derive(Debug, Serialize)]
 pub struct MemberOut {
     pub member: MemberView,
-}
-
-/// SHA-256 of an invite token: all the database keeps.
-fn token_hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.trim().as_bytes()).to_vec()
-}
-
-/// A fresh invite token: 128 random bits, base64url (22 characters).
-fn new_token() -> String {
-    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
 }
 
 /// What an invite made without an expiry lasts (docs/SPACES.md, the invite.create lexicon).
@@ -697,6 +684,8 @@ impl Spaces {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     #[test]
     fn tokens_are_128_bit_and_hashed() {

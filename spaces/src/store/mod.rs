@@ -23,7 +23,11 @@ pub use outbox::*;
 pub use posts::*;
 pub use spaces::*;
 
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema_v1.sql"),
+    include_str!("schema_v2.sql"),
+    include_str!("schema_v3.sql"),
+];
 
 /// Opens (creating and migrating) the spaces database.
 pub fn open(path: &Path) -> Result<Db<()>, DbError> {

@@ -292,14 +292,90 @@ pub fn channel_levels(conn: &Connection, did: &str) -> SpaceResult<Vec<ChannelLe
 }
 
 /// Email settings as stored: the address, the digest period, announcement emails on.
-pub fn email_settings(
+/// An account's email settings as stored.
+pub struct EmailSettings {
+    pub email: Option<String>,
+    pub verified: bool,
+    pub digest: String,
+    pub announcement_emails: bool,
+}
+
+pub fn email_settings(conn: &Connection, did: &str) -> SpaceResult<Option<EmailSettings>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT email, email_verified, digest, announcement_emails FROM settings WHERE did = ?1",
+        )?
+        .query_row([did], |r| {
+            Ok(EmailSettings {
+                email: r.get(0)?,
+                verified: r.get(1)?,
+                digest: r.get(2)?,
+                announcement_emails: r.get(3)?,
+            })
+        })
+        .optional()?)
+}
+
+/// The account's unsubscribe token, made (from `fresh`) the first time it is asked for.
+pub fn unsubscribe_token(conn: &Connection, did: &str, fresh: &str) -> SpaceResult<String> {
+    conn.prepare_cached("INSERT OR IGNORE INTO settings (did) VALUES (?1)")?
+        .execute([did])?;
+    conn.prepare_cached(
+        "UPDATE settings SET unsubscribe_token = ?2 WHERE did = ?1 AND unsubscribe_token IS NULL",
+    )?
+    .execute(params![did, fresh])?;
+    Ok(conn
+        .prepare_cached("SELECT unsubscribe_token FROM settings WHERE did = ?1")?
+        .query_row([did], |r| r.get(0))?)
+}
+
+/// Records a pending confirmation of `email` for `did`, replacing any earlier one.
+pub fn insert_confirmation(
     conn: &Connection,
     did: &str,
-) -> SpaceResult<Option<(Option<String>, String, bool)>> {
+    email: &str,
+    hash: &[u8],
+    expires_at: i64,
+) -> SpaceResult<()> {
+    conn.prepare_cached("DELETE FROM email_confirmation WHERE did = ?1")?
+        .execute([did])?;
+    conn.prepare_cached(
+        "INSERT INTO email_confirmation (token_hash, did, email, expires_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![hash, did, email, expires_at])?;
+    Ok(())
+}
+
+/// Uses up a confirmation: deletes it and, if it has not expired and its address is still the
+/// account's, marks the address confirmed. True if an address was confirmed.
+pub fn confirm_email(conn: &Connection, hash: &[u8], now: i64) -> SpaceResult<bool> {
+    let row: Option<(String, String, i64)> = conn
+        .prepare_cached(
+            "DELETE FROM email_confirmation WHERE token_hash = ?1 RETURNING did, email, expires_at",
+        )?
+        .query_row([hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let Some((did, email, expires_at)) = row else {
+        return Ok(false);
+    };
+    if expires_at <= now {
+        return Ok(false);
+    }
     Ok(conn
-        .prepare_cached("SELECT email, digest, announcement_emails FROM settings WHERE did = ?1")?
-        .query_row([did], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?)
+        .prepare_cached("UPDATE settings SET email_verified = 1 WHERE did = ?1 AND email = ?2")?
+        .execute(params![did, email])?
+        == 1)
+}
+
+/// Turns every email of the account holding `token` off. True if there is one.
+pub fn unsubscribe(conn: &Connection, token: &str) -> SpaceResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE settings SET announcement_emails = 0, digest = 'off'
+             WHERE unsubscribe_token = ?1",
+        )?
+        .execute([token])?
+        == 1)
 }
 
 /// What a settings change sets (`None`: unchanged).
@@ -319,8 +395,12 @@ pub fn change_settings(
     conn.prepare_cached("INSERT OR IGNORE INTO settings (did) VALUES (?1)")?
         .execute([did])?;
     if let Some(e) = change.email {
-        conn.prepare_cached("UPDATE settings SET email = ?2 WHERE did = ?1")?
-            .execute(params![did, e])?;
+        // A new address is unconfirmed; setting the same one again changes nothing.
+        conn.prepare_cached(
+            "UPDATE settings SET email = ?2, email_verified = 0
+             WHERE did = ?1 AND email IS NOT ?2",
+        )?
+        .execute(params![did, e])?;
     }
     if let Some(d) = change.digest {
         conn.prepare_cached(
@@ -336,13 +416,30 @@ pub fn change_settings(
     Ok(())
 }
 
-/// Accounts with a digest on and an address: (did, email, digest, last digest at).
-pub fn digest_subscribers(conn: &Connection) -> SpaceResult<Vec<(String, String, String, i64)>> {
+/// An account due a digest, if its period has passed.
+pub struct DigestSubscriber {
+    pub did: String,
+    pub email: String,
+    pub digest: String,
+    pub last: i64,
+    pub unsubscribe_token: Option<String>,
+}
+
+/// Accounts with a digest on and a confirmed address.
+pub fn digest_subscribers(conn: &Connection) -> SpaceResult<Vec<DigestSubscriber>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT did, email, digest, coalesce(last_digest_at, 0) FROM settings
-         WHERE digest != 'off' AND email IS NOT NULL",
+        "SELECT did, email, digest, coalesce(last_digest_at, 0), unsubscribe_token FROM settings
+         WHERE digest != 'off' AND email IS NOT NULL AND email_verified = 1",
     )?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    let rows = stmt.query_map([], |r| {
+        Ok(DigestSubscriber {
+            did: r.get(0)?,
+            email: r.get(1)?,
+            digest: r.get(2)?,
+            last: r.get(3)?,
+            unsubscribe_token: r.get(4)?,
+        })
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
