@@ -36,7 +36,9 @@ pub mod views;
 pub use http::router;
 pub use service::{SetupError, Spaces, SpacesConfig};
 
-/// Starts the spaces background tasks (email outbox and digests).
+/// Starts the spaces background tasks (email outbox and digests, the collection of unattached
+/// uploads).
 pub fn start(spaces: &Spaces) -> Result<(), SetupError> {
+    images::start_collector(spaces);
     email::start(spaces)
 }

@@ -4,24 +4,31 @@
 
 mod spaces_common;
 
+use hearth_spaces::images::UNATTACHED_GRACE_MS;
+use hearth_spaces::model::now_ms;
 use hearth_spaces::model::{MAX_PAGE, SpaceError, parse_time};
 use hearth_spaces::ops::members::{CreateInvite, INVITE_DEFAULT_HOURS, INVITE_DEFAULT_USES};
 use hearth_spaces::ops::posts::{
-    CreatePost, MAX_EMOJI_PER_POST, MAX_FACETS, MAX_MENTIONS, MAX_REACTIONS_PER_MEMBER,
+    CreatePost, ImageInput, MAX_EMOJI_PER_POST, MAX_FACETS, MAX_MENTIONS, MAX_REACTIONS_PER_MEMBER,
 };
 use hearth_spaces::ops::spaces::CreateSpace;
+use hearth_spaces::ratelimit::Limits;
 use hearth_spaces::store::LISTED_FANOUT_SQL;
 use hearth_spaces::{Spaces, SpacesConfig};
 use spaces_common::*;
 
 fn open(dir: &std::path::Path) -> Spaces {
+    open_with(dir, Limits::default())
+}
+
+fn open_with(dir: &std::path::Path, limits: Limits) -> Spaces {
     Spaces::open(SpacesConfig {
         dir: dir.to_path_buf(),
         authority: "did:web:localhost%3A1".into(),
         public_url: "http://localhost:1".into(),
         smtp_url: None,
         smtp_from: None,
-        limits: Default::default(),
+        limits,
     })
     .expect("spaces")
 }
@@ -400,5 +407,95 @@ async fn reactions_and_lists_are_bounded() {
         .expect("members");
     assert_eq!(page.members.len(), MAX_PAGE as usize);
     assert!(page.cursor.is_some());
+    cases.case();
+}
+
+fn quota_exceeded<T: std::fmt::Debug>(r: Result<T, SpaceError>) {
+    assert!(
+        matches!(r, Err(SpaceError::Named("QuotaExceeded", _))),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn image_quota_per_account_and_space() {
+    let cases = Cases::new("spaces image quotas per account and per space");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let size = png2(0).len() as i64;
+    // Room for two of Ann's images, and four in the space.
+    let s = open_with(
+        tmp.path(),
+        Limits {
+            account_image_bytes: 2 * size + size / 2,
+            space_image_bytes: 4 * size + size / 2,
+            ..Limits::default()
+        },
+    );
+    let owner = did("owner");
+    let (space, _, members) = populated(&s, &owner, 3).await;
+    let (other, _) = new_space(&s, &members[0], "invite").await;
+    let images = || files_under(&tmp.path().join("space-images")).len();
+    for tag in 0..2 {
+        s.upload_image(&members[0], &space, png2(tag))
+            .await
+            .expect("within");
+    }
+    quota_exceeded(s.upload_image(&members[0], &space, png2(2)).await);
+    // The account's quota spans spaces.
+    quota_exceeded(s.upload_image(&members[0], &other, png2(3)).await);
+    // The same image again costs nothing.
+    s.upload_image(&members[0], &space, png2(1))
+        .await
+        .expect("a repeat");
+    assert_eq!(images(), 2, "refused uploads leave nothing on disk");
+    cases.case();
+    // Another member fills the space's quota.
+    for tag in 10..12 {
+        s.upload_image(&members[1], &space, png2(tag))
+            .await
+            .expect("within");
+    }
+    quota_exceeded(s.upload_image(&members[2], &space, png2(20)).await);
+    assert_eq!(images(), 4);
+    cases.case();
+}
+
+#[tokio::test]
+async fn unattached_uploads_are_collected() {
+    let cases = Cases::new("spaces unattached uploads are collected");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let s = open(tmp.path());
+    let owner = did("owner");
+    let (space, discussion) = new_space(&s, &owner, "invite").await;
+    let dir = tmp.path().join("space-images");
+    let kept = s
+        .upload_image(&owner, &space, png2(1))
+        .await
+        .expect("upload")
+        .image;
+    let dropped = s
+        .upload_image(&owner, &space, png2(2))
+        .await
+        .expect("upload")
+        .image;
+    let cid = |v: &serde_json::Value| v["ref"]["$link"].as_str().expect("cid").to_owned();
+    let mut with_image = text_post(&discussion, "a picture", None);
+    with_image.images = Some(vec![ImageInput {
+        image: kept.clone(),
+        alt: "kept".into(),
+    }]);
+    s.create_post(&owner, with_image).await.expect("post");
+    // Within the grace period nothing goes.
+    assert_eq!(s.collect_unattached_images(now_ms()).await.expect("gc"), 0);
+    assert!(dir.join(cid(&dropped)).exists());
+    cases.case();
+    // After it, the upload no post shows goes, row and file; the attached one stays.
+    let later = now_ms() + UNATTACHED_GRACE_MS + 1000;
+    assert_eq!(s.collect_unattached_images(later).await.expect("gc"), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(!dir.join(cid(&dropped)).exists(), "its file is gone");
+    assert!(dir.join(cid(&kept)).exists(), "the attached image stays");
+    let conn = db(tmp.path());
+    assert_eq!(count(&conn, "SELECT count(*) FROM space_image"), 1);
     cases.case();
 }

@@ -90,6 +90,7 @@ fn small_space_budget(dir: &std::path::Path, burst: f64) -> Spaces {
             space_burst: burst,
             // Effectively no refill during the test.
             space_rate: 1e-6,
+            ..Limits::default()
         },
     )
 }
@@ -231,6 +232,7 @@ async fn strangers_cannot_drain_space_budget() {
             write_rate: 1e-6,
             space_burst: BUDGET as f64,
             space_rate: 1e-6,
+            ..Limits::default()
         },
     );
     let owner = "did:plc:drainowner0000000000000000";

@@ -631,16 +631,20 @@ impl Spaces {
         }
         let mime = images::sniff(&bytes)
             .ok_or_else(|| SpaceError::invalid("Only images can be uploaded"))?;
-        // Gate first, so a non-member cannot even make the server write to disk.
+        let cid = images::cid_of(&bytes);
+        let size = bytes.len() as i64;
+        // Gate and quota first, so a non-member or a full account cannot even make the server
+        // write to disk.
         {
-            let (uri, did) = (uri.clone(), did.to_owned());
-            self.read(move |conn, s| member_access(conn, &s.authority, &uri, &did).map(|_| ()))
-                .await?;
+            let (uri, did, cid) = (uri.clone(), did.to_owned(), cid.clone());
+            self.read(move |conn, s| {
+                let acc = member_access(conn, &s.authority, &uri, &did)?;
+                within_quota(conn, s, acc.space.id, &did, &cid, size)
+            })
+            .await?;
         }
         // Uploads are heavier than other writes.
         self.space_limit(&uri, 5.0)?;
-        let cid = images::cid_of(&bytes);
-        let size = bytes.len() as i64;
         {
             let (dir, cid) = (self.images_dir.clone(), cid.clone());
             tokio::task::spawn_blocking(move || images::store(&dir, &cid, &bytes))
@@ -652,8 +656,10 @@ impl Spaces {
         let res = self
             .write(move |txn, s| {
                 let conn = txn.conn;
-                // Checked again in the transaction: a removal since the first check wins.
+                // Checked again in the transaction: a removal or another upload since the first
+                // check wins.
                 let acc = member_access(conn, &s.authority, &uri, &did)?;
+                within_quota(conn, s, acc.space.id, &did, &cid2, size)?;
                 store::insert_image(
                     conn,
                     &store::NewImage {
@@ -688,6 +694,31 @@ impl Spaces {
         })
     }
 
+    /// Forgets uploads older than the grace period ([`images::UNATTACHED_GRACE_MS`] before
+    /// `now`, in ms) that no post shows, and deletes their files; returns how many uploads were
+    /// forgotten. The background task calls it hourly; tests with a clock of their choosing.
+    pub async fn collect_unattached_images(&self, now: i64) -> SpaceResult<usize> {
+        let before = now.saturating_sub(images::UNATTACHED_GRACE_MS);
+        let mut total = 0;
+        loop {
+            let n = self
+                .write(move |txn, s| {
+                    let conn = txn.conn;
+                    let cids = store::forget_unattached_images(conn, before, 500)?;
+                    let n = cids.len();
+                    let orphans = store::unreferenced_images(conn, cids)?;
+                    let dir = s.images_dir.clone();
+                    txn.after_commit(move || images::unlink(&dir, &orphans));
+                    Ok(n)
+                })
+                .await?;
+            total += n;
+            if n < 500 {
+                return Ok(total);
+            }
+        }
+    }
+
     /// An image's bytes, for a member who may see it: its uploader, or a reader of a post
     /// that shows it (hidden posts: moderators only).
     pub async fn get_image(&self, did: &str, space: &str, cid: &str) -> SpaceResult<ImageBytes> {
@@ -710,4 +741,34 @@ impl Spaces {
         let bytes = tokio::fs::read(&path).await?;
         Ok(ImageBytes { mime, bytes })
     }
+}
+
+/// Refuses an upload that would take the uploader or the space past its image quota. An
+/// image the space already holds costs nothing.
+fn within_quota(
+    conn: &Connection,
+    s: &Spaces,
+    space: i64,
+    did: &str,
+    cid: &str,
+    size: i64,
+) -> SpaceResult<()> {
+    if store::has_image(conn, space, cid)? {
+        return Ok(());
+    }
+    let limits = s.limits.limits();
+    let (account, in_space) = store::image_usage(conn, space, did)?;
+    if account.saturating_add(size) > limits.account_image_bytes {
+        return Err(SpaceError::Named(
+            "QuotaExceeded",
+            "Your image storage is full; delete posts with images to make room",
+        ));
+    }
+    if in_space.saturating_add(size) > limits.space_image_bytes {
+        return Err(SpaceError::Named(
+            "QuotaExceeded",
+            "This space's image storage is full",
+        ));
+    }
+    Ok(())
 }

@@ -286,6 +286,43 @@ pub struct NewImage<'a> {
     pub now: i64,
 }
 
+/// Image bytes stored: by `uploader` across all spaces, and in `space` by everyone.
+pub fn image_usage(conn: &Connection, space: i64, uploader: &str) -> SpaceResult<(i64, i64)> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT (SELECT coalesce(sum(size), 0) FROM space_image WHERE uploader = ?2),
+                    (SELECT coalesce(sum(size), 0) FROM space_image WHERE space = ?1)",
+        )?
+        .query_row(params![space, uploader], |r| Ok((r.get(0)?, r.get(1)?)))?)
+}
+
+/// Whether `space` already holds the image `cid` (uploading it again costs nothing).
+pub fn has_image(conn: &Connection, space: i64, cid: &str) -> SpaceResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM space_image WHERE space = ?1 AND cid = ?2)")?
+        .query_row(params![space, cid], |r| r.get(0))?)
+}
+
+/// Forgets up to `limit` uploads made before `before` that no post in their space shows;
+/// returns their CIDs (whose files may go, if no other space holds them).
+pub fn forget_unattached_images(
+    conn: &Connection,
+    before: i64,
+    limit: i64,
+) -> SpaceResult<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "DELETE FROM space_image WHERE (space, cid) IN (
+             SELECT si.space, si.cid FROM space_image si
+             WHERE si.created_at < ?1
+               AND NOT EXISTS (SELECT 1 FROM post_image pi JOIN post p ON p.id = pi.post
+                               WHERE pi.cid = si.cid AND p.space = si.space)
+             ORDER BY si.created_at LIMIT ?2)
+         RETURNING cid",
+    )?;
+    let rows = stmt.query_map(params![before, limit], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 pub fn insert_image(conn: &Connection, i: &NewImage<'_>) -> SpaceResult<()> {
     conn.prepare_cached(
         "INSERT OR IGNORE INTO space_image (space, cid, mime, size, uploader, created_at)
