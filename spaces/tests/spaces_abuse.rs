@@ -499,3 +499,52 @@ async fn unattached_uploads_are_collected() {
     assert_eq!(count(&conn, "SELECT count(*) FROM space_image"), 1);
     cases.case();
 }
+
+#[tokio::test]
+async fn moderator_delete_is_audited() {
+    let cases = Cases::new("spaces moderator deletes are audited");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let s = open(tmp.path());
+    let owner = did("owner");
+    let (space, discussion, members) = populated(&s, &owner, 2).await;
+    let (moderator, author) = (&members[0], &members[1]);
+    s.set_role(&owner, &space, moderator, "moderator")
+        .await
+        .expect("moderator");
+    let post = |text: &'static str| {
+        let s = s.clone();
+        let (author, discussion) = (author.clone(), discussion.clone());
+        async move {
+            s.create_post(&author, text_post(&discussion, text, None))
+                .await
+                .expect("post")
+                .post
+                .uri
+        }
+    };
+    let own = post("mine to delete").await;
+    let moderated = post("a moderator removes this").await;
+    s.delete_post(author, &own).await.expect("own delete");
+    s.delete_post(moderator, &moderated)
+        .await
+        .expect("moderator delete");
+    let log = s.audit_log(&owner, &space, 100, None).await.expect("log");
+    let deletes: Vec<_> = log
+        .entries
+        .iter()
+        .filter(|e| e.action == "post.delete")
+        .collect();
+    assert_eq!(deletes.len(), 1, "only the moderator's delete: {deletes:?}");
+    assert_eq!(deletes[0].actor, *moderator);
+    assert_eq!(deletes[0].subject.as_deref(), Some(moderated.as_str()));
+    assert_eq!(deletes[0].detail.as_deref(), Some(author.as_str()));
+    cases.case();
+    // Demoted to member, they can no longer delete another's post.
+    s.set_role(&owner, &space, moderator, "member")
+        .await
+        .expect("demote");
+    let third = post("not yours").await;
+    let r = s.delete_post(moderator, &third).await;
+    assert!(matches!(r, Err(SpaceError::Forbidden(_))), "{r:?}");
+    cases.case();
+}

@@ -379,6 +379,19 @@ impl Spaces {
             }
             // An image leaves the space once no post in it shows the image.
             let gone = store::delete_post(conn, &post)?;
+            // Authors delete their own posts freely; a moderator deleting someone else's is a
+            // moderation decision, and every one goes to the audit log (the author named).
+            if post.author != did {
+                store::audit(
+                    conn,
+                    acc.space.id,
+                    &did,
+                    "post.delete",
+                    Some(&uri.to_string()),
+                    Some(&post.author),
+                    now_ms(),
+                )?;
+            }
             let orphans = store::unreferenced_images(conn, gone)?;
             let dir = s.images_dir.clone();
             txn.after_commit(move || images::unlink(&dir, &orphans));
