@@ -223,9 +223,10 @@ pub(super) async fn space_audit(
 pub(super) async fn space_export(
     State(st): State<HttpState>,
     Caller(did): Caller,
-    Params(q): Params<SpaceQ>,
+    Params(q): Params<SpacePageQ>,
 ) -> Out<spaces::Export> {
-    done(sp(&st).export(&did, &q.space).await)
+    let limit = q.limit.unwrap_or(spaces::MAX_EXPORT_PAGE);
+    done(sp(&st).export(&did, &q.space, limit, q.cursor).await)
 }
 
 // ---- channel ----
