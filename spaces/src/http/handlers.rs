@@ -349,6 +349,26 @@ pub(super) async fn member_ban(
     empty(sp(&st).ban_member(&did, &i.space, &i.did, i.reason).await)
 }
 
+pub(super) async fn member_unban(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<DidIn>,
+) -> Out<Value> {
+    empty(sp(&st).unban_member(&did, &i.space, &i.did).await)
+}
+
+pub(super) async fn member_list_bans(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Params(q): Params<SpacePageQ>,
+) -> Out<members::BanList> {
+    done(
+        sp(&st)
+            .list_bans(&did, &q.space, q.limit.unwrap_or(PAGE), q.cursor)
+            .await,
+    )
+}
+
 pub(super) async fn member_leave(
     State(st): State<HttpState>,
     Caller(did): Caller,

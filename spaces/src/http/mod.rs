@@ -54,6 +54,8 @@ pub fn router(spaces: Spaces, auth: ServiceAuth) -> Router {
         .route(&x("member.remove"), post(h::member_remove))
         .route(&x("member.ban"), post(h::member_ban))
         .route(&x("member.leave"), post(h::member_leave))
+        .route(&x("member.unban"), post(h::member_unban))
+        .route(&x("member.listBans"), get(h::member_list_bans))
         .route(&x("post.create"), post(h::post_create))
         .route(&x("post.edit"), post(h::post_edit))
         .route(&x("post.delete"), post(h::post_delete))

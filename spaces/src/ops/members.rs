@@ -63,6 +63,23 @@ pub struct MemberList {
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BanView {
+    pub did: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub banned_by: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BanList {
+    pub bans: Vec<BanView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
 pub struct MemberOut {
     pub member: MemberView,
 }
@@ -649,6 +666,79 @@ impl Spaces {
                 now,
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    /// Lifts a ban (admins); the account is not re-added.
+    pub async fn unban_member(&self, did: &str, uri: &str, target: &str) -> SpaceResult<()> {
+        let uri = parse_uri(uri)?;
+        let did = did.to_owned();
+        let target = target.to_owned();
+        self.write(move |txn, s| {
+            let conn = txn.conn;
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
+            acc.require(Role::Admin, "Only admins lift bans")?;
+            if !store::unban(conn, acc.space.id, &target)? {
+                return Err(SpaceError::NotFound("No such ban"));
+            }
+            store::audit(
+                conn,
+                acc.space.id,
+                &did,
+                "member.unban",
+                Some(&target),
+                None,
+                now_ms(),
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The space's bans, newest first (admins).
+    pub async fn list_bans(
+        &self,
+        did: &str,
+        uri: &str,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> SpaceResult<BanList> {
+        let limit = page_size(limit);
+        let uri = parse_uri(uri)?;
+        let (before_t, before_did) = match cursor.as_deref() {
+            None | Some("") => (i64::MAX, String::new()),
+            Some(c) => c
+                .split_once('_')
+                .and_then(|(t, d)| Some((t.parse().ok()?, d.to_owned())))
+                .ok_or_else(|| SpaceError::invalid("Malformed cursor"))?,
+        };
+        let did = did.to_owned();
+        self.read(move |conn, s| {
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            acc.require(Role::Admin, "Only admins see bans")?;
+            let rows = store::bans(
+                conn,
+                acc.space.id,
+                (before_t, &before_did),
+                i64::from(limit),
+            )?;
+            let cursor = (rows.len() == limit as usize)
+                .then(|| rows.last().map(|b| format!("{}_{}", b.created_at, b.did)))
+                .flatten();
+            Ok(BanList {
+                bans: rows
+                    .into_iter()
+                    .map(|b| BanView {
+                        did: b.did,
+                        reason: b.reason,
+                        banned_by: b.banned_by,
+                        created_at: fmt_time(b.created_at),
+                    })
+                    .collect(),
+                cursor,
+            })
         })
         .await
     }

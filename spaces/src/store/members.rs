@@ -296,3 +296,42 @@ pub fn ban(
     .execute(params![space, did, by, now])?;
     Ok(())
 }
+
+/// Lifts a ban; false if there was none.
+pub fn unban(conn: &Connection, space: i64, did: &str) -> SpaceResult<bool> {
+    Ok(conn
+        .prepare_cached("DELETE FROM ban WHERE space = ?1 AND did = ?2")?
+        .execute(params![space, did])?
+        == 1)
+}
+
+/// A ban, as listed to admins.
+pub struct BanRow {
+    pub did: String,
+    pub reason: Option<String>,
+    pub banned_by: String,
+    pub created_at: i64,
+}
+
+/// Up to `limit` bans of the space, newest first, before (`created_at`, `did`).
+pub fn bans(
+    conn: &Connection,
+    space: i64,
+    before: (i64, &str),
+    limit: i64,
+) -> SpaceResult<Vec<BanRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT did, reason, banned_by, created_at FROM ban
+         WHERE space = ?1 AND (created_at, did) < (?2, ?3)
+         ORDER BY created_at DESC, did DESC LIMIT ?4",
+    )?;
+    let rows = stmt.query_map(params![space, before.0, before.1, limit], |r| {
+        Ok(BanRow {
+            did: r.get(0)?,
+            reason: r.get(1)?,
+            banned_by: r.get(2)?,
+            created_at: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
