@@ -133,3 +133,52 @@ async fn unban_and_list_bans() {
     );
     cases.case();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn my_join_request_can_be_looked_up_and_cancelled() {
+    let cases = Cases::new("spaces my join request: look up and cancel");
+    let (w, people) = world("request", &["asker", "nosy"]).await;
+    let (asker, nosy) = (&people[0], &people[1]);
+    let q = [("space", w.space.as_str())];
+    let none = w.c.get(asker, "join.getMine", &q).await;
+    assert_eq!(none.status, 404, "never asked");
+    let asked =
+        w.c.post(
+            asker,
+            "join.request",
+            json!({ "space": w.space, "answer": "hi" }),
+        )
+        .await
+        .expect_ok("ask");
+    let mine = w.c.get(asker, "join.getMine", &q).await.expect_ok("mine");
+    assert_eq!(mine["request"]["id"], asked["request"]["id"]);
+    assert_eq!(mine["request"]["status"], "pending");
+    assert_eq!(
+        w.c.get(nosy, "join.getMine", &q).await.status,
+        404,
+        "only one's own"
+    );
+    cases.case();
+    w.c.post(asker, "join.cancel", json!({ "space": w.space }))
+        .await
+        .expect_ok("cancel");
+    let pending =
+        w.c.get(&w.owner, "join.list", &[("space", &w.space)])
+            .await
+            .expect_ok("list");
+    assert!(
+        pending["requests"].as_array().is_some_and(Vec::is_empty),
+        "{pending}"
+    );
+    let again =
+        w.c.post(asker, "join.cancel", json!({ "space": w.space }))
+            .await;
+    assert_eq!(again.status, 404, "nothing pending");
+    // Asking again after cancelling works, and is what getMine shows.
+    w.c.post(asker, "join.request", json!({ "space": w.space }))
+        .await
+        .expect_ok("ask again");
+    let mine = w.c.get(asker, "join.getMine", &q).await.expect_ok("mine");
+    assert_eq!(mine["request"]["status"], "pending");
+    cases.case();
+}

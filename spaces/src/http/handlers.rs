@@ -349,6 +349,22 @@ pub(super) async fn member_ban(
     empty(sp(&st).ban_member(&did, &i.space, &i.did, i.reason).await)
 }
 
+pub(super) async fn join_get_mine(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Params(q): Params<SpaceQ>,
+) -> Out<members::Decided> {
+    done(sp(&st).my_request(&did, &q.space).await)
+}
+
+pub(super) async fn join_cancel(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<SpaceIn>,
+) -> Out<Value> {
+    empty(sp(&st).cancel_request(&did, &i.space).await)
+}
+
 pub(super) async fn member_unban(
     State(st): State<HttpState>,
     Caller(did): Caller,

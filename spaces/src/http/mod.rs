@@ -49,6 +49,8 @@ pub fn router(spaces: Spaces, auth: ServiceAuth) -> Router {
         .route(&x("join.request"), post(h::join_request))
         .route(&x("join.list"), get(h::join_list))
         .route(&x("join.decide"), post(h::join_decide))
+        .route(&x("join.getMine"), get(h::join_get_mine))
+        .route(&x("join.cancel"), post(h::join_cancel))
         .route(&x("member.list"), get(h::member_list))
         .route(&x("member.setRole"), post(h::member_set_role))
         .route(&x("member.remove"), post(h::member_remove))

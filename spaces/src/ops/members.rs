@@ -400,6 +400,47 @@ impl Spaces {
         Ok(outcome)
     }
 
+    /// The caller's own newest join request. A space that does not take requests answers as
+    /// if it did not exist, as `join.request` does.
+    pub async fn my_request(&self, did: &str, uri: &str) -> SpaceResult<Decided> {
+        let uri = parse_uri(uri)?;
+        let did = did.to_owned();
+        self.read(move |conn, s| {
+            let none = || SpaceError::NotFound("No join request");
+            let space = space_of(conn, &s.authority, &uri)?.ok_or_else(none)?;
+            let id = store::newest_request(conn, space.id, &did)?.ok_or_else(none)?;
+            Ok(Decided {
+                request: request_view(conn, &space, &s.authority, id)?,
+            })
+        })
+        .await
+    }
+
+    /// Withdraws the caller's own pending join request.
+    pub async fn cancel_request(&self, did: &str, uri: &str) -> SpaceResult<()> {
+        let uri = parse_uri(uri)?;
+        let did = did.to_owned();
+        self.write(move |txn, s| {
+            let conn = txn.conn;
+            let none = || SpaceError::NotFound("No pending join request");
+            let space = space_of(conn, &s.authority, &uri)?.ok_or_else(none)?;
+            if !store::cancel_request(conn, space.id, &did)? {
+                return Err(none());
+            }
+            store::audit(
+                conn,
+                space.id,
+                &did,
+                "join.cancel",
+                Some(&did),
+                None,
+                now_ms(),
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     pub async fn list_requests(
         &self,
         did: &str,

@@ -122,6 +122,26 @@ pub fn pending_request(conn: &Connection, space: i64, did: &str) -> SpaceResult<
         .optional()?)
 }
 
+/// The newest join request of `did` to the space, whatever its status.
+pub fn newest_request(conn: &Connection, space: i64, did: &str) -> SpaceResult<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id FROM join_request WHERE space = ?1 AND did = ?2 ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row(params![space, did], |r| r.get(0))
+        .optional()?)
+}
+
+/// Withdraws the pending request of `did`; false if none was pending.
+pub fn cancel_request(conn: &Connection, space: i64, did: &str) -> SpaceResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM join_request WHERE space = ?1 AND did = ?2 AND status = 'pending'",
+        )?
+        .execute(params![space, did])?
+        == 1)
+}
+
 /// A join request as stored.
 pub struct JoinRequestRow {
     pub did: String,
