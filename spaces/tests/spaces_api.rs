@@ -182,3 +182,82 @@ async fn my_join_request_can_be_looked_up_and_cancelled() {
     assert_eq!(mine["request"]["status"], "pending");
     cases.case();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thread_pages_past_the_first_page() {
+    let cases = Cases::new("spaces thread paging");
+    let (w, _) = world("invite", &[]).await;
+    let space =
+        w.c.get(&w.owner, "space.get", &[("space", &w.space)])
+            .await
+            .expect_ok("space");
+    let discussion = space["channels"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["kind"] == "discussion"))
+        .and_then(|c| c["uri"].as_str())
+        .expect("discussion")
+        .to_owned();
+    let root =
+        w.c.post(
+            &w.owner,
+            "post.create",
+            json!({ "channel": discussion, "text": "root" }),
+        )
+        .await
+        .expect_ok("root")["post"]["uri"]
+            .as_str()
+            .expect("uri")
+            .to_owned();
+    const REPLIES: usize = 7;
+    for i in 0..REPLIES {
+        w.c.post(
+            &w.owner,
+            "post.create",
+            json!({ "replyTo": root, "text": format!("reply {i}") }),
+        )
+        .await
+        .expect_ok("reply");
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let mut q = vec![("uri", root.as_str()), ("limit", "3")];
+        if let Some(c) = &cursor {
+            q.push(("cursor", c.as_str()));
+        }
+        let page =
+            w.c.get(&w.owner, "feed.getThread", &q)
+                .await
+                .expect_ok("page");
+        assert_eq!(page["thread"]["root"]["uri"], root.as_str());
+        let replies = page["thread"]["replies"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(replies.len() <= 3);
+        seen.extend(
+            replies
+                .iter()
+                .filter_map(|r| r["text"].as_str().map(str::to_owned)),
+        );
+        cursor = page["cursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let want: Vec<String> = (0..REPLIES).map(|i| format!("reply {i}")).collect();
+    assert_eq!(seen, want, "every reply once, oldest first");
+    let bad =
+        w.c.get(
+            &w.owner,
+            "feed.getThread",
+            &[("uri", &root), ("limit", "1001")],
+        )
+        .await;
+    assert_eq!(
+        bad.error(),
+        "InvalidRequest",
+        "a page is at most 1,000 replies"
+    );
+    cases.case();
+}

@@ -57,8 +57,10 @@ pub struct ChannelQ {
 }
 
 #[derive(Deserialize)]
-pub struct UriQ {
+pub struct ThreadQ {
     uri: String,
+    limit: Option<u32>,
+    cursor: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -510,9 +512,10 @@ pub(super) async fn feed_channel(
 pub(super) async fn feed_thread(
     State(st): State<HttpState>,
     Caller(did): Caller,
-    Params(q): Params<UriQ>,
+    Params(q): Params<ThreadQ>,
 ) -> Out<posts::Thread> {
-    done(sp(&st).thread(&did, &q.uri).await)
+    let limit = q.limit.unwrap_or(posts::MAX_THREAD_REPLIES as u32);
+    done(sp(&st).thread(&did, &q.uri, limit, q.cursor).await)
 }
 
 // ---- notifications ----

@@ -14,8 +14,8 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Replies shown in one thread (the lexicon has no cursor for threads).
-const MAX_THREAD_REPLIES: i64 = 1000;
+/// Most replies in one page of a thread (the feed.getThread lexicon's `limit` maximum).
+pub const MAX_THREAD_REPLIES: i64 = 1000;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -60,6 +60,9 @@ pub struct Feed {
 #[derive(Debug, Serialize)]
 pub struct Thread {
     pub thread: ThreadView,
+    /// Where the next page of replies starts (absent on the last page).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -595,7 +598,22 @@ impl Spaces {
     }
 
     /// A thread: its root and replies, oldest first. Asking for a reply gives its thread.
-    pub async fn thread(&self, did: &str, uri: &str) -> SpaceResult<Thread> {
+    /// A thread's root and a page of its replies, oldest first: `limit` at most
+    /// `MAX_THREAD_REPLIES`, after the reply `cursor` names.
+    pub async fn thread(
+        &self,
+        did: &str,
+        uri: &str,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> SpaceResult<Thread> {
+        let limit = i64::from(limit).clamp(1, MAX_THREAD_REPLIES);
+        let after = match cursor.as_deref() {
+            None | Some("") => 0,
+            Some(c) => c
+                .parse::<i64>()
+                .map_err(|_| SpaceError::invalid("Malformed cursor"))?,
+        };
         let uri = parse_uri(uri)?;
         let did = did.to_owned();
         self.read(move |conn, s| {
@@ -611,7 +629,10 @@ impl Spaces {
             if root.hidden && !moderator {
                 return Err(SpaceError::NotFound("Post not found"));
             }
-            let replies = store::replies(conn, root.id, moderator, MAX_THREAD_REPLIES)?;
+            let replies = store::replies(conn, root.id, moderator, after, limit)?;
+            let cursor = (replies.len() as i64 == limit)
+                .then(|| replies.last().map(|r| r.id.to_string()))
+                .flatten();
             let mut ctx = s.ctx(conn, &acc.space, &did, acc.role);
             let root_view = ctx.post(&root)?;
             let mut views = Vec::with_capacity(replies.len());
@@ -623,6 +644,7 @@ impl Spaces {
                     root: root_view,
                     replies: views,
                 },
+                cursor,
             })
         })
         .await

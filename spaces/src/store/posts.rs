@@ -258,13 +258,15 @@ pub fn replies(
     conn: &Connection,
     root: i64,
     hidden: bool,
+    after: i64,
     limit: i64,
 ) -> SpaceResult<Vec<PostRow>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {POST_COLS} FROM post WHERE root = ?1 AND root IS NOT NULL AND (hidden = 0 OR ?2)
-         ORDER BY id LIMIT ?3"
+           AND id > ?3
+         ORDER BY id LIMIT ?4"
     ))?;
-    let rows = stmt.query_map(params![root, hidden, limit], PostRow::from_row)?;
+    let rows = stmt.query_map(params![root, hidden, after, limit], PostRow::from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
