@@ -261,3 +261,39 @@ async fn thread_pages_past_the_first_page() {
     );
     cases.case();
 }
+
+/// The lexicons say which inputs are one-of and what roles default to, so a client need not
+/// read the server to call it right.
+#[test]
+fn one_of_inputs_and_role_defaults_are_documented() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lexicons/social/hearth");
+    let prop = |file: &str, name: &str| -> String {
+        let doc: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(file)).expect("lexicon"))
+                .expect("json");
+        doc["defs"]["main"]["input"]["schema"]["properties"][name]["description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    for name in ["channel", "replyTo"] {
+        let d = prop("post/create.json", name);
+        assert!(
+            d.contains("One of channel or replyTo"),
+            "post.create {name}: {d:?}"
+        );
+    }
+    for name in ["readRole", "postRole"] {
+        let d = prop("channel/create.json", name);
+        assert!(d.contains("Default"), "channel.create {name}: {d:?}");
+    }
+    for (file, name) in [
+        ("invite/create.json", "role"),
+        ("member/setRole.json", "role"),
+    ] {
+        let d = prop(file, name);
+        assert!(d.len() > 60 && d.contains("owner"), "{file} {name}: {d:?}");
+    }
+    let d = prop("notification/setLevel.json", "channel");
+    assert!(d.contains("Absent"), "setLevel channel: {d:?}");
+}
