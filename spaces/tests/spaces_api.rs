@@ -297,3 +297,103 @@ fn one_of_inputs_and_role_defaults_are_documented() {
     let d = prop("notification/setLevel.json", "channel");
     assert!(d.contains("Absent"), "setLevel channel: {d:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mark_one_space_read() {
+    let cases = Cases::new("spaces per-space mark read");
+    let (w, people) = world("open", &["reader"]).await;
+    let reader = &people[0];
+    let second =
+        w.c.post(
+            &w.owner,
+            "space.create",
+            json!({ "name": "Second", "joinPolicy": "open" }),
+        )
+        .await
+        .expect_ok("space")["space"]["uri"]
+            .as_str()
+            .expect("uri")
+            .to_owned();
+    for space in [&w.space, &second] {
+        w.c.post(reader, "join.request", json!({ "space": space }))
+            .await
+            .expect_ok("join");
+        let got =
+            w.c.get(&w.owner, "space.get", &[("space", space)])
+                .await
+                .expect_ok("space");
+        let announcements = got["channels"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["kind"] == "announcements"))
+            .and_then(|c| c["uri"].as_str())
+            .expect("announcements")
+            .to_owned();
+        w.c.post(
+            &w.owner,
+            "post.create",
+            json!({ "channel": announcements, "text": "news" }),
+        )
+        .await
+        .expect_ok("announce");
+    }
+    let unread = |space: &str| {
+        let (c, reader, space) = (&w.c, reader, space.to_owned());
+        async move {
+            c.get(reader, "notification.getUnreadCount", &[("space", &space)])
+                .await
+                .expect_ok("unread")["count"]
+                .as_i64()
+                .expect("count")
+        }
+    };
+    assert_eq!((unread(&w.space).await, unread(&second).await), (1, 1));
+    let now = atproto::syntax::Datetime::now().to_string();
+    w.c.post(
+        reader,
+        "notification.updateSeen",
+        json!({ "seenAt": now, "space": w.space }),
+    )
+    .await
+    .expect_ok("mark one space read");
+    assert_eq!((unread(&w.space).await, unread(&second).await), (0, 1));
+    let list =
+        w.c.get(reader, "notification.list", &[])
+            .await
+            .expect_ok("list");
+    let read: Vec<(String, bool)> = list["notifications"]
+        .as_array()
+        .map(|n| {
+            n.iter()
+                .map(|x| {
+                    (
+                        x["space"].as_str().unwrap_or_default().to_owned(),
+                        x["isRead"].as_bool().unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(read.contains(&(w.space.clone(), true)), "{read:?}");
+    assert!(read.contains(&(second.clone(), false)), "{read:?}");
+    // Not a member: refused, and nothing changes.
+    let stranger_space =
+        w.c.post(
+            reader,
+            "space.create",
+            json!({ "name": "Mine", "joinPolicy": "invite" }),
+        )
+        .await
+        .expect_ok("own space")["space"]["uri"]
+            .as_str()
+            .expect("uri")
+            .to_owned();
+    let r =
+        w.c.post(
+            &w.owner,
+            "notification.updateSeen",
+            json!({ "seenAt": now, "space": stranger_space }),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    cases.case();
+}

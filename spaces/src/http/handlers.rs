@@ -159,6 +159,7 @@ pub struct AnswerIn {
 #[serde(rename_all = "camelCase")]
 pub struct SeenIn {
     seen_at: String,
+    space: Option<String>,
 }
 
 const PAGE: u32 = 50;
@@ -545,7 +546,7 @@ pub(super) async fn notif_seen(
     Caller(did): Caller,
     Input(i): Input<SeenIn>,
 ) -> Out<Value> {
-    empty(sp(&st).update_seen(&did, &i.seen_at).await)
+    empty(sp(&st).update_seen(&did, &i.seen_at, i.space).await)
 }
 
 pub(super) async fn notif_set_level(

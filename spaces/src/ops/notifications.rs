@@ -122,7 +122,7 @@ impl Spaces {
             author,
             subject: r.subject,
             text: r.text.map(|t| snippet(&t, 280)),
-            is_read: r.created_at <= seen,
+            is_read: r.created_at <= seen.max(r.space_seen),
             created_at: fmt_time(r.created_at),
         })
     }
@@ -163,13 +163,28 @@ impl Spaces {
         .await
     }
 
-    /// Marks everything up to `seen_at` as read.
-    pub async fn update_seen(&self, did: &str, seen_at: &str) -> SpaceResult<()> {
+    /// Marks everything up to `seen_at` as read: everywhere, or (with `space`) in one space.
+    pub async fn update_seen(
+        &self,
+        did: &str,
+        seen_at: &str,
+        space: Option<String>,
+    ) -> SpaceResult<()> {
         let at =
             parse_time(seen_at).ok_or_else(|| SpaceError::invalid("seenAt must be a datetime"))?;
+        let space = match space {
+            Some(s) => Some(parse_uri(&s)?),
+            None => None,
+        };
         let did = did.to_owned();
-        self.write(move |txn, _| store::set_seen(txn.conn, &did, at))
-            .await
+        self.write(move |txn, s| match &space {
+            None => store::set_seen(txn.conn, &did, at),
+            Some(u) => {
+                let acc = member_access(txn.conn, &s.authority, u, &did)?;
+                store::set_space_seen(txn.conn, acc.space.id, &did, at)
+            }
+        })
+        .await
     }
 
     /// Sets the viewer's level for a space, or for one of its channels.

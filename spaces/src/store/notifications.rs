@@ -146,6 +146,13 @@ pub fn seen_at(conn: &Connection, did: &str) -> SpaceResult<i64> {
         .unwrap_or(0))
 }
 
+/// Marks `did`'s notifications in one space read up to `at` (unix ms).
+pub fn set_space_seen(conn: &Connection, space: i64, did: &str, at: i64) -> SpaceResult<()> {
+    conn.prepare_cached("UPDATE member SET seen_at = ?3 WHERE space = ?1 AND did = ?2")?
+        .execute(params![space, did, at])?;
+    Ok(())
+}
+
 pub fn set_seen(conn: &Connection, did: &str, at: i64) -> SpaceResult<()> {
     conn.prepare_cached(
         "INSERT INTO seen (did, seen_at) VALUES (?1, ?2)
@@ -160,7 +167,7 @@ pub fn unread_in_space(conn: &Connection, did: &str, space: i64) -> SpaceResult<
     let seen = seen_at(conn, did)?;
     Ok(conn
         .prepare_cached(&format!(
-            "SELECT count(*) {VISIBLE} AND n.space = ?2 AND n.created_at > ?3"
+            "SELECT count(*) {VISIBLE} AND n.space = ?2 AND n.created_at > max(?3, m.seen_at)"
         ))?
         .query_row(params![did, space, seen], |r| r.get(0))?)
 }
@@ -174,7 +181,8 @@ pub fn unread_by_space(
     space: Option<i64>,
 ) -> SpaceResult<Vec<(String, i64)>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT s.skey, count(*) {VISIBLE} AND n.created_at > ?2 AND (?3 IS NULL OR n.space = ?3)
+        "SELECT s.skey, count(*) {VISIBLE} AND n.created_at > max(?2, m.seen_at)
+           AND (?3 IS NULL OR n.space = ?3)
          GROUP BY n.space ORDER BY n.space"
     ))?;
     let rows = stmt.query_map(params![did, seen, space], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -194,6 +202,8 @@ pub struct InboxRow {
     pub text: Option<String>,
     pub created_at: i64,
     pub space_id: i64,
+    /// Until when the member marked this space read (unix ms).
+    pub space_seen: i64,
 }
 
 /// Visible notifications of `did`, newest first: ids below `before`, created after
@@ -208,7 +218,7 @@ pub fn inbox(
 ) -> SpaceResult<Vec<InboxRow>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT n.id, s.skey, s.name, c.author, c.rkey, n.reason, n.author, n.subject, p.text,
-                n.created_at, n.space
+                n.created_at, n.space, m.seen_at
          {VISIBLE} AND n.id < ?2 AND (?3 IS NULL OR n.space = ?3) AND n.created_at > ?4
          ORDER BY n.id DESC LIMIT ?5"
     ))?;
@@ -226,6 +236,7 @@ pub fn inbox(
             text: r.get(8)?,
             created_at: r.get(9)?,
             space_id: r.get(10)?,
+            space_seen: r.get(11)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
