@@ -11,7 +11,7 @@ struct World {
     c: Client,
     owner: Actor,
     space: String,
-    _app: Appview,
+    app: Appview,
 }
 
 async fn world(policy: &str, names: &[&'static str]) -> (World, Vec<Actor>) {
@@ -40,7 +40,7 @@ async fn world(policy: &str, names: &[&'static str]) -> (World, Vec<Actor>) {
             c,
             owner,
             space,
-            _app: app,
+            app,
         },
         others,
     )
@@ -395,5 +395,64 @@ async fn mark_one_space_read() {
         )
         .await;
     assert_eq!(r.status, 403);
+    cases.case();
+}
+
+/// The profile index the AppView would provide: a fixed map.
+struct Known(std::collections::HashMap<String, hearth_spaces::profiles::Profile>);
+
+impl hearth_spaces::profiles::ProfileLookup for Known {
+    fn profiles(&self, dids: Vec<String>) -> hearth_spaces::profiles::Profiles<'_> {
+        Box::pin(async move {
+            dids.into_iter()
+                .filter_map(|d| self.0.get(&d).map(|p| (d, p.clone())))
+                .collect()
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn member_views_carry_profiles() {
+    let cases = Cases::new("spaces member views carry profiles");
+    let (w, people) = world("open", &["known", "unknown"]).await;
+    let (known, unknown) = (&people[0], &people[1]);
+    for who in [known, unknown] {
+        w.c.post(who, "join.request", json!({ "space": w.space }))
+            .await
+            .expect_ok("join");
+    }
+    let profile = hearth_spaces::profiles::Profile {
+        handle: Some("known.test".into()),
+        display_name: Some("Known Person".into()),
+        avatar: Some("https://cdn.example/avatar.jpg".into()),
+    };
+    w.app.spaces.set_profile_lookup(std::sync::Arc::new(Known(
+        [(known.did.clone(), profile)].into_iter().collect(),
+    )));
+    let list =
+        w.c.get(&w.owner, "member.list", &[("space", &w.space)])
+            .await
+            .expect_ok("members");
+    let find = |did: &str| {
+        list["members"]
+            .as_array()
+            .and_then(|m| m.iter().find(|x| x["did"] == did).cloned())
+            .unwrap_or_else(|| panic!("{did} listed: {list}"))
+    };
+    let k = find(&known.did);
+    assert_eq!(
+        (&k["handle"], &k["displayName"], &k["avatar"]),
+        (
+            &json!("known.test"),
+            &json!("Known Person"),
+            &json!("https://cdn.example/avatar.jpg")
+        )
+    );
+    assert_eq!(k["role"], "member");
+    let u = find(&unknown.did);
+    assert!(
+        u.get("handle").is_none() && u.get("displayName").is_none(),
+        "{u}"
+    );
     cases.case();
 }

@@ -120,6 +120,7 @@ fn request_view(
         id: id.to_string(),
         space: space_uri,
         member: MemberView {
+            profile: Default::default(),
             did,
             role: m.map(|(r, _)| r.as_str().into()),
             joined_at: m.map(|(_, t)| fmt_time(t)),
@@ -542,18 +543,21 @@ impl Spaces {
                 .ok_or_else(|| SpaceError::invalid("Malformed cursor"))?,
         };
         let did = did.to_owned();
-        self.read(move |conn, s| {
-            let acc = member_access(conn, &s.authority, &uri, &did)?;
-            let rows = store::members_after(conn, acc.space.id, (after_t, &after_did), limit)?;
-            let cursor = (rows.len() == limit as usize)
-                .then(|| rows.last().map(|(t, m)| format!("{t}_{}", m.did)))
-                .flatten();
-            Ok(MemberList {
-                members: rows.into_iter().map(|(_, m)| m).collect(),
-                cursor,
+        let mut list = self
+            .read(move |conn, s| {
+                let acc = member_access(conn, &s.authority, &uri, &did)?;
+                let rows = store::members_after(conn, acc.space.id, (after_t, &after_did), limit)?;
+                let cursor = (rows.len() == limit as usize)
+                    .then(|| rows.last().map(|(t, m)| format!("{t}_{}", m.did)))
+                    .flatten();
+                Ok(MemberList {
+                    members: rows.into_iter().map(|(_, m)| m).collect(),
+                    cursor,
+                })
             })
-        })
-        .await
+            .await?;
+        self.fill_profiles(&mut list.members).await;
+        Ok(list)
     }
 
     /// Changes a role. Only the owner makes (or unmakes) admins; `owner` transfers ownership

@@ -104,6 +104,7 @@ impl Spaces {
             Some(a) => {
                 let m = store::membership(conn, r.space_id, a)?;
                 Some(MemberView {
+                    profile: Default::default(),
                     did: a.clone(),
                     role: m.map(|(role, _)| role.as_str().into()),
                     joined_at: m.map(|(_, t)| fmt_time(t)),

@@ -281,6 +281,7 @@ pub fn members_after(
         Ok((
             r.get::<_, i64>(2)?,
             MemberView {
+                profile: Default::default(),
                 did: r.get(0)?,
                 role: Some(Role::from_i64(r.get(1)?).as_str().into()),
                 joined_at: Some(fmt_time(r.get(2)?)),

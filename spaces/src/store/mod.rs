@@ -369,6 +369,7 @@ impl<'a> ViewCtx<'a> {
         }
         let m = membership(self.conn, self.space.id, did)?;
         let view = MemberView {
+            profile: Default::default(),
             did: did.to_owned(),
             role: m.map(|(r, _)| r.as_str().to_owned()),
             joined_at: m.map(|(_, t)| fmt_time(t)),

@@ -170,6 +170,7 @@ pub fn all_members(conn: &Connection, space: i64) -> SpaceResult<Vec<MemberView>
     )?;
     let rows = stmt.query_map([space], |r| {
         Ok(MemberView {
+            profile: Default::default(),
             did: r.get(0)?,
             role: Some(Role::from_i64(r.get(1)?).as_str().into()),
             joined_at: Some(fmt_time(r.get(2)?)),
