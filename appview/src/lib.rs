@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod index;
 pub mod ingest;
+mod spaces_profiles;
 pub mod state;
 pub mod views;
 pub mod xrpc;
@@ -139,6 +140,13 @@ pub async fn serve_on(
 ) -> Result<(), StartError> {
     ingest::start(&state).map_err(StartError::Workers)?;
     hearth_spaces::start(&state.spaces)?;
+    // Members' handles, names and avatars come from this AppView's public index.
+    state
+        .spaces
+        .set_profile_lookup(std::sync::Arc::new(spaces_profiles::IndexProfiles {
+            readers: state.db.readers.clone(),
+            public_url: state.public_url.clone(),
+        }));
     let local = listener
         .local_addr()
         .map_err(hearth_xrpc::server::ServeError::Serve)?;

@@ -71,6 +71,7 @@ async fn main() -> anyhow::Result<()> {
             write_rate: 1e12,
             space_burst: 1e12,
             space_rate: 1e12,
+            ..Limits::default()
         },
     })?;
     let owner = "did:plc:benchowner00000000000000";

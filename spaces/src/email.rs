@@ -7,7 +7,7 @@ use crate::model::{SpaceError, SpaceResult, now_ms};
 use crate::service::{SetupError, Spaces};
 use crate::store;
 use lettre::message::Mailbox;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
 
@@ -15,6 +15,9 @@ use std::time::Duration;
 const MAX_ATTEMPTS: i64 = 8;
 /// Messages sent per outbox pass.
 const BATCH: i64 = 50;
+/// Most messages one address receives in a day; what is over it is dropped, not delayed.
+pub const DAILY_CAP: i64 = 10;
+const DAY_MS: i64 = 24 * 3_600_000;
 
 struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
@@ -68,33 +71,49 @@ pub fn start(s: &Spaces) -> Result<(), SetupError> {
 async fn drain(s: &Spaces, m: &Mailer) -> SpaceResult<usize> {
     let now = now_ms();
     let due = s
-        .read(move |conn, _| store::due_emails(conn, now, BATCH))
+        .read(move |conn, _| {
+            let due = store::due_emails(conn, now, BATCH)?;
+            let mut with_counts = Vec::with_capacity(due.len());
+            for q in due {
+                let sent = store::sent_since(conn, &q.to, now - DAY_MS)?;
+                with_counts.push((q, sent));
+            }
+            Ok(with_counts)
+        })
         .await?;
     if due.is_empty() {
         return Ok(0);
     }
     let mut done = Vec::new();
+    let mut sent_to: Vec<String> = Vec::new();
     let mut failed = Vec::new();
-    for store::Queued {
-        id,
-        to,
-        subject,
-        body,
-        attempts,
-    } in due
+    for (
+        store::Queued {
+            id,
+            to,
+            subject,
+            body,
+            attempts,
+            unsubscribe_token,
+        },
+        sent_before,
+    ) in due
     {
+        let this_pass = sent_to.iter().filter(|a| **a == to).count() as i64;
+        if sent_before + this_pass >= DAILY_CAP {
+            tracing::debug!(
+                id,
+                "spaces: dropping an email over the recipient's daily cap"
+            );
+            done.push(id);
+            continue;
+        }
+        let unsubscribe =
+            unsubscribe_token.map(|t| format!("{}/email/unsubscribe/{t}", s.public_url));
         let msg = to
             .parse::<Mailbox>()
             .map_err(|_| "bad address")
-            .and_then(|to| {
-                Message::builder()
-                    .from(m.from.clone())
-                    .to(to)
-                    .subject(subject)
-                    .header(ContentType::TEXT_PLAIN)
-                    .body(body)
-                    .map_err(|_| "could not build the message")
-            });
+            .and_then(|to| build(m, to, subject, body, unsubscribe.as_deref()));
         match msg {
             Err(why) => {
                 tracing::warn!(id, why, "spaces: dropping an undeliverable email");
@@ -104,6 +123,7 @@ async fn drain(s: &Spaces, m: &Mailer) -> SpaceResult<usize> {
                 Ok(_) => {
                     tracing::debug!(id, "spaces: email sent");
                     done.push(id);
+                    sent_to.push(to);
                 }
                 Err(e) => {
                     // The SMTP server's reply may quote the address: debug level only.
@@ -120,6 +140,9 @@ async fn drain(s: &Spaces, m: &Mailer) -> SpaceResult<usize> {
         for id in done {
             store::drop_email(conn, id)?;
         }
+        for to in sent_to {
+            store::record_sent(conn, &to, now, now - DAY_MS)?;
+        }
         for (id, attempts) in failed {
             if attempts + 1 >= MAX_ATTEMPTS {
                 store::drop_email(conn, id)?;
@@ -132,4 +155,33 @@ async fn drain(s: &Spaces, m: &Mailer) -> SpaceResult<usize> {
     })
     .await?;
     Ok(handled)
+}
+
+/// A message with, when the recipient has an unsubscribe link, the one-click unsubscribe
+/// headers of RFC 8058 (and the link in the text, for readers without the button).
+fn build(
+    m: &Mailer,
+    to: Mailbox,
+    subject: String,
+    mut body: String,
+    unsubscribe: Option<&str>,
+) -> Result<Message, &'static str> {
+    let mut b = Message::builder()
+        .from(m.from.clone())
+        .to(to)
+        .subject(subject)
+        .header(ContentType::TEXT_PLAIN);
+    if let Some(url) = unsubscribe {
+        b = b
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                format!("<{url}>"),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                "List-Unsubscribe=One-Click".to_owned(),
+            ));
+        body.push_str(&format!("\nTo stop all email from Hearth: {url}\n"));
+    }
+    b.body(body).map_err(|_| "could not build the message")
 }

@@ -38,21 +38,22 @@ pub fn post_created(
         subject: p.uri,
         now: p.now,
     };
-    let one = |recipient: &str, reason| {
+    let listed = |recipients: &[&str], reason| {
         store::notify_readers(
             conn,
             &notice(reason),
             p.channel,
             p.post,
-            Some(recipient),
+            Some(recipients),
             Level::MentionsAndReplies,
         )
     };
     let all =
         |reason, min| store::notify_readers(conn, &notice(reason), p.channel, p.post, None, min);
     // Mentions and replies go first: a post notifies each recipient once.
-    for m in p.mentions {
-        one(m, "mention")?;
+    let mentions: Vec<&str> = p.mentions.iter().map(String::as_str).collect();
+    if !mentions.is_empty() {
+        listed(&mentions, "mention")?;
     }
     if let Some((root_author, parent_author)) = p.reply_to {
         let reason = if p.channel.kind == ChannelKind::Questions {
@@ -60,8 +61,8 @@ pub fn post_created(
         } else {
             "reply"
         };
-        one(root_author, reason)?;
-        one(parent_author, "reply")?;
+        listed(&[root_author], reason)?;
+        listed(&[parent_author], "reply")?;
         return Ok(0);
     }
     let mut emails = 0;
@@ -98,7 +99,7 @@ pub fn direct(
     store::notify_member(conn, n, recipient, min)
 }
 
-/// Queues an announcement email for every member who reads the channel, set an address,
+/// Queues an announcement email for every member who reads the channel, confirmed an address,
 /// keeps announcement emails on and has not muted it. Same transaction as the post.
 fn queue_announcement_emails(
     conn: &Connection,

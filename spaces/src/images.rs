@@ -8,6 +8,24 @@ use std::path::{Path, PathBuf};
 /// Largest image accepted (the lexicon's `maxSize`).
 pub const MAX_IMAGE_BYTES: usize = 5_000_000;
 
+/// How long an upload may wait to be attached to a post before it is collected.
+pub const UNATTACHED_GRACE_MS: i64 = 24 * 3_600_000;
+
+/// Starts the hourly collection of uploads never attached to a post.
+pub fn start_collector(s: &crate::Spaces) {
+    let s = s.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match s.collect_unattached_images(crate::model::now_ms()).await {
+                Ok(n) => tracing::debug!(collected = n, "spaces: unattached uploads collected"),
+                Err(e) => tracing::warn!(error = %e, "spaces: collecting uploads failed"),
+            }
+        }
+    });
+}
+
 /// The image types accepted, as sniffed from the bytes.
 const ACCEPTED: &[&str] = &[
     "image/jpeg",

@@ -6,6 +6,7 @@
 //! | [`uri`] | space addressing (`at://{authority}/space/social.hearth.space/{skey}/...`) |
 //! | [`model`] | roles, policies, channel kinds, levels, errors |
 //! | [`store`] | the separate `spaces.sqlite` database: its schema and every statement on it, by table group |
+//! | [`profiles`] | the profile look-up the AppView provides (handle, display name, avatar) |
 //! | [`permissions`] | the gate: membership and roles, checked inside every read and write |
 //! | [`service`] | the service handle: database, images, email settings, limits, clock |
 //! | [`ops`] | the operations (spaces and channels, members, posts, notifications), which call the store and never each other |
@@ -27,6 +28,7 @@ pub mod images;
 pub mod model;
 pub mod ops;
 pub mod permissions;
+pub mod profiles;
 pub mod ratelimit;
 pub mod service;
 pub mod store;
@@ -36,7 +38,9 @@ pub mod views;
 pub use http::router;
 pub use service::{SetupError, Spaces, SpacesConfig};
 
-/// Starts the spaces background tasks (email outbox and digests).
+/// Starts the spaces background tasks (email outbox and digests, the collection of unattached
+/// uploads).
 pub fn start(spaces: &Spaces) -> Result<(), SetupError> {
+    images::start_collector(spaces);
     email::start(spaces)
 }

@@ -4,7 +4,20 @@
 //! Every value that comes from a request is one of a lexicon's `knownValues`; anything else is
 //! refused with a message that names the field, never the value.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hearth_db::DbError;
+use sha2::{Digest as _, Sha256};
+
+/// SHA-256 of a token (an invite, an email confirmation): all the database keeps.
+pub fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.trim().as_bytes()).to_vec()
+}
+
+/// A fresh token: 128 random bits, base64url (22 characters).
+pub fn new_token() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
+}
 
 /// A role in a space, ordered: owner > admin > moderator > member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -231,6 +244,14 @@ impl SpaceError {
     pub fn invalid(msg: impl Into<String>) -> SpaceError {
         SpaceError::Invalid(msg.into())
     }
+}
+
+/// Most items in one page of any list (the list lexicons' `limit` maximum).
+pub const MAX_PAGE: u32 = 100;
+
+/// A list's page size, within 1..=[`MAX_PAGE`] whatever the caller asked for.
+pub fn page_size(limit: u32) -> u32 {
+    limit.clamp(1, MAX_PAGE)
 }
 
 /// Milliseconds since the UNIX epoch.

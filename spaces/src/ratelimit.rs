@@ -1,4 +1,4 @@
-//! Token buckets per DID and per space (`hearth_xrpc::ratelimit`'s): a burst is allowed, then
+//! Token buckets per DID and per space, and the image storage quotas (`hearth_xrpc::ratelimit`'s): a burst is allowed, then
 //! a steady rate. They protect the one writer and the fan-out from a single account or a single
 //! busy space; an attacker with many accounts is the PDS's and the network's problem to meter.
 
@@ -16,6 +16,10 @@ pub struct Limits {
     /// Writes into one space, by anyone.
     pub space_burst: f64,
     pub space_rate: f64,
+    /// Image bytes one account may keep stored, across all spaces.
+    pub account_image_bytes: i64,
+    /// Image bytes one space may keep stored, from all its members.
+    pub space_image_bytes: i64,
 }
 
 impl Default for Limits {
@@ -27,6 +31,8 @@ impl Default for Limits {
             write_rate: 2.0,
             space_burst: 1200.0,
             space_rate: 20.0,
+            account_image_bytes: 500_000_000,
+            space_image_bytes: 2_000_000_000,
         }
     }
 }
@@ -60,6 +66,20 @@ impl RateLimiter {
                 Limit::per_second(l.write_burst, l.write_rate),
                 1.0,
             )
+    }
+
+    /// The storage quotas.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Takes a token from `did`'s own join bucket (sized like its write bucket): what an
+    /// outsider's `join.request` costs, so that asking to join spends the asker's budget and
+    /// never the space's.
+    pub fn join(&self, did: &str) -> bool {
+        let l = self.limits;
+        let limit = Limit::per_second(l.write_burst, l.write_rate);
+        self.buckets.check("join", did, limit, 1.0)
     }
 
     /// Takes `cost` tokens for a write into the space `skey`.

@@ -64,6 +64,8 @@ pub struct Inner {
     pub(crate) clock: TidClock,
     /// Woken after a commit that queued email.
     pub(crate) outbox: Notify,
+    /// The AppView's profile index, once it is mounted.
+    profiles: std::sync::OnceLock<Arc<dyn crate::profiles::ProfileLookup>>,
     /// The background checkpointer runs while this lives.
     _alive: Arc<()>,
 }
@@ -111,8 +113,28 @@ impl Spaces {
             limits: RateLimiter::new(cfg.limits),
             clock: TidClock::new(),
             outbox: Notify::new(),
+            profiles: std::sync::OnceLock::new(),
             _alive: alive,
         })))
+    }
+
+    /// Gives the service the AppView's profile index (once; later calls are ignored).
+    pub fn set_profile_lookup(&self, lookup: Arc<dyn crate::profiles::ProfileLookup>) {
+        let _ = self.profiles.set(lookup);
+    }
+
+    /// Fills handle, display name and avatar into member views, from the profile index.
+    pub(crate) async fn fill_profiles(&self, members: &mut [MemberView]) {
+        let Some(lookup) = self.profiles.get() else {
+            return;
+        };
+        let dids: Vec<String> = members.iter().map(|m| m.did.clone()).collect();
+        let mut found = lookup.profiles(dids).await;
+        for m in members.iter_mut() {
+            if let Some(p) = found.remove(&m.did) {
+                m.profile = p;
+            }
+        }
     }
 
     /// Whether this server can send email (an SMTP server is configured).

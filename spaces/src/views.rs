@@ -52,6 +52,9 @@ pub struct ChannelView {
 #[serde(rename_all = "camelCase")]
 pub struct MemberView {
     pub did: String,
+    /// Handle, display name and avatar, when the AppView's index knows the account.
+    #[serde(flatten)]
+    pub profile: crate::profiles::Profile,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -203,6 +206,8 @@ pub struct Settings {
     pub email_available: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Whether `email` was confirmed through the link sent to it.
+    pub email_verified: bool,
     pub digest: String,
     pub announcement_emails: bool,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -80,13 +80,9 @@ async fn writes_are_limited_per_did() {
 }
 
 fn small_space_budget(dir: &std::path::Path, burst: f64) -> Spaces {
-    Spaces::open(SpacesConfig {
-        dir: dir.to_path_buf(),
-        authority: "did:web:localhost%3A1".into(),
-        public_url: "http://localhost:1".into(),
-        smtp_url: None,
-        smtp_from: None,
-        limits: Limits {
+    with_limits(
+        dir,
+        Limits {
             did_burst: 1e9,
             did_rate: 1e9,
             write_burst: 1e9,
@@ -94,19 +90,35 @@ fn small_space_budget(dir: &std::path::Path, burst: f64) -> Spaces {
             space_burst: burst,
             // Effectively no refill during the test.
             space_rate: 1e-6,
+            ..Limits::default()
         },
+    )
+}
+
+fn with_limits(dir: &std::path::Path, limits: Limits) -> Spaces {
+    Spaces::open(SpacesConfig {
+        dir: dir.to_path_buf(),
+        authority: "did:web:localhost%3A1".into(),
+        public_url: "http://localhost:1".into(),
+        smtp_url: None,
+        smtp_from: None,
+        limits,
     })
     .expect("spaces")
 }
 
 async fn new_space(s: &Spaces, owner: &str) -> (String, String) {
+    new_space_with(s, owner, "invite").await
+}
+
+async fn new_space_with(s: &Spaces, owner: &str, policy: &str) -> (String, String) {
     let created = s
         .create_space(
             owner,
             CreateSpace {
                 name: "Budget".into(),
                 description: None,
-                join_policy: "invite".into(),
+                join_policy: policy.into(),
                 listed: None,
                 join_question: None,
                 default_channels: None,
@@ -203,4 +215,59 @@ async fn writes_are_limited_per_space_and_only_members_spend_it() {
         .await
         .expect("another space is not limited");
     cases.case("another space has its own budget");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_cannot_drain_space_budget() {
+    let cases = Cases::new("spaces join requests spend the asker's budget");
+    let tmp = tempfile::tempdir().expect("tmp");
+    const BUDGET: usize = 5;
+    const OWN: usize = 3;
+    let s = with_limits(
+        tmp.path(),
+        Limits {
+            did_burst: 1e9,
+            did_rate: 1e9,
+            write_burst: OWN as f64,
+            write_rate: 1e-6,
+            space_burst: BUDGET as f64,
+            space_rate: 1e-6,
+            ..Limits::default()
+        },
+    );
+    let owner = "did:plc:drainowner0000000000000000";
+    let (space, discussion) = new_space_with(&s, owner, "request").await;
+    let (open_space, _) = new_space_with(&s, owner, "open").await;
+    let strangers: Vec<String> = (0..BUDGET * 2)
+        .map(|i| format!("did:plc:drainstranger{i:012}"))
+        .collect();
+    // Many strangers ask, each until their own budget is gone: the space's is untouched.
+    for who in &strangers {
+        for n in 0..OWN * 2 {
+            let r = s.request_join(who, &space, None).await;
+            if n < OWN {
+                assert!(r.is_ok(), "request {n} within the asker's budget: {r:?}");
+            } else {
+                assert!(matches!(r, Err(SpaceError::RateLimited)), "{r:?}");
+            }
+        }
+    }
+    cases.case("strangers asking to join spend only their own budget");
+    // Joining an open space is also the joiner's cost, not the space's.
+    let joiner = "did:plc:drainjoiner000000000000000";
+    s.request_join(joiner, &open_space, None)
+        .await
+        .expect("join the open space");
+    cases.case("joining an open space is the joiner's cost");
+    // The members still have the whole budget of the space.
+    for n in 0..BUDGET {
+        s.create_post(owner, post(&discussion, "still here"))
+            .await
+            .unwrap_or_else(|e| panic!("member write {} of {BUDGET}: {e}", n + 1));
+    }
+    let r = s
+        .create_post(owner, post(&discussion, "one too many"))
+        .await;
+    assert!(matches!(r, Err(SpaceError::RateLimited)), "{r:?}");
+    cases.case("members keep the space's whole budget");
 }

@@ -10,7 +10,7 @@ use crate::service::Spaces;
 use crate::views::Settings;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use hearth_xrpc::{XrpcError, XrpcResult};
 use serde::Deserialize;
@@ -57,8 +57,10 @@ pub struct ChannelQ {
 }
 
 #[derive(Deserialize)]
-pub struct UriQ {
+pub struct ThreadQ {
     uri: String,
+    limit: Option<u32>,
+    cursor: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -157,6 +159,7 @@ pub struct AnswerIn {
 #[serde(rename_all = "camelCase")]
 pub struct SeenIn {
     seen_at: String,
+    space: Option<String>,
 }
 
 const PAGE: u32 = 50;
@@ -223,9 +226,10 @@ pub(super) async fn space_audit(
 pub(super) async fn space_export(
     State(st): State<HttpState>,
     Caller(did): Caller,
-    Params(q): Params<SpaceQ>,
+    Params(q): Params<SpacePageQ>,
 ) -> Out<spaces::Export> {
-    done(sp(&st).export(&did, &q.space).await)
+    let limit = q.limit.unwrap_or(spaces::MAX_EXPORT_PAGE);
+    done(sp(&st).export(&did, &q.space, limit, q.cursor).await)
 }
 
 // ---- channel ----
@@ -346,6 +350,42 @@ pub(super) async fn member_ban(
     Input(i): Input<BanIn>,
 ) -> Out<Value> {
     empty(sp(&st).ban_member(&did, &i.space, &i.did, i.reason).await)
+}
+
+pub(super) async fn join_get_mine(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Params(q): Params<SpaceQ>,
+) -> Out<members::Decided> {
+    done(sp(&st).my_request(&did, &q.space).await)
+}
+
+pub(super) async fn join_cancel(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<SpaceIn>,
+) -> Out<Value> {
+    empty(sp(&st).cancel_request(&did, &i.space).await)
+}
+
+pub(super) async fn member_unban(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<DidIn>,
+) -> Out<Value> {
+    empty(sp(&st).unban_member(&did, &i.space, &i.did).await)
+}
+
+pub(super) async fn member_list_bans(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Params(q): Params<SpacePageQ>,
+) -> Out<members::BanList> {
+    done(
+        sp(&st)
+            .list_bans(&did, &q.space, q.limit.unwrap_or(PAGE), q.cursor)
+            .await,
+    )
 }
 
 pub(super) async fn member_leave(
@@ -473,9 +513,10 @@ pub(super) async fn feed_channel(
 pub(super) async fn feed_thread(
     State(st): State<HttpState>,
     Caller(did): Caller,
-    Params(q): Params<UriQ>,
+    Params(q): Params<ThreadQ>,
 ) -> Out<posts::Thread> {
-    done(sp(&st).thread(&did, &q.uri).await)
+    let limit = q.limit.unwrap_or(posts::MAX_THREAD_REPLIES as u32);
+    done(sp(&st).thread(&did, &q.uri, limit, q.cursor).await)
 }
 
 // ---- notifications ----
@@ -505,7 +546,7 @@ pub(super) async fn notif_seen(
     Caller(did): Caller,
     Input(i): Input<SeenIn>,
 ) -> Out<Value> {
-    empty(sp(&st).update_seen(&did, &i.seen_at).await)
+    empty(sp(&st).update_seen(&did, &i.seen_at, i.space).await)
 }
 
 pub(super) async fn notif_set_level(
@@ -566,4 +607,110 @@ pub(super) async fn join_page(State(st): State<HttpState>, Path(token): Path<Str
         Html(page),
     )
         .into_response()
+}
+
+/// A small private page (the email links' answers).
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"robots\" content=\"noindex\"><title>{title}</title></head>\
+         <body style=\"font-family: system-ui, sans-serif; max-width: 36em; margin: 3em auto; padding: 0 1em\">\
+         <h1>{title}</h1>{body}</body></html>"
+    );
+    (
+        status,
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        Html(html),
+    )
+        .into_response()
+}
+
+/// A link token as the email carried it: base64url, short. Anything else is not ours.
+fn link_token(token: &str) -> Option<&str> {
+    (!token.is_empty()
+        && token.len() <= 64
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    .then_some(token)
+}
+
+fn link_answer(r: Result<(), SpaceError>, ok_title: &str, ok_body: &str) -> Response {
+    match r {
+        Ok(()) => page(StatusCode::OK, ok_title, ok_body),
+        Err(SpaceError::Named(_, m)) => page(
+            StatusCode::BAD_REQUEST,
+            "This link is not valid",
+            &format!("<p>{m}.</p>"),
+        ),
+        Err(e) => xrpc_error(e).into_response(),
+    }
+}
+
+/// The address confirmation link.
+pub(super) async fn email_confirm(
+    State(st): State<HttpState>,
+    Path(token): Path<String>,
+) -> Response {
+    let r = match link_token(&token) {
+        Some(t) => st.spaces.confirm_email(t, crate::model::now_ms()).await,
+        None => Err(SpaceError::Named(
+            "InvalidToken",
+            "This confirmation link is not valid",
+        )),
+    };
+    link_answer(
+        r,
+        "Email address confirmed",
+        "<p>Hearth will now send the emails you chose in your notification settings.</p>",
+    )
+}
+
+/// The unsubscribe link opened in a browser: a button, so that a link scanner fetching the
+/// URL unsubscribes no one.
+pub(super) async fn email_unsubscribe_page(Path(token): Path<String>) -> Response {
+    if link_token(&token).is_none() {
+        return link_answer(
+            Err(SpaceError::Named(
+                "InvalidToken",
+                "This unsubscribe link is not valid",
+            )),
+            "",
+            "",
+        );
+    }
+    page(
+        StatusCode::OK,
+        "Stop email from Hearth",
+        &format!(
+            "<form method=\"post\" action=\"/email/unsubscribe/{token}\">\
+             <button type=\"submit\">Stop all email from Hearth</button></form>"
+        ),
+    )
+}
+
+/// One-click unsubscribe (RFC 8058: a POST with `List-Unsubscribe=One-Click`, or the
+/// button of the page above).
+pub(super) async fn email_unsubscribe(
+    State(st): State<HttpState>,
+    Path(token): Path<String>,
+) -> Response {
+    let r = match link_token(&token) {
+        Some(t) => st.spaces.unsubscribe(t).await,
+        None => Err(SpaceError::Named(
+            "InvalidToken",
+            "This unsubscribe link is not valid",
+        )),
+    };
+    link_answer(
+        r,
+        "Unsubscribed",
+        "<p>Hearth will send no more email to this address. You can turn email on again in \
+         your notification settings.</p>",
+    )
 }

@@ -49,11 +49,15 @@ pub fn router(spaces: Spaces, auth: ServiceAuth) -> Router {
         .route(&x("join.request"), post(h::join_request))
         .route(&x("join.list"), get(h::join_list))
         .route(&x("join.decide"), post(h::join_decide))
+        .route(&x("join.getMine"), get(h::join_get_mine))
+        .route(&x("join.cancel"), post(h::join_cancel))
         .route(&x("member.list"), get(h::member_list))
         .route(&x("member.setRole"), post(h::member_set_role))
         .route(&x("member.remove"), post(h::member_remove))
         .route(&x("member.ban"), post(h::member_ban))
         .route(&x("member.leave"), post(h::member_leave))
+        .route(&x("member.unban"), post(h::member_unban))
+        .route(&x("member.listBans"), get(h::member_list_bans))
         .route(&x("post.create"), post(h::post_create))
         .route(&x("post.edit"), post(h::post_edit))
         .route(&x("post.delete"), post(h::post_delete))
@@ -72,5 +76,10 @@ pub fn router(spaces: Spaces, auth: ServiceAuth) -> Router {
         .route(&x("notification.getSettings"), get(h::notif_get_settings))
         .route(&x("notification.putSettings"), post(h::notif_put_settings))
         .route("/join/{token}", get(h::join_page))
+        .route("/email/confirm/{token}", get(h::email_confirm))
+        .route(
+            "/email/unsubscribe/{token}",
+            get(h::email_unsubscribe_page).post(h::email_unsubscribe),
+        )
         .with_state(HttpState { spaces, auth })
 }

@@ -8,11 +8,8 @@ use crate::service::Spaces;
 use crate::store::{self, Notice, SpaceRow};
 use crate::uri::SpaceUri;
 use crate::views::*;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -66,18 +63,40 @@ pub struct MemberList {
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BanView {
+    pub did: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub banned_by: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BanList {
+    pub bans: Vec<BanView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
 pub struct MemberOut {
     pub member: MemberView,
 }
 
-/// SHA-256 of an invite token: all the database keeps.
-fn token_hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.trim().as_bytes()).to_vec()
-}
+/// What an invite made without an expiry lasts (docs/SPACES.md, the invite.create lexicon).
+pub const INVITE_DEFAULT_HOURS: i64 = 7 * 24;
+/// How many joins an invite made without a use limit allows.
+pub const INVITE_DEFAULT_USES: i64 = 50;
 
-/// A fresh invite token: 128 random bits, base64url (22 characters).
-fn new_token() -> String {
-    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
+/// The highest role someone holding `creator` may hand out by invite: the owner invites
+/// admins, an admin anyone below admin; anyone else no one.
+fn invite_ceiling(creator: Role) -> Option<Role> {
+    match creator {
+        Role::Owner => Some(Role::Admin),
+        Role::Admin => Some(Role::Moderator),
+        Role::Moderator | Role::Member => None,
+    }
 }
 
 fn request_view(
@@ -101,6 +120,7 @@ fn request_view(
         id: id.to_string(),
         space: space_uri,
         member: MemberView {
+            profile: Default::default(),
             did,
             role: m.map(|(r, _)| r.as_str().into()),
             joined_at: m.map(|(_, t)| fmt_time(t)),
@@ -140,16 +160,16 @@ impl Spaces {
             }
             let now = now_ms();
             let token = new_token();
-            let expires = input
-                .expires_in_hours
-                .map(|h| now.saturating_add(h.saturating_mul(3_600_000)));
+            let hours = input.expires_in_hours.unwrap_or(INVITE_DEFAULT_HOURS);
+            let expires = Some(now.saturating_add(hours.saturating_mul(3_600_000)));
+            let max_uses = Some(input.max_uses.unwrap_or(INVITE_DEFAULT_USES));
             let id = store::insert_invite(
                 conn,
                 &store::NewInvite {
                     space: acc.space.id,
                     token_hash: &token_hash(&token),
                     role,
-                    max_uses: input.max_uses,
+                    max_uses,
                     expires_at: expires,
                     created_by: &did,
                     now,
@@ -236,6 +256,7 @@ impl Spaces {
                 uses,
                 expires_at: expires,
                 revoked,
+                created_by,
             } = invite;
             let now = now_ms();
             if revoked || expires.is_some_and(|e| e <= now) || max_uses.is_some_and(|m| uses >= m) {
@@ -247,6 +268,16 @@ impl Spaces {
                     "You are banned from this space",
                 ));
             }
+            // An invite carries its creator's authority as it is now: a creator who was
+            // removed or demoted below admin voids it, and one demoted from owner to admin
+            // can no longer bring in admins.
+            let ceiling = store::membership(conn, space_id, &created_by)?
+                .and_then(|(r, _)| invite_ceiling(r))
+                .ok_or(SpaceError::Named(
+                    "InvalidInvite",
+                    "This invite is not valid",
+                ))?;
+            let role = role.min(ceiling);
             let space = store::space_by_id(conn, space_id)?.ok_or(invalid)?;
             let role = match store::membership(conn, space_id, &did)? {
                 // Already in: the invite is not used up.
@@ -302,10 +333,10 @@ impl Spaces {
                         "You are already a member",
                     ));
                 }
-                // Charged only once the space is one the caller may ask to join, so that
-                // requests aimed at a space they cannot see do not spend its budget.
-                if space.policy() != JoinPolicy::Invite {
-                    s.space_limit(&uri, 1.0)?;
+                // The caller is not a member yet: the request is charged to their own budget,
+                // never the space's, so strangers cannot lock its members out.
+                if !s.limits.join(&did) {
+                    return Err(SpaceError::RateLimited);
                 }
                 let now = now_ms();
                 match space.policy() {
@@ -368,6 +399,47 @@ impl Spaces {
             })
             .await?;
         Ok(outcome)
+    }
+
+    /// The caller's own newest join request. A space that does not take requests answers as
+    /// if it did not exist, as `join.request` does.
+    pub async fn my_request(&self, did: &str, uri: &str) -> SpaceResult<Decided> {
+        let uri = parse_uri(uri)?;
+        let did = did.to_owned();
+        self.read(move |conn, s| {
+            let none = || SpaceError::NotFound("No join request");
+            let space = space_of(conn, &s.authority, &uri)?.ok_or_else(none)?;
+            let id = store::newest_request(conn, space.id, &did)?.ok_or_else(none)?;
+            Ok(Decided {
+                request: request_view(conn, &space, &s.authority, id)?,
+            })
+        })
+        .await
+    }
+
+    /// Withdraws the caller's own pending join request.
+    pub async fn cancel_request(&self, did: &str, uri: &str) -> SpaceResult<()> {
+        let uri = parse_uri(uri)?;
+        let did = did.to_owned();
+        self.write(move |txn, s| {
+            let conn = txn.conn;
+            let none = || SpaceError::NotFound("No pending join request");
+            let space = space_of(conn, &s.authority, &uri)?.ok_or_else(none)?;
+            if !store::cancel_request(conn, space.id, &did)? {
+                return Err(none());
+            }
+            store::audit(
+                conn,
+                space.id,
+                &did,
+                "join.cancel",
+                Some(&did),
+                None,
+                now_ms(),
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     pub async fn list_requests(
@@ -461,6 +533,7 @@ impl Spaces {
         limit: u32,
         cursor: Option<String>,
     ) -> SpaceResult<MemberList> {
+        let limit = page_size(limit);
         let uri = parse_uri(uri)?;
         let (after_t, after_did) = match cursor.as_deref() {
             None | Some("") => (i64::MIN, String::new()),
@@ -470,18 +543,21 @@ impl Spaces {
                 .ok_or_else(|| SpaceError::invalid("Malformed cursor"))?,
         };
         let did = did.to_owned();
-        self.read(move |conn, s| {
-            let acc = member_access(conn, &s.authority, &uri, &did)?;
-            let rows = store::members_after(conn, acc.space.id, (after_t, &after_did), limit)?;
-            let cursor = (rows.len() == limit as usize)
-                .then(|| rows.last().map(|(t, m)| format!("{t}_{}", m.did)))
-                .flatten();
-            Ok(MemberList {
-                members: rows.into_iter().map(|(_, m)| m).collect(),
-                cursor,
+        let mut list = self
+            .read(move |conn, s| {
+                let acc = member_access(conn, &s.authority, &uri, &did)?;
+                let rows = store::members_after(conn, acc.space.id, (after_t, &after_did), limit)?;
+                let cursor = (rows.len() == limit as usize)
+                    .then(|| rows.last().map(|(t, m)| format!("{t}_{}", m.did)))
+                    .flatten();
+                Ok(MemberList {
+                    members: rows.into_iter().map(|(_, m)| m).collect(),
+                    cursor,
+                })
             })
-        })
-        .await
+            .await?;
+        self.fill_profiles(&mut list.members).await;
+        Ok(list)
     }
 
     /// Changes a role. Only the owner makes (or unmakes) admins; `owner` transfers ownership
@@ -639,6 +715,79 @@ impl Spaces {
         .await
     }
 
+    /// Lifts a ban (admins); the account is not re-added.
+    pub async fn unban_member(&self, did: &str, uri: &str, target: &str) -> SpaceResult<()> {
+        let uri = parse_uri(uri)?;
+        let did = did.to_owned();
+        let target = target.to_owned();
+        self.write(move |txn, s| {
+            let conn = txn.conn;
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            s.space_limit(&uri, 1.0)?;
+            acc.require(Role::Admin, "Only admins lift bans")?;
+            if !store::unban(conn, acc.space.id, &target)? {
+                return Err(SpaceError::NotFound("No such ban"));
+            }
+            store::audit(
+                conn,
+                acc.space.id,
+                &did,
+                "member.unban",
+                Some(&target),
+                None,
+                now_ms(),
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The space's bans, newest first (admins).
+    pub async fn list_bans(
+        &self,
+        did: &str,
+        uri: &str,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> SpaceResult<BanList> {
+        let limit = page_size(limit);
+        let uri = parse_uri(uri)?;
+        let (before_t, before_did) = match cursor.as_deref() {
+            None | Some("") => (i64::MAX, String::new()),
+            Some(c) => c
+                .split_once('_')
+                .and_then(|(t, d)| Some((t.parse().ok()?, d.to_owned())))
+                .ok_or_else(|| SpaceError::invalid("Malformed cursor"))?,
+        };
+        let did = did.to_owned();
+        self.read(move |conn, s| {
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            acc.require(Role::Admin, "Only admins see bans")?;
+            let rows = store::bans(
+                conn,
+                acc.space.id,
+                (before_t, &before_did),
+                i64::from(limit),
+            )?;
+            let cursor = (rows.len() == limit as usize)
+                .then(|| rows.last().map(|b| format!("{}_{}", b.created_at, b.did)))
+                .flatten();
+            Ok(BanList {
+                bans: rows
+                    .into_iter()
+                    .map(|b| BanView {
+                        did: b.did,
+                        reason: b.reason,
+                        banned_by: b.banned_by,
+                        created_at: fmt_time(b.created_at),
+                    })
+                    .collect(),
+                cursor,
+            })
+        })
+        .await
+    }
+
     pub async fn leave(&self, did: &str, uri: &str) -> SpaceResult<()> {
         let uri = parse_uri(uri)?;
         let did = did.to_owned();
@@ -670,6 +819,8 @@ impl Spaces {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     #[test]
     fn tokens_are_128_bit_and_hashed() {

@@ -64,6 +64,7 @@ impl Spaces {
         limit: u32,
         cursor: Option<String>,
     ) -> SpaceResult<NotificationList> {
+        let limit = page_size(limit);
         let space = match space {
             Some(s) => Some(parse_uri(&s)?),
             None => None,
@@ -103,6 +104,7 @@ impl Spaces {
             Some(a) => {
                 let m = store::membership(conn, r.space_id, a)?;
                 Some(MemberView {
+                    profile: Default::default(),
                     did: a.clone(),
                     role: m.map(|(role, _)| role.as_str().into()),
                     joined_at: m.map(|(_, t)| fmt_time(t)),
@@ -121,7 +123,7 @@ impl Spaces {
             author,
             subject: r.subject,
             text: r.text.map(|t| snippet(&t, 280)),
-            is_read: r.created_at <= seen,
+            is_read: r.created_at <= seen.max(r.space_seen),
             created_at: fmt_time(r.created_at),
         })
     }
@@ -162,13 +164,28 @@ impl Spaces {
         .await
     }
 
-    /// Marks everything up to `seen_at` as read.
-    pub async fn update_seen(&self, did: &str, seen_at: &str) -> SpaceResult<()> {
+    /// Marks everything up to `seen_at` as read: everywhere, or (with `space`) in one space.
+    pub async fn update_seen(
+        &self,
+        did: &str,
+        seen_at: &str,
+        space: Option<String>,
+    ) -> SpaceResult<()> {
         let at =
             parse_time(seen_at).ok_or_else(|| SpaceError::invalid("seenAt must be a datetime"))?;
+        let space = match space {
+            Some(s) => Some(parse_uri(&s)?),
+            None => None,
+        };
         let did = did.to_owned();
-        self.write(move |txn, _| store::set_seen(txn.conn, &did, at))
-            .await
+        self.write(move |txn, s| match &space {
+            None => store::set_seen(txn.conn, &did, at),
+            Some(u) => {
+                let acc = member_access(txn.conn, &s.authority, u, &did)?;
+                store::set_space_seen(txn.conn, acc.space.id, &did, at)
+            }
+        })
+        .await
     }
 
     /// Sets the viewer's level for a space, or for one of its channels.
@@ -274,8 +291,50 @@ impl Spaces {
                 digest: digest.map(Digest::as_str),
                 announcement_emails: input.announcement_emails,
             };
+            let confirm = change.email.clone().flatten();
             store::change_settings(conn, &did, change, now)?;
-            settings_of(conn, s, &did)
+            let settings = settings_of(conn, s, &did)?;
+            if let Some(address) = confirm.filter(|_| !settings.email_verified) {
+                queue_confirmation(conn, s, &did, &address, now)?;
+                let s2 = s.clone();
+                txn.after_commit(move || s2.outbox.notify_one());
+            }
+            Ok(settings)
+        })
+        .await
+    }
+
+    /// Confirms an address with the token its confirmation email carried (`now` in ms: the
+    /// HTTP route passes the clock, tests a time of their choosing). The token is used up
+    /// whether or not it was still valid.
+    pub async fn confirm_email(&self, token: &str, now: i64) -> SpaceResult<()> {
+        let hash = token_hash(token);
+        self.write(move |txn, _| {
+            if store::confirm_email(txn.conn, &hash, now)? {
+                Ok(())
+            } else {
+                Err(SpaceError::Named(
+                    "InvalidToken",
+                    "This confirmation link is not valid; it may have expired or been used",
+                ))
+            }
+        })
+        .await
+    }
+
+    /// One-click unsubscribe (RFC 8058): turns off every email of the account the token
+    /// belongs to.
+    pub async fn unsubscribe(&self, token: &str) -> SpaceResult<()> {
+        let token = token.trim().to_owned();
+        self.write(move |txn, _| {
+            if store::unsubscribe(txn.conn, &token)? {
+                Ok(())
+            } else {
+                Err(SpaceError::Named(
+                    "InvalidToken",
+                    "This unsubscribe link is not valid",
+                ))
+            }
         })
         .await
     }
@@ -292,7 +351,14 @@ impl Spaces {
                 let conn = txn.conn;
                 let due = store::digest_subscribers(conn)?;
                 let mut queued = 0;
-                for (did, email, digest, last) in due {
+                for store::DigestSubscriber {
+                    did,
+                    email,
+                    digest,
+                    last,
+                    unsubscribe_token,
+                } in due
+                {
                     let Some(period) = Digest::parse(&digest).and_then(Digest::period_ms) else {
                         continue;
                     };
@@ -323,7 +389,14 @@ impl Spaces {
                     ));
                     // Due at once (by the wall clock, whatever "now" the period check used).
                     let subject = format!("Your {digest} Hearth digest");
-                    store::queue_digest(conn, &email, &subject, &body, now_ms())?;
+                    let mail = store::OneEmail {
+                        to: &email,
+                        subject: &subject,
+                        body: &body,
+                        kind: "digest",
+                        unsubscribe_token: unsubscribe_token.as_deref(),
+                    };
+                    store::queue_email(conn, &mail, now_ms())?;
                     queued += 1;
                 }
                 if queued > 0 {
@@ -353,14 +426,50 @@ fn reason_text(reason: &str) -> &'static str {
     }
 }
 
+/// How long an address confirmation link works.
+pub const CONFIRMATION_HOURS: i64 = 24;
+
+/// Queues the confirmation of a new address: the only email an unconfirmed address receives.
+fn queue_confirmation(
+    conn: &Connection,
+    s: &Spaces,
+    did: &str,
+    address: &str,
+    now: i64,
+) -> SpaceResult<()> {
+    let token = new_token();
+    let expires = now.saturating_add(CONFIRMATION_HOURS * 3_600_000);
+    store::insert_confirmation(conn, did, address, &token_hash(&token), expires)?;
+    let unsubscribe = store::unsubscribe_token(conn, did, &new_token())?;
+    let body = format!(
+        "Someone (we hope you) asked Hearth to send email about their spaces to this address.\n\n\
+         To confirm, open this link within {CONFIRMATION_HOURS} hours:\n{}/email/confirm/{token}\n\n\
+         If it was not you, ignore this message: nothing else will be sent here.\n",
+        s.public_url
+    );
+    let mail = store::OneEmail {
+        to: address,
+        subject: "Confirm your email address for Hearth",
+        body: &body,
+        kind: "confirm",
+        unsubscribe_token: Some(&unsubscribe),
+    };
+    store::queue_email(conn, &mail, now)
+}
+
 fn settings_of(conn: &Connection, s: &Spaces, did: &str) -> SpaceResult<Settings> {
-    let (email, digest, announcement_emails) =
-        store::email_settings(conn, did)?.unwrap_or((None, "off".into(), true));
+    let st = store::email_settings(conn, did)?.unwrap_or(store::EmailSettings {
+        email: None,
+        verified: false,
+        digest: "off".into(),
+        announcement_emails: true,
+    });
     Ok(Settings {
         email_available: s.email_available(),
-        email,
-        digest,
-        announcement_emails,
+        email: st.email,
+        email_verified: st.verified,
+        digest: st.digest,
+        announcement_emails: st.announcement_emails,
         levels: None,
     })
 }

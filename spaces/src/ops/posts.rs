@@ -14,8 +14,8 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Replies shown in one thread (the lexicon has no cursor for threads).
-const MAX_THREAD_REPLIES: i64 = 1000;
+/// Most replies in one page of a thread (the feed.getThread lexicon's `limit` maximum).
+pub const MAX_THREAD_REPLIES: i64 = 1000;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -60,6 +60,9 @@ pub struct Feed {
 #[derive(Debug, Serialize)]
 pub struct Thread {
     pub thread: ThreadView,
+    /// Where the next page of replies starts (absent on the last page).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -72,6 +75,17 @@ pub struct ImageBytes {
     pub mime: String,
     pub bytes: Vec<u8>,
 }
+
+/// Most facets in a post (the post.create and post.edit lexicons say the same).
+pub const MAX_FACETS: usize = 100;
+/// Most features across a post's facets (a facet usually has one).
+pub const MAX_FEATURES: usize = 200;
+/// Most distinct accounts one post mentions (and so notifies).
+pub const MAX_MENTIONS: usize = 20;
+/// Most distinct emoji one member puts on one post.
+pub const MAX_REACTIONS_PER_MEMBER: i64 = 10;
+/// Most distinct emoji on one post, from everyone.
+pub const MAX_EMOJI_PER_POST: i64 = 50;
 
 /// What a post's facets ask for: the members it mentions.
 struct FacetRefs {
@@ -93,15 +107,33 @@ fn check_facets(
     let refused = SpaceError::Forbidden(
         "A post may only link to space content that every reader of its channel can see",
     );
-    for facet in facets.iter().flatten() {
+    let facets = facets.as_deref().unwrap_or_default();
+    if facets.len() > MAX_FACETS {
+        return Err(SpaceError::invalid(format!(
+            "A post has at most {MAX_FACETS} facets"
+        )));
+    }
+    let mut features_seen = 0;
+    for facet in facets {
         let Some(features) = facet.get("features").and_then(Value::as_array) else {
             continue;
         };
+        features_seen += features.len();
+        if features_seen > MAX_FEATURES {
+            return Err(SpaceError::invalid(format!(
+                "A post's facets have at most {MAX_FEATURES} features"
+            )));
+        }
         for f in features {
             if let Some(did) = f.get("did").and_then(Value::as_str)
                 && f.get("$type").and_then(Value::as_str) == Some("app.bsky.richtext.facet#mention")
                 && !mentions.iter().any(|m| m == did)
             {
+                if mentions.len() == MAX_MENTIONS {
+                    return Err(SpaceError::invalid(format!(
+                        "A post mentions at most {MAX_MENTIONS} accounts"
+                    )));
+                }
                 mentions.push(did.to_owned());
             }
             for link in [f.get("uri"), f.get("tag")].into_iter().flatten() {
@@ -350,6 +382,19 @@ impl Spaces {
             }
             // An image leaves the space once no post in it shows the image.
             let gone = store::delete_post(conn, &post)?;
+            // Authors delete their own posts freely; a moderator deleting someone else's is a
+            // moderation decision, and every one goes to the audit log (the author named).
+            if post.author != did {
+                store::audit(
+                    conn,
+                    acc.space.id,
+                    &did,
+                    "post.delete",
+                    Some(&uri.to_string()),
+                    Some(&post.author),
+                    now_ms(),
+                )?;
+            }
             let orphans = store::unreferenced_images(conn, gone)?;
             let dir = s.images_dir.clone();
             txn.after_commit(move || images::unlink(&dir, &orphans));
@@ -377,6 +422,19 @@ impl Spaces {
             let acc = member_access(conn, &s.authority, &uri, &did)?;
             s.space_limit(&uri, 1.0)?;
             let (post, _) = readable_post(conn, &acc, &uri)?;
+            if !remove {
+                let room = store::reaction_room(conn, post.id, &did, &emoji)?;
+                if !room.already && room.mine >= MAX_REACTIONS_PER_MEMBER {
+                    return Err(SpaceError::invalid(format!(
+                        "A member puts at most {MAX_REACTIONS_PER_MEMBER} reactions on a post"
+                    )));
+                }
+                if !room.emoji_present && room.distinct >= MAX_EMOJI_PER_POST {
+                    return Err(SpaceError::invalid(format!(
+                        "A post has at most {MAX_EMOJI_PER_POST} different reactions"
+                    )));
+                }
+            }
             store::react(conn, post.id, &did, &emoji, remove, now_ms())?;
             Ok(Reactions {
                 reactions: store::reactions(conn, post.id, &did)?,
@@ -505,6 +563,7 @@ impl Spaces {
         limit: u32,
         cursor: Option<String>,
     ) -> SpaceResult<Feed> {
+        let limit = page_size(limit);
         let uri = parse_uri(uri)?;
         let first = cursor.as_deref().is_none_or(str::is_empty);
         let before = id_cursor(cursor.as_deref())?;
@@ -539,7 +598,22 @@ impl Spaces {
     }
 
     /// A thread: its root and replies, oldest first. Asking for a reply gives its thread.
-    pub async fn thread(&self, did: &str, uri: &str) -> SpaceResult<Thread> {
+    /// A thread's root and a page of its replies, oldest first: `limit` at most
+    /// `MAX_THREAD_REPLIES`, after the reply `cursor` names.
+    pub async fn thread(
+        &self,
+        did: &str,
+        uri: &str,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> SpaceResult<Thread> {
+        let limit = i64::from(limit).clamp(1, MAX_THREAD_REPLIES);
+        let after = match cursor.as_deref() {
+            None | Some("") => 0,
+            Some(c) => c
+                .parse::<i64>()
+                .map_err(|_| SpaceError::invalid("Malformed cursor"))?,
+        };
         let uri = parse_uri(uri)?;
         let did = did.to_owned();
         self.read(move |conn, s| {
@@ -555,7 +629,10 @@ impl Spaces {
             if root.hidden && !moderator {
                 return Err(SpaceError::NotFound("Post not found"));
             }
-            let replies = store::replies(conn, root.id, moderator, MAX_THREAD_REPLIES)?;
+            let replies = store::replies(conn, root.id, moderator, after, limit)?;
+            let cursor = (replies.len() as i64 == limit)
+                .then(|| replies.last().map(|r| r.id.to_string()))
+                .flatten();
             let mut ctx = s.ctx(conn, &acc.space, &did, acc.role);
             let root_view = ctx.post(&root)?;
             let mut views = Vec::with_capacity(replies.len());
@@ -567,6 +644,7 @@ impl Spaces {
                     root: root_view,
                     replies: views,
                 },
+                cursor,
             })
         })
         .await
@@ -588,16 +666,20 @@ impl Spaces {
         }
         let mime = images::sniff(&bytes)
             .ok_or_else(|| SpaceError::invalid("Only images can be uploaded"))?;
-        // Gate first, so a non-member cannot even make the server write to disk.
+        let cid = images::cid_of(&bytes);
+        let size = bytes.len() as i64;
+        // Gate and quota first, so a non-member or a full account cannot even make the server
+        // write to disk.
         {
-            let (uri, did) = (uri.clone(), did.to_owned());
-            self.read(move |conn, s| member_access(conn, &s.authority, &uri, &did).map(|_| ()))
-                .await?;
+            let (uri, did, cid) = (uri.clone(), did.to_owned(), cid.clone());
+            self.read(move |conn, s| {
+                let acc = member_access(conn, &s.authority, &uri, &did)?;
+                within_quota(conn, s, acc.space.id, &did, &cid, size)
+            })
+            .await?;
         }
         // Uploads are heavier than other writes.
         self.space_limit(&uri, 5.0)?;
-        let cid = images::cid_of(&bytes);
-        let size = bytes.len() as i64;
         {
             let (dir, cid) = (self.images_dir.clone(), cid.clone());
             tokio::task::spawn_blocking(move || images::store(&dir, &cid, &bytes))
@@ -609,8 +691,10 @@ impl Spaces {
         let res = self
             .write(move |txn, s| {
                 let conn = txn.conn;
-                // Checked again in the transaction: a removal since the first check wins.
+                // Checked again in the transaction: a removal or another upload since the first
+                // check wins.
                 let acc = member_access(conn, &s.authority, &uri, &did)?;
+                within_quota(conn, s, acc.space.id, &did, &cid2, size)?;
                 store::insert_image(
                     conn,
                     &store::NewImage {
@@ -645,6 +729,31 @@ impl Spaces {
         })
     }
 
+    /// Forgets uploads older than the grace period ([`images::UNATTACHED_GRACE_MS`] before
+    /// `now`, in ms) that no post shows, and deletes their files; returns how many uploads were
+    /// forgotten. The background task calls it hourly; tests with a clock of their choosing.
+    pub async fn collect_unattached_images(&self, now: i64) -> SpaceResult<usize> {
+        let before = now.saturating_sub(images::UNATTACHED_GRACE_MS);
+        let mut total = 0;
+        loop {
+            let n = self
+                .write(move |txn, s| {
+                    let conn = txn.conn;
+                    let cids = store::forget_unattached_images(conn, before, 500)?;
+                    let n = cids.len();
+                    let orphans = store::unreferenced_images(conn, cids)?;
+                    let dir = s.images_dir.clone();
+                    txn.after_commit(move || images::unlink(&dir, &orphans));
+                    Ok(n)
+                })
+                .await?;
+            total += n;
+            if n < 500 {
+                return Ok(total);
+            }
+        }
+    }
+
     /// An image's bytes, for a member who may see it: its uploader, or a reader of a post
     /// that shows it (hidden posts: moderators only).
     pub async fn get_image(&self, did: &str, space: &str, cid: &str) -> SpaceResult<ImageBytes> {
@@ -667,4 +776,34 @@ impl Spaces {
         let bytes = tokio::fs::read(&path).await?;
         Ok(ImageBytes { mime, bytes })
     }
+}
+
+/// Refuses an upload that would take the uploader or the space past its image quota. An
+/// image the space already holds costs nothing.
+fn within_quota(
+    conn: &Connection,
+    s: &Spaces,
+    space: i64,
+    did: &str,
+    cid: &str,
+    size: i64,
+) -> SpaceResult<()> {
+    if store::has_image(conn, space, cid)? {
+        return Ok(());
+    }
+    let limits = s.limits.limits();
+    let (account, in_space) = store::image_usage(conn, space, did)?;
+    if account.saturating_add(size) > limits.account_image_bytes {
+        return Err(SpaceError::Named(
+            "QuotaExceeded",
+            "Your image storage is full; delete posts with images to make room",
+        ));
+    }
+    if in_space.saturating_add(size) > limits.space_image_bytes {
+        return Err(SpaceError::Named(
+            "QuotaExceeded",
+            "This space's image storage is full",
+        ));
+    }
+    Ok(())
 }

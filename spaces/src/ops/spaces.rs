@@ -83,7 +83,13 @@ pub struct Export {
     pub posts: Vec<PostView>,
     pub exported_at: String,
     pub scope: &'static str,
+    /// Where the next page of posts starts (absent on the last page).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
+
+/// Most posts in one page of an export (the space.export lexicon's `limit` maximum).
+pub const MAX_EXPORT_PAGE: u32 = 1000;
 
 /// The channels every new space starts with (unless asked not to): name, kind, email.
 const DEFAULT_CHANNELS: &[(&str, ChannelKind, bool)] = &[
@@ -293,6 +299,7 @@ impl Spaces {
         limit: u32,
         cursor: Option<String>,
     ) -> SpaceResult<SpaceList> {
+        let limit = page_size(limit);
         let (before_t, before_id) = match cursor.as_deref() {
             None | Some("") => (i64::MAX, i64::MAX),
             Some(c) => c
@@ -323,6 +330,7 @@ impl Spaces {
         limit: u32,
         cursor: Option<String>,
     ) -> SpaceResult<AuditLog> {
+        let limit = page_size(limit);
         let uri = parse_uri(uri)?;
         let before = id_cursor(cursor.as_deref())?;
         let did = did.to_owned();
@@ -344,7 +352,23 @@ impl Spaces {
 
     /// Admins export the whole space, as far as they may read it (a channel restricted to the
     /// owner stays out of an admin's export); members export their own posts.
-    pub async fn export(&self, did: &str, uri: &str) -> SpaceResult<Export> {
+    /// A page of a space's export. Posts come oldest first, `limit` at most
+    /// [`MAX_EXPORT_PAGE`] a page; the member list comes with the first page only.
+    pub async fn export(
+        &self,
+        did: &str,
+        uri: &str,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> SpaceResult<Export> {
+        let limit = i64::from(limit.clamp(1, MAX_EXPORT_PAGE));
+        let after = match cursor.as_deref() {
+            None | Some("") => None,
+            Some(c) => Some(
+                c.parse::<i64>()
+                    .map_err(|_| SpaceError::invalid("Malformed cursor"))?,
+            ),
+        };
         let uri = parse_uri(uri)?;
         let did = did.to_owned();
         self.read(move |conn, s| {
@@ -356,16 +380,22 @@ impl Spaces {
                 .into_iter()
                 .filter(|c| c.can_read(acc.role))
                 .collect();
-            let members = if all {
+            let members = if after.is_some() {
+                Vec::new()
+            } else if all {
                 store::all_members(conn, space.id)?
             } else {
                 vec![ctx.member(&did)?]
             };
+            let from = after.unwrap_or(0);
             let rows = if all {
-                store::posts_readable_by(conn, space.id, acc.role)?
+                store::posts_readable_by(conn, space.id, acc.role, from, limit)?
             } else {
-                store::posts_by(conn, space.id, &did)?
+                store::posts_by(conn, space.id, &did, acc.role, from, limit)?
             };
+            let cursor = (rows.len() as i64 == limit)
+                .then(|| rows.last().map(|p| p.id.to_string()))
+                .flatten();
             let mut posts = Vec::with_capacity(rows.len());
             for p in &rows {
                 posts.push(ctx.post(p)?);
@@ -378,6 +408,7 @@ impl Spaces {
                 posts,
                 exported_at: fmt_time(now_ms()),
                 scope: if all { "space" } else { "own" },
+                cursor,
             })
         })
         .await

@@ -81,12 +81,13 @@ pub struct InviteRow {
     pub uses: i64,
     pub expires_at: Option<i64>,
     pub revoked: bool,
+    pub created_by: String,
 }
 
 pub fn invite_by_hash(conn: &Connection, hash: &[u8]) -> SpaceResult<Option<InviteRow>> {
     Ok(conn
         .prepare_cached(
-            "SELECT id, space, role, max_uses, uses, expires_at, revoked
+            "SELECT id, space, role, max_uses, uses, expires_at, revoked, created_by
              FROM invite WHERE token_hash = ?1",
         )?
         .query_row([hash], |r| {
@@ -98,6 +99,7 @@ pub fn invite_by_hash(conn: &Connection, hash: &[u8]) -> SpaceResult<Option<Invi
                 uses: r.get(4)?,
                 expires_at: r.get(5)?,
                 revoked: r.get(6)?,
+                created_by: r.get(7)?,
             })
         })
         .optional()?)
@@ -118,6 +120,26 @@ pub fn pending_request(conn: &Connection, space: i64, did: &str) -> SpaceResult<
         )?
         .query_row(params![space, did], |r| r.get(0))
         .optional()?)
+}
+
+/// The newest join request of `did` to the space, whatever its status.
+pub fn newest_request(conn: &Connection, space: i64, did: &str) -> SpaceResult<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id FROM join_request WHERE space = ?1 AND did = ?2 ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row(params![space, did], |r| r.get(0))
+        .optional()?)
+}
+
+/// Withdraws the pending request of `did`; false if none was pending.
+pub fn cancel_request(conn: &Connection, space: i64, did: &str) -> SpaceResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM join_request WHERE space = ?1 AND did = ?2 AND status = 'pending'",
+        )?
+        .execute(params![space, did])?
+        == 1)
 }
 
 /// A join request as stored.
@@ -259,6 +281,7 @@ pub fn members_after(
         Ok((
             r.get::<_, i64>(2)?,
             MemberView {
+                profile: Default::default(),
                 did: r.get(0)?,
                 role: Some(Role::from_i64(r.get(1)?).as_str().into()),
                 joined_at: Some(fmt_time(r.get(2)?)),
@@ -293,4 +316,43 @@ pub fn ban(
     )?
     .execute(params![space, did, by, now])?;
     Ok(())
+}
+
+/// Lifts a ban; false if there was none.
+pub fn unban(conn: &Connection, space: i64, did: &str) -> SpaceResult<bool> {
+    Ok(conn
+        .prepare_cached("DELETE FROM ban WHERE space = ?1 AND did = ?2")?
+        .execute(params![space, did])?
+        == 1)
+}
+
+/// A ban, as listed to admins.
+pub struct BanRow {
+    pub did: String,
+    pub reason: Option<String>,
+    pub banned_by: String,
+    pub created_at: i64,
+}
+
+/// Up to `limit` bans of the space, newest first, before (`created_at`, `did`).
+pub fn bans(
+    conn: &Connection,
+    space: i64,
+    before: (i64, &str),
+    limit: i64,
+) -> SpaceResult<Vec<BanRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT did, reason, banned_by, created_at FROM ban
+         WHERE space = ?1 AND (created_at, did) < (?2, ?3)
+         ORDER BY created_at DESC, did DESC LIMIT ?4",
+    )?;
+    let rows = stmt.query_map(params![space, before.0, before.1, limit], |r| {
+        Ok(BanRow {
+            did: r.get(0)?,
+            reason: r.get(1)?,
+            banned_by: r.get(2)?,
+            created_at: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -23,7 +23,14 @@ pub use outbox::*;
 pub use posts::*;
 pub use spaces::*;
 
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema_v1.sql"),
+    include_str!("schema_v2.sql"),
+    include_str!("schema_v3.sql"),
+    include_str!("schema_v4.sql"),
+    include_str!("schema_v5.sql"),
+    include_str!("schema_v6.sql"),
+];
 
 /// Opens (creating and migrating) the spaces database.
 pub fn open(path: &Path) -> Result<Db<()>, DbError> {
@@ -362,6 +369,7 @@ impl<'a> ViewCtx<'a> {
         }
         let m = membership(self.conn, self.space.id, did)?;
         let view = MemberView {
+            profile: Default::default(),
             did: did.to_owned(),
             role: m.map(|(r, _)| r.as_str().to_owned()),
             joined_at: m.map(|(_, t)| fmt_time(t)),

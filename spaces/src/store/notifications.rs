@@ -7,7 +7,7 @@
 //! post's visibility, so a notification never outlives the right to see what it points at.
 
 use super::ChannelRow;
-use crate::model::{Level, Role, SpaceResult};
+use crate::model::{Level, Role, SpaceError, SpaceResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// A notification about to be written (to one member or many).
@@ -20,27 +20,37 @@ pub struct Notice<'a> {
 }
 
 /// Members who may read the channel, other than the author, whose effective level lets
-/// `?10` through. `?9` is a recipient filter (NULL: all).
+/// `?9` through.
 const FANOUT_SQL: &str = "
     INSERT OR IGNORE INTO notification (recipient, space, channel, post, reason, author, subject, created_at)
     SELECT m.acct, ?1, ?2, ?3, ?4, ?5, ?6, ?7
     FROM member m
     LEFT JOIN channel_level cl ON cl.channel = ?2 AND cl.did = m.did
     WHERE m.space = ?1 AND m.role >= ?8 AND m.did != ?5
-      AND (?9 IS NULL OR m.did = ?9)
-      AND coalesce(cl.level, m.level) >= ?10";
+      AND coalesce(cl.level, m.level) >= ?9";
 
-/// Notifies about a post the channel's readers (or only `recipient`, if one of them) whose
-/// level is at least `min`.
+/// The same, for the DIDs in the JSON array `?10` only: one primary-key look-up per listed
+/// DID, driven by the list, so a post's mentions never scan the membership.
+pub const LISTED_FANOUT_SQL: &str = "
+    INSERT OR IGNORE INTO notification (recipient, space, channel, post, reason, author, subject, created_at)
+    SELECT m.acct, ?1, ?2, ?3, ?4, ?5, ?6, ?7
+    FROM json_each(?10) j
+    JOIN member m ON m.space = ?1 AND m.did = j.value
+    LEFT JOIN channel_level cl ON cl.channel = ?2 AND cl.did = m.did
+    WHERE m.role >= ?8 AND m.did != ?5
+      AND coalesce(cl.level, m.level) >= ?9";
+
+/// Notifies about a post the channel's readers (or only those of `recipients`, if given)
+/// whose level is at least `min`, in one statement.
 pub fn notify_readers(
     conn: &Connection,
     n: &Notice<'_>,
     channel: &ChannelRow,
     post: i64,
-    recipient: Option<&str>,
+    recipients: Option<&[&str]>,
     min: Level,
 ) -> SpaceResult<usize> {
-    Ok(conn.prepare_cached(FANOUT_SQL)?.execute(params![
+    let args = params![
         n.space,
         channel.id,
         post,
@@ -49,9 +59,19 @@ pub fn notify_readers(
         n.subject,
         n.now,
         channel.read_role.as_i64(),
-        recipient,
         min.as_i64(),
-    ])?)
+    ];
+    Ok(match recipients {
+        None => conn.prepare_cached(FANOUT_SQL)?.execute(args)?,
+        Some(dids) => {
+            let list =
+                serde_json::to_string(dids).map_err(|e| SpaceError::invalid(e.to_string()))?;
+            let mut all = args.to_vec();
+            all.push(&list);
+            conn.prepare_cached(LISTED_FANOUT_SQL)?
+                .execute(all.as_slice())?
+        }
+    })
 }
 
 /// Notifies the members holding at least `role` (other than the author) whose space level is
@@ -126,6 +146,13 @@ pub fn seen_at(conn: &Connection, did: &str) -> SpaceResult<i64> {
         .unwrap_or(0))
 }
 
+/// Marks `did`'s notifications in one space read up to `at` (unix ms).
+pub fn set_space_seen(conn: &Connection, space: i64, did: &str, at: i64) -> SpaceResult<()> {
+    conn.prepare_cached("UPDATE member SET seen_at = ?3 WHERE space = ?1 AND did = ?2")?
+        .execute(params![space, did, at])?;
+    Ok(())
+}
+
 pub fn set_seen(conn: &Connection, did: &str, at: i64) -> SpaceResult<()> {
     conn.prepare_cached(
         "INSERT INTO seen (did, seen_at) VALUES (?1, ?2)
@@ -140,7 +167,7 @@ pub fn unread_in_space(conn: &Connection, did: &str, space: i64) -> SpaceResult<
     let seen = seen_at(conn, did)?;
     Ok(conn
         .prepare_cached(&format!(
-            "SELECT count(*) {VISIBLE} AND n.space = ?2 AND n.created_at > ?3"
+            "SELECT count(*) {VISIBLE} AND n.space = ?2 AND n.created_at > max(?3, m.seen_at)"
         ))?
         .query_row(params![did, space, seen], |r| r.get(0))?)
 }
@@ -154,7 +181,8 @@ pub fn unread_by_space(
     space: Option<i64>,
 ) -> SpaceResult<Vec<(String, i64)>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT s.skey, count(*) {VISIBLE} AND n.created_at > ?2 AND (?3 IS NULL OR n.space = ?3)
+        "SELECT s.skey, count(*) {VISIBLE} AND n.created_at > max(?2, m.seen_at)
+           AND (?3 IS NULL OR n.space = ?3)
          GROUP BY n.space ORDER BY n.space"
     ))?;
     let rows = stmt.query_map(params![did, seen, space], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -174,6 +202,8 @@ pub struct InboxRow {
     pub text: Option<String>,
     pub created_at: i64,
     pub space_id: i64,
+    /// Until when the member marked this space read (unix ms).
+    pub space_seen: i64,
 }
 
 /// Visible notifications of `did`, newest first: ids below `before`, created after
@@ -188,7 +218,7 @@ pub fn inbox(
 ) -> SpaceResult<Vec<InboxRow>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT n.id, s.skey, s.name, c.author, c.rkey, n.reason, n.author, n.subject, p.text,
-                n.created_at, n.space
+                n.created_at, n.space, m.seen_at
          {VISIBLE} AND n.id < ?2 AND (?3 IS NULL OR n.space = ?3) AND n.created_at > ?4
          ORDER BY n.id DESC LIMIT ?5"
     ))?;
@@ -206,6 +236,7 @@ pub fn inbox(
             text: r.get(8)?,
             created_at: r.get(9)?,
             space_id: r.get(10)?,
+            space_seen: r.get(11)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -272,14 +303,90 @@ pub fn channel_levels(conn: &Connection, did: &str) -> SpaceResult<Vec<ChannelLe
 }
 
 /// Email settings as stored: the address, the digest period, announcement emails on.
-pub fn email_settings(
+/// An account's email settings as stored.
+pub struct EmailSettings {
+    pub email: Option<String>,
+    pub verified: bool,
+    pub digest: String,
+    pub announcement_emails: bool,
+}
+
+pub fn email_settings(conn: &Connection, did: &str) -> SpaceResult<Option<EmailSettings>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT email, email_verified, digest, announcement_emails FROM settings WHERE did = ?1",
+        )?
+        .query_row([did], |r| {
+            Ok(EmailSettings {
+                email: r.get(0)?,
+                verified: r.get(1)?,
+                digest: r.get(2)?,
+                announcement_emails: r.get(3)?,
+            })
+        })
+        .optional()?)
+}
+
+/// The account's unsubscribe token, made (from `fresh`) the first time it is asked for.
+pub fn unsubscribe_token(conn: &Connection, did: &str, fresh: &str) -> SpaceResult<String> {
+    conn.prepare_cached("INSERT OR IGNORE INTO settings (did) VALUES (?1)")?
+        .execute([did])?;
+    conn.prepare_cached(
+        "UPDATE settings SET unsubscribe_token = ?2 WHERE did = ?1 AND unsubscribe_token IS NULL",
+    )?
+    .execute(params![did, fresh])?;
+    Ok(conn
+        .prepare_cached("SELECT unsubscribe_token FROM settings WHERE did = ?1")?
+        .query_row([did], |r| r.get(0))?)
+}
+
+/// Records a pending confirmation of `email` for `did`, replacing any earlier one.
+pub fn insert_confirmation(
     conn: &Connection,
     did: &str,
-) -> SpaceResult<Option<(Option<String>, String, bool)>> {
+    email: &str,
+    hash: &[u8],
+    expires_at: i64,
+) -> SpaceResult<()> {
+    conn.prepare_cached("DELETE FROM email_confirmation WHERE did = ?1")?
+        .execute([did])?;
+    conn.prepare_cached(
+        "INSERT INTO email_confirmation (token_hash, did, email, expires_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![hash, did, email, expires_at])?;
+    Ok(())
+}
+
+/// Uses up a confirmation: deletes it and, if it has not expired and its address is still the
+/// account's, marks the address confirmed. True if an address was confirmed.
+pub fn confirm_email(conn: &Connection, hash: &[u8], now: i64) -> SpaceResult<bool> {
+    let row: Option<(String, String, i64)> = conn
+        .prepare_cached(
+            "DELETE FROM email_confirmation WHERE token_hash = ?1 RETURNING did, email, expires_at",
+        )?
+        .query_row([hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let Some((did, email, expires_at)) = row else {
+        return Ok(false);
+    };
+    if expires_at <= now {
+        return Ok(false);
+    }
     Ok(conn
-        .prepare_cached("SELECT email, digest, announcement_emails FROM settings WHERE did = ?1")?
-        .query_row([did], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?)
+        .prepare_cached("UPDATE settings SET email_verified = 1 WHERE did = ?1 AND email = ?2")?
+        .execute(params![did, email])?
+        == 1)
+}
+
+/// Turns every email of the account holding `token` off. True if there is one.
+pub fn unsubscribe(conn: &Connection, token: &str) -> SpaceResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE settings SET announcement_emails = 0, digest = 'off'
+             WHERE unsubscribe_token = ?1",
+        )?
+        .execute([token])?
+        == 1)
 }
 
 /// What a settings change sets (`None`: unchanged).
@@ -299,8 +406,12 @@ pub fn change_settings(
     conn.prepare_cached("INSERT OR IGNORE INTO settings (did) VALUES (?1)")?
         .execute([did])?;
     if let Some(e) = change.email {
-        conn.prepare_cached("UPDATE settings SET email = ?2 WHERE did = ?1")?
-            .execute(params![did, e])?;
+        // A new address is unconfirmed; setting the same one again changes nothing.
+        conn.prepare_cached(
+            "UPDATE settings SET email = ?2, email_verified = 0
+             WHERE did = ?1 AND email IS NOT ?2",
+        )?
+        .execute(params![did, e])?;
     }
     if let Some(d) = change.digest {
         conn.prepare_cached(
@@ -316,13 +427,30 @@ pub fn change_settings(
     Ok(())
 }
 
-/// Accounts with a digest on and an address: (did, email, digest, last digest at).
-pub fn digest_subscribers(conn: &Connection) -> SpaceResult<Vec<(String, String, String, i64)>> {
+/// An account due a digest, if its period has passed.
+pub struct DigestSubscriber {
+    pub did: String,
+    pub email: String,
+    pub digest: String,
+    pub last: i64,
+    pub unsubscribe_token: Option<String>,
+}
+
+/// Accounts with a digest on and a confirmed address.
+pub fn digest_subscribers(conn: &Connection) -> SpaceResult<Vec<DigestSubscriber>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT did, email, digest, coalesce(last_digest_at, 0) FROM settings
-         WHERE digest != 'off' AND email IS NOT NULL",
+        "SELECT did, email, digest, coalesce(last_digest_at, 0), unsubscribe_token FROM settings
+         WHERE digest != 'off' AND email IS NOT NULL AND email_verified = 1",
     )?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    let rows = stmt.query_map([], |r| {
+        Ok(DigestSubscriber {
+            did: r.get(0)?,
+            email: r.get(1)?,
+            digest: r.get(2)?,
+            last: r.get(3)?,
+            unsubscribe_token: r.get(4)?,
+        })
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

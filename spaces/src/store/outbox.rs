@@ -12,12 +12,13 @@ pub struct Queued {
     pub subject: String,
     pub body: String,
     pub attempts: i64,
+    pub unsubscribe_token: Option<String>,
 }
 
 /// Messages due at `now`, oldest first.
 pub fn due_emails(conn: &Connection, now: i64, limit: i64) -> SpaceResult<Vec<Queued>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, to_addr, subject, body, attempts FROM email_outbox
+        "SELECT id, to_addr, subject, body, attempts, unsubscribe_token FROM email_outbox
          WHERE next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![now, limit], |r| {
@@ -27,6 +28,7 @@ pub fn due_emails(conn: &Connection, now: i64, limit: i64) -> SpaceResult<Vec<Qu
             subject: r.get(2)?,
             body: r.get(3)?,
             attempts: r.get(4)?,
+            unsubscribe_token: r.get(5)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -48,24 +50,42 @@ pub fn retry_email(conn: &Connection, id: i64, at: i64) -> SpaceResult<()> {
     Ok(())
 }
 
-/// Queues a digest, due at `now`.
-pub fn queue_digest(
-    conn: &Connection,
-    to: &str,
-    subject: &str,
-    body: &str,
-    now: i64,
-) -> SpaceResult<()> {
+/// One message to one address (a digest, an address confirmation), due at `now`.
+pub struct OneEmail<'a> {
+    pub to: &'a str,
+    pub subject: &'a str,
+    pub body: &'a str,
+    pub kind: &'static str,
+    pub unsubscribe_token: Option<&'a str>,
+}
+
+pub fn queue_email(conn: &Connection, e: &OneEmail<'_>, now: i64) -> SpaceResult<()> {
     conn.prepare_cached(
-        "INSERT INTO email_outbox (to_addr, subject, body, kind, next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, 'digest', ?4, ?4)",
+        "INSERT INTO email_outbox (to_addr, subject, body, kind, unsubscribe_token, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
     )?
-    .execute(params![to, subject, body, now])?;
+    .execute(params![e.to, e.subject, e.body, e.kind, e.unsubscribe_token, now])?;
+    Ok(())
+}
+
+/// How many messages went to `to` since `since`.
+pub fn sent_since(conn: &Connection, to: &str, since: i64) -> SpaceResult<i64> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM email_sent WHERE to_addr = ?1 AND sent_at > ?2")?
+        .query_row(params![to, since], |r| r.get(0))?)
+}
+
+/// Records a message sent to `to`, and forgets sends older than `forget_before`.
+pub fn record_sent(conn: &Connection, to: &str, at: i64, forget_before: i64) -> SpaceResult<()> {
+    conn.prepare_cached("INSERT INTO email_sent (to_addr, sent_at) VALUES (?1, ?2)")?
+        .execute(params![to, at])?;
+    conn.prepare_cached("DELETE FROM email_sent WHERE to_addr = ?1 AND sent_at <= ?2")?
+        .execute(params![to, forget_before])?;
     Ok(())
 }
 
 /// Queues an announcement for every member of `space` other than `author` who reads the
-/// channel, set an address, keeps announcement emails on and has not muted it. Returns how
+/// channel, confirmed an address, keeps announcement emails on and has not muted it. Returns how
 /// many were queued.
 pub fn queue_announcement(
     conn: &Connection,
@@ -78,13 +98,13 @@ pub fn queue_announcement(
 ) -> SpaceResult<usize> {
     Ok(conn
         .prepare_cached(
-            "INSERT INTO email_outbox (space, to_addr, subject, body, kind, next_attempt_at, created_at)
-             SELECT ?1, st.email, ?2, ?3, 'announcement', ?4, ?4
+            "INSERT INTO email_outbox (space, to_addr, subject, body, kind, unsubscribe_token, next_attempt_at, created_at)
+             SELECT ?1, st.email, ?2, ?3, 'announcement', st.unsubscribe_token, ?4, ?4
              FROM member m
              JOIN settings st ON st.did = m.did
              LEFT JOIN channel_level cl ON cl.channel = ?5 AND cl.did = m.did
              WHERE m.space = ?1 AND m.role >= ?6 AND m.did != ?7
-               AND st.email IS NOT NULL AND st.announcement_emails = 1
+               AND st.email IS NOT NULL AND st.email_verified = 1 AND st.announcement_emails = 1
                AND coalesce(cl.level, m.level) >= 1",
         )?
         .execute(params![

@@ -133,6 +133,41 @@ pub fn delete_post(conn: &Connection, post: &PostRow) -> SpaceResult<Vec<String>
 }
 
 /// Adds (or, with `remove`, takes back) one emoji reaction.
+/// How much room a post has for one more reaction of `did` with `emoji`.
+pub struct ReactionRoom {
+    /// `did` already reacted with this emoji.
+    pub already: bool,
+    /// Some member already reacted with this emoji.
+    pub emoji_present: bool,
+    /// Distinct emoji `did` put on the post.
+    pub mine: i64,
+    /// Distinct emoji on the post.
+    pub distinct: i64,
+}
+
+/// Counts over the post's reactions only (the primary key's `post` prefix).
+pub fn reaction_room(
+    conn: &Connection,
+    post: i64,
+    did: &str,
+    emoji: &str,
+) -> SpaceResult<ReactionRoom> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT coalesce(max(did = ?2 AND emoji = ?3), 0), coalesce(max(emoji = ?3), 0),
+                    count(CASE WHEN did = ?2 THEN 1 END), count(DISTINCT emoji)
+             FROM reaction WHERE post = ?1",
+        )?
+        .query_row(params![post, did, emoji], |r| {
+            Ok(ReactionRoom {
+                already: r.get(0)?,
+                emoji_present: r.get(1)?,
+                mine: r.get(2)?,
+                distinct: r.get(3)?,
+            })
+        })?)
+}
+
 pub fn react(
     conn: &Connection,
     post: i64,
@@ -223,13 +258,15 @@ pub fn replies(
     conn: &Connection,
     root: i64,
     hidden: bool,
+    after: i64,
     limit: i64,
 ) -> SpaceResult<Vec<PostRow>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {POST_COLS} FROM post WHERE root = ?1 AND root IS NOT NULL AND (hidden = 0 OR ?2)
-         ORDER BY id LIMIT ?3"
+           AND id > ?3
+         ORDER BY id LIMIT ?4"
     ))?;
-    let rows = stmt.query_map(params![root, hidden, limit], PostRow::from_row)?;
+    let rows = stmt.query_map(params![root, hidden, after, limit], PostRow::from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -249,6 +286,43 @@ pub struct NewImage<'a> {
     pub size: i64,
     pub uploader: &'a str,
     pub now: i64,
+}
+
+/// Image bytes stored: by `uploader` across all spaces, and in `space` by everyone.
+pub fn image_usage(conn: &Connection, space: i64, uploader: &str) -> SpaceResult<(i64, i64)> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT (SELECT coalesce(sum(size), 0) FROM space_image WHERE uploader = ?2),
+                    (SELECT coalesce(sum(size), 0) FROM space_image WHERE space = ?1)",
+        )?
+        .query_row(params![space, uploader], |r| Ok((r.get(0)?, r.get(1)?)))?)
+}
+
+/// Whether `space` already holds the image `cid` (uploading it again costs nothing).
+pub fn has_image(conn: &Connection, space: i64, cid: &str) -> SpaceResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM space_image WHERE space = ?1 AND cid = ?2)")?
+        .query_row(params![space, cid], |r| r.get(0))?)
+}
+
+/// Forgets up to `limit` uploads made before `before` that no post in their space shows;
+/// returns their CIDs (whose files may go, if no other space holds them).
+pub fn forget_unattached_images(
+    conn: &Connection,
+    before: i64,
+    limit: i64,
+) -> SpaceResult<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "DELETE FROM space_image WHERE (space, cid) IN (
+             SELECT si.space, si.cid FROM space_image si
+             WHERE si.created_at < ?1
+               AND NOT EXISTS (SELECT 1 FROM post_image pi JOIN post p ON p.id = pi.post
+                               WHERE pi.cid = si.cid AND p.space = si.space)
+             ORDER BY si.created_at LIMIT ?2)
+         RETURNING cid",
+    )?;
+    let rows = stmt.query_map(params![before, limit], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub fn insert_image(conn: &Connection, i: &NewImage<'_>) -> SpaceResult<()> {

@@ -185,7 +185,7 @@ CREATE INDEX audit_by_space ON audit (space, id);
 -- thousands of rows in one transaction, and each index is a b-tree to write. The inbox index
 -- is the only one keyed by recipient; the uniqueness index is keyed by post first, so one
 -- post's fan-out appends to one place (and it serves deletes of a post). Deleting a whole
--- space scans this table, which is rare enough.
+-- space uses notification_by_space (schema_v2.sql).
 CREATE TABLE notification (
     id INTEGER PRIMARY KEY,
     -- account.id of the recipient.

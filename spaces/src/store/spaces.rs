@@ -170,6 +170,7 @@ pub fn all_members(conn: &Connection, space: i64) -> SpaceResult<Vec<MemberView>
     )?;
     let rows = stmt.query_map([space], |r| {
         Ok(MemberView {
+            profile: Default::default(),
             did: r.get(0)?,
             role: Some(Role::from_i64(r.get(1)?).as_str().into()),
             joined_at: Some(fmt_time(r.get(2)?)),
@@ -178,23 +179,46 @@ pub fn all_members(conn: &Connection, space: i64) -> SpaceResult<Vec<MemberView>
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Every post of the space in the channels a member with `role` reads, oldest first.
-pub fn posts_readable_by(conn: &Connection, space: i64, role: Role) -> SpaceResult<Vec<PostRow>> {
+/// Up to `limit` posts of the space after id `after` in the channels a member with `role`
+/// reads, oldest first.
+pub fn posts_readable_by(
+    conn: &Connection,
+    space: i64,
+    role: Role,
+    after: i64,
+    limit: i64,
+) -> SpaceResult<Vec<PostRow>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {POST_COLS} FROM post WHERE space = ?1 AND channel IN
+        "SELECT {POST_COLS} FROM post WHERE space = ?1 AND id > ?3 AND channel IN
            (SELECT id FROM channel WHERE space = ?1 AND read_role <= ?2)
-         ORDER BY id"
+         ORDER BY id LIMIT ?4"
     ))?;
-    let rows = stmt.query_map(params![space, role.as_i64()], PostRow::from_row)?;
+    let rows = stmt.query_map(
+        params![space, role.as_i64(), after, limit],
+        PostRow::from_row,
+    )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Every post of `author` in the space, oldest first.
-pub fn posts_by(conn: &Connection, space: i64, author: &str) -> SpaceResult<Vec<PostRow>> {
+/// Up to `limit` posts of `author` in the space after id `after`, in the channels a member
+/// with `role` reads (their role now, not when they wrote), oldest first.
+pub fn posts_by(
+    conn: &Connection,
+    space: i64,
+    author: &str,
+    role: Role,
+    after: i64,
+    limit: i64,
+) -> SpaceResult<Vec<PostRow>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {POST_COLS} FROM post WHERE space = ?1 AND author = ?2 ORDER BY id"
+        "SELECT {POST_COLS} FROM post WHERE space = ?1 AND author = ?2 AND id > ?4 AND channel IN
+           (SELECT id FROM channel WHERE space = ?1 AND read_role <= ?3)
+         ORDER BY id LIMIT ?5"
     ))?;
-    let rows = stmt.query_map(params![space, author], PostRow::from_row)?;
+    let rows = stmt.query_map(
+        params![space, author, role.as_i64(), after, limit],
+        PostRow::from_row,
+    )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
