@@ -12,8 +12,10 @@ pub mod post;
 pub mod search;
 pub mod thread;
 pub mod trends;
+pub mod types;
 
 use rusqlite::Connection;
+use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -87,4 +89,11 @@ pub fn record_json(bytes: &[u8]) -> Value {
     atproto::data::cbor::decode(bytes)
         .map(|v| atproto::data::json::to_json(&v))
         .unwrap_or(Value::Null)
+}
+
+/// A typed view as JSON, for the views still assembled as [`Value`]. The view types have string
+/// keys and no floats, so serializing them cannot fail; null stands in for a bug rather than a
+/// panic in a request.
+pub fn to_json(view: &impl Serialize) -> Value {
+    serde_json::to_value(view).unwrap_or(Value::Null)
 }
