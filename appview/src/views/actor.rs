@@ -1,7 +1,9 @@
 //! Profile views (`app.bsky.actor.defs#profileViewBasic`, `#profileView`,
 //! `#profileViewDetailed`) with the viewer's relationship.
 
-use super::types::{ActorViewerState, BlockedAuthor, ProfileViewBasic};
+use super::types::{
+    ActorViewerState, BlockedAuthor, KnownFollowers, ProfileAssociated, ProfileViewBasic,
+};
 use super::{Hydrator, ViewResult, record_json, to_json};
 use rusqlite::OptionalExtension;
 use serde_json::{Value, json};
@@ -262,7 +264,7 @@ impl<'c> Hydrator<'c> {
 
     /// `#knownFollowers`: followers of `id` whom the viewer follows (count, and up to five
     /// shown), or `None` when there are none or no viewer.
-    pub fn known_followers(&mut self, id: i64) -> ViewResult<Option<Value>> {
+    pub fn known_followers(&mut self, id: i64) -> ViewResult<Option<KnownFollowers>> {
         let Some(viewer) = self.viewer_id().filter(|v| *v >= 0 && *v != id) else {
             return Ok(None);
         };
@@ -296,7 +298,7 @@ impl<'c> Hydrator<'c> {
         if count == 0 {
             return Ok(None);
         }
-        Ok(Some(json!({ "count": count, "followers": followers })))
+        Ok(Some(KnownFollowers { count, followers }))
     }
 
     /// `#profileView`s of the accounts that may be shown, in order; the rest are left out.
@@ -438,27 +440,27 @@ impl<'c> Hydrator<'c> {
             {
                 o.insert("pinnedPost".into(), p.clone());
             }
-            o.insert("associated".into(), self.associated(id)?);
+            o.insert("associated".into(), to_json(&self.associated(id)?));
         }
         if let Some(known) = self.known_followers(id)?
             && let Some(viewer) = v.get_mut("viewer").and_then(Value::as_object_mut)
         {
-            viewer.insert("knownFollowers".into(), known);
+            viewer.insert("knownFollowers".into(), to_json(&known));
         }
         Ok(Some(v))
     }
 
     /// `#profileAssociated`: what the account has created.
-    fn associated(&self, id: i64) -> ViewResult<Value> {
+    fn associated(&self, id: i64) -> ViewResult<ProfileAssociated> {
         let count = |sql: &str| -> ViewResult<i64> {
             self.conn.prepare_cached(sql)?.query_row([id], |r| r.get(0))
         };
         let labeler: bool = count("SELECT COUNT(*) FROM labeler WHERE author = ?1")? > 0;
-        Ok(json!({
-            "lists": count("SELECT COUNT(*) FROM list WHERE author = ?1")?,
-            "feedgens": count("SELECT COUNT(*) FROM feed_generator WHERE author = ?1")?,
-            "starterPacks": 0,
-            "labeler": labeler,
-        }))
+        Ok(ProfileAssociated {
+            lists: count("SELECT COUNT(*) FROM list WHERE author = ?1")?,
+            feedgens: count("SELECT COUNT(*) FROM feed_generator WHERE author = ?1")?,
+            starter_packs: 0,
+            labeler,
+        })
     }
 }

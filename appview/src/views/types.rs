@@ -55,6 +55,23 @@ pub struct ProfileViewBasic {
     pub created_at: Option<String>,
 }
 
+/// `app.bsky.actor.defs#knownFollowers`: followers of an account whom the viewer follows.
+#[derive(Debug, Clone, Serialize)]
+pub struct KnownFollowers {
+    pub count: i64,
+    pub followers: Vec<ProfileViewBasic>,
+}
+
+/// `app.bsky.actor.defs#profileAssociated`: what an account has created.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileAssociated {
+    pub lists: i64,
+    pub feedgens: i64,
+    pub starter_packs: i64,
+    pub labeler: bool,
+}
+
 /// `app.bsky.feed.defs#blockedAuthor`.
 #[derive(Debug, Clone, Serialize)]
 pub struct BlockedAuthor {
