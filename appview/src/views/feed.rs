@@ -96,11 +96,11 @@ impl<'c> Hydrator<'c> {
                     let Some(by) = self.profile_basic(*by)? else {
                         continue;
                     };
-                    Some(FeedReason::Repost(ReasonRepost {
+                    Some(FeedReason::Repost(Box::new(ReasonRepost {
                         by,
                         uri: uri.clone(),
                         indexed_at: at.clone(),
-                    }))
+                    })))
                 }
                 None => None,
             };

@@ -17,7 +17,7 @@
 //!   parsed again on every render and need an error path of its own;
 //! - it is about 34,000 lines of generated code with ~80 crates under it (`atrium-xrpc`,
 //!   `atrium-common`, `moka`, `ipld-core`, `cid`, `multihash`, `chrono`, `regex`...), about
-//!   40 CPU-seconds more per release build of the crate on the 2-core CI;
+//!   35 CPU-seconds more per release build of the crate on the 2-core CI;
 //! - serializing a page is no faster than with our types (same figure within noise).
 //!
 //! The figures and the commands that produced them are in `docs/benchmarks.md` ("Typed views").

@@ -180,7 +180,7 @@ pub struct ReasonRepost {
 #[serde(tag = "$type")]
 pub enum FeedReason {
     #[serde(rename = "app.bsky.feed.defs#reasonRepost")]
-    Repost(ReasonRepost),
+    Repost(Box<ReasonRepost>),
     #[serde(rename = "app.bsky.feed.defs#reasonPin")]
     Pin,
 }
