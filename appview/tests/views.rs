@@ -2310,7 +2310,9 @@ fn types_and_nulls(v: &Value, types: &mut HashSet<String>, nulls: &mut Vec<Strin
 
 /// A timeline page holding every embed kind, reply context and reason the typed views render:
 /// valid for `app.bsky.feed.getTimeline` by the official lexicons, every union member tagged,
-/// no nulls, and the values taken from the records and the index.
+/// no nulls, and the values taken from the records and the index. With `HEARTH_PRINT_TIMELINE`
+/// set it prints the page, for comparing two versions of the renderer (DIDs, CIDs, TIDs and
+/// times differ between runs and must be normalised first).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeline_renders_every_embed_kind() {
     let w = World::new().await;
