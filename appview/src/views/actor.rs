@@ -1,7 +1,10 @@
 //! Profile views (`app.bsky.actor.defs#profileViewBasic`, `#profileView`,
 //! `#profileViewDetailed`) with the viewer's relationship.
 
-use super::{Hydrator, ViewResult, obj, record_json};
+use super::types::{
+    ActorViewerState, BlockedAuthor, KnownFollowers, ProfileAssociated, ProfileViewBasic,
+};
+use super::{Hydrator, ViewResult, record_json, to_json};
 use rusqlite::OptionalExtension;
 use serde_json::{Value, json};
 
@@ -230,9 +233,12 @@ impl<'c> Hydrator<'c> {
     }
 
     /// `app.bsky.feed.defs#blockedAuthor`: who is behind a block, and which way it runs.
-    pub fn blocked_author(&self, did: &str) -> ViewResult<Value> {
+    pub fn blocked_author(&self, did: &str) -> ViewResult<BlockedAuthor> {
         let Some((viewer_did, viewer_id)) = &self.viewer else {
-            return Ok(json!({ "did": did }));
+            return Ok(BlockedAuthor {
+                did: did.to_owned(),
+                viewer: None,
+            });
         };
         let blocking: Option<String> = self
             .conn
@@ -246,18 +252,19 @@ impl<'c> Hydrator<'c> {
                                WHERE a.did = ?1 AND b.subject_did = ?2)",
             )?
             .query_row([did, viewer_did.as_str()], |r| r.get(0))?;
-        Ok(json!({
-            "did": did,
-            "viewer": obj(vec![
-                ("blockedBy", Some(json!(blocked_by))),
-                ("blocking", blocking.map(Value::from)),
-            ]),
-        }))
+        Ok(BlockedAuthor {
+            did: did.to_owned(),
+            viewer: Some(ActorViewerState {
+                blocked_by: Some(blocked_by),
+                blocking,
+                ..ActorViewerState::default()
+            }),
+        })
     }
 
     /// `#knownFollowers`: followers of `id` whom the viewer follows (count, and up to five
     /// shown), or `None` when there are none or no viewer.
-    pub fn known_followers(&mut self, id: i64) -> ViewResult<Option<Value>> {
+    pub fn known_followers(&mut self, id: i64) -> ViewResult<Option<KnownFollowers>> {
         let Some(viewer) = self.viewer_id().filter(|v| *v >= 0 && *v != id) else {
             return Ok(None);
         };
@@ -291,7 +298,7 @@ impl<'c> Hydrator<'c> {
         if count == 0 {
             return Ok(None);
         }
-        Ok(Some(json!({ "count": count, "followers": followers })))
+        Ok(Some(KnownFollowers { count, followers }))
     }
 
     /// `#profileView`s of the accounts that may be shown, in order; the rest are left out.
@@ -347,25 +354,26 @@ impl<'c> Hydrator<'c> {
         Ok(Some(r))
     }
 
-    fn viewer_state(&mut self, a: &ActorRow) -> ViewResult<Option<Value>> {
+    fn viewer_state(&mut self, a: &ActorRow) -> ViewResult<Option<ActorViewerState>> {
         if self.viewer_did().is_some_and(|d| d == a.did) {
-            return Ok(Some(json!({ "muted": false, "blockedBy": false })));
+            return Ok(Some(ActorViewerState {
+                muted: Some(false),
+                blocked_by: Some(false),
+                ..ActorViewerState::default()
+            }));
         }
         let Some(r) = self.relation(a)? else {
             return Ok(None);
         };
         // Blocks hide follow relationships, as in the reference.
         let hide = r.blocking.is_some() || r.blocked_by;
-        Ok(Some(obj(vec![
-            ("muted", Some(json!(false))),
-            ("blockedBy", Some(json!(r.blocked_by))),
-            ("blocking", r.blocking.map(Value::from)),
-            ("following", r.following.filter(|_| !hide).map(Value::from)),
-            (
-                "followedBy",
-                r.followed_by.filter(|_| !hide).map(Value::from),
-            ),
-        ])))
+        Ok(Some(ActorViewerState {
+            muted: Some(false),
+            blocked_by: Some(r.blocked_by),
+            blocking: r.blocking,
+            following: r.following.filter(|_| !hide),
+            followed_by: r.followed_by.filter(|_| !hide),
+        }))
     }
 
     fn handle_of(a: &ActorRow) -> String {
@@ -373,30 +381,25 @@ impl<'c> Hydrator<'c> {
     }
 
     /// `#profileViewBasic`.
-    pub fn profile_basic(&mut self, id: i64) -> ViewResult<Option<Value>> {
+    pub fn profile_basic(&mut self, id: i64) -> ViewResult<Option<ProfileViewBasic>> {
         let Some(a) = self.actor(id)? else {
             return Ok(None);
         };
         let viewer = self.viewer_state(&a)?;
-        Ok(Some(obj(vec![
-            ("did", Some(json!(a.did))),
-            ("handle", Some(json!(Self::handle_of(&a)))),
-            ("displayName", a.display_name.clone().map(Value::from)),
-            (
-                "avatar",
-                a.avatar
-                    .as_ref()
-                    .map(|c| json!(self.image("avatar", &a.did, c))),
-            ),
-            ("viewer", viewer),
-            ("labels", Some(json!([]))),
-            ("createdAt", a.created_at.clone().map(Value::from)),
-        ])))
+        Ok(Some(ProfileViewBasic {
+            handle: Self::handle_of(&a),
+            avatar: a.avatar.as_ref().map(|c| self.image("avatar", &a.did, c)),
+            did: a.did,
+            display_name: a.display_name,
+            viewer,
+            labels: Vec::new(),
+            created_at: a.created_at,
+        }))
     }
 
     /// `#profileView`.
     pub fn profile(&mut self, id: i64) -> ViewResult<Option<Value>> {
-        let Some(mut v) = self.profile_basic(id)? else {
+        let Some(mut v) = self.profile_basic(id)?.map(|p| to_json(&p)) else {
             return Ok(None);
         };
         let Some(a) = self.actor(id)? else {
@@ -437,27 +440,27 @@ impl<'c> Hydrator<'c> {
             {
                 o.insert("pinnedPost".into(), p.clone());
             }
-            o.insert("associated".into(), self.associated(id)?);
+            o.insert("associated".into(), to_json(&self.associated(id)?));
         }
         if let Some(known) = self.known_followers(id)?
             && let Some(viewer) = v.get_mut("viewer").and_then(Value::as_object_mut)
         {
-            viewer.insert("knownFollowers".into(), known);
+            viewer.insert("knownFollowers".into(), to_json(&known));
         }
         Ok(Some(v))
     }
 
     /// `#profileAssociated`: what the account has created.
-    fn associated(&self, id: i64) -> ViewResult<Value> {
+    fn associated(&self, id: i64) -> ViewResult<ProfileAssociated> {
         let count = |sql: &str| -> ViewResult<i64> {
             self.conn.prepare_cached(sql)?.query_row([id], |r| r.get(0))
         };
         let labeler: bool = count("SELECT COUNT(*) FROM labeler WHERE author = ?1")? > 0;
-        Ok(json!({
-            "lists": count("SELECT COUNT(*) FROM list WHERE author = ?1")?,
-            "feedgens": count("SELECT COUNT(*) FROM feed_generator WHERE author = ?1")?,
-            "starterPacks": 0,
-            "labeler": labeler,
-        }))
+        Ok(ProfileAssociated {
+            lists: count("SELECT COUNT(*) FROM list WHERE author = ?1")?,
+            feedgens: count("SELECT COUNT(*) FROM feed_generator WHERE author = ?1")?,
+            starter_packs: 0,
+            labeler,
+        })
     }
 }

@@ -1,5 +1,9 @@
 //! Embed views: images, external links, video, quoted records, and records with media.
 
+use super::types::{
+    EmbedView, ExternalView, ImagesView, MediaView, RecordView, RecordViewRecord,
+    RecordWithMediaView, TaggedRecordView, VideoView, ViewExternal, ViewImage, ViewRecord,
+};
 use super::{Hydrator, ViewResult, obj, record_json};
 use crate::index::values::{at, blob_cid_at, str_at, type_of, uri_did};
 use atproto::data::Ipld;
@@ -24,129 +28,106 @@ impl<'c> Hydrator<'c> {
         did: &str,
         embed: &Ipld,
         depth: usize,
-    ) -> ViewResult<Option<Value>> {
+    ) -> ViewResult<Option<EmbedView>> {
         Ok(match type_of(embed) {
-            Some("app.bsky.embed.images") => Some(self.images_view(did, embed)),
-            Some("app.bsky.embed.external") => Some(self.external_view(did, embed)),
-            Some("app.bsky.embed.video") => Some(self.video_view(did, embed)),
             Some("app.bsky.embed.record") => match str_at(embed, &["record", "uri"]) {
-                Some(uri) => Some(
-                    json!({ "$type": "app.bsky.embed.record#view", "record": self.record_view(uri, depth)? }),
-                ),
+                Some(uri) => Some(EmbedView::Record(RecordView {
+                    record: self.record_view(uri, depth)?,
+                })),
                 None => None,
             },
             Some("app.bsky.embed.recordWithMedia") => {
-                let media = match at(embed, &["media"]) {
-                    Some(m) => match type_of(m) {
-                        Some("app.bsky.embed.images") => Some(self.images_view(did, m)),
-                        Some("app.bsky.embed.external") => Some(self.external_view(did, m)),
-                        Some("app.bsky.embed.video") => Some(self.video_view(did, m)),
-                        _ => None,
-                    },
-                    None => None,
-                };
+                let media = at(embed, &["media"]).and_then(|m| self.media_view(did, m));
                 match str_at(embed, &["record", "record", "uri"]) {
-                    Some(uri) => Some(obj(vec![
-                        ("$type", Some(json!("app.bsky.embed.recordWithMedia#view"))),
-                        (
-                            "record",
-                            Some(
-                                json!({ "$type": "app.bsky.embed.record#view", "record": self.record_view(uri, depth)? }),
-                            ),
-                        ),
-                        ("media", media),
-                    ])),
+                    Some(uri) => Some(EmbedView::RecordWithMedia(RecordWithMediaView {
+                        record: TaggedRecordView::View(RecordView {
+                            record: self.record_view(uri, depth)?,
+                        }),
+                        media,
+                    })),
                     None => None,
                 }
             }
-            _ => None,
+            _ => self.media_view(did, embed).map(EmbedView::from),
         })
     }
 
-    fn images_view(&self, did: &str, embed: &Ipld) -> Value {
+    /// Images, an external link or a video, the embeds that need nothing from the index.
+    fn media_view(&self, did: &str, embed: &Ipld) -> Option<MediaView> {
+        match type_of(embed) {
+            Some("app.bsky.embed.images") => Some(MediaView::Images(self.images_view(did, embed))),
+            Some("app.bsky.embed.external") => {
+                Some(MediaView::External(self.external_view(did, embed)))
+            }
+            Some("app.bsky.embed.video") => Some(MediaView::Video(self.video_view(did, embed))),
+            _ => None,
+        }
+    }
+
+    fn images_view(&self, did: &str, embed: &Ipld) -> ImagesView {
         let mut images = Vec::new();
         if let Some(Ipld::List(list)) = at(embed, &["images"]) {
             for img in list {
                 let Some(cid) = blob_cid_at(img, &["image"]) else {
                     continue;
                 };
-                images.push(obj(vec![
-                    (
-                        "thumb",
-                        Some(json!(self.image("feed_thumbnail", did, &cid))),
-                    ),
-                    (
-                        "fullsize",
-                        Some(json!(self.image("feed_fullsize", did, &cid))),
-                    ),
-                    (
-                        "alt",
-                        Some(json!(str_at(img, &["alt"]).unwrap_or_default())),
-                    ),
-                    (
-                        "aspectRatio",
-                        at(img, &["aspectRatio"]).map(atproto::data::json::to_json),
-                    ),
-                ]));
+                images.push(ViewImage {
+                    thumb: self.image("feed_thumbnail", did, &cid),
+                    fullsize: self.image("feed_fullsize", did, &cid),
+                    alt: str_at(img, &["alt"]).unwrap_or_default().to_owned(),
+                    aspect_ratio: at(img, &["aspectRatio"]).map(atproto::data::json::to_json),
+                });
             }
         }
-        json!({ "$type": "app.bsky.embed.images#view", "images": images })
+        ImagesView { images }
     }
 
-    fn external_view(&self, did: &str, embed: &Ipld) -> Value {
-        let thumb = blob_cid_at(embed, &["external", "thumb"])
-            .map(|c| json!(self.image("feed_thumbnail", did, &c)));
-        json!({
-            "$type": "app.bsky.embed.external#view",
-            "external": obj(vec![
-                ("uri", Some(json!(str_at(embed, &["external", "uri"]).unwrap_or_default()))),
-                ("title", Some(json!(str_at(embed, &["external", "title"]).unwrap_or_default()))),
-                ("description", Some(json!(str_at(embed, &["external", "description"]).unwrap_or_default()))),
-                ("thumb", thumb),
-            ]),
-        })
+    fn external_view(&self, did: &str, embed: &Ipld) -> ExternalView {
+        let field = |name: &str| {
+            str_at(embed, &["external", name])
+                .unwrap_or_default()
+                .to_owned()
+        };
+        ExternalView {
+            external: ViewExternal {
+                uri: field("uri"),
+                title: field("title"),
+                description: field("description"),
+                thumb: blob_cid_at(embed, &["external", "thumb"])
+                    .map(|c| self.image("feed_thumbnail", did, &c)),
+            },
+        }
     }
 
-    fn video_view(&self, did: &str, embed: &Ipld) -> Value {
+    fn video_view(&self, did: &str, embed: &Ipld) -> VideoView {
         let cid = blob_cid_at(embed, &["video"]).unwrap_or_default();
-        obj(vec![
-            ("$type", Some(json!("app.bsky.embed.video#view"))),
-            ("cid", Some(json!(cid))),
-            ("playlist", Some(json!(self.image("video", did, &cid)))),
-            ("alt", str_at(embed, &["alt"]).map(Value::from)),
-            (
-                "aspectRatio",
-                at(embed, &["aspectRatio"]).map(atproto::data::json::to_json),
-            ),
-        ])
+        VideoView {
+            playlist: self.image("video", did, &cid),
+            cid,
+            alt: str_at(embed, &["alt"]).map(str::to_owned),
+            aspect_ratio: at(embed, &["aspectRatio"]).map(atproto::data::json::to_json),
+        }
     }
 
     /// What a quote shows: the quoted post (with its own embeds one level deep), a feed
     /// generator or list, or why it cannot be shown.
-    pub fn record_view(&mut self, uri: &str, depth: usize) -> ViewResult<Value> {
-        let not_found = || json!({ "$type": "app.bsky.embed.record#viewNotFound", "uri": uri, "notFound": true });
+    pub fn record_view(&mut self, uri: &str, depth: usize) -> ViewResult<RecordViewRecord> {
+        let not_found = || RecordViewRecord::NotFound {
+            uri: uri.to_owned(),
+            not_found: true,
+        };
         let Some(did) = uri_did(uri) else {
             return Ok(not_found());
         };
         if uri.contains("/app.bsky.feed.generator/") {
             return Ok(match self.generator_view(uri)? {
-                Some(mut g) => {
-                    if let Some(o) = g.as_object_mut() {
-                        o.insert("$type".into(), json!("app.bsky.feed.defs#generatorView"));
-                    }
-                    g
-                }
+                Some(g) => RecordViewRecord::Generator(g),
                 None => not_found(),
             });
         }
         if uri.contains("/app.bsky.graph.list/") {
             return Ok(match self.list_view(uri)? {
-                Some(mut l) => {
-                    if let Some(o) = l.as_object_mut() {
-                        o.insert("$type".into(), json!("app.bsky.graph.defs#listView"));
-                    }
-                    l
-                }
+                Some(l) => RecordViewRecord::List(l),
                 None => not_found(),
             });
         }
@@ -155,7 +136,7 @@ impl<'c> Hydrator<'c> {
                 Some(id) => self.labeler_view(id, false)?,
                 None => None,
             };
-            return Ok(labeler.unwrap_or_else(not_found));
+            return Ok(labeler.map_or_else(not_found, RecordViewRecord::Labeler));
         }
         if !uri.contains("/app.bsky.feed.post/") {
             return Ok(not_found());
@@ -167,12 +148,7 @@ impl<'c> Hydrator<'c> {
             return Ok(not_found());
         }
         if self.blocked_with(row.author)? {
-            return Ok(json!({
-                "$type": "app.bsky.embed.record#viewBlocked",
-                "uri": uri,
-                "blocked": true,
-                "author": self.blocked_author(did)?,
-            }));
+            return Ok(RecordViewRecord::Blocked(self.blocked_post_view(uri)?));
         }
         let Some(author) = self.profile_basic(row.author)? else {
             return Ok(not_found());
@@ -191,26 +167,25 @@ impl<'c> Hydrator<'c> {
                 .as_ref()
                 .and_then(|r| at(r, &["embed"]))
             {
-                Some(e) => self.embed_view(did, e, depth + 1)?.map(|v| json!([v])),
+                Some(e) => self.embed_view(did, e, depth + 1)?.map(|v| vec![v]),
                 None => None,
             }
         } else {
             None
         };
-        Ok(obj(vec![
-            ("$type", Some(json!("app.bsky.embed.record#viewRecord"))),
-            ("uri", Some(json!(uri))),
-            ("cid", Some(json!(row.cid))),
-            ("author", Some(author)),
-            ("value", Some(record_json(&row.record))),
-            ("labels", Some(json!([]))),
-            ("replyCount", Some(json!(counts.0))),
-            ("repostCount", Some(json!(counts.1))),
-            ("likeCount", Some(json!(counts.2))),
-            ("quoteCount", Some(json!(counts.3))),
-            ("embeds", embeds),
-            ("indexedAt", Some(json!(row.indexed_at))),
-        ]))
+        Ok(RecordViewRecord::Record(Box::new(ViewRecord {
+            uri: uri.to_owned(),
+            cid: row.cid,
+            author,
+            value: record_json(&row.record),
+            labels: Vec::new(),
+            reply_count: counts.0,
+            repost_count: counts.1,
+            like_count: counts.2,
+            quote_count: counts.3,
+            embeds,
+            indexed_at: row.indexed_at,
+        })))
     }
 
     /// `app.bsky.feed.defs#generatorView`.

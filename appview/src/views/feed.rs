@@ -1,8 +1,11 @@
 //! Feed items (`app.bsky.feed.defs#feedViewPost`): the post, the reply context, and the repost
 //! (or pin) that put it in the feed.
 
-use super::{Hydrator, ViewResult, obj};
-use serde_json::{Value, json};
+use super::types::{
+    BlockedPost, FeedReason, FeedViewPost, NotFoundPost, PostOrStub, ReasonRepost, ReplyRef,
+};
+use super::{Hydrator, ViewResult, to_json};
+use serde_json::Value;
 
 /// A feed entry before hydration.
 #[derive(Debug, Clone, Default)]
@@ -29,39 +32,48 @@ impl FeedItem {
 
 impl<'c> Hydrator<'c> {
     /// `#blockedPost` for a post whose author has a block with the viewer.
-    pub fn blocked_post(&self, uri: &str) -> ViewResult<Value> {
+    pub fn blocked_post_view(&self, uri: &str) -> ViewResult<BlockedPost> {
         let did = crate::index::values::uri_did(uri).unwrap_or_default();
-        Ok(json!({
-            "$type": "app.bsky.feed.defs#blockedPost",
-            "uri": uri,
-            "blocked": true,
-            "author": self.blocked_author(did)?,
-        }))
+        Ok(BlockedPost {
+            uri: uri.to_owned(),
+            blocked: true,
+            author: self.blocked_author(did)?,
+        })
     }
 
+    /// [`Self::blocked_post_view`] as JSON, with its `$type`, for the thread views.
+    pub fn blocked_post(&self, uri: &str) -> ViewResult<Value> {
+        Ok(to_json(&PostOrStub::Blocked(self.blocked_post_view(uri)?)))
+    }
+
+    fn not_found_stub(uri: &str) -> PostOrStub {
+        PostOrStub::NotFound(NotFoundPost {
+            uri: uri.to_owned(),
+            not_found: true,
+        })
+    }
+
+    /// `#notFoundPost` as JSON, with its `$type`, for the thread views.
     pub fn not_found_post(uri: &str) -> Value {
-        json!({ "$type": "app.bsky.feed.defs#notFoundPost", "uri": uri, "notFound": true })
+        to_json(&Self::not_found_stub(uri))
     }
 
     /// The view of a post in a reply context: the post, or a not-found/blocked stub.
-    fn reply_ref(&mut self, uri: &str) -> ViewResult<Value> {
+    fn reply_ref(&mut self, uri: &str) -> ViewResult<PostOrStub> {
         if let Some(row) = self.post_row(uri)? {
             if self.visible(row.author)? && self.blocked_with(row.author)? {
-                return self.blocked_post(uri);
+                return Ok(PostOrStub::Blocked(self.blocked_post_view(uri)?));
             }
-            if let Some(mut v) = self.post_view_of(&row, 0)? {
-                if let Some(o) = v.as_object_mut() {
-                    o.insert("$type".into(), json!("app.bsky.feed.defs#postView"));
-                }
-                return Ok(v);
+            if let Some(v) = self.post_view_of(&row, 0)? {
+                return Ok(PostOrStub::Post(Box::new(v)));
             }
         }
-        Ok(Self::not_found_post(uri))
+        Ok(Self::not_found_stub(uri))
     }
 
     /// `#feedViewPost` entries, leaving out posts the viewer may not see (blocks, inactive
     /// authors, missing posts).
-    pub fn feed(&mut self, items: &[FeedItem]) -> ViewResult<Vec<Value>> {
+    pub fn feed(&mut self, items: &[FeedItem]) -> ViewResult<Vec<FeedViewPost>> {
         let mut out = Vec::with_capacity(items.len());
         let uris: Vec<String> = items.iter().map(|i| i.post_uri.clone()).collect();
         self.prefetch_posts(&uris)?;
@@ -76,21 +88,19 @@ impl<'c> Hydrator<'c> {
                 continue;
             };
             let reason = match &item.repost {
-                _ if item.pin => Some(json!({ "$type": "app.bsky.feed.defs#reasonPin" })),
+                _ if item.pin => Some(FeedReason::Pin),
                 Some((uri, by, at)) => {
                     if !self.shown(*by)? {
                         continue;
                     }
-                    let Some(by_view) = self.profile_basic(*by)? else {
+                    let Some(by) = self.profile_basic(*by)? else {
                         continue;
                     };
-                    // The repost record's own CID is not indexed, so `cid` is left out.
-                    Some(obj(vec![
-                        ("$type", Some(json!("app.bsky.feed.defs#reasonRepost"))),
-                        ("by", Some(by_view)),
-                        ("uri", Some(json!(uri))),
-                        ("indexedAt", Some(json!(at))),
-                    ]))
+                    Some(FeedReason::Repost(Box::new(ReasonRepost {
+                        by,
+                        uri: uri.clone(),
+                        indexed_at: at.clone(),
+                    })))
                 }
                 None => None,
             };
@@ -102,35 +112,39 @@ impl<'c> Hydrator<'c> {
                     } else {
                         self.reply_ref(root)?
                     };
-                    let grandparent_author = match parent_view
-                        .get("record")
-                        .and_then(|r| r.get("reply"))
-                        .and_then(|r| r.get("parent"))
-                        .and_then(|p| p.get("uri"))
-                        .and_then(Value::as_str)
-                        .and_then(crate::index::values::uri_did)
-                    {
-                        Some(did) => match self.actor_id(did)? {
+                    let grandparent = match &parent_view {
+                        PostOrStub::Post(p) => p
+                            .record
+                            .get("reply")
+                            .and_then(|r| r.get("parent"))
+                            .and_then(|p| p.get("uri"))
+                            .and_then(Value::as_str)
+                            .and_then(crate::index::values::uri_did)
+                            .map(str::to_owned),
+                        _ => None,
+                    };
+                    let grandparent_author = match grandparent {
+                        Some(did) => match self.actor_id(&did)? {
                             Some(id) if self.shown(id)? => self.profile_basic(id)?,
                             _ => None,
                         },
                         None => None,
                     };
-                    Some(obj(vec![
-                        ("root", Some(root_view)),
-                        ("parent", Some(parent_view)),
-                        ("grandparentAuthor", grandparent_author),
-                    ]))
+                    Some(ReplyRef {
+                        root: root_view,
+                        parent: parent_view,
+                        grandparent_author,
+                    })
                 }
                 _ => None,
             };
-            out.push(obj(vec![
-                ("post", Some(post)),
-                ("reply", reply),
-                ("reason", reason),
-                ("feedContext", item.feed_context.clone().map(Value::from)),
-                ("reqId", item.req_id.clone().map(Value::from)),
-            ]));
+            out.push(FeedViewPost {
+                post,
+                reply,
+                reason,
+                feed_context: item.feed_context.clone(),
+                req_id: item.req_id.clone(),
+            });
         }
         Ok(out)
     }

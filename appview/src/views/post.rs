@@ -1,11 +1,11 @@
 //! Post views (`app.bsky.feed.defs#postView`) with counts, the viewer's like and repost, and
 //! what thread gates and post gates allow.
 
-use super::{Hydrator, ViewResult, obj, record_json};
+use super::types::{PostView, PostViewerState, ThreadgateView};
+use super::{Hydrator, ViewResult, record_json};
 use crate::index::post::mentions;
 use crate::index::values::{at, str_at, type_of};
 use rusqlite::OptionalExtension;
-use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 
 /// What a page of posts needs per post, read with one query per table instead of one per post.
@@ -193,7 +193,7 @@ impl<'c> Hydrator<'c> {
     }
 
     /// `#postView`, or `None` if the post is unknown or its author is not visible.
-    pub fn post_view(&mut self, uri: &str) -> ViewResult<Option<Value>> {
+    pub fn post_view(&mut self, uri: &str) -> ViewResult<Option<PostView>> {
         let Some(row) = self.post_row(uri)? else {
             return Ok(None);
         };
@@ -201,7 +201,7 @@ impl<'c> Hydrator<'c> {
     }
 
     /// `depth` counts record embeds already opened: a quoted post's own quote is not expanded.
-    pub fn post_view_of(&mut self, row: &PostRow, depth: usize) -> ViewResult<Option<Value>> {
+    pub fn post_view_of(&mut self, row: &PostRow, depth: usize) -> ViewResult<Option<PostView>> {
         if !self.visible(row.author)? {
             return Ok(None);
         }
@@ -210,7 +210,7 @@ impl<'c> Hydrator<'c> {
         };
         let record = record_json(&row.record);
         let decoded = atproto::data::cbor::decode(&row.record).ok();
-        let author_did = author["did"].as_str().unwrap_or_default().to_owned();
+        let author_did = author.did.clone();
         let embed = match decoded.as_ref().and_then(|d| at(d, &["embed"])) {
             Some(e) => self.embed_view(&author_did, e, depth)?,
             None => None,
@@ -238,25 +238,29 @@ impl<'c> Hydrator<'c> {
         } else {
             None
         };
-        Ok(Some(obj(vec![
-            ("uri", Some(json!(row.uri))),
-            ("cid", Some(json!(row.cid))),
-            ("author", Some(author)),
-            ("record", Some(record)),
-            ("embed", embed),
-            ("replyCount", Some(json!(counts.0))),
-            ("repostCount", Some(json!(counts.1))),
-            ("likeCount", Some(json!(counts.2))),
-            ("quoteCount", Some(json!(counts.3))),
-            ("bookmarkCount", Some(json!(0))),
-            ("indexedAt", Some(json!(row.indexed_at))),
-            ("viewer", viewer),
-            ("labels", Some(json!([]))),
-            ("threadgate", threadgate),
-        ])))
+        Ok(Some(PostView {
+            uri: row.uri.clone(),
+            cid: row.cid.clone(),
+            author,
+            record,
+            embed,
+            reply_count: counts.0,
+            repost_count: counts.1,
+            like_count: counts.2,
+            quote_count: counts.3,
+            bookmark_count: 0,
+            indexed_at: row.indexed_at.clone(),
+            viewer,
+            labels: Vec::new(),
+            threadgate,
+        }))
     }
 
-    fn post_viewer_state(&self, row: &PostRow, author_did: &str) -> ViewResult<Option<Value>> {
+    fn post_viewer_state(
+        &self,
+        row: &PostRow,
+        author_did: &str,
+    ) -> ViewResult<Option<PostViewerState>> {
         let Some((viewer_did, viewer_id)) = self.viewer.clone() else {
             return Ok(None);
         };
@@ -285,14 +289,14 @@ impl<'c> Hydrator<'c> {
         let root = row.reply_root.clone().unwrap_or_else(|| row.uri.clone());
         let reply_disabled = !self.may_reply(&viewer_did, &root)?;
         let embedding_disabled = viewer_did != author_did && self.embedding_disabled(&row.uri)?;
-        Ok(Some(obj(vec![
-            ("like", like.map(Value::from)),
-            ("repost", repost.map(Value::from)),
-            ("threadMuted", Some(json!(false))),
-            ("replyDisabled", Some(json!(reply_disabled))),
-            ("embeddingDisabled", Some(json!(embedding_disabled))),
-            ("bookmarked", Some(json!(false))),
-        ])))
+        Ok(Some(PostViewerState {
+            like,
+            repost,
+            thread_muted: false,
+            reply_disabled,
+            embedding_disabled,
+            bookmarked: false,
+        }))
     }
 
     pub fn threadgate_record(&self, root: &str) -> ViewResult<Option<(String, Vec<u8>)>> {
@@ -306,7 +310,7 @@ impl<'c> Hydrator<'c> {
     }
 
     /// `#threadgateView` for a root post, with the lists its list rules name.
-    pub fn threadgate_view(&mut self, root: &str) -> ViewResult<Option<Value>> {
+    pub fn threadgate_view(&mut self, root: &str) -> ViewResult<Option<ThreadgateView>> {
         let Some((uri, bytes)) = self.threadgate_record(root)? else {
             return Ok(None);
         };
@@ -324,9 +328,12 @@ impl<'c> Hydrator<'c> {
                 }
             }
         }
-        Ok(Some(
-            json!({ "uri": uri, "cid": cid, "record": record_json(&bytes), "lists": lists }),
-        ))
+        Ok(Some(ThreadgateView {
+            uri,
+            cid,
+            record: record_json(&bytes),
+            lists,
+        }))
     }
 
     /// Whether `did` may reply in the thread rooted at `root`, by its thread gate: no gate lets

@@ -11,7 +11,7 @@
 //!   through `getPostThreadOtherV2` instead (`hasOtherReplies`).
 
 use super::post::{POST_COLUMNS, PostRow};
-use super::{Hydrator, ViewResult, obj};
+use super::{Hydrator, ViewResult, obj, to_json};
 use crate::index::values::{normalize_datetime, str_at, uri_did};
 use rusqlite::OptionalExtension;
 use serde_json::{Value, json};
@@ -211,7 +211,7 @@ impl<'c> Hydrator<'c> {
         if seen == Seen::Omitted || !self.shown(row.author)? {
             return Ok(None);
         }
-        Ok(self.post_view_of(row, 0)?.map(|v| (v, seen)))
+        Ok(self.post_view_of(row, 0)?.map(|v| (to_json(&v), seen)))
     }
 
     // ---- getPostThread ----
@@ -246,7 +246,7 @@ impl<'c> Hydrator<'c> {
         };
         Ok(Some(obj(vec![
             ("$type", Some(json!("app.bsky.feed.defs#threadViewPost"))),
-            ("post", Some(post)),
+            ("post", Some(to_json(&post))),
             ("parent", parent),
             ("replies", replies.map(Value::from)),
             ("threadContext", Some(self.thread_context(&ctx, uri)?)),
@@ -353,11 +353,11 @@ impl<'c> Hydrator<'c> {
             });
             return Ok(not_found(vec![thread_item(anchor, 0, value)]));
         }
-        let Some(anchor_post) = self.post_view_of(&row, 0)? else {
+        let Some(anchor_post) = self.post_view_of(&row, 0)?.map(|v| to_json(&v)) else {
             return Ok(not_found(vec![thread_item(anchor, 0, item_not_found())]));
         };
         let mut ctx = self.thread_ctx(&row)?;
-        let threadgate = self.threadgate_view(&ctx.root)?;
+        let threadgate = self.threadgate_view(&ctx.root)?.map(|g| to_json(&g));
         let cut = !ctx.viewer_is_op && self.violates_gate(&ctx, &row)?;
         let op = ctx.root_did.clone();
         let anchor_is_op = uri_did(anchor) == Some(op.as_str());
@@ -391,7 +391,7 @@ impl<'c> Hydrator<'c> {
                     parents.push((uri, value, None));
                     break;
                 }
-                let Some(post) = self.post_view_of(&prow, 0)? else {
+                let Some(post) = self.post_view_of(&prow, 0)?.map(|v| to_json(&v)) else {
                     parents.push((uri, item_not_found(), None));
                     break;
                 };

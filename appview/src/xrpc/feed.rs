@@ -536,7 +536,7 @@ pub async fn get_quotes(
                 }
             }
             if let Some(v) = db(h.post_view_of(row, 0))? {
-                posts.push(v);
+                posts.push(crate::views::to_json(&v));
             }
         }
         let next = (rows.len() as u32 >= limit)

@@ -57,7 +57,7 @@ async fn post_thread(
             && let Some(gate) = db(h.threadgate_view(&root))?
             && let Some(o) = out.as_object_mut()
         {
-            o.insert("threadgate".into(), gate);
+            o.insert("threadgate".into(), crate::views::to_json(&gate));
         }
         Ok(out)
     })
