@@ -28,13 +28,12 @@ impl ProfileLookup for IndexProfiles {
                         let Some(v) = h.profile_basic(id)? else {
                             continue;
                         };
-                        let text = |k: &str| v[k].as_str().map(str::to_owned);
                         out.insert(
                             did,
                             Profile {
-                                handle: text("handle"),
-                                display_name: text("displayName"),
-                                avatar: text("avatar"),
+                                handle: Some(v.handle),
+                                display_name: v.display_name,
+                                avatar: v.avatar,
                             },
                         );
                     }
