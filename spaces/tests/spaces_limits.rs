@@ -16,6 +16,7 @@ use hearth_spaces::{Spaces, SpacesConfig};
 use reqwest::StatusCode;
 use serde_json::json;
 use spaces_common::*;
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn writes_are_limited_per_did() {
@@ -65,6 +66,35 @@ async fn writes_are_limited_per_did() {
         Some(burst),
         "the write after a burst of {burst} is refused"
     );
+    // A request the rate limit refuses records nothing: its token is still fresh once the
+    // bucket has refilled (issue 14, item 5).
+    let seen = json!({ "seenAt": "2026-01-01T00:00:00.000Z" });
+    let token = mint(
+        &busy,
+        &c.aud,
+        "social.hearth.notification.updateSeen",
+        Auth::Good,
+    );
+    let refused = c
+        .call_token(&token, "notification.updateSeen", Input::json(&seen))
+        .await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    // The write rate refills a token in 1 / write_rate seconds; wait a little longer.
+    let refill = Duration::from_secs_f64(1.2 / Limits::default().write_rate);
+    tokio::time::sleep(refill).await;
+    c.call_token(&token, "notification.updateSeen", Input::json(&seen))
+        .await
+        .expect_ok("the token a rate-limited request carried is still unused");
+    tokio::time::sleep(refill).await;
+    let replayed = c
+        .call_token(&token, "notification.updateSeen", Input::json(&seen))
+        .await;
+    assert_eq!(
+        (replayed.status, replayed.error()),
+        (StatusCode::UNAUTHORIZED, "TokenReplayed"),
+        "once used, it is spent"
+    );
+    cases.case("rate-limited requests record no token id");
     // Reads have their own, larger bucket; other accounts are untouched.
     c.get(&busy, "space.get", &[("space", &space)])
         .await
