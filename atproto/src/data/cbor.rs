@@ -45,10 +45,17 @@ pub fn decode_record(bytes: &[u8]) -> Result<Ipld, DataError> {
 /// nests no deeper than [`MAX_DEPTH`] (a link at the deepest level counts one more), its
 /// lengths are definite and its only tag is 42 around a CID with nothing after the hash.
 pub fn item_end(b: &[u8], at: usize) -> Result<usize, DataError> {
-    skip(b, at, 0)
+    let mut containers = MAX_CONTAINERS;
+    skip(b, at, 0, &mut containers)
 }
 
-fn skip(b: &[u8], at: usize, depth: usize) -> Result<usize, DataError> {
+/// The most maps and arrays one value may hold. Decoded, each costs far more than its bytes
+/// (a map of one small entry is four bytes of CBOR and over a kilobyte in memory), so a
+/// megabyte block of tiny maps would decode to hundreds of megabytes. Real blocks hold a few
+/// dozen (a record) to a few hundred (an MST node's entries).
+pub const MAX_CONTAINERS: usize = 16_384;
+
+fn skip(b: &[u8], at: usize, depth: usize, containers: &mut usize) -> Result<usize, DataError> {
     let short = || DataError::Cbor("truncated".into());
     if depth > MAX_DEPTH + 1 {
         return Err(DataError::TooDeep);
@@ -69,6 +76,11 @@ fn skip(b: &[u8], at: usize, depth: usize) -> Result<usize, DataError> {
     };
     // A length beyond the address space cannot be present in the input either.
     let len = usize::try_from(arg).map_err(|_| short());
+    if matches!(major, 4 | 5) {
+        *containers = containers.checked_sub(1).ok_or_else(|| {
+            DataError::Cbor(format!("more than {MAX_CONTAINERS} maps and arrays"))
+        })?;
+    }
     match major {
         2 | 3 => {
             pos = pos
@@ -80,12 +92,12 @@ fn skip(b: &[u8], at: usize, depth: usize) -> Result<usize, DataError> {
         // the claimed count is huge.
         4 => {
             for _ in 0..len? {
-                pos = skip(b, pos, depth + 1)?;
+                pos = skip(b, pos, depth + 1, containers)?;
             }
         }
         5 => {
             for _ in 0..len?.saturating_mul(2) {
-                pos = skip(b, pos, depth + 1)?;
+                pos = skip(b, pos, depth + 1, containers)?;
             }
         }
         6 => {
@@ -93,7 +105,7 @@ fn skip(b: &[u8], at: usize, depth: usize) -> Result<usize, DataError> {
                 return Err(DataError::Cbor(format!("tag {arg} (only 42 is allowed)")));
             }
             let start = pos;
-            pos = skip(b, pos, depth + 1)?;
+            pos = skip(b, pos, depth + 1, containers)?;
             cid_bytes(&b[start..pos])?;
         }
         _ => {}
@@ -121,6 +133,29 @@ fn cid_bytes(item: &[u8]) -> Result<(), DataError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A block of many tiny maps is refused before decoding: decoded, each map costs a
+    /// kilobyte or more, whatever its size in bytes.
+    #[test]
+    fn tiny_maps_cannot_blow_up_memory() {
+        let tiny = [0xa1, 0x60, 0x00]; // {"": 0}
+        let block = |n: usize| {
+            // The shortest length form, as DAG-CBOR requires.
+            let mut b = match u16::try_from(n) {
+                Ok(short) => [&[0x99][..], &short.to_be_bytes()].concat(),
+                Err(_) => [&[0x9a][..], &(n as u32).to_be_bytes()].concat(),
+            };
+            for _ in 0..n {
+                b.extend_from_slice(&tiny);
+            }
+            b
+        };
+        let at_limit = block(MAX_CONTAINERS - 1);
+        assert!(decode(&at_limit).is_ok(), "the array and its maps fit");
+        let over = block(300_000);
+        let err = decode(&over).expect_err("too many maps");
+        assert!(err.to_string().contains("maps and arrays"), "{err}");
+    }
 
     #[test]
     fn item_end_finds_each_value() {
