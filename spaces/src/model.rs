@@ -254,6 +254,21 @@ pub fn page_size(limit: u32) -> u32 {
     limit.clamp(1, MAX_PAGE)
 }
 
+/// Reads a `{time}_{key}` list cursor; no cursor (or an empty one) is `start`, the position
+/// before the first item.
+pub fn time_cursor<K: std::str::FromStr>(
+    cursor: Option<&str>,
+    start: (i64, K),
+) -> SpaceResult<(i64, K)> {
+    match cursor {
+        None | Some("") => Ok(start),
+        Some(c) => c
+            .split_once('_')
+            .and_then(|(t, k)| Some((t.parse().ok()?, k.parse().ok()?)))
+            .ok_or_else(|| SpaceError::invalid("Malformed cursor")),
+    }
+}
+
 /// Milliseconds since the UNIX epoch.
 pub fn now_ms() -> i64 {
     atproto::syntax::Datetime::unix_now_millis()

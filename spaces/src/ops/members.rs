@@ -535,13 +535,7 @@ impl Spaces {
     ) -> SpaceResult<MemberList> {
         let limit = page_size(limit);
         let uri = parse_uri(uri)?;
-        let (after_t, after_did) = match cursor.as_deref() {
-            None | Some("") => (i64::MIN, String::new()),
-            Some(c) => c
-                .split_once('_')
-                .and_then(|(t, d)| Some((t.parse().ok()?, d.to_owned())))
-                .ok_or_else(|| SpaceError::invalid("Malformed cursor"))?,
-        };
+        let (after_t, after_did) = time_cursor(cursor.as_deref(), (i64::MIN, String::new()))?;
         let did = did.to_owned();
         let mut list = self
             .read(move |conn, s| {
@@ -752,13 +746,7 @@ impl Spaces {
     ) -> SpaceResult<BanList> {
         let limit = page_size(limit);
         let uri = parse_uri(uri)?;
-        let (before_t, before_did) = match cursor.as_deref() {
-            None | Some("") => (i64::MAX, String::new()),
-            Some(c) => c
-                .split_once('_')
-                .and_then(|(t, d)| Some((t.parse().ok()?, d.to_owned())))
-                .ok_or_else(|| SpaceError::invalid("Malformed cursor"))?,
-        };
+        let (before_t, before_did) = time_cursor(cursor.as_deref(), (i64::MAX, String::new()))?;
         let did = did.to_owned();
         self.read(move |conn, s| {
             let acc = member_access(conn, &s.authority, &uri, &did)?;

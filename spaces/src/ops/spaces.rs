@@ -300,13 +300,7 @@ impl Spaces {
         cursor: Option<String>,
     ) -> SpaceResult<SpaceList> {
         let limit = page_size(limit);
-        let (before_t, before_id) = match cursor.as_deref() {
-            None | Some("") => (i64::MAX, i64::MAX),
-            Some(c) => c
-                .split_once('_')
-                .and_then(|(t, i)| Some((t.parse().ok()?, i.parse().ok()?)))
-                .ok_or_else(|| SpaceError::invalid("Malformed cursor"))?,
-        };
+        let (before_t, before_id) = time_cursor(cursor.as_deref(), (i64::MAX, i64::MAX))?;
         let did = did.to_owned();
         self.read(move |conn, s| {
             let rows = store::spaces_of(conn, &did, (before_t, before_id), limit)?;
