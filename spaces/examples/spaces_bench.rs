@@ -109,7 +109,8 @@ async fn main() -> anyhow::Result<()> {
             hearth_spaces::ops::members::CreateInvite {
                 space: space.clone(),
                 role: None,
-                max_uses: None,
+                // Invites default to 50 uses; this one admits the whole data set.
+                max_uses: Some(i64::try_from(members)?),
                 expires_in_hours: None,
             },
         )
