@@ -228,7 +228,7 @@ pub fn pinned_threads(
     limit: i64,
 ) -> SpaceResult<Vec<PostRow>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {POST_COLS} FROM post
+        "SELECT {POST_COLS} FROM post INDEXED BY post_pinned
          WHERE channel = ?1 AND root IS NULL AND pinned = 1 AND (hidden = 0 OR ?2)
          ORDER BY id DESC LIMIT ?3"
     ))?;
@@ -244,8 +244,10 @@ pub fn threads_before(
     hidden: bool,
     limit: i64,
 ) -> SpaceResult<Vec<PostRow>> {
+    // The planner would otherwise take `post_by_channel` (every post of the channel, replies
+    // included) over the roots-only feed index, and filter tens of thousands of rows a page.
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {POST_COLS} FROM post
+        "SELECT {POST_COLS} FROM post INDEXED BY post_feed
          WHERE channel = ?1 AND root IS NULL AND id < ?2 AND pinned = 0 AND (hidden = 0 OR ?3)
          ORDER BY id DESC LIMIT ?4"
     ))?;
