@@ -243,3 +243,34 @@ async fn email_daily_cap_per_recipient() {
     assert_eq!(got.len() as i64, DAILY_CAP, "{} messages", got.len());
     cases.case("an address gets at most the daily cap");
 }
+
+/// Saving an unconfirmed address again and again does not mail it again: otherwise anyone
+/// could make Hearth mail a stranger repeatedly (and use up that address's daily cap).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn confirmations_are_not_resent_at_will() {
+    let cases = Cases::new("spaces email confirmations are not resent at will");
+    let w = world().await;
+    let addr = "stranger@example.test";
+    for _ in 0..5 {
+        w.set_email(addr).await;
+    }
+    w.drained().await;
+    assert_eq!(w.smtp.to(addr).len(), 1, "one confirmation for five saves");
+    cases.case("the same address saved five times is mailed once");
+    // A different spelling of the same mailbox is a new address here (addresses are compared
+    // as given), so it gets its own confirmation; the daily cap counts both together.
+    let upper = "Stranger@Example.test";
+    w.set_email(upper).await;
+    w.drained().await;
+    assert_eq!(w.smtp.to(upper).len(), 1, "a new address is confirmed once");
+    let sent: i64 = rusqlite::Connection::open(w.app.dir.join("spaces.sqlite"))
+        .expect("db")
+        .query_row(
+            "SELECT count(*) FROM email_sent WHERE to_addr = 'stranger@example.test'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(sent, 2, "the cap counts both spellings as one mailbox");
+    cases.case("the daily cap is counted case-blind");
+}

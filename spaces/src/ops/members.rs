@@ -408,7 +408,9 @@ impl Spaces {
         let did = did.to_owned();
         self.read(move |conn, s| {
             let none = || SpaceError::NotFound("No join request");
-            let space = space_of(conn, &s.authority, &uri)?.ok_or_else(none)?;
+            let space = space_of(conn, &s.authority, &uri)?
+                .filter(|space| space.policy() != JoinPolicy::Invite)
+                .ok_or_else(none)?;
             let id = store::newest_request(conn, space.id, &did)?.ok_or_else(none)?;
             Ok(Decided {
                 request: request_view(conn, &space, &s.authority, id)?,

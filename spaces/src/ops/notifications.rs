@@ -428,6 +428,8 @@ fn reason_text(reason: &str) -> &'static str {
 
 /// How long an address confirmation link works.
 pub const CONFIRMATION_HOURS: i64 = 24;
+/// How long after a confirmation email the same address may be sent another.
+pub const RESEND_AFTER_MS: i64 = 15 * 60 * 1000;
 
 /// Queues the confirmation of a new address: the only email an unconfirmed address receives.
 fn queue_confirmation(
@@ -437,8 +439,13 @@ fn queue_confirmation(
     address: &str,
     now: i64,
 ) -> SpaceResult<()> {
-    let token = new_token();
     let expires = now.saturating_add(CONFIRMATION_HOURS * 3_600_000);
+    // Saving the same address again within minutes sends nothing more: otherwise anyone could
+    // make Hearth mail a stranger repeatedly, and use up that address's daily cap.
+    if store::confirmation_pending(conn, did, address, expires - RESEND_AFTER_MS)? {
+        return Ok(());
+    }
+    let token = new_token();
     store::insert_confirmation(conn, did, address, &token_hash(&token), expires)?;
     let unsubscribe = store::unsubscribe_token(conn, did, &new_token())?;
     let body = format!(

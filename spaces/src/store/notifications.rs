@@ -328,6 +328,22 @@ pub fn email_settings(conn: &Connection, did: &str) -> SpaceResult<Option<EmailS
 }
 
 /// The account's unsubscribe token, made (from `fresh`) the first time it is asked for.
+/// Whether a confirmation of `email` for `did` that expires after `expires_after` is pending
+/// (one sent recently).
+pub fn confirmation_pending(
+    conn: &Connection,
+    did: &str,
+    email: &str,
+    expires_after: i64,
+) -> SpaceResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM email_confirmation
+                            WHERE did = ?1 AND email = ?2 AND expires_at > ?3)",
+        )?
+        .query_row(params![did, email, expires_after], |r| r.get(0))?)
+}
+
 pub fn unsubscribe_token(conn: &Connection, did: &str, fresh: &str) -> SpaceResult<String> {
     conn.prepare_cached("INSERT OR IGNORE INTO settings (did) VALUES (?1)")?
         .execute([did])?;
@@ -406,9 +422,11 @@ pub fn change_settings(
     conn.prepare_cached("INSERT OR IGNORE INTO settings (did) VALUES (?1)")?
         .execute([did])?;
     if let Some(e) = change.email {
-        // A new address is unconfirmed; setting the same one again changes nothing.
+        // A new address is unconfirmed, and gets a new unsubscribe token (whoever held the
+        // old address keeps no switch over this account's email); setting the same one again
+        // changes nothing.
         conn.prepare_cached(
-            "UPDATE settings SET email = ?2, email_verified = 0
+            "UPDATE settings SET email = ?2, email_verified = 0, unsubscribe_token = NULL
              WHERE did = ?1 AND email IS NOT ?2",
         )?
         .execute(params![did, e])?;

@@ -68,18 +68,21 @@ pub fn queue_email(conn: &Connection, e: &OneEmail<'_>, now: i64) -> SpaceResult
     Ok(())
 }
 
-/// How many messages went to `to` since `since`.
+/// How many messages went to `to` since `since`. Addresses are counted case-blind, so that
+/// `Victim@X.com` and `victim@x.com` share one cap.
 pub fn sent_since(conn: &Connection, to: &str, since: i64) -> SpaceResult<i64> {
     Ok(conn
-        .prepare_cached("SELECT count(*) FROM email_sent WHERE to_addr = ?1 AND sent_at > ?2")?
+        .prepare_cached(
+            "SELECT count(*) FROM email_sent WHERE to_addr = lower(?1) AND sent_at > ?2",
+        )?
         .query_row(params![to, since], |r| r.get(0))?)
 }
 
 /// Records a message sent to `to`, and forgets sends older than `forget_before`.
 pub fn record_sent(conn: &Connection, to: &str, at: i64, forget_before: i64) -> SpaceResult<()> {
-    conn.prepare_cached("INSERT INTO email_sent (to_addr, sent_at) VALUES (?1, ?2)")?
+    conn.prepare_cached("INSERT INTO email_sent (to_addr, sent_at) VALUES (lower(?1), ?2)")?
         .execute(params![to, at])?;
-    conn.prepare_cached("DELETE FROM email_sent WHERE to_addr = ?1 AND sent_at <= ?2")?
+    conn.prepare_cached("DELETE FROM email_sent WHERE to_addr = lower(?1) AND sent_at <= ?2")?
         .execute(params![to, forget_before])?;
     Ok(())
 }

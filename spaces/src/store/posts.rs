@@ -329,8 +329,11 @@ pub fn forget_unattached_images(
 
 pub fn insert_image(conn: &Connection, i: &NewImage<'_>) -> SpaceResult<()> {
     conn.prepare_cached(
-        "INSERT OR IGNORE INTO space_image (space, cid, mime, size, uploader, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        // Uploading the same image again restarts its grace period: the collector must not
+        // take an image just uploaded for a post because it was first uploaded long ago.
+        "INSERT INTO space_image (space, cid, mime, size, uploader, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (space, cid) DO UPDATE SET created_at = excluded.created_at",
     )?
     .execute(params![i.space, i.cid, i.mime, i.size, i.uploader, i.now])?;
     Ok(())
