@@ -231,6 +231,15 @@ pub fn did_web_url(did: &Did, insecure: bool) -> Result<String, IdentityError> {
         return Err(bad("bad port"));
     }
     let host = host.to_ascii_lowercase();
+    // URL parsers read a host whose last label is a number (`10.0.0.5`, `167772165`,
+    // `0xa.0.0.5`) as an IPv4 address. Such a did:web would have us open a connection (and a
+    // TLS handshake) to whatever address its author chose before any check of the peer, so
+    // outside development it is refused here; real did:web hosts are domain names.
+    let last = host.rsplit('.').next().unwrap_or_default();
+    let numeric = last.bytes().all(|b| b.is_ascii_digit()) || last.starts_with("0x");
+    if numeric && !insecure {
+        return Err(bad("an IP address, not a hostname"));
+    }
     let scheme = if insecure || host == "localhost" || host == "127.0.0.1" {
         "http"
     } else {

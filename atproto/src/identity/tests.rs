@@ -111,6 +111,21 @@ fn did_web_urls() {
     assert!(url("did:web:example.com:user:alice", false).is_err());
     assert!(url("did:web:example.com%3Aport", false).is_err());
     assert!(url("did:web:exa%20mple.com", false).is_err());
+    // Hosts a URL parser reads as an IPv4 address are refused outside development: the
+    // connection (and its TLS handshake) would reach them before any check of the peer.
+    for ip in [
+        "did:web:10.0.0.5%3A6379",
+        "did:web:127.0.0.1",
+        "did:web:167772165",
+        "did:web:0xa.0.0.5",
+        "did:web:169.254.169.254",
+    ] {
+        assert!(
+            matches!(url(ip, false), Err(IdentityError::InvalidDidWeb(_))),
+            "{ip}"
+        );
+        assert!(url(ip, true).is_ok(), "{ip} in development");
+    }
     assert!(matches!(
         url("did:plc:ewvi7nxzyoun6zhxrhs64oiz", false),
         Err(IdentityError::UnsupportedMethod(_))
