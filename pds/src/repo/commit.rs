@@ -149,7 +149,7 @@ impl Committer {
         let commit = apply_writes(&mut mst, did, &rev, &key, Vec::new())?;
         drop(mst);
         store::insert_blocks(txn.conn, account, &rev, &commit.new_blocks)?;
-        store::set_head(txn.conn, account, &commit.cid, &rev, &commit.data)?;
+        store::insert_head(txn.conn, account, &commit.cid, &rev, &commit.data)?;
         let event = CommitEvent {
             seq: 0,
             rebase: false,
@@ -268,7 +268,7 @@ impl Committer {
                 store::delete_block_unless_record(conn, account, cid)?;
             }
         }
-        store::set_head(conn, account, &commit.cid, &rev, &commit.data)?;
+        store::update_head(conn, account, &commit.cid, &rev, &commit.data)?;
 
         let blocks = car(&commit.cid, &commit.relevant_blocks)?;
         if blocks.len() > MAX_BLOCKS_BYTES {
@@ -521,5 +521,21 @@ mod tests {
             c.commit_writes(txn, 999, "did:plc:nobody", Vec::new(), None)
         });
         assert!(matches!(out, Err(CommitError::RepoNotFound(d)) if d == "did:plc:nobody"));
+    }
+
+    /// Creating a repository for an account that has one fails and leaves its head alone: a
+    /// reset would orphan every record and block.
+    #[test]
+    fn a_second_create_repo_is_refused_and_changes_nothing() {
+        let f = fixture();
+        f.commit(vec![post("3kaaaaaaaaaa2", "kept")], None)
+            .expect("a post");
+        let before = f.head();
+        let (c, account) = (f.committer.clone(), f.account);
+        let again =
+            f.db.writer
+                .run_blocking(move |txn: &mut WriteTxn<'_>| c.create_repo(txn, account, DID));
+        assert!(again.is_err(), "a second repository for one account");
+        assert_eq!(f.head(), before, "the head is where the post left it");
     }
 }

@@ -163,8 +163,9 @@ pub fn delete_block_unless_record(
     Ok(())
 }
 
-/// Sets an account's repository head (creating it for a new repository).
-pub fn set_head(
+/// Records a new repository's first head. A second call for the same account fails (the
+/// unique key), so creating a repository twice can never reset one that exists.
+pub fn insert_head(
     conn: &Connection,
     account: i64,
     cid: &Cid,
@@ -172,12 +173,30 @@ pub fn set_head(
     data: &Cid,
 ) -> Result<(), DbError> {
     conn.prepare_cached(
-        "INSERT INTO repo_root (account, cid, rev, data_cid) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (account) DO UPDATE
-         SET cid = excluded.cid, rev = excluded.rev, data_cid = excluded.data_cid",
+        "INSERT INTO repo_root (account, cid, rev, data_cid) VALUES (?1, ?2, ?3, ?4)",
     )?
     .execute(params![account, cid.to_bytes(), rev, data.to_bytes()])?;
     Ok(())
+}
+
+/// Moves an existing repository's head; an account without one is an error, never a new row.
+pub fn update_head(
+    conn: &Connection,
+    account: i64,
+    cid: &Cid,
+    rev: &str,
+    data: &Cid,
+) -> Result<(), DbError> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE repo_root SET cid = ?2, rev = ?3, data_cid = ?4 WHERE account = ?1",
+        )?
+        .execute(params![account, cid.to_bytes(), rev, data.to_bytes()])?;
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(rusqlite::Error::QueryReturnedNoRows.into())
+    }
 }
 
 pub fn put_record(
