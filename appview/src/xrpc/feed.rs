@@ -10,12 +10,13 @@ use crate::state::AppState;
 use crate::views::Hydrator;
 use crate::views::feed::FeedItem;
 use crate::views::post::{padded, placeholders};
+use crate::views::types::{FeedReason, FeedViewPost};
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use hearth_xrpc::{XQuery, XrpcError, XrpcResult, repeated};
 use rusqlite::{Connection, params};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
@@ -175,12 +176,16 @@ pub async fn get_timeline(
     with_repo_rev(rev, timeline(&state, &viewer, p).await)
 }
 
-async fn timeline(state: &AppState, viewer: &Viewer, p: TimelineParams) -> XrpcResult<Json<Value>> {
+async fn timeline(
+    state: &AppState,
+    viewer: &Viewer,
+    p: TimelineParams,
+) -> XrpcResult<Json<FeedPage>> {
     let limit = limit(p.limit, 50, 100)?;
     let cursor = parse_cursor(p.cursor.as_deref())?;
     let out = hydrate(state, Some(&viewer.did), move |h| {
         let Some(me) = h.viewer_id().filter(|id| *id >= 0) else {
-            return Ok(json!({ "feed": [] }));
+            return Ok(FeedPage::default());
         };
         let rows = timeline_rows(h.conn, me, &cursor, limit).map_err(XrpcError::internal)?;
         feed_response(h, &rows, limit)
@@ -189,14 +194,22 @@ async fn timeline(state: &AppState, viewer: &Viewer, p: TimelineParams) -> XrpcR
     Ok(Json(out))
 }
 
-fn feed_response(h: &mut Hydrator<'_>, rows: &[Row], limit: u32) -> XrpcResult<Value> {
+/// A page of `feedViewPost`s, serialized straight from the typed views: wrapping them in
+/// `json!` first copied the whole page into a new `Value` tree, several times the cost of
+/// serializing it (docs/benchmarks.md, "Typed views").
+#[derive(Serialize, Default)]
+pub struct FeedPage {
+    feed: Vec<FeedViewPost>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cursor: Option<String>,
+}
+
+fn feed_response(h: &mut Hydrator<'_>, rows: &[Row], limit: u32) -> XrpcResult<FeedPage> {
     let items: Vec<FeedItem> = rows.iter().map(to_item).collect();
-    let feed = h.feed(&items).map_err(XrpcError::internal)?;
-    let mut out = json!({ "feed": feed });
-    if let (Some(c), Some(o)) = (next_cursor(rows, limit), out.as_object_mut()) {
-        o.insert("cursor".into(), json!(c));
-    }
-    Ok(out)
+    Ok(FeedPage {
+        feed: h.feed(&items).map_err(XrpcError::internal)?,
+        cursor: next_cursor(rows, limit),
+    })
 }
 
 #[derive(Deserialize)]
@@ -222,7 +235,7 @@ async fn author_feed(
     state: &AppState,
     viewer: &OptionalViewer,
     p: AuthorFeedParams,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<FeedPage>> {
     let limit = limit(p.limit, 50, 100)?;
     let cursor = parse_cursor(p.cursor.as_deref())?;
     let filter = p.filter.unwrap_or_else(|| "posts_with_replies".into());
@@ -297,12 +310,17 @@ async fn author_feed(
                 });
             if let Some(uri) = pinned
                 && let Some(post) = h.post_view(&uri).map_err(XrpcError::internal)?
-                && let Some(feed) = out.get_mut("feed").and_then(Value::as_array_mut)
             {
-                feed.retain(|f| f["post"]["uri"] != json!(uri));
-                feed.insert(
+                out.feed.retain(|f| f.post.uri != uri);
+                out.feed.insert(
                     0,
-                    json!({ "post": post, "reason": { "$type": "app.bsky.feed.defs#reasonPin" } }),
+                    FeedViewPost {
+                        post,
+                        reply: None,
+                        reason: Some(FeedReason::Pin),
+                        feed_context: None,
+                        req_id: None,
+                    },
                 );
             }
         }
@@ -612,7 +630,7 @@ pub async fn get_list_feed(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<ListFeedParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<FeedPage>> {
     let limit = limit(p.limit, 50, 100)?;
     let cursor = parse_cursor(p.cursor.as_deref())?;
     super::at_uri(&p.list)?;
