@@ -172,8 +172,9 @@ fn head_seq(db: &Path) -> Result<i64, BackupError> {
         path: db.to_path_buf(),
         source,
     };
-    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| db_err(e.into()))?;
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| db_err(e.into()))?;
     hearth_pds::sequencer::store::last(&conn).map_err(db_err)
 }
 

@@ -91,10 +91,7 @@ fn is_database(rel: &Path) -> bool {
 /// SQLite's side files (the copy is a whole database without them), uploads still being
 /// received, images being written, and lock files.
 fn excluded(rel: &Path) -> bool {
-    let name = rel
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
+    let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     rel.starts_with("blobs-tmp")
         || [
             ".sqlite-wal",

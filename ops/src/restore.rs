@@ -74,7 +74,9 @@ mod tests {
     fn data_dir(root: &Path) -> PathBuf {
         let d = root.join("data");
         std::fs::create_dir_all(&d).expect("dir");
-        drop(hearth_pds::db::open(&d.join("pds.sqlite"), hearth_pds::db::CONNECTIONS).expect("open"));
+        drop(
+            hearth_pds::db::open(&d.join("pds.sqlite"), hearth_pds::db::CONNECTIONS).expect("open"),
+        );
         for (f, bytes) in [
             ("blobs/ab/bafyab", &b"blob bytes"[..]),
             ("secrets/jwt.key", &[7u8; 32][..]),
@@ -100,7 +102,12 @@ mod tests {
         assert_eq!(made.manifest.pds_head_seq, Some(0));
         assert_eq!(mode(&root), 0o700);
         assert_eq!(mode(&made.dir.join("secrets/jwt.key")), 0o600);
-        let paths: Vec<&str> = made.manifest.files.iter().map(|e| e.path.as_str()).collect();
+        let paths: Vec<&str> = made
+            .manifest
+            .files
+            .iter()
+            .map(|e| e.path.as_str())
+            .collect();
         assert_eq!(
             paths,
             [
@@ -124,7 +131,11 @@ mod tests {
         let fresh = tmp.path().join("fresh");
         let m = restore(&made.dir, &fresh).expect("restore");
         assert_eq!(m, made.manifest);
-        for f in ["blobs/ab/bafyab", "secrets/jwt.key", "appview/space-images/bafyimg"] {
+        for f in [
+            "blobs/ab/bafyab",
+            "secrets/jwt.key",
+            "appview/space-images/bafyimg",
+        ] {
             assert_eq!(
                 std::fs::read(fresh.join(f)).expect("restored"),
                 std::fs::read(data.join(f)).expect("original"),
@@ -142,7 +153,8 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tmp");
         let data = data_dir(tmp.path());
         let root = tmp.path().join("backups");
-        let damage: [(&str, fn(&Path)); 4] = [
+        type Damage = (&'static str, fn(&Path));
+        let damage: [Damage; 4] = [
             ("a blob's bytes changed", |b| {
                 std::fs::write(b.join("blobs/ab/bafyab"), b"blob bytez").expect("write")
             }),
@@ -164,7 +176,10 @@ mod tests {
             break_it(&made.dir);
             let dest = tmp.path().join(format!("restore-{i}"));
             let got = restore(&made.dir, &dest);
-            assert!(matches!(got, Err(RestoreError::Manifest(_))), "{what}: {got:?}");
+            assert!(
+                matches!(got, Err(RestoreError::Manifest(_))),
+                "{what}: {got:?}"
+            );
             assert!(!dest.exists(), "{what}: something was written");
         }
         // Pruning keeps the newest.
