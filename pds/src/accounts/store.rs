@@ -380,6 +380,16 @@ pub fn delete_token(conn: &Connection, account: i64) -> Result<Option<String>, D
         .optional()?)
 }
 
+/// One page of accounts after account id `after`, in creation order.
+pub fn list(conn: &Connection, after: i64, limit: u32) -> Result<Vec<Account>, DbError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM account WHERE id > ?1 ORDER BY id LIMIT ?2"
+        ))?
+        .query_map(params![after, limit], from_row)?
+        .collect::<Result<_, _>>()?)
+}
+
 /// Sets an account's status and takedown reference (the admin's takedown and its reversal).
 pub fn set_takedown(
     conn: &Connection,
