@@ -91,7 +91,10 @@ async fn main() -> anyhow::Result<()> {
     init_tracing();
     match Cli::parse().command {
         Command::Admin(args) => admin::run(args).await,
-        Command::Pds(cfg) => Ok(hearth_pds::serve(cfg).await?),
+        Command::Pds(cfg) => {
+            let _lock = hearth_ops::lock::DataDirLock::acquire(&cfg.data_dir)?;
+            Ok(hearth_pds::serve(cfg).await?)
+        }
         Command::Appview(cfg) => Ok(hearth_appview::serve(cfg).await?),
         Command::Serve {
             pds,
@@ -121,6 +124,8 @@ async fn main() -> anyhow::Result<()> {
 /// Runs the PDS and the AppView in one process. They still talk only through the firehose and
 /// XRPC, as they would across machines.
 async fn run_both(mut pds: PdsConfig, mut appview: AppviewConfig) -> anyhow::Result<()> {
+    // Held until the process ends: `hearth admin` does not write beside a running server.
+    let _lock = hearth_ops::lock::DataDirLock::acquire(&pds.data_dir)?;
     appview.plc_url = pds.plc_url.clone();
     appview.data_dir = pds.data_dir.clone();
     if appview.firehoses.is_empty() {

@@ -15,7 +15,7 @@ mod writer;
 pub use checkpoint::spawn_checkpointer;
 pub use migrations::migrate;
 pub use pool::Readers;
-pub use snapshot::{integrity_check, snapshot};
+pub use snapshot::{integrity_check, snapshot, table_counts};
 pub use writer::{WriteTxn, Writer};
 
 use rusqlite::Connection;

@@ -48,6 +48,32 @@ pub fn integrity_check(path: &Path) -> Result<Result<(), Vec<String>>, DbError> 
     })
 }
 
+/// Rows in every table of the database at `path`, read-only, by table name.
+pub fn table_counts(path: &Path) -> Result<Vec<(String, i64)>, DbError> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    let tables: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::with_capacity(tables.len());
+    for t in tables {
+        // The name comes from the schema, quoted as an identifier.
+        let n: i64 = conn.query_row(
+            &format!("SELECT COUNT(*) FROM \"{}\"", t.replace('"', "\"\"")),
+            [],
+            |r| r.get(0),
+        )?;
+        out.push((t, n));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +137,10 @@ mod tests {
                 .expect("count");
             assert_eq!(partial, 0, "a batch was copied in part");
         }
+        let counts = table_counts(&copies[0]).expect("counts");
+        assert_eq!(counts.len(), 1);
+        assert_eq!(counts[0].0, "t");
+        assert!(counts[0].1 > 0 && counts[0].1 % 50 == 0, "{counts:?}");
         // A copy never replaces a file.
         assert!(matches!(snapshot(&src, &copies[0]), Err(DbError::File(_))));
     }

@@ -390,6 +390,19 @@ pub fn list(conn: &Connection, after: i64, limit: u32) -> Result<Vec<Account>, D
         .collect::<Result<_, _>>()?)
 }
 
+/// How many accounts have each status.
+pub fn count_by_status(conn: &Connection) -> Result<Vec<(AccountStatus, i64)>, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT status, COUNT(*) FROM account GROUP BY status")?
+        .query_map([], |r| {
+            Ok((
+                AccountStatus::from_column(r.get::<_, Option<String>>(0)?.as_deref()),
+                r.get(1)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?)
+}
+
 /// Sets an account's status and takedown reference (the admin's takedown and its reversal).
 pub fn set_takedown(
     conn: &Connection,
