@@ -19,7 +19,12 @@ pub struct AdminArgs {
     #[arg(long, env = "HEARTH_ADMIN_URL", global = true)]
     pub url: Option<String>,
     /// The server's admin password, for --url.
-    #[arg(long, env = "HEARTH_ADMIN_PASSWORD", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "HEARTH_ADMIN_PASSWORD",
+        hide_env_values = true,
+        global = true
+    )]
     pub admin_password: Option<String>,
     #[command(subcommand)]
     pub command: AdminCommand,
@@ -174,9 +179,10 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Backup { out, keep } => {
             args.local_only("backup")?;
             let (data, root) = (args.data_dir.clone(), out.clone());
-            let made = tokio::task::spawn_blocking(move || hearth_ops::backup::create(&data, &root))
-                .await?
-                .with_context(|| format!("backing up {}", args.data_dir.display()))?;
+            let made =
+                tokio::task::spawn_blocking(move || hearth_ops::backup::create(&data, &root))
+                    .await?
+                    .with_context(|| format!("backing up {}", args.data_dir.display()))?;
             let bytes: u64 = made.manifest.files.iter().map(|f| f.size).sum();
             println!(
                 "backup {}: {} files, {bytes} bytes, firehose head {}",
@@ -213,8 +219,8 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Verify => {
             args.local_only("verify")?;
             let data = args.data_dir.clone();
-            let r = tokio::task::spawn_blocking(move || hearth_ops::verify::verify(&data))
-                .await??;
+            let r =
+                tokio::task::spawn_blocking(move || hearth_ops::verify::verify(&data)).await??;
             for (db, problem) in &r.damaged {
                 println!("DAMAGED {db}: {problem}");
             }
@@ -230,7 +236,11 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 r.repos,
                 r.records,
                 r.blobs,
-                if r.is_clean() { "all good" } else { "PROBLEMS FOUND" }
+                if r.is_clean() {
+                    "all good"
+                } else {
+                    "PROBLEMS FOUND"
+                }
             );
             if !r.is_clean() {
                 std::process::exit(1);

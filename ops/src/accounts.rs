@@ -133,14 +133,17 @@ impl Writable {
         Ok(Writable { state, _lock: lock })
     }
 
+    /// Creates an account with a one-use invite code made for it, so it works whether or not
+    /// the server requires invites.
     pub async fn create_account(&self, n: NewAccount) -> Result<AccountRow, AdminError> {
+        let code = self.create_invites(1, 1).await?.into_iter().next();
         let created = service::create_account(
             &self.state,
             service::NewAccountInput {
                 handle: n.handle,
                 email: Some(n.email.clone()),
                 password: Some(n.password),
-                invite_code: None,
+                invite_code: code,
                 recovery_key: None,
             },
         )
@@ -154,7 +157,11 @@ impl Writable {
     }
 
     /// Takes an account down (`Some(reference)`) or reverses it (`None`).
-    pub async fn set_takedown(&self, did: &str, reference: Option<String>) -> Result<(), AdminError> {
+    pub async fn set_takedown(
+        &self,
+        did: &str,
+        reference: Option<String>,
+    ) -> Result<(), AdminError> {
         Ok(service::set_takedown(&self.state, did, reference).await?)
     }
 

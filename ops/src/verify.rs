@@ -33,9 +33,8 @@ impl Report {
 pub fn verify(data_dir: &Path) -> Result<Report, AdminError> {
     let conn = read_pds(data_dir)?;
     let mut report = Report::default();
-    let parts = layout::parts(data_dir, None).map_err(|e| {
-        AdminError::Db(hearth_db::DbError::File(e))
-    })?;
+    let parts =
+        layout::parts(data_dir, None).map_err(|e| AdminError::Db(hearth_db::DbError::File(e)))?;
     for part in parts.iter().filter(|p| p.kind == Kind::Database) {
         report.databases += 1;
         if let Err(problems) = hearth_db::integrity_check(&data_dir.join(&part.path))? {

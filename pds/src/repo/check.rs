@@ -71,12 +71,7 @@ pub fn check_repo(conn: &Connection, account: i64, did: &str) -> Result<Checked,
         .iter()
         .filter(|(p, c)| indexed.get(*p) != Some(*c))
         .map(|(p, _)| p.clone())
-        .chain(
-            indexed
-                .keys()
-                .filter(|p| !in_mst.contains_key(*p))
-                .cloned(),
-        )
+        .chain(indexed.keys().filter(|p| !in_mst.contains_key(*p)).cloned())
         .collect::<Vec<_>>();
     if !wrong.is_empty() {
         wrong.sort();
