@@ -299,6 +299,54 @@ pub fn spawn_schedule(data_dir: PathBuf, cfg: &BackupConfig) {
 mod tests {
     use super::*;
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_schedule_backs_up_every_interval_and_keeps_the_newest() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let data = tmp.path().join("data");
+        std::fs::create_dir_all(data.join("secrets")).expect("dir");
+        std::fs::write(data.join("secrets/jwt.key"), [1u8; 32]).expect("write");
+        let root = tmp.path().join("backups");
+        spawn_schedule(
+            data.clone(),
+            &BackupConfig {
+                backup_dir: Some(root.clone()),
+                // Shorter than the command line allows, to see several rounds.
+                backup_interval: Duration::from_millis(100),
+                backup_keep: 2,
+            },
+        );
+        assert!(
+            list(&root).expect("list").is_empty(),
+            "none before one interval"
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let mut seen = std::collections::BTreeSet::new();
+        while seen.len() < 4 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "only {} backups",
+                seen.len()
+            );
+            let now = list(&root).expect("list");
+            assert!(now.len() <= 2, "pruned to the newest two: {now:?}");
+            seen.extend(now);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The newest ones are kept, each a complete backup.
+        let kept = list(&root).expect("list");
+        let gone: Vec<&PathBuf> = seen.iter().filter(|s| !kept.contains(s)).collect();
+        assert!(!gone.is_empty());
+        assert!(
+            kept.iter().all(|k| gone.iter().all(|g| k > *g)),
+            "older backups were deleted first: kept {kept:?}, deleted {gone:?}"
+        );
+        for k in &kept {
+            let m = Manifest::read(k).expect("manifest");
+            m.verify(k).expect("verifies");
+            assert_eq!(m.files.len(), 1);
+        }
+    }
+
     #[test]
     fn intervals_are_read_as_operators_write_them() {
         assert_eq!(parse_interval("6h"), Ok(Duration::from_secs(6 * 3600)));
