@@ -5,27 +5,11 @@
 //! and a blob without bytes.
 
 use hearth_testkit::firehose::*;
+use hearth_testkit::process::*;
 use hearth_testkit::*;
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+use std::process::{Command, Output, Stdio};
 
 /// The environment the server runs with, which `hearth admin` shares on its machine.
 fn server_env(cmd: &mut Command, port: u16, data: &Path, plc: &str) {
@@ -40,28 +24,16 @@ fn server_env(cmd: &mut Command, port: u16, data: &Path, plc: &str) {
         .env("RUST_LOG", "warn");
 }
 
-async fn start(port: u16, data: &Path, plc: &str) -> Server {
+async fn start(port: u16, data: &Path, plc: &str) -> Spawned {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hearth"));
     cmd.arg("pds")
         .env("HEARTH_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     server_env(&mut cmd, port, data, plc);
-    let server = Server(cmd.spawn().expect("spawn hearth pds"));
-    let http = client();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = http
-            .get(format!("http://localhost:{port}/xrpc/_health"))
-            .send()
-            .await
-            && r.status().is_success()
-        {
-            return server;
-        }
-        assert!(Instant::now() < deadline, "hearth pds did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let server = Spawned(cmd.spawn().expect("spawn hearth pds"));
+    wait_healthy(&client(), port).await;
+    server
 }
 
 /// Runs `hearth admin <args>` in the server's environment (without its admin password unless
@@ -127,45 +99,26 @@ async fn every_admin_command_on_the_data_directory_and_on_a_running_server() {
         admin(port, &data, plc.url(), Some(ADMIN_PASSWORD), &all)
     };
 
+    const CREATE_X: &[&str] = &[
+        "accounts",
+        "create",
+        "--handle",
+        "x.test",
+        "--email",
+        "x@example.com",
+        "--password",
+        "pw",
+    ];
+
     cases.case("a directory with no PDS database is refused, and left as it was");
     refused(run(None, &["accounts", "list"]), "no PDS database");
-    refused(
-        run(
-            None,
-            &[
-                "accounts",
-                "create",
-                "--handle",
-                "x.test",
-                "--email",
-                "x@example.com",
-                "--password",
-                "pw",
-            ],
-        ),
-        "no PDS database",
-    );
+    refused(run(None, CREATE_X), "no PDS database");
     assert!(!data.join("pds.sqlite").exists());
 
     let server = start(port, &data, plc.url()).await;
 
     cases.case("beside a running server: writes on the data directory are refused, reads work");
-    refused(
-        run(
-            None,
-            &[
-                "accounts",
-                "create",
-                "--handle",
-                "x.test",
-                "--email",
-                "x@example.com",
-                "--password",
-                "pw",
-            ],
-        ),
-        "in use by a running Hearth server",
-    );
+    refused(run(None, CREATE_X), "in use by a running Hearth server");
     refused(
         run(None, &["invites", "create"]),
         "in use by a running Hearth server",

@@ -7,10 +7,11 @@
 //! AppView must pick up from its restored cursor.
 
 use hearth_testkit::firehose::*;
+use hearth_testkit::process::*;
 use hearth_testkit::*;
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,30 +32,13 @@ fn enc(uri: &str) -> String {
     uri.replace('%', "%25")
 }
 
-/// `hearth up`, killed when the test ends however it ends.
-struct Up(Child);
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 struct Ports {
     pds: u16,
     appview: u16,
     plc: u16,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn up(ports: &Ports, data: &Path, log: &str) -> Up {
+fn up(ports: &Ports, data: &Path, log: &str) -> Spawned {
     let log = std::fs::File::create(data.with_file_name(log)).expect("log file");
     let child = Command::new(env!("CARGO_BIN_EXE_hearth"))
         .arg("up")
@@ -70,7 +54,7 @@ fn up(ports: &Ports, data: &Path, log: &str) -> Up {
         .stderr(log)
         .spawn()
         .expect("spawn hearth up");
-    Up(child)
+    Spawned(child)
 }
 
 fn admin(data: &Path, args: &[&str]) -> Output {
@@ -81,25 +65,6 @@ fn admin(data: &Path, args: &[&str]) -> Output {
         .env("RUST_LOG", "warn")
         .output()
         .expect("run hearth admin")
-}
-
-async fn wait_healthy(http: &reqwest::Client, port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = http
-            .get(format!("http://localhost:{port}/xrpc/_health"))
-            .send()
-            .await
-            && r.status().is_success()
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "hearth did not come up on {port}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[derive(Clone, Debug)]

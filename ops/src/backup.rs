@@ -9,8 +9,7 @@
 use crate::layout::{self, Kind};
 use crate::manifest::{self, Entry, Manifest};
 use clap::Args;
-use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -199,22 +198,10 @@ pub(crate) fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
 
 /// Copies `src` to a new owner-only file at `dest`, synced, and returns its size and SHA-256.
 pub(crate) fn copy_file(src: &Path, dest: &Path) -> std::io::Result<(u64, String)> {
-    let mut from = std::fs::File::open(src)?;
     let mut to = private_file(dest)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = from.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        to.write_all(&buf[..n])?;
-        size += n as u64;
-    }
+    let done = manifest::copy_hashed(&mut std::fs::File::open(src)?, &mut to)?;
     to.sync_all()?;
-    Ok((size, hex::encode(hasher.finalize())))
+    Ok(done)
 }
 
 /// Makes a rename inside `dir` durable; a failure only weakens that, so it is not an error.

@@ -117,6 +117,25 @@ fn check_email(email: &str) -> Result<(), AccountError> {
     }
 }
 
+/// The rules a new password must meet.
+fn check_password(password: &str) -> Result<(), AccountError> {
+    if password.is_empty() {
+        return Err(AccountError::InvalidInput("Password is required"));
+    }
+    if password.len() > 256 {
+        return Err(AccountError::InvalidInput("Password is too long"));
+    }
+    Ok(())
+}
+
+/// Hashes a password on a blocking thread (Argon2 takes its time and memory on purpose).
+async fn hash_new_password(password: String) -> Result<String, AccountError> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| AccountError::Password(e.to_string()))?
+        .map_err(|e| AccountError::Password(e.to_string()))
+}
+
 pub struct NewAccountInput {
     pub handle: String,
     pub email: Option<String>,
@@ -147,13 +166,8 @@ pub async fn create_account(
         Some(e) => check_email(e)?,
         None => return Err(AccountError::InvalidInput("Email is required")),
     }
-    let password = input
-        .password
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| AccountError::InvalidInput("Password is required"))?;
-    if password.len() > 256 {
-        return Err(AccountError::InvalidInput("Password is too long"));
-    }
+    let password = input.password.unwrap_or_default();
+    check_password(&password)?;
     if state.cfg.invite_required && input.invite_code.is_none() {
         return Err(AccountError::InvalidInviteCode("No invite code provided"));
     }
@@ -183,13 +197,7 @@ pub async fn create_account(
             return Err(AccountError::InvalidEmail("Email already taken"));
         }
     }
-    let pw_hash = {
-        let p = password.clone();
-        tokio::task::spawn_blocking(move || hash_password(&p))
-            .await
-            .map_err(|e| AccountError::Password(e.to_string()))?
-            .map_err(|e| AccountError::Password(e.to_string()))?
-    };
+    let pw_hash = hash_new_password(password).await?;
     let signing = Keypair::generate(Algorithm::K256);
     let public = signing.public();
     let did = state
@@ -361,17 +369,8 @@ pub async fn reset_password(
     did: &str,
     password: &str,
 ) -> Result<(), AccountError> {
-    if password.is_empty() {
-        return Err(AccountError::InvalidInput("Password is required"));
-    }
-    if password.len() > 256 {
-        return Err(AccountError::InvalidInput("Password is too long"));
-    }
-    let pw = password.to_owned();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
-        .await
-        .map_err(|e| AccountError::Password(e.to_string()))?
-        .map_err(|e| AccountError::Password(e.to_string()))?;
+    check_password(password)?;
+    let hash = hash_new_password(password.to_owned()).await?;
     let did = did.to_owned();
     let changed = state
         .db
