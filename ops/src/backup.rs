@@ -113,6 +113,7 @@ fn write(
 ) -> Result<Manifest, BackupError> {
     hearth_db::files::create_private_dir(out).map_err(io(out))?;
     let parts = layout::parts(data_dir, Some(root)).map_err(io(data_dir))?;
+    let previous = Previous::newest(root)?;
     let mut files = Vec::with_capacity(parts.len());
     let mut pds_head_seq = None;
     for part in parts {
@@ -135,7 +136,10 @@ fn write(
                 }
                 manifest::hash_file(&dest).map_err(io(&dest))?
             }
-            Kind::File => match copy_file(&src, &dest) {
+            Kind::File => match previous
+                .link(&part.path, &dest)
+                .map_or_else(|| copy_file(&src, &dest), Ok)
+            {
                 Ok(done) => done,
                 // Collected (a blob, an unattached image) since the walk: it is no longer
                 // part of the data.
@@ -163,6 +167,53 @@ fn write(
         .and_then(|()| f.sync_all())
         .map_err(io(&path))?;
     Ok(manifest)
+}
+
+/// The newest finished backup, whose blobs and images a new backup links to instead of
+/// copying: they are named by the hash of their bytes, so the same name is the same bytes, and
+/// a backup schedule keeps many backups for the space of one plus what changed.
+struct Previous {
+    dir: Option<PathBuf>,
+    files: std::collections::HashMap<String, Entry>,
+}
+
+impl Previous {
+    fn newest(root: &Path) -> Result<Previous, BackupError> {
+        let found = list(root)?
+            .pop()
+            .and_then(|dir| Manifest::read(&dir).ok().map(|m| (dir, m)));
+        Ok(match found {
+            Some((dir, m)) => Previous {
+                dir: Some(dir),
+                files: m
+                    .files
+                    .into_iter()
+                    .filter(|e| layout::content_addressed(Path::new(&e.path)))
+                    .map(|e| (e.path.clone(), e))
+                    .collect(),
+            },
+            None => Previous {
+                dir: None,
+                files: Default::default(),
+            },
+        })
+    }
+
+    /// Links the previous backup's copy of `rel` to `dest` if there is one and it still holds
+    /// the bytes its manifest names (read back in full: a damaged copy is not passed on). `None`
+    /// when the file must be copied instead.
+    fn link(&self, rel: &Path, dest: &Path) -> Option<(u64, String)> {
+        let entry = self.files.get(&slash_path(rel))?;
+        let src = self.dir.as_ref()?.join(rel);
+        std::fs::hard_link(&src, dest).ok()?;
+        match manifest::hash_file(dest) {
+            Ok((size, sha)) if size == entry.size && sha == entry.sha256 => Some((size, sha)),
+            _ => {
+                let _ = std::fs::remove_file(dest);
+                None
+            }
+        }
+    }
 }
 
 /// The last firehose sequence number in a copy of the PDS database.
@@ -198,8 +249,9 @@ pub(crate) fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
 
 /// Copies `src` to a new owner-only file at `dest`, synced, and returns its size and SHA-256.
 pub(crate) fn copy_file(src: &Path, dest: &Path) -> std::io::Result<(u64, String)> {
+    let mut from = std::fs::File::open(src)?;
     let mut to = private_file(dest)?;
-    let done = manifest::copy_hashed(&mut std::fs::File::open(src)?, &mut to)?;
+    let done = manifest::copy_hashed(&mut from, &mut to)?;
     to.sync_all()?;
     Ok(done)
 }
