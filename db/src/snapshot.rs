@@ -48,7 +48,8 @@ pub fn integrity_check(path: &Path) -> Result<Result<(), Vec<String>>, DbError> 
     })
 }
 
-/// Rows in every table of the database at `path`, read-only, by table name.
+/// Rows in every table of the database at `path` (its own tables, not the ones SQLite keeps
+/// for itself or behind a virtual table), read-only, by table name.
 pub fn table_counts(path: &Path) -> Result<Vec<(String, i64)>, DbError> {
     let conn = rusqlite::Connection::open_with_flags(
         path,
@@ -56,8 +57,11 @@ pub fn table_counts(path: &Path) -> Result<Vec<(String, i64)>, DbError> {
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     let tables: Vec<String> = conn
+        // Virtual tables count, the shadow tables behind them (full-text indexes) do not.
         .prepare(
-            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            "SELECT name FROM pragma_table_list
+             WHERE schema = 'main' AND type IN ('table', 'virtual') AND name NOT LIKE 'sqlite_%'
+             ORDER BY name",
         )?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
