@@ -125,6 +125,15 @@ async fn every_admin_command_on_the_data_directory_and_on_a_running_server() {
     );
     ok(run(None, &["accounts", "list"]));
 
+    cases.case("a second server on the same data directory refuses to start");
+    let mut second = Command::new(env!("CARGO_BIN_EXE_hearth"));
+    second.arg("pds").stdout(Stdio::null());
+    server_env(&mut second, free_port(), &data, plc.url());
+    refused(
+        second.output().expect("run a second server"),
+        "in use by a running Hearth server",
+    );
+
     cases.case("--url: a wrong or missing admin password is refused with a clear error");
     refused(
         admin(
