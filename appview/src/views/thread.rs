@@ -114,7 +114,7 @@ fn reply_count(post: &PostView) -> i64 {
 
 /// A parent above the V2 anchor: a post, or the stub that ends the chain.
 enum Parent {
-    Post(PostView, PostRow),
+    Post(Box<(PostView, PostRow)>),
     Stub(ThreadItemValue),
 }
 
@@ -420,7 +420,7 @@ impl<'c> Hydrator<'c> {
                     break;
                 };
                 cur = prow.reply_parent.clone();
-                parents.push((uri, Parent::Post(post, prow)));
+                parents.push((uri, Parent::Post(Box::new((post, prow)))));
             }
         }
 
@@ -431,7 +431,8 @@ impl<'c> Hydrator<'c> {
         for (i, (uri, parent)) in parents.into_iter().rev().enumerate() {
             let depth = -((top - i) as i64);
             match parent {
-                Parent::Post(value, prow) => {
+                Parent::Post(post) => {
+                    let (value, prow) = *post;
                     let is_op = uri_did(&uri) == Some(op.as_str());
                     op_chain = op_chain && is_op;
                     let more = i == 0 && (more_parents || prow.reply_parent.is_some());
