@@ -372,7 +372,7 @@ pub async fn delete_account(
         .read(move |c| store::by_did(c, &did))
         .await?;
     let a = a.ok_or_else(|| XrpcError::not_found("NotFound", "Account not found"))?;
-    service::delete_account(&state, a.id, &a.did).await?;
+    state.accounts().delete_account(a.id, &a.did).await?;
     Ok(Json(json!({})))
 }
 
@@ -421,7 +421,10 @@ pub async fn update_account_handle(
         .read(move |c| store::by_did(c, &did))
         .await?;
     let a = a.ok_or_else(|| XrpcError::not_found("NotFound", "Account not found"))?;
-    let handle = service::check_service_handle(&state, &input.handle)?;
-    service::update_handle(&state, a.id, &a.did, &handle).await?;
+    let handle = service::check_service_handle(&state.handle_domains, &input.handle)?;
+    state
+        .accounts()
+        .update_handle(a.id, &a.did, &handle)
+        .await?;
     Ok(Json(json!({})))
 }
