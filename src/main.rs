@@ -1,5 +1,7 @@
 //! `hearth`: the PDS, the AppView, or both in one process.
 
+mod admin;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hearth_appview::config::AppviewConfig;
@@ -37,6 +39,8 @@ enum Command {
         pds: PdsConfig,
         #[command(flatten)]
         appview: AppviewConfig,
+        #[command(flatten)]
+        backup: hearth_ops::BackupConfig,
     },
     /// Run everything for local use, with no internet: PDS, AppView, and (unless
     /// HEARTH_PLC_URL is set) a PLC directory, all on localhost. The AppView follows the PDS's
@@ -49,7 +53,11 @@ enum Command {
         /// Port of the local PLC directory started when HEARTH_PLC_URL is unset.
         #[arg(long, env = "HEARTH_PLC_PORT", default_value_t = 2582)]
         plc_port: u16,
+        #[command(flatten)]
+        backup: hearth_ops::BackupConfig,
     },
+    /// Operate a Hearth server: accounts, invites, backups and restores, checks, figures.
+    Admin(admin::AdminArgs),
 }
 
 fn init_tracing() {
@@ -82,14 +90,27 @@ async fn local_plc(data_dir: &std::path::Path, port: u16) -> anyhow::Result<Stri
 async fn main() -> anyhow::Result<()> {
     init_tracing();
     match Cli::parse().command {
-        Command::Pds(cfg) => Ok(hearth_pds::serve(cfg).await?),
+        Command::Admin(args) => admin::run(args).await,
+        Command::Pds(cfg) => {
+            let _lock = hearth_ops::lock::DataDirLock::acquire(&cfg.data_dir)?;
+            Ok(hearth_pds::serve(cfg).await?)
+        }
         Command::Appview(cfg) => Ok(hearth_appview::serve(cfg).await?),
-        Command::Serve { pds, appview } => run_both(pds, appview).await,
+        Command::Serve {
+            pds,
+            appview,
+            backup,
+        } => {
+            hearth_ops::backup::spawn_schedule(pds.data_dir.clone(), &backup);
+            run_both(pds, appview).await
+        }
         Command::Up {
             mut pds,
             mut appview,
             plc_port,
+            backup,
         } => {
+            hearth_ops::backup::spawn_schedule(pds.data_dir.clone(), &backup);
             pds.dev = true;
             appview.dev = true;
             if pds.plc_url.is_none() {
@@ -103,6 +124,8 @@ async fn main() -> anyhow::Result<()> {
 /// Runs the PDS and the AppView in one process. They still talk only through the firehose and
 /// XRPC, as they would across machines.
 async fn run_both(mut pds: PdsConfig, mut appview: AppviewConfig) -> anyhow::Result<()> {
+    // Held until the process ends: `hearth admin` does not write beside a running server.
+    let _lock = hearth_ops::lock::DataDirLock::acquire(&pds.data_dir)?;
     appview.plc_url = pds.plc_url.clone();
     appview.data_dir = pds.data_dir.clone();
     if appview.firehoses.is_empty() {

@@ -9,11 +9,13 @@ mod checkpoint;
 pub mod files;
 mod migrations;
 mod pool;
+mod snapshot;
 mod writer;
 
 pub use checkpoint::spawn_checkpointer;
 pub use migrations::migrate;
 pub use pool::Readers;
+pub use snapshot::{integrity_check, snapshot, table_counts};
 pub use writer::{WriteTxn, Writer};
 
 use rusqlite::Connection;

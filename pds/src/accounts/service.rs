@@ -331,4 +331,73 @@ impl Accounts<'_> {
             })
             .await
     }
+
+    /// Takes an account down (`reference` set: its sessions end, requests are refused) or
+    /// reverses that (`None`: back to active, or deactivated if it was), and tells the firehose.
+    pub async fn set_takedown(
+        &self,
+        did: &str,
+        reference: Option<String>,
+    ) -> Result<(), AccountError> {
+        let sequencer = self.sequencer.clone();
+        let did = did.to_owned();
+        self.db
+            .writer
+            .run(move |txn: &mut WriteTxn<'_>| {
+                let c = txn.conn;
+                let a = store::by_did(c, &did)?.ok_or(AccountError::NotFound)?;
+                let (status, active) = if reference.is_some() {
+                    (Some("takendown"), false)
+                } else {
+                    (
+                        a.deactivated_at.as_ref().map(|_| "deactivated"),
+                        a.deactivated_at.is_none(),
+                    )
+                };
+                store::set_takedown(c, a.id, status, reference.as_deref())?;
+                if reference.is_some() {
+                    store::delete_refresh_tokens(c, a.id)?;
+                }
+                emit_account(txn, &sequencer, &did, active, status)?;
+                Ok::<_, AccountError>(())
+            })
+            .await
+    }
+
+    /// Sets an account's password (the admin's reset) and ends its sessions.
+    pub async fn reset_password(&self, did: &str, password: &str) -> Result<(), AccountError> {
+        if password.is_empty() {
+            return Err(AccountError::InvalidInput("Password is required"));
+        }
+        if password.len() > 256 {
+            return Err(AccountError::InvalidInput("Password is too long"));
+        }
+        let pw = password.to_owned();
+        let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
+            .await
+            .map_err(|e| AccountError::Password(e.to_string()))?
+            .map_err(|e| AccountError::Password(e.to_string()))?;
+        let did = did.to_owned();
+        let changed = self
+            .db
+            .writer
+            .run(move |txn: &mut WriteTxn<'_>| store::set_password_by_did(txn.conn, &did, &hash))
+            .await?;
+        if changed == 0 {
+            return Err(AccountError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Deletes the account with this DID (the admin's deletion).
+    pub async fn delete_by_did(&self, did: &str) -> Result<(), AccountError> {
+        let d = did.to_owned();
+        let a = self
+            .db
+            .readers
+            .read(move |c| store::by_did(c, &d))
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        self.delete_account(a.id, &a.did).await
+    }
 }
