@@ -77,6 +77,8 @@ export async function startReferencePds({ plcUrl, port, env = {} }) {
   const out = []
   child.stderr.on('data', (c) => out.push(c))
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
+  // Cleared once started: a pending timer would keep the suite's process alive for a minute.
+  let timer
   await Promise.race([
     new Promise((resolve) => {
       child.stdout.on('data', (c) => {
@@ -87,8 +89,10 @@ export async function startReferencePds({ plcUrl, port, env = {} }) {
     exited.then((e) => {
       throw new Error(`reference PDS exited: ${JSON.stringify(e)}\n${Buffer.concat(out)}`)
     }),
-    new Promise((_, reject) => setTimeout(() => reject(new Error(`reference PDS did not start\n${Buffer.concat(out)}`)), 60000)),
-  ])
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`reference PDS did not start\n${Buffer.concat(out)}`)), 60000)
+    }),
+  ]).finally(() => clearTimeout(timer))
   const host = env.PDS_HOSTNAME
   return {
     url: host && host !== 'localhost' ? `https://${host}` : `http://localhost:${port}`,
