@@ -58,6 +58,14 @@ enum Command {
     },
     /// Operate a Hearth server: accounts, invites, backups and restores, checks, figures.
     Admin(admin::AdminArgs),
+    /// Run a PLC directory alone, on 127.0.0.1 (for a private network or a test behind a TLS
+    /// proxy; the public one is https://plc.directory): the one `hearth up` runs.
+    Plc {
+        #[arg(long, env = "HEARTH_DATA_DIR", default_value = "./data")]
+        data_dir: std::path::PathBuf,
+        #[arg(long, env = "HEARTH_PLC_PORT", default_value_t = 2582)]
+        port: u16,
+    },
 }
 
 fn init_tracing() {
@@ -69,8 +77,11 @@ fn init_tracing() {
         .init();
 }
 
-/// Starts the in-process PLC directory for `hearth up` and returns its URL.
-async fn local_plc(data_dir: &std::path::Path, port: u16) -> anyhow::Result<String> {
+/// Opens the PLC directory kept in `data_dir` and binds it to 127.0.0.1:`port`.
+async fn plc_directory(
+    data_dir: &std::path::Path,
+    port: u16,
+) -> anyhow::Result<(tokio::net::TcpListener, axum::Router)> {
     std::fs::create_dir_all(data_dir)?;
     let store = hearth_plc::PlcStore::open(data_dir.join("plc.sqlite"))
         .context("opening the local PLC directory")?;
@@ -78,8 +89,14 @@ async fn local_plc(data_dir: &std::path::Path, port: u16) -> anyhow::Result<Stri
         .await
         .with_context(|| format!("binding the local PLC directory to port {port}"))?;
     tracing::info!("local PLC directory on http://localhost:{port}");
+    Ok((listener, hearth_plc::router(store)))
+}
+
+/// Starts the in-process PLC directory for `hearth up` and returns its URL.
+async fn local_plc(data_dir: &std::path::Path, port: u16) -> anyhow::Result<String> {
+    let (listener, router) = plc_directory(data_dir, port).await?;
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, hearth_plc::router(store)).await {
+        if let Err(e) = axum::serve(listener, router).await {
             tracing::error!(error = %e, "local PLC directory stopped");
         }
     });
@@ -103,6 +120,10 @@ async fn main() -> anyhow::Result<()> {
         } => {
             hearth_ops::backup::spawn_schedule(pds.data_dir.clone(), &backup);
             run_both(pds, appview).await
+        }
+        Command::Plc { data_dir, port } => {
+            let (listener, router) = plc_directory(&data_dir, port).await?;
+            Ok(axum::serve(listener, router).await?)
         }
         Command::Up {
             mut pds,

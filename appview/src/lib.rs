@@ -14,7 +14,6 @@ use atproto::crypto::{Algorithm, keyfile};
 use atproto::identity::IdentityError;
 use config::AppviewConfig;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Why the AppView could not start (or stopped serving).
 #[derive(Debug, thiserror::Error)]
@@ -28,8 +27,6 @@ pub enum StartError {
     Db(#[from] hearth_db::DbError),
     #[error("service key: {0}")]
     Key(#[from] keyfile::KeyFileError),
-    #[error("HTTP client: {0}")]
-    Http(#[from] reqwest::Error),
     #[error("{0}")]
     Net(#[from] hearth_net::NetError),
     #[error("identity resolvers: {0}")]
@@ -84,15 +81,14 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
     )?;
     // The signing key is kept beside the database, owner-only.
     let key = keyfile::load_or_generate(&dir.join("service.key"), Algorithm::K256)?;
-    let http = reqwest::Client::builder()
-        .user_agent(concat!("hearth-appview/", env!("CARGO_PKG_VERSION")))
-        .timeout(Duration::from_secs(30))
-        .connect_timeout(Duration::from_secs(10))
-        .build()?;
     // Everything a DID document or a handle names goes through the guarded client; the PLC
-    // directory and the firehoses, the operator's choices, through `http`.
-    let remote = hearth_net::RemoteClient::new(&cfg.net())?;
-    let (dids, handles) = hearth_net::identity_resolvers(&cfg.plc_url(), cfg.dev, &remote)?;
+    // directory and the firehoses, the operator's choices, through `http` (and the firehose
+    // WebSocket through `websocket_tls`). All trust HEARTH_CA_CERTS.
+    let net = cfg.net();
+    let http = net.operator_client()?;
+    let websocket_tls = net.websocket_tls()?;
+    let remote = hearth_net::RemoteClient::new(&net)?;
+    let (dids, handles) = hearth_net::identity_resolvers(&cfg.plc_url(), cfg.dev, &remote, &http)?;
     let dids = Arc::new(dids);
     hearth_db::files::warn_if_loose(&cfg.data_dir);
     let auth = hearth_xrpc::auth::ServiceAuth::new(
@@ -119,6 +115,7 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
         dids,
         handles,
         http,
+        websocket_tls,
         remote,
         stats: Default::default(),
         auth,
@@ -196,8 +193,13 @@ mod tests {
         for dev in [false, true] {
             let remote = hearth_net::RemoteClient::new(&hearth_net::Config::new(dev, "test"))
                 .expect("client");
-            let (dids, _) = hearth_net::identity_resolvers("http://127.0.0.1:9", dev, &remote)
-                .expect("resolvers");
+            let (dids, _) = hearth_net::identity_resolvers(
+                "http://127.0.0.1:9",
+                dev,
+                &remote,
+                &reqwest::Client::new(),
+            )
+            .expect("resolvers");
             let got = dids.resolve(&did).await;
             if dev {
                 assert_eq!(got.expect("resolved in development").id, did);

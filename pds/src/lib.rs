@@ -21,7 +21,6 @@ pub mod xrpc;
 
 use atproto::identity::IdentityError;
 use config::PdsConfig;
-use std::time::Duration;
 
 /// Why the PDS could not start.
 #[derive(Debug, thiserror::Error)]
@@ -37,8 +36,6 @@ pub enum StartError {
     Db(#[from] db::DbError),
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("HTTP client: {0}")]
-    Http(#[from] reqwest::Error),
     #[error("{0}")]
     Net(#[from] hearth_net::NetError),
     #[error("identity resolvers: {0}")]
@@ -58,15 +55,13 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
     let secrets = secrets::Secrets::load_or_create(&cfg.data_dir.join("secrets"))?;
     let db = db::open(&cfg.data_dir.join("pds.sqlite"), db::CONNECTIONS)?;
     let head = db.readers.read_blocking(sequencer::store::last)??;
-    let http = reqwest::Client::builder()
-        .user_agent(concat!("hearth-pds/", env!("CARGO_PKG_VERSION")))
-        .timeout(Duration::from_secs(30))
-        .connect_timeout(Duration::from_secs(10))
-        .build()?;
     // Everything a DID document or a handle names goes through the guarded client; the PLC
-    // directory and the configured AppViews, the operator's choices, through `http`.
-    let remote = hearth_net::RemoteClient::new(&cfg.net())?;
-    let (dids, handles) = hearth_net::identity_resolvers(&cfg.plc_url(), cfg.dev, &remote)?;
+    // directory and the configured AppViews, the operator's choices, through `http`. Both
+    // trust HEARTH_CA_CERTS.
+    let net = cfg.net();
+    let http = net.operator_client()?;
+    let remote = hearth_net::RemoteClient::new(&net)?;
+    let (dids, handles) = hearth_net::identity_resolvers(&cfg.plc_url(), cfg.dev, &remote, &http)?;
     hearth_db::files::warn_if_loose(&cfg.data_dir);
     Ok(state::AppState::new(state::Inner {
         service_did: cfg.service_did(),
