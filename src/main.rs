@@ -1,6 +1,7 @@
 //! `hearth`: the PDS, the AppView, or both in one process.
 
 mod admin;
+mod serve;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -41,6 +42,8 @@ enum Command {
         appview: AppviewConfig,
         #[command(flatten)]
         backup: hearth_ops::BackupConfig,
+        #[command(flatten)]
+        listen: serve::Listen,
     },
     /// Run everything for local use, with no internet: PDS, AppView, and (unless
     /// HEARTH_PLC_URL is set) a PLC directory, all on localhost. The AppView follows the PDS's
@@ -50,6 +53,8 @@ enum Command {
         pds: PdsConfig,
         #[command(flatten)]
         appview: AppviewConfig,
+        #[command(flatten)]
+        listen: serve::Listen,
         /// Port of the local PLC directory started when HEARTH_PLC_URL is unset.
         #[arg(long, env = "HEARTH_PLC_PORT", default_value_t = 2582)]
         plc_port: u16,
@@ -58,6 +63,14 @@ enum Command {
     },
     /// Operate a Hearth server: accounts, invites, backups and restores, checks, figures.
     Admin(admin::AdminArgs),
+    /// Run a PLC directory alone, on 127.0.0.1 (for a private network or a test behind a TLS
+    /// proxy; the public one is https://plc.directory): the one `hearth up` runs.
+    Plc {
+        #[arg(long, env = "HEARTH_DATA_DIR", default_value = "./data")]
+        data_dir: std::path::PathBuf,
+        #[arg(long, env = "HEARTH_PLC_PORT", default_value_t = 2582)]
+        port: u16,
+    },
 }
 
 fn init_tracing() {
@@ -69,8 +82,11 @@ fn init_tracing() {
         .init();
 }
 
-/// Starts the in-process PLC directory for `hearth up` and returns its URL.
-async fn local_plc(data_dir: &std::path::Path, port: u16) -> anyhow::Result<String> {
+/// Opens the PLC directory kept in `data_dir` and binds it to 127.0.0.1:`port`.
+async fn plc_directory(
+    data_dir: &std::path::Path,
+    port: u16,
+) -> anyhow::Result<(tokio::net::TcpListener, axum::Router)> {
     std::fs::create_dir_all(data_dir)?;
     let store = hearth_plc::PlcStore::open(data_dir.join("plc.sqlite"))
         .context("opening the local PLC directory")?;
@@ -78,8 +94,14 @@ async fn local_plc(data_dir: &std::path::Path, port: u16) -> anyhow::Result<Stri
         .await
         .with_context(|| format!("binding the local PLC directory to port {port}"))?;
     tracing::info!("local PLC directory on http://localhost:{port}");
+    Ok((listener, hearth_plc::router(store)))
+}
+
+/// Starts the in-process PLC directory for `hearth up` and returns its URL.
+async fn local_plc(data_dir: &std::path::Path, port: u16) -> anyhow::Result<String> {
+    let (listener, router) = plc_directory(data_dir, port).await?;
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, hearth_plc::router(store)).await {
+        if let Err(e) = axum::serve(listener, router).await {
             tracing::error!(error = %e, "local PLC directory stopped");
         }
     });
@@ -89,24 +111,38 @@ async fn local_plc(data_dir: &std::path::Path, port: u16) -> anyhow::Result<Stri
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_tracing();
-    match Cli::parse().command {
-        Command::Admin(args) => admin::run(args).await,
+    let command = match Cli::parse().command {
+        Command::Admin(args) => return admin::run(args).await,
+        server => server,
+    };
+    // Servers stop gracefully on SIGTERM and SIGINT; `hearth admin` keeps the default handling.
+    let stop = serve::Stop::on_signals()?;
+    match command {
+        Command::Admin(_) => Ok(()),
         Command::Pds(cfg) => {
             let _lock = hearth_ops::lock::DataDirLock::acquire(&cfg.data_dir)?;
-            Ok(hearth_pds::serve(cfg).await?)
+            Ok(hearth_pds::serve(cfg, stop.requested()).await?)
         }
-        Command::Appview(cfg) => Ok(hearth_appview::serve(cfg).await?),
+        Command::Appview(cfg) => Ok(hearth_appview::serve(cfg, stop.requested()).await?),
         Command::Serve {
             pds,
             appview,
+            listen,
             backup,
         } => {
             hearth_ops::backup::spawn_schedule(pds.data_dir.clone(), &backup);
-            run_both(pds, appview).await
+            serve::run(pds, appview, listen, stop).await
+        }
+        Command::Plc { data_dir, port } => {
+            let (listener, router) = plc_directory(&data_dir, port).await?;
+            Ok(axum::serve(listener, router)
+                .with_graceful_shutdown(stop.requested())
+                .await?)
         }
         Command::Up {
             mut pds,
             mut appview,
+            listen,
             plc_port,
             backup,
         } => {
@@ -116,40 +152,7 @@ async fn main() -> anyhow::Result<()> {
             if pds.plc_url.is_none() {
                 pds.plc_url = Some(local_plc(&pds.data_dir, plc_port).await?);
             }
-            run_both(pds, appview).await
+            serve::run(pds, appview, listen, stop).await
         }
-    }
-}
-
-/// Runs the PDS and the AppView in one process. They still talk only through the firehose and
-/// XRPC, as they would across machines.
-async fn run_both(mut pds: PdsConfig, mut appview: AppviewConfig) -> anyhow::Result<()> {
-    // Held until the process ends: `hearth admin` does not write beside a running server.
-    let _lock = hearth_ops::lock::DataDirLock::acquire(&pds.data_dir)?;
-    appview.plc_url = pds.plc_url.clone();
-    appview.data_dir = pds.data_dir.clone();
-    if appview.firehoses.is_empty() {
-        appview.firehoses = vec![if pds.is_local() {
-            format!("localhost:{}", pds.port)
-        } else {
-            pds.hostname.clone()
-        }];
-    }
-    if std::env::var_os("HEARTH_APPVIEW_URL").is_none() {
-        pds.appview_url = appview.public_url();
-        pds.appview_did = appview.service_did();
-    }
-    // Spaces exist only on a Hearth AppView: with app.bsky.* sent to Bluesky's, they still go
-    // to the one running here.
-    if pds.spaces_appview_url.is_none() {
-        pds.spaces_appview_url = Some(appview.public_url());
-        pds.spaces_appview_did
-            .get_or_insert_with(|| appview.service_did());
-    }
-    let appview_task = tokio::spawn(hearth_appview::serve(appview));
-    let pds_task = tokio::spawn(hearth_pds::serve(pds));
-    tokio::select! {
-        r = appview_task => r.context("AppView task")?.context("AppView"),
-        r = pds_task => r.context("PDS task")?.context("PDS"),
     }
 }

@@ -538,6 +538,7 @@ fn appview_config(dir: &Path, port: u16, plc: &str, firehoses: Vec<String>) -> A
         scope: Scope::Network,
         dev: true,
         ca_certs: None,
+        internal_hosts: Vec::new(),
         smtp_url: None,
         smtp_from: None,
     }

@@ -82,6 +82,15 @@ pub struct AppviewConfig {
         env = "HEARTH_CA_CERTS"
     )]
     pub ca_certs: Option<PathBuf>,
+    /// The operator's own hostnames that may resolve to private addresses (see the PDS's
+    /// `HEARTH_INTERNAL_HOSTS`).
+    #[arg(
+        id = "appview-internal-hosts",
+        long = "appview-internal-hosts",
+        env = "HEARTH_INTERNAL_HOSTS",
+        value_delimiter = ','
+    )]
+    pub internal_hosts: Vec<String>,
 }
 
 impl AppviewConfig {
@@ -92,6 +101,7 @@ impl AppviewConfig {
             concat!("hearth-appview/", env!("CARGO_PKG_VERSION")),
         );
         net.ca_certs = self.ca_certs.clone();
+        net.internal_hosts = self.internal_hosts.clone();
         net
     }
 

@@ -14,7 +14,6 @@ use atproto::crypto::{Algorithm, keyfile};
 use atproto::identity::IdentityError;
 use config::AppviewConfig;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Why the AppView could not start (or stopped serving).
 #[derive(Debug, thiserror::Error)]
@@ -28,8 +27,6 @@ pub enum StartError {
     Db(#[from] hearth_db::DbError),
     #[error("service key: {0}")]
     Key(#[from] keyfile::KeyFileError),
-    #[error("HTTP client: {0}")]
-    Http(#[from] reqwest::Error),
     #[error("{0}")]
     Net(#[from] hearth_net::NetError),
     #[error("identity resolvers: {0}")]
@@ -84,15 +81,14 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
     )?;
     // The signing key is kept beside the database, owner-only.
     let key = keyfile::load_or_generate(&dir.join("service.key"), Algorithm::K256)?;
-    let http = reqwest::Client::builder()
-        .user_agent(concat!("hearth-appview/", env!("CARGO_PKG_VERSION")))
-        .timeout(Duration::from_secs(30))
-        .connect_timeout(Duration::from_secs(10))
-        .build()?;
     // Everything a DID document or a handle names goes through the guarded client; the PLC
-    // directory and the firehoses, the operator's choices, through `http`.
-    let remote = hearth_net::RemoteClient::new(&cfg.net())?;
-    let (dids, handles) = hearth_net::identity_resolvers(&cfg.plc_url(), cfg.dev, &remote)?;
+    // directory and the firehoses, the operator's choices, through `http` (and the firehose
+    // WebSocket through `websocket_tls`). All trust HEARTH_CA_CERTS.
+    let net = cfg.net();
+    let http = net.operator_client()?;
+    let websocket_tls = net.websocket_tls()?;
+    let remote = hearth_net::RemoteClient::new(&net)?;
+    let (dids, handles) = hearth_net::identity_resolvers(&cfg.plc_url(), cfg.dev, &remote, &http)?;
     let dids = Arc::new(dids);
     hearth_db::files::warn_if_loose(&cfg.data_dir);
     let auth = hearth_xrpc::auth::ServiceAuth::new(
@@ -119,6 +115,7 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
         dids,
         handles,
         http,
+        websocket_tls,
         remote,
         stats: Default::default(),
         auth,
@@ -128,17 +125,45 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
     }))
 }
 
-/// Runs the AppView until the process is stopped.
-pub async fn serve(cfg: AppviewConfig) -> Result<(), StartError> {
+/// Runs the AppView until `shutdown` completes, then shuts it down ([`shut_down`]).
+pub async fn serve(
+    cfg: AppviewConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
     let listener = hearth_xrpc::server::bind(&cfg.bind, cfg.port).await?;
-    serve_on(build_state(cfg)?, listener).await
+    let state = build_state(cfg)?;
+    let served = serve_until(state.clone(), listener, shutdown).await;
+    shut_down(&state).await;
+    served
 }
 
 pub async fn serve_on(
     state: state::AppState,
     listener: tokio::net::TcpListener,
 ) -> Result<(), StartError> {
-    ingest::start(&state).map_err(StartError::Workers)?;
+    serve_until(state, listener, std::future::pending()).await
+}
+
+/// Runs the AppView on `listener` until `shutdown` completes and every request in flight has
+/// been answered.
+pub async fn serve_until(
+    state: state::AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let local = listener
+        .local_addr()
+        .map_err(hearth_xrpc::server::ServeError::Serve)?;
+    let app = start(&state)?;
+    tracing::info!(url = %state.public_url, did = %state.service_did, "AppView listening on {local}");
+    Ok(hearth_xrpc::server::serve_until(listener, app, shutdown).await?)
+}
+
+/// Starts ingest and the spaces' background work and returns the AppView's routes (its own and
+/// the spaces'), to serve on a listener of its own or beside the PDS's behind one
+/// (`hearth_xrpc::vhost`).
+pub fn start(state: &state::AppState) -> Result<axum::Router, StartError> {
+    ingest::start(state).map_err(StartError::Workers)?;
     hearth_spaces::start(&state.spaces)?;
     // Members' handles, names and avatars come from this AppView's public index.
     state
@@ -147,15 +172,24 @@ pub async fn serve_on(
             readers: state.db.readers.clone(),
             public_url: state.public_url.clone(),
         }));
-    let local = listener
-        .local_addr()
-        .map_err(hearth_xrpc::server::ServeError::Serve)?;
-    tracing::info!(url = %state.public_url, did = %state.service_did, "AppView listening on {local}");
-    let app = xrpc::router(state.clone()).merge(hearth_spaces::router(
+    Ok(xrpc::router(state.clone()).merge(hearth_spaces::router(
         state.spaces.clone(),
         state.auth.clone(),
-    ));
-    Ok(hearth_xrpc::server::serve(listener, app).await?)
+    )))
+}
+
+/// Winds the AppView down once it stopped taking requests: waits for the index and spaces
+/// writes still queued and checkpoints both databases. Ingest needs nothing more: the next
+/// start resumes each firehose from its stored cursor, as it does after a crash.
+pub async fn shut_down(state: &state::AppState) {
+    for (name, result) in [
+        ("index", state.db.flush_and_checkpoint().await),
+        ("spaces", state.spaces.db.flush_and_checkpoint().await),
+    ] {
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "AppView {name} database: final checkpoint failed");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -196,8 +230,13 @@ mod tests {
         for dev in [false, true] {
             let remote = hearth_net::RemoteClient::new(&hearth_net::Config::new(dev, "test"))
                 .expect("client");
-            let (dids, _) = hearth_net::identity_resolvers("http://127.0.0.1:9", dev, &remote)
-                .expect("resolvers");
+            let (dids, _) = hearth_net::identity_resolvers(
+                "http://127.0.0.1:9",
+                dev,
+                &remote,
+                &reqwest::Client::new(),
+            )
+            .expect("resolvers");
             let got = dids.resolve(&did).await;
             if dev {
                 assert_eq!(got.expect("resolved in development").id, did);

@@ -22,6 +22,8 @@ pub struct Inner {
     pub handles: HandleResolver,
     /// For operator-configured services: the PLC directory, firehoses.
     pub http: reqwest::Client,
+    /// TLS for `wss://` firehoses: the same roots as `http`.
+    pub websocket_tls: tokio_tungstenite::Connector,
     /// For whatever a DID document or handle names (`hearth_net`: public addresses only).
     pub remote: hearth_net::RemoteClient,
     pub stats: IngestStats,

@@ -26,6 +26,7 @@ fn appview() -> Appview {
         scope: Scope::Network,
         dev: true,
         ca_certs: None,
+        internal_hosts: Vec::new(),
         smtp_url: None,
         smtp_from: None,
     };

@@ -67,6 +67,7 @@ impl World {
             scope: Scope::Network,
             dev: true,
             ca_certs: None,
+            internal_hosts: Vec::new(),
             smtp_url: None,
             smtp_from: None,
         };

@@ -12,11 +12,19 @@
 //! - errors say what failed, never which URL or address.
 //!
 //! Operator-configured URLs (the PLC directory, the AppView a PDS is set up with, relays) are
-//! not remote-named and use a plain client.
+//! not remote-named and use [`Config::operator_client`]. Both clients, and the firehose
+//! WebSocket client, trust the same roots ([`trust`](Config::websocket_tls)).
+//!
+//! An operator whose own services live on a private network (the PDS and the AppView behind one
+//! proxy, a staging domain mapped to loopback) names those hosts in `internal_hosts`
+//! (`HEARTH_INTERNAL_HOSTS`): a listed host, or a subdomain of one, may resolve to a private
+//! address. Nothing else may; there is no switch that allows every private address outside
+//! development.
 
 pub mod addr;
 mod guard;
 mod identity;
+mod trust;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -67,6 +75,9 @@ pub struct Config {
     /// Fixed DNS answers by host name (like curl's `--resolve`); they are checked like any
     /// other answer, so pointing a name at a private address does not make it reachable.
     pub resolve: HashMap<String, Vec<IpAddr>>,
+    /// Hostnames the operator vouches for: each, and its subdomains, may resolve to private
+    /// addresses (loopback included). Hostnames only; a literal IP in a URL is never internal.
+    pub internal_hosts: Vec<String>,
     pub user_agent: String,
 }
 
@@ -78,6 +89,7 @@ impl Config {
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(30),
             resolve: HashMap::new(),
+            internal_hosts: Vec::new(),
             user_agent: user_agent.to_owned(),
         }
     }
@@ -103,16 +115,16 @@ impl RemoteClient {
         allow_http: bool,
         allow_private: bool,
     ) -> Result<RemoteClient, NetError> {
-        let mut builder = reqwest::Client::builder()
-            .user_agent(&cfg.user_agent)
-            .connect_timeout(cfg.connect_timeout)
-            .timeout(cfg.timeout)
+        let internal = Arc::new(guard::InternalHosts::parse(&cfg.internal_hosts)?);
+        let http = cfg
+            .client_builder()?
             .redirect(reqwest::redirect::Policy::none())
             .https_only(!allow_http)
             // A proxy would resolve and connect on our behalf, past both checks.
             .no_proxy()
             .dns_resolver(Arc::new(guard::GuardedResolver {
                 allow_private,
+                internal: internal.clone(),
                 fixed: Arc::new(
                     cfg.resolve
                         .iter()
@@ -120,23 +132,10 @@ impl RemoteClient {
                         .collect(),
                 ),
             }))
-            .connector_layer(guard::CheckPeerLayer { allow_private });
-        if let Some(path) = &cfg.ca_certs {
-            let pem = std::fs::read(path)
-                .map_err(|e| NetError::Setup(format!("{}: {e}", path.display())))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| NetError::Setup(format!("{}: {e}", path.display())))?;
-            if certs.is_empty() {
-                return Err(NetError::Setup(format!(
-                    "{}: no certificates in the file",
-                    path.display()
-                )));
-            }
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        let http = builder
+            .connector_layer(guard::CheckPeerLayer {
+                allow_private,
+                internal,
+            })
             .build()
             .map_err(|e| NetError::Setup(e.to_string()))?;
         Ok(RemoteClient {

@@ -4,6 +4,7 @@
 //! [`crate::remote`].
 
 use crate::lock::{DataDirLock, LockError};
+use hearth_pds::accounts::service::Accounts;
 use hearth_pds::accounts::{AccountError, invites, service, store};
 use hearth_pds::config::PdsConfig;
 use hearth_pds::state::AppState;
@@ -137,21 +138,21 @@ impl Writable {
         Ok(Writable { state, _lock: lock })
     }
 
-    /// Creates an account with a one-use invite code made for it, so it works whether or not
-    /// the server requires invites.
     pub async fn create_account(&self, n: NewAccount) -> Result<AccountRow, AdminError> {
-        let code = self.create_invites(1, 1).await?.into_iter().next();
-        let created = service::create_account(
-            &self.state,
-            service::NewAccountInput {
+        // The operator creates accounts without an invite code, whatever members need.
+        let accounts = Accounts {
+            invite_required: false,
+            ..self.state.accounts()
+        };
+        let created = accounts
+            .create_account(service::NewAccountInput {
                 handle: n.handle,
                 email: Some(n.email.clone()),
                 password: Some(n.password),
-                invite_code: code,
+                invite_code: None,
                 recovery_key: None,
-            },
-        )
-        .await?;
+            })
+            .await?;
         Ok(AccountRow {
             did: created.did,
             handle: Some(created.handle),
@@ -166,15 +167,15 @@ impl Writable {
         did: &str,
         reference: Option<String>,
     ) -> Result<(), AdminError> {
-        Ok(service::set_takedown(&self.state, did, reference).await?)
+        Ok(self.state.accounts().set_takedown(did, reference).await?)
     }
 
     pub async fn reset_password(&self, did: &str, password: &str) -> Result<(), AdminError> {
-        Ok(service::reset_password(&self.state, did, password).await?)
+        Ok(self.state.accounts().reset_password(did, password).await?)
     }
 
     pub async fn delete_account(&self, did: &str) -> Result<(), AdminError> {
-        Ok(service::delete_by_did(&self.state, did).await?)
+        Ok(self.state.accounts().delete_by_did(did).await?)
     }
 
     /// `count` new codes of `uses` uses each; returns them.

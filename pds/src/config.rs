@@ -79,6 +79,12 @@ pub struct PdsConfig {
     /// Extra root certificates (PEM) trusted for outbound https, besides the built-in ones.
     #[arg(long, env = "HEARTH_CA_CERTS")]
     pub ca_certs: Option<PathBuf>,
+    /// The operator's own hostnames that may resolve to private addresses (each with its
+    /// subdomains), comma separated, e.g. `internal.example.org` when the PDS and the AppView
+    /// reach each other on a private network. Every other name a DID document or handle
+    /// gives must resolve to a public address outside development.
+    #[arg(long, env = "HEARTH_INTERNAL_HOSTS", value_delimiter = ',')]
+    pub internal_hosts: Vec<String>,
     /// Whether per-IP and per-account rate limits apply.
     #[arg(long, env = "HEARTH_RATE_LIMITS", default_value_t = true, action = clap::ArgAction::Set)]
     pub rate_limits: bool,
@@ -90,6 +96,7 @@ impl PdsConfig {
         let mut net =
             hearth_net::Config::new(self.dev, concat!("hearth-pds/", env!("CARGO_PKG_VERSION")));
         net.ca_certs = self.ca_certs.clone();
+        net.internal_hosts = self.internal_hosts.clone();
         net
     }
 

@@ -121,7 +121,10 @@ pub async fn run(state: AppState, url: String, workers: Arc<Vec<Sender<Work>>>) 
         let mut config = WebSocketConfig::default();
         config.max_message_size = Some(MAX_WS_MESSAGE);
         config.max_frame_size = Some(MAX_WS_MESSAGE);
-        match tokio_tungstenite::connect_async_with_config(&endpoint, Some(config), false).await {
+        let tls = Some(state.websocket_tls.clone());
+        match tokio_tungstenite::connect_async_tls_with_config(&endpoint, Some(config), false, tls)
+            .await
+        {
             Ok((socket, _)) => {
                 backoff = Duration::from_secs(1);
                 let last = read(&state, &host, socket, &workers).await;

@@ -31,6 +31,9 @@ pub struct DidResolverConfig {
     /// its guarded client here (public addresses only, no redirects); unset, the resolver's
     /// own client is used, as for the PLC directory, which is the operator's choice.
     pub web_client: Option<reqwest::Client>,
+    /// The client for the PLC directory: a service gives its operator client here, so a
+    /// directory behind the operator's own CA is trusted; unset, the resolver's own client.
+    pub plc_client: Option<reqwest::Client>,
 }
 
 impl Default for DidResolverConfig {
@@ -43,6 +46,7 @@ impl Default for DidResolverConfig {
             cache_capacity: 10_000,
             failure_ttl: Duration::from_secs(60),
             web_client: None,
+            plc_client: None,
         }
     }
 }
@@ -141,7 +145,7 @@ impl DidResolver {
         let (url, http) = match did.method() {
             "plc" => (
                 format!("{}/{}", self.config.plc_url.trim_end_matches('/'), did),
-                &self.http,
+                self.config.plc_client.as_ref().unwrap_or(&self.http),
             ),
             "web" => (
                 did_web_url(did, self.config.insecure_did_web)?,

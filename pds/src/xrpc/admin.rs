@@ -119,7 +119,7 @@ pub async fn update_subject_status(
             .get("did")
             .and_then(Value::as_str)
             .ok_or_else(|| XrpcError::invalid_request("repoRef needs did"))?;
-        service::set_takedown(&state, did, applied_ref).await?;
+        state.accounts().set_takedown(did, applied_ref).await?;
         return Ok(Json(
             json!({ "subject": input.subject, "takedown": { "applied": applied } }),
         ));
@@ -325,7 +325,7 @@ pub async fn delete_account(
     _a: AdminAuth,
     XJson(input): XJson<AdminDeleteInput>,
 ) -> XrpcResult<Json<Value>> {
-    service::delete_by_did(&state, &input.did).await?;
+    state.accounts().delete_by_did(&input.did).await?;
     Ok(Json(json!({})))
 }
 
@@ -340,7 +340,10 @@ pub async fn update_account_password(
     _a: AdminAuth,
     XJson(input): XJson<UpdatePasswordInput>,
 ) -> XrpcResult<Json<Value>> {
-    service::reset_password(&state, &input.did, &input.password).await?;
+    state
+        .accounts()
+        .reset_password(&input.did, &input.password)
+        .await?;
     Ok(Json(json!({})))
 }
 
@@ -362,7 +365,10 @@ pub async fn update_account_handle(
         .read(move |c| store::by_did(c, &did))
         .await?;
     let a = a.ok_or_else(|| XrpcError::not_found("NotFound", "Account not found"))?;
-    let handle = service::check_service_handle(&state, &input.handle)?;
-    service::update_handle(&state, a.id, &a.did, &handle).await?;
+    let handle = service::check_service_handle(&state.handle_domains, &input.handle)?;
+    state
+        .accounts()
+        .update_handle(a.id, &a.did, &handle)
+        .await?;
     Ok(Json(json!({})))
 }

@@ -75,6 +75,7 @@ pub fn config(plc_url: &str, data_dir: &Path, port: u16, o: &Options) -> PdsConf
         trust_proxy: false,
         client_ip_header: None,
         ca_certs: None,
+        internal_hosts: Vec::new(),
         rate_limits: o.rate_limits,
     }
 }

@@ -3,6 +3,8 @@
 // except that the PLC directory is an outside one (PLC_URL, shared with Hearth) rather than an
 // in-process one. Settings: dev mode, no invites, rate limits off, handles under .test, a fresh
 // data directory (REF_DATA, created if missing), port PDS_PORT. Prints "reference ready <port>".
+// A PDS_* setting already in the environment wins over these defaults (the production suite runs
+// it as https://ref.hearth.test, not in dev mode).
 import { mkdirSync } from 'node:fs'
 import crypto from 'node:crypto'
 import { PDS, envToCfg, envToSecrets, readEnv } from '@atproto/pds'
@@ -14,7 +16,7 @@ if (!dir || !plcUrl || !process.env.PDS_PORT) {
   process.exit(2)
 }
 mkdirSync(`${dir}/blobs`, { recursive: true })
-Object.assign(process.env, {
+const defaults = {
   PDS_HOSTNAME: 'localhost',
   PDS_DEV_MODE: 'true',
   PDS_DATA_DIRECTORY: dir,
@@ -27,7 +29,8 @@ Object.assign(process.env, {
   PDS_DID_PLC_URL: plcUrl,
   PDS_SERVICE_HANDLE_DOMAINS: '.test',
   LOG_ENABLED: 'false',
-})
+}
+for (const [k, v] of Object.entries(defaults)) process.env[k] ??= v
 const env = readEnv()
 const pds = await PDS.create(envToCfg(env), envToSecrets(env))
 await pds.start()

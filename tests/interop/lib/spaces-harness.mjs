@@ -62,17 +62,23 @@ export async function startUpLogged({ plcUrl, env = {} }) {
   }
 }
 
-/** The reference PDS on `plcUrl`; resolves once it is listening. */
-export async function startReferencePds({ plcUrl }) {
-  const port = await freePort()
+/**
+ * The reference PDS on `plcUrl` (and `port`, else a free one); resolves once it is listening.
+ * `env` adds PDS_* settings (a PDS_HOSTNAME other than localhost makes its public URL
+ * https://<hostname>, behind a proxy).
+ */
+export async function startReferencePds({ plcUrl, port, env = {} }) {
+  port = port ?? (await freePort())
   const dataDir = mkdtempSync(join(tmpdir(), 'reference-pds-'))
   const child = spawn(process.execPath, [join(here, '..', 'bench', 'reference-pds.mjs')], {
-    env: { ...process.env, REF_DATA: dataDir, PLC_URL: plcUrl, PDS_PORT: String(port) },
+    env: { ...process.env, ...env, REF_DATA: dataDir, PLC_URL: plcUrl, PDS_PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const out = []
   child.stderr.on('data', (c) => out.push(c))
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
+  // Cleared once started: a pending timer would keep the suite's process alive for a minute.
+  let timer
   await Promise.race([
     new Promise((resolve) => {
       child.stdout.on('data', (c) => {
@@ -83,10 +89,14 @@ export async function startReferencePds({ plcUrl }) {
     exited.then((e) => {
       throw new Error(`reference PDS exited: ${JSON.stringify(e)}\n${Buffer.concat(out)}`)
     }),
-    new Promise((_, reject) => setTimeout(() => reject(new Error(`reference PDS did not start\n${Buffer.concat(out)}`)), 60000)),
-  ])
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`reference PDS did not start\n${Buffer.concat(out)}`)), 60000)
+    }),
+  ]).finally(() => clearTimeout(timer))
+  const host = env.PDS_HOSTNAME
   return {
-    url: `http://localhost:${port}`,
+    url: host && host !== 'localhost' ? `https://${host}` : `http://localhost:${port}`,
+    port,
     async stop() {
       child.kill('SIGTERM')
       await exited

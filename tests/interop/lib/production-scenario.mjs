@@ -1,0 +1,209 @@
+// The client side of the production suite (started by production.test.mjs once Caddy, `hearth
+// serve`, `hearth plc` and the reference PDS run, with NODE_EXTRA_CA_CERTS naming Caddy's CA):
+// the official client (@atproto/api) signs up at https://pds.hearth.test, posts with an image,
+// follows, reads its timeline through the AppView, and joins a space; an account on the
+// reference PDS (https://ref.hearth.test) posts and joins too. Everything goes over https and
+// wss; the AppView learns every post from the firehoses, so reads poll until indexed.
+import { AtpAgent } from '@atproto/api'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Checks } from './check.mjs'
+import { HOSTS, HANDLES } from './production.mjs'
+
+const t = new Checks('production')
+const here = dirname(fileURLToPath(import.meta.url))
+const POLL_MS = Number(process.env.HEARTH_POLL_MS ?? 20000)
+const PDS = `https://${HOSTS.pds}`
+const REF = `https://${HOSTS.ref}`
+const APPVIEW = `https://${HOSTS.appview}`
+const APPVIEW_DID = `did:web:${HOSTS.appview}`
+const PROXY = `${APPVIEW_DID}#hearth_appview`
+
+// A 1x1 PNG.
+const PNG = Buffer.from(
+  '89504e470d0a1a0a0000000d4948445200000001000000010806000000' +
+    '1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082',
+  'hex',
+)
+
+/** The social.hearth lexicons, so the agents can call (and validate) the spaces methods. */
+function hearthLexicons() {
+  const out = []
+  const walk = (d) => {
+    for (const f of readdirSync(d)) {
+      const p = join(d, f)
+      if (statSync(p).isDirectory()) walk(p)
+      else if (f.endsWith('.json')) out.push(JSON.parse(readFileSync(p, 'utf8')))
+    }
+  }
+  walk(join(here, '..', '..', '..', 'lexicons'))
+  return out
+}
+const LEXICONS = hearthLexicons()
+
+function agentOn(url) {
+  const a = new AtpAgent({ service: url })
+  for (const doc of LEXICONS) a.lex.add(doc)
+  return a
+}
+
+/** A social.hearth call through the member's own PDS, to Hearth's AppView. */
+async function h(agent, nsid, params, data) {
+  const res = await agent.call(`social.hearth.${nsid}`, params, data, { headers: { 'atproto-proxy': PROXY } })
+  return res.data
+}
+
+const describe = (e) => `${e?.error ?? e?.name ?? 'Error'} (${e?.status ?? '-'}): ${e?.message ?? e}${e?.cause ? ` [${e.cause.code ?? e.cause.message}]` : ''}`
+
+/** Calls `fn` until `pred` holds of its result or POLL_MS passes; records the check. */
+async function eventually(name, fn, pred) {
+  const start = Date.now()
+  let last
+  let err
+  for (;;) {
+    try {
+      last = await fn()
+      err = undefined
+      if (pred(last)) return t.ok(true, name)
+    } catch (e) {
+      err = e
+    }
+    if (Date.now() - start > POLL_MS) break
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return t.ok(false, name, err ? describe(err) : JSON.stringify(last?.data ?? last).slice(0, 600))
+}
+
+/** Runs one step; an exception fails the step (named) instead of ending the suite. */
+async function step(name, fn) {
+  try {
+    return await fn()
+  } catch (e) {
+    t.ok(false, name, describe(e))
+    return undefined
+  }
+}
+
+// --- the services name themselves by their public https URLs ---
+await step('describeServer over https', async () => {
+  const res = await fetch(`${PDS}/xrpc/com.atproto.server.describeServer`)
+  const body = await res.json()
+  t.eq(body.did, `did:web:${HOSTS.pds}`, 'the PDS is did:web:pds.hearth.test (no port: https on 443)')
+  t.ok(body.availableUserDomains?.includes(`.${HOSTS.pds}`), 'handles under the PDS hostname', body)
+})
+await step('AppView DID document', async () => {
+  const doc = await (await fetch(`${APPVIEW}/.well-known/did.json`)).json()
+  t.eq(doc.id, APPVIEW_DID, 'the AppView serves its did:web document over https')
+  t.ok(
+    doc.service?.some((s) => s.id === '#hearth_appview' && s.serviceEndpoint === APPVIEW),
+    'its #hearth_appview service is https://appview.hearth.test',
+    doc.service,
+  )
+})
+
+// --- accounts on Hearth's PDS and on the reference PDS ---
+const alice = agentOn(PDS)
+const bob = agentOn(PDS)
+const carol = agentOn(REF)
+const signedUp = await step('sign up', async () => {
+  await alice.createAccount({ handle: HANDLES.alice, email: 'alice@example.com', password: 'alice-pass' })
+  await bob.createAccount({ handle: HANDLES.bob, email: 'bob@example.com', password: 'bob-pass' })
+  await carol.createAccount({ handle: HANDLES.carol, email: 'carol@example.com', password: 'carol-pass' })
+  return true
+})
+t.ok(signedUp, 'alice and bob sign up at https://pds.hearth.test, carol at https://ref.hearth.test')
+if (!signedUp) {
+  t.finish()
+  process.exit()
+}
+const A = alice.session.did
+const B = bob.session.did
+const C = carol.session.did
+
+await step('PLC over https', async () => {
+  const doc = await (await fetch(`https://${HOSTS.plc}/${A}`)).json()
+  t.ok(
+    doc.service?.some((s) => s.id === '#atproto_pds' && s.serviceEndpoint === PDS),
+    "alice's did:plc (PLC directory behind TLS) names https://pds.hearth.test",
+    doc,
+  )
+  const res = await fetch(`https://${HANDLES.alice}/.well-known/atproto-did`)
+  t.eq((await res.text()).trim(), A, "alice's handle host answers her DID over https")
+})
+
+// --- a post with an image, follows ---
+const post = await step('post with an image', async () => {
+  const up = await alice.uploadBlob(PNG, { encoding: 'image/png' })
+  return alice.post({
+    text: 'Assembly on Thursday, bring a friend',
+    embed: { $type: 'app.bsky.embed.images', images: [{ image: up.data.blob, alt: 'flyer' }] },
+    createdAt: new Date().toISOString(),
+  })
+})
+const carolPost = await step('post on the reference PDS', () =>
+  carol.post({ text: 'Greetings from the reference PDS', createdAt: new Date().toISOString() }),
+)
+await step('follows', async () => {
+  await bob.follow(A)
+  await bob.follow(C)
+})
+
+// --- reads through the AppView (PDS proxy -> https://appview.hearth.test) ---
+let timeline
+await eventually(
+  "bob's timeline (through the AppView) has alice's post with its image",
+  async () => (timeline = await bob.getTimeline({ limit: 30 })),
+  (r) => r.data.feed.some((f) => f.post.uri === post?.uri && f.post.embed?.images?.length === 1),
+)
+const thumb = timeline?.data.feed.find((f) => f.post.uri === post?.uri)?.post.embed?.images?.[0]?.thumb
+await step('image through the AppView', async () => {
+  t.ok(thumb?.startsWith(`${APPVIEW}/img/`), 'the image link is on https://appview.hearth.test', thumb)
+  const res = await fetch(thumb)
+  t.ok(res.ok && Buffer.from(await res.arrayBuffer()).equals(PNG), 'the image link serves the uploaded bytes (redirected to the PDS over https)', res.status)
+})
+await eventually(
+  "the AppView indexed the reference PDS over wss: carol's post is in bob's timeline",
+  () => bob.getTimeline({ limit: 30 }),
+  (r) => r.data.feed.some((f) => f.post.uri === carolPost?.uri),
+)
+await eventually(
+  "alice's profile counts bob's follow and shows her verified handle",
+  () => bob.getProfile({ actor: A }),
+  (r) => r.data.followersCount === 1 && r.data.handle === HANDLES.alice,
+)
+await eventually(
+  "carol's author feed through the AppView",
+  () => bob.getAuthorFeed({ actor: C }),
+  (r) => r.data.feed.some((f) => f.post.uri === carolPost?.uri),
+)
+
+// --- a space: through Hearth's PDS proxy and through the reference PDS's ---
+await step('spaces', async () => {
+  const created = await h(alice, 'space.create', undefined, { name: 'Tenants Union', joinPolicy: 'invite' })
+  const space = created.space.uri
+  t.ok(space.startsWith(`at://${APPVIEW_DID}/`), 'space created through the PDS proxy, under the AppView authority', space)
+  const inv = await h(alice, 'invite.create', undefined, { space })
+  t.ok(inv.link.startsWith(`${APPVIEW}/join/`), 'the invite link is on https://appview.hearth.test', inv.link)
+  const page = await fetch(inv.link)
+  t.eq(page.status, 200, 'the invite page is served over https')
+  const bobJoin = await h(bob, 'invite.accept', undefined, { token: inv.token })
+  t.eq(bobJoin.space.viewer.role, 'member', 'bob joins through Hearth PDS')
+  const carolJoin = await h(carol, 'invite.accept', undefined, { token: inv.token })
+  t.eq(carolJoin.space.viewer.role, 'member', 'carol joins through the reference PDS')
+  const discussion = created.channels.find((c) => c.kind === 'discussion').uri
+  const said = await h(carol, 'post.create', undefined, { channel: discussion, text: 'Meeting notes to follow' })
+  const feed = await h(bob, 'feed.getChannel', { channel: discussion })
+  t.ok(feed.posts.some((p) => p.uri === said.post.uri), "bob reads carol's space post")
+})
+
+// --- what the server did: followed both firehoses over wss, trusted the CA, no development mode ---
+// The log is colored even into a file; the colors go before matching.
+const log = readFileSync(process.env.PRODUCTION_HEARTH_LOG, 'utf8').replace(/\x1b\[[0-9;]*m/g, '')
+for (const host of [HOSTS.pds, HOSTS.ref]) {
+  t.ok(new RegExp(`subscribing to firehose host=wss://${host.replace(/\./g, '\\.')}`).test(log), `the AppView subscribed to wss://${host}`)
+}
+t.ok(!/firehose connection failed/.test(log), 'no firehose connection failed', log.match(/.*firehose connection failed.*/)?.[0])
+t.ok(!/UnknownIssuer|invalid peer certificate/i.test(log), 'no certificate was refused', log.match(/.*(UnknownIssuer|invalid peer certificate).*/i)?.[0])
+
+t.finish()
