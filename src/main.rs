@@ -1,5 +1,6 @@
 //! `hearth`: the PDS, the AppView, or both in one process.
 
+mod ops;
 mod serve;
 
 use anyhow::Context;
@@ -24,6 +25,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log format on stderr: `text` to read, `json` (one object per line) for a log pipeline.
+    #[arg(long, env = "HEARTH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -58,13 +68,16 @@ enum Command {
     },
 }
 
-fn init_tracing() {
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
 }
 
 /// Starts the in-process PLC directory for `hearth up` and returns its URL.
@@ -86,8 +99,8 @@ async fn local_plc(data_dir: &std::path::Path, port: u16) -> anyhow::Result<Stri
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    init_tracing();
     let cli = Cli::parse();
+    init_tracing(cli.log_format);
     let stop = serve::Stop::on_signals()?;
     match cli.command {
         Command::Pds(cfg) => Ok(hearth_pds::serve(cfg, stop.requested()).await?),
