@@ -4,15 +4,12 @@
 // follows, reads its timeline through the AppView, and joins a space; an account on the
 // reference PDS (https://ref.hearth.test) posts and joins too. Everything goes over https and
 // wss; the AppView learns every post from the firehoses, so reads poll until indexed.
-import { AtpAgent } from '@atproto/api'
-import { readdirSync, readFileSync, statSync } from 'node:fs'
-import { join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { readFileSync } from 'node:fs'
+import { agentOn } from './hearth-lexicons.mjs'
 import { Checks } from './check.mjs'
 import { HOSTS, HANDLES } from './production.mjs'
 
 const t = new Checks('production')
-const here = dirname(fileURLToPath(import.meta.url))
 const POLL_MS = Number(process.env.HEARTH_POLL_MS ?? 20000)
 const PDS = `https://${HOSTS.pds}`
 const REF = `https://${HOSTS.ref}`
@@ -26,27 +23,6 @@ const PNG = Buffer.from(
     '1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082',
   'hex',
 )
-
-/** The social.hearth lexicons, so the agents can call (and validate) the spaces methods. */
-function hearthLexicons() {
-  const out = []
-  const walk = (d) => {
-    for (const f of readdirSync(d)) {
-      const p = join(d, f)
-      if (statSync(p).isDirectory()) walk(p)
-      else if (f.endsWith('.json')) out.push(JSON.parse(readFileSync(p, 'utf8')))
-    }
-  }
-  walk(join(here, '..', '..', '..', 'lexicons'))
-  return out
-}
-const LEXICONS = hearthLexicons()
-
-function agentOn(url) {
-  const a = new AtpAgent({ service: url })
-  for (const doc of LEXICONS) a.lex.add(doc)
-  return a
-}
 
 /** A social.hearth call through the member's own PDS, to Hearth's AppView. */
 async function h(agent, nsid, params, data) {
