@@ -1,5 +1,8 @@
 //! `hearth`: the PDS, the AppView, or both in one process.
 
+mod admin;
+mod serve;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hearth_appview::config::AppviewConfig;
@@ -37,6 +40,10 @@ enum Command {
         pds: PdsConfig,
         #[command(flatten)]
         appview: AppviewConfig,
+        #[command(flatten)]
+        backup: hearth_ops::BackupConfig,
+        #[command(flatten)]
+        listen: serve::Listen,
     },
     /// Run everything for local use, with no internet: PDS, AppView, and (unless
     /// HEARTH_PLC_URL is set) a PLC directory, all on localhost. The AppView follows the PDS's
@@ -46,10 +53,16 @@ enum Command {
         pds: PdsConfig,
         #[command(flatten)]
         appview: AppviewConfig,
+        #[command(flatten)]
+        listen: serve::Listen,
         /// Port of the local PLC directory started when HEARTH_PLC_URL is unset.
         #[arg(long, env = "HEARTH_PLC_PORT", default_value_t = 2582)]
         plc_port: u16,
+        #[command(flatten)]
+        backup: hearth_ops::BackupConfig,
     },
+    /// Operate a Hearth server: accounts, invites, backups and restores, checks, figures.
+    Admin(admin::AdminArgs),
     /// Run a PLC directory alone, on 127.0.0.1 (for a private network or a test behind a TLS
     /// proxy; the public one is https://plc.directory): the one `hearth up` runs.
     Plc {
@@ -98,56 +111,48 @@ async fn local_plc(data_dir: &std::path::Path, port: u16) -> anyhow::Result<Stri
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_tracing();
-    match Cli::parse().command {
-        Command::Pds(cfg) => Ok(hearth_pds::serve(cfg).await?),
-        Command::Appview(cfg) => Ok(hearth_appview::serve(cfg).await?),
-        Command::Serve { pds, appview } => run_both(pds, appview).await,
+    let command = match Cli::parse().command {
+        Command::Admin(args) => return admin::run(args).await,
+        server => server,
+    };
+    // Servers stop gracefully on SIGTERM and SIGINT; `hearth admin` keeps the default handling.
+    let stop = serve::Stop::on_signals()?;
+    match command {
+        Command::Admin(_) => Ok(()),
+        Command::Pds(cfg) => {
+            let _lock = hearth_ops::lock::DataDirLock::acquire(&cfg.data_dir)?;
+            Ok(hearth_pds::serve(cfg, stop.requested()).await?)
+        }
+        Command::Appview(cfg) => Ok(hearth_appview::serve(cfg, stop.requested()).await?),
+        Command::Serve {
+            pds,
+            appview,
+            listen,
+            backup,
+        } => {
+            hearth_ops::backup::spawn_schedule(pds.data_dir.clone(), &backup);
+            serve::run(pds, appview, listen, stop).await
+        }
         Command::Plc { data_dir, port } => {
             let (listener, router) = plc_directory(&data_dir, port).await?;
-            Ok(axum::serve(listener, router).await?)
+            Ok(axum::serve(listener, router)
+                .with_graceful_shutdown(stop.requested())
+                .await?)
         }
         Command::Up {
             mut pds,
             mut appview,
+            listen,
             plc_port,
+            backup,
         } => {
+            hearth_ops::backup::spawn_schedule(pds.data_dir.clone(), &backup);
             pds.dev = true;
             appview.dev = true;
             if pds.plc_url.is_none() {
                 pds.plc_url = Some(local_plc(&pds.data_dir, plc_port).await?);
             }
-            run_both(pds, appview).await
+            serve::run(pds, appview, listen, stop).await
         }
-    }
-}
-
-/// Runs the PDS and the AppView in one process. They still talk only through the firehose and
-/// XRPC, as they would across machines.
-async fn run_both(mut pds: PdsConfig, mut appview: AppviewConfig) -> anyhow::Result<()> {
-    appview.plc_url = pds.plc_url.clone();
-    appview.data_dir = pds.data_dir.clone();
-    if appview.firehoses.is_empty() {
-        appview.firehoses = vec![if pds.is_local() {
-            format!("localhost:{}", pds.port)
-        } else {
-            pds.hostname.clone()
-        }];
-    }
-    if std::env::var_os("HEARTH_APPVIEW_URL").is_none() {
-        pds.appview_url = appview.public_url();
-        pds.appview_did = appview.service_did();
-    }
-    // Spaces exist only on a Hearth AppView: with app.bsky.* sent to Bluesky's, they still go
-    // to the one running here.
-    if pds.spaces_appview_url.is_none() {
-        pds.spaces_appview_url = Some(appview.public_url());
-        pds.spaces_appview_did
-            .get_or_insert_with(|| appview.service_did());
-    }
-    let appview_task = tokio::spawn(hearth_appview::serve(appview));
-    let pds_task = tokio::spawn(hearth_pds::serve(pds));
-    tokio::select! {
-        r = appview_task => r.context("AppView task")?.context("AppView"),
-        r = pds_task => r.context("PDS task")?.context("PDS"),
     }
 }

@@ -125,17 +125,45 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
     }))
 }
 
-/// Runs the AppView until the process is stopped.
-pub async fn serve(cfg: AppviewConfig) -> Result<(), StartError> {
+/// Runs the AppView until `shutdown` completes, then shuts it down ([`shut_down`]).
+pub async fn serve(
+    cfg: AppviewConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
     let listener = hearth_xrpc::server::bind(&cfg.bind, cfg.port).await?;
-    serve_on(build_state(cfg)?, listener).await
+    let state = build_state(cfg)?;
+    let served = serve_until(state.clone(), listener, shutdown).await;
+    shut_down(&state).await;
+    served
 }
 
 pub async fn serve_on(
     state: state::AppState,
     listener: tokio::net::TcpListener,
 ) -> Result<(), StartError> {
-    ingest::start(&state).map_err(StartError::Workers)?;
+    serve_until(state, listener, std::future::pending()).await
+}
+
+/// Runs the AppView on `listener` until `shutdown` completes and every request in flight has
+/// been answered.
+pub async fn serve_until(
+    state: state::AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let local = listener
+        .local_addr()
+        .map_err(hearth_xrpc::server::ServeError::Serve)?;
+    let app = start(&state)?;
+    tracing::info!(url = %state.public_url, did = %state.service_did, "AppView listening on {local}");
+    Ok(hearth_xrpc::server::serve_until(listener, app, shutdown).await?)
+}
+
+/// Starts ingest and the spaces' background work and returns the AppView's routes (its own and
+/// the spaces'), to serve on a listener of its own or beside the PDS's behind one
+/// (`hearth_xrpc::vhost`).
+pub fn start(state: &state::AppState) -> Result<axum::Router, StartError> {
+    ingest::start(state).map_err(StartError::Workers)?;
     hearth_spaces::start(&state.spaces)?;
     // Members' handles, names and avatars come from this AppView's public index.
     state
@@ -144,15 +172,24 @@ pub async fn serve_on(
             readers: state.db.readers.clone(),
             public_url: state.public_url.clone(),
         }));
-    let local = listener
-        .local_addr()
-        .map_err(hearth_xrpc::server::ServeError::Serve)?;
-    tracing::info!(url = %state.public_url, did = %state.service_did, "AppView listening on {local}");
-    let app = xrpc::router(state.clone()).merge(hearth_spaces::router(
+    Ok(xrpc::router(state.clone()).merge(hearth_spaces::router(
         state.spaces.clone(),
         state.auth.clone(),
-    ));
-    Ok(hearth_xrpc::server::serve(listener, app).await?)
+    )))
+}
+
+/// Winds the AppView down once it stopped taking requests: waits for the index and spaces
+/// writes still queued and checkpoints both databases. Ingest needs nothing more: the next
+/// start resumes each firehose from its stored cursor, as it does after a crash.
+pub async fn shut_down(state: &state::AppState) {
+    for (name, result) in [
+        ("index", state.db.flush_and_checkpoint().await),
+        ("spaces", state.spaces.db.flush_and_checkpoint().await),
+    ] {
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "AppView {name} database: final checkpoint failed");
+        }
+    }
 }
 
 #[cfg(test)]

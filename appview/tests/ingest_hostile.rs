@@ -34,7 +34,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hearth_appview::config::{AppviewConfig, Scope};
 use hearth_appview::state::AppState;
-use hearth_testkit::{PlcIdentity, TestPlc};
+use hearth_testkit::{Cases, PlcIdentity, TestPlc};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::Path;
@@ -639,6 +639,67 @@ fn stat(counter: &std::sync::atomic::AtomicU64) -> u64 {
     counter.load(Ordering::Relaxed)
 }
 
+/// What a refused case sends.
+enum Input<'a> {
+    /// An event, under the next sequence number of `host`.
+    Event(&'a FakePds, Event),
+    /// Bytes sent as a frame by `host`.
+    Raw(&'a FakePds, Vec<u8>),
+}
+
+/// An input the consumer must drop and count under `reason`.
+struct Refusal<'a> {
+    what: &'static str,
+    reason: &'static str,
+    input: Input<'a>,
+}
+
+impl<'a> Refusal<'a> {
+    fn event(what: &'static str, reason: &'static str, host: &'a FakePds, event: Event) -> Self {
+        Refusal {
+            what,
+            reason,
+            input: Input::Event(host, event),
+        }
+    }
+
+    fn raw(what: &'static str, reason: &'static str, host: &'a FakePds, bytes: Vec<u8>) -> Self {
+        Refusal {
+            what,
+            reason,
+            input: Input::Raw(host, bytes),
+        }
+    }
+}
+
+/// Sends each input in turn and waits until it is counted under its reason (`counted` holds
+/// each reason's count so far, and is brought up to date).
+async fn assert_dropped(
+    cases: &Cases,
+    av: &Appview,
+    counted: &mut HashMap<String, u64>,
+    table: Vec<Refusal<'_>>,
+) {
+    for Refusal {
+        what,
+        reason,
+        input,
+    } in table
+    {
+        cases.case(what);
+        match input {
+            Input::Event(host, event) => {
+                host.emit(event);
+            }
+            Input::Raw(host, bytes) => host.emit_raw(bytes),
+        }
+        let n = counted.entry(reason.to_owned()).or_insert(0);
+        *n += 1;
+        eprintln!("    waiting for {what} to be dropped as {reason}");
+        av.wait_dropped(reason, *n).await;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The firehose scenario
 // ---------------------------------------------------------------------------------------------
@@ -650,6 +711,8 @@ fn hostile_firehose_is_dropped_counted_and_survived() {
 }
 
 async fn hostile_firehose() {
+    let cases = Cases::new("appview_hostile firehose");
+    let mut counted: HashMap<String, u64> = HashMap::new();
     let dir = tempfile::tempdir().expect("tempdir");
     let directory = TestPlc::spawn().expect("PLC directory");
     let plc = directory.url();
@@ -729,17 +792,14 @@ async fn hostile_firehose() {
     .await;
     assert_eq!(av.dropped().await, HashMap::new(), "nothing dropped so far");
 
-    // --- a commit signed by the wrong key ---
+    // --- commits of Bob's that are refused ---
     let evil_rkey = bob.rkey();
     let forged = bob.build(
         vec![create(POST, &evil_rkey, post("not bob"))],
         &mallory,
         None,
     );
-    pds.emit(Event::Commit(Box::new(bob.event(&forged))));
-    av.wait_dropped("bad_signature", 1).await;
-
-    // --- ops that do not invert to prevData: one of two creates left out ---
+    // Ops that do not invert to prevData: one of two creates left out.
     let (b2, b3) = (bob.rkey(), bob.rkey());
     let partial = bob.build(
         vec![
@@ -749,28 +809,16 @@ async fn hostile_firehose() {
         &bob.id.key,
         None,
     );
-    let mut ev = bob.event(&partial);
-    ev.ops.truncate(1);
-    pds.emit(Event::Commit(Box::new(ev)));
-    av.wait_dropped("inversion_mismatch", 1).await;
-
-    // --- ops naming a record the commit does not hold ---
+    let mut partial = bob.event(&partial);
+    partial.ops.truncate(1);
     let b3b = bob.rkey();
     let lying = bob.build(vec![create(POST, &b3b, post("three b"))], &bob.id.key, None);
-    let mut ev = bob.event(&lying);
-    ev.ops[0].cid = Some(record(post("something else")).0);
-    pds.emit(Event::Commit(Box::new(ev)));
-    av.wait_dropped("missing_block", 1).await;
-
-    // --- a commit whose `commit` field is not the commit its blocks carry ---
+    let mut lying = bob.event(&lying);
+    lying.ops[0].cid = Some(record(post("something else")).0);
     let b3c = bob.rkey();
     let swapped = bob.build(vec![create(POST, &b3c, post("three c"))], &bob.id.key, None);
-    let mut ev = bob.event(&swapped);
-    ev.commit = record(post("not a commit")).0;
-    pds.emit(Event::Commit(Box::new(ev)));
-    av.wait_dropped("commit_mismatch", 1).await;
-
-    // --- a rev a day in the future ---
+    let mut swapped = bob.event(&swapped);
+    swapped.commit = record(post("not a commit")).0;
     let future = Tid::from_parts(
         (std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -785,8 +833,45 @@ async fn hostile_firehose() {
         &bob.id.key,
         Some(future.to_string()),
     );
-    pds.emit(Event::Commit(Box::new(bob.event(&ahead))));
-    av.wait_dropped("future_rev", 1).await;
+    let commit = |c| Event::Commit(Box::new(c));
+    assert_dropped(
+        &cases,
+        &av,
+        &mut counted,
+        vec![
+            Refusal::event(
+                "a commit signed by the wrong key",
+                "bad_signature",
+                &pds,
+                commit(bob.event(&forged)),
+            ),
+            Refusal::event(
+                "ops that do not invert to prevData",
+                "inversion_mismatch",
+                &pds,
+                commit(partial),
+            ),
+            Refusal::event(
+                "an op naming a record the commit does not hold",
+                "missing_block",
+                &pds,
+                commit(lying),
+            ),
+            Refusal::event(
+                "a `commit` field that is not the commit the blocks carry",
+                "commit_mismatch",
+                &pds,
+                commit(swapped),
+            ),
+            Refusal::event(
+                "a rev a day in the future",
+                "future_rev",
+                &pds,
+                commit(bob.event(&ahead)),
+            ),
+        ],
+    )
+    .await;
 
     // --- and Bob's genuine next commit still applies ---
     let b4 = bob.rkey();
@@ -822,48 +907,101 @@ async fn hostile_firehose() {
     )
     .await;
 
-    // --- malformed frames ---
-    pds.emit_raw(vec![0xff, 0x00, 0x13, 0x37, 0xde, 0xad]);
+    // --- malformed and unwelcome frames, and an oversized record block ---
     let valid = firehose::encode_event(&b4_event).expect("encode");
-    pds.emit_raw(valid[..valid.len() / 2].to_vec());
-    let mut unknown = cbor::to_vec(&json!({ "op": 1, "t": "#future" })).expect("header");
-    unknown.extend(cbor::to_vec(&json!({ "seq": 999_999, "whatever": true })).expect("body"));
-    pds.emit_raw(unknown);
-    let mut wrong_body = cbor::to_vec(&json!({ "op": 1, "t": "#commit" })).expect("header");
-    wrong_body.extend(cbor::to_vec(&json!({ "seq": "seven", "repo": 12 })).expect("body"));
-    pds.emit_raw(wrong_body);
-    let mut bad_op = cbor::to_vec(&json!({ "op": 7 })).expect("header");
-    bad_op.extend(cbor::to_vec(&json!({})).expect("body"));
-    pds.emit_raw(bad_op);
-    // A frame over the decoder's 5 MB ceiling: dropped, without losing the connection.
+    let frame = |header: Value, body: Value| {
+        let mut f = cbor::to_vec(&header).expect("header");
+        f.extend(cbor::to_vec(&body).expect("body"));
+        f
+    };
+    // Over the decoder's 5 MB ceiling: a byte string header claiming 6,000,000 bytes.
     let mut huge = cbor::to_vec(&json!({ "op": 1, "t": "#commit" })).expect("header");
     huge.extend(vec![0x5a, 0x00, 0x5b, 0x8d, 0x80]);
     huge.extend(vec![0u8; 6_000_000]);
-    pds.emit_raw(huge);
-    // A replayed frame (old sequence number) and a replayed commit under a new one.
-    pds.emit_raw(valid.clone());
-    pds.emit(b4_event.clone());
-    // A commit whose repo is not a DID.
     let Event::Commit(mut not_did) = b4_event.clone() else {
         unreachable!()
     };
     not_did.repo = "not a did".into();
-    pds.emit(Event::Commit(not_did));
-    av.wait_dropped("malformed_frame", 5).await;
-    av.wait_dropped("unknown_type", 1).await;
-    av.wait_dropped("stale_seq", 1).await;
-    av.wait_dropped("stale_rev", 1).await;
-    av.wait_dropped("bad_did", 1).await;
-
-    // --- an oversized record block ---
     let big = alice.rkey();
     let oversized = alice.build(
         vec![create(POST, &big, post(&"x".repeat(2_100_000)))],
         &alice.id.key,
         None,
     );
-    pds.emit(Event::Commit(Box::new(alice.event(&oversized))));
-    av.wait_dropped("too_large", 1).await;
+    assert_dropped(
+        &cases,
+        &av,
+        &mut counted,
+        vec![
+            Refusal::raw(
+                "bytes that are not CBOR",
+                "malformed_frame",
+                &pds,
+                vec![0xff, 0x00, 0x13, 0x37, 0xde, 0xad],
+            ),
+            Refusal::raw(
+                "half a frame",
+                "malformed_frame",
+                &pds,
+                valid[..valid.len() / 2].to_vec(),
+            ),
+            Refusal::raw(
+                "an event type this consumer does not know",
+                "unknown_type",
+                &pds,
+                frame(
+                    json!({ "op": 1, "t": "#future" }),
+                    json!({ "seq": 999_999, "whatever": true }),
+                ),
+            ),
+            Refusal::raw(
+                "a #commit body of the wrong shape",
+                "malformed_frame",
+                &pds,
+                frame(
+                    json!({ "op": 1, "t": "#commit" }),
+                    json!({ "seq": "seven", "repo": 12 }),
+                ),
+            ),
+            Refusal::raw(
+                "an unknown op",
+                "malformed_frame",
+                &pds,
+                frame(json!({ "op": 7 }), json!({})),
+            ),
+            Refusal::raw(
+                "a frame over the size ceiling (the connection is kept)",
+                "malformed_frame",
+                &pds,
+                huge,
+            ),
+            Refusal::raw(
+                "a replayed frame (an old sequence number)",
+                "stale_seq",
+                &pds,
+                valid.clone(),
+            ),
+            Refusal::event(
+                "a replayed commit under a new sequence number",
+                "stale_rev",
+                &pds,
+                b4_event.clone(),
+            ),
+            Refusal::event(
+                "a commit whose repo is not a DID",
+                "bad_did",
+                &pds,
+                Event::Commit(not_did),
+            ),
+            Refusal::event(
+                "a record block over the size limit",
+                "too_large",
+                &pds,
+                commit(alice.event(&oversized)),
+            ),
+        ],
+    )
+    .await;
     let a2 = alice.rkey();
     pds.emit(alice.commit(vec![create(POST, &a2, post("alice after the noise"))]));
     let a2_uri = alice.uri(POST, &a2);
@@ -943,13 +1081,6 @@ async fn hostile_firehose() {
 
     // --- another host speaks for accounts it does not host: refused ---
     let resyncs_before = stat(&av.state.stats.resyncs);
-    evil.emit(Event::Account(AccountEvent {
-        seq: 0,
-        did: alice.did.clone(),
-        time: now_iso(),
-        active: false,
-        status: Some("deleted".into()),
-    }));
     let a5 = alice.rkey();
     let stolen = alice.build(
         vec![create(POST, &a5, post("alice, relayed"))],
@@ -958,26 +1089,70 @@ async fn hostile_firehose() {
     );
     let mut ev = Box::new(alice.event(&stolen));
     ev.since = Some("2222222222222".into());
-    evil.emit(Event::Commit(ev.clone()));
-    evil.emit(Event::Identity(Identity {
-        seq: 0,
-        did: alice.did.clone(),
-        time: now_iso(),
-        handle: Some("mallory.test".into()),
-    }));
-    evil.emit(Event::Sync(atproto::firehose::Sync {
-        seq: 0,
-        did: bob.did.clone(),
-        blocks: vec![],
-        rev: "7777777777777".into(),
-        time: now_iso(),
-    }));
-    av.wait_dropped("wrong_host", 4).await;
+    assert_dropped(
+        &cases,
+        &av,
+        &mut counted,
+        vec![
+            Refusal::event(
+                "another host deletes an account",
+                "wrong_host",
+                &evil,
+                Event::Account(AccountEvent {
+                    seq: 0,
+                    did: alice.did.clone(),
+                    time: now_iso(),
+                    active: false,
+                    status: Some("deleted".into()),
+                }),
+            ),
+            Refusal::event(
+                "another host relays a genuine commit",
+                "wrong_host",
+                &evil,
+                Event::Commit(ev.clone()),
+            ),
+            Refusal::event(
+                "another host changes a handle",
+                "wrong_host",
+                &evil,
+                Event::Identity(Identity {
+                    seq: 0,
+                    did: alice.did.clone(),
+                    time: now_iso(),
+                    handle: Some("mallory.test".into()),
+                }),
+            ),
+            Refusal::event(
+                "another host sends a #sync",
+                "wrong_host",
+                &evil,
+                Event::Sync(atproto::firehose::Sync {
+                    seq: 0,
+                    did: bob.did.clone(),
+                    blocks: vec![],
+                    rev: "7777777777777".into(),
+                    time: now_iso(),
+                }),
+            ),
+        ],
+    )
+    .await;
     // A genuine commit of one account relabelled as another's, with a `since` that breaks the
     // chain: refused on its signature, not answered with a resync.
     ev.repo = bob.did.clone();
-    pds.emit(Event::Commit(ev));
-    av.wait_dropped("bad_signature", 2).await;
+    assert_dropped(
+        &cases,
+        &av,
+        &mut counted,
+        vec![Refusal::event(
+            "a commit relabelled as another account's",
+            "bad_signature",
+            &pds,
+            Event::Commit(ev),
+        )],
+    )
+    .await;
     assert_eq!(
         stat(&av.state.stats.resyncs),
         resyncs_before,
@@ -1006,8 +1181,18 @@ async fn hostile_firehose() {
     let (status, body) = av.profile(&dave.did).await;
     assert_eq!(status, 400, "deleted profile: {body}");
     let d2 = dave.rkey();
-    pds.emit(dave.commit(vec![create(POST, &d2, post("from beyond"))]));
-    av.wait_dropped("inactive_account", 1).await;
+    assert_dropped(
+        &cases,
+        &av,
+        &mut counted,
+        vec![Refusal::event(
+            "a commit of a deleted account",
+            "inactive_account",
+            &pds,
+            dave.commit(vec![create(POST, &d2, post("from beyond"))]),
+        )],
+    )
+    .await;
     assert!(av.posts(&[&dave.uri(POST, &d2)]).await.is_empty());
 
     // --- an identity event: the new handle is picked up ---
@@ -1114,6 +1299,7 @@ fn bad_service_tokens_are_refused() {
 }
 
 async fn bad_tokens() {
+    let cases = Cases::new("appview_hostile service tokens");
     let dir = tempfile::tempdir().expect("tempdir");
     let directory = TestPlc::spawn().expect("PLC directory");
     let plc = directory.url();
@@ -1190,7 +1376,8 @@ async fn bad_tokens() {
         b64(json!({ "alg": "none", "typ": "JWT" })),
         b64(json!({ "iss": alice.did, "aud": aud, "exp": now + 60, "iat": now, "lxm": TIMELINE }))
     );
-    let cases: Vec<(&str, Option<String>, &str)> = vec![
+    // Each refused with 401 and its error name.
+    let refused: Vec<(&str, Option<String>, &str)> = vec![
         ("no token", None, "AuthMissing"),
         (
             "not a bearer token",
@@ -1258,7 +1445,8 @@ async fn bad_tokens() {
         ),
         ("an unsigned token (alg none)", bearer(alg_none), "BadJwt"),
     ];
-    for (what, token, want) in cases {
+    for (what, token, want) in refused {
+        cases.case(what);
         let (status, body) = call(TIMELINE, token).await;
         assert_eq!(
             (status, body["error"].as_str()),

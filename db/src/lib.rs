@@ -9,11 +9,13 @@ mod checkpoint;
 pub mod files;
 mod migrations;
 mod pool;
+mod snapshot;
 mod writer;
 
 pub use checkpoint::spawn_checkpointer;
 pub use migrations::migrate;
 pub use pool::Readers;
+pub use snapshot::{integrity_check, snapshot, table_counts};
 pub use writer::{WriteTxn, Writer};
 
 use rusqlite::Connection;
@@ -94,6 +96,7 @@ impl From<usize> for Connections {
 pub struct Db<S> {
     pub readers: Readers,
     pub writer: Writer<S>,
+    path: std::sync::Arc<Path>,
 }
 
 impl<S> Clone for Db<S> {
@@ -101,6 +104,7 @@ impl<S> Clone for Db<S> {
         Db {
             readers: self.readers.clone(),
             writer: self.writer.clone(),
+            path: self.path.clone(),
         }
     }
 }
@@ -121,6 +125,108 @@ impl<S: Clone + Send + 'static> Db<S> {
         let state = init(&conn)?;
         let writer = Writer::start(conn, state)?;
         let readers = Readers::open(path, connections.readers, connections.reader_cache_kib)?;
-        Ok(Db { readers, writer })
+        Ok(Db {
+            readers,
+            writer,
+            path: path.into(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Proves the database takes writes: a transaction on the writer that rewrites the schema
+    /// version with its own value, so a full disk, a read-only file system or a stopped writer
+    /// all fail it, and nothing changes.
+    pub async fn check_writable(&self) -> Result<(), DbError> {
+        self.writer
+            .run(|txn| {
+                let version: i64 = txn
+                    .conn
+                    .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                txn.conn
+                    .execute_batch(&format!("PRAGMA user_version = {version}"))?;
+                Ok::<_, DbError>(())
+            })
+            .await
+    }
+
+    /// For shutdown: waits for every job queued on the writer so far to be committed, then
+    /// copies the write-ahead log into the database file and truncates it, so the file alone
+    /// is the whole database (for a copy, or the next start).
+    pub async fn flush_and_checkpoint(&self) -> Result<(), DbError> {
+        self.writer.flush().await?;
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || checkpoint::truncate(&path))
+            .await
+            .map_err(|e| DbError::Task(e.to_string()))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHEMA: &[&str] = &["CREATE TABLE t (v INTEGER NOT NULL);"];
+
+    fn open_db(dir: &Path) -> Db<()> {
+        Db::open(&dir.join("t.sqlite"), SCHEMA, 1, |_| Ok(())).expect("open")
+    }
+
+    fn version(path: &Path) -> i64 {
+        open(path)
+            .expect("open")
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version")
+    }
+
+    #[tokio::test]
+    async fn a_writable_database_passes_and_is_left_unchanged() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = open_db(dir.path());
+        let before = version(db.path());
+        db.check_writable().await.expect("writable");
+        assert_eq!(version(db.path()), before);
+        assert_eq!(before, SCHEMA.len() as i64);
+    }
+
+    #[tokio::test]
+    async fn a_locked_database_fails_the_check() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = open_db(dir.path());
+        // Another process holding the write lock past the busy timeout.
+        let other = open(db.path()).expect("open");
+        other.execute_batch("BEGIN IMMEDIATE").expect("lock");
+        assert!(db.check_writable().await.is_err());
+        other.execute_batch("ROLLBACK").expect("unlock");
+        db.check_writable().await.expect("writable again");
+    }
+
+    #[tokio::test]
+    async fn flush_and_checkpoint_leaves_everything_in_the_database_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = open_db(dir.path());
+        for v in 0..100 {
+            db.writer.submit(
+                move |txn| {
+                    txn.conn.execute("INSERT INTO t (v) VALUES (?1)", [v])?;
+                    Ok::<_, DbError>(())
+                },
+                |r| r.expect("insert"),
+            );
+        }
+        db.flush_and_checkpoint().await.expect("flush");
+        let wal = dir.path().join("t.sqlite-wal");
+        assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0);
+        // The file alone, copied without its log, holds every row queued before the flush.
+        let copy = dir.path().join("copy.sqlite");
+        std::fs::copy(db.path(), &copy).expect("copy");
+        let n: i64 = open(&copy)
+            .expect("open copy")
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(n, 100);
     }
 }

@@ -193,6 +193,12 @@ impl<S: Clone + Send + 'static> Writer<S> {
         }
     }
 
+    /// Returns once every job queued before the call has been committed (or has failed): the
+    /// writer runs jobs in the order they came.
+    pub async fn flush(&self) -> Result<(), DbError> {
+        self.run(|_| Ok::<_, DbError>(())).await
+    }
+
     /// How many jobs wait for the writer: a measure of backpressure.
     pub fn queued(&self) -> usize {
         self.tx.len()

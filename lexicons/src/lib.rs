@@ -6,7 +6,12 @@
 //! | [`catalog`] | the lexicon documents under `lexicons/social/`, embedded and parsed once |
 //! | [`nsid`] | the namespace, the record NSIDs, and the service id a Hearth AppView answers to |
 //! | [`reference`] | the rule for "this string points into a space" |
+//!
+//! It also holds [`bsky`], the `app.bsky.*` view types: the AppView renders them from its index
+//! and the PDS renders the same shapes for the user's writes the AppView has not seen yet, and
+//! the PDS may not depend on the AppView.
 
+pub mod bsky;
 pub mod catalog;
 pub mod nsid;
 pub mod reference;

@@ -21,6 +21,7 @@ pub mod xrpc;
 
 use atproto::identity::IdentityError;
 use config::PdsConfig;
+use std::time::Duration;
 
 /// Why the PDS could not start.
 #[derive(Debug, thiserror::Error)]
@@ -85,10 +86,21 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
     }))
 }
 
-/// Runs the PDS until the process is stopped.
-pub async fn serve(cfg: PdsConfig) -> Result<(), StartError> {
+/// Runs the PDS until `shutdown` completes, then shuts it down ([`shut_down`]).
+pub async fn serve(
+    cfg: PdsConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
     let listener = hearth_xrpc::server::bind(&cfg.bind, cfg.port).await?;
-    serve_on(build_state(cfg)?, listener).await
+    let state = build_state(cfg)?;
+    let closing = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.sequencer.close();
+    };
+    let served = serve_until(state.clone(), listener, shutdown).await;
+    shut_down(&state).await;
+    served
 }
 
 /// Runs the PDS on an already bound listener (tests bind port 0 and read the port back).
@@ -96,10 +108,45 @@ pub async fn serve_on(
     state: state::AppState,
     listener: tokio::net::TcpListener,
 ) -> Result<(), StartError> {
-    background::spawn_all(&state);
+    serve_until(state, listener, std::future::pending()).await
+}
+
+/// Runs the PDS on `listener` until `shutdown` completes and every request in flight has been
+/// answered.
+pub async fn serve_until(
+    state: state::AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
     let local = listener
         .local_addr()
         .map_err(hearth_xrpc::server::ServeError::Serve)?;
+    let app = start(&state);
     tracing::info!(url = %state.public_url, did = %state.service_did, "PDS listening on {local}");
-    Ok(hearth_xrpc::server::serve(listener, xrpc::router(state)).await?)
+    Ok(hearth_xrpc::server::serve_until(listener, app, shutdown).await?)
+}
+
+/// Starts the PDS's background work and returns its routes, to serve on a listener of its own
+/// or beside the AppView's behind one (`hearth_xrpc::vhost`).
+pub fn start(state: &state::AppState) -> axum::Router {
+    background::spawn_all(state);
+    xrpc::router(state.clone())
+}
+
+/// How long shutdown waits for firehose subscribers to take their close frame.
+const SUBSCRIBERS_GRACE: Duration = Duration::from_secs(2);
+
+/// Winds the PDS down once it stopped taking requests: ends every firehose subscription with a
+/// close frame (they reconnect with their cursor and miss nothing), waits for the writes still
+/// queued, and checkpoints the database. Problems are logged: the process is exiting anyway,
+/// and every acknowledged write is already durable.
+pub async fn shut_down(state: &state::AppState) {
+    state.sequencer.close();
+    let deadline = tokio::time::Instant::now() + SUBSCRIBERS_GRACE;
+    while state.sequencer.subscribers() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if let Err(e) = state.db.flush_and_checkpoint().await {
+        tracing::warn!(error = %e, "PDS database: final checkpoint failed");
+    }
 }

@@ -3,14 +3,24 @@
 //! The AppView says how far it has read the user's repository (`atproto-repo-rev`); for
 //! getTimeline, getAuthorFeed, getPostThread and getProfile the PDS adds the user's own newer
 //! posts and profile changes to its answer, as the reference PDS does.
+//!
+//! The views of the user's own posts are the AppView's types ([`hearth_lexicons::bsky`]); the
+//! AppView's answer they are added to is patched as the JSON it arrived as, since it may hold
+//! fields this PDS does not know.
 
 use crate::accounts::store;
 use crate::db::DbError;
 use crate::repo::store as repo_store;
 use atproto::data::{cbor, json as datajson};
 use atproto::syntax::{Datetime, Tid};
+use hearth_lexicons::bsky::{
+    EmbedView, ExternalView, FeedViewPost, ImagesView, MediaView, PostView, ProfileViewBasic,
+    RecordView, RecordViewRecord, RecordWithMediaView, TaggedRecordView, ThreadNode,
+    ThreadViewPost, ViewExternal, ViewImage,
+};
 use rusqlite::{Connection, params};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 
 pub const POST: &str = "app.bsky.feed.post";
@@ -221,6 +231,16 @@ fn string_field(record: &Value, key: &str) -> Option<Value> {
     record.get(key).filter(|v| v.is_string()).cloned()
 }
 
+fn string_of(record: &Value, key: &str) -> Option<String> {
+    record.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// A view as JSON, to go into the AppView's answer. The view types have string keys only, so
+/// this cannot fail; `None` would leave the view out rather than panic in a request.
+fn to_json(view: &impl Serialize) -> Option<Value> {
+    serde_json::to_value(view).ok()
+}
+
 impl Local {
     /// How long ago the oldest added write was made, in milliseconds.
     pub fn lag_ms(&self) -> Option<i64> {
@@ -241,22 +261,30 @@ impl Local {
         )
     }
 
-    fn image(&self, record: &Value, key: &str) -> Option<Value> {
-        blob_cid(&record[key]).map(|c| Value::String(self.image_url(c)))
+    fn image(&self, record: &Value, key: &str) -> Option<String> {
+        blob_cid(&record[key]).map(|c| self.image_url(c))
     }
 
     /// Brings a `profileViewBasic` (or a richer view) up to date with the profile record.
     fn apply_profile_basic(&self, view: &mut Value, record: &Value) {
         set(view, "displayName", string_field(record, "displayName"));
         set(view, "pronouns", string_field(record, "pronouns"));
-        set(view, "avatar", self.image(record, "avatar"));
+        set(
+            view,
+            "avatar",
+            self.image(record, "avatar").map(Value::String),
+        );
     }
 
     fn apply_profile_detailed(&self, view: &mut Value, record: &Value) {
         self.apply_profile_basic(view, record);
         set(view, "description", string_field(record, "description"));
         set(view, "website", string_field(record, "website"));
-        set(view, "banner", self.image(record, "banner"));
+        set(
+            view,
+            "banner",
+            self.image(record, "banner").map(Value::String),
+        );
         set(
             view,
             "pinnedPost",
@@ -268,12 +296,18 @@ impl Local {
     }
 
     /// The user as a `profileViewBasic`.
-    fn author(&self) -> Value {
-        let mut v = json!({ "did": self.did, "handle": self.handle });
-        if let Some(p) = &self.current_profile {
-            self.apply_profile_basic(&mut v, p);
+    fn author(&self) -> ProfileViewBasic {
+        let profile = self.current_profile.as_ref();
+        ProfileViewBasic {
+            did: self.did.clone(),
+            handle: self.handle.clone(),
+            display_name: profile.and_then(|p| string_of(p, "displayName")),
+            pronouns: profile.and_then(|p| string_of(p, "pronouns")),
+            avatar: profile.and_then(|p| self.image(p, "avatar")),
+            viewer: None,
+            labels: None,
+            created_at: None,
         }
-        v
     }
 
     /// Every record that local posts quote, for the caller to look up.
@@ -295,62 +329,66 @@ impl Local {
         out
     }
 
-    fn images_view(&self, embed: &Value) -> Option<Value> {
+    fn images_view(&self, embed: &Value) -> Option<ImagesView> {
         let images = embed["images"].as_array()?;
         let mut out = Vec::with_capacity(images.len());
         for img in images {
             let cid = blob_cid(&img["image"])?;
-            let mut v = json!({
-                "thumb": self.image_url(cid),
-                "fullsize": self.image_url(cid),
-                "alt": img["alt"].as_str().unwrap_or_default(),
+            out.push(ViewImage {
+                thumb: self.image_url(cid),
+                fullsize: self.image_url(cid),
+                alt: img["alt"].as_str().unwrap_or_default().to_owned(),
+                aspect_ratio: Some(img["aspectRatio"].clone()).filter(Value::is_object),
             });
-            if img["aspectRatio"].is_object() {
-                set(&mut v, "aspectRatio", Some(img["aspectRatio"].clone()));
-            }
-            out.push(v);
         }
-        Some(json!({ "$type": "app.bsky.embed.images#view", "images": out }))
+        Some(ImagesView { images: out })
     }
 
-    fn external_view(&self, embed: &Value) -> Option<Value> {
+    fn external_view(&self, embed: &Value) -> Option<ExternalView> {
         let ext = &embed["external"];
-        let mut v = json!({
-            "uri": ext["uri"].as_str()?,
-            "title": ext["title"].as_str().unwrap_or_default(),
-            "description": ext["description"].as_str().unwrap_or_default(),
-        });
-        if let Some(c) = blob_cid(&ext["thumb"]) {
-            set(&mut v, "thumb", Some(Value::String(self.image_url(c))));
-        }
-        Some(json!({ "$type": "app.bsky.embed.external#view", "external": v }))
+        Some(ExternalView {
+            external: ViewExternal {
+                uri: ext["uri"].as_str()?.to_owned(),
+                title: ext["title"].as_str().unwrap_or_default().to_owned(),
+                description: ext["description"].as_str().unwrap_or_default().to_owned(),
+                thumb: blob_cid(&ext["thumb"]).map(|c| self.image_url(c)),
+            },
+        })
     }
 
-    fn record_view(&self, strong_ref: &Value, quoted: &Quoted) -> Option<Value> {
+    /// What the AppView said of a quoted record, or that it is not found.
+    fn record_view(&self, strong_ref: &Value, quoted: &Quoted) -> Option<RecordView> {
         let uri = strong_ref["uri"].as_str()?;
-        let record = quoted.get(uri).cloned().unwrap_or_else(|| {
-            json!({ "$type": "app.bsky.embed.record#viewNotFound", "uri": uri, "notFound": true })
-        });
-        Some(json!({ "$type": "app.bsky.embed.record#view", "record": record }))
+        let record = match quoted.get(uri) {
+            Some(v) => RecordViewRecord::Fetched(v.clone()),
+            None => RecordViewRecord::NotFound {
+                uri: uri.to_owned(),
+                not_found: true,
+            },
+        };
+        Some(RecordView { record })
     }
 
     /// The view of a post's embed; `None` for kinds only the AppView can render (video).
-    fn embed_view(&self, embed: &Value, quoted: &Quoted) -> Option<Value> {
+    fn embed_view(&self, embed: &Value, quoted: &Quoted) -> Option<EmbedView> {
         match embed["$type"].as_str()? {
-            "app.bsky.embed.images" => self.images_view(embed),
-            "app.bsky.embed.external" => self.external_view(embed),
-            "app.bsky.embed.record" => self.record_view(&embed["record"], quoted),
+            "app.bsky.embed.images" => self.images_view(embed).map(EmbedView::Images),
+            "app.bsky.embed.external" => self.external_view(embed).map(EmbedView::External),
+            "app.bsky.embed.record" => self
+                .record_view(&embed["record"], quoted)
+                .map(EmbedView::Record),
             "app.bsky.embed.recordWithMedia" => {
                 let media = &embed["media"];
                 let media = match media["$type"].as_str()? {
-                    "app.bsky.embed.images" => self.images_view(media)?,
-                    "app.bsky.embed.external" => self.external_view(media)?,
+                    "app.bsky.embed.images" => MediaView::Images(self.images_view(media)?),
+                    "app.bsky.embed.external" => MediaView::External(self.external_view(media)?),
                     _ => return None,
                 };
-                Some(json!({
-                    "$type": "app.bsky.embed.recordWithMedia#view",
-                    "record": self.record_view(&embed["record"]["record"], quoted)?,
-                    "media": media,
+                Some(EmbedView::RecordWithMedia(RecordWithMediaView {
+                    record: TaggedRecordView::View(
+                        self.record_view(&embed["record"]["record"], quoted)?,
+                    ),
+                    media: Some(media),
                 }))
             }
             _ => None,
@@ -358,22 +396,33 @@ impl Local {
     }
 
     /// A `postView` of a local post. Counts are zero: nobody has seen it yet.
-    pub fn post_view(&self, rec: &LocalRecord, quoted: &Quoted) -> Value {
-        let mut v = json!({
-            "uri": rec.uri,
-            "cid": rec.cid,
-            "author": self.author(),
-            "record": rec.value,
-            "replyCount": 0,
-            "repostCount": 0,
-            "likeCount": 0,
-            "quoteCount": 0,
-            "indexedAt": rec.indexed_at,
-        });
-        if let Some(e) = self.embed_view(&rec.value["embed"], quoted) {
-            set(&mut v, "embed", Some(e));
+    pub fn post_view(&self, rec: &LocalRecord, quoted: &Quoted) -> PostView {
+        PostView {
+            uri: rec.uri.clone(),
+            cid: rec.cid.clone(),
+            author: self.author(),
+            record: rec.value.clone(),
+            embed: self.embed_view(&rec.value["embed"], quoted),
+            reply_count: Some(0),
+            repost_count: Some(0),
+            like_count: Some(0),
+            quote_count: Some(0),
+            bookmark_count: None,
+            indexed_at: rec.indexed_at.clone(),
+            viewer: None,
+            labels: None,
+            threadgate: None,
         }
-        v
+    }
+
+    /// A local post as a `threadViewPost` with no parent or replies yet, as JSON.
+    fn thread_view_post(&self, post: &LocalRecord, quoted: &Quoted) -> Option<Value> {
+        to_json(&ThreadNode::Post(Box::new(ThreadViewPost {
+            post: self.post_view(post, quoted),
+            parent: None,
+            replies: None,
+            thread_context: None,
+        })))
     }
 
     /// Rewrites the user's author views anywhere in `v` (posts, reposts, quotes) after a
@@ -427,7 +476,15 @@ impl Local {
             if present.contains(&post.uri) || post.indexed_at.as_str() <= last_time.as_str() {
                 continue;
             }
-            let item = json!({ "post": self.post_view(post, quoted) });
+            let Some(item) = to_json(&FeedViewPost {
+                post: self.post_view(post, quoted),
+                reply: None,
+                reason: None,
+                feed_context: None,
+                req_id: None,
+            }) else {
+                continue;
+            };
             let at = feed.iter().position(|f| {
                 f["post"]["indexedAt"].as_str().unwrap_or_default() < post.indexed_at.as_str()
             });
@@ -527,10 +584,9 @@ impl Local {
     /// Puts a reply under its parent, wherever the parent is among the thread's replies.
     fn insert_reply(&self, view: &mut Value, post: &LocalRecord, quoted: &Quoted) -> bool {
         if view["post"]["uri"].as_str() == post.reply_parent() {
-            let reply = json!({
-                "$type": "app.bsky.feed.defs#threadViewPost",
-                "post": self.post_view(post, quoted),
-            });
+            let Some(reply) = self.thread_view_post(post, quoted) else {
+                return false;
+            };
             if let Some(o) = view.as_object_mut() {
                 let replies = o
                     .entry("replies")
@@ -588,10 +644,7 @@ impl Local {
     pub fn thread_of_local(&self, uri: &str, quoted: &Quoted) -> Option<Value> {
         let uri = self.normalize_uri(uri)?;
         let post = self.posts.iter().find(|p| p.uri == uri)?;
-        let mut thread = json!({
-            "$type": "app.bsky.feed.defs#threadViewPost",
-            "post": self.post_view(post, quoted),
-        });
+        let mut thread = self.thread_view_post(post, quoted)?;
         self.add_replies(&mut thread, quoted);
         Some(thread)
     }

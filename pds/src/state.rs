@@ -1,5 +1,7 @@
 //! Shared state handed to every handler explicitly (no globals).
 
+use crate::accounts::service::Accounts;
+use crate::accounts::sessions::Sessions;
 use crate::blobs::BlobStore;
 use crate::clock::Clock;
 use crate::config::PdsConfig;
@@ -51,6 +53,33 @@ impl AppState {
             keys: self.keys.clone(),
             sequencer: self.sequencer.clone(),
             tids: self.tids.clone(),
+            clock: self.clock,
+        }
+    }
+
+    /// What the account flows need of the server.
+    pub fn accounts(&self) -> Accounts<'_> {
+        Accounts {
+            db: &self.db,
+            plc: &self.plc,
+            rotation_key: &self.secrets.plc_rotation_key,
+            public_url: &self.public_url,
+            handle_domains: &self.handle_domains,
+            invite_required: self.cfg.invite_required,
+            sequencer: &self.sequencer,
+            committer: self.committer(),
+            blobs: &self.blobs,
+            keys: &self.keys,
+            clock: self.clock,
+        }
+    }
+
+    /// What issuing and rotating session tokens needs of the server.
+    pub fn sessions(&self) -> Sessions<'_> {
+        Sessions {
+            writer: &self.db.writer,
+            jwt_key: &self.secrets.jwt_key,
+            service_did: &self.service_did,
             clock: self.clock,
         }
     }

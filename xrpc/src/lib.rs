@@ -9,6 +9,7 @@ mod extract;
 mod host;
 pub mod ratelimit;
 pub mod server;
+pub mod vhost;
 
 pub use error::{XrpcError, XrpcResult};
 pub use extract::{MAX_JSON_BYTES, XJson, XQuery, json_body, repeated};

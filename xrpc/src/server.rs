@@ -33,6 +33,17 @@ pub async fn bind(bind: &str, port: u16) -> Result<TcpListener, ServeError> {
 
 /// Serves `app` on `listener` until the process is stopped.
 pub async fn serve(listener: TcpListener, app: Router) -> Result<(), ServeError> {
+    serve_until(listener, app, std::future::pending()).await
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then stops accepting connections and
+/// returns once every request in flight has been answered (idle keep-alive connections are
+/// closed). Upgraded connections (WebSockets) are the service's to end.
+pub async fn serve_until(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     let app = app
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(XrpcError::internal("handler panicked"))
@@ -43,6 +54,7 @@ pub async fn serve(listener: TcpListener, app: Router) -> Result<(), ServeError>
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
+    .with_graceful_shutdown(shutdown)
     .await
     .map_err(ServeError::Serve)
 }

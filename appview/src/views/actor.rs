@@ -1,12 +1,12 @@
 //! Profile views (`app.bsky.actor.defs#profileViewBasic`, `#profileView`,
 //! `#profileViewDetailed`) with the viewer's relationship.
 
-use super::types::{
-    ActorViewerState, BlockedAuthor, KnownFollowers, ProfileAssociated, ProfileViewBasic,
+use super::{Hydrator, ViewResult, record_json};
+use hearth_lexicons::bsky::{
+    ActorViewerState, BlockedAuthor, KnownFollowers, ProfileAssociated, ProfileView,
+    ProfileViewBasic, ProfileViewDetailed, no_labels,
 };
-use super::{Hydrator, ViewResult, record_json, to_json};
 use rusqlite::OptionalExtension;
-use serde_json::{Value, json};
 
 /// What the index holds about an account, for rendering.
 #[derive(Debug, Clone)]
@@ -302,7 +302,7 @@ impl<'c> Hydrator<'c> {
     }
 
     /// `#profileView`s of the accounts that may be shown, in order; the rest are left out.
-    pub fn profiles_shown(&mut self, ids: &[i64]) -> ViewResult<Vec<Value>> {
+    pub fn profiles_shown(&mut self, ids: &[i64]) -> ViewResult<Vec<ProfileView>> {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if self.shown(*id)?
@@ -373,6 +373,7 @@ impl<'c> Hydrator<'c> {
             blocking: r.blocking,
             following: r.following.filter(|_| !hide),
             followed_by: r.followed_by.filter(|_| !hide),
+            known_followers: None,
         }))
     }
 
@@ -391,32 +392,31 @@ impl<'c> Hydrator<'c> {
             avatar: a.avatar.as_ref().map(|c| self.image("avatar", &a.did, c)),
             did: a.did,
             display_name: a.display_name,
+            pronouns: None,
             viewer,
-            labels: Vec::new(),
+            labels: no_labels(),
             created_at: a.created_at,
         }))
     }
 
     /// `#profileView`.
-    pub fn profile(&mut self, id: i64) -> ViewResult<Option<Value>> {
-        let Some(mut v) = self.profile_basic(id)?.map(|p| to_json(&p)) else {
+    pub fn profile(&mut self, id: i64) -> ViewResult<Option<ProfileView>> {
+        let Some(basic) = self.profile_basic(id)? else {
             return Ok(None);
         };
         let Some(a) = self.actor(id)? else {
             return Ok(None);
         };
-        if let Some(o) = v.as_object_mut() {
-            if let Some(d) = a.description {
-                o.insert("description".into(), json!(d));
-            }
-            o.insert("indexedAt".into(), json!(a.indexed_at));
-        }
-        Ok(Some(v))
+        Ok(Some(ProfileView::from_basic(
+            basic,
+            a.description,
+            Some(a.indexed_at),
+        )))
     }
 
     /// `#profileViewDetailed`, with counts.
-    pub fn profile_detailed(&mut self, id: i64) -> ViewResult<Option<Value>> {
-        let Some(mut v) = self.profile(id)? else {
+    pub fn profile_detailed(&mut self, id: i64) -> ViewResult<Option<ProfileViewDetailed>> {
+        let Some(p) = self.profile(id)? else {
             return Ok(None);
         };
         let Some(a) = self.actor(id)? else {
@@ -428,26 +428,35 @@ impl<'c> Hydrator<'c> {
             .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?
             .unwrap_or((0, 0, 0));
-        if let Some(o) = v.as_object_mut() {
-            o.insert("followersCount".into(), json!(counts.0));
-            o.insert("followsCount".into(), json!(counts.1));
-            o.insert("postsCount".into(), json!(counts.2));
-            if let Some(b) = &a.banner {
-                o.insert("banner".into(), json!(self.image("banner", &a.did, b)));
-            }
-            if let Some(rec) = a.profile_record.as_deref().map(record_json)
-                && let Some(p) = rec.get("pinnedPost")
-            {
-                o.insert("pinnedPost".into(), p.clone());
-            }
-            o.insert("associated".into(), to_json(&self.associated(id)?));
-        }
+        let pinned_post = a
+            .profile_record
+            .as_deref()
+            .map(record_json)
+            .and_then(|mut rec| rec.get_mut("pinnedPost").map(serde_json::Value::take));
+        let mut viewer = p.viewer;
         if let Some(known) = self.known_followers(id)?
-            && let Some(viewer) = v.get_mut("viewer").and_then(Value::as_object_mut)
+            && let Some(v) = viewer.as_mut()
         {
-            viewer.insert("knownFollowers".into(), to_json(&known));
+            v.known_followers = Some(known);
         }
-        Ok(Some(v))
+        Ok(Some(ProfileViewDetailed {
+            banner: a.banner.as_ref().map(|b| self.image("banner", &a.did, b)),
+            did: p.did,
+            handle: p.handle,
+            display_name: p.display_name,
+            pronouns: p.pronouns,
+            description: p.description,
+            avatar: p.avatar,
+            followers_count: Some(counts.0),
+            follows_count: Some(counts.1),
+            posts_count: Some(counts.2),
+            associated: Some(self.associated(id)?),
+            indexed_at: p.indexed_at,
+            created_at: p.created_at,
+            viewer,
+            labels: p.labels,
+            pinned_post,
+        }))
     }
 
     /// `#profileAssociated`: what the account has created.

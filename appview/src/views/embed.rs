@@ -1,14 +1,15 @@
 //! Embed views: images, external links, video, quoted records, and records with media.
 
-use super::types::{
-    EmbedView, ExternalView, ImagesView, MediaView, RecordView, RecordViewRecord,
-    RecordWithMediaView, TaggedRecordView, VideoView, ViewExternal, ViewImage, ViewRecord,
-};
-use super::{Hydrator, ViewResult, obj, record_json};
+use super::{Hydrator, ViewResult, record_json};
 use crate::index::values::{at, blob_cid_at, str_at, type_of, uri_did};
 use atproto::data::Ipld;
+use hearth_lexicons::bsky::{
+    EmbedView, ExternalView, GeneratorView, GeneratorViewerState, ImagesView, LabelerServiceView,
+    MediaView, RecordView, RecordViewRecord, RecordWithMediaView, TaggedRecordView, VideoView,
+    ViewExternal, ViewImage, ViewRecord, no_labels,
+};
 use rusqlite::OptionalExtension;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 struct GeneratorRow {
     cid: String,
@@ -121,13 +122,13 @@ impl<'c> Hydrator<'c> {
         };
         if uri.contains("/app.bsky.feed.generator/") {
             return Ok(match self.generator_view(uri)? {
-                Some(g) => RecordViewRecord::Generator(g),
+                Some(g) => RecordViewRecord::Generator(Box::new(g)),
                 None => not_found(),
             });
         }
         if uri.contains("/app.bsky.graph.list/") {
             return Ok(match self.list_view(uri)? {
-                Some(l) => RecordViewRecord::List(l),
+                Some(l) => RecordViewRecord::List(Box::new(l)),
                 None => not_found(),
             });
         }
@@ -136,7 +137,10 @@ impl<'c> Hydrator<'c> {
                 Some(id) => self.labeler_view(id, false)?,
                 None => None,
             };
-            return Ok(labeler.map_or_else(not_found, RecordViewRecord::Labeler));
+            return Ok(match labeler {
+                Some(LabelerServiceView::View(v)) => RecordViewRecord::Labeler(v),
+                _ => not_found(),
+            });
         }
         if !uri.contains("/app.bsky.feed.post/") {
             return Ok(not_found());
@@ -178,18 +182,18 @@ impl<'c> Hydrator<'c> {
             cid: row.cid,
             author,
             value: record_json(&row.record),
-            labels: Vec::new(),
-            reply_count: counts.0,
-            repost_count: counts.1,
-            like_count: counts.2,
-            quote_count: counts.3,
+            labels: no_labels(),
+            reply_count: Some(counts.0),
+            repost_count: Some(counts.1),
+            like_count: Some(counts.2),
+            quote_count: Some(counts.3),
             embeds,
             indexed_at: row.indexed_at,
         })))
     }
 
     /// `app.bsky.feed.defs#generatorView`.
-    pub fn generator_view(&mut self, uri: &str) -> ViewResult<Option<Value>> {
+    pub fn generator_view(&mut self, uri: &str) -> ViewResult<Option<GeneratorView>> {
         let row = self
             .conn
             .prepare_cached(
@@ -224,7 +228,6 @@ impl<'c> Hydrator<'c> {
         let Some(creator) = self.profile(author)? else {
             return Ok(None);
         };
-        let creator_did = creator["did"].as_str().unwrap_or_default().to_owned();
         let likes: i64 = self
             .conn
             .prepare_cached("SELECT likes FROM post_agg WHERE post_uri = ?1")?
@@ -239,33 +242,26 @@ impl<'c> Hydrator<'c> {
                 .optional()?,
             None => None,
         };
-        let rec = record_json(&record);
-        Ok(Some(obj(vec![
-            ("uri", Some(json!(uri))),
-            ("cid", Some(json!(cid))),
-            ("did", Some(json!(service_did))),
-            ("creator", Some(creator)),
-            ("displayName", Some(json!(name))),
-            ("description", description.map(Value::from)),
-            ("descriptionFacets", rec.get("descriptionFacets").cloned()),
-            (
-                "avatar",
-                avatar.map(|c| json!(self.image("avatar", &creator_did, &c))),
-            ),
-            ("likeCount", Some(json!(likes))),
-            (
-                "acceptsInteractions",
-                rec.get("acceptsInteractions").cloned(),
-            ),
-            ("labels", Some(json!([]))),
-            (
-                "viewer",
-                self.viewer
-                    .as_ref()
-                    .map(|_| obj(vec![("like", viewer_like.map(Value::from))])),
-            ),
-            ("contentMode", rec.get("contentMode").cloned()),
-            ("indexedAt", Some(json!(indexed_at))),
-        ])))
+        let mut rec = record_json(&record);
+        let mut field = |key: &str| rec.get_mut(key).map(Value::take);
+        Ok(Some(GeneratorView {
+            uri: uri.to_owned(),
+            cid,
+            did: service_did,
+            avatar: avatar.map(|c| self.image("avatar", &creator.did, &c)),
+            creator,
+            display_name: name,
+            description,
+            description_facets: field("descriptionFacets"),
+            like_count: Some(likes),
+            accepts_interactions: field("acceptsInteractions"),
+            labels: no_labels(),
+            viewer: self
+                .viewer
+                .as_ref()
+                .map(|_| GeneratorViewerState { like: viewer_like }),
+            content_mode: field("contentMode"),
+            indexed_at,
+        }))
     }
 }

@@ -1,10 +1,10 @@
 //! Feed items (`app.bsky.feed.defs#feedViewPost`): the post, the reply context, and the repost
 //! (or pin) that put it in the feed.
 
-use super::types::{
+use super::{Hydrator, ViewResult};
+use hearth_lexicons::bsky::{
     BlockedPost, FeedReason, FeedViewPost, NotFoundPost, PostOrStub, ReasonRepost, ReplyRef,
 };
-use super::{Hydrator, ViewResult, to_json};
 use serde_json::Value;
 
 /// A feed entry before hydration.
@@ -41,21 +41,11 @@ impl<'c> Hydrator<'c> {
         })
     }
 
-    /// [`Self::blocked_post_view`] as JSON, with its `$type`, for the thread views.
-    pub fn blocked_post(&self, uri: &str) -> ViewResult<Value> {
-        Ok(to_json(&PostOrStub::Blocked(self.blocked_post_view(uri)?)))
-    }
-
-    fn not_found_stub(uri: &str) -> PostOrStub {
-        PostOrStub::NotFound(NotFoundPost {
+    pub fn not_found_post(uri: &str) -> NotFoundPost {
+        NotFoundPost {
             uri: uri.to_owned(),
             not_found: true,
-        })
-    }
-
-    /// `#notFoundPost` as JSON, with its `$type`, for the thread views.
-    pub fn not_found_post(uri: &str) -> Value {
-        to_json(&Self::not_found_stub(uri))
+        }
     }
 
     /// The view of a post in a reply context: the post, or a not-found/blocked stub.
@@ -68,7 +58,7 @@ impl<'c> Hydrator<'c> {
                 return Ok(PostOrStub::Post(Box::new(v)));
             }
         }
-        Ok(Self::not_found_stub(uri))
+        Ok(PostOrStub::NotFound(Self::not_found_post(uri)))
     }
 
     /// `#feedViewPost` entries, leaving out posts the viewer may not see (blocks, inactive

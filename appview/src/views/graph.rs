@@ -1,10 +1,12 @@
 //! Graph views: lists (`app.bsky.graph.defs#listView`, `#listViewBasic`, `#listItemView`) and
 //! relationships (`#relationship`, `#notFoundActor`).
 
-use super::{Hydrator, ViewResult, obj, record_json};
+use super::{Hydrator, ViewResult, record_json};
 use crate::index::values::blob_cid_at;
+use hearth_lexicons::bsky::{
+    ListView, ListViewBasic, ListViewerState, Relationship, RelationshipOrNotFound, no_labels,
+};
 use rusqlite::OptionalExtension;
-use serde_json::{Value, json};
 
 /// A list as the index holds it.
 #[derive(Debug, Clone)]
@@ -43,10 +45,9 @@ impl<'c> Hydrator<'c> {
             .optional()
     }
 
-    /// The fields `#listViewBasic` and `#listView` share, or `None` when the list is unknown,
-    /// malformed (the lexicon needs a 1 to 64 character name and a purpose) or its creator
-    /// may not be shown.
-    fn list_common(&mut self, row: &ListRow) -> ViewResult<Option<Vec<(&'static str, Value)>>> {
+    /// `app.bsky.graph.defs#listViewBasic`, or `None` when the list is malformed (the lexicon
+    /// needs a 1 to 64 character name and a purpose) or its creator may not be shown.
+    fn list_basic_of(&mut self, row: &ListRow) -> ViewResult<Option<ListViewBasic>> {
         if row.name.is_empty() || row.name.len() > 64 || row.purpose.is_empty() {
             return Ok(None);
         }
@@ -63,75 +64,74 @@ impl<'c> Hydrator<'c> {
         let avatar = atproto::data::cbor::decode(&row.record)
             .ok()
             .and_then(|rec| blob_cid_at(&rec, &["avatar"]))
-            .map(|c| json!(self.image("avatar", &creator.did, &c)));
-        let mut fields = vec![
-            ("uri", json!(row.uri)),
-            ("cid", json!(row.cid)),
-            ("name", json!(row.name)),
-            ("purpose", json!(row.purpose)),
-            ("listItemCount", json!(items)),
-            ("labels", json!([])),
-            ("indexedAt", json!(row.indexed_at)),
-        ];
-        if let Some(a) = avatar {
-            fields.push(("avatar", a));
-        }
-        if self.viewer.is_some() {
+            .map(|c| self.image("avatar", &creator.did, &c));
+        Ok(Some(ListViewBasic {
+            uri: row.uri.clone(),
+            cid: row.cid.clone(),
+            name: row.name.clone(),
+            purpose: row.purpose.clone(),
+            avatar,
+            list_item_count: Some(items),
+            labels: no_labels(),
             // List mutes and list blocks are not indexed: the viewer has neither.
-            fields.push(("viewer", json!({ "muted": false })));
-        }
-        Ok(Some(fields))
+            viewer: self.viewer.as_ref().map(|_| ListViewerState {
+                muted: Some(false),
+                blocked: None,
+            }),
+            indexed_at: Some(row.indexed_at.clone()),
+        }))
     }
 
-    /// `app.bsky.graph.defs#listViewBasic`.
-    pub fn list_basic(&mut self, uri: &str) -> ViewResult<Option<Value>> {
+    /// `app.bsky.graph.defs#listViewBasic`; `None` when the list is unknown or not shown.
+    pub fn list_basic(&mut self, uri: &str) -> ViewResult<Option<ListViewBasic>> {
         let Some(row) = self.list_row(uri)? else {
             return Ok(None);
         };
-        Ok(self
-            .list_common(&row)?
-            .map(|f| Value::Object(f.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())))
+        self.list_basic_of(&row)
     }
 
     /// `app.bsky.graph.defs#listView`.
-    pub fn list_view(&mut self, uri: &str) -> ViewResult<Option<Value>> {
+    pub fn list_view(&mut self, uri: &str) -> ViewResult<Option<ListView>> {
         let Some(row) = self.list_row(uri)? else {
             return Ok(None);
         };
         self.list_view_of(&row)
     }
 
-    pub fn list_view_of(&mut self, row: &ListRow) -> ViewResult<Option<Value>> {
-        let Some(fields) = self.list_common(row)? else {
+    pub fn list_view_of(&mut self, row: &ListRow) -> ViewResult<Option<ListView>> {
+        let Some(basic) = self.list_basic_of(row)? else {
             return Ok(None);
         };
         let Some(creator) = self.profile(row.author)? else {
             return Ok(None);
         };
-        let rec = record_json(&row.record);
-        let mut v: serde_json::Map<String, Value> =
-            fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-        v.insert("creator".into(), creator);
-        if let Some(d) = rec.get("description").filter(|d| d.is_string()) {
-            v.insert("description".into(), d.clone());
-        }
-        if let Some(f) = rec.get("descriptionFacets").filter(|f| f.is_array()) {
-            v.insert("descriptionFacets".into(), f.clone());
-        }
-        Ok(Some(Value::Object(v)))
+        let mut rec = record_json(&row.record);
+        let description = rec
+            .get("description")
+            .and_then(|d| d.as_str())
+            .map(str::to_owned);
+        let facets = rec
+            .get_mut("descriptionFacets")
+            .filter(|f| f.is_array())
+            .map(serde_json::Value::take);
+        Ok(Some(ListView::from_basic(
+            basic,
+            creator,
+            description,
+            facets,
+        )))
     }
 
     /// `app.bsky.graph.defs#relationship` between the account `did` and `other`, or
     /// `#notFoundActor` when `other` is unknown.
-    pub fn relationship(&self, did: &str, other: &str) -> ViewResult<Value> {
+    pub fn relationship(&self, did: &str, other: &str) -> ViewResult<RelationshipOrNotFound> {
         let ident = other.trim_start_matches('@');
         let other_id = self.resolve_actor(ident)?;
         let Some(other_id) = other_id else {
-            return Ok(json!({
-                "$type": "app.bsky.graph.defs#notFoundActor",
-                "actor": other,
-                "notFound": true,
-            }));
+            return Ok(RelationshipOrNotFound::NotFound {
+                actor: other.to_owned(),
+                not_found: true,
+            });
         };
         let other_did: String = self
             .conn
@@ -150,25 +150,12 @@ impl<'c> Hydrator<'c> {
                     .query_row(rusqlite::params![author, subject], |r| r.get(0))
                     .optional()
             };
-        Ok(obj(vec![
-            ("$type", Some(json!("app.bsky.graph.defs#relationship"))),
-            ("did", Some(json!(other_did))),
-            (
-                "following",
-                record("follows", me, &other_did)?.map(Value::from),
-            ),
-            (
-                "followedBy",
-                record("follows", Some(other_id), did)?.map(Value::from),
-            ),
-            (
-                "blocking",
-                record("blocks", me, &other_did)?.map(Value::from),
-            ),
-            (
-                "blockedBy",
-                record("blocks", Some(other_id), did)?.map(Value::from),
-            ),
-        ]))
+        Ok(RelationshipOrNotFound::Relationship(Relationship {
+            following: record("follows", me, &other_did)?,
+            followed_by: record("follows", Some(other_id), did)?,
+            blocking: record("blocks", me, &other_did)?,
+            blocked_by: record("blocks", Some(other_id), did)?,
+            did: other_did,
+        }))
     }
 }

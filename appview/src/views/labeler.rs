@@ -1,14 +1,21 @@
 //! Labeler views (`app.bsky.labeler.defs#labelerView`, `#labelerViewDetailed`).
 
-use super::{Hydrator, ViewResult, obj, record_json};
+use super::{Hydrator, ViewResult, record_json};
+use hearth_lexicons::bsky::{
+    LabelerServiceView, LabelerView, LabelerViewDetailed, LabelerViewerState, no_labels,
+};
 use rusqlite::OptionalExtension;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 impl<'c> Hydrator<'c> {
     /// The labeler service an account declared, with its `$type` (the views appear in unions).
     /// `None` when the account has none, may not be shown, or (detailed) the declaration has no
     /// `policies`.
-    pub fn labeler_view(&mut self, actor: i64, detailed: bool) -> ViewResult<Option<Value>> {
+    pub fn labeler_view(
+        &mut self,
+        actor: i64,
+        detailed: bool,
+    ) -> ViewResult<Option<LabelerServiceView>> {
         let row: Option<(String, String, Vec<u8>, String)> = self
             .conn
             .prepare_cached(
@@ -41,38 +48,39 @@ impl<'c> Hydrator<'c> {
                     .prepare_cached("SELECT uri FROM likes WHERE author = ?1 AND subject_uri = ?2")?
                     .query_row(rusqlite::params![v, uri], |r| r.get(0))
                     .optional()?;
-                Some(obj(vec![("like", like.map(Value::from))]))
+                Some(LabelerViewerState { like })
             }
             None => None,
         };
-        let rec = record_json(&record);
-        let mut fields = vec![
-            ("uri", Some(json!(uri))),
-            ("cid", Some(json!(cid))),
-            ("creator", Some(creator)),
-            ("likeCount", Some(json!(likes))),
-            ("viewer", viewer),
-            ("indexedAt", Some(json!(indexed_at))),
-            ("labels", Some(json!([]))),
-        ];
-        if detailed {
-            let Some(policies) = rec
-                .get("policies")
-                .filter(|p| p.get("labelValues").is_some_and(Value::is_array))
-            else {
-                return Ok(None);
-            };
-            fields.push((
-                "$type",
-                Some(json!("app.bsky.labeler.defs#labelerViewDetailed")),
-            ));
-            fields.push(("policies", Some(policies.clone())));
-            for key in ["reasonTypes", "subjectTypes", "subjectCollections"] {
-                fields.push((key, rec.get(key).filter(|v| v.is_array()).cloned()));
-            }
-        } else {
-            fields.push(("$type", Some(json!("app.bsky.labeler.defs#labelerView"))));
+        let mut rec = record_json(&record);
+        let view = LabelerView {
+            uri,
+            cid,
+            creator,
+            like_count: Some(likes),
+            viewer,
+            indexed_at,
+            labels: no_labels(),
+        };
+        if !detailed {
+            return Ok(Some(LabelerServiceView::View(Box::new(view))));
         }
-        Ok(Some(obj(fields)))
+        let Some(policies) = rec
+            .get_mut("policies")
+            .filter(|p| p.get("labelValues").is_some_and(Value::is_array))
+            .map(Value::take)
+        else {
+            return Ok(None);
+        };
+        let mut list = |key: &str| rec.get_mut(key).filter(|v| v.is_array()).map(Value::take);
+        Ok(Some(LabelerServiceView::Detailed(Box::new(
+            LabelerViewDetailed {
+                view,
+                policies,
+                reason_types: list("reasonTypes"),
+                subject_types: list("subjectTypes"),
+                subject_collections: list("subjectCollections"),
+            },
+        ))))
     }
 }

@@ -2,10 +2,9 @@
 //! (one connection, per-request caches) and renders the lexicon shapes, with the viewer's state
 //! and blocks applied.
 //!
-//! The timeline path (posts, feed items, basic profiles, viewer states, embeds, reply contexts
-//! and reasons) renders the typed views of [`types`], one `#[derive(Serialize)]` type per lexicon
-//! def; views not yet converted still build `serde_json::Value`s and take typed parts through
-//! [`to_json`].
+//! Every view is one of the typed views of [`hearth_lexicons::bsky`], one
+//! `#[derive(Serialize)]` type per lexicon def, shared with the PDS (which renders the same
+//! shapes for read-after-write); only records pass through as JSON.
 //!
 //! **Why our own types and not `atrium-api`.** atrium-api 0.26 (`namespace-appbsky` only)
 //! serializes what clients expect: a 50-post page deserialized into its `FeedViewPost` and
@@ -32,11 +31,9 @@ pub mod post;
 pub mod search;
 pub mod thread;
 pub mod trends;
-pub mod types;
 
 use rusqlite::Connection;
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 
 pub type ViewResult<T> = Result<T, rusqlite::Error>;
@@ -92,28 +89,9 @@ impl<'c> Hydrator<'c> {
     }
 }
 
-/// Builds a JSON object, leaving out `None` values (lexicon optional fields are absent, not
-/// null).
-pub fn obj(fields: Vec<(&str, Option<Value>)>) -> Value {
-    let mut m = Map::with_capacity(fields.len());
-    for (k, v) in fields {
-        if let Some(v) = v {
-            m.insert(k.to_owned(), v);
-        }
-    }
-    Value::Object(m)
-}
-
 /// A record block rendered as JSON (`$link`/`$bytes` forms), or null if it does not decode.
 pub fn record_json(bytes: &[u8]) -> Value {
     atproto::data::cbor::decode(bytes)
         .map(|v| atproto::data::json::to_json(&v))
         .unwrap_or(Value::Null)
-}
-
-/// A typed view as JSON, for the views still assembled as [`Value`]. The view types have string
-/// keys and no floats, so serializing them cannot fail; null stands in for a bug rather than a
-/// panic in a request.
-pub fn to_json(view: &impl Serialize) -> Value {
-    serde_json::to_value(view).unwrap_or(Value::Null)
 }

@@ -1,6 +1,7 @@
 //! Notification views (`app.bsky.notification.listNotifications#notification`).
 
-use super::{Hydrator, ViewResult, obj, record_json};
+use super::{Hydrator, ViewResult, record_json};
+use hearth_lexicons::bsky::{Notification, no_labels};
 use rusqlite::OptionalExtension;
 use serde_json::{Value, json};
 
@@ -93,7 +94,7 @@ impl<'c> Hydrator<'c> {
         &mut self,
         row: &NotificationRow,
         seen_at: Option<&str>,
-    ) -> ViewResult<Option<Value>> {
+    ) -> ViewResult<Option<Notification>> {
         if !self.shown(row.author)? {
             return Ok(None);
         }
@@ -110,16 +111,16 @@ impl<'c> Hydrator<'c> {
             return Ok(None);
         };
         let is_read = seen_at.is_some_and(|s| row.sort_at.as_str() <= s);
-        Ok(Some(obj(vec![
-            ("uri", Some(json!(row.uri))),
-            ("cid", Some(json!(row.cid))),
-            ("author", Some(author)),
-            ("reason", Some(json!(row.reason))),
-            ("reasonSubject", row.reason_subject.clone().map(Value::from)),
-            ("record", Some(record)),
-            ("isRead", Some(json!(is_read))),
-            ("indexedAt", Some(json!(row.sort_at))),
-            ("labels", Some(json!([]))),
-        ])))
+        Ok(Some(Notification {
+            uri: row.uri.clone(),
+            cid: row.cid.clone(),
+            author,
+            reason: row.reason.clone(),
+            reason_subject: row.reason_subject.clone(),
+            record,
+            is_read,
+            indexed_at: row.sort_at.clone(),
+            labels: no_labels(),
+        }))
     }
 }

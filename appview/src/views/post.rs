@@ -1,10 +1,10 @@
 //! Post views (`app.bsky.feed.defs#postView`) with counts, the viewer's like and repost, and
 //! what thread gates and post gates allow.
 
-use super::types::{PostView, PostViewerState, ThreadgateView};
 use super::{Hydrator, ViewResult, record_json};
 use crate::index::post::mentions;
 use crate::index::values::{at, str_at, type_of};
+use hearth_lexicons::bsky::{PostView, PostViewerState, ThreadgateView, no_labels};
 use rusqlite::OptionalExtension;
 use std::collections::{HashMap, HashSet};
 
@@ -244,14 +244,14 @@ impl<'c> Hydrator<'c> {
             author,
             record,
             embed,
-            reply_count: counts.0,
-            repost_count: counts.1,
-            like_count: counts.2,
-            quote_count: counts.3,
-            bookmark_count: 0,
+            reply_count: Some(counts.0),
+            repost_count: Some(counts.1),
+            like_count: Some(counts.2),
+            quote_count: Some(counts.3),
+            bookmark_count: Some(0),
             indexed_at: row.indexed_at.clone(),
             viewer,
-            labels: Vec::new(),
+            labels: no_labels(),
             threadgate,
         }))
     }
@@ -292,10 +292,10 @@ impl<'c> Hydrator<'c> {
         Ok(Some(PostViewerState {
             like,
             repost,
-            thread_muted: false,
-            reply_disabled,
-            embedding_disabled,
-            bookmarked: false,
+            thread_muted: Some(false),
+            reply_disabled: Some(reply_disabled),
+            embedding_disabled: Some(embedding_disabled),
+            bookmarked: Some(false),
         }))
     }
 
@@ -329,10 +329,10 @@ impl<'c> Hydrator<'c> {
             }
         }
         Ok(Some(ThreadgateView {
-            uri,
-            cid,
-            record: record_json(&bytes),
-            lists,
+            uri: Some(uri),
+            cid: Some(cid),
+            record: Some(record_json(&bytes)),
+            lists: Some(lists),
         }))
     }
 

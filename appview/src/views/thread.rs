@@ -11,10 +11,13 @@
 //!   through `getPostThreadOtherV2` instead (`hasOtherReplies`).
 
 use super::post::{POST_COLUMNS, PostRow};
-use super::{Hydrator, ViewResult, obj, to_json};
+use super::{Hydrator, ViewResult};
 use crate::index::values::{normalize_datetime, str_at, uri_did};
+use hearth_lexicons::bsky::{
+    PostView, ThreadContext, ThreadItem, ThreadItemPost, ThreadItemValue, ThreadNode,
+    ThreadViewPost, ThreadgateView,
+};
 use rusqlite::OptionalExtension;
-use serde_json::{Value, json};
 use std::cmp::Ordering;
 
 /// Most posts one thread response hydrates, whatever depth was asked for.
@@ -39,9 +42,9 @@ pub struct V2Params {
 
 /// What a V2 call returns.
 pub struct ThreadV2 {
-    pub items: Vec<Value>,
+    pub items: Vec<ThreadItem>,
     pub has_other_replies: bool,
-    pub threadgate: Option<Value>,
+    pub threadgate: Option<ThreadgateView>,
 }
 
 /// What the thread's root decides about its replies, read once per request.
@@ -69,7 +72,7 @@ enum Seen {
 struct Node {
     uri: String,
     depth: i64,
-    post: Value,
+    post: PostView,
     author_did: String,
     followed: bool,
     likes: i64,
@@ -80,34 +83,39 @@ struct Node {
     children: Option<Vec<Node>>,
 }
 
-fn thread_item(uri: &str, depth: i64, value: Value) -> Value {
-    json!({ "uri": uri, "depth": depth, "value": value })
+fn thread_item(uri: &str, depth: i64, value: ThreadItemValue) -> ThreadItem {
+    ThreadItem {
+        uri: uri.to_owned(),
+        depth,
+        value,
+    }
 }
 
 fn item_post(
-    post: Value,
+    post: PostView,
     more_parents: bool,
     more_replies: i64,
     op_thread: bool,
     hidden: bool,
-) -> Value {
-    json!({
-        "$type": "app.bsky.unspecced.defs#threadItemPost",
-        "post": post,
-        "moreParents": more_parents,
-        "moreReplies": more_replies.max(0),
-        "opThread": op_thread,
-        "hiddenByThreadgate": hidden,
-        "mutedByViewer": false,
-    })
+) -> ThreadItemValue {
+    ThreadItemValue::Post(Box::new(ThreadItemPost {
+        post,
+        more_parents,
+        more_replies: more_replies.max(0),
+        op_thread,
+        hidden_by_threadgate: hidden,
+        muted_by_viewer: false,
+    }))
 }
 
-fn item_not_found() -> Value {
-    json!({ "$type": "app.bsky.unspecced.defs#threadItemNotFound" })
+fn reply_count(post: &PostView) -> i64 {
+    post.reply_count.unwrap_or(0)
 }
 
-fn reply_count(post: &Value) -> i64 {
-    post.get("replyCount").and_then(Value::as_i64).unwrap_or(0)
+/// A parent above the V2 anchor: a post, or the stub that ends the chain.
+enum Parent {
+    Post(Box<(PostView, PostRow)>),
+    Stub(ThreadItemValue),
 }
 
 impl<'c> Hydrator<'c> {
@@ -194,16 +202,19 @@ impl<'c> Hydrator<'c> {
             .optional()
     }
 
-    fn thread_context(&self, ctx: &ThreadCtx, uri: &str) -> ViewResult<Value> {
-        Ok(obj(vec![(
-            "rootAuthorLike",
-            self.root_author_like(ctx, uri)?.map(Value::from),
-        )]))
+    fn thread_context(&self, ctx: &ThreadCtx, uri: &str) -> ViewResult<ThreadContext> {
+        Ok(ThreadContext {
+            root_author_like: self.root_author_like(ctx, uri)?,
+        })
     }
 
     /// A reply's post view, if the viewer may see it here (same thread, author shown, not
     /// left out by the gate). `Seen::Hidden` replies come back as such for the caller to place.
-    fn reply_view(&mut self, ctx: &ThreadCtx, row: &PostRow) -> ViewResult<Option<(Value, Seen)>> {
+    fn reply_view(
+        &mut self,
+        ctx: &ThreadCtx,
+        row: &PostRow,
+    ) -> ViewResult<Option<(PostView, Seen)>> {
         if row.reply_root.as_deref() != Some(ctx.root.as_str()) {
             return Ok(None);
         }
@@ -211,14 +222,19 @@ impl<'c> Hydrator<'c> {
         if seen == Seen::Omitted || !self.shown(row.author)? {
             return Ok(None);
         }
-        Ok(self.post_view_of(row, 0)?.map(|v| (to_json(&v), seen)))
+        Ok(self.post_view_of(row, 0)?.map(|v| (v, seen)))
     }
 
     // ---- getPostThread ----
 
     /// `#threadViewPost` (or `#blockedPost`) for `uri`; `None` when the post is unknown or its
     /// author may not be shown (the handler answers `NotFound`).
-    pub fn thread_v1(&mut self, uri: &str, depth: u32, height: u32) -> ViewResult<Option<Value>> {
+    pub fn thread_v1(
+        &mut self,
+        uri: &str,
+        depth: u32,
+        height: u32,
+    ) -> ViewResult<Option<ThreadNode>> {
         let Some(row) = self.post_row(uri)? else {
             return Ok(None);
         };
@@ -226,7 +242,7 @@ impl<'c> Hydrator<'c> {
             return Ok(None);
         }
         if self.blocked_with(row.author)? {
-            return self.blocked_post(uri).map(Some);
+            return Ok(Some(ThreadNode::Blocked(self.blocked_post_view(uri)?)));
         }
         let Some(post) = self.post_view_of(&row, 0)? else {
             return Ok(None);
@@ -244,13 +260,12 @@ impl<'c> Hydrator<'c> {
         } else {
             self.v1_replies(&row.uri, &mut ctx, depth)?
         };
-        Ok(Some(obj(vec![
-            ("$type", Some(json!("app.bsky.feed.defs#threadViewPost"))),
-            ("post", Some(to_json(&post))),
-            ("parent", parent),
-            ("replies", replies.map(Value::from)),
-            ("threadContext", Some(self.thread_context(&ctx, uri)?)),
-        ])))
+        Ok(Some(ThreadNode::Post(Box::new(ThreadViewPost {
+            post,
+            parent,
+            replies,
+            thread_context: Some(self.thread_context(&ctx, uri)?),
+        }))))
     }
 
     /// The chain above `child`, up to `height` posts, nested parent-in-parent.
@@ -259,45 +274,46 @@ impl<'c> Hydrator<'c> {
         child: &PostRow,
         ctx: &ThreadCtx,
         height: u32,
-    ) -> ViewResult<Option<Value>> {
+    ) -> ViewResult<Option<ThreadNode>> {
         // Walk up first (bottom to top), then nest from the top down, so a long chain needs
         // no deep recursion.
-        let mut chain: Vec<Value> = Vec::new();
+        let mut chain: Vec<ThreadNode> = Vec::new();
         let mut cur = child.reply_parent.clone();
         while let Some(uri) = cur.take() {
             if chain.len() as u32 >= height {
                 break;
             }
             let Some(row) = self.post_row(&uri)? else {
-                chain.push(Self::not_found_post(&uri));
+                chain.push(ThreadNode::NotFound(Self::not_found_post(&uri)));
                 break;
             };
             if row.reply_root.as_deref().unwrap_or(&row.uri) != ctx.root {
                 break;
             }
             if !self.visible(row.author)? {
-                chain.push(Self::not_found_post(&uri));
+                chain.push(ThreadNode::NotFound(Self::not_found_post(&uri)));
                 break;
             }
             if self.blocked_with(row.author)? {
-                chain.push(self.blocked_post(&uri)?);
+                chain.push(ThreadNode::Blocked(self.blocked_post_view(&uri)?));
                 break;
             }
             let Some(post) = self.post_view_of(&row, 0)? else {
-                chain.push(Self::not_found_post(&uri));
+                chain.push(ThreadNode::NotFound(Self::not_found_post(&uri)));
                 break;
             };
-            chain.push(json!({
-                "$type": "app.bsky.feed.defs#threadViewPost",
-                "post": post,
-                "threadContext": self.thread_context(ctx, &uri)?,
-            }));
+            chain.push(ThreadNode::Post(Box::new(ThreadViewPost {
+                post,
+                parent: None,
+                replies: None,
+                thread_context: Some(self.thread_context(ctx, &uri)?),
+            })));
             cur = row.reply_parent.clone();
         }
-        let mut above: Option<Value> = None;
+        let mut above: Option<ThreadNode> = None;
         while let Some(mut v) = chain.pop() {
-            if let (Some(p), Some(o)) = (above.take(), v.as_object_mut()) {
-                o.insert("parent".into(), p);
+            if let ThreadNode::Post(t) = &mut v {
+                t.parent = above.take();
             }
             above = Some(v);
         }
@@ -309,7 +325,7 @@ impl<'c> Hydrator<'c> {
         parent: &str,
         ctx: &mut ThreadCtx,
         depth: u32,
-    ) -> ViewResult<Option<Vec<Value>>> {
+    ) -> ViewResult<Option<Vec<ThreadNode>>> {
         if depth == 0 {
             return Ok(None);
         }
@@ -323,12 +339,12 @@ impl<'c> Hydrator<'c> {
             };
             ctx.budget -= 1;
             let replies = self.v1_replies(&child.uri, ctx, depth - 1)?;
-            out.push(obj(vec![
-                ("$type", Some(json!("app.bsky.feed.defs#threadViewPost"))),
-                ("post", Some(post)),
-                ("replies", replies.map(Value::from)),
-                ("threadContext", Some(self.thread_context(ctx, &child.uri)?)),
-            ]));
+            out.push(ThreadNode::Post(Box::new(ThreadViewPost {
+                post,
+                parent: None,
+                replies,
+                thread_context: Some(self.thread_context(ctx, &child.uri)?),
+            })));
         }
         Ok(Some(out))
     }
@@ -343,27 +359,36 @@ impl<'c> Hydrator<'c> {
         };
         let row = match self.post_row(anchor)? {
             Some(r) if self.visible(r.author)? => r,
-            _ => return Ok(not_found(vec![thread_item(anchor, 0, item_not_found())])),
+            _ => {
+                return Ok(not_found(vec![thread_item(
+                    anchor,
+                    0,
+                    ThreadItemValue::NotFound,
+                )]));
+            }
         };
         if self.blocked_with(row.author)? {
             let did = uri_did(anchor).unwrap_or_default();
-            let value = json!({
-                "$type": "app.bsky.unspecced.defs#threadItemBlocked",
-                "author": self.blocked_author(did)?,
-            });
+            let value = ThreadItemValue::Blocked {
+                author: self.blocked_author(did)?,
+            };
             return Ok(not_found(vec![thread_item(anchor, 0, value)]));
         }
-        let Some(anchor_post) = self.post_view_of(&row, 0)?.map(|v| to_json(&v)) else {
-            return Ok(not_found(vec![thread_item(anchor, 0, item_not_found())]));
+        let Some(anchor_post) = self.post_view_of(&row, 0)? else {
+            return Ok(not_found(vec![thread_item(
+                anchor,
+                0,
+                ThreadItemValue::NotFound,
+            )]));
         };
         let mut ctx = self.thread_ctx(&row)?;
-        let threadgate = self.threadgate_view(&ctx.root)?.map(|g| to_json(&g));
+        let threadgate = self.threadgate_view(&ctx.root)?;
         let cut = !ctx.viewer_is_op && self.violates_gate(&ctx, &row)?;
         let op = ctx.root_did.clone();
         let anchor_is_op = uri_did(anchor) == Some(op.as_str());
 
         // Parents, nearest first.
-        let mut parents: Vec<(String, Value, Option<PostRow>)> = Vec::new();
+        let mut parents: Vec<(String, Parent)> = Vec::new();
         let mut more_parents = row.reply_parent.is_some() && (!p.above || cut);
         if p.above && !cut {
             let mut cur = row.reply_parent.clone();
@@ -375,7 +400,7 @@ impl<'c> Hydrator<'c> {
                 let prow = match self.post_row(&uri)? {
                     Some(r) if self.visible(r.author)? => r,
                     _ => {
-                        parents.push((uri, item_not_found(), None));
+                        parents.push((uri, Parent::Stub(ThreadItemValue::NotFound)));
                         break;
                     }
                 };
@@ -384,19 +409,18 @@ impl<'c> Hydrator<'c> {
                 }
                 if self.blocked_with(prow.author)? {
                     let did = uri_did(&uri).unwrap_or_default();
-                    let value = json!({
-                        "$type": "app.bsky.unspecced.defs#threadItemBlocked",
-                        "author": self.blocked_author(did)?,
-                    });
-                    parents.push((uri, value, None));
+                    let value = ThreadItemValue::Blocked {
+                        author: self.blocked_author(did)?,
+                    };
+                    parents.push((uri, Parent::Stub(value)));
                     break;
                 }
-                let Some(post) = self.post_view_of(&prow, 0)?.map(|v| to_json(&v)) else {
-                    parents.push((uri, item_not_found(), None));
+                let Some(post) = self.post_view_of(&prow, 0)? else {
+                    parents.push((uri, Parent::Stub(ThreadItemValue::NotFound)));
                     break;
                 };
                 cur = prow.reply_parent.clone();
-                parents.push((uri, post, Some(prow)));
+                parents.push((uri, Parent::Post(Box::new((post, prow)))));
             }
         }
 
@@ -404,10 +428,11 @@ impl<'c> Hydrator<'c> {
         // Top-down: whether each post continues an OP-only chain from the root.
         let mut op_chain = true;
         let top = parents.len();
-        for (i, (uri, value, prow)) in parents.into_iter().rev().enumerate() {
+        for (i, (uri, parent)) in parents.into_iter().rev().enumerate() {
             let depth = -((top - i) as i64);
-            match prow {
-                Some(prow) => {
+            match parent {
+                Parent::Post(post) => {
+                    let (value, prow) = *post;
                     let is_op = uri_did(&uri) == Some(op.as_str());
                     op_chain = op_chain && is_op;
                     let more = i == 0 && (more_parents || prow.reply_parent.is_some());
@@ -417,7 +442,7 @@ impl<'c> Hydrator<'c> {
                         item_post(value, more, 0, op_chain, false),
                     ));
                 }
-                None => {
+                Parent::Stub(value) => {
                     op_chain = false;
                     items.push(thread_item(&uri, depth, value));
                 }
@@ -473,7 +498,7 @@ impl<'c> Hydrator<'c> {
         &mut self,
         ctx: &mut ThreadCtx,
         row: &PostRow,
-        post: Value,
+        post: PostView,
         depth: i64,
         parent_op_thread: bool,
         p: &V2Params,
@@ -499,11 +524,11 @@ impl<'c> Hydrator<'c> {
             uri: row.uri.clone(),
             depth,
             followed: post
-                .get("author")
-                .and_then(|a| a.get("viewer"))
-                .and_then(|v| v.get("following"))
-                .is_some(),
-            likes: post.get("likeCount").and_then(Value::as_i64).unwrap_or(0),
+                .author
+                .viewer
+                .as_ref()
+                .is_some_and(|v| v.following.is_some()),
+            likes: post.like_count.unwrap_or(0),
             replies: reply_count(&post),
             op_like: self.root_author_like(ctx, &row.uri)?.is_some(),
             indexed_at: row.indexed_at.clone(),
@@ -515,7 +540,7 @@ impl<'c> Hydrator<'c> {
     }
 
     /// `getPostThreadOtherV2`: the anchor's direct replies that its root's author hid.
-    pub fn thread_other_v2(&mut self, anchor: &str) -> ViewResult<Vec<Value>> {
+    pub fn thread_other_v2(&mut self, anchor: &str) -> ViewResult<Vec<ThreadItem>> {
         let row = match self.post_row(anchor)? {
             Some(r) if self.shown(r.author)? => r,
             _ => return Ok(Vec::new()),
@@ -593,7 +618,7 @@ fn sort_trim(node: &mut Node, p: &V2Params, op: &str, viewer: Option<&str>) {
 }
 
 /// Depth-first, each post before its replies.
-fn flatten(node: Node, more_parents: bool, out: &mut Vec<Value>) {
+fn flatten(node: Node, more_parents: bool, out: &mut Vec<ThreadItem>) {
     let shown = node.children.as_ref().map_or(0, Vec::len) as i64;
     // The anchor's direct replies are all there (those left out are not for this viewer);
     // below it, what is neither shown nor fetched is "more", best effort.

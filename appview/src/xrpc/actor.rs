@@ -1,15 +1,15 @@
 //! `app.bsky.actor.*`: profiles.
 
-use super::{db, hydrate, limit, offset_cursor, viewer_rev, with_cursor, with_repo_rev};
+use super::{db, hydrate, limit, offset_cursor, viewer_rev, with_repo_rev};
 use crate::auth::OptionalViewer;
 use crate::state::AppState;
 use crate::views::Hydrator;
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
+use hearth_lexicons::bsky::{ActorsOutput, GetProfilesOutput, TypeaheadOutput};
 use hearth_xrpc::{XQuery, XrpcError, XrpcResult, repeated};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 /// Finds an actor by DID or handle and checks it may be shown.
 pub fn visible_actor(h: &mut Hydrator<'_>, ident: &str) -> XrpcResult<i64> {
@@ -60,7 +60,7 @@ pub async fn get_profiles(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     uri: axum::http::Uri,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<GetProfilesOutput>> {
     let actors = repeated(uri.query(), "actors");
     if actors.is_empty() || actors.len() > 25 {
         return Err(XrpcError::invalid_request(
@@ -79,7 +79,7 @@ pub async fn get_profiles(
         Ok(out)
     })
     .await?;
-    Ok(Json(json!({ "profiles": profiles })))
+    Ok(Json(GetProfilesOutput { profiles }))
 }
 
 #[derive(Deserialize)]
@@ -94,17 +94,17 @@ pub async fn search_actors(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<SearchParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<ActorsOutput>> {
     let limit = limit(p.limit, 25, 100)? as usize;
     let offset = offset_cursor(p.cursor.as_deref())?;
     let q = p.q.or(p.term).unwrap_or_default();
     let out = hydrate(&state, viewer.did(), move |h| {
         let (ids, next) = db(h.search_actors(&q, offset, limit))?;
         let actors = db(h.profiles_shown(&ids))?;
-        Ok(with_cursor(
-            json!({ "actors": actors }),
-            next.map(|n| n.to_string()),
-        ))
+        Ok(ActorsOutput {
+            actors,
+            cursor: next.map(|n| n.to_string()),
+        })
     })
     .await?;
     Ok(Json(out))
@@ -114,7 +114,7 @@ pub async fn search_actors_typeahead(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<SearchParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<TypeaheadOutput>> {
     let limit = limit(p.limit, 10, 100)? as usize;
     let q = p.q.or(p.term).unwrap_or_default();
     let out = hydrate(&state, viewer.did(), move |h| {
@@ -125,7 +125,7 @@ pub async fn search_actors_typeahead(
                 actors.push(v);
             }
         }
-        Ok(json!({ "actors": actors }))
+        Ok(TypeaheadOutput { actors })
     })
     .await?;
     Ok(Json(out))
@@ -141,16 +141,16 @@ pub async fn get_suggestions(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<PageParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<ActorsOutput>> {
     let limit = limit(p.limit, 50, 100)? as usize;
     let offset = offset_cursor(p.cursor.as_deref())?;
     let out = hydrate(&state, viewer.did(), move |h| {
         let (ids, next) = db(h.suggested_actors(offset, limit))?;
         let actors = db(h.profiles_shown(&ids))?;
-        Ok(with_cursor(
-            json!({ "actors": actors }),
-            next.map(|n| n.to_string()),
-        ))
+        Ok(ActorsOutput {
+            actors,
+            cursor: next.map(|n| n.to_string()),
+        })
     })
     .await?;
     Ok(Json(out))

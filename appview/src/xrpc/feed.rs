@@ -2,22 +2,23 @@
 
 use super::actor::visible_actor;
 use super::{
-    db, desc_cursor, hydrate, limit, make_cursor, offset_cursor, viewer_rev, with_cursor,
-    with_repo_rev,
+    db, desc_cursor, hydrate, limit, make_cursor, offset_cursor, viewer_rev, with_repo_rev,
 };
 use crate::auth::{OptionalViewer, Viewer};
 use crate::state::AppState;
 use crate::views::Hydrator;
 use crate::views::feed::FeedItem;
 use crate::views::post::{padded, placeholders};
-use crate::views::types::{FeedReason, FeedViewPost};
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
+use hearth_lexicons::bsky::{
+    FeedOutput, FeedReason, FeedViewPost, GetLikesOutput, GetQuotesOutput, GetRepostedByOutput,
+    Like, PostsOutput,
+};
 use hearth_xrpc::{XQuery, XrpcError, XrpcResult, repeated};
 use rusqlite::{Connection, params};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde::Deserialize;
 use std::collections::HashSet;
 
 /// Cursors are `<sortAt>::<uri>`: stable across equal timestamps.
@@ -180,12 +181,12 @@ async fn timeline(
     state: &AppState,
     viewer: &Viewer,
     p: TimelineParams,
-) -> XrpcResult<Json<FeedPage>> {
+) -> XrpcResult<Json<FeedOutput>> {
     let limit = limit(p.limit, 50, 100)?;
     let cursor = parse_cursor(p.cursor.as_deref())?;
     let out = hydrate(state, Some(&viewer.did), move |h| {
         let Some(me) = h.viewer_id().filter(|id| *id >= 0) else {
-            return Ok(FeedPage::default());
+            return Ok(FeedOutput::default());
         };
         let rows = timeline_rows(h.conn, me, &cursor, limit).map_err(XrpcError::internal)?;
         feed_response(h, &rows, limit)
@@ -194,19 +195,9 @@ async fn timeline(
     Ok(Json(out))
 }
 
-/// A page of `feedViewPost`s, serialized straight from the typed views: wrapping them in
-/// `json!` first copied the whole page into a new `Value` tree, several times the cost of
-/// serializing it (docs/benchmarks.md, "Typed views").
-#[derive(Serialize, Default)]
-pub struct FeedPage {
-    feed: Vec<FeedViewPost>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cursor: Option<String>,
-}
-
-fn feed_response(h: &mut Hydrator<'_>, rows: &[Row], limit: u32) -> XrpcResult<FeedPage> {
+fn feed_response(h: &mut Hydrator<'_>, rows: &[Row], limit: u32) -> XrpcResult<FeedOutput> {
     let items: Vec<FeedItem> = rows.iter().map(to_item).collect();
-    Ok(FeedPage {
+    Ok(FeedOutput {
         feed: h.feed(&items).map_err(XrpcError::internal)?,
         cursor: next_cursor(rows, limit),
     })
@@ -235,7 +226,7 @@ async fn author_feed(
     state: &AppState,
     viewer: &OptionalViewer,
     p: AuthorFeedParams,
-) -> XrpcResult<Json<FeedPage>> {
+) -> XrpcResult<Json<FeedOutput>> {
     let limit = limit(p.limit, 50, 100)?;
     let cursor = parse_cursor(p.cursor.as_deref())?;
     let filter = p.filter.unwrap_or_else(|| "posts_with_replies".into());
@@ -348,7 +339,7 @@ pub async fn get_posts(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     uri: axum::http::Uri,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<PostsOutput>> {
     let uris = repeated(uri.query(), "uris");
     if uris.is_empty() || uris.len() > 25 {
         return Err(XrpcError::invalid_request("uris must list 1 to 25 posts"));
@@ -363,7 +354,10 @@ pub async fn get_posts(
         Ok(out)
     })
     .await?;
-    Ok(Json(json!({ "posts": posts })))
+    Ok(Json(PostsOutput {
+        posts,
+        cursor: None,
+    }))
 }
 
 /// A datetime as the views emit it (normalised), falling back to when it was indexed.
@@ -417,30 +411,22 @@ fn page_cursor(rows: &[(String, i64, String, String)], limit: u32) -> Option<Str
         .flatten()
 }
 
-fn subject_response(
-    p: &SubjectParams,
-    key: &str,
-    list: Vec<Value>,
-    cursor: Option<String>,
-) -> Value {
-    let mut out = json!({ "uri": p.uri, key: list });
-    if let (Some(c), Some(o)) = (&p.cid, out.as_object_mut()) {
-        o.insert("cid".into(), json!(c));
-    }
-    with_cursor(out, cursor)
-}
-
 pub async fn get_likes(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<SubjectParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<GetLikesOutput>> {
     let limit = limit(p.limit, 50, 100)?;
     let cursor = desc_cursor(p.cursor.as_deref())?;
     super::at_uri(&p.uri)?;
     let out = hydrate(&state, viewer.did(), move |h| {
         if subject_blocked(h, &p.uri)? {
-            return Ok(subject_response(&p, "likes", Vec::new(), None));
+            return Ok(GetLikesOutput {
+                uri: p.uri,
+                cid: p.cid,
+                cursor: None,
+                likes: Vec::new(),
+            });
         }
         let rows = interaction_rows(h, "likes", &p, &cursor, limit)?;
         let mut likes = Vec::new();
@@ -448,19 +434,19 @@ pub async fn get_likes(
             if db(h.shown(*author))?
                 && let Some(actor) = db(h.profile(*author))?
             {
-                likes.push(json!({
-                    "actor": actor,
-                    "createdAt": datetime_or(created, indexed),
-                    "indexedAt": indexed,
-                }));
+                likes.push(Like {
+                    indexed_at: indexed.clone(),
+                    created_at: datetime_or(created, indexed),
+                    actor,
+                });
             }
         }
-        Ok(subject_response(
-            &p,
-            "likes",
+        Ok(GetLikesOutput {
+            cursor: page_cursor(&rows, limit),
+            uri: p.uri,
+            cid: p.cid,
             likes,
-            page_cursor(&rows, limit),
-        ))
+        })
     })
     .await?;
     Ok(Json(out))
@@ -470,23 +456,28 @@ pub async fn get_reposted_by(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<SubjectParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<GetRepostedByOutput>> {
     let limit = limit(p.limit, 50, 100)?;
     let cursor = desc_cursor(p.cursor.as_deref())?;
     super::at_uri(&p.uri)?;
     let out = hydrate(&state, viewer.did(), move |h| {
         if subject_blocked(h, &p.uri)? {
-            return Ok(subject_response(&p, "repostedBy", Vec::new(), None));
+            return Ok(GetRepostedByOutput {
+                uri: p.uri,
+                cid: p.cid,
+                cursor: None,
+                reposted_by: Vec::new(),
+            });
         }
         let rows = interaction_rows(h, "reposts", &p, &cursor, limit)?;
         let ids: Vec<i64> = rows.iter().map(|r| r.1).collect();
         let actors = db(h.profiles_shown(&ids))?;
-        Ok(subject_response(
-            &p,
-            "repostedBy",
-            actors,
-            page_cursor(&rows, limit),
-        ))
+        Ok(GetRepostedByOutput {
+            cursor: page_cursor(&rows, limit),
+            uri: p.uri,
+            cid: p.cid,
+            reposted_by: actors,
+        })
     })
     .await?;
     Ok(Json(out))
@@ -496,7 +487,7 @@ pub async fn get_quotes(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<SubjectParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<GetQuotesOutput>> {
     use crate::index::values::str_at;
     use crate::views::post::{POST_COLUMNS, PostRow};
     let limit = limit(p.limit, 50, 100)?;
@@ -504,7 +495,12 @@ pub async fn get_quotes(
     super::at_uri(&p.uri)?;
     let out = hydrate(&state, viewer.did(), move |h| {
         if subject_blocked(h, &p.uri)? {
-            return Ok(subject_response(&p, "posts", Vec::new(), None));
+            return Ok(GetQuotesOutput {
+                uri: p.uri,
+                cid: p.cid,
+                cursor: None,
+                posts: Vec::new(),
+            });
         }
         // Quotes the quoted post's author detached are not listed.
         let detached: Vec<String> = db(h
@@ -554,13 +550,18 @@ pub async fn get_quotes(
                 }
             }
             if let Some(v) = db(h.post_view_of(row, 0))? {
-                posts.push(crate::views::to_json(&v));
+                posts.push(v);
             }
         }
         let next = (rows.len() as u32 >= limit)
             .then(|| rows.last().map(|(r, t)| make_cursor(t, &r.uri)))
             .flatten();
-        Ok(subject_response(&p, "posts", posts, next))
+        Ok(GetQuotesOutput {
+            uri: p.uri,
+            cid: p.cid,
+            cursor: next,
+            posts,
+        })
     })
     .await?;
     Ok(Json(out))
@@ -577,7 +578,7 @@ pub async fn get_actor_likes(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<ActorPageParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<FeedOutput>> {
     let limit = limit(p.limit, 50, 100)?;
     let cursor = desc_cursor(p.cursor.as_deref())?;
     let out = hydrate(&state, viewer.did(), move |h| {
@@ -610,7 +611,7 @@ pub async fn get_actor_likes(
         let next = (rows.len() as u32 >= limit)
             .then(|| rows.last().map(|r| make_cursor(&r.2, &r.0)))
             .flatten();
-        Ok(with_cursor(json!({ "feed": feed }), next))
+        Ok(FeedOutput { feed, cursor: next })
     })
     .await?;
     Ok(Json(out))
@@ -630,7 +631,7 @@ pub async fn get_list_feed(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<ListFeedParams>,
-) -> XrpcResult<Json<FeedPage>> {
+) -> XrpcResult<Json<FeedOutput>> {
     let limit = limit(p.limit, 50, 100)?;
     let cursor = parse_cursor(p.cursor.as_deref())?;
     super::at_uri(&p.list)?;
@@ -728,7 +729,7 @@ pub async fn search_posts(
     viewer: OptionalViewer,
     uri: axum::http::Uri,
     XQuery(p): XQuery<SearchPostsParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<PostsOutput>> {
     use crate::views::post::{POST_COLUMNS, PostRow};
     use crate::views::search::{
         fts_match, parse_post_query, record_in_lang, record_links_domain, record_mentions,
@@ -771,7 +772,7 @@ pub async fn search_posts(
         (0, Some((t, k)))
     };
     let out = hydrate(&state, viewer.did(), move |h| {
-        let empty = || Ok(json!({ "posts": [] }));
+        let empty = || Ok(PostsOutput::default());
         // `me` stands for the viewer, as in the official client's search syntax.
         let mut resolve = |ident: &str| -> XrpcResult<Option<(i64, String)>> {
             let ident = match (ident, h.viewer_did()) {
@@ -896,7 +897,10 @@ pub async fn search_posts(
             rows.get(consumed.saturating_sub(1))
                 .map(|(_, t, id)| make_cursor(t, &id.to_string()))
         };
-        Ok(with_cursor(json!({ "posts": posts }), next))
+        Ok(PostsOutput {
+            posts,
+            cursor: next,
+        })
     })
     .await?;
     Ok(Json(out))

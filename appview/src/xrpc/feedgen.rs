@@ -2,7 +2,7 @@
 //! skeleton and hydrates it.
 
 use super::actor::visible_actor;
-use super::{at_uri, db, desc_cursor, hydrate, limit, make_cursor, offset_cursor, with_cursor};
+use super::{at_uri, db, desc_cursor, hydrate, limit, make_cursor, offset_cursor};
 use crate::auth::OptionalViewer;
 use crate::state::AppState;
 use crate::views::Hydrator;
@@ -13,10 +13,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header::{ACCEPT_LANGUAGE, AUTHORIZATION};
 use axum::http::{HeaderMap, StatusCode};
+use hearth_lexicons::bsky::{FeedOutput, FeedsOutput, GeneratorView, GetFeedGeneratorOutput};
 use hearth_xrpc::{XQuery, XrpcError, XrpcResult, repeated};
 use rusqlite::{OptionalExtension, params};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::time::Duration;
 
 /// Largest skeleton accepted from a feed generator.
@@ -129,7 +130,7 @@ pub async fn get_feed(
     viewer: OptionalViewer,
     headers: HeaderMap,
     XQuery(p): XQuery<GetFeedParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<FeedOutput>> {
     let limit = limit(p.limit, 50, 100)?;
     at_uri(&p.feed)?;
     if !p.feed.contains("/app.bsky.feed.generator/") {
@@ -248,7 +249,7 @@ pub async fn get_feed(
             });
         }
         let feed = db(h.feed(&feed_items))?;
-        Ok(with_cursor(json!({ "feed": feed }), cursor))
+        Ok(FeedOutput { feed, cursor })
     })
     .await?;
     Ok(Json(out))
@@ -263,24 +264,27 @@ pub async fn get_feed_generator(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<GeneratorParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<GetFeedGeneratorOutput>> {
     at_uri(&p.feed)?;
     let uri = p.feed.clone();
     let view = hydrate(&state, viewer.did(), move |h| db(h.generator_view(&uri)))
         .await?
         .ok_or_else(|| XrpcError::invalid_request("could not find feed"))?;
-    let did = view["did"].as_str().unwrap_or_default().to_owned();
     // Valid and online as far as we can tell without calling it: its DID document names a
     // feed generator service.
-    let ok = generator_endpoint(&state, &did).await.is_ok();
-    Ok(Json(json!({ "view": view, "isOnline": ok, "isValid": ok })))
+    let ok = generator_endpoint(&state, &view.did).await.is_ok();
+    Ok(Json(GetFeedGeneratorOutput {
+        view,
+        is_online: ok,
+        is_valid: ok,
+    }))
 }
 
 pub async fn get_feed_generators(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     uri: axum::http::Uri,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<FeedsOutput>> {
     let feeds = repeated(uri.query(), "feeds");
     if feeds.len() > MAX_FEEDS {
         return Err(XrpcError::invalid_request(format!(
@@ -297,14 +301,17 @@ pub async fn get_feed_generators(
                 views.push(v);
             }
         }
-        Ok(json!({ "feeds": views }))
+        Ok(FeedsOutput {
+            feeds: views,
+            cursor: None,
+        })
     })
     .await?;
     Ok(Json(out))
 }
 
 /// A generator's view, unless its creator may not be shown to the viewer.
-fn generator_shown(h: &mut Hydrator<'_>, uri: &str) -> XrpcResult<Option<Value>> {
+fn generator_shown(h: &mut Hydrator<'_>, uri: &str) -> XrpcResult<Option<GeneratorView>> {
     let author: Option<i64> = db(h
         .conn
         .prepare_cached("SELECT author FROM feed_generator WHERE uri = ?1")
@@ -326,13 +333,16 @@ pub async fn get_actor_feeds(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<ActorFeedsParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<FeedsOutput>> {
     let limit = limit(p.limit, 50, 100)?;
     let cursor = desc_cursor(p.cursor.as_deref())?;
     let out = hydrate(&state, viewer.did(), move |h| {
         let id = visible_actor(h, &p.actor)?;
         if db(h.blocked_with(id))? {
-            return Ok(json!({ "feeds": [] }));
+            return Ok(FeedsOutput {
+                feeds: Vec::new(),
+                cursor: None,
+            });
         }
         let rows: Vec<(String, String)> = db(h
             .conn
@@ -356,7 +366,10 @@ pub async fn get_actor_feeds(
         let next = (rows.len() as u32 >= limit)
             .then(|| rows.last().map(|(u, t)| make_cursor(t, u)))
             .flatten();
-        Ok(with_cursor(json!({ "feeds": feeds }), next))
+        Ok(FeedsOutput {
+            feeds,
+            cursor: next,
+        })
     })
     .await?;
     Ok(Json(out))
@@ -369,7 +382,7 @@ pub fn popular_generators(
     query: Option<&str>,
     offset: usize,
     limit: usize,
-) -> XrpcResult<(Vec<Value>, Option<usize>)> {
+) -> XrpcResult<(Vec<GeneratorView>, Option<usize>)> {
     let pattern = query.map(str::trim).filter(|q| !q.is_empty()).map(|q| {
         let escaped = q
             .replace('\\', "\\\\")
@@ -419,15 +432,15 @@ pub async fn get_suggested_feeds(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<PageParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<FeedsOutput>> {
     let limit = limit(p.limit, 50, 100)? as usize;
     let offset = offset_cursor(p.cursor.as_deref())?;
     let out = hydrate(&state, viewer.did(), move |h| {
         let (feeds, next) = popular_generators(h, None, offset, limit)?;
-        Ok(with_cursor(
-            json!({ "feeds": feeds }),
-            next.map(|n| n.to_string()),
-        ))
+        Ok(FeedsOutput {
+            feeds,
+            cursor: next.map(|n| n.to_string()),
+        })
     })
     .await?;
     Ok(Json(out))

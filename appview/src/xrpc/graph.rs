@@ -1,17 +1,22 @@
 //! `app.bsky.graph.*`: follows, followers, blocks, lists, relationships, suggestions.
 
 use super::actor::visible_actor;
-use super::{at_uri, db, desc_cursor, hydrate, limit, make_cursor, with_cursor};
+use super::{at_uri, db, desc_cursor, hydrate, limit, make_cursor};
 use crate::auth::{OptionalViewer, Viewer};
 use crate::state::AppState;
 use crate::views::Hydrator;
 use crate::views::graph::{LIST_COLUMNS, ListRow};
 use axum::Json;
 use axum::extract::State;
+use hearth_lexicons::bsky::{
+    GetBlocksOutput, GetFollowersOutput, GetFollowsOutput, GetListOutput,
+    GetListsWithMembershipOutput, GetMutesOutput, GetRelationshipsOutput, ListItemView,
+    ListWithMembership, ListsOutput, ProfileView, StarterPacksOutput,
+    StarterPacksWithMembershipOutput, SuggestionsOutput,
+};
 use hearth_xrpc::{XQuery, XrpcError, XrpcResult, repeated};
 use rusqlite::params;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 #[derive(Deserialize)]
 pub struct ActorPageParams {
@@ -48,7 +53,7 @@ fn page(
     Ok((rows, next))
 }
 
-fn subject_profile(h: &mut Hydrator<'_>, id: i64) -> XrpcResult<Value> {
+fn subject_profile(h: &mut Hydrator<'_>, id: i64) -> XrpcResult<ProfileView> {
     db(h.profile(id))?.ok_or_else(|| XrpcError::invalid_request("Profile not found"))
 }
 
@@ -56,7 +61,7 @@ pub async fn get_follows(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<ActorPageParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<GetFollowsOutput>> {
     let limit = limit(p.limit, 50, 100)?;
     let cursor = desc_cursor(p.cursor.as_deref())?;
     let out = hydrate(&state, viewer.did(), move |h| {
@@ -74,10 +79,11 @@ pub async fn get_follows(
         )?;
         let ids: Vec<i64> = rows.iter().map(|r| r.1).filter(|i| *i >= 0).collect();
         let follows = db(h.profiles_shown(&ids))?;
-        Ok(with_cursor(
-            json!({ "subject": subject, "follows": follows }),
-            next,
-        ))
+        Ok(GetFollowsOutput {
+            subject,
+            cursor: next,
+            follows,
+        })
     })
     .await?;
     Ok(Json(out))
@@ -87,7 +93,7 @@ pub async fn get_followers(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<ActorPageParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<GetFollowersOutput>> {
     let limit = limit(p.limit, 50, 100)?;
     let cursor = desc_cursor(p.cursor.as_deref())?;
     let out = hydrate(&state, viewer.did(), move |h| {
@@ -105,10 +111,11 @@ pub async fn get_followers(
         )?;
         let ids: Vec<i64> = rows.iter().map(|r| r.1).collect();
         let followers = db(h.profiles_shown(&ids))?;
-        Ok(with_cursor(
-            json!({ "subject": subject, "followers": followers }),
-            next,
-        ))
+        Ok(GetFollowersOutput {
+            subject,
+            cursor: next,
+            followers,
+        })
     })
     .await?;
     Ok(Json(out))
@@ -118,7 +125,7 @@ pub async fn get_known_followers(
     State(state): State<AppState>,
     viewer: Viewer,
     XQuery(p): XQuery<ActorPageParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<GetFollowersOutput>> {
     let limit = limit(p.limit, 50, 100)?;
     let cursor = desc_cursor(p.cursor.as_deref())?;
     let out = hydrate(&state, Some(&viewer.did), move |h| {
@@ -147,10 +154,11 @@ pub async fn get_known_followers(
             .flatten();
         let ids: Vec<i64> = rows.iter().map(|r| r.1).collect();
         let followers = db(h.profiles_shown(&ids))?;
-        Ok(with_cursor(
-            json!({ "subject": subject, "followers": followers }),
-            next,
-        ))
+        Ok(GetFollowersOutput {
+            subject,
+            cursor: next,
+            followers,
+        })
     })
     .await?;
     Ok(Json(out))
@@ -160,7 +168,7 @@ pub async fn get_blocks(
     State(state): State<AppState>,
     viewer: Viewer,
     XQuery(p): XQuery<PageParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<GetBlocksOutput>> {
     let limit = limit(p.limit, 50, 100)?;
     let cursor = desc_cursor(p.cursor.as_deref())?;
     let out = hydrate(&state, Some(&viewer.did), move |h| {
@@ -185,16 +193,25 @@ pub async fn get_blocks(
                 blocks.push(p);
             }
         }
-        Ok(with_cursor(json!({ "blocks": blocks }), next))
+        Ok(GetBlocksOutput {
+            cursor: next,
+            blocks,
+        })
     })
     .await?;
     Ok(Json(out))
 }
 
 /// Mutes live in the AppView, and this one does not offer muting yet: nobody is muted.
-pub async fn get_mutes(_viewer: Viewer, XQuery(p): XQuery<PageParams>) -> XrpcResult<Json<Value>> {
+pub async fn get_mutes(
+    _viewer: Viewer,
+    XQuery(p): XQuery<PageParams>,
+) -> XrpcResult<Json<GetMutesOutput>> {
     limit(p.limit, 50, 100)?;
-    Ok(Json(json!({ "mutes": [] })))
+    Ok(Json(GetMutesOutput {
+        cursor: None,
+        mutes: Vec::new(),
+    }))
 }
 
 /// List mutes are AppView state (not offered); list blocks (`app.bsky.graph.listblock`) are
@@ -202,17 +219,23 @@ pub async fn get_mutes(_viewer: Viewer, XQuery(p): XQuery<PageParams>) -> XrpcRe
 pub async fn get_list_mutes(
     _viewer: Viewer,
     XQuery(p): XQuery<PageParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<ListsOutput>> {
     limit(p.limit, 50, 100)?;
-    Ok(Json(json!({ "lists": [] })))
+    Ok(Json(ListsOutput {
+        cursor: None,
+        lists: Vec::new(),
+    }))
 }
 
 pub async fn get_list_blocks(
     _viewer: Viewer,
     XQuery(p): XQuery<PageParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<ListsOutput>> {
     limit(p.limit, 50, 100)?;
-    Ok(Json(json!({ "lists": [] })))
+    Ok(Json(ListsOutput {
+        cursor: None,
+        lists: Vec::new(),
+    }))
 }
 
 /// `purposes` values as stored (`app.bsky.graph.defs#modlist`); the lexicon's short forms are
@@ -240,14 +263,17 @@ pub async fn get_lists(
     viewer: OptionalViewer,
     uri: axum::http::Uri,
     XQuery(p): XQuery<ActorPageParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<ListsOutput>> {
     let limit = limit(p.limit, 50, 100)?;
     let cursor = desc_cursor(p.cursor.as_deref())?;
     let wanted = purposes(repeated(uri.query(), "purposes"));
     let out = hydrate(&state, viewer.did(), move |h| {
         let id = visible_actor(h, &p.actor)?;
         if db(h.blocked_with(id))? {
-            return Ok(json!({ "lists": [] }));
+            return Ok(ListsOutput {
+                cursor: None,
+                lists: Vec::new(),
+            });
         }
         let rows: Vec<ListRow> = db(h
             .conn
@@ -270,7 +296,10 @@ pub async fn get_lists(
         let next = (rows.len() as u32 >= limit)
             .then(|| rows.last().map(|r| make_cursor(&r.indexed_at, &r.uri)))
             .flatten();
-        Ok(with_cursor(json!({ "lists": lists }), next))
+        Ok(ListsOutput {
+            cursor: next,
+            lists,
+        })
     })
     .await?;
     Ok(Json(out))
@@ -287,7 +316,7 @@ pub async fn get_list(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<ListParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<GetListOutput>> {
     let limit = limit(p.limit, 50, 100)?;
     at_uri(&p.list)?;
     // Items page by their record URI (TID keys: newest first).
@@ -318,13 +347,20 @@ pub async fn get_list(
             if db(h.shown(*id))?
                 && let Some(subject) = db(h.profile(*id))?
             {
-                items.push(json!({ "uri": uri, "subject": subject }));
+                items.push(ListItemView {
+                    uri: uri.clone(),
+                    subject,
+                });
             }
         }
         let next = (rows.len() as u32 >= limit)
             .then(|| rows.last().map(|r| r.0.clone()))
             .flatten();
-        Ok(with_cursor(json!({ "list": list, "items": items }), next))
+        Ok(GetListOutput {
+            cursor: next,
+            list,
+            items,
+        })
     })
     .await?;
     Ok(Json(out))
@@ -340,7 +376,7 @@ pub async fn get_relationships(
     viewer: OptionalViewer,
     uri: axum::http::Uri,
     XQuery(p): XQuery<RelationshipsParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<GetRelationshipsOutput>> {
     let others = repeated(uri.query(), "others");
     if others.len() > 30 {
         return Err(XrpcError::invalid_request(
@@ -356,7 +392,10 @@ pub async fn get_relationships(
         for o in &others {
             relationships.push(db(h.relationship(&did, o))?);
         }
-        Ok(json!({ "actor": did, "relationships": relationships }))
+        Ok(GetRelationshipsOutput {
+            actor: Some(did),
+            relationships,
+        })
     })
     .await?;
     Ok(Json(out))
@@ -374,7 +413,7 @@ pub async fn get_suggested_follows_by_actor(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<ActorParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<SuggestionsOutput>> {
     let out = hydrate(&state, viewer.did(), move |h| {
         let id = visible_actor(h, &p.actor)?;
         // Whom the account follows, most followed first, that the viewer does not follow yet;
@@ -415,7 +454,7 @@ pub async fn get_suggested_follows_by_actor(
             }
         }
         let suggestions = db(h.profiles_shown(&picked))?;
-        Ok(json!({ "suggestions": suggestions }))
+        Ok(SuggestionsOutput { suggestions })
     })
     .await?;
     Ok(Json(out))
@@ -426,13 +465,15 @@ pub async fn get_actor_starter_packs(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<ActorPageParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<StarterPacksOutput>> {
     limit(p.limit, 50, 100)?;
     hydrate(&state, viewer.did(), move |h| {
         visible_actor(h, &p.actor).map(|_| ())
     })
     .await?;
-    Ok(Json(json!({ "starterPacks": [] })))
+    Ok(Json(StarterPacksOutput {
+        starter_packs: Vec::new(),
+    }))
 }
 
 /// The viewer's lists, each with the list item that puts `actor` on it, if any (the official
@@ -442,7 +483,7 @@ pub async fn get_lists_with_membership(
     viewer: Viewer,
     uri: axum::http::Uri,
     XQuery(p): XQuery<ActorPageParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<GetListsWithMembershipOutput>> {
     let limit = limit(p.limit, 50, 100)?;
     let cursor = desc_cursor(p.cursor.as_deref())?;
     let wanted = purposes(repeated(uri.query(), "purposes"));
@@ -479,28 +520,29 @@ pub async fn get_lists_with_membership(
                         s.query_row(params![row.uri, subject_did], |r| r.get(0)),
                     )
                 }))?;
-            let mut entry = json!({ "list": list });
-            if let (Some(item), Some(subject), Some(o)) =
-                (item, subject_view.clone(), entry.as_object_mut())
-            {
-                o.insert(
-                    "listItem".into(),
-                    json!({ "uri": item, "subject": subject }),
-                );
-            }
-            out.push(entry);
+            let list_item = match (item, &subject_view) {
+                (Some(uri), Some(subject)) => Some(ListItemView {
+                    uri,
+                    subject: subject.clone(),
+                }),
+                _ => None,
+            };
+            out.push(ListWithMembership { list, list_item });
         }
         let next = (rows.len() as u32 >= limit)
             .then(|| rows.last().map(|r| make_cursor(&r.indexed_at, &r.uri)))
             .flatten();
-        Ok(with_cursor(json!({ "listsWithMembership": out }), next))
+        Ok(GetListsWithMembershipOutput {
+            cursor: next,
+            lists_with_membership: out,
+        })
     })
     .await?;
     Ok(Json(out))
 }
 
 /// Starter packs are not indexed: none of the asked-for packs is known.
-pub async fn get_starter_packs(uri: axum::http::Uri) -> XrpcResult<Json<Value>> {
+pub async fn get_starter_packs(uri: axum::http::Uri) -> XrpcResult<Json<StarterPacksOutput>> {
     let uris = repeated(uri.query(), "uris");
     if uris.len() > 25 {
         return Err(XrpcError::invalid_request(
@@ -510,14 +552,18 @@ pub async fn get_starter_packs(uri: axum::http::Uri) -> XrpcResult<Json<Value>> 
     for u in &uris {
         at_uri(u)?;
     }
-    Ok(Json(json!({ "starterPacks": [] })))
+    Ok(Json(StarterPacksOutput {
+        starter_packs: Vec::new(),
+    }))
 }
 
 /// Starter packs are not indexed: the viewer has none.
 pub async fn get_starter_packs_with_membership(
     _viewer: Viewer,
     XQuery(p): XQuery<ActorPageParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<StarterPacksWithMembershipOutput>> {
     limit(p.limit, 50, 100)?;
-    Ok(Json(json!({ "starterPacksWithMembership": [] })))
+    Ok(Json(StarterPacksWithMembershipOutput {
+        starter_packs_with_membership: Vec::new(),
+    }))
 }

@@ -5,9 +5,9 @@ use crate::auth::OptionalViewer;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
+use hearth_lexicons::bsky::GetServicesOutput;
 use hearth_xrpc::{XQuery, XrpcError, XrpcResult, repeated};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 /// Most labelers one call describes.
 const MAX_DIDS: usize = 100;
@@ -22,7 +22,7 @@ pub async fn get_services(
     viewer: OptionalViewer,
     uri: axum::http::Uri,
     XQuery(p): XQuery<ServicesParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<GetServicesOutput>> {
     let dids = repeated(uri.query(), "dids");
     if dids.len() > MAX_DIDS {
         return Err(XrpcError::invalid_request(format!(
@@ -43,7 +43,7 @@ pub async fn get_services(
                 views.push(v);
             }
         }
-        Ok(json!({ "views": views }))
+        Ok(GetServicesOutput { views })
     })
     .await?;
     Ok(Json(out))

@@ -18,7 +18,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use hearth_xrpc::{XrpcError, XrpcResult};
 use rusqlite::OptionalExtension;
-use serde_json::{Value, json};
 
 /// Runs `f` with a hydrator for the viewer on a reader connection (a blocking thread).
 pub async fn hydrate<T, F>(state: &AppState, viewer: Option<&str>, f: F) -> XrpcResult<T>
@@ -111,14 +110,6 @@ pub fn offset_cursor(c: Option<&str>) -> XrpcResult<usize> {
             .filter(|n| *n <= 100_000)
             .ok_or_else(|| XrpcError::invalid_request("Malformed cursor")),
     }
-}
-
-/// Adds `cursor` to a response object when there is one.
-pub fn with_cursor(mut v: Value, cursor: Option<String>) -> Value {
-    if let (Some(c), Some(o)) = (cursor, v.as_object_mut()) {
-        o.insert("cursor".into(), json!(c));
-    }
-    v
 }
 
 /// Checks an `at-uri` parameter.

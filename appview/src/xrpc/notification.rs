@@ -1,13 +1,16 @@
 //! `app.bsky.notification.*`: the notification list, unread count and seen marker, and the
 //! per-account notification preferences.
 
-use super::{db, desc_cursor, hydrate, limit, make_cursor, with_cursor};
+use super::{db, desc_cursor, hydrate, limit, make_cursor};
 use crate::auth::Viewer;
 use crate::state::{AppState, now_iso};
 use crate::views::notification::{NOTIFICATION_COLUMNS, NotificationRow};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use hearth_lexicons::bsky::{
+    ActivitySubscriptionsOutput, ListNotificationsOutput, UnreadCountOutput,
+};
 use hearth_xrpc::{XJson, XQuery, XrpcError, XrpcResult, repeated};
 use rusqlite::{OptionalExtension, params};
 use serde::Deserialize;
@@ -64,7 +67,7 @@ pub async fn list_notifications(
     viewer: Viewer,
     uri: axum::http::Uri,
     XQuery(p): XQuery<ListParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<ListNotificationsOutput>> {
     let limit = limit(p.limit, 50, 100)?;
     let (time, key) = desc_cursor(p.cursor.as_deref())?;
     let key: i64 = if p.cursor.as_deref().is_some_and(|c| !c.is_empty()) {
@@ -82,7 +85,7 @@ pub async fn list_notifications(
     let did = viewer.did.clone();
     let out = hydrate(&state, Some(&viewer.did), move |h| {
         let Some(me) = h.viewer_id().filter(|i| *i >= 0) else {
-            return Ok(json!({ "notifications": [] }));
+            return Ok(ListNotificationsOutput::default());
         };
         let seen = db(seen_at(h.conn, me))?;
         let (_, priority) = db(stored_prefs(h.conn, &did))?;
@@ -119,11 +122,12 @@ pub async fn list_notifications(
             .then(|| rows.get(consumed.saturating_sub(1)))
             .flatten()
             .map(|r| make_cursor(&r.sort_at, &r.id.to_string()));
-        let mut out = json!({ "notifications": notifications, "priority": priority });
-        if let (Some(s), Some(o)) = (seen, out.as_object_mut()) {
-            o.insert("seenAt".into(), json!(s));
-        }
-        Ok(with_cursor(out, next))
+        Ok(ListNotificationsOutput {
+            cursor: next,
+            notifications,
+            priority: Some(priority),
+            seen_at: seen,
+        })
     })
     .await?;
     Ok(Json(out))
@@ -141,7 +145,7 @@ pub async fn get_unread_count(
     State(state): State<AppState>,
     viewer: Viewer,
     XQuery(p): XQuery<UnreadParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<UnreadCountOutput>> {
     let given = match p.seen_at {
         Some(s) => Some(
             crate::index::values::normalize_datetime(&s)
@@ -151,7 +155,7 @@ pub async fn get_unread_count(
     };
     let out = hydrate(&state, Some(&viewer.did), move |h| {
         let Some(me) = h.viewer_id().filter(|i| *i >= 0) else {
-            return Ok(json!({ "count": 0 }));
+            return Ok(UnreadCountOutput { count: 0 });
         };
         let since = match given {
             Some(s) => s,
@@ -167,7 +171,7 @@ pub async fn get_unread_count(
                    AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.author = n.author AND b.subject_did = ?3)",
             )
             .and_then(|mut s| s.query_row(params![me, since, did], |r| r.get(0))))?;
-        Ok(json!({ "count": count }))
+        Ok(UnreadCountOutput { count })
     })
     .await?;
     Ok(Json(out))
@@ -336,9 +340,12 @@ pub struct PageParams {
 pub async fn list_activity_subscriptions(
     _viewer: Viewer,
     XQuery(p): XQuery<PageParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<ActivitySubscriptionsOutput>> {
     limit(p.limit, 50, 100)?;
-    Ok(Json(json!({ "subscriptions": [] })))
+    Ok(Json(ActivitySubscriptionsOutput {
+        cursor: None,
+        subscriptions: Vec::new(),
+    }))
 }
 
 /// Hearth sends no push notifications. Registering a device is accepted, so clients carry on,

@@ -8,9 +8,11 @@ use crate::views::thread::{ReplySort, V2Params};
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
+use hearth_lexicons::bsky::{
+    GetPostThreadOtherV2Output, GetPostThreadOutput, GetPostThreadV2Output, ThreadNode,
+};
 use hearth_xrpc::{XQuery, XrpcError, XrpcResult};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 fn bounded(v: Option<u32>, default: u32, max: u32, name: &str) -> XrpcResult<u32> {
     match v.unwrap_or(default) {
@@ -42,7 +44,7 @@ async fn post_thread(
     state: &AppState,
     viewer: &OptionalViewer,
     p: ThreadParams,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<GetPostThreadOutput>> {
     let depth = bounded(p.depth, 6, 1000, "depth")?;
     let height = bounded(p.parent_height, 80, 1000, "parentHeight")?;
     at_uri(&p.uri)?;
@@ -52,14 +54,11 @@ async fn post_thread(
         let root = db(h.post_row(&p.uri))?
             .and_then(|r| r.reply_root)
             .unwrap_or_else(|| p.uri.clone());
-        let mut out = json!({ "thread": thread });
-        if thread["$type"] == "app.bsky.feed.defs#threadViewPost"
-            && let Some(gate) = db(h.threadgate_view(&root))?
-            && let Some(o) = out.as_object_mut()
-        {
-            o.insert("threadgate".into(), crate::views::to_json(&gate));
-        }
-        Ok(out)
+        let threadgate = match thread {
+            ThreadNode::Post(_) => db(h.threadgate_view(&root))?,
+            _ => None,
+        };
+        Ok(GetPostThreadOutput { thread, threadgate })
     })
     .await?;
     Ok(Json(out))
@@ -79,7 +78,7 @@ pub async fn get_post_thread_v2(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<ThreadV2Params>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<GetPostThreadV2Output>> {
     at_uri(&p.anchor)?;
     let params = V2Params {
         above: p.above.unwrap_or(true),
@@ -93,11 +92,11 @@ pub async fn get_post_thread_v2(
     };
     let out = hydrate(&state, viewer.did(), move |h| {
         let t = db(h.thread_v2(&p.anchor, params))?;
-        let mut out = json!({ "thread": t.items, "hasOtherReplies": t.has_other_replies });
-        if let (Some(g), Some(o)) = (t.threadgate, out.as_object_mut()) {
-            o.insert("threadgate".into(), g);
-        }
-        Ok(out)
+        Ok(GetPostThreadV2Output {
+            thread: t.items,
+            threadgate: t.threadgate,
+            has_other_replies: t.has_other_replies,
+        })
     })
     .await?;
     Ok(Json(out))
@@ -112,10 +111,12 @@ pub async fn get_post_thread_other_v2(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<ThreadOtherParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<GetPostThreadOtherV2Output>> {
     at_uri(&p.anchor)?;
     let out = hydrate(&state, viewer.did(), move |h| {
-        Ok(json!({ "thread": db(h.thread_other_v2(&p.anchor))? }))
+        Ok(GetPostThreadOtherV2Output {
+            thread: db(h.thread_other_v2(&p.anchor))?,
+        })
     })
     .await?;
     Ok(Json(out))

@@ -2,13 +2,17 @@
 //! and the age-assurance state (Hearth runs no age assurance).
 
 use super::feedgen::popular_generators;
-use super::{db, hydrate, limit, offset_cursor, with_cursor};
+use super::{db, hydrate, limit, offset_cursor};
 use crate::auth::{OptionalViewer, Viewer};
 use crate::state::{AppState, now_secs};
 use crate::views::Hydrator;
 use crate::views::trends::Trend;
 use axum::Json;
 use axum::extract::State;
+use hearth_lexicons::bsky::{
+    ActorsOutput, FeedsOutput, GetTrendingTopicsOutput, GetTrendsOutput, StarterPacksOutput,
+    TrendView, TrendingTopic,
+};
 use hearth_xrpc::{XQuery, XrpcResult};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -55,29 +59,34 @@ pub async fn get_trending_topics(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<LimitParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<GetTrendingTopicsOutput>> {
     let limit = limit(p.limit, 10, 25)? as usize;
     let out = hydrate(&state, viewer.did(), move |h| {
-        let topics: Vec<Value> = trends(h)?
+        let topics: Vec<TrendingTopic> = trends(h)?
             .into_iter()
             .take(limit)
-            .map(|t| json!({ "topic": format!("#{}", t.tag), "link": topic_link(&t.tag) }))
+            .map(|t| TrendingTopic {
+                topic: format!("#{}", t.tag),
+                display_name: None,
+                description: None,
+                link: topic_link(&t.tag),
+            })
             .collect();
         // Suggested: the most liked feeds.
         let (feeds, _) = popular_generators(h, None, 0, limit)?;
-        let suggested: Vec<Value> = feeds
-            .iter()
+        let suggested: Vec<TrendingTopic> = feeds
+            .into_iter()
             .filter_map(|f| {
-                let uri = f["uri"].as_str()?;
-                let creator = f["creator"]["did"].as_str()?;
-                let rkey = uri.rsplit('/').next()?;
-                Some(json!({
-                    "topic": f["displayName"],
-                    "link": format!("/profile/{creator}/feed/{}", encode_segment(rkey)),
-                }))
+                let rkey = f.uri.rsplit('/').next()?;
+                Some(TrendingTopic {
+                    link: format!("/profile/{}/feed/{}", f.creator.did, encode_segment(rkey)),
+                    topic: f.display_name,
+                    display_name: None,
+                    description: None,
+                })
             })
             .collect();
-        Ok(json!({ "topics": topics, "suggested": suggested }))
+        Ok(GetTrendingTopicsOutput { topics, suggested })
     })
     .await?;
     Ok(Json(out))
@@ -87,7 +96,7 @@ pub async fn get_trends(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<LimitParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<GetTrendsOutput>> {
     let limit = limit(p.limit, 10, 25)? as usize;
     let out = hydrate(&state, viewer.did(), move |h| {
         let mut out = Vec::new();
@@ -98,16 +107,18 @@ pub async fn get_trends(
                     actors.push(v);
                 }
             }
-            out.push(json!({
-                "topic": t.tag,
-                "displayName": format!("#{}", t.tag),
-                "link": topic_link(&t.tag),
-                "startedAt": t.started_at,
-                "postCount": t.posts,
-                "actors": actors,
-            }));
+            out.push(TrendView {
+                display_name: format!("#{}", t.tag),
+                link: topic_link(&t.tag),
+                topic: t.tag,
+                started_at: t.started_at,
+                post_count: t.posts,
+                status: None,
+                category: None,
+                actors,
+            });
         }
-        Ok(json!({ "trends": out }))
+        Ok(GetTrendsOutput { trends: out })
     })
     .await?;
     Ok(Json(out))
@@ -124,15 +135,15 @@ pub async fn get_popular_feed_generators(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<PopularParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<FeedsOutput>> {
     let limit = limit(p.limit, 50, 100)? as usize;
     let offset = offset_cursor(p.cursor.as_deref())?;
     let out = hydrate(&state, viewer.did(), move |h| {
         let (feeds, next) = popular_generators(h, p.query.as_deref(), offset, limit)?;
-        Ok(with_cursor(
-            json!({ "feeds": feeds }),
-            next.map(|n| n.to_string()),
-        ))
+        Ok(FeedsOutput {
+            feeds,
+            cursor: next.map(|n| n.to_string()),
+        })
     })
     .await?;
     Ok(Json(out))
@@ -142,11 +153,14 @@ pub async fn get_suggested_feeds(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<LimitParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<FeedsOutput>> {
     let limit = limit(p.limit, 10, 25)? as usize;
     let out = hydrate(&state, viewer.did(), move |h| {
         let (feeds, _) = popular_generators(h, None, 0, limit)?;
-        Ok(json!({ "feeds": feeds }))
+        Ok(FeedsOutput {
+            feeds,
+            cursor: None,
+        })
     })
     .await?;
     Ok(Json(out))
@@ -155,9 +169,11 @@ pub async fn get_suggested_feeds(
 /// Starter packs are not indexed: there are none to suggest.
 pub async fn get_suggested_starter_packs(
     XQuery(p): XQuery<LimitParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<StarterPacksOutput>> {
     limit(p.limit, 10, 25)?;
-    Ok(Json(json!({ "starterPacks": [] })))
+    Ok(Json(StarterPacksOutput {
+        starter_packs: Vec::new(),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -172,11 +188,14 @@ pub async fn get_suggested_users(
     State(state): State<AppState>,
     viewer: OptionalViewer,
     XQuery(p): XQuery<SuggestedUsersParams>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<ActorsOutput>> {
     let limit = limit(p.limit, 25, 50)? as usize;
     let out = hydrate(&state, viewer.did(), move |h| {
         let (ids, _) = db(h.suggested_actors(0, limit))?;
-        Ok(json!({ "actors": db(h.profiles_shown(&ids))? }))
+        Ok(ActorsOutput {
+            actors: db(h.profiles_shown(&ids))?,
+            cursor: None,
+        })
     })
     .await?;
     Ok(Json(out))

@@ -22,6 +22,8 @@ pub enum AccountError {
     /// A required or malformed input field.
     #[error("{0}")]
     InvalidInput(&'static str),
+    #[error("Account not found")]
+    NotFound,
     #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]

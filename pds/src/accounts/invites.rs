@@ -46,6 +46,42 @@ pub fn spend(conn: &Connection, code: &str, used_by: &str, now: &str) -> Result<
     Ok(())
 }
 
+/// Makes `codes` new codes of `uses` uses each for every account in `for_accounts`; returns
+/// them by account.
+pub async fn issue(
+    writer: &crate::db::Writer,
+    hostname: &str,
+    codes: i64,
+    uses: i64,
+    for_accounts: Vec<String>,
+) -> Result<Vec<(String, Vec<String>)>, AccountError> {
+    if !(1..=100).contains(&codes) {
+        return Err(AccountError::InvalidInput("codeCount must be 1 to 100"));
+    }
+    if !(1..=1000).contains(&uses) {
+        return Err(AccountError::InvalidInput(
+            "useCount must be between 1 and 1000",
+        ));
+    }
+    let plan: Vec<(String, Vec<String>)> = for_accounts
+        .into_iter()
+        .map(|a| (a, (0..codes).map(|_| new_code(hostname)).collect()))
+        .collect();
+    let p = plan.clone();
+    writer
+        .run(move |txn: &mut crate::db::WriteTxn<'_>| {
+            let now = crate::clock::now_iso();
+            for (account, codes) in &p {
+                for code in codes {
+                    create(txn.conn, code, uses, account, &now)?;
+                }
+            }
+            Ok::<_, DbError>(())
+        })
+        .await?;
+    Ok(plan)
+}
+
 pub fn create(
     conn: &Connection,
     code: &str,

@@ -2,11 +2,14 @@
 
 use super::{AccountError, invites, store};
 use crate::auth::hash_password;
-use crate::clock::now_iso;
-use crate::db::{DbError, WriteTxn};
+use crate::blobs::BlobStore;
+use crate::clock::Clock;
+use crate::db::{Db, DbError, WriteTxn};
+use crate::keys::KeyCache;
+use crate::plc_client::PlcClient;
+use crate::repo::Committer;
 use crate::repo::store as repo_store;
-use crate::sequencer::{self, emit_account, emit_identity};
-use crate::state::AppState;
+use crate::sequencer::{self, Sequencer, emit_account, emit_identity};
 use atproto::crypto::{Algorithm, Keypair, PublicKey};
 use atproto::syntax::Handle;
 use serde_json::{Value, json};
@@ -43,7 +46,7 @@ const RESERVED: &[&str] = &[
 ];
 
 /// The DID document of a local account, exactly as the PLC directory renders it.
-pub fn did_document(state: &AppState, did: &str, handle: Option<&str>, key: &PublicKey) -> Value {
+pub fn did_document(public_url: &str, did: &str, handle: Option<&str>, key: &PublicKey) -> Value {
     json!({
         "@context": [
             "https://www.w3.org/ns/did/v1",
@@ -61,26 +64,20 @@ pub fn did_document(state: &AppState, did: &str, handle: Option<&str>, key: &Pub
         "service": [{
             "id": "#atproto_pds",
             "type": "AtprotoPersonalDataServer",
-            "serviceEndpoint": state.public_url,
+            "serviceEndpoint": public_url,
         }]
     })
 }
 
 /// Checks a handle for an account of this server: valid syntax, under one of the service
 /// domains, a single label of 3 to 18 characters, not reserved. Returns it lowercased.
-pub fn check_service_handle(state: &AppState, handle: &str) -> Result<String, AccountError> {
+pub fn check_service_handle(domains: &[String], handle: &str) -> Result<String, AccountError> {
     let parsed: Handle = handle
         .parse()
         .map_err(|_| AccountError::InvalidHandle("Input/handle must be a valid handle"))?;
     let h = parsed.normalize().to_string();
-    let Some(front) = state
-        .handle_domains
-        .iter()
-        .find_map(|d| h.strip_suffix(d.as_str()))
-    else {
-        return Err(AccountError::UnsupportedDomain(
-            state.handle_domains.join(", "),
-        ));
+    let Some(front) = domains.iter().find_map(|d| h.strip_suffix(d.as_str())) else {
+        return Err(AccountError::UnsupportedDomain(domains.join(", ")));
     };
     if front.contains('.') {
         return Err(AccountError::InvalidHandle(
@@ -132,192 +129,275 @@ pub struct Created {
     pub key: PublicKey,
 }
 
-/// Creates an account: a did:plc at the PLC directory, the account row, an empty repository,
-/// and the `#identity`, `#account` and `#commit` events, in the reference's order.
-pub async fn create_account(
-    state: &AppState,
-    input: NewAccountInput,
-) -> Result<Created, AccountError> {
-    let handle = check_service_handle(state, &input.handle)?;
-    let email = input
-        .email
-        .map(|e| e.trim().to_owned())
-        .filter(|e| !e.is_empty());
-    match &email {
-        Some(e) => check_email(e)?,
-        None => return Err(AccountError::InvalidInput("Email is required")),
-    }
-    let password = input
-        .password
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| AccountError::InvalidInput("Password is required"))?;
-    if password.len() > 256 {
-        return Err(AccountError::InvalidInput("Password is too long"));
-    }
-    if state.cfg.invite_required && input.invite_code.is_none() {
-        return Err(AccountError::InvalidInviteCode("No invite code provided"));
-    }
-    let recovery = match input.recovery_key.as_deref() {
-        Some(k) => Some(
-            atproto::crypto::parse_did_key(k)
-                .map_err(|_| AccountError::InvalidInput("recoveryKey must be a did:key"))?,
-        ),
-        None => None,
-    };
-    {
-        let (h, e) = (handle.clone(), email.clone());
-        let (handle_taken, email_taken) = state
+/// What the account flows need of the server: the database, the PLC directory and the key
+/// that controls the accounts' identities there, the firehose, the repositories (through the
+/// [`Committer`]), the blob store and key cache an account's deletion clears, and the clock.
+pub struct Accounts<'a> {
+    pub db: &'a Db,
+    pub plc: &'a PlcClient,
+    pub rotation_key: &'a Keypair,
+    /// The PDS's URL, which every account's DID document names.
+    pub public_url: &'a str,
+    pub handle_domains: &'a [String],
+    pub invite_required: bool,
+    pub sequencer: &'a Sequencer,
+    pub committer: Committer,
+    pub blobs: &'a BlobStore,
+    pub keys: &'a KeyCache,
+    pub clock: Clock,
+}
+
+impl Accounts<'_> {
+    /// Creates an account: a did:plc at the PLC directory, the account row, an empty repository,
+    /// and the `#identity`, `#account` and `#commit` events, in the reference's order.
+    pub async fn create_account(&self, input: NewAccountInput) -> Result<Created, AccountError> {
+        let handle = check_service_handle(self.handle_domains, &input.handle)?;
+        let email = input
+            .email
+            .map(|e| e.trim().to_owned())
+            .filter(|e| !e.is_empty());
+        match &email {
+            Some(e) => check_email(e)?,
+            None => return Err(AccountError::InvalidInput("Email is required")),
+        }
+        let password = input
+            .password
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| AccountError::InvalidInput("Password is required"))?;
+        if password.len() > 256 {
+            return Err(AccountError::InvalidInput("Password is too long"));
+        }
+        if self.invite_required && input.invite_code.is_none() {
+            return Err(AccountError::InvalidInviteCode("No invite code provided"));
+        }
+        let recovery = match input.recovery_key.as_deref() {
+            Some(k) => Some(
+                atproto::crypto::parse_did_key(k)
+                    .map_err(|_| AccountError::InvalidInput("recoveryKey must be a did:key"))?,
+            ),
+            None => None,
+        };
+        {
+            let (h, e) = (handle.clone(), email.clone());
+            let (handle_taken, email_taken) = self
+                .db
+                .readers
+                .read(move |c| {
+                    Ok::<_, DbError>((
+                        store::handle_taken(c, &h)?,
+                        e.as_deref().map(|e| store::email_taken(c, e)).transpose()?,
+                    ))
+                })
+                .await?;
+            if handle_taken {
+                return Err(AccountError::HandleNotAvailable("Handle already taken"));
+            }
+            if email_taken == Some(true) {
+                return Err(AccountError::InvalidEmail("Email already taken"));
+            }
+        }
+        let pw_hash = {
+            let p = password.clone();
+            tokio::task::spawn_blocking(move || hash_password(&p))
+                .await
+                .map_err(|e| AccountError::Password(e.to_string()))?
+                .map_err(|e| AccountError::Password(e.to_string()))?
+        };
+        let signing = Keypair::generate(Algorithm::K256);
+        let public = signing.public();
+        let did = self
+            .plc
+            .create_did(
+                self.rotation_key,
+                self.public_url,
+                &signing.public(),
+                &handle,
+                recovery.as_ref(),
+            )
+            .await?;
+
+        let (sequencer, committer, clock) =
+            (self.sequencer.clone(), self.committer.clone(), self.clock);
+        let (d, h) = (did.clone(), handle.clone());
+        let key_bytes = signing.to_bytes().to_vec();
+        let id = self
             .db
-            .readers
-            .read(move |c| {
-                Ok::<_, DbError>((
-                    store::handle_taken(c, &h)?,
-                    e.as_deref().map(|e| store::email_taken(c, e)).transpose()?,
-                ))
+            .writer
+            .run(move |txn: &mut WriteTxn<'_>| {
+                let now = clock.now_iso();
+                let id = store::insert(
+                    txn.conn,
+                    &store::NewAccount {
+                        did: &d,
+                        handle: &h,
+                        email: email.as_deref(),
+                        password_hash: &pw_hash,
+                        signing_key: &key_bytes,
+                        created_at: &now,
+                        invite_code: input.invite_code.as_deref(),
+                    },
+                )
+                .map_err(|e| taken(e, "Handle or email already taken"))?;
+                if let Some(code) = input.invite_code.as_deref() {
+                    invites::spend(txn.conn, code, &d, &now)?;
+                }
+                emit_identity(txn, &sequencer, &d, Some(&h))?;
+                emit_account(txn, &sequencer, &d, true, None)?;
+                committer.create_repo(txn, id, &d)?;
+                Ok::<_, AccountError>(id)
             })
             .await?;
-        if handle_taken {
-            return Err(AccountError::HandleNotAvailable("Handle already taken"));
-        }
-        if email_taken == Some(true) {
-            return Err(AccountError::InvalidEmail("Email already taken"));
-        }
+        tracing::info!(did = %did, handle = %handle, "account created");
+        Ok(Created {
+            id,
+            did,
+            handle,
+            key: public,
+        })
     }
-    let pw_hash = {
-        let p = password.clone();
-        tokio::task::spawn_blocking(move || hash_password(&p))
+
+    /// Sets an account's hosting status and tells the firehose.
+    pub async fn set_status(
+        &self,
+        account: i64,
+        did: &str,
+        status: Option<&'static str>,
+    ) -> Result<(), AccountError> {
+        let (sequencer, clock) = (self.sequencer.clone(), self.clock);
+        let did = did.to_owned();
+        self.db
+            .writer
+            .run(move |txn: &mut WriteTxn<'_>| {
+                let deactivated_at = (status == Some("deactivated")).then(|| clock.now_iso());
+                store::set_status(txn.conn, account, status, deactivated_at.as_deref())?;
+                emit_account(txn, &sequencer, &did, status.is_none(), status)?;
+                Ok::<_, AccountError>(())
+            })
+            .await
+    }
+
+    /// Removes an account and everything it stored; the firehose says it is deleted.
+    pub async fn delete_account(&self, account: i64, did: &str) -> Result<(), AccountError> {
+        let (sequencer, blob_store) = (self.sequencer.clone(), self.blobs.clone());
+        let did_owned = did.to_owned();
+        self.db
+            .writer
+            .run(move |txn: &mut WriteTxn<'_>| {
+                let c = txn.conn;
+                let blobs = repo_store::account_blobs(c, account)?;
+                // The firehose keeps no history of a deleted account (its past commits carry its
+                // records), as the reference drops all of an account's events but the deletion's.
+                sequencer::store::delete_events_of(c, &did_owned)?;
+                repo_store::delete_repo(c, account)?;
+                store::delete(c, account)?;
+                emit_account(txn, &sequencer, &did_owned, false, Some("deleted"))?;
+                // Blob bytes are shared by CID; only those no other account holds may go. They
+                // go here, last in the job, not after it: see `blobs` on ordering with uploads.
+                for cid in blobs {
+                    if !repo_store::blob_held(c, &cid)?
+                        && let Ok(cid) = atproto::data::parse_cid(&cid)
+                    {
+                        blob_store.remove(&cid);
+                    }
+                }
+                Ok::<_, AccountError>(())
+            })
+            .await?;
+        self.keys.forget(account);
+        tracing::info!(did = %did, "account deleted");
+        Ok(())
+    }
+
+    /// Changes a handle: PLC first (the handle lives in the DID document), then the account row and
+    /// an `#identity` event.
+    pub async fn update_handle(
+        &self,
+        account: i64,
+        did: &str,
+        handle: &str,
+    ) -> Result<(), AccountError> {
+        let sequencer = self.sequencer.clone();
+        let (d, h) = (did.to_owned(), handle.to_owned());
+        self.plc
+            .update_handle(self.rotation_key, did, handle)
+            .await?;
+        self.db
+            .writer
+            .run(move |txn: &mut WriteTxn<'_>| {
+                store::set_handle(txn.conn, account, &h)
+                    .map_err(|e| taken(e, "Handle already taken"))?;
+                emit_identity(txn, &sequencer, &d, Some(&h))?;
+                Ok::<_, AccountError>(())
+            })
+            .await
+    }
+
+    /// Takes an account down (`reference` set: its sessions end, requests are refused) or
+    /// reverses that (`None`: back to active, or deactivated if it was), and tells the firehose.
+    pub async fn set_takedown(
+        &self,
+        did: &str,
+        reference: Option<String>,
+    ) -> Result<(), AccountError> {
+        let sequencer = self.sequencer.clone();
+        let did = did.to_owned();
+        self.db
+            .writer
+            .run(move |txn: &mut WriteTxn<'_>| {
+                let c = txn.conn;
+                let a = store::by_did(c, &did)?.ok_or(AccountError::NotFound)?;
+                let (status, active) = if reference.is_some() {
+                    (Some("takendown"), false)
+                } else {
+                    (
+                        a.deactivated_at.as_ref().map(|_| "deactivated"),
+                        a.deactivated_at.is_none(),
+                    )
+                };
+                store::set_takedown(c, a.id, status, reference.as_deref())?;
+                if reference.is_some() {
+                    store::delete_refresh_tokens(c, a.id)?;
+                }
+                emit_account(txn, &sequencer, &did, active, status)?;
+                Ok::<_, AccountError>(())
+            })
+            .await
+    }
+
+    /// Sets an account's password (the admin's reset) and ends its sessions.
+    pub async fn reset_password(&self, did: &str, password: &str) -> Result<(), AccountError> {
+        if password.is_empty() {
+            return Err(AccountError::InvalidInput("Password is required"));
+        }
+        if password.len() > 256 {
+            return Err(AccountError::InvalidInput("Password is too long"));
+        }
+        let pw = password.to_owned();
+        let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
             .await
             .map_err(|e| AccountError::Password(e.to_string()))?
-            .map_err(|e| AccountError::Password(e.to_string()))?
-    };
-    let signing = Keypair::generate(Algorithm::K256);
-    let public = signing.public();
-    let did = state
-        .plc
-        .create_did(
-            &state.secrets.plc_rotation_key,
-            &state.public_url,
-            &signing.public(),
-            &handle,
-            recovery.as_ref(),
-        )
-        .await?;
+            .map_err(|e| AccountError::Password(e.to_string()))?;
+        let did = did.to_owned();
+        let changed = self
+            .db
+            .writer
+            .run(move |txn: &mut WriteTxn<'_>| store::set_password_by_did(txn.conn, &did, &hash))
+            .await?;
+        if changed == 0 {
+            return Err(AccountError::NotFound);
+        }
+        Ok(())
+    }
 
-    let st = state.clone();
-    let (d, h) = (did.clone(), handle.clone());
-    let key_bytes = signing.to_bytes().to_vec();
-    let id = state
-        .db
-        .writer
-        .run(move |txn: &mut WriteTxn<'_>| {
-            let now = now_iso();
-            let id = store::insert(
-                txn.conn,
-                &store::NewAccount {
-                    did: &d,
-                    handle: &h,
-                    email: email.as_deref(),
-                    password_hash: &pw_hash,
-                    signing_key: &key_bytes,
-                    created_at: &now,
-                    invite_code: input.invite_code.as_deref(),
-                },
-            )
-            .map_err(|e| taken(e, "Handle or email already taken"))?;
-            if let Some(code) = input.invite_code.as_deref() {
-                invites::spend(txn.conn, code, &d, &now)?;
-            }
-            emit_identity(txn, &st.sequencer, &d, Some(&h))?;
-            emit_account(txn, &st.sequencer, &d, true, None)?;
-            st.committer().create_repo(txn, id, &d)?;
-            Ok::<_, AccountError>(id)
-        })
-        .await?;
-    tracing::info!(did = %did, handle = %handle, "account created");
-    Ok(Created {
-        id,
-        did,
-        handle,
-        key: public,
-    })
-}
-
-/// Sets an account's hosting status and tells the firehose.
-pub async fn set_status(
-    state: &AppState,
-    account: i64,
-    did: &str,
-    status: Option<&'static str>,
-) -> Result<(), AccountError> {
-    let st = state.clone();
-    let did = did.to_owned();
-    state
-        .db
-        .writer
-        .run(move |txn: &mut WriteTxn<'_>| {
-            let deactivated_at = (status == Some("deactivated")).then(now_iso);
-            store::set_status(txn.conn, account, status, deactivated_at.as_deref())?;
-            emit_account(txn, &st.sequencer, &did, status.is_none(), status)?;
-            Ok::<_, AccountError>(())
-        })
-        .await
-}
-
-/// Removes an account and everything it stored; the firehose says it is deleted.
-pub async fn delete_account(state: &AppState, account: i64, did: &str) -> Result<(), AccountError> {
-    let st = state.clone();
-    let did_owned = did.to_owned();
-    state
-        .db
-        .writer
-        .run(move |txn: &mut WriteTxn<'_>| {
-            let c = txn.conn;
-            let blobs = repo_store::account_blobs(c, account)?;
-            // The firehose keeps no history of a deleted account (its past commits carry its
-            // records), as the reference drops all of an account's events but the deletion's.
-            sequencer::store::delete_events_of(c, &did_owned)?;
-            repo_store::delete_repo(c, account)?;
-            store::delete(c, account)?;
-            emit_account(txn, &st.sequencer, &did_owned, false, Some("deleted"))?;
-            // Blob bytes are shared by CID; only those no other account holds may go. They
-            // go here, last in the job, not after it: see `blobs` on ordering with uploads.
-            for cid in blobs {
-                if !repo_store::blob_held(c, &cid)?
-                    && let Ok(cid) = atproto::data::parse_cid(&cid)
-                {
-                    st.blobs.remove(&cid);
-                }
-            }
-            Ok::<_, AccountError>(())
-        })
-        .await?;
-    state.keys.forget(account);
-    tracing::info!(did = %did, "account deleted");
-    Ok(())
-}
-
-/// Changes a handle: PLC first (the handle lives in the DID document), then the account row and
-/// an `#identity` event.
-pub async fn update_handle(
-    state: &AppState,
-    account: i64,
-    did: &str,
-    handle: &str,
-) -> Result<(), AccountError> {
-    let st = state.clone();
-    let (d, h) = (did.to_owned(), handle.to_owned());
-    state
-        .plc
-        .update_handle(&state.secrets.plc_rotation_key, did, handle)
-        .await?;
-    state
-        .db
-        .writer
-        .run(move |txn: &mut WriteTxn<'_>| {
-            store::set_handle(txn.conn, account, &h)
-                .map_err(|e| taken(e, "Handle already taken"))?;
-            emit_identity(txn, &st.sequencer, &d, Some(&h))?;
-            Ok::<_, AccountError>(())
-        })
-        .await
+    /// Deletes the account with this DID (the admin's deletion).
+    pub async fn delete_by_did(&self, did: &str) -> Result<(), AccountError> {
+        let d = did.to_owned();
+        let a = self
+            .db
+            .readers
+            .read(move |c| store::by_did(c, &d))
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        self.delete_account(a.id, &a.did).await
+    }
 }

@@ -380,6 +380,29 @@ pub fn delete_token(conn: &Connection, account: i64) -> Result<Option<String>, D
         .optional()?)
 }
 
+/// One page of accounts after account id `after`, in creation order.
+pub fn list(conn: &Connection, after: i64, limit: u32) -> Result<Vec<Account>, DbError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM account WHERE id > ?1 ORDER BY id LIMIT ?2"
+        ))?
+        .query_map(params![after, limit], from_row)?
+        .collect::<Result<_, _>>()?)
+}
+
+/// How many accounts have each status.
+pub fn count_by_status(conn: &Connection) -> Result<Vec<(AccountStatus, i64)>, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT status, COUNT(*) FROM account GROUP BY status")?
+        .query_map([], |r| {
+            Ok((
+                AccountStatus::from_column(r.get::<_, Option<String>>(0)?.as_deref()),
+                r.get(1)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?)
+}
+
 /// Sets an account's status and takedown reference (the admin's takedown and its reversal).
 pub fn set_takedown(
     conn: &Connection,

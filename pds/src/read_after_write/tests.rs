@@ -2,6 +2,7 @@
 //! is checked against the official lexicons (the official client validates them).
 
 use super::*;
+use serde_json::json;
 
 const DID: &str = "did:plc:aliceaaaaaaaaaaaaaaaaaaa";
 const OTHER: &str = "did:plc:bobbbbbbbbbbbbbbbbbbbbbb";

@@ -2,6 +2,7 @@
 //! repository tables' SQL in `store`.
 
 pub mod blocks;
+pub mod check;
 pub mod commit;
 pub mod prepare;
 pub mod store;

@@ -115,6 +115,27 @@ pub fn for_each_block(
     Ok(())
 }
 
+/// Every blob CID some account holds.
+pub fn all_blob_cids(conn: &Connection) -> Result<Vec<String>, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT DISTINCT cid FROM blob ORDER BY cid")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?)
+}
+
+/// Every record of an account in the record index: (`collection/rkey`, CID).
+pub fn all_record_cids(conn: &Connection, account: i64) -> Result<Vec<(String, Cid)>, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT collection, rkey, cid FROM record WHERE account = ?1")?
+        .query_map([account], |r| {
+            Ok((
+                format!("{}/{}", r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+                cid_col(r.get(2)?)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?)
+}
+
 /// The current record CID at a path.
 pub fn record_cid(
     conn: &Connection,

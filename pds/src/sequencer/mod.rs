@@ -10,8 +10,8 @@ pub use emit::{EmitError, emit, emit_account, emit_identity, emit_sync};
 
 use bytes::Bytes;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-use tokio::sync::broadcast;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use tokio::sync::{broadcast, watch};
 
 /// Frames buffered for live subscribers. A subscriber further behind than this is too slow
 /// and is disconnected with `ConsumerTooSlow`; memory does not grow with slow consumers.
@@ -33,6 +33,18 @@ struct Inner {
     live: broadcast::Sender<SeqFrame>,
     /// The highest sequence number that is committed.
     head: AtomicI64,
+    /// Set when the server shuts down: subscribers end their streams.
+    closing: watch::Sender<bool>,
+    subscribers: AtomicUsize,
+}
+
+/// Counts a live subscriber for as long as it is held.
+pub struct Subscriber(Arc<Inner>);
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        self.0.subscribers.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Sequencer {
@@ -42,6 +54,8 @@ impl Sequencer {
             inner: Arc::new(Inner {
                 live,
                 head: AtomicI64::new(head),
+                closing: watch::Sender::new(false),
+                subscribers: AtomicUsize::new(0),
             }),
         }
     }
@@ -52,6 +66,27 @@ impl Sequencer {
 
     pub fn subscribe(&self) -> broadcast::Receiver<SeqFrame> {
         self.inner.live.subscribe()
+    }
+
+    /// Registers a subscriber, counted until the returned guard is dropped.
+    pub fn track(&self) -> Subscriber {
+        self.inner.subscribers.fetch_add(1, Ordering::AcqRel);
+        Subscriber(self.inner.clone())
+    }
+
+    /// Subscribers connected now.
+    pub fn subscribers(&self) -> usize {
+        self.inner.subscribers.load(Ordering::Acquire)
+    }
+
+    /// Asks every subscriber to end its stream (the server is shutting down).
+    pub fn close(&self) {
+        self.inner.closing.send_replace(true);
+    }
+
+    /// Changes to `true` once [`Sequencer::close`] was called.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.inner.closing.subscribe()
     }
 
     /// Called after commit, in sequence order.

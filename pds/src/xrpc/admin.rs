@@ -2,11 +2,9 @@
 
 use super::sync::repeated;
 use crate::accounts::{invites, service, store};
-use crate::auth::{AdminAuth, hash_password};
-use crate::clock::now_iso;
+use crate::auth::AdminAuth;
 use crate::db::{DbError, WriteTxn};
 use crate::repo::store as repo_store;
-use crate::sequencer::emit_account;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -103,7 +101,6 @@ pub async fn update_subject_status(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let st = state.clone();
     let subject = input.subject.clone();
     let takedown = input
         .takedown
@@ -117,34 +114,22 @@ pub async fn update_subject_status(
         return Ok(Json(json!({ "subject": input.subject })));
     };
     let applied_ref = applied.then_some(reference);
+    if kind == "com.atproto.admin.defs#repoRef" {
+        let did = subject
+            .get("did")
+            .and_then(Value::as_str)
+            .ok_or_else(|| XrpcError::invalid_request("repoRef needs did"))?;
+        state.accounts().set_takedown(did, applied_ref).await?;
+        return Ok(Json(
+            json!({ "subject": input.subject, "takedown": { "applied": applied } }),
+        ));
+    }
     state
         .db
         .writer
         .run(move |txn: &mut WriteTxn<'_>| {
             let c = txn.conn;
             match kind.as_str() {
-                "com.atproto.admin.defs#repoRef" => {
-                    let did = subject
-                        .get("did")
-                        .and_then(Value::as_str)
-                        .ok_or_else(|| XrpcError::invalid_request("repoRef needs did"))?;
-                    let a = store::by_did(c, did)?
-                        .ok_or_else(|| XrpcError::not_found("NotFound", "Account not found"))?;
-                    let (status, active) = if applied_ref.is_some() {
-                        (Some("takendown"), false)
-                    } else {
-                        (
-                            a.deactivated_at.as_ref().map(|_| "deactivated"),
-                            a.deactivated_at.is_none(),
-                        )
-                    };
-                    store::set_takedown(c, a.id, status, applied_ref.as_deref())?;
-                    if applied_ref.is_some() {
-                        store::delete_refresh_tokens(c, a.id)?;
-                    }
-                    emit_account(txn, &st.sequencer, did, active, status)
-                        .map_err(XrpcError::internal)?;
-                }
                 "com.atproto.repo.strongRef" => {
                     let uri = subject
                         .get("uri")
@@ -250,22 +235,19 @@ pub async fn create_invite_code(
     _a: AdminAuth,
     XJson(input): XJson<CreateInviteInput>,
 ) -> XrpcResult<Json<Value>> {
-    if !(1..=1000).contains(&input.use_count) {
-        return Err(XrpcError::invalid_request(
-            "useCount must be between 1 and 1000",
-        ));
-    }
-    let code = invites::new_code(&state.cfg.hostname);
-    let (c, n, f) = (
-        code.clone(),
+    let issued = invites::issue(
+        &state.db.writer,
+        &state.cfg.hostname,
+        1,
         input.use_count,
-        input.for_account.unwrap_or_else(|| "admin".into()),
-    );
-    state
-        .db
-        .writer
-        .run(move |txn: &mut WriteTxn<'_>| invites::create(txn.conn, &c, n, &f, &now_iso()))
-        .await?;
+        vec![input.for_account.unwrap_or_else(|| "admin".into())],
+    )
+    .await?;
+    let code = issued
+        .into_iter()
+        .flat_map(|(_, codes)| codes)
+        .next()
+        .ok_or_else(|| XrpcError::internal("no code was made"))?;
     Ok(Json(json!({ "code": code })))
 }
 
@@ -282,37 +264,15 @@ pub async fn create_invite_codes(
     _a: AdminAuth,
     XJson(input): XJson<CreateInvitesInput>,
 ) -> XrpcResult<Json<Value>> {
-    if !(1..=100).contains(&input.code_count) || !(1..=1000).contains(&input.use_count) {
-        return Err(XrpcError::invalid_request(
-            "codeCount must be 1 to 100 and useCount 1 to 1000",
-        ));
-    }
     let accounts = input.for_accounts.unwrap_or_else(|| vec!["admin".into()]);
-    let plan: Vec<(String, Vec<String>)> = accounts
-        .into_iter()
-        .map(|a| {
-            (
-                a,
-                (0..input.code_count)
-                    .map(|_| invites::new_code(&state.cfg.hostname))
-                    .collect(),
-            )
-        })
-        .collect();
-    let (p, n) = (plan.clone(), input.use_count);
-    state
-        .db
-        .writer
-        .run(move |txn: &mut WriteTxn<'_>| {
-            let now = now_iso();
-            for (account, codes) in &p {
-                for code in codes {
-                    invites::create(txn.conn, code, n, account, &now)?;
-                }
-            }
-            Ok::<_, DbError>(())
-        })
-        .await?;
+    let plan = invites::issue(
+        &state.db.writer,
+        &state.cfg.hostname,
+        input.code_count,
+        input.use_count,
+        accounts,
+    )
+    .await?;
     let codes: Vec<Value> = plan
         .into_iter()
         .map(|(account, codes)| json!({ "account": account, "codes": codes }))
@@ -365,14 +325,7 @@ pub async fn delete_account(
     _a: AdminAuth,
     XJson(input): XJson<AdminDeleteInput>,
 ) -> XrpcResult<Json<Value>> {
-    let did = input.did.clone();
-    let a = state
-        .db
-        .readers
-        .read(move |c| store::by_did(c, &did))
-        .await?;
-    let a = a.ok_or_else(|| XrpcError::not_found("NotFound", "Account not found"))?;
-    service::delete_account(&state, a.id, &a.did).await?;
+    state.accounts().delete_by_did(&input.did).await?;
     Ok(Json(json!({})))
 }
 
@@ -387,19 +340,10 @@ pub async fn update_account_password(
     _a: AdminAuth,
     XJson(input): XJson<UpdatePasswordInput>,
 ) -> XrpcResult<Json<Value>> {
-    let pw = input.password;
-    let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
-        .await
-        .map_err(XrpcError::internal)?
-        .map_err(XrpcError::internal)?;
-    let changed = state
-        .db
-        .writer
-        .run(move |txn: &mut WriteTxn<'_>| store::set_password_by_did(txn.conn, &input.did, &hash))
+    state
+        .accounts()
+        .reset_password(&input.did, &input.password)
         .await?;
-    if changed == 0 {
-        return Err(XrpcError::not_found("NotFound", "Account not found"));
-    }
     Ok(Json(json!({})))
 }
 
@@ -421,7 +365,10 @@ pub async fn update_account_handle(
         .read(move |c| store::by_did(c, &did))
         .await?;
     let a = a.ok_or_else(|| XrpcError::not_found("NotFound", "Account not found"))?;
-    let handle = service::check_service_handle(&state, &input.handle)?;
-    service::update_handle(&state, a.id, &a.did, &handle).await?;
+    let handle = service::check_service_handle(&state.handle_domains, &input.handle)?;
+    state
+        .accounts()
+        .update_handle(a.id, &a.did, &handle)
+        .await?;
     Ok(Json(json!({})))
 }

@@ -48,6 +48,7 @@ impl From<AccountError> for XrpcError {
             AccountError::InvalidEmail(_) => XrpcError::named("InvalidEmail", message),
             AccountError::InvalidInviteCode(_) => XrpcError::named("InvalidInviteCode", message),
             AccountError::InvalidInput(_) => XrpcError::invalid_request(message),
+            AccountError::NotFound => XrpcError::not_found("NotFound", message),
             AccountError::Commit(e) => e.into(),
             AccountError::Db(_)
             | AccountError::Emit(_)
@@ -218,6 +219,11 @@ mod tests {
                 AccountError::InvalidInput("x").into(),
                 "InvalidRequest",
                 bad,
+            ),
+            (
+                AccountError::NotFound.into(),
+                "NotFound",
+                StatusCode::NOT_FOUND,
             ),
             (
                 AccountError::Commit(CommitError::TooLarge).into(),

@@ -67,7 +67,7 @@ pub async fn update_handle(
     let h = parsed.normalize().to_string();
     let under_service = state.handle_domains.iter().any(|d| h.ends_with(d.as_str()));
     let h = if under_service {
-        service::check_service_handle(&state, &h)?
+        service::check_service_handle(&state.handle_domains, &h)?
     } else {
         match state.handles.resolve(&parsed).await {
             Ok(did) if did.as_str() == auth.did => h,
@@ -95,6 +95,9 @@ pub async fn update_handle(
             "Handle already taken",
         ));
     }
-    service::update_handle(&state, auth.account, &auth.did, &h).await?;
+    state
+        .accounts()
+        .update_handle(auth.account, &auth.did, &h)
+        .await?;
     Ok(Json(json!({})))
 }

@@ -498,7 +498,7 @@ pub async fn describe_repo(
     Ok(Json(json!({
         "handle": acct.handle.clone().unwrap_or_else(|| "handle.invalid".into()),
         "did": acct.did,
-        "didDoc": did_document(&state, &acct.did, acct.handle.as_deref(), &key.public()),
+        "didDoc": did_document(&state.public_url, &acct.did, acct.handle.as_deref(), &key.public()),
         "collections": collections,
         "handleIsCorrect": acct.handle.is_some(),
     })))

@@ -1,7 +1,7 @@
 //! `com.atproto.server.*`: the server, accounts, sessions, app passwords, service auth.
 
-use crate::accounts::service::{self, NewAccountInput, did_document};
-use crate::accounts::{AccountStatus, sessions, store};
+use crate::accounts::service::{NewAccountInput, did_document};
+use crate::accounts::{AccountStatus, store};
 use crate::auth::{AccessAuth, RefreshAuth, hash_password, new_app_password, verify_password};
 use crate::clock::{now_iso, now_secs};
 use crate::db::{DbError, WriteTxn};
@@ -87,24 +87,26 @@ pub async fn create_account(
             "Migrating an existing DID to this server is not supported yet",
         ));
     }
-    let created = service::create_account(
-        &state,
-        NewAccountInput {
+    let created = state
+        .accounts()
+        .create_account(NewAccountInput {
             handle: input.handle,
             email: input.email,
             password: input.password,
             invite_code: input.invite_code,
             recovery_key: input.recovery_key,
-        },
-    )
-    .await?;
-    let tokens = sessions::create(&state, created.id, &created.did, None).await?;
+        })
+        .await?;
+    let tokens = state
+        .sessions()
+        .create(created.id, &created.did, None)
+        .await?;
     Ok(Json(json!({
         "accessJwt": tokens.access,
         "refreshJwt": tokens.refresh,
         "handle": created.handle,
         "did": created.did,
-        "didDoc": did_document(&state, &created.did, Some(&created.handle), &created.key),
+        "didDoc": did_document(&state.public_url, &created.did, Some(&created.handle), &created.key),
     })))
 }
 
@@ -131,7 +133,7 @@ async fn session_view(state: &AppState, account: i64) -> XrpcResult<Value> {
     let mut v = json!({
         "handle": acct.handle.clone().unwrap_or_else(|| "handle.invalid".into()),
         "did": acct.did,
-        "didDoc": did_document(state, &acct.did, acct.handle.as_deref(), &key.public()),
+        "didDoc": did_document(&state.public_url, &acct.did, acct.handle.as_deref(), &key.public()),
         "email": acct.email,
         "emailConfirmed": acct.email_confirmed_at.is_some(),
         "emailAuthFactor": false,
@@ -209,7 +211,10 @@ pub async fn create_session(
             "Account has been taken down",
         ));
     }
-    let tokens = sessions::create(&state, acct.id, &acct.did, app_password).await?;
+    let tokens = state
+        .sessions()
+        .create(acct.id, &acct.did, app_password)
+        .await?;
     let view = session_view(&state, acct.id).await?;
     Ok(Json(merge(
         view,
@@ -228,7 +233,10 @@ pub async fn refresh_session(
     State(state): State<AppState>,
     auth: RefreshAuth,
 ) -> XrpcResult<Json<Value>> {
-    let tokens = sessions::refresh(&state, auth.account, &auth.did, &auth.jti).await?;
+    let tokens = state
+        .sessions()
+        .refresh(auth.account, &auth.did, &auth.jti)
+        .await?;
     let view = session_view(&state, auth.account).await?;
     Ok(Json(merge(
         view,
@@ -240,7 +248,7 @@ pub async fn delete_session(
     State(state): State<AppState>,
     auth: RefreshAuth,
 ) -> XrpcResult<Json<Value>> {
-    sessions::revoke(&state, &auth.jti).await?;
+    state.sessions().revoke(&auth.jti).await?;
     Ok(Json(json!({})))
 }
 
@@ -429,7 +437,10 @@ pub async fn deactivate_account(
     XJson(_input): XJson<DeactivateInput>,
 ) -> XrpcResult<Json<Value>> {
     auth.require_full()?;
-    service::set_status(&state, auth.account, &auth.did, Some("deactivated")).await?;
+    state
+        .accounts()
+        .set_status(auth.account, &auth.did, Some("deactivated"))
+        .await?;
     Ok(Json(json!({})))
 }
 
@@ -441,7 +452,10 @@ pub async fn activate_account(
     if auth.status == AccountStatus::Active {
         return Ok(Json(json!({})));
     }
-    service::set_status(&state, auth.account, &auth.did, None).await?;
+    state
+        .accounts()
+        .set_status(auth.account, &auth.did, None)
+        .await?;
     Ok(Json(json!({})))
 }
 
@@ -531,7 +545,7 @@ pub async fn delete_account(
     if token.as_deref() != Some(input.token.trim()) {
         return Err(XrpcError::named("InvalidToken", "Token is invalid"));
     }
-    service::delete_account(&state, acct.id, &acct.did).await?;
+    state.accounts().delete_account(acct.id, &acct.did).await?;
     Ok(Json(json!({})))
 }
 

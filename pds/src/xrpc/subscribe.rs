@@ -59,6 +59,22 @@ async fn send(sink: &mut Sink, frame: Bytes) -> Result<(), axum::Error> {
     sink.send(Message::Binary(frame)).await
 }
 
+/// Tells the subscriber the server is going away (close code 1001), so it reconnects with its
+/// cursor rather than treating the stream as broken.
+async fn close_going_away(sink: &mut Sink) {
+    let frame = axum::extract::ws::CloseFrame {
+        code: axum::extract::ws::close_code::AWAY,
+        reason: "server shutting down".into(),
+    };
+    let _ = sink.send(Message::Close(Some(frame))).await;
+    let _ = sink.close().await;
+}
+
+/// Completes once the server asks subscribers to go.
+async fn stopping(closing: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = closing.wait_for(|c| *c).await;
+}
+
 async fn send_error_and_close(sink: &mut Sink, error: &str, message: &str) {
     if let Ok(frame) = encode_error(error, Some(message)) {
         let _ = send(sink, frame.into()).await;
@@ -79,6 +95,8 @@ async fn oldest(state: &AppState) -> Result<Option<i64>, DbError> {
 }
 
 async fn run(state: AppState, cursor: Option<i64>, socket: WebSocket) -> Result<(), String> {
+    let _counted = state.sequencer.track();
+    let mut closing = state.sequencer.closing();
     let (mut sink, mut stream) = socket.split();
     // Notice the client going away even while we only write.
     let (closed_tx, mut closed) = tokio::sync::oneshot::channel::<()>();
@@ -127,6 +145,11 @@ async fn run(state: AppState, cursor: Option<i64>, socket: WebSocket) -> Result<
     loop {
         // Replay from storage until caught up with what is committed.
         while last < state.sequencer.head() {
+            let stopping = *closing.borrow();
+            if stopping {
+                close_going_away(&mut sink).await;
+                return Ok(());
+            }
             if state.sequencer.head() - last > MAX_LAG {
                 send_error_and_close(&mut sink, "ConsumerTooSlow", "Stream consumer too slow")
                     .await;
@@ -145,6 +168,10 @@ async fn run(state: AppState, cursor: Option<i64>, socket: WebSocket) -> Result<
         loop {
             tokio::select! {
                 _ = &mut closed => return Ok(()),
+                _ = stopping(&mut closing) => {
+                    close_going_away(&mut sink).await;
+                    return Ok(());
+                }
                 msg = live.recv() => match msg {
                     Ok(f) if f.seq <= last => continue,
                     Ok(f) if f.seq == last + 1 => {

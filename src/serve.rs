@@ -1,0 +1,193 @@
+//! `hearth serve` and `hearth up`: the PDS and the AppView in one process, on two ports or on
+//! one port told apart by hostname, stopped gracefully by SIGTERM or SIGINT.
+
+use anyhow::Context;
+use clap::Args;
+use hearth_appview::config::AppviewConfig;
+use hearth_pds::config::PdsConfig;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How the two services listen.
+#[derive(Debug, Clone, Args)]
+pub struct Listen {
+    /// Serve the PDS and the AppView on one port (HEARTH_PORT, HEARTH_BIND), told apart by the
+    /// hostname each request names: HEARTH_HOSTNAME and the handle domains
+    /// (HEARTH_HANDLE_DOMAINS, for /.well-known/atproto-did) reach the PDS,
+    /// HEARTH_APPVIEW_HOSTNAME the AppView, any other hostname is answered 421. The layout for
+    /// one TLS front (Fly, Caddy, nginx) proxying every hostname to one upstream. Off: the
+    /// AppView listens on HEARTH_APPVIEW_PORT and HEARTH_APPVIEW_BIND.
+    #[arg(long, env = "HEARTH_SINGLE_PORT", default_value_t = false, action = clap::ArgAction::Set)]
+    pub single_port: bool,
+}
+
+/// A process-wide stop request: set once by SIGTERM or SIGINT.
+#[derive(Clone)]
+pub struct Stop(watch::Receiver<bool>);
+
+/// How long in-flight requests may take to finish once a stop is requested; past it the
+/// process winds down anyway so it exits well within the 10 s orchestrators allow.
+const DRAIN: Duration = Duration::from_secs(7);
+
+impl Stop {
+    /// Listens for SIGTERM and SIGINT.
+    pub fn on_signals() -> anyhow::Result<Stop> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(async move {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            tracing::info!("{name}: shutting down");
+            tx.send_replace(true);
+            // A second signal means now.
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+            tracing::warn!("second signal: exiting at once");
+            std::process::exit(1);
+        });
+        Ok(Stop(rx))
+    }
+
+    /// Completes once a stop was requested.
+    pub fn requested(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.0.clone();
+        async move {
+            // An error means the sender is gone, which never happens before a stop.
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    }
+
+    /// Completes [`DRAIN`] after a stop was requested.
+    fn drain_over(&self) -> impl Future<Output = ()> + Send + 'static {
+        let requested = self.requested();
+        async move {
+            requested.await;
+            tokio::time::sleep(DRAIN).await;
+        }
+    }
+}
+
+/// Runs the PDS and the AppView in one process. They still talk only through the firehose and
+/// XRPC, as they would across machines.
+pub async fn run(
+    mut pds: PdsConfig,
+    mut appview: AppviewConfig,
+    listen: Listen,
+    stop: Stop,
+) -> anyhow::Result<()> {
+    // Held until the process ends: `hearth admin` does not write beside a running server.
+    let _lock = hearth_ops::lock::DataDirLock::acquire(&pds.data_dir)?;
+    if listen.single_port {
+        anyhow::ensure!(
+            !pds.hostname.eq_ignore_ascii_case(&appview.hostname),
+            "HEARTH_SINGLE_PORT tells the PDS and the AppView apart by hostname, but both are {:?}: set HEARTH_APPVIEW_HOSTNAME",
+            pds.hostname
+        );
+        // The AppView's URL and did:web name the port it is reached on.
+        appview.port = pds.port;
+        appview.bind = pds.bind.clone();
+    }
+    link(&mut pds, &mut appview);
+    let single = listen.single_port.then(|| (pds.bind.clone(), pds.port));
+    let pds = hearth_pds::build_state(pds).context("PDS")?;
+    let appview = hearth_appview::build_state(appview).context("AppView")?;
+    let pds_app = hearth_pds::start(&pds);
+    let appview_app = hearth_appview::start(&appview).context("AppView")?;
+
+    let pds_stop = {
+        let (requested, pds) = (stop.requested(), pds.clone());
+        async move {
+            requested.await;
+            // Subscribers are upgraded connections the server no longer waits for: end them.
+            pds.sequencer.close();
+        }
+    };
+    let served = async {
+        match single {
+            Some((bind, port)) => {
+                let mut hosts = hearth_xrpc::vhost::HostRouter::new()
+                    .host(&pds.cfg.hostname, pds_app.clone())
+                    .host(&appview.cfg.hostname, appview_app);
+                for domain in &pds.handle_domains {
+                    hosts = hosts.suffix(domain, pds_app.clone());
+                }
+                // Locally the AppView reads the firehose at `localhost:<port>` (`link`), and
+                // local tools address the PDS by loopback address.
+                if pds.cfg.is_local() {
+                    for alias in ["localhost", "127.0.0.1"] {
+                        if !appview.cfg.hostname.eq_ignore_ascii_case(alias) {
+                            hosts = hosts.host(alias, pds_app.clone());
+                        }
+                    }
+                }
+                let listener = hearth_xrpc::server::bind(&bind, port).await?;
+                tracing::info!(
+                    pds = %pds.public_url,
+                    appview = %appview.public_url,
+                    "PDS and AppView listening on {bind}:{port}, by hostname"
+                );
+                hearth_xrpc::server::serve_until(listener, hosts.into_router(), pds_stop)
+                    .await
+                    .context("serving")
+            }
+            None => {
+                let pds_listener = hearth_xrpc::server::bind(&pds.cfg.bind, pds.cfg.port).await?;
+                let appview_listener =
+                    hearth_xrpc::server::bind(&appview.cfg.bind, appview.cfg.port).await?;
+                tracing::info!(url = %pds.public_url, "PDS listening on {}:{}", pds.cfg.bind, pds.cfg.port);
+                tracing::info!(url = %appview.public_url, "AppView listening on {}:{}", appview.cfg.bind, appview.cfg.port);
+                let (p, a) = tokio::join!(
+                    hearth_xrpc::server::serve_until(pds_listener, pds_app, pds_stop),
+                    hearth_xrpc::server::serve_until(
+                        appview_listener,
+                        appview_app,
+                        stop.requested()
+                    ),
+                );
+                p.context("PDS")?;
+                a.context("AppView")
+            }
+        }
+    };
+    tokio::select! {
+        r = served => r?,
+        _ = stop.drain_over() => tracing::warn!("requests still in flight after {DRAIN:?}: stopping anyway"),
+    }
+    tokio::join!(
+        hearth_pds::shut_down(&pds),
+        hearth_appview::shut_down(&appview)
+    );
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Points the PDS at the AppView running beside it, and the AppView at the PDS's firehose,
+/// unless configured otherwise.
+fn link(pds: &mut PdsConfig, appview: &mut AppviewConfig) {
+    appview.plc_url = pds.plc_url.clone();
+    appview.data_dir = pds.data_dir.clone();
+    if appview.firehoses.is_empty() {
+        appview.firehoses = vec![if pds.is_local() {
+            format!("localhost:{}", pds.port)
+        } else {
+            pds.hostname.clone()
+        }];
+    }
+    if std::env::var_os("HEARTH_APPVIEW_URL").is_none() {
+        pds.appview_url = appview.public_url();
+        pds.appview_did = appview.service_did();
+    }
+    // Spaces exist only on a Hearth AppView: with app.bsky.* sent to Bluesky's, they still go
+    // to the one running here.
+    if pds.spaces_appview_url.is_none() {
+        pds.spaces_appview_url = Some(appview.public_url());
+        pds.spaces_appview_did
+            .get_or_insert_with(|| appview.service_did());
+    }
+}
