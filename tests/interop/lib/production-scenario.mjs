@@ -217,6 +217,7 @@ await step('spaces', async () => {
 // --- what the server did: followed both firehoses over wss, trusted the CA, no development mode ---
 // The log is colored even into a file; the colors go before matching.
 const log = readFileSync(process.env.PRODUCTION_HEARTH_LOG, 'utf8').replace(/\x1b\[[0-9;]*m/g, '')
+t.ok(/PDS and AppView listening on \S+, by hostname/.test(log), 'one port for both services, told apart by hostname')
 for (const host of [HOSTS.pds, HOSTS.ref]) {
   t.ok(new RegExp(`subscribing to firehose host=wss://${host.replace(/\./g, '\\.')}`).test(log), `the AppView subscribed to wss://${host}`)
 }
