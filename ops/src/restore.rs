@@ -238,7 +238,7 @@ mod tests {
             })
             .expect("age it");
         let deleted = backup::prune(&root, 1).expect("prune");
-        assert_eq!(deleted, [&all[..2], &[stale.clone()]].concat());
+        assert_eq!(deleted, [&all[..2], std::slice::from_ref(&stale)].concat());
         assert!(fresh.is_dir() && !stale.exists());
         assert_eq!(backup::list(&root).expect("list"), all[2..].to_vec());
     }
