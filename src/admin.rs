@@ -26,6 +26,9 @@ pub struct AdminArgs {
         global = true
     )]
     pub admin_password: Option<String>,
+    /// Extra root certificates (PEM) trusted for --url, as the server trusts them.
+    #[arg(long, env = "HEARTH_CA_CERTS", global = true)]
+    pub ca_certs: Option<PathBuf>,
     #[command(subcommand)]
     pub command: AdminCommand,
 }
@@ -140,7 +143,11 @@ impl AdminArgs {
                 let Some(password) = self.admin_password.as_deref() else {
                     bail!("--url needs the server's admin password: set HEARTH_ADMIN_PASSWORD");
                 };
-                Ok(Target::Remote(Remote::new(url, password)?))
+                Ok(Target::Remote(Remote::new(
+                    url,
+                    password,
+                    self.ca_certs.clone(),
+                )?))
             }
         }
     }

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
+    #[error("the HTTP client: {0}")]
+    Setup(String),
     #[error("cannot reach {url}: {source}")]
     Unreachable { url: String, source: reqwest::Error },
     #[error("{url} refused the admin password (is HEARTH_ADMIN_PASSWORD the server's?): {message}")]
@@ -31,16 +33,22 @@ pub struct Remote {
 }
 
 impl Remote {
-    pub fn new(url: &str, password: &str) -> Result<Remote, RemoteError> {
+    /// `ca_certs`: the operator's extra root certificates (`HEARTH_CA_CERTS`), trusted like
+    /// every outbound client of the server does, for a server behind a private CA.
+    pub fn new(
+        url: &str,
+        password: &str,
+        ca_certs: Option<std::path::PathBuf>,
+    ) -> Result<Remote, RemoteError> {
         let base = url.trim_end_matches('/').to_owned();
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("hearth-admin/", env!("CARGO_PKG_VERSION")))
-            .timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|source| RemoteError::Unreachable {
-                url: base.clone(),
-                source,
-            })?;
+        let mut net =
+            hearth_net::Config::new(false, concat!("hearth-admin/", env!("CARGO_PKG_VERSION")));
+        net.ca_certs = ca_certs;
+        // Listing a large server's accounts or deleting one with many records takes a while.
+        net.timeout = Duration::from_secs(120);
+        let http = net
+            .operator_client()
+            .map_err(|e| RemoteError::Setup(e.to_string()))?;
         Ok(Remote {
             base,
             password: password.to_owned(),
