@@ -241,12 +241,17 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             for cid in &r.missing_blobs {
                 println!("MISSING BLOB {cid}");
             }
+            for (did, problem) in &r.appview_ahead {
+                println!("APPVIEW AHEAD {did}: {problem}");
+            }
             println!(
-                "{} databases, {} repositories ({} records), {} blobs checked: {}",
+                "{} databases, {} repositories ({} records), {} blobs checked; the AppView has yet \
+                 to apply the latest commit of {} accounts: {}",
                 r.databases,
                 r.repos,
                 r.records,
                 r.blobs,
+                r.appview_behind,
                 if r.is_clean() {
                     "all good"
                 } else {

@@ -92,7 +92,21 @@ impl Remote {
         }
     }
 
+    /// Checks the admin password before a listing that may need no admin call (no accounts):
+    /// an account no one has is not found to the admin, refused to anyone else.
+    async fn authenticate(&self) -> Result<(), RemoteError> {
+        match self
+            .get("com.atproto.admin.getAccountInfo?did=did:plc:aaaaaaaaaaaaaaaaaaaaaaaa")
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(RemoteError::Xrpc { status: 404, .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn list_accounts(&self) -> Result<Vec<AccountRow>, RemoteError> {
+        self.authenticate().await?;
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
