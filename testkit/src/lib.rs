@@ -11,7 +11,6 @@ mod cases;
 pub mod firehose;
 pub mod http;
 pub mod identity;
-pub mod process;
 mod server;
 
 pub use cases::Cases;
