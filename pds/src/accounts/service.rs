@@ -5,6 +5,7 @@ use crate::auth::hash_password;
 use crate::blobs::BlobStore;
 use crate::clock::Clock;
 use crate::db::{Db, DbError, WriteTxn};
+use crate::email::Mailroom;
 use crate::keys::KeyCache;
 use crate::plc_client::PlcClient;
 use crate::repo::Committer;
@@ -96,7 +97,7 @@ pub fn check_service_handle(domains: &[String], handle: &str) -> Result<String, 
     Ok(h)
 }
 
-fn check_email(email: &str) -> Result<(), AccountError> {
+pub(super) fn check_email(email: &str) -> Result<(), AccountError> {
     let ok = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
@@ -131,7 +132,8 @@ pub struct Created {
 
 /// What the account flows need of the server: the database, the PLC directory and the key
 /// that controls the accounts' identities there, the firehose, the repositories (through the
-/// [`Committer`]), the blob store and key cache an account's deletion clears, and the clock.
+/// [`Committer`]), the blob store and key cache an account's deletion clears, the clock, and the
+/// mailroom (codes and outgoing email).
 pub struct Accounts<'a> {
     pub db: &'a Db,
     pub plc: &'a PlcClient,
@@ -145,6 +147,8 @@ pub struct Accounts<'a> {
     pub blobs: &'a BlobStore,
     pub keys: &'a KeyCache,
     pub clock: Clock,
+    /// Codes and the outbox, for the flows that email the account.
+    pub mail: Mailroom<'a>,
 }
 
 impl Accounts<'_> {

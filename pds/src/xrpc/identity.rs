@@ -6,7 +6,10 @@ use crate::db::DbError;
 use crate::state::AppState;
 use atproto::syntax::Handle;
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
+use crate::email::Purpose;
+use std::net::SocketAddr;
 use hearth_xrpc::{XJson, XQuery};
 use hearth_xrpc::{XrpcError, XrpcResult};
 use serde::Deserialize;
@@ -98,6 +101,21 @@ pub async fn update_handle(
     state
         .accounts()
         .update_handle(auth.account, &auth.did, &h)
+        .await?;
+    Ok(Json(json!({})))
+}
+
+pub async fn request_plc_operation_signature(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    auth: AccessAuth,
+) -> XrpcResult<Json<Value>> {
+    auth.require_full()?;
+    super::server::email_allowed(&state, &headers, peer, &auth.did)?;
+    state
+        .accounts()
+        .request_code(auth.account, Purpose::PlcOperation)
         .await?;
     Ok(Json(json!({})))
 }
