@@ -61,8 +61,14 @@ mod tests {
             "A <b> & c",
             "Hi <script>\nsecond line\n\nOpen https://x.test/a?b=1&c=2 now\n\n\n",
         );
-        assert!(html.contains("<title>A &lt;b&gt; &amp; c</title>"), "{html}");
-        assert!(html.contains("<p>Hi &lt;script&gt;<br>\nsecond line</p>"), "{html}");
+        assert!(
+            html.contains("<title>A &lt;b&gt; &amp; c</title>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<p>Hi &lt;script&gt;<br>\nsecond line</p>"),
+            "{html}"
+        );
         assert!(
             html.contains(
                 "<p>Open <a href=\"https://x.test/a?b=1&amp;c=2\">https://x.test/a?b=1&amp;c=2</a> now</p>"

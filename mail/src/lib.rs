@@ -124,10 +124,9 @@ impl Mailer {
     /// recipient has an unsubscribe link, the one-click headers of RFC 8058 and the link in
     /// the body for readers without the button.
     fn build(&self, e: &Email) -> Result<Message, SendError> {
-        let to: Mailbox = e
-            .to
-            .parse()
-            .map_err(|_| SendError::Undeliverable("bad address"))?;
+        let to: Mailbox =
+            e.to.parse()
+                .map_err(|_| SendError::Undeliverable("bad address"))?;
         let mut b = Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -188,8 +187,11 @@ pub trait Outbox: Send + Sync + 'static {
         limit: i64,
     ) -> impl Future<Output = Result<Vec<Queued>, Self::Error>> + Send;
     /// Records what a pass did: forgets what was sent or dropped, reschedules what failed.
-    fn settle(&self, pass: Settled, now: i64)
-    -> impl Future<Output = Result<(), Self::Error>> + Send;
+    fn settle(
+        &self,
+        pass: Settled,
+        now: i64,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
     /// Resolves when a commit queued mail.
     fn queued(&self) -> impl Future<Output = ()> + Send;
 }
@@ -243,7 +245,12 @@ pub async fn drain<O: Outbox>(mailer: &Mailer, outbox: &O) -> Result<usize, O::E
                 pass.sent.push((q.id, to));
             }
             Err(SendError::Undeliverable(why)) => {
-                tracing::warn!(id = q.id, why, "{}: dropping an undeliverable email", O::NAME);
+                tracing::warn!(
+                    id = q.id,
+                    why,
+                    "{}: dropping an undeliverable email",
+                    O::NAME
+                );
                 pass.dropped.push(q.id);
             }
             Err(e) => {
@@ -290,7 +297,11 @@ mod tests {
             Err(MailError::Url)
         ));
         assert!(matches!(
-            MailConfig::new(Some("smtp://127.0.0.1:2525"), Some("not an address"), "h.test"),
+            MailConfig::new(
+                Some("smtp://127.0.0.1:2525"),
+                Some("not an address"),
+                "h.test"
+            ),
             Err(MailError::From)
         ));
     }

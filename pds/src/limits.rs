@@ -30,9 +30,9 @@ pub const EMAIL_PER_ACCOUNT: Limit = Limit {
     capacity: 10.0,
     per_secs: 3600.0,
 };
-/// Requests that email a code, per IP.
+/// Requests that email a code, per IP (several accounts may share one address).
 pub const EMAIL_PER_IP: Limit = Limit {
-    capacity: 30.0,
+    capacity: 50.0,
     per_secs: 3600.0,
 };
 /// Attempts at a code (confirmEmail, updateEmail, resetPassword, deleteAccount), per IP and per

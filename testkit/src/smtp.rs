@@ -107,7 +107,11 @@ impl Smtp {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("no email #{} to {addr}; got {:?}", seen + 1, self.messages());
+        panic!(
+            "no email #{} to {addr}; got {:?}",
+            seen + 1,
+            self.messages()
+        );
     }
 
     /// Waits until a message satisfying `f` has arrived.

@@ -17,7 +17,9 @@ fn send_code(
     now_secs: i64,
 ) -> Result<(), AccountError> {
     let Some(to) = a.email.as_deref() else {
-        return Err(AccountError::InvalidInput("The account has no email address"));
+        return Err(AccountError::InvalidInput(
+            "The account has no email address",
+        ));
     };
     let server = mail.hostname;
     mail.issue(txn, a.id, purpose, now_secs, |code| {
@@ -220,8 +222,13 @@ impl Accounts<'_> {
                 let a = store::by_id(c, account)?.ok_or(AccountError::NotFound)?;
                 if a.email_confirmed_at.is_some() {
                     let code = code.ok_or(AccountError::TokenRequired)?;
-                    mail.as_room()
-                        .take(c, account, Purpose::UpdateEmail, &code, clock.now_secs())?;
+                    mail.as_room().take(
+                        c,
+                        account,
+                        Purpose::UpdateEmail,
+                        &code,
+                        clock.now_secs(),
+                    )?;
                 }
                 if a.email.as_deref().is_some_and(|e| same_address(e, &email)) {
                     return Ok(());

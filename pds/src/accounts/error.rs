@@ -31,9 +31,7 @@ pub enum AccountError {
     ExpiredToken,
     #[error("A confirmation code from the current email address is required")]
     TokenRequired,
-    #[error(
-        "This server cannot send email (no SMTP server is configured); ask its operator"
-    )]
+    #[error("This server cannot send email (no SMTP server is configured); ask its operator")]
     EmailUnavailable,
     #[error(transparent)]
     Db(#[from] DbError),

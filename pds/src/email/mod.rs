@@ -97,7 +97,10 @@ fn code_mac(key: &[u8; 32], purpose: Purpose, code: &str) -> Hmac<Sha256> {
 }
 
 pub fn code_hash(key: &[u8; 32], purpose: Purpose, code: &str) -> Vec<u8> {
-    code_mac(key, purpose, code).finalize().into_bytes().to_vec()
+    code_mac(key, purpose, code)
+        .finalize()
+        .into_bytes()
+        .to_vec()
 }
 
 impl Mailroom<'_> {

@@ -44,7 +44,11 @@ impl Outbox for PdsOutbox {
         self.db
             .writer
             .run(move |txn: &mut WriteTxn<'_>| {
-                for id in pass.dropped.into_iter().chain(pass.sent.into_iter().map(|s| s.0)) {
+                for id in pass
+                    .dropped
+                    .into_iter()
+                    .chain(pass.sent.into_iter().map(|s| s.0))
+                {
                     store::drop_queued(txn.conn, id)?;
                 }
                 for (id, at) in pass.retry {

@@ -9,8 +9,8 @@ use crate::keys::KeyError;
 use crate::plc_client::PlcError;
 use crate::repo::{CommitError, PrepareError};
 use crate::sequencer::EmitError;
-use hearth_xrpc::XrpcError;
 use axum::http::StatusCode;
+use hearth_xrpc::XrpcError;
 
 impl From<CommitError> for XrpcError {
     fn from(e: CommitError) -> Self {

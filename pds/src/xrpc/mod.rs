@@ -137,6 +137,10 @@ pub fn router(state: AppState) -> Router {
             &x("com.atproto.identity.requestPlcOperationSignature"),
             post(identity::request_plc_operation_signature),
         )
+        .route(
+            &x("com.atproto.identity.signPlcOperation"),
+            post(identity::sign_plc_operation),
+        )
         // com.atproto.repo
         .route(
             &x("com.atproto.repo.createRecord"),

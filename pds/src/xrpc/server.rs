@@ -514,7 +514,7 @@ pub fn email_allowed(
 
 /// Refuses an attempt at a code once the client's IP (and the account, when known) tried too
 /// often.
-fn code_attempt_allowed(
+pub fn code_attempt_allowed(
     state: &AppState,
     headers: &HeaderMap,
     peer: SocketAddr,

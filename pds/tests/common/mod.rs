@@ -264,8 +264,5 @@ pub async fn delete_code(pds: &Pds, smtp: &smtp::Smtp, account: &Account) -> Str
 
 /// The address [`Xrpc::create_account`] gives an account.
 pub fn email_of(account: &Account) -> String {
-    format!(
-        "{}@example.com",
-        account.handle.trim_end_matches(".test")
-    )
+    format!("{}@example.com", account.handle.trim_end_matches(".test"))
 }

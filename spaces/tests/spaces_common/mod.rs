@@ -10,16 +10,15 @@ use atproto::identity::{DidResolver, DidResolverConfig};
 use hearth_spaces::{Spaces, SpacesConfig};
 // Not every suite starts its own directory.
 #[allow(unused_imports)]
-pub use hearth_testkit::{Cases, PlcIdentity, TestPlc};
-#[allow(unused_imports)]
 pub use hearth_testkit::smtp::{Smtp, files_under, link_in, start_smtp};
+#[allow(unused_imports)]
+pub use hearth_testkit::{Cases, PlcIdentity, TestPlc};
 use hearth_xrpc::PublicHost;
 use hearth_xrpc::auth::{Audience, REPLAY_SCHEMA, ReplayCache, ServiceAuth};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// An account: a did:plc registered with the PLC directory, and its signing key.
 pub struct Actor {
