@@ -230,9 +230,9 @@ try {
   await t.rejects(() => stranger.com.atproto.server.resetPassword({ token: 'AAAAA-AAAAA', password: 'alice-new-pass' }), 'InvalidToken', 'resetPassword refuses a wrong code')
   await stranger.com.atproto.server.resetPassword({ token: code, password: 'alice-new-pass' })
   await t.rejects(() => stranger.com.atproto.server.resetPassword({ token: code, password: 'third-pass' }), 'InvalidToken', 'a reset code works once')
-  await t.rejects(() => new AtpAgent({ service: pds.url }).login({ identifier: 'alice.test', password: 'alice-pass' }), 'AuthenticationRequired', 'the old password no longer logs in', 401)
+  await t.rejects(() => new AtpAgent({ service: pds.url }).login({ identifier: aliceDid, password: 'alice-pass' }), 'AuthenticationRequired', 'the old password no longer logs in', 401)
   const renewed = new AtpAgent({ service: pds.url })
-  await renewed.login({ identifier: 'alice.test', password: 'alice-new-pass' })
+  await renewed.login({ identifier: aliceDid, password: 'alice-new-pass' })
   t.eq(renewed.session.did, aliceDid, 'requestPasswordReset, the emailed code, resetPassword: the new password logs in')
 
   console.log(`pds interop: ${expected.length} writes replayed and verified, ${inverted} commits inverted`)
