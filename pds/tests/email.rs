@@ -27,7 +27,7 @@ async fn mail_world(o: Options) -> Mail {
 }
 
 /// What a refused request must leave alone: the account row's email fields and password, its
-/// codes, and the outbox.
+/// codes, and the mail: queued (the outbox) and sent (what the SMTP server received).
 #[derive(Debug, PartialEq, Eq)]
 struct Mailbox {
     email: Option<String>,
@@ -35,9 +35,25 @@ struct Mailbox {
     password_hash: String,
     codes: Vec<(String, Vec<u8>, i64)>,
     outbox: i64,
+    sent: usize,
 }
 
-async fn mailbox(pds: &Pds, did: &str) -> Mailbox {
+/// The state once the outbox is empty (a message leaves it a moment after the SMTP server
+/// took it), to compare with [`mailbox`] right after a refusal: mail it queued is then in the
+/// outbox, or sent.
+async fn settled(pds: &Pds, did: &str, smtp: Option<&smtp::Smtp>) -> Mailbox {
+    for _ in 0..200 {
+        let m = mailbox(pds, did, smtp).await;
+        if m.outbox == 0 {
+            return m;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the outbox did not drain");
+}
+
+async fn mailbox(pds: &Pds, did: &str, smtp: Option<&smtp::Smtp>) -> Mailbox {
+    let sent = smtp.map_or(0, |s| s.messages().len());
     let d = did.to_owned();
     pds.state()
         .db
@@ -61,6 +77,7 @@ async fn mailbox(pds: &Pds, did: &str) -> Mailbox {
                 password_hash,
                 codes,
                 outbox,
+                sent,
             })
         })
         .await
@@ -81,10 +98,16 @@ async fn account_id(pds: &Pds, did: &str) -> i64 {
 }
 
 /// Each row is refused with its status and error and changes nothing of `did`'s.
-async fn refused(cases: &Cases, pds: &Pds, did: &str, rows: Vec<Refusal>) {
+async fn refused(
+    cases: &Cases,
+    pds: &Pds,
+    did: &str,
+    smtp: Option<&smtp::Smtp>,
+    rows: Vec<Refusal>,
+) {
     for row in rows {
         cases.case(&row.what);
-        let before = mailbox(pds, did).await;
+        let before = settled(pds, did, smtp).await;
         let res = pds.send(&row.call).await;
         assert_eq!(
             (res.status.as_u16(), res.body["error"].as_str()),
@@ -96,7 +119,7 @@ async fn refused(cases: &Cases, pds: &Pds, did: &str, rows: Vec<Refusal>) {
         assert_xrpc_error(&res.body, &res.text);
         assert_eq!(
             before,
-            mailbox(pds, did).await,
+            mailbox(pds, did, smtp).await,
             "{}: state changed",
             row.what
         );
@@ -170,6 +193,7 @@ async fn confirm_email_code_works_once_and_expires() {
         &cases,
         pds,
         &ana.did,
+        Some(&m.smtp),
         vec![
             Refusal::new(
                 "a wrong code",
@@ -227,6 +251,7 @@ async fn confirm_email_code_works_once_and_expires() {
         &cases,
         pds,
         &ana.did,
+        Some(&m.smtp),
         vec![Refusal::new(
             "the code again",
             400,
@@ -238,7 +263,7 @@ async fn confirm_email_code_works_once_and_expires() {
 
     cases.case("an expired code is refused and changes nothing");
     let id = account_id(pds, &bob.did).await;
-    let before = mailbox(pds, &bob.did).await;
+    let before = settled(pds, &bob.did, Some(&m.smtp)).await;
     let mut accounts = pds.state().accounts();
     accounts.clock = late();
     let r = accounts.confirm_email(id, "bob@example.com", &bobs).await;
@@ -246,7 +271,7 @@ async fn confirm_email_code_works_once_and_expires() {
         matches!(r, Err(hearth_pds::accounts::AccountError::ExpiredToken)),
         "{r:?}"
     );
-    assert_eq!(before, mailbox(pds, &bob.did).await);
+    assert_eq!(before, mailbox(pds, &bob.did, Some(&m.smtp)).await);
     // In time, the same code still works.
     pds.post(
         "com.atproto.server.confirmEmail",
@@ -295,6 +320,7 @@ async fn password_reset_code_works_once_and_expires() {
         &cases,
         pds,
         &ana.did,
+        Some(&m.smtp),
         vec![
             Refusal::new(
                 "a wrong code",
@@ -306,7 +332,14 @@ async fn password_reset_code_works_once_and_expires() {
                 "a code with a wrong letter",
                 400,
                 "InvalidToken",
-                reset(&format!("{}A", &code[..10]), "new password"),
+                reset(
+                    &format!(
+                        "{}{}",
+                        &code[..10],
+                        if code.ends_with('A') { 'B' } else { 'A' }
+                    ),
+                    "new password",
+                ),
             ),
             Refusal::new("no password", 400, "InvalidRequest", reset(&code, "")),
             Refusal::new(
@@ -330,6 +363,7 @@ async fn password_reset_code_works_once_and_expires() {
         &cases,
         pds,
         &ana.did,
+        Some(&m.smtp),
         vec![Refusal::new(
             "the deletion code",
             400,
@@ -340,7 +374,7 @@ async fn password_reset_code_works_once_and_expires() {
     .await;
 
     cases.case("an expired code is refused and changes nothing");
-    let before = mailbox(pds, &ana.did).await;
+    let before = settled(pds, &ana.did, Some(&m.smtp)).await;
     let mut accounts = pds.state().accounts();
     accounts.clock = late();
     let r = accounts
@@ -350,7 +384,7 @@ async fn password_reset_code_works_once_and_expires() {
         matches!(r, Err(hearth_pds::accounts::AccountError::ExpiredToken)),
         "{r:?}"
     );
-    assert_eq!(before, mailbox(pds, &ana.did).await);
+    assert_eq!(before, mailbox(pds, &ana.did, Some(&m.smtp)).await);
 
     cases.case("the code sets the password and signs every session out");
     pds.send(&reset(&code, "new password")).await.ok();
@@ -375,6 +409,7 @@ async fn password_reset_code_works_once_and_expires() {
         &cases,
         pds,
         &ana.did,
+        Some(&m.smtp),
         vec![Refusal::new(
             "the code again",
             400,
@@ -456,6 +491,7 @@ async fn email_update_needs_the_code_once_confirmed() {
         &cases,
         pds,
         &ana.did,
+        Some(&m.smtp),
         vec![
             Refusal::new(
                 "no code",
@@ -501,7 +537,7 @@ async fn email_update_needs_the_code_once_confirmed() {
 
     cases.case("an expired code is refused and changes nothing");
     let id = account_id(pds, &ana.did).await;
-    let before = mailbox(pds, &ana.did).await;
+    let before = settled(pds, &ana.did, Some(&m.smtp)).await;
     let mut accounts = pds.state().accounts();
     accounts.clock = late();
     let r = accounts
@@ -511,7 +547,7 @@ async fn email_update_needs_the_code_once_confirmed() {
         matches!(r, Err(hearth_pds::accounts::AccountError::ExpiredToken)),
         "{r:?}"
     );
-    assert_eq!(before, mailbox(pds, &ana.did).await);
+    assert_eq!(before, mailbox(pds, &ana.did, Some(&m.smtp)).await);
 
     cases.case("the code changes the address, which starts unconfirmed");
     pds.send(&update(
@@ -575,13 +611,17 @@ async fn plc_operation_code_is_single_use_and_bound_to_its_purpose() {
     ];
     for (what, id, c) in wrong {
         cases.case(what);
-        let before = mailbox(pds, &ana.did).await;
+        let before = settled(pds, &ana.did, Some(&m.smtp)).await;
         let r = take(id, c).await;
         assert!(
             matches!(r, Err(hearth_pds::accounts::AccountError::InvalidToken)),
             "{what}: {r:?}"
         );
-        assert_eq!(before, mailbox(pds, &ana.did).await, "{what}");
+        assert_eq!(
+            before,
+            mailbox(pds, &ana.did, Some(&m.smtp)).await,
+            "{what}"
+        );
     }
     cases.case("expired");
     let mut late_accounts = pds.state().accounts();
@@ -602,6 +642,7 @@ async fn plc_operation_code_is_single_use_and_bound_to_its_purpose() {
         &cases,
         pds,
         &ana.did,
+        Some(&m.smtp),
         vec![
             Refusal::new(
                 "signPlcOperation without a code",
@@ -656,6 +697,7 @@ async fn plc_operation_code_is_single_use_and_bound_to_its_purpose() {
         &cases,
         pds,
         &ana.did,
+        Some(&m.smtp),
         vec![Refusal::new(
             "signPlcOperation with the code again",
             400,
@@ -746,7 +788,7 @@ async fn without_smtp_email_is_unavailable() {
             )
         })
         .collect();
-    refused(&cases, pds, &ana.did, rows).await;
+    refused(&cases, pds, &ana.did, None, rows).await;
     cases.case("with SMTP, describeServer says email works");
     let m = mail_world(Options::default()).await;
     let d =
@@ -783,6 +825,7 @@ async fn code_requests_are_rate_limited_per_account_and_address() {
         &cases,
         pds,
         &ana.did,
+        Some(&m.smtp),
         vec![Refusal::new(
             "one over the account's limit",
             429,

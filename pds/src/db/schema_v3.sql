@@ -13,7 +13,8 @@ CREATE TABLE email_token (
 CREATE INDEX email_token_hash ON email_token(purpose, token_hash);
 
 -- Account email waiting for the SMTP server, queued in the transaction that caused it and
--- deleted once the server accepted it (or it was given up on). Times are Unix milliseconds.
+-- deleted once the server accepted it (or it was given up on): a message, code included, is
+-- kept only until it is sent. Times are Unix milliseconds.
 CREATE TABLE email_outbox (
     id INTEGER PRIMARY KEY,
     to_addr TEXT NOT NULL,
