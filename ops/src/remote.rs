@@ -4,12 +4,9 @@
 
 use crate::accounts::{AccountRow, InviteRow, NewAccount};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
-    #[error("the HTTP client: {0}")]
-    Setup(String),
     #[error("cannot reach {url}: {source}")]
     Unreachable { url: String, source: reqwest::Error },
     #[error("{url} refused the admin password (is HEARTH_ADMIN_PASSWORD the server's?): {message}")]
@@ -33,27 +30,14 @@ pub struct Remote {
 }
 
 impl Remote {
-    /// `ca_certs`: the operator's extra root certificates (`HEARTH_CA_CERTS`), trusted like
-    /// every outbound client of the server does, for a server behind a private CA.
-    pub fn new(
-        url: &str,
-        password: &str,
-        ca_certs: Option<std::path::PathBuf>,
-    ) -> Result<Remote, RemoteError> {
-        let base = url.trim_end_matches('/').to_owned();
-        let mut net =
-            hearth_net::Config::new(false, concat!("hearth-admin/", env!("CARGO_PKG_VERSION")));
-        net.ca_certs = ca_certs;
-        // Listing a large server's accounts or deleting one with many records takes a while.
-        net.timeout = Duration::from_secs(120);
-        let http = net
-            .operator_client()
-            .map_err(|e| RemoteError::Setup(e.to_string()))?;
-        Ok(Remote {
-            base,
+    /// `http` is built by the caller from the server's settings, so a server behind the
+    /// operator's own CA (HEARTH_CA_CERTS) is reached like the server reaches its peers.
+    pub fn new(url: &str, password: &str, http: reqwest::Client) -> Remote {
+        Remote {
+            base: url.trim_end_matches('/').to_owned(),
             password: password.to_owned(),
             http,
-        })
+        }
     }
 
     async fn call(&self, req: reqwest::RequestBuilder, nsid: &str) -> Result<Value, RemoteError> {
