@@ -23,7 +23,7 @@ async fn acknowledged_writes_survive_sigkill() {
     let http = client();
 
     let mut hearth = spawn(port, &data, plc.url(), "first.log");
-    wait_healthy(&http, &url).await;
+    wait_healthy(&http, port).await;
     let service = Xrpc::local(port);
     let mut accounts = Vec::new();
     for name in ["alice", "bob", "carol"] {
@@ -42,7 +42,7 @@ async fn acknowledged_writes_survive_sigkill() {
         ));
         acked.extend(got);
         hearth = spawn(port, &data, plc.url(), &format!("run{}.log", round + 1));
-        wait_healthy(&http, &url).await;
+        wait_healthy(&http, port).await;
         check(
             &cases,
             &http,

@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 const APPVIEW_HOST: &str = "appview.localhost";
 
-fn spawn_up(port: u16, data: &Path, plc_url: &str, log: &str) -> Hearth {
+fn spawn_up(port: u16, data: &Path, plc_url: &str, log: &str) -> Spawned {
     spawn_with(
         "up",
         port,
@@ -87,7 +87,7 @@ async fn one_port_serves_both_services_by_hostname() {
     let port = free_port();
     let http = client();
     let _hearth = spawn_up(port, &data, plc.url(), "hosts.log");
-    wait_healthy(&http, &format!("http://localhost:{port}")).await;
+    wait_healthy(&http, port).await;
 
     cases.case("each hostname gets its own service's did:web document");
     let (status, pds_doc) = get_as(&http, port, "localhost", "/.well-known/did.json").await;
@@ -164,7 +164,7 @@ async fn sigterm_mid_burst_loses_nothing_and_the_firehose_resumes_at_the_same_se
     let http = client();
 
     let mut hearth = spawn_up(port, &data, plc.url(), "first.log");
-    wait_healthy(&http, &url).await;
+    wait_healthy(&http, port).await;
     let service = Xrpc::local(port);
     let mut accounts = Vec::new();
     for name in ["alice", "bob", "carol"] {
@@ -201,7 +201,7 @@ async fn sigterm_mid_burst_loses_nothing_and_the_firehose_resumes_at_the_same_se
     }
 
     hearth = spawn_up(port, &data, plc.url(), "second.log");
-    wait_healthy(&http, &url).await;
+    wait_healthy(&http, port).await;
     check(&cases, &http, &url, plc.url(), port, &accounts, &acked, 0).await;
 
     cases.case("the firehose resumes right after the last event the subscriber saw");
@@ -213,4 +213,57 @@ async fn sigterm_mid_burst_loses_nothing_and_the_firehose_resumes_at_the_same_se
         other => panic!("no event after {last_seen}: {other:?}"),
     }
     drop(hearth);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_never_finishes_does_not_hold_shutdown_past_10_seconds() {
+    use tokio::io::AsyncWriteExt;
+    let cases = Cases::new("serve_shutdown");
+    let plc = TestPlc::spawn().expect("PLC directory");
+    for command in ["up", "pds"] {
+        let root = tempfile::tempdir().expect("tempdir");
+        let data = root.path().join("data");
+        let port = free_port();
+        let http = client();
+        let mut hearth = spawn_with(
+            command,
+            port,
+            &data,
+            plc.url(),
+            "stuck.log",
+            &[
+                ("HEARTH_SINGLE_PORT", "true"),
+                ("HEARTH_APPVIEW_HOSTNAME", APPVIEW_HOST),
+            ],
+        );
+        wait_healthy(&http, port).await;
+
+        cases.case(&format!("hearth {command}: a body promised and never sent keeps a request in flight; SIGTERM still ends the process cleanly within 10 s"));
+        let mut stuck = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        stuck
+            .write_all(b"POST /xrpc/com.atproto.server.createSession HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+            .await
+            .expect("write");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let sent = std::time::Instant::now();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &hearth.0.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+        let exit = loop {
+            if let Some(exit) = hearth.0.try_wait().expect("wait") {
+                break exit;
+            }
+            assert!(
+                sent.elapsed() < Duration::from_secs(10),
+                "hearth {command} still running 10 s after SIGTERM"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(exit.success(), "hearth {command}: {exit}");
+        drop(stuck);
+    }
 }

@@ -7,29 +7,20 @@
 
 use atproto::firehose::Event;
 use hearth_testkit::firehose::*;
+pub use hearth_testkit::process::{Spawned, free_port, wait_healthy};
 use hearth_testkit::*;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Concurrent writers in a burst.
 pub const TASKS: usize = 16;
 
-/// The binary, killed when the test ends however it ends.
-pub struct Hearth(pub Child);
-
-impl Drop for Hearth {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `hearth pds` on `port` in development mode.
-pub fn spawn(port: u16, data: &Path, plc_url: &str, log_name: &str) -> Hearth {
+pub fn spawn(port: u16, data: &Path, plc_url: &str, log_name: &str) -> Spawned {
     spawn_with("pds", port, data, plc_url, log_name, &[])
 }
 
@@ -41,7 +32,7 @@ pub fn spawn_with(
     plc_url: &str,
     log_name: &str,
     env: &[(&str, &str)],
-) -> Hearth {
+) -> Spawned {
     let log =
         std::fs::File::create(data.parent().unwrap_or(data).join(log_name)).expect("log file");
     let child = Command::new(env!("CARGO_BIN_EXE_hearth"))
@@ -58,27 +49,7 @@ pub fn spawn_with(
         .stderr(log)
         .spawn()
         .expect("spawn hearth");
-    Hearth(child)
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-pub async fn wait_healthy(http: &reqwest::Client, url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = http.get(format!("{url}/xrpc/_health")).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "hearth did not come up at {url}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    Spawned(child)
 }
 
 /// A write the server acknowledged: where it is and what it was acknowledged with.
@@ -106,7 +77,7 @@ pub async fn burst(
     url: &str,
     accounts: &[(String, String)],
     round: usize,
-    hearth: &mut Hearth,
+    hearth: &mut Spawned,
     stop: Stop,
 ) -> Vec<Acked> {
     let acked: Arc<Mutex<Vec<Acked>>> = Arc::default();
