@@ -24,12 +24,7 @@ async fn acknowledged_writes_survive_sigkill() {
 
     let mut hearth = spawn(port, &data, plc.url(), "first.log");
     wait_healthy(&http, port).await;
-    let service = Xrpc::local(port);
-    let mut accounts = Vec::new();
-    for name in ["alice", "bob", "carol"] {
-        let a = service.create_account(name).await;
-        accounts.push((a.did, a.access));
-    }
+    let accounts = three_accounts(port).await;
 
     // Rounds of: a burst of concurrent writes, SIGKILL mid-burst, restart on the same data.
     // Acknowledgements accumulate: every round checks all writes acknowledged so far.

@@ -165,12 +165,7 @@ async fn sigterm_mid_burst_loses_nothing_and_the_firehose_resumes_at_the_same_se
 
     let mut hearth = spawn_up(port, &data, plc.url(), "first.log");
     wait_healthy(&http, port).await;
-    let service = Xrpc::local(port);
-    let mut accounts = Vec::new();
-    for name in ["alice", "bob", "carol"] {
-        let a = service.create_account(name).await;
-        accounts.push((a.did, a.access));
-    }
+    let accounts = three_accounts(port).await;
     let live = follow(port).await;
 
     let acked = burst(&http, &url, &accounts, 0, &mut hearth, Stop::Term).await;
@@ -247,23 +242,7 @@ async fn a_request_that_never_finishes_does_not_hold_shutdown_past_10_seconds() 
             .await
             .expect("write");
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let sent = std::time::Instant::now();
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &hearth.0.id().to_string()])
-            .status()
-            .expect("kill -TERM");
-        assert!(status.success());
-        let exit = loop {
-            if let Some(exit) = hearth.0.try_wait().expect("wait") {
-                break exit;
-            }
-            assert!(
-                sent.elapsed() < Duration::from_secs(10),
-                "hearth {command} still running 10 s after SIGTERM"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        assert!(exit.success(), "hearth {command}: {exit}");
+        terminate(&mut hearth).await;
         drop(stuck);
     }
 }
