@@ -4,8 +4,10 @@
 //! `verify` and `stats`, including `verify` finding a repository that disagrees with its index
 //! and a blob without bytes.
 
+mod binary;
+
+use binary::{Hearth, free_port, wait_healthy};
 use hearth_testkit::firehose::*;
-use hearth_testkit::process::*;
 use hearth_testkit::*;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -24,15 +26,15 @@ fn server_env(cmd: &mut Command, port: u16, data: &Path, plc: &str) {
         .env("RUST_LOG", "warn");
 }
 
-async fn start(port: u16, data: &Path, plc: &str) -> Spawned {
+async fn start(port: u16, data: &Path, plc: &str) -> Hearth {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hearth"));
     cmd.arg("pds")
         .env("HEARTH_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     server_env(&mut cmd, port, data, plc);
-    let server = Spawned(cmd.spawn().expect("spawn hearth pds"));
-    wait_healthy(&client(), port).await;
+    let server = Hearth(cmd.spawn().expect("spawn hearth pds"));
+    wait_healthy(&client(), &format!("http://localhost:{port}")).await;
     server
 }
 

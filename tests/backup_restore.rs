@@ -6,8 +6,10 @@
 //! must continue from the backup's head, blobs, spaces and their images must be intact, and the
 //! AppView must pick up from its restored cursor.
 
+mod binary;
+
+use binary::{Hearth, free_port, wait_healthy};
 use hearth_testkit::firehose::*;
-use hearth_testkit::process::*;
 use hearth_testkit::*;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -38,7 +40,7 @@ struct Ports {
     plc: u16,
 }
 
-fn up(ports: &Ports, data: &Path, log: &str) -> Spawned {
+fn up(ports: &Ports, data: &Path, log: &str) -> Hearth {
     let log = std::fs::File::create(data.with_file_name(log)).expect("log file");
     let child = Command::new(env!("CARGO_BIN_EXE_hearth"))
         .arg("up")
@@ -54,7 +56,7 @@ fn up(ports: &Ports, data: &Path, log: &str) -> Spawned {
         .stderr(log)
         .spawn()
         .expect("spawn hearth up");
-    Spawned(child)
+    Hearth(child)
 }
 
 fn admin(data: &Path, args: &[&str]) -> Output {
@@ -93,8 +95,8 @@ async fn a_backup_under_load_restores_into_a_server_that_carries_on() {
     let pds = Xrpc::local(ports.pds);
 
     let server = up(&ports, &data, "first.log");
-    wait_healthy(&http, ports.pds).await;
-    wait_healthy(&http, ports.appview).await;
+    wait_healthy(&http, &format!("http://localhost:{}", ports.pds)).await;
+    wait_healthy(&http, &format!("http://localhost:{}", ports.appview)).await;
 
     cases.case("accounts, a post with an image, a space with an image post");
     let alice = pds.create_account("alice").await;
@@ -284,8 +286,8 @@ async fn a_backup_under_load_restores_into_a_server_that_carries_on() {
         String::from_utf8_lossy(&out.stderr)
     );
     let restored_server = up(&ports, &restored, "restored.log");
-    wait_healthy(&http, ports.pds).await;
-    wait_healthy(&http, ports.appview).await;
+    wait_healthy(&http, &format!("http://localhost:{}", ports.pds)).await;
+    wait_healthy(&http, &format!("http://localhost:{}", ports.appview)).await;
 
     cases.case("every write acknowledged before the backup began is there with its CID");
     for a in &before {

@@ -113,9 +113,9 @@ async fn fly_settings_serve_each_hostname_its_document_on_443() {
         .stderr(log)
         .spawn()
         .expect("spawn");
-    let _hearth = Spawned(child);
+    let _hearth = Hearth(child);
     let http = client();
-    wait_healthy(&http, metrics_port).await;
+    wait_healthy(&http, &format!("http://localhost:{metrics_port}")).await;
 
     let doc = |host: String| {
         let http = http.clone();

@@ -23,7 +23,7 @@ async fn acknowledged_writes_survive_sigkill() {
     let http = client();
 
     let mut hearth = spawn(port, &data, plc.url(), "first.log");
-    wait_healthy(&http, port).await;
+    wait_healthy(&http, &format!("http://localhost:{port}")).await;
     let accounts = three_accounts(port).await;
 
     // Rounds of: a burst of concurrent writes, SIGKILL mid-burst, restart on the same data.
@@ -37,7 +37,7 @@ async fn acknowledged_writes_survive_sigkill() {
         ));
         acked.extend(got);
         hearth = spawn(port, &data, plc.url(), &format!("run{}.log", round + 1));
-        wait_healthy(&http, port).await;
+        wait_healthy(&http, &format!("http://localhost:{port}")).await;
         check(
             &cases,
             &http,

@@ -89,7 +89,7 @@ async fn metrics_health_and_json_logs() {
             ("RUST_LOG", "info"),
         ],
     );
-    wait_healthy(&http, port).await;
+    wait_healthy(&http, &format!("http://localhost:{port}")).await;
 
     let service = Xrpc::local(port);
     let alice = service.create_account("alice").await;

@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 const APPVIEW_HOST: &str = "appview.localhost";
 
-fn spawn_up(port: u16, data: &Path, plc_url: &str, log: &str) -> Spawned {
+fn spawn_up(port: u16, data: &Path, plc_url: &str, log: &str) -> Hearth {
     spawn_with(
         "up",
         port,
@@ -87,7 +87,7 @@ async fn one_port_serves_both_services_by_hostname() {
     let port = free_port();
     let http = client();
     let _hearth = spawn_up(port, &data, plc.url(), "hosts.log");
-    wait_healthy(&http, port).await;
+    wait_healthy(&http, &format!("http://localhost:{port}")).await;
 
     cases.case("each hostname gets its own service's did:web document");
     let (status, pds_doc) = get_as(&http, port, "localhost", "/.well-known/did.json").await;
@@ -164,7 +164,7 @@ async fn sigterm_mid_burst_loses_nothing_and_the_firehose_resumes_at_the_same_se
     let http = client();
 
     let mut hearth = spawn_up(port, &data, plc.url(), "first.log");
-    wait_healthy(&http, port).await;
+    wait_healthy(&http, &format!("http://localhost:{port}")).await;
     let accounts = three_accounts(port).await;
     let live = follow(port).await;
 
@@ -196,7 +196,7 @@ async fn sigterm_mid_burst_loses_nothing_and_the_firehose_resumes_at_the_same_se
     }
 
     hearth = spawn_up(port, &data, plc.url(), "second.log");
-    wait_healthy(&http, port).await;
+    wait_healthy(&http, &format!("http://localhost:{port}")).await;
     check(&cases, &http, &url, plc.url(), port, &accounts, &acked, 0).await;
 
     cases.case("the firehose resumes right after the last event the subscriber saw");
@@ -231,7 +231,7 @@ async fn a_request_that_never_finishes_does_not_hold_shutdown_past_10_seconds() 
                 ("HEARTH_APPVIEW_HOSTNAME", APPVIEW_HOST),
             ],
         );
-        wait_healthy(&http, port).await;
+        wait_healthy(&http, &format!("http://localhost:{port}")).await;
 
         cases.case(&format!("hearth {command}: a body promised and never sent keeps a request in flight; SIGTERM still ends the process cleanly within 10 s"));
         let mut stuck = tokio::net::TcpStream::connect(("127.0.0.1", port))

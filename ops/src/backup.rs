@@ -290,7 +290,12 @@ pub fn list(root: &Path) -> Result<Vec<PathBuf>, BackupError> {
     Ok(out)
 }
 
-/// Deletes all but the newest `keep` finished backups under `root`; returns what it deleted.
+/// How long an unfinished backup is left alone before pruning takes it for abandoned (the
+/// process writing it stopped): far longer than any backup takes.
+const ABANDONED: Duration = Duration::from_secs(24 * 3600);
+
+/// Deletes all but the newest `keep` finished backups under `root`, and unfinished ones
+/// abandoned a day ago; returns what it deleted.
 pub fn prune(root: &Path, keep: usize) -> Result<Vec<PathBuf>, BackupError> {
     let all = list(root)?;
     let excess = all.len().saturating_sub(keep);
@@ -298,6 +303,22 @@ pub fn prune(root: &Path, keep: usize) -> Result<Vec<PathBuf>, BackupError> {
     for dir in all.into_iter().take(excess) {
         std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
         deleted.push(dir);
+    }
+    let entries = std::fs::read_dir(root).map_err(io(root))?;
+    for dir in entries.flatten().map(|e| e.path()) {
+        let unfinished = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(&format!(".{PREFIX}")) && n.ends_with(".partial"));
+        let abandoned = std::fs::metadata(&dir)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > ABANDONED);
+        if unfinished && abandoned {
+            std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+            deleted.push(dir);
+        }
     }
     Ok(deleted)
 }

@@ -223,8 +223,23 @@ mod tests {
         // Pruning keeps the newest.
         let all = backup::list(&root).expect("list");
         assert_eq!(all.len(), 3, "the one without a manifest is not a backup");
+        // An unfinished backup is left alone while it may still be written, and taken once
+        // abandoned.
+        let fresh = root.join(".hearth-2026-01-01T00-00-00.000Z.partial");
+        let stale = root.join(".hearth-2026-01-02T00-00-00.000Z.partial");
+        for d in [&fresh, &stale] {
+            std::fs::create_dir_all(d).expect("partial");
+        }
+        std::fs::File::open(&stale)
+            .and_then(|f| {
+                f.set_modified(
+                    std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400),
+                )
+            })
+            .expect("age it");
         let deleted = backup::prune(&root, 1).expect("prune");
-        assert_eq!(deleted, all[..2].to_vec());
+        assert_eq!(deleted, [&all[..2], std::slice::from_ref(&stale)].concat());
+        assert!(fresh.is_dir() && !stale.exists());
         assert_eq!(backup::list(&root).expect("list"), all[2..].to_vec());
     }
 }

@@ -1,5 +1,5 @@
-//! Periodic work: telling relays about this server, trimming the firehose backfill window, and
-//! collecting blobs nothing references any more.
+//! Background work: sending queued email, telling relays about this server, trimming the
+//! firehose backfill window, and collecting blobs nothing references any more.
 
 use crate::clock::now_secs;
 use crate::db::{DbError, WriteTxn};
@@ -12,6 +12,20 @@ use std::time::Duration;
 pub const BLOB_GRACE_SECS: i64 = 3600;
 
 pub fn spawn_all(state: &AppState) {
+    if let Some(mail) = &state.mail {
+        match mail.connect() {
+            Ok(mailer) => hearth_mail::spawn(
+                mailer,
+                crate::email::PdsOutbox {
+                    db: state.db.clone(),
+                    queued: state.outbox.clone(),
+                },
+            ),
+            Err(e) => tracing::error!(error = %e, "PDS email is off"),
+        }
+    } else {
+        tracing::info!("PDS: no SMTP server configured; account email is off");
+    }
     let s = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(20 * 60));

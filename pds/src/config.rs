@@ -85,6 +85,15 @@ pub struct PdsConfig {
     /// gives must resolve to a public address outside development.
     #[arg(long, env = "HEARTH_INTERNAL_HOSTS", value_delimiter = ',')]
     pub internal_hosts: Vec<String>,
+    /// SMTP server for account email (the codes that confirm an address, reset a password,
+    /// change an address, delete an account or sign a PLC operation), e.g.
+    /// `smtp://127.0.0.1:2525` or `smtps://user:pass@mail.example.com`; the spaces service uses
+    /// the same one. Unset: the PDS sends no email, and the flows that need it say so.
+    #[arg(id = "pds-smtp-url", long = "pds-smtp-url", env = "HEARTH_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// The From address of account email (default `Hearth <hearth@HOSTNAME>`).
+    #[arg(id = "pds-smtp-from", long = "pds-smtp-from", env = "HEARTH_SMTP_FROM")]
+    pub smtp_from: Option<String>,
     /// Whether per-IP and per-account rate limits apply.
     #[arg(long, env = "HEARTH_RATE_LIMITS", default_value_t = true, action = clap::ArgAction::Set)]
     pub rate_limits: bool,

@@ -8,6 +8,7 @@ pub mod blobs;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod email;
 pub mod keys;
 pub mod limits;
 pub mod metrics;
@@ -42,6 +43,8 @@ pub enum StartError {
     Net(#[from] hearth_net::NetError),
     #[error("identity resolvers: {0}")]
     Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Mail(#[from] hearth_mail::MailError),
     #[error("{0}")]
     Serve(#[from] hearth_xrpc::server::ServeError),
 }
@@ -65,7 +68,14 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
     let remote = hearth_net::RemoteClient::new(&net)?;
     let (dids, handles) = hearth_net::identity_resolvers(&cfg.plc_url(), cfg.dev, &remote, &http)?;
     hearth_db::files::warn_if_loose(&cfg.data_dir);
+    let mail = hearth_mail::MailConfig::new(
+        cfg.smtp_url.as_deref(),
+        cfg.smtp_from.as_deref(),
+        &cfg.hostname,
+    )?;
     Ok(state::AppState::new(state::Inner {
+        mail,
+        outbox: std::sync::Arc::default(),
         service_did: cfg.service_did(),
         public_url: cfg.public_url(),
         handle_domains: cfg.handle_domains(),

@@ -24,3 +24,17 @@ pub const UPLOADS: Limit = Limit {
     capacity: 1000.0,
     per_secs: 3600.0,
 };
+/// Requests that email a code, per account (or, for requestPasswordReset, per address): what
+/// keeps the PDS from flooding an inbox.
+pub const EMAIL_PER_ACCOUNT: Limit = Limit {
+    capacity: 10.0,
+    per_secs: 3600.0,
+};
+/// Requests that email a code, per IP (several accounts may share one address).
+pub const EMAIL_PER_IP: Limit = Limit {
+    capacity: 50.0,
+    per_secs: 3600.0,
+};
+/// Attempts at a code (confirmEmail, updateEmail, resetPassword, deleteAccount), per IP and per
+/// account: as many as logins.
+pub const CODE_ATTEMPTS: Limit = LOGIN;

@@ -61,12 +61,24 @@ impl PlcClient {
         did: &str,
         handle: &str,
     ) -> Result<(), PlcError> {
-        let last = self.last_op(did).await?;
-        let op = update_op(&last, rotation_key, |o| {
-            o.also_known_as = vec![format!("at://{handle}")];
-        })
-        .map_err(|e| PlcError::Sign(e.to_string()))?;
+        let op = self
+            .sign_update(rotation_key, did, |o| {
+                o.also_known_as = vec![format!("at://{handle}")];
+            })
+            .await?;
         self.submit(did, &op).await
+    }
+
+    /// The DID's next operation, `edit` applied to its current one, signed and not submitted
+    /// (signPlcOperation hands it to the account, which submits it itself).
+    pub async fn sign_update(
+        &self,
+        rotation_key: &Keypair,
+        did: &str,
+        edit: impl FnOnce(&mut Operation),
+    ) -> Result<PlcOp, PlcError> {
+        let last = self.last_op(did).await?;
+        update_op(&last, rotation_key, edit).map_err(|e| PlcError::Sign(e.to_string()))
     }
 
     async fn last_op(&self, did: &str) -> Result<PlcOp, PlcError> {

@@ -6,6 +6,7 @@ use crate::blobs::BlobStore;
 use crate::clock::Clock;
 use crate::config::PdsConfig;
 use crate::db::Db;
+use crate::email::Mailroom;
 use crate::keys::KeyCache;
 use crate::limits::RateLimits;
 use crate::repo::Committer;
@@ -40,6 +41,10 @@ pub struct Inner {
     pub plc: crate::plc_client::PlcClient,
     pub dids: atproto::identity::DidResolver,
     pub handles: atproto::identity::HandleResolver,
+    /// The SMTP settings; `None`: the PDS sends no email.
+    pub mail: Option<hearth_mail::MailConfig>,
+    /// Woken when a commit queued email.
+    pub outbox: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -71,6 +76,17 @@ impl AppState {
             blobs: &self.blobs,
             keys: &self.keys,
             clock: self.clock,
+            mail: self.mailroom(),
+        }
+    }
+
+    /// What sending account email needs of the server.
+    pub fn mailroom(&self) -> Mailroom<'_> {
+        Mailroom {
+            enabled: self.mail.is_some(),
+            code_key: &self.secrets.jwt_key,
+            outbox: &self.outbox,
+            hostname: &self.cfg.hostname,
         }
     }
 

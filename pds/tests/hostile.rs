@@ -441,7 +441,12 @@ fn urlencode(s: &str) -> String {
 #[tokio::test]
 async fn bad_tokens_are_refused_without_effect() {
     let cases = Cases::new("pds_hostile tokens");
-    let w = World::new(Options::default());
+    let mail = tempfile::tempdir().unwrap();
+    let smtp = smtp::start_smtp(mail.path()).await;
+    let w = World::new(Options {
+        smtp: Some(smtp.url()),
+        ..Options::default()
+    });
     let pds = &w.pds;
     let a = pds.create_account("alice").await;
     let state = pds.state().clone();
@@ -674,14 +679,7 @@ async fn bad_tokens_are_refused_without_effect() {
         Refusal::new("app password: service token for createAppPassword", 400, "InvalidToken", Call::get("com.atproto.server.getServiceAuth?aud=did:web:x.example&lxm=com.atproto.server.createAppPassword").bearer(Some(&app_tok))),
     ]).await;
     // deleteAccount takes the account password; an app password is not it.
-    pds.post(
-        "com.atproto.server.requestAccountDelete",
-        Some(&a.access),
-        &json!({}),
-    )
-    .await
-    .ok();
-    let token = email_token(pds, &a.did).await;
+    let token = delete_code(pds, &smtp, &a).await;
     assert_refused(
         &cases,
         pds,

@@ -317,7 +317,12 @@ async fn admin_takedown_and_reversal() {
 #[tokio::test]
 async fn delete_account_with_emailed_token() {
     let cases = Cases::new("pds_lifecycle deletion");
-    let w = World::new(Options::default());
+    let mail = tempfile::tempdir().unwrap();
+    let smtp = smtp::start_smtp(mail.path()).await;
+    let w = World::new(Options {
+        smtp: Some(smtp.url()),
+        ..Options::default()
+    });
     let pds = &w.pds;
     let a = pds.create_account("alice").await;
     let b = pds.create_account("bob").await;
@@ -348,14 +353,7 @@ async fn delete_account_with_emailed_token() {
     .err(400, "InvalidToken");
     assert_eq!(before, pds.snapshot(&a.did).await);
 
-    pds.post(
-        "com.atproto.server.requestAccountDelete",
-        Some(&a.access),
-        &json!({}),
-    )
-    .await
-    .ok();
-    let token = email_token(pds, &a.did).await;
+    let token = delete_code(pds, &smtp, &a).await;
     cases.case("another account's password does not delete it");
     pds.post(
         "com.atproto.server.deleteAccount",
@@ -365,14 +363,7 @@ async fn delete_account_with_emailed_token() {
     .await
     .err(401, "AuthenticationRequired");
     cases.case("bob's token does not delete alice");
-    pds.post(
-        "com.atproto.server.requestAccountDelete",
-        Some(&b.access),
-        &json!({}),
-    )
-    .await
-    .ok();
-    let bobs = email_token(pds, &b.did).await;
+    let bobs = delete_code(pds, &smtp, &b).await;
     if bobs != token {
         pds.post(
             "com.atproto.server.deleteAccount",

@@ -26,11 +26,8 @@ pub enum SetupError {
     Db(#[from] hearth_db::DbError),
     #[error("spaces storage: {0}")]
     Io(#[from] std::io::Error),
-    // The URL may carry credentials: the error says what failed, not the URL.
-    #[error("HEARTH_SMTP_URL is not a valid smtp:// or smtps:// URL")]
-    SmtpUrl,
-    #[error("HEARTH_SMTP_FROM is not a valid address")]
-    SmtpFrom,
+    #[error(transparent)]
+    Mail(#[from] hearth_mail::MailError),
 }
 
 /// Where and how the service runs.
@@ -58,8 +55,8 @@ pub struct Inner {
     pub authority: String,
     pub public_url: String,
     pub images_dir: PathBuf,
-    pub smtp_url: Option<String>,
-    pub smtp_from: String,
+    /// The checked SMTP settings; `None`: email is off.
+    pub mail: Option<hearth_mail::MailConfig>,
     pub limits: RateLimiter,
     pub(crate) clock: TidClock,
     /// Woken after a commit that queued email.
@@ -92,7 +89,6 @@ impl Spaces {
             // Private images: readable by the service only.
             std::fs::set_permissions(&images_dir, std::fs::Permissions::from_mode(0o700))?;
         }
-        let smtp_url = cfg.smtp_url.filter(|u| !u.trim().is_empty());
         let host = cfg
             .public_url
             .split("://")
@@ -105,11 +101,11 @@ impl Spaces {
             authority: cfg.authority,
             public_url: cfg.public_url,
             images_dir,
-            smtp_url,
-            smtp_from: cfg
-                .smtp_from
-                .filter(|f| !f.trim().is_empty())
-                .unwrap_or_else(|| format!("Hearth <hearth@{host}>")),
+            mail: hearth_mail::MailConfig::new(
+                cfg.smtp_url.as_deref(),
+                cfg.smtp_from.as_deref(),
+                &host,
+            )?,
             limits: RateLimiter::new(cfg.limits),
             clock: TidClock::new(),
             outbox: Notify::new(),
@@ -139,7 +135,7 @@ impl Spaces {
 
     /// Whether this server can send email (an SMTP server is configured).
     pub fn email_available(&self) -> bool {
-        self.smtp_url.is_some()
+        self.mail.is_some()
     }
 
     pub fn images_dir(&self) -> &Path {

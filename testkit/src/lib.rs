@@ -1,8 +1,8 @@
 //! What Hearth's test suites share, so each is written once: a case counter whose totals
 //! `scripts/test` collects, a PLC directory ([`TestPlc`]), servers on threads of their own,
 //! did:plc identities and PDS accounts, an XRPC client that checks every error is
-//! `{"error","message"}` JSON, and a firehose reader that verifies what it reads the way a relay
-//! does.
+//! `{"error","message"}` JSON, a firehose reader that verifies what it reads the way a relay
+//! does, and a real SMTP server ([`smtp`]) for the email tests.
 //!
 //! A dev-dependency only, and it depends on no service crate: the harness that needs a
 //! service's internals (a PDS's state, an AppView's index) stays beside that service's tests.
@@ -11,8 +11,8 @@ mod cases;
 pub mod firehose;
 pub mod http;
 pub mod identity;
-pub mod process;
 mod server;
+pub mod smtp;
 
 pub use cases::Cases;
 pub use hearth_plc::TestPlc;

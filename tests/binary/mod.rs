@@ -7,20 +7,29 @@
 
 use atproto::firehose::Event;
 use hearth_testkit::firehose::*;
-pub use hearth_testkit::process::{Spawned, free_port, wait_healthy};
 use hearth_testkit::*;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Concurrent writers in a burst.
 pub const TASKS: usize = 16;
 
+/// The binary, killed when the test ends however it ends.
+pub struct Hearth(pub Child);
+
+impl Drop for Hearth {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `hearth pds` on `port` in development mode.
-pub fn spawn(port: u16, data: &Path, plc_url: &str, log_name: &str) -> Spawned {
+pub fn spawn(port: u16, data: &Path, plc_url: &str, log_name: &str) -> Hearth {
     spawn_with("pds", port, data, plc_url, log_name, &[])
 }
 
@@ -32,7 +41,7 @@ pub fn spawn_with(
     plc_url: &str,
     log_name: &str,
     env: &[(&str, &str)],
-) -> Spawned {
+) -> Hearth {
     let log =
         std::fs::File::create(data.parent().unwrap_or(data).join(log_name)).expect("log file");
     let child = Command::new(env!("CARGO_BIN_EXE_hearth"))
@@ -49,11 +58,31 @@ pub fn spawn_with(
         .stderr(log)
         .spawn()
         .expect("spawn hearth");
-    Spawned(child)
+    Hearth(child)
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+pub async fn wait_healthy(http: &reqwest::Client, url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = http.get(format!("{url}/xrpc/_health")).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "hearth did not come up at {url}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Sends SIGTERM and waits for the process to exit: it must, cleanly, within 10 seconds.
-pub async fn terminate(hearth: &mut Spawned) {
+pub async fn terminate(hearth: &mut Hearth) {
     let sent = Instant::now();
     let status = Command::new("kill")
         .args(["-TERM", &hearth.0.id().to_string()])
@@ -109,7 +138,7 @@ pub async fn burst(
     url: &str,
     accounts: &[(String, String)],
     round: usize,
-    hearth: &mut Spawned,
+    hearth: &mut Hearth,
     stop: Stop,
 ) -> Vec<Acked> {
     let acked: Arc<Mutex<Vec<Acked>>> = Arc::default();

@@ -11,11 +11,13 @@ import { CID } from 'multiformats/cid'
 import WebSocket from 'ws'
 import { startPlc } from './lib/plc-server.mjs'
 import { startPds } from './lib/hearth.mjs'
+import { startSmtpSink } from './lib/smtp-sink.mjs'
 import { Checks } from './lib/check.mjs'
 
 const t = new Checks('pds interop')
 const plc = await startPlc()
-const pds = await startPds({ plcUrl: plc.url })
+const smtp = await startSmtpSink()
+const pds = await startPds({ plcUrl: plc.url, env: { HEARTH_SMTP_URL: smtp.url } })
 const idResolver = new IdResolver({ plcUrl: plc.url })
 const expected = [] // every write, in order: { did, action, path, cid }
 
@@ -220,11 +222,25 @@ try {
     }
   }
   t.ok(inverted >= expected.length, `${inverted} commits inverted by @atproto/repo`)
+
+  // --- a forgotten password, by email ---
+  const stranger = new AtpAgent({ service: pds.url })
+  await stranger.com.atproto.server.requestPasswordReset({ email: 'alice@example.com' })
+  const code = await smtp.code('alice@example.com')
+  await t.rejects(() => stranger.com.atproto.server.resetPassword({ token: 'AAAAA-AAAAA', password: 'alice-new-pass' }), 'InvalidToken', 'resetPassword refuses a wrong code')
+  await stranger.com.atproto.server.resetPassword({ token: code, password: 'alice-new-pass' })
+  await t.rejects(() => stranger.com.atproto.server.resetPassword({ token: code, password: 'third-pass' }), 'InvalidToken', 'a reset code works once')
+  await t.rejects(() => new AtpAgent({ service: pds.url }).login({ identifier: aliceDid, password: 'alice-pass' }), 'AuthenticationRequired', 'the old password no longer logs in', 401)
+  const renewed = new AtpAgent({ service: pds.url })
+  await renewed.login({ identifier: aliceDid, password: 'alice-new-pass' })
+  t.eq(renewed.session.did, aliceDid, 'requestPasswordReset, the emailed code, resetPassword: the new password logs in')
+
   console.log(`pds interop: ${expected.length} writes replayed and verified, ${inverted} commits inverted`)
 } catch (e) {
   t.ok(false, 'scenario ran to the end', e?.stack ?? String(e))
 } finally {
   await pds.stop()
   await plc.close()
+  await smtp.close()
   t.finish()
 }

@@ -1,6 +1,7 @@
 //! What the account flows and invite codes refuse or fail with.
 
 use crate::db::DbError;
+use crate::email::CodeError;
 use crate::plc_client::PlcError;
 use crate::repo::CommitError;
 use crate::sequencer::EmitError;
@@ -24,6 +25,14 @@ pub enum AccountError {
     InvalidInput(&'static str),
     #[error("Account not found")]
     NotFound,
+    #[error("Token is invalid")]
+    InvalidToken,
+    #[error("Token is expired")]
+    ExpiredToken,
+    #[error("A confirmation code from the current email address is required")]
+    TokenRequired,
+    #[error("This server cannot send email (no SMTP server is configured); ask its operator")]
+    EmailUnavailable,
     #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]
@@ -34,4 +43,14 @@ pub enum AccountError {
     Plc(#[from] PlcError),
     #[error("hashing the password: {0}")]
     Password(String),
+}
+
+impl From<CodeError> for AccountError {
+    fn from(e: CodeError) -> Self {
+        match e {
+            CodeError::Invalid => AccountError::InvalidToken,
+            CodeError::Expired => AccountError::ExpiredToken,
+            CodeError::Db(e) => AccountError::Db(e),
+        }
+    }
 }

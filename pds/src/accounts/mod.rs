@@ -1,6 +1,8 @@
 //! Accounts: rows, status, sessions, app passwords, invite codes. SQL lives in `store`; the
-//! flows that combine it with PLC, the repository and the firehose live in `service`.
+//! flows that combine it with PLC, the repository and the firehose live in `service`, those
+//! that email the account a code in `email`.
 
+mod email;
 mod error;
 pub mod invites;
 pub mod service;

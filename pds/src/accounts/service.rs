@@ -5,6 +5,7 @@ use crate::auth::hash_password;
 use crate::blobs::BlobStore;
 use crate::clock::Clock;
 use crate::db::{Db, DbError, WriteTxn};
+use crate::email::Mailroom;
 use crate::keys::KeyCache;
 use crate::plc_client::PlcClient;
 use crate::repo::Committer;
@@ -97,7 +98,7 @@ pub fn check_service_handle(domains: &[String], handle: &str) -> Result<String, 
 }
 
 /// The rules a new password must meet.
-fn check_password(password: &str) -> Result<(), AccountError> {
+pub(super) fn check_password(password: &str) -> Result<(), AccountError> {
     if password.is_empty() {
         return Err(AccountError::InvalidInput("Password is required"));
     }
@@ -108,14 +109,14 @@ fn check_password(password: &str) -> Result<(), AccountError> {
 }
 
 /// Hashes a password on a blocking thread (Argon2 takes its time and memory on purpose).
-async fn hash_new_password(password: String) -> Result<String, AccountError> {
+pub(super) async fn hash_new_password(password: String) -> Result<String, AccountError> {
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(|e| AccountError::Password(e.to_string()))?
         .map_err(|e| AccountError::Password(e.to_string()))
 }
 
-fn check_email(email: &str) -> Result<(), AccountError> {
+pub(super) fn check_email(email: &str) -> Result<(), AccountError> {
     let ok = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
@@ -150,7 +151,8 @@ pub struct Created {
 
 /// What the account flows need of the server: the database, the PLC directory and the key
 /// that controls the accounts' identities there, the firehose, the repositories (through the
-/// [`Committer`]), the blob store and key cache an account's deletion clears, and the clock.
+/// [`Committer`]), the blob store and key cache an account's deletion clears, the clock, and the
+/// mailroom (codes and outgoing email).
 pub struct Accounts<'a> {
     pub db: &'a Db,
     pub plc: &'a PlcClient,
@@ -164,6 +166,8 @@ pub struct Accounts<'a> {
     pub blobs: &'a BlobStore,
     pub keys: &'a KeyCache,
     pub clock: Clock,
+    /// Codes and the outbox, for the flows that email the account.
+    pub mail: Mailroom<'a>,
 }
 
 impl Accounts<'_> {

@@ -92,12 +92,30 @@ pub fn by_identifier(conn: &Connection, identifier: &str) -> Result<Option<Accou
         return by_did(conn, id);
     }
     if id.contains('@') {
-        return Ok(conn
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM account WHERE email = ?1"))?
-            .query_row([id], from_row)
-            .optional()?);
+        return by_email(conn, id);
     }
     by_handle(conn, id)
+}
+
+pub fn by_email(conn: &Connection, email: &str) -> Result<Option<Account>, DbError> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM account WHERE email = ?1"))?
+        .query_row([email.trim()], from_row)
+        .optional()?)
+}
+
+/// Marks the account's address confirmed.
+pub fn set_email_confirmed(conn: &Connection, id: i64, at: &str) -> Result<(), DbError> {
+    conn.prepare_cached("UPDATE account SET email_confirmed_at = ?2 WHERE id = ?1")?
+        .execute(params![id, at])?;
+    Ok(())
+}
+
+/// Sets a new, unconfirmed address.
+pub fn set_email(conn: &Connection, id: i64, email: &str) -> Result<(), DbError> {
+    conn.prepare_cached("UPDATE account SET email = ?2, email_confirmed_at = NULL WHERE id = ?1")?
+        .execute(params![id, email])?;
+    Ok(())
 }
 
 pub fn email_taken(conn: &Connection, email: &str) -> Result<bool, DbError> {
@@ -353,31 +371,6 @@ pub fn revoke_app_password(conn: &Connection, account: i64, name: &str) -> Resul
         params![account, name],
     )?;
     Ok(())
-}
-
-/// Stores the code that confirms an account deletion (replacing an earlier one).
-pub fn set_delete_token(
-    conn: &Connection,
-    account: i64,
-    token: &str,
-    requested_at: &str,
-) -> Result<(), DbError> {
-    conn.execute(
-        "INSERT OR REPLACE INTO email_token (account, purpose, token, requested_at)
-         VALUES (?1, 'delete_account', ?2, ?3)",
-        params![account, token, requested_at],
-    )?;
-    Ok(())
-}
-
-pub fn delete_token(conn: &Connection, account: i64) -> Result<Option<String>, DbError> {
-    Ok(conn
-        .query_row(
-            "SELECT token FROM email_token WHERE account = ?1 AND purpose = 'delete_account'",
-            [account],
-            |r| r.get(0),
-        )
-        .optional()?)
 }
 
 /// One page of accounts after account id `after`, in creation order.

@@ -26,7 +26,11 @@ pub type Writer = hearth_db::Writer<Seq>;
 pub type WriteTxn<'c> = hearth_db::WriteTxn<'c, Seq>;
 
 /// Each entry moves the schema one version forward. Never edit a shipped entry; append.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema_v1.sql"),
+    include_str!("schema_v2.sql"),
+    include_str!("schema_v3.sql"),
+];
 
 /// The PDS's connections. Each keeps its own page cache for as long as it lives, so the caches
 /// are what the pool costs in memory (figures in `docs/benchmarks.md`, "PDS connection page

@@ -9,6 +9,7 @@ use crate::keys::KeyError;
 use crate::plc_client::PlcError;
 use crate::repo::{CommitError, PrepareError};
 use crate::sequencer::EmitError;
+use axum::http::StatusCode;
 use hearth_xrpc::XrpcError;
 
 impl From<CommitError> for XrpcError {
@@ -49,6 +50,14 @@ impl From<AccountError> for XrpcError {
             AccountError::InvalidInviteCode(_) => XrpcError::named("InvalidInviteCode", message),
             AccountError::InvalidInput(_) => XrpcError::invalid_request(message),
             AccountError::NotFound => XrpcError::not_found("NotFound", message),
+            AccountError::InvalidToken => XrpcError::named("InvalidToken", message),
+            AccountError::ExpiredToken => XrpcError::named("ExpiredToken", message),
+            AccountError::TokenRequired => XrpcError::named("TokenRequired", message),
+            // The server lacks the capability, whatever the request: 501, as for an
+            // unimplemented method, named for what is missing.
+            AccountError::EmailUnavailable => {
+                XrpcError::new(StatusCode::NOT_IMPLEMENTED, "EmailNotConfigured", message)
+            }
             AccountError::Commit(e) => e.into(),
             AccountError::Db(_)
             | AccountError::Emit(_)
@@ -224,6 +233,14 @@ mod tests {
                 AccountError::NotFound.into(),
                 "NotFound",
                 StatusCode::NOT_FOUND,
+            ),
+            (AccountError::InvalidToken.into(), "InvalidToken", bad),
+            (AccountError::ExpiredToken.into(), "ExpiredToken", bad),
+            (AccountError::TokenRequired.into(), "TokenRequired", bad),
+            (
+                AccountError::EmailUnavailable.into(),
+                "EmailNotConfigured",
+                StatusCode::NOT_IMPLEMENTED,
             ),
             (
                 AccountError::Commit(CommitError::TooLarge).into(),

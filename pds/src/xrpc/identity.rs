@@ -3,14 +3,19 @@
 use crate::accounts::{service, store};
 use crate::auth::AccessAuth;
 use crate::db::DbError;
+use crate::email::Purpose;
 use crate::state::AppState;
+use atproto::plc::Service;
 use atproto::syntax::Handle;
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
 use hearth_xrpc::{XJson, XQuery};
 use hearth_xrpc::{XrpcError, XrpcResult};
+use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::net::SocketAddr;
 
 #[derive(Deserialize)]
 pub struct ResolveParams {
@@ -100,4 +105,86 @@ pub async fn update_handle(
         .update_handle(auth.account, &auth.did, &h)
         .await?;
     Ok(Json(json!({})))
+}
+
+pub async fn request_plc_operation_signature(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    auth: AccessAuth,
+) -> XrpcResult<Json<Value>> {
+    auth.require_full()?;
+    super::server::email_allowed(&state, &headers, peer, &auth.did)?;
+    state
+        .accounts()
+        .request_code(auth.account, Purpose::PlcOperation)
+        .await?;
+    Ok(Json(json!({})))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignPlcOperationInput {
+    token: Option<String>,
+    rotation_keys: Option<Vec<String>>,
+    also_known_as: Option<Vec<String>>,
+    verification_methods: Option<IndexMap<String, String>>,
+    services: Option<IndexMap<String, Service>>,
+}
+
+/// Signs the account's next PLC operation with the server's rotation key (the fields given
+/// replace the current ones) and returns it unsubmitted; the emailed code is required, and
+/// used up.
+pub async fn sign_plc_operation(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    auth: AccessAuth,
+    XJson(input): XJson<SignPlcOperationInput>,
+) -> XrpcResult<Json<Value>> {
+    auth.require_full()?;
+    let Some(token) = input.token.filter(|t| !t.trim().is_empty()) else {
+        return Err(XrpcError::invalid_request(
+            "email confirmation token required to sign PLC operations",
+        ));
+    };
+    if !auth.did.starts_with("did:plc:") {
+        return Err(XrpcError::invalid_request(
+            "Only did:plc identities have PLC operations",
+        ));
+    }
+    let keys = input.rotation_keys.iter().flatten();
+    let methods = input.verification_methods.iter().flat_map(|m| m.values());
+    if keys
+        .chain(methods)
+        .any(|k| atproto::crypto::parse_did_key(k).is_err())
+    {
+        return Err(XrpcError::invalid_request(
+            "rotationKeys and verificationMethods must be did:key values",
+        ));
+    }
+    super::server::code_attempt_allowed(&state, &headers, peer, Some(&auth.did))?;
+    let accounts = state.accounts();
+    accounts
+        .take_code(auth.account, Purpose::PlcOperation, &token)
+        .await?;
+    let op = state
+        .plc
+        .sign_update(&state.secrets.plc_rotation_key, &auth.did, |o| {
+            if let Some(k) = input.rotation_keys {
+                o.rotation_keys = k;
+            }
+            if let Some(a) = input.also_known_as {
+                o.also_known_as = a;
+            }
+            if let Some(v) = input.verification_methods {
+                o.verification_methods = v;
+            }
+            if let Some(s) = input.services {
+                o.services = s;
+            }
+        })
+        .await
+        .map_err(crate::accounts::AccountError::from)?;
+    Ok(Json(json!({ "operation": op.to_json() })))
 }

@@ -89,6 +89,30 @@ pub fn router(state: AppState) -> Router {
             post(server::delete_account),
         )
         .route(
+            &x("com.atproto.server.requestEmailConfirmation"),
+            post(server::request_email_confirmation),
+        )
+        .route(
+            &x("com.atproto.server.confirmEmail"),
+            post(server::confirm_email),
+        )
+        .route(
+            &x("com.atproto.server.requestPasswordReset"),
+            post(server::request_password_reset),
+        )
+        .route(
+            &x("com.atproto.server.resetPassword"),
+            post(server::reset_password),
+        )
+        .route(
+            &x("com.atproto.server.requestEmailUpdate"),
+            post(server::request_email_update),
+        )
+        .route(
+            &x("com.atproto.server.updateEmail"),
+            post(server::update_email),
+        )
+        .route(
             &x("com.atproto.server.getAccountInviteCodes"),
             get(server::get_account_invite_codes),
         )
@@ -108,6 +132,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             &x("com.atproto.identity.updateHandle"),
             post(identity::update_handle),
+        )
+        .route(
+            &x("com.atproto.identity.requestPlcOperationSignature"),
+            post(identity::request_plc_operation_signature),
+        )
+        .route(
+            &x("com.atproto.identity.signPlcOperation"),
+            post(identity::sign_plc_operation),
         )
         // com.atproto.repo
         .route(

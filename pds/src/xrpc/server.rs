@@ -5,6 +5,7 @@ use crate::accounts::{AccountStatus, store};
 use crate::auth::{AccessAuth, RefreshAuth, hash_password, new_app_password, verify_password};
 use crate::clock::{now_iso, now_secs};
 use crate::db::{DbError, WriteTxn};
+use crate::email::Purpose;
 use crate::limits;
 use crate::state::AppState;
 use axum::Json;
@@ -54,6 +55,9 @@ pub async fn describe_server(State(state): State<AppState>) -> Json<Value> {
         "phoneVerificationRequired": false,
         "links": {},
         "contact": {},
+        // Not in the lexicon (objects are open): without it, clients learn that this server
+        // sends no email only when a request for a code is refused.
+        "emailAvailable": state.mail.is_some(),
     }))
 }
 
@@ -486,26 +490,64 @@ pub async fn check_account_status(
     Ok(Json(v))
 }
 
+/// Refuses a request that would email a code once the account (`who`: a DID, or for
+/// requestPasswordReset the address) or the client's IP asked too often.
+pub fn email_allowed(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    who: &str,
+) -> XrpcResult<()> {
+    let ip = client_ip(state, headers, Some(peer));
+    if state
+        .limits
+        .check("emailCode:ip", &ip, limits::EMAIL_PER_IP, 1.0)
+        && state
+            .limits
+            .check("emailCode", who, limits::EMAIL_PER_ACCOUNT, 1.0)
+    {
+        Ok(())
+    } else {
+        Err(XrpcError::rate_limited())
+    }
+}
+
+/// Refuses an attempt at a code once the client's IP (and the account, when known) tried too
+/// often.
+pub fn code_attempt_allowed(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    account: Option<&str>,
+) -> XrpcResult<()> {
+    let ip = client_ip(state, headers, Some(peer));
+    let ok = state
+        .limits
+        .check("emailCodeAttempt:ip", &ip, limits::CODE_ATTEMPTS, 1.0)
+        && account.is_none_or(|a| {
+            state
+                .limits
+                .check("emailCodeAttempt", a, limits::CODE_ATTEMPTS, 1.0)
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(XrpcError::rate_limited())
+    }
+}
+
 pub async fn request_account_delete(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     auth: AccessAuth,
 ) -> XrpcResult<Json<Value>> {
     auth.require_full()?;
-    let token = format!(
-        "{:05}-{:05}",
-        rand::random::<u32>() % 100_000,
-        rand::random::<u32>() % 100_000
-    );
-    let (t, account) = (token.clone(), auth.account);
+    email_allowed(&state, &headers, peer, &auth.did)?;
     state
-        .db
-        .writer
-        .run(move |txn: &mut WriteTxn<'_>| {
-            store::set_delete_token(txn.conn, account, &t, &now_iso())
-        })
+        .accounts()
+        .request_code(auth.account, Purpose::DeleteAccount)
         .await?;
-    // This PDS sends no email; the operator relays the code (it is never logged at info).
-    tracing::warn!(did = %auth.did, "account deletion requested; the confirmation code is in the email_token table");
     Ok(Json(json!({})))
 }
 
@@ -518,21 +560,18 @@ pub struct DeleteAccountInput {
 
 pub async fn delete_account(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     XJson(input): XJson<DeleteAccountInput>,
 ) -> XrpcResult<Json<Value>> {
+    code_attempt_allowed(&state, &headers, peer, Some(&input.did))?;
     let did = input.did.clone();
     let found = state
         .db
         .readers
-        .read(move |c| {
-            let Some(a) = store::by_did(c, &did)? else {
-                return Ok::<_, DbError>(None);
-            };
-            let token = store::delete_token(c, a.id)?;
-            Ok(Some((a, token)))
-        })
+        .read(move |c| store::by_did(c, &did))
         .await?;
-    let Some((acct, token)) = found else {
+    let Some(acct) = found else {
         return Err(XrpcError::invalid_request("Account not found"));
     };
     let (pw, hash) = (input.password, acct.password_hash.clone());
@@ -542,10 +581,126 @@ pub async fn delete_account(
     if !ok {
         return Err(XrpcError::auth_required("Invalid did or password"));
     }
-    if token.as_deref() != Some(input.token.trim()) {
-        return Err(XrpcError::named("InvalidToken", "Token is invalid"));
+    let accounts = state.accounts();
+    accounts
+        .take_code(acct.id, Purpose::DeleteAccount, &input.token)
+        .await?;
+    accounts.delete_account(acct.id, &acct.did).await?;
+    Ok(Json(json!({})))
+}
+
+pub async fn request_email_confirmation(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    auth: AccessAuth,
+) -> XrpcResult<Json<Value>> {
+    auth.require_full()?;
+    email_allowed(&state, &headers, peer, &auth.did)?;
+    state
+        .accounts()
+        .request_code(auth.account, Purpose::ConfirmEmail)
+        .await?;
+    Ok(Json(json!({})))
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmEmailInput {
+    email: String,
+    token: String,
+}
+
+pub async fn confirm_email(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    auth: AccessAuth,
+    XJson(input): XJson<ConfirmEmailInput>,
+) -> XrpcResult<Json<Value>> {
+    auth.require_full()?;
+    code_attempt_allowed(&state, &headers, peer, Some(&auth.did))?;
+    state
+        .accounts()
+        .confirm_email(auth.account, &input.email, &input.token)
+        .await?;
+    Ok(Json(json!({})))
+}
+
+#[derive(Deserialize)]
+pub struct RequestPasswordResetInput {
+    email: String,
+}
+
+pub async fn request_password_reset(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    XJson(input): XJson<RequestPasswordResetInput>,
+) -> XrpcResult<Json<Value>> {
+    let email = input.email.trim().to_lowercase();
+    email_allowed(&state, &headers, peer, &email)?;
+    state.accounts().request_password_reset(&email).await?;
+    Ok(Json(json!({})))
+}
+
+#[derive(Deserialize)]
+pub struct ResetPasswordInput {
+    token: String,
+    password: String,
+}
+
+pub async fn reset_password(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    XJson(input): XJson<ResetPasswordInput>,
+) -> XrpcResult<Json<Value>> {
+    code_attempt_allowed(&state, &headers, peer, None)?;
+    state
+        .accounts()
+        .reset_password_with_code(&input.token, &input.password)
+        .await?;
+    Ok(Json(json!({})))
+}
+
+pub async fn request_email_update(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    auth: AccessAuth,
+) -> XrpcResult<Json<Value>> {
+    auth.require_full()?;
+    email_allowed(&state, &headers, peer, &auth.did)?;
+    let required = state.accounts().request_email_update(auth.account).await?;
+    Ok(Json(json!({ "tokenRequired": required })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateEmailInput {
+    email: String,
+    email_auth_factor: Option<bool>,
+    token: Option<String>,
+}
+
+pub async fn update_email(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    auth: AccessAuth,
+    XJson(input): XJson<UpdateEmailInput>,
+) -> XrpcResult<Json<Value>> {
+    auth.require_full()?;
+    if input.email_auth_factor == Some(true) {
+        return Err(XrpcError::invalid_request(
+            "Sign-in codes by email (emailAuthFactor) are not supported by this server",
+        ));
     }
-    state.accounts().delete_account(acct.id, &acct.did).await?;
+    code_attempt_allowed(&state, &headers, peer, Some(&auth.did))?;
+    state
+        .accounts()
+        .update_email(auth.account, &input.email, input.token.as_deref())
+        .await?;
     Ok(Json(json!({})))
 }
 

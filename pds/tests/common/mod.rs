@@ -31,6 +31,8 @@ pub struct Options {
     /// `HEARTH_DEV`; default on. Off, outbound calls a DID document names are guarded as in
     /// production.
     pub dev: bool,
+    /// `HEARTH_SMTP_URL`; default unset (the PDS sends no email).
+    pub smtp: Option<String>,
 }
 
 impl Default for Options {
@@ -43,6 +45,7 @@ impl Default for Options {
             appview: None,
             spaces_appview: None,
             dev: true,
+            smtp: None,
         }
     }
 }
@@ -77,6 +80,8 @@ pub fn config(plc_url: &str, data_dir: &Path, port: u16, o: &Options) -> PdsConf
         ca_certs: None,
         internal_hosts: Vec::new(),
         rate_limits: o.rate_limits,
+        smtp_url: o.smtp.clone(),
+        smtp_from: Some("Hearth Test <hearth@localhost>".into()),
     }
 }
 
@@ -241,20 +246,23 @@ pub struct Snapshot {
     pub seq: i64,
 }
 
-/// The account-deletion code mailed to an account (this PDS keeps it in `email_token`).
-pub async fn email_token(pds: &Pds, did: &str) -> String {
-    let d = did.to_owned();
-    pds.state()
-        .db
-        .readers
-        .read(move |c| {
-            c.query_row(
-                "SELECT token FROM email_token WHERE purpose = 'delete_account' AND account = (SELECT id FROM account WHERE did = ?1)",
-                [d],
-                |r| r.get(0),
-            )
-            .map_err(hearth_pds::db::DbError::from)
-        })
-        .await
-        .expect("email token")
+/// Asks for an account-deletion code and reads it from the mail `smtp` received (the PDS must
+/// have been started with it).
+pub async fn delete_code(pds: &Pds, smtp: &smtp::Smtp, account: &Account) -> String {
+    let email = email_of(account);
+    let seen = smtp.to(&email).len();
+    let res = pds
+        .post(
+            "com.atproto.server.requestAccountDelete",
+            Some(&account.access),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "requestAccountDelete: {}", res.text);
+    smtp.next_code(&email, seen).await.1
+}
+
+/// The address [`Xrpc::create_account`] gives an account.
+pub fn email_of(account: &Account) -> String {
+    format!("{}@example.com", account.handle.trim_end_matches(".test"))
 }

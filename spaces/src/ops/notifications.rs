@@ -269,8 +269,9 @@ impl Spaces {
             None => None,
             Some("") => Some(None),
             Some(e) => {
-                e.parse::<lettre::Address>()
-                    .map_err(|_| SpaceError::invalid("email is not a valid address"))?;
+                if !hearth_mail::is_address(e) {
+                    return Err(SpaceError::invalid("email is not a valid address"));
+                }
                 Some(Some(e.to_owned()))
             }
         };

@@ -7,10 +7,12 @@
 import { IdResolver } from '@atproto/identity'
 import { verifyRepoCar } from '@atproto/repo'
 import { Firehose } from '@atproto/sync'
+import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { agentOn } from './hearth-lexicons.mjs'
 import { Checks } from './check.mjs'
 import { HOSTS, HANDLES } from './production.mjs'
+import { hearthBin } from './hearth.mjs'
 
 const t = new Checks('production')
 const POLL_MS = Number(process.env.HEARTH_POLL_MS ?? 20000)
@@ -212,6 +214,25 @@ await step('spaces', async () => {
   const said = await h(carol, 'post.create', undefined, { channel: discussion, text: 'Meeting notes to follow' })
   const feed = await h(bob, 'feed.getChannel', { channel: discussion })
   t.ok(feed.posts.some((p) => p.uri === said.post.uri), "bob reads carol's space post")
+})
+
+// --- the operator's admin CLI against the running server, over https ---
+await step('hearth admin --url', async () => {
+  const admin = (extra) =>
+    execFileSync(hearthBin, ['admin', '--url', PDS, 'accounts', 'list'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH, HEARTH_ADMIN_PASSWORD: 'admin-pass', ...extra },
+    })
+  const listed = admin({ HEARTH_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS })
+  t.ok(listed.includes(A) && listed.includes(B), 'hearth admin lists the accounts of the server behind TLS (HEARTH_CA_CERTS)', listed)
+  let refused = false
+  try {
+    admin({})
+  } catch {
+    refused = true
+  }
+  t.ok(refused, 'without HEARTH_CA_CERTS it does not trust the server: verification is never off')
 })
 
 // --- what the server did: followed both firehoses over wss, trusted the CA, no development mode ---
