@@ -145,6 +145,11 @@ async fn main() -> anyhow::Result<()> {
             backup,
         } => {
             hearth_ops::backup::spawn_schedule(pds.data_dir.clone(), &backup);
+            // Deployed, one TLS front proxies every hostname to one port.
+            let listen = serve::Listen {
+                single_port: Some(listen.single_port.unwrap_or(true)),
+                ..listen
+            };
             serve::run(pds, appview, listen, stop).await
         }
         Command::Plc { data_dir, port } => {

@@ -16,9 +16,11 @@ pub struct Listen {
     /// (HEARTH_HANDLE_DOMAINS, for /.well-known/atproto-did) reach the PDS,
     /// HEARTH_APPVIEW_HOSTNAME the AppView, any other hostname is answered 421. The layout for
     /// one TLS front (Fly, Caddy, nginx) proxying every hostname to one upstream. Off: the
-    /// AppView listens on HEARTH_APPVIEW_PORT and HEARTH_APPVIEW_BIND.
-    #[arg(long, env = "HEARTH_SINGLE_PORT", default_value_t = false, action = clap::ArgAction::Set)]
-    pub single_port: bool,
+    /// AppView listens on HEARTH_APPVIEW_PORT and HEARTH_APPVIEW_BIND. Default: on for
+    /// `serve` (the deployed layout), off for `up` (two local ports, as clients on localhost
+    /// expect).
+    #[arg(long, env = "HEARTH_SINGLE_PORT", action = clap::ArgAction::Set)]
+    pub single_port: Option<bool>,
     /// A port serving Prometheus `/metrics` and `/xrpc/_health` (every database of both
     /// services takes writes: 200, else 503) without authentication and whatever the
     /// hostname, for a scraper and an orchestrator's health check. Never expose it publicly;
@@ -86,7 +88,8 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     // Held until the process ends: `hearth admin` does not write beside a running server.
     let _lock = hearth_ops::lock::DataDirLock::acquire(&pds.data_dir)?;
-    if listen.single_port {
+    let single_port = listen.single_port.unwrap_or(false);
+    if single_port {
         anyhow::ensure!(
             !pds.hostname.eq_ignore_ascii_case(&appview.hostname),
             "HEARTH_SINGLE_PORT tells the PDS and the AppView apart by hostname, but both are {:?}: set HEARTH_APPVIEW_HOSTNAME",
@@ -97,7 +100,7 @@ pub async fn run(
         appview.bind = pds.bind.clone();
     }
     link(&mut pds, &mut appview);
-    let single = listen.single_port.then(|| (pds.bind.clone(), pds.port));
+    let single = single_port.then(|| (pds.bind.clone(), pds.port));
     let pds = hearth_pds::build_state(pds).context("PDS")?;
     let appview = hearth_appview::build_state(appview).context("AppView")?;
     let ops = crate::ops::Ops::install(pds.clone(), appview.clone())?;
