@@ -140,7 +140,18 @@ impl AdminArgs {
                 let Some(password) = self.admin_password.as_deref() else {
                     bail!("--url needs the server's admin password: set HEARTH_ADMIN_PASSWORD");
                 };
-                Ok(Target::Remote(Remote::new(url, password)?))
+                // The server's own trust settings (HEARTH_CA_CERTS) reach it behind a private CA.
+                let mut net = ServerEnv::try_parse_from(["hearth"])
+                    .context("reading the server's configuration from the environment")?
+                    .pds
+                    .net();
+                net.user_agent = concat!("hearth-admin/", env!("CARGO_PKG_VERSION")).to_owned();
+                net.timeout = std::time::Duration::from_secs(60);
+                Ok(Target::Remote(Remote::new(
+                    url,
+                    password,
+                    net.operator_client()?,
+                )))
             }
         }
     }
@@ -230,12 +241,17 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             for cid in &r.missing_blobs {
                 println!("MISSING BLOB {cid}");
             }
+            for (did, problem) in &r.appview_ahead {
+                println!("APPVIEW AHEAD {did}: {problem}");
+            }
             println!(
-                "{} databases, {} repositories ({} records), {} blobs checked: {}",
+                "{} databases, {} repositories ({} records), {} blobs checked; the AppView has yet \
+                 to apply the latest commit of {} accounts: {}",
                 r.databases,
                 r.repos,
                 r.records,
                 r.blobs,
+                r.appview_behind,
                 if r.is_clean() {
                     "all good"
                 } else {

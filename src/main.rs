@@ -1,6 +1,7 @@
 //! `hearth`: the PDS, the AppView, or both in one process.
 
 mod admin;
+mod ops;
 mod serve;
 
 use anyhow::Context;
@@ -25,6 +26,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log format on stderr: `text` to read, `json` (one object per line) for a log pipeline.
+    #[arg(long, env = "HEARTH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -73,13 +83,16 @@ enum Command {
     },
 }
 
-fn init_tracing() {
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
 }
 
 /// Opens the PLC directory kept in `data_dir` and binds it to 127.0.0.1:`port`.
@@ -110,8 +123,9 @@ async fn local_plc(data_dir: &std::path::Path, port: u16) -> anyhow::Result<Stri
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    init_tracing();
-    let command = match Cli::parse().command {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let command = match cli.command {
         Command::Admin(args) => return admin::run(args).await,
         server => server,
     };

@@ -19,6 +19,15 @@ pub struct Listen {
     /// AppView listens on HEARTH_APPVIEW_PORT and HEARTH_APPVIEW_BIND.
     #[arg(long, env = "HEARTH_SINGLE_PORT", default_value_t = false, action = clap::ArgAction::Set)]
     pub single_port: bool,
+    /// A port serving Prometheus `/metrics` and `/xrpc/_health` (every database of both
+    /// services takes writes: 200, else 503) without authentication and whatever the
+    /// hostname, for a scraper and an orchestrator's health check. Never expose it publicly;
+    /// `/metrics` on the PDS's hostname needs the admin password instead. Unset: no such port.
+    #[arg(long, env = "HEARTH_METRICS_PORT")]
+    pub metrics_port: Option<u16>,
+    /// Address the metrics port binds.
+    #[arg(long, env = "HEARTH_METRICS_BIND", default_value = "127.0.0.1")]
+    pub metrics_bind: String,
 }
 
 /// A process-wide stop request: set once by SIGTERM or SIGINT.
@@ -97,8 +106,19 @@ pub async fn run(
     let single = listen.single_port.then(|| (pds.bind.clone(), pds.port));
     let pds = hearth_pds::build_state(pds).context("PDS")?;
     let appview = hearth_appview::build_state(appview).context("AppView")?;
-    let pds_app = hearth_pds::start(&pds);
+    let ops = crate::ops::Ops::install(pds.clone(), appview.clone())?;
+    let pds_app = hearth_pds::start(&pds).merge(ops.admin_routes());
     let appview_app = hearth_appview::start(&appview).context("AppView")?;
+    if let Some(port) = listen.metrics_port {
+        let listener = hearth_xrpc::server::bind(&listen.metrics_bind, port).await?;
+        tracing::info!("metrics and health on {}:{port}", listen.metrics_bind);
+        let (routes, requested) = (ops.private_routes(), stop.requested());
+        tokio::spawn(async move {
+            if let Err(e) = hearth_xrpc::server::serve_until(listener, routes, requested).await {
+                tracing::error!(error = %e, "metrics port stopped");
+            }
+        });
+    }
 
     let pds_stop = {
         let (requested, pds) = (stop.requested(), pds.clone());

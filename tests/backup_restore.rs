@@ -6,11 +6,14 @@
 //! must continue from the backup's head, blobs, spaces and their images must be intact, and the
 //! AppView must pick up from its restored cursor.
 
+mod binary;
+
+use binary::{Hearth, free_port, wait_healthy};
 use hearth_testkit::firehose::*;
 use hearth_testkit::*;
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,30 +34,13 @@ fn enc(uri: &str) -> String {
     uri.replace('%', "%25")
 }
 
-/// `hearth up`, killed when the test ends however it ends.
-struct Up(Child);
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 struct Ports {
     pds: u16,
     appview: u16,
     plc: u16,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn up(ports: &Ports, data: &Path, log: &str) -> Up {
+fn up(ports: &Ports, data: &Path, log: &str) -> Hearth {
     let log = std::fs::File::create(data.with_file_name(log)).expect("log file");
     let child = Command::new(env!("CARGO_BIN_EXE_hearth"))
         .arg("up")
@@ -70,7 +56,7 @@ fn up(ports: &Ports, data: &Path, log: &str) -> Up {
         .stderr(log)
         .spawn()
         .expect("spawn hearth up");
-    Up(child)
+    Hearth(child)
 }
 
 fn admin(data: &Path, args: &[&str]) -> Output {
@@ -81,25 +67,6 @@ fn admin(data: &Path, args: &[&str]) -> Output {
         .env("RUST_LOG", "warn")
         .output()
         .expect("run hearth admin")
-}
-
-async fn wait_healthy(http: &reqwest::Client, port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = http
-            .get(format!("http://localhost:{port}/xrpc/_health"))
-            .send()
-            .await
-            && r.status().is_success()
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "hearth did not come up on {port}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -128,8 +95,8 @@ async fn a_backup_under_load_restores_into_a_server_that_carries_on() {
     let pds = Xrpc::local(ports.pds);
 
     let server = up(&ports, &data, "first.log");
-    wait_healthy(&http, ports.pds).await;
-    wait_healthy(&http, ports.appview).await;
+    wait_healthy(&http, &format!("http://localhost:{}", ports.pds)).await;
+    wait_healthy(&http, &format!("http://localhost:{}", ports.appview)).await;
 
     cases.case("accounts, a post with an image, a space with an image post");
     let alice = pds.create_account("alice").await;
@@ -250,6 +217,12 @@ async fn a_backup_under_load_restores_into_a_server_that_carries_on() {
         t.await.expect("writer task");
     }
     assert!(during > 0, "writes went on while the backup ran");
+    // One more write, indexed by the AppView before the server stops: the index left in
+    // `data` is then ahead of the backup's PDS for alice, which `verify` must notice below.
+    let last = pds
+        .create_record(&alice, "app.bsky.feed.post", post("after the backup"))
+        .await;
+    wait_indexed(ports.appview, last["uri"].as_str().expect("uri")).await;
     println!(
         "backup_restore: {} writes acknowledged before the backup, {during} while it ran",
         before.len()
@@ -312,9 +285,9 @@ async fn a_backup_under_load_restores_into_a_server_that_carries_on() {
         "restore failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let _server = up(&ports, &restored, "restored.log");
-    wait_healthy(&http, ports.pds).await;
-    wait_healthy(&http, ports.appview).await;
+    let restored_server = up(&ports, &restored, "restored.log");
+    wait_healthy(&http, &format!("http://localhost:{}", ports.pds)).await;
+    wait_healthy(&http, &format!("http://localhost:{}", ports.appview)).await;
 
     cases.case("every write acknowledged before the backup began is there with its CID");
     for a in &before {
@@ -419,19 +392,59 @@ async fn a_backup_under_load_restores_into_a_server_that_carries_on() {
     check_replay(&plc_url, &replay(ports.pds, 0, head + 1).await, 1).await;
 
     cases.case("the AppView carries on from its restored cursor");
-    let uri = after["uri"].as_str().expect("uri").to_owned();
-    let appview = Xrpc::local(ports.appview);
+    wait_indexed(ports.appview, after["uri"].as_str().expect("uri")).await;
+
+    cases.case("verify: the restored directory is consistent");
+    let out = admin(&restored, &["verify"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("all good"), "{text}");
+
+    cases.case("verify: an AppView index newer than its PDS is found");
+    drop(restored_server);
+    let newer = root.path().join("newer");
+    let out = admin(&data, &["backup", "--out", newer.to_str().expect("utf-8")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let newer_backup = std::fs::read_dir(&newer)
+        .expect("backups")
+        .flatten()
+        .map(|e| e.path())
+        .next()
+        .expect("a backup");
+    for side in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(restored.join(format!("appview/index.sqlite{side}")));
+    }
+    std::fs::copy(
+        newer_backup.join("appview/index.sqlite"),
+        restored.join("appview/index.sqlite"),
+    )
+    .expect("put the newer index in place");
+    let out = admin(&restored, &["verify"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("APPVIEW AHEAD {}", alice.did)),
+        "{text}"
+    );
+}
+
+/// Waits until the AppView serves the post at `uri`.
+async fn wait_indexed(port: u16, uri: &str) {
+    let appview = Xrpc::local(port);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let r = appview
             .get(&format!("app.bsky.feed.getPosts?uris={uri}"), None)
             .await;
         if r.status == 200 && r.body["posts"].as_array().is_some_and(|p| p.len() == 1) {
-            break;
+            return;
         }
         assert!(
             Instant::now() < deadline,
-            "the AppView did not index the new post: {}",
+            "the AppView did not index {uri}: {}",
             r.text
         );
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -18,6 +18,8 @@
 //! following 1,000 of the authors, then `app.bsky.feed.getTimeline` (limit 50) through the
 //! router, each request with a freshly minted service-auth JWT from the viewer's did:plc
 //! (checked against its DID document): first pages, and pages deep into the timeline by cursor.
+//! With `--views`, other views on the same index too: `getProfile`, `getProfiles`, `getFollows`,
+//! `getPosts`, `getAuthorFeed`.
 //!
 //! Run: `cargo run --release -p hearth-appview --example appview_bench -- --help`
 //! (`scripts/bench-appview` runs both and records the results in docs/benchmarks.md).
@@ -85,6 +87,10 @@ struct Cli {
     /// getTimeline requests per measurement.
     #[arg(long, default_value_t = 300)]
     requests: usize,
+    /// After the timeline, also time other views on the same index (profiles, follows, posts,
+    /// an author feed), `--requests` each.
+    #[arg(long)]
+    views: bool,
     /// Also write the results as markdown to this file.
     #[arg(long)]
     markdown: Option<PathBuf>,
@@ -984,7 +990,7 @@ async fn timeline(cli: &Cli) -> anyhow::Result<String> {
     eprintln!(
         "timeline: first page p50 {p50:.2} ms p99 {p99:.2} ms; with cursor (pages 2-11) p50 {c50:.2} ms p99 {c99:.2} ms"
     );
-    Ok(format!(
+    let mut out = format!(
         "### getTimeline: {indexed} posts by {authors} authors, a viewer following {followed}\n\n\
          `app.bsky.feed.getTimeline?limit=50` through the router, each request with a fresh \
          service-auth JWT from the viewer's did:plc (verified against its DID document); hydrated \
@@ -995,5 +1001,90 @@ async fn timeline(cli: &Cli) -> anyhow::Result<String> {
          | pages 2–11 (cursor) | {c50:.2} ms | {c99:.2} ms | |\n\n",
         n = cli.requests,
         ok = if p50 <= 5.0 { "met" } else { "**missed**" },
-    ))
+    );
+    if cli.views {
+        let some_posts: Vec<&str> = posts.iter().rev().take(25).map(|p| p.0.as_str()).collect();
+        out.push_str(&other_views(cli, &router, &state, &key, &viewer, &dids, &some_posts).await?);
+    }
+    Ok(out)
+}
+
+/// Times other views on the timeline's index, each request with its own service-auth token.
+async fn other_views(
+    cli: &Cli,
+    router: &Router,
+    state: &AppState,
+    key: &Keypair,
+    viewer: &str,
+    dids: &[String],
+    posts: &[&str],
+) -> anyhow::Result<String> {
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let profiles: String = dids[..25]
+        .iter()
+        .map(|d| format!("actors={}", enc(d)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let uris: String = posts
+        .iter()
+        .map(|u| format!("uris={}", enc(u)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let calls: Vec<(&str, &str, String)> = vec![
+        (
+            "getProfile",
+            "app.bsky.actor.getProfile",
+            format!("actor={}", enc(&dids[0])),
+        ),
+        ("getProfiles (25)", "app.bsky.actor.getProfiles", profiles),
+        (
+            "getFollows (100)",
+            "app.bsky.graph.getFollows",
+            format!("actor={}&limit=100", enc(viewer)),
+        ),
+        ("getPosts (25)", "app.bsky.feed.getPosts", uris),
+        (
+            "getAuthorFeed (50)",
+            "app.bsky.feed.getAuthorFeed",
+            format!("actor={}&limit=50", enc(&dids[0])),
+        ),
+    ];
+    let mut md = String::from(
+        "### Other views on the same index\n\n\
+         Each through the router with a fresh service-auth JWT, as the viewer.\n\n\
+         | request | p50 | p99 | response bytes |\n|---|---:|---:|---:|\n",
+    );
+    for (name, nsid, query) in calls {
+        let mut took = Vec::with_capacity(cli.requests);
+        let mut size = 0;
+        for i in 0..cli.requests + 20 {
+            let token =
+                atproto::auth::mint(key, viewer, &state.service_did, Some(nsid), now_secs(), 120);
+            let req = Request::builder()
+                .uri(format!("/xrpc/{nsid}?{query}"))
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())?;
+            let t = Instant::now();
+            let res = router.clone().oneshot(req).await?;
+            let status = res.status();
+            let body = axum::body::to_bytes(res.into_body(), usize::MAX).await?;
+            let elapsed = t.elapsed();
+            if !status.is_success() {
+                bail!("{nsid}: {status}: {}", String::from_utf8_lossy(&body));
+            }
+            size = body.len();
+            // The first 20 warm the caches.
+            if i >= 20 {
+                took.push(elapsed);
+            }
+        }
+        took.sort();
+        let (p50, p99) = (ms(pct(&took, 0.5)), ms(pct(&took, 0.99)));
+        eprintln!("views: {name}: p50 {p50:.2} ms p99 {p99:.2} ms, {size} bytes");
+        md.push_str(&format!(
+            "| {name} | {p50:.2} ms | {p99:.2} ms | {size} |\n"
+        ));
+    }
+    md.push('\n');
+    Ok(md)
 }

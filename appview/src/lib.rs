@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod index;
 pub mod ingest;
+pub mod metrics;
 mod spaces_profiles;
 pub mod state;
 pub mod views;
@@ -172,10 +173,32 @@ pub fn start(state: &state::AppState) -> Result<axum::Router, StartError> {
             readers: state.db.readers.clone(),
             public_url: state.public_url.clone(),
         }));
-    Ok(xrpc::router(state.clone()).merge(hearth_spaces::router(
+    let app = xrpc::router(state.clone()).merge(hearth_spaces::router(
         state.spaces.clone(),
         state.auth.clone(),
-    )))
+    ));
+    Ok(hearth_xrpc::metrics::record(app, "appview"))
+}
+
+/// A database of the AppView's that does not take writes.
+#[derive(Debug, thiserror::Error)]
+#[error("the {name} database does not take writes: {source}")]
+pub struct Unhealthy {
+    pub name: &'static str,
+    pub source: hearth_db::DbError,
+}
+
+/// Whether the AppView can do its work: the index and the spaces database take writes.
+pub async fn check_health(state: &state::AppState) -> Result<(), Unhealthy> {
+    let (index, spaces) = tokio::join!(state.db.check_writable(), state.spaces.db.check_writable());
+    index.map_err(|source| Unhealthy {
+        name: "index",
+        source,
+    })?;
+    spaces.map_err(|source| Unhealthy {
+        name: "spaces",
+        source,
+    })
 }
 
 /// Winds the AppView down once it stopped taking requests: waits for the index and spaces

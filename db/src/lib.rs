@@ -97,7 +97,17 @@ pub struct Db<S> {
     pub readers: Readers,
     pub writer: Writer<S>,
     path: std::sync::Arc<Path>,
+    probed: std::sync::Arc<tokio::sync::Mutex<Option<Probed>>>,
 }
+
+/// The latest writability check: when, and its error if it failed.
+type Probed = (std::time::Instant, Option<String>);
+
+/// How long a writability check's answer is reused: health checks arrive from anyone, and a
+/// flood of them costs at most one write this often.
+const PROBE_REUSE: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long a writability check waits for its write.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl<S> Clone for Db<S> {
     fn clone(&self) -> Self {
@@ -105,6 +115,7 @@ impl<S> Clone for Db<S> {
             readers: self.readers.clone(),
             writer: self.writer.clone(),
             path: self.path.clone(),
+            probed: self.probed.clone(),
         }
     }
 }
@@ -129,6 +140,7 @@ impl<S: Clone + Send + 'static> Db<S> {
             readers,
             writer,
             path: path.into(),
+            probed: Default::default(),
         })
     }
 
@@ -139,18 +151,39 @@ impl<S: Clone + Send + 'static> Db<S> {
 
     /// Proves the database takes writes: a transaction on the writer that rewrites the schema
     /// version with its own value, so a full disk, a read-only file system or a stopped writer
-    /// all fail it, and nothing changes.
+    /// all fail it, and nothing changes. Checks made together share one write, and an answer
+    /// is reused for a second.
     pub async fn check_writable(&self) -> Result<(), DbError> {
-        self.writer
-            .run(|txn| {
-                let version: i64 = txn
-                    .conn
-                    .query_row("PRAGMA user_version", [], |r| r.get(0))?;
-                txn.conn
-                    .execute_batch(&format!("PRAGMA user_version = {version}"))?;
-                Ok::<_, DbError>(())
-            })
+        let mut probed = self.probed.lock().await;
+        if let Some((at, error)) = probed.as_ref()
+            && at.elapsed() < PROBE_REUSE
+        {
+            return match error {
+                None => Ok(()),
+                Some(e) => Err(DbError::Task(e.clone())),
+            };
+        }
+        let result = self.write_probe().await;
+        *probed = Some((
+            std::time::Instant::now(),
+            result.as_ref().err().map(|e| e.to_string()),
+        ));
+        result
+    }
+
+    async fn write_probe(&self) -> Result<(), DbError> {
+        let probe = self.writer.run(|txn| {
+            let version: i64 = txn
+                .conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            txn.conn
+                .execute_batch(&format!("PRAGMA user_version = {version}"))?;
+            Ok::<_, DbError>(())
+        });
+        // A writer stuck behind a huge queue or a hung disk is not taking writes either.
+        tokio::time::timeout(PROBE_TIMEOUT, probe)
             .await
+            .map_err(|_| DbError::Task(format!("no write completed within {PROBE_TIMEOUT:?}")))?
     }
 
     /// For shutdown: waits for every job queued on the writer so far to be committed, then
@@ -201,6 +234,9 @@ mod tests {
         other.execute_batch("BEGIN IMMEDIATE").expect("lock");
         assert!(db.check_writable().await.is_err());
         other.execute_batch("ROLLBACK").expect("unlock");
+        // The failure is reused for a moment, then checked again.
+        assert!(db.check_writable().await.is_err());
+        tokio::time::sleep(PROBE_REUSE).await;
         db.check_writable().await.expect("writable again");
     }
 

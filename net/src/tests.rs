@@ -19,13 +19,8 @@ async fn serve(answer: String) -> Server {
         while let Ok((mut sock, _)) = listener.accept().await {
             let (answer, counted) = (answer.clone(), counted.clone());
             tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let mut read = 0;
-                while !buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
-                    match sock.read(&mut buf[read..]).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => read += n,
-                    }
+                if !read_request_head(&mut sock).await {
+                    return;
                 }
                 counted.fetch_add(1, Ordering::SeqCst);
                 let _ = sock.write_all(answer.as_bytes()).await;
@@ -33,6 +28,19 @@ async fn serve(answer: String) -> Server {
         }
     });
     Server { port, requests }
+}
+
+/// Reads up to the end of a request's head; false if the connection ended first.
+async fn read_request_head(sock: &mut (impl tokio::io::AsyncRead + Unpin)) -> bool {
+    let mut buf = vec![0u8; 4096];
+    let mut read = 0;
+    while !buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+        match sock.read(&mut buf[read..]).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => read += n,
+        }
+    }
+    true
 }
 
 fn ok_answer(body: &str) -> String {
@@ -332,13 +340,8 @@ async fn serve_tls(server: rustls::ServerConfig, websocket: bool) -> Server {
                     }
                     return;
                 }
-                let mut buf = vec![0u8; 4096];
-                let mut read = 0;
-                while !buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
-                    match tls.read(&mut buf[read..]).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => read += n,
-                    }
+                if !read_request_head(&mut tls).await {
+                    return;
                 }
                 let _ = tls.write_all(ok_answer("hello").as_bytes()).await;
                 let _ = tls.shutdown().await;

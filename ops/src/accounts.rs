@@ -68,9 +68,13 @@ pub fn pds_db(data_dir: &Path) -> Result<PathBuf, AdminError> {
 
 /// A read-only connection to the PDS database of `data_dir`.
 pub fn read_pds(data_dir: &Path) -> Result<rusqlite::Connection, AdminError> {
-    let path = pds_db(data_dir)?;
+    read_only(&pds_db(data_dir)?)
+}
+
+/// A read-only connection to the database at `path`.
+pub fn read_only(path: &Path) -> Result<rusqlite::Connection, AdminError> {
     let conn = rusqlite::Connection::open_with_flags(
-        &path,
+        path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(hearth_db::DbError::from)?;

@@ -9,8 +9,7 @@
 use crate::layout::{self, Kind};
 use crate::manifest::{self, Entry, Manifest};
 use clap::Args;
-use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -114,6 +113,7 @@ fn write(
 ) -> Result<Manifest, BackupError> {
     hearth_db::files::create_private_dir(out).map_err(io(out))?;
     let parts = layout::parts(data_dir, Some(root)).map_err(io(data_dir))?;
+    let previous = Previous::newest(root)?;
     let mut files = Vec::with_capacity(parts.len());
     let mut pds_head_seq = None;
     for part in parts {
@@ -136,7 +136,10 @@ fn write(
                 }
                 manifest::hash_file(&dest).map_err(io(&dest))?
             }
-            Kind::File => match copy_file(&src, &dest) {
+            Kind::File => match previous
+                .link(&part.path, &dest)
+                .map_or_else(|| copy_file(&src, &dest), Ok)
+            {
                 Ok(done) => done,
                 // Collected (a blob, an unattached image) since the walk: it is no longer
                 // part of the data.
@@ -164,6 +167,53 @@ fn write(
         .and_then(|()| f.sync_all())
         .map_err(io(&path))?;
     Ok(manifest)
+}
+
+/// The newest finished backup, whose blobs and images a new backup links to instead of
+/// copying: they are named by the hash of their bytes, so the same name is the same bytes, and
+/// a backup schedule keeps many backups for the space of one plus what changed.
+struct Previous {
+    dir: Option<PathBuf>,
+    files: std::collections::HashMap<String, Entry>,
+}
+
+impl Previous {
+    fn newest(root: &Path) -> Result<Previous, BackupError> {
+        let found = list(root)?
+            .pop()
+            .and_then(|dir| Manifest::read(&dir).ok().map(|m| (dir, m)));
+        Ok(match found {
+            Some((dir, m)) => Previous {
+                dir: Some(dir),
+                files: m
+                    .files
+                    .into_iter()
+                    .filter(|e| layout::content_addressed(Path::new(&e.path)))
+                    .map(|e| (e.path.clone(), e))
+                    .collect(),
+            },
+            None => Previous {
+                dir: None,
+                files: Default::default(),
+            },
+        })
+    }
+
+    /// Links the previous backup's copy of `rel` to `dest` if there is one and it still holds
+    /// the bytes its manifest names (read back in full: a damaged copy is not passed on). `None`
+    /// when the file must be copied instead.
+    fn link(&self, rel: &Path, dest: &Path) -> Option<(u64, String)> {
+        let entry = self.files.get(&slash_path(rel))?;
+        let src = self.dir.as_ref()?.join(rel);
+        std::fs::hard_link(&src, dest).ok()?;
+        match manifest::hash_file(dest) {
+            Ok((size, sha)) if size == entry.size && sha == entry.sha256 => Some((size, sha)),
+            _ => {
+                let _ = std::fs::remove_file(dest);
+                None
+            }
+        }
+    }
 }
 
 /// The last firehose sequence number in a copy of the PDS database.
@@ -201,20 +251,9 @@ pub(crate) fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
 pub(crate) fn copy_file(src: &Path, dest: &Path) -> std::io::Result<(u64, String)> {
     let mut from = std::fs::File::open(src)?;
     let mut to = private_file(dest)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = from.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        to.write_all(&buf[..n])?;
-        size += n as u64;
-    }
+    let done = manifest::copy_hashed(&mut from, &mut to)?;
     to.sync_all()?;
-    Ok((size, hex::encode(hasher.finalize())))
+    Ok(done)
 }
 
 /// Makes a rename inside `dir` durable; a failure only weakens that, so it is not an error.
@@ -251,7 +290,12 @@ pub fn list(root: &Path) -> Result<Vec<PathBuf>, BackupError> {
     Ok(out)
 }
 
-/// Deletes all but the newest `keep` finished backups under `root`; returns what it deleted.
+/// How long an unfinished backup is left alone before pruning takes it for abandoned (the
+/// process writing it stopped): far longer than any backup takes.
+const ABANDONED: Duration = Duration::from_secs(24 * 3600);
+
+/// Deletes all but the newest `keep` finished backups under `root`, and unfinished ones
+/// abandoned a day ago; returns what it deleted.
 pub fn prune(root: &Path, keep: usize) -> Result<Vec<PathBuf>, BackupError> {
     let all = list(root)?;
     let excess = all.len().saturating_sub(keep);
@@ -259,6 +303,22 @@ pub fn prune(root: &Path, keep: usize) -> Result<Vec<PathBuf>, BackupError> {
     for dir in all.into_iter().take(excess) {
         std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
         deleted.push(dir);
+    }
+    let entries = std::fs::read_dir(root).map_err(io(root))?;
+    for dir in entries.flatten().map(|e| e.path()) {
+        let unfinished = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(&format!(".{PREFIX}")) && n.ends_with(".partial"));
+        let abandoned = std::fs::metadata(&dir)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > ABANDONED);
+        if unfinished && abandoned {
+            std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+            deleted.push(dir);
+        }
     }
     Ok(deleted)
 }
@@ -298,6 +358,54 @@ pub fn spawn_schedule(data_dir: PathBuf, cfg: &BackupConfig) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_schedule_backs_up_every_interval_and_keeps_the_newest() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let data = tmp.path().join("data");
+        std::fs::create_dir_all(data.join("secrets")).expect("dir");
+        std::fs::write(data.join("secrets/jwt.key"), [1u8; 32]).expect("write");
+        let root = tmp.path().join("backups");
+        spawn_schedule(
+            data.clone(),
+            &BackupConfig {
+                backup_dir: Some(root.clone()),
+                // Shorter than the command line allows, to see several rounds.
+                backup_interval: Duration::from_millis(100),
+                backup_keep: 2,
+            },
+        );
+        assert!(
+            list(&root).expect("list").is_empty(),
+            "none before one interval"
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let mut seen = std::collections::BTreeSet::new();
+        while seen.len() < 4 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "only {} backups",
+                seen.len()
+            );
+            let now = list(&root).expect("list");
+            assert!(now.len() <= 2, "pruned to the newest two: {now:?}");
+            seen.extend(now);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The newest ones are kept, each a complete backup.
+        let kept = list(&root).expect("list");
+        let gone: Vec<&PathBuf> = seen.iter().filter(|s| !kept.contains(s)).collect();
+        assert!(!gone.is_empty());
+        assert!(
+            kept.iter().all(|k| gone.iter().all(|g| k > *g)),
+            "older backups were deleted first: kept {kept:?}, deleted {gone:?}"
+        );
+        for k in &kept {
+            let m = Manifest::read(k).expect("manifest");
+            m.verify(k).expect("verifies");
+            assert_eq!(m.files.len(), 1);
+        }
+    }
 
     #[test]
     fn intervals_are_read_as_operators_write_them() {

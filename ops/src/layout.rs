@@ -84,6 +84,11 @@ pub fn parts(data_dir: &Path, skip: Option<&Path>) -> std::io::Result<Vec<Part>>
     Ok(out)
 }
 
+/// Files named by the hash of their bytes (blobs, space images): never changed in place.
+pub fn content_addressed(rel: &Path) -> bool {
+    rel.starts_with(BLOBS) || rel.starts_with(SPACE_IMAGES)
+}
+
 fn is_database(rel: &Path) -> bool {
     rel.extension().is_some_and(|e| e == "sqlite")
 }

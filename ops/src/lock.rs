@@ -18,8 +18,8 @@ pub struct DataDirLock {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error(
-        "{0} is in use by a running Hearth server: stop it, or send the command to the server \
-         (--url and HEARTH_ADMIN_PASSWORD)"
+        "{0} is in use by a running Hearth server (it holds hearth.lock there): stop it first, \
+         or send hearth admin's command to it with --url and HEARTH_ADMIN_PASSWORD"
     )]
     InUse(PathBuf),
     #[error("locking {path}: {source}")]

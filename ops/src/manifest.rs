@@ -147,17 +147,25 @@ pub fn relative(path: &str) -> Result<PathBuf, ManifestError> {
 
 /// Size and hex SHA-256 of a file.
 pub fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
-    let mut f = std::fs::File::open(path)?;
+    copy_hashed(&mut std::fs::File::open(path)?, &mut std::io::sink())
+}
+
+/// Copies `from` into `to`, returning the size and hex SHA-256 of what passed.
+pub fn copy_hashed(
+    from: &mut impl Read,
+    to: &mut impl std::io::Write,
+) -> std::io::Result<(u64, String)> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut size = 0u64;
     loop {
-        let n = f.read(&mut buf)?;
+        let n = from.read(&mut buf)?;
         if n == 0 {
             break;
         }
         size += n as u64;
         hasher.update(&buf[..n]);
+        to.write_all(&buf[..n])?;
     }
     Ok((size, hex::encode(hasher.finalize())))
 }

@@ -4,7 +4,6 @@
 
 use crate::accounts::{AccountRow, InviteRow, NewAccount};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
@@ -31,21 +30,14 @@ pub struct Remote {
 }
 
 impl Remote {
-    pub fn new(url: &str, password: &str) -> Result<Remote, RemoteError> {
-        let base = url.trim_end_matches('/').to_owned();
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("hearth-admin/", env!("CARGO_PKG_VERSION")))
-            .timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|source| RemoteError::Unreachable {
-                url: base.clone(),
-                source,
-            })?;
-        Ok(Remote {
-            base,
+    /// `http` is built by the caller from the server's settings, so a server behind the
+    /// operator's own CA (HEARTH_CA_CERTS) is reached like the server reaches its peers.
+    pub fn new(url: &str, password: &str, http: reqwest::Client) -> Remote {
+        Remote {
+            base: url.trim_end_matches('/').to_owned(),
             password: password.to_owned(),
             http,
-        })
+        }
     }
 
     async fn call(&self, req: reqwest::RequestBuilder, nsid: &str) -> Result<Value, RemoteError> {
@@ -100,7 +92,21 @@ impl Remote {
         }
     }
 
+    /// Checks the admin password before a listing that may need no admin call (no accounts):
+    /// an account no one has is not found to the admin, refused to anyone else.
+    async fn authenticate(&self) -> Result<(), RemoteError> {
+        match self
+            .get("com.atproto.admin.getAccountInfo?did=did:plc:aaaaaaaaaaaaaaaaaaaaaaaa")
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(RemoteError::Xrpc { status: 404, .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn list_accounts(&self) -> Result<Vec<AccountRow>, RemoteError> {
+        self.authenticate().await?;
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
         loop {

@@ -149,6 +149,44 @@ mod tests {
     }
 
     #[test]
+    fn blobs_and_images_are_linked_from_the_previous_backup_unless_damaged() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().expect("tmp");
+        let data = data_dir(tmp.path());
+        let root = tmp.path().join("backups");
+        let ino = |b: &Path, f: &str| std::fs::metadata(b.join(f)).expect("meta").ino();
+        let first = backup::create(&data, &root).expect("first");
+        let second = backup::create(&data, &root).expect("second");
+        for f in ["blobs/ab/bafyab", "appview/space-images/bafyimg"] {
+            assert_eq!(ino(&first.dir, f), ino(&second.dir, f), "{f} is shared");
+        }
+        for f in ["pds.sqlite", "secrets/jwt.key"] {
+            assert_ne!(ino(&first.dir, f), ino(&second.dir, f), "{f} is copied");
+        }
+        // The shared copy is damaged: the next backup copies from the data directory again,
+        // and restores.
+        std::fs::write(second.dir.join("blobs/ab/bafyab"), b"blob bytez").expect("damage");
+        let third = backup::create(&data, &root).expect("third");
+        assert_ne!(
+            ino(&second.dir, "blobs/ab/bafyab"),
+            ino(&third.dir, "blobs/ab/bafyab")
+        );
+        assert_eq!(
+            ino(&second.dir, "appview/space-images/bafyimg"),
+            ino(&third.dir, "appview/space-images/bafyimg")
+        );
+        let fresh = tmp.path().join("fresh");
+        restore(&third.dir, &fresh).expect("restore");
+        assert_eq!(
+            std::fs::read(fresh.join("blobs/ab/bafyab")).expect("blob"),
+            b"blob bytes"
+        );
+        // Pruning the older backups leaves the shared files to the newer ones.
+        backup::prune(&root, 1).expect("prune");
+        third.manifest.verify(&third.dir).expect("still whole");
+    }
+
+    #[test]
     fn a_damaged_backup_is_refused_before_anything_is_written() {
         let tmp = tempfile::tempdir().expect("tmp");
         let data = data_dir(tmp.path());
@@ -185,8 +223,23 @@ mod tests {
         // Pruning keeps the newest.
         let all = backup::list(&root).expect("list");
         assert_eq!(all.len(), 3, "the one without a manifest is not a backup");
+        // An unfinished backup is left alone while it may still be written, and taken once
+        // abandoned.
+        let fresh = root.join(".hearth-2026-01-01T00-00-00.000Z.partial");
+        let stale = root.join(".hearth-2026-01-02T00-00-00.000Z.partial");
+        for d in [&fresh, &stale] {
+            std::fs::create_dir_all(d).expect("partial");
+        }
+        std::fs::File::open(&stale)
+            .and_then(|f| {
+                f.set_modified(
+                    std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400),
+                )
+            })
+            .expect("age it");
         let deleted = backup::prune(&root, 1).expect("prune");
-        assert_eq!(deleted, all[..2].to_vec());
+        assert_eq!(deleted, [&all[..2], std::slice::from_ref(&stale)].concat());
+        assert!(fresh.is_dir() && !stale.exists());
         assert_eq!(backup::list(&root).expect("list"), all[2..].to_vec());
     }
 }

@@ -1,7 +1,7 @@
 //! `hearth admin verify`: every database passes SQLite's integrity check, every repository
 //! verifies (signed by its account's key, a sound MST, every record present) and agrees with
-//! the record index, and every blob the PDS records has its bytes on disk. Read-only, safe
-//! beside a running server.
+//! the record index, every blob the PDS records has its bytes on disk, and the AppView's index
+//! is nowhere ahead of the PDS it follows. Read-only, safe beside a running server.
 
 use crate::accounts::{AdminError, read_pds};
 use crate::layout::{self, Kind};
@@ -22,11 +22,20 @@ pub struct Report {
     pub bad_repos: Vec<(String, String)>,
     /// Blob CIDs recorded without bytes.
     pub missing_blobs: Vec<String>,
+    /// Local accounts whose latest revision the AppView has not applied yet: normal while it
+    /// catches up, not a problem.
+    pub appview_behind: usize,
+    /// (DID, what is wrong): the AppView applied a revision the PDS does not have (an index
+    /// restored from a later time than the PDS). Delete `appview/index.sqlite` to rebuild it.
+    pub appview_ahead: Vec<(String, String)>,
 }
 
 impl Report {
     pub fn is_clean(&self) -> bool {
-        self.damaged.is_empty() && self.bad_repos.is_empty() && self.missing_blobs.is_empty()
+        self.damaged.is_empty()
+            && self.bad_repos.is_empty()
+            && self.missing_blobs.is_empty()
+            && self.appview_ahead.is_empty()
     }
 }
 
@@ -43,6 +52,12 @@ pub fn verify(data_dir: &Path) -> Result<Report, AdminError> {
                 .push((part.path.display().to_string(), problems.join("; ")));
         }
     }
+    let index = data_dir.join(layout::INDEX_DB);
+    let index = if index.is_file() {
+        Some(crate::accounts::read_only(&index)?)
+    } else {
+        None
+    };
     let mut after = 0;
     loop {
         let page = accounts::list(&conn, after, 500)?;
@@ -50,9 +65,25 @@ pub fn verify(data_dir: &Path) -> Result<Report, AdminError> {
         after = last.id;
         for a in page {
             report.repos += 1;
-            match check::check_repo(&conn, a.id, &a.did) {
-                Ok(c) => report.records += c.records,
-                Err(e) => report.bad_repos.push((a.did, e.to_string())),
+            let checked = match check::check_repo(&conn, a.id, &a.did) {
+                Ok(c) => c,
+                Err(e) => {
+                    report.bad_repos.push((a.did, e.to_string()));
+                    continue;
+                }
+            };
+            report.records += checked.records;
+            let Some(index) = &index else { continue };
+            let applied = hearth_appview::index::applied_rev(index, &a.did)
+                .map_err(hearth_db::DbError::from)?;
+            // Revisions are TIDs: later ones sort after earlier ones.
+            match (applied.flatten(), checked.rev) {
+                (Some(applied), Some(rev)) if applied > rev => report.appview_ahead.push((
+                    a.did,
+                    format!("the AppView applied revision {applied}, the PDS is at {rev}"),
+                )),
+                (Some(applied), Some(rev)) if applied == rev => {}
+                _ => report.appview_behind += 1,
             }
         }
     }

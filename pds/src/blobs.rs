@@ -54,8 +54,8 @@ impl BlobStore {
     pub fn open(data_dir: &Path) -> std::io::Result<BlobStore> {
         let dir = data_dir.join("blobs");
         let tmp = data_dir.join("blobs-tmp");
-        std::fs::create_dir_all(&dir)?;
-        std::fs::create_dir_all(&tmp)?;
+        hearth_db::files::create_private_dir(&dir)?;
+        hearth_db::files::create_private_dir(&tmp)?;
         Ok(BlobStore { dir, tmp })
     }
 
@@ -127,7 +127,7 @@ impl BlobStore {
     pub fn place(&self, stored: &Stored) -> std::io::Result<()> {
         let dest = self.path(&stored.cid);
         if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent)?;
+            hearth_db::files::create_private_dir(parent)?;
         }
         std::fs::rename(&stored.tmp, dest)
     }

@@ -11,6 +11,7 @@ pub mod db;
 pub mod email;
 pub mod keys;
 pub mod limits;
+pub mod metrics;
 pub mod plc_client;
 pub mod proxy;
 pub mod read_after_write;
@@ -140,7 +141,12 @@ pub async fn serve_until(
 /// or beside the AppView's behind one (`hearth_xrpc::vhost`).
 pub fn start(state: &state::AppState) -> axum::Router {
     background::spawn_all(state);
-    xrpc::router(state.clone())
+    hearth_xrpc::metrics::record(xrpc::router(state.clone()), "pds")
+}
+
+/// Whether the PDS can do its work: its database takes writes.
+pub async fn check_health(state: &state::AppState) -> Result<(), db::DbError> {
+    state.db.check_writable().await
 }
 
 /// How long shutdown waits for firehose subscribers to take their close frame.

@@ -142,6 +142,11 @@ impl Spaces {
         &self.images_dir
     }
 
+    /// Emails queued and not yet sent (or given up on).
+    pub async fn outbox_size(&self) -> SpaceResult<i64> {
+        self.read(|conn, _| crate::store::outbox_size(conn)).await
+    }
+
     pub(crate) async fn read<T, F>(&self, f: F) -> SpaceResult<T>
     where
         T: Send + 'static,

@@ -24,13 +24,13 @@ const hearthLog = join(logDir, 'hearth.log')
 
 try {
   const caddyBin = setupCaddy()
-  const port = { pds: await freePort(), appview: await freePort(), plc: await freePort(), ref: await freePort() }
+  const port = { hearth: await freePort(), plc: await freePort(), ref: await freePort() }
   const caddy = await startCaddy({
     caddy: caddyBin,
     routes: [
-      // Handle hosts (alice.pds.hearth.test) are served by the PDS: /.well-known/atproto-did.
-      { hosts: [HOSTS.pds, `*.${HOSTS.pds}`], port: port.pds },
-      { hosts: [HOSTS.appview], port: port.appview },
+      // One upstream for the PDS, its handle hosts (alice.pds.hearth.test, for
+      // /.well-known/atproto-did) and the AppView: `hearth serve` tells them apart by Host.
+      { hosts: [HOSTS.pds, `*.${HOSTS.pds}`, HOSTS.appview], port: port.hearth },
       { hosts: [HOSTS.plc], port: port.plc },
       { hosts: [HOSTS.ref, `*.${HOSTS.ref}`], port: port.ref },
     ],
@@ -59,8 +59,7 @@ try {
   stops.push(ref.stop)
 
   const serve = startServe({
-    pdsPort: port.pds,
-    appviewPort: port.appview,
+    port: port.hearth,
     ca: caddy.ca,
     logFile: hearthLog,
     firehoses: [`wss://${HOSTS.pds}`, `wss://${HOSTS.ref}`],

@@ -11,20 +11,18 @@
 // ones asked directly about space URIs), public getBlob
 // (must 404), the data directory outside the spaces database, and the process log. Zero hits.
 // Hearth's PDS refuses public records that point into a space, naming the rule.
-import { AtpAgent } from '@atproto/api'
 import { readCarWithRoot } from '@atproto/repo'
 import { cborDecodeMulti, cborDecode } from '@atproto/common'
 import { CID } from 'multiformats/cid'
 import WebSocket from 'ws'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
-import { join, dirname, relative } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join, relative } from 'node:path'
 import { startPlc } from './lib/plc-server.mjs'
+import { agentOn } from './lib/hearth-lexicons.mjs'
 import { startUpLogged, startReferencePds } from './lib/spaces-harness.mjs'
 import { Checks } from './lib/check.mjs'
 
 const t = new Checks('spaces interop')
-const here = dirname(fileURLToPath(import.meta.url))
 
 // Two distinct 1x1 PNGs (a trailing byte after IEND changes the CID, not the image).
 const PNG = Buffer.from(
@@ -34,27 +32,6 @@ const PNG = Buffer.from(
 )
 const PNG_A = Buffer.concat([PNG, Buffer.from([0x41])])
 const PNG_B = Buffer.concat([PNG, Buffer.from([0x42])])
-
-/** The social.hearth lexicon documents, for the agents (so they validate our answers). */
-function hearthLexicons() {
-  const out = []
-  const walk = (d) => {
-    for (const f of readdirSync(d)) {
-      const p = join(d, f)
-      if (statSync(p).isDirectory()) walk(p)
-      else if (f.endsWith('.json')) out.push(JSON.parse(readFileSync(p, 'utf8')))
-    }
-  }
-  walk(join(here, '..', '..', 'lexicons'))
-  return out
-}
-const LEXICONS = hearthLexicons()
-
-function agentOn(url) {
-  const a = new AtpAgent({ service: url })
-  for (const doc of LEXICONS) a.lex.add(doc)
-  return a
-}
 
 /** Every file under a directory (path, bytes). */
 function filesUnder(dir) {

@@ -7,6 +7,7 @@ pub mod auth;
 mod error;
 mod extract;
 mod host;
+pub mod metrics;
 pub mod ratelimit;
 pub mod server;
 pub mod vhost;

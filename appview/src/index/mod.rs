@@ -104,6 +104,14 @@ pub fn actor_id(conn: &Connection, did: &str, now: &str) -> IndexResult<i64> {
     Ok(conn.last_insert_rowid())
 }
 
+/// The last repository revision applied for an account whose events are indexed: `None`
+/// when the account is unknown or out of scope, `Some(None)` before its first commit.
+pub fn applied_rev(conn: &Connection, did: &str) -> IndexResult<Option<Option<String>>> {
+    conn.prepare_cached("SELECT rev FROM actor WHERE did = ?1 AND in_scope = 1")?
+        .query_row([did], |r| r.get(0))
+        .optional()
+}
+
 /// Indexes a new record.
 pub fn create(conn: &Connection, collection: &str, rec: &Rec<'_>) -> IndexResult<()> {
     // A public record that replies to, quotes, likes or links a members-only space URI

@@ -32,7 +32,8 @@ fn http_base(ws: &str) -> String {
 }
 
 /// A host that answers describeServer is a PDS; a relay does not. Asks until the host answers
-/// at all, so a host that is still starting is not mistaken for a relay.
+/// at all, so a host that is still starting is not mistaken for a relay: neither by a refused
+/// connection nor by the gateway error a TLS proxy in front answers for it meanwhile.
 ///
 /// A PDS reached over loopback (the one `hearth up` or `hearth serve` runs beside the AppView)
 /// is also known by the URL of the service DID it names: that is how its accounts' DID
@@ -59,12 +60,25 @@ async fn describe(state: &AppState, url: &str) -> (bool, Vec<String>) {
                     .filter(|_| is_loopback(url));
                 return (true, alias.into_iter().collect());
             }
+            Ok(r) if not_yet_up(r.status()) => {
+                tracing::debug!(host = %url, status = %r.status(), "host not answering yet");
+            }
             Ok(_) => return (false, Vec::new()),
             Err(e) => tracing::debug!(host = %url, error = %e, "host not answering yet"),
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// A proxy's answer while the service behind it is down or starting (502, 503, 504). Any other
+/// answer is the host's own; a relay says it has no describeServer with 404 or 501.
+fn not_yet_up(status: reqwest::StatusCode) -> bool {
+    use reqwest::StatusCode;
+    matches!(
+        status,
+        StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+    )
 }
 
 fn is_loopback(url: &str) -> bool {
@@ -252,4 +266,25 @@ fn persist_cursor(state: AppState, host: Arc<HostInfo>) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::not_yet_up;
+    use reqwest::StatusCode;
+
+    #[test]
+    fn a_gateway_error_is_not_a_relay_answer() {
+        for (status, waiting) in [
+            (StatusCode::BAD_GATEWAY, true),
+            (StatusCode::SERVICE_UNAVAILABLE, true),
+            (StatusCode::GATEWAY_TIMEOUT, true),
+            (StatusCode::NOT_FOUND, false),
+            (StatusCode::NOT_IMPLEMENTED, false),
+            (StatusCode::BAD_REQUEST, false),
+            (StatusCode::INTERNAL_SERVER_ERROR, false),
+        ] {
+            assert_eq!(not_yet_up(status), waiting, "{status}");
+        }
+    }
 }

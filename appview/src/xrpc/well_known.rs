@@ -9,15 +9,16 @@ use axum::response::{IntoResponse, Response};
 use hearth_xrpc::{XrpcError, XrpcResult};
 use serde_json::{Value, json};
 
+/// 200 while the index and the spaces database take writes, 503 otherwise, with the ingest
+/// counters.
 pub async fn health(State(state): State<AppState>) -> XrpcResult<Json<Value>> {
-    state
-        .db
-        .readers
-        .read(|c| {
-            c.query_row("SELECT 1", [], |_| Ok(()))
-                .map_err(hearth_db::DbError::from)
-        })
-        .await?;
+    crate::check_health(&state).await.map_err(|e| {
+        XrpcError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            e.to_string(),
+        )
+    })?;
     Ok(Json(
         json!({ "version": env!("CARGO_PKG_VERSION"), "ingest": state.stats.snapshot() }),
     ))

@@ -48,3 +48,6 @@ pub struct Label {
 pub fn no_labels() -> Option<Vec<Label>> {
     Some(Vec::new())
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,9 +1,8 @@
 //! The account flows that email a code and take it back: confirming the address, resetting the
 //! password, changing the address, deleting the account, and signing a PLC operation.
 
-use super::service::{Accounts, check_email};
+use super::service::{Accounts, check_email, check_password, hash_new_password};
 use super::{Account, AccountError, store};
-use crate::auth::hash_password;
 use crate::db::{DbError, WriteTxn};
 use crate::email::messages::{Recipient, code_email};
 use crate::email::{Mailroom, Purpose};
@@ -138,12 +137,7 @@ impl Accounts<'_> {
         code: &str,
         password: &str,
     ) -> Result<(), AccountError> {
-        if password.is_empty() {
-            return Err(AccountError::InvalidInput("Password is required"));
-        }
-        if password.len() > 256 {
-            return Err(AccountError::InvalidInput("Password is too long"));
-        }
+        check_password(password)?;
         let (mail, clock, c) = (self.mail_parts(), self.clock, code.to_owned());
         // A wrong code is refused before the (slow) password hash is computed; the code is
         // checked again, and used up, in the transaction that sets the password.
@@ -158,11 +152,7 @@ impl Accounts<'_> {
                 }
             })
             .await??;
-        let pw = password.to_owned();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
-            .await
-            .map_err(|e| AccountError::Password(e.to_string()))?
-            .map_err(|e| AccountError::Password(e.to_string()))?;
+        let hash = hash_new_password(password.to_owned()).await?;
         let code = code.to_owned();
         self.db
             .writer

@@ -97,6 +97,25 @@ pub fn check_service_handle(domains: &[String], handle: &str) -> Result<String, 
     Ok(h)
 }
 
+/// The rules a new password must meet.
+pub(super) fn check_password(password: &str) -> Result<(), AccountError> {
+    if password.is_empty() {
+        return Err(AccountError::InvalidInput("Password is required"));
+    }
+    if password.len() > 256 {
+        return Err(AccountError::InvalidInput("Password is too long"));
+    }
+    Ok(())
+}
+
+/// Hashes a password on a blocking thread (Argon2 takes its time and memory on purpose).
+pub(super) async fn hash_new_password(password: String) -> Result<String, AccountError> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| AccountError::Password(e.to_string()))?
+        .map_err(|e| AccountError::Password(e.to_string()))
+}
+
 pub(super) fn check_email(email: &str) -> Result<(), AccountError> {
     let ok = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
@@ -164,13 +183,8 @@ impl Accounts<'_> {
             Some(e) => check_email(e)?,
             None => return Err(AccountError::InvalidInput("Email is required")),
         }
-        let password = input
-            .password
-            .filter(|p| !p.is_empty())
-            .ok_or_else(|| AccountError::InvalidInput("Password is required"))?;
-        if password.len() > 256 {
-            return Err(AccountError::InvalidInput("Password is too long"));
-        }
+        let password = input.password.unwrap_or_default();
+        check_password(&password)?;
         if self.invite_required && input.invite_code.is_none() {
             return Err(AccountError::InvalidInviteCode("No invite code provided"));
         }
@@ -200,13 +214,7 @@ impl Accounts<'_> {
                 return Err(AccountError::InvalidEmail("Email already taken"));
             }
         }
-        let pw_hash = {
-            let p = password.clone();
-            tokio::task::spawn_blocking(move || hash_password(&p))
-                .await
-                .map_err(|e| AccountError::Password(e.to_string()))?
-                .map_err(|e| AccountError::Password(e.to_string()))?
-        };
+        let pw_hash = hash_new_password(password).await?;
         let signing = Keypair::generate(Algorithm::K256);
         let public = signing.public();
         let did = self
@@ -370,17 +378,8 @@ impl Accounts<'_> {
 
     /// Sets an account's password (the admin's reset) and ends its sessions.
     pub async fn reset_password(&self, did: &str, password: &str) -> Result<(), AccountError> {
-        if password.is_empty() {
-            return Err(AccountError::InvalidInput("Password is required"));
-        }
-        if password.len() > 256 {
-            return Err(AccountError::InvalidInput("Password is too long"));
-        }
-        let pw = password.to_owned();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
-            .await
-            .map_err(|e| AccountError::Password(e.to_string()))?
-            .map_err(|e| AccountError::Password(e.to_string()))?;
+        check_password(password)?;
+        let hash = hash_new_password(password.to_owned()).await?;
         let did = did.to_owned();
         let changed = self
             .db

@@ -36,14 +36,27 @@ struct Inner {
     /// Set when the server shuts down: subscribers end their streams.
     closing: watch::Sender<bool>,
     subscribers: AtomicUsize,
+    /// The last sequence number sent to each live subscriber (dead entries are pruned when
+    /// read).
+    positions: std::sync::Mutex<Vec<std::sync::Weak<AtomicI64>>>,
 }
 
-/// Counts a live subscriber for as long as it is held.
-pub struct Subscriber(Arc<Inner>);
+/// Counts a live subscriber, and where it is in the stream, for as long as it is held.
+pub struct Subscriber {
+    inner: Arc<Inner>,
+    position: Arc<AtomicI64>,
+}
+
+impl Subscriber {
+    /// Records that the subscriber has been sent everything up to `seq`.
+    pub fn sent(&self, seq: i64) {
+        self.position.store(seq, Ordering::Relaxed);
+    }
+}
 
 impl Drop for Subscriber {
     fn drop(&mut self) {
-        self.0.subscribers.fetch_sub(1, Ordering::AcqRel);
+        self.inner.subscribers.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -56,6 +69,7 @@ impl Sequencer {
                 head: AtomicI64::new(head),
                 closing: watch::Sender::new(false),
                 subscribers: AtomicUsize::new(0),
+                positions: Default::default(),
             }),
         }
     }
@@ -68,10 +82,35 @@ impl Sequencer {
         self.inner.live.subscribe()
     }
 
-    /// Registers a subscriber, counted until the returned guard is dropped.
-    pub fn track(&self) -> Subscriber {
+    /// Registers a subscriber starting after `from`, counted until the returned guard is
+    /// dropped.
+    pub fn track(&self, from: i64) -> Subscriber {
         self.inner.subscribers.fetch_add(1, Ordering::AcqRel);
-        Subscriber(self.inner.clone())
+        let position = Arc::new(AtomicI64::new(from));
+        if let Ok(mut positions) = self.inner.positions.lock() {
+            positions.retain(|p| p.strong_count() > 0);
+            positions.push(Arc::downgrade(&position));
+        }
+        Subscriber {
+            inner: self.inner.clone(),
+            position,
+        }
+    }
+
+    /// How far the slowest live subscriber is behind the head, in events (0 with none).
+    pub fn max_lag(&self) -> i64 {
+        let head = self.head();
+        let Ok(mut positions) = self.inner.positions.lock() else {
+            return 0;
+        };
+        positions.retain(|p| p.strong_count() > 0);
+        positions
+            .iter()
+            .filter_map(|p| p.upgrade())
+            .map(|p| head - p.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0)
+            .max(0)
     }
 
     /// Subscribers connected now.

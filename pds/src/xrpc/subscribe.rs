@@ -95,7 +95,7 @@ async fn oldest(state: &AppState) -> Result<Option<i64>, DbError> {
 }
 
 async fn run(state: AppState, cursor: Option<i64>, socket: WebSocket) -> Result<(), String> {
-    let _counted = state.sequencer.track();
+    let counted = state.sequencer.track(state.sequencer.head());
     let mut closing = state.sequencer.closing();
     let (mut sink, mut stream) = socket.split();
     // Notice the client going away even while we only write.
@@ -141,6 +141,7 @@ async fn run(state: AppState, cursor: Option<i64>, socket: WebSocket) -> Result<
             }
         }
     };
+    counted.sent(last);
 
     loop {
         // Replay from storage until caught up with what is committed.
@@ -162,6 +163,7 @@ async fn run(state: AppState, cursor: Option<i64>, socket: WebSocket) -> Result<
             for f in frames {
                 last = f.seq;
                 send(&mut sink, f.frame).await.map_err(|e| e.to_string())?;
+                counted.sent(last);
             }
         }
         // Follow live. Falling behind the shared buffer sends us back to storage.
@@ -177,6 +179,7 @@ async fn run(state: AppState, cursor: Option<i64>, socket: WebSocket) -> Result<
                     Ok(f) if f.seq == last + 1 => {
                         last = f.seq;
                         send(&mut sink, f.frame).await.map_err(|e| e.to_string())?;
+                        counted.sent(last);
                     }
                     // A gap (frames published while we replayed): fill it from storage.
                     Ok(_) | Err(RecvError::Lagged(_)) => break,

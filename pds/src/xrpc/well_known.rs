@@ -10,16 +10,16 @@ use axum::response::{IntoResponse, Response};
 use hearth_xrpc::{XrpcError, XrpcResult};
 use serde_json::{Value, json};
 
+/// 200 while the database takes writes, 503 otherwise: what a load balancer or orchestrator
+/// checks before sending traffic.
 pub async fn health(State(state): State<AppState>) -> XrpcResult<Json<Value>> {
-    // A trivial read proves the database answers.
-    state
-        .db
-        .readers
-        .read(|c| {
-            c.query_row("SELECT 1", [], |_| Ok(()))
-                .map_err(DbError::from)
-        })
-        .await?;
+    crate::check_health(&state).await.map_err(|e| {
+        XrpcError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            format!("The database does not take writes: {e}"),
+        )
+    })?;
     Ok(Json(json!({ "version": env!("CARGO_PKG_VERSION") })))
 }
 

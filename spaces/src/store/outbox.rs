@@ -34,6 +34,13 @@ pub fn due_emails(conn: &Connection, now: i64, limit: i64) -> SpaceResult<Vec<Qu
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Messages in the outbox.
+pub fn outbox_size(conn: &Connection) -> SpaceResult<i64> {
+    Ok(conn
+        .prepare_cached("SELECT COUNT(*) FROM email_outbox")?
+        .query_row([], |r| r.get(0))?)
+}
+
 /// Forgets a message (sent, or given up on).
 pub fn drop_email(conn: &Connection, id: i64) -> SpaceResult<()> {
     conn.prepare_cached("DELETE FROM email_outbox WHERE id = ?1")?

@@ -4,21 +4,24 @@
 // follows, reads its timeline through the AppView, and joins a space; an account on the
 // reference PDS (https://ref.hearth.test) posts and joins too. Everything goes over https and
 // wss; the AppView learns every post from the firehoses, so reads poll until indexed.
-import { AtpAgent } from '@atproto/api'
-import { readdirSync, readFileSync, statSync } from 'node:fs'
-import { join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { IdResolver } from '@atproto/identity'
+import { verifyRepoCar } from '@atproto/repo'
+import { Firehose } from '@atproto/sync'
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { agentOn } from './hearth-lexicons.mjs'
 import { Checks } from './check.mjs'
 import { HOSTS, HANDLES } from './production.mjs'
+import { hearthBin } from './hearth.mjs'
 
 const t = new Checks('production')
-const here = dirname(fileURLToPath(import.meta.url))
 const POLL_MS = Number(process.env.HEARTH_POLL_MS ?? 20000)
 const PDS = `https://${HOSTS.pds}`
 const REF = `https://${HOSTS.ref}`
 const APPVIEW = `https://${HOSTS.appview}`
 const APPVIEW_DID = `did:web:${HOSTS.appview}`
 const PROXY = `${APPVIEW_DID}#hearth_appview`
+const idResolver = new IdResolver({ plcUrl: `https://${HOSTS.plc}` })
 
 // A 1x1 PNG.
 const PNG = Buffer.from(
@@ -26,27 +29,6 @@ const PNG = Buffer.from(
     '1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082',
   'hex',
 )
-
-/** The social.hearth lexicons, so the agents can call (and validate) the spaces methods. */
-function hearthLexicons() {
-  const out = []
-  const walk = (d) => {
-    for (const f of readdirSync(d)) {
-      const p = join(d, f)
-      if (statSync(p).isDirectory()) walk(p)
-      else if (f.endsWith('.json')) out.push(JSON.parse(readFileSync(p, 'utf8')))
-    }
-  }
-  walk(join(here, '..', '..', '..', 'lexicons'))
-  return out
-}
-const LEXICONS = hearthLexicons()
-
-function agentOn(url) {
-  const a = new AtpAgent({ service: url })
-  for (const doc of LEXICONS) a.lex.add(doc)
-  return a
-}
 
 /** A social.hearth call through the member's own PDS, to Hearth's AppView. */
 async function h(agent, nsid, params, data) {
@@ -149,6 +131,38 @@ await step('follows', async () => {
   await bob.follow(C)
 })
 
+// --- what a relay or another AppView sees: the repository and the firehose, checked by the
+// official packages against the keys in the PLC directory ---
+await step('repository verifies', async () => {
+  const car = new Uint8Array(await (await fetch(`${PDS}/xrpc/com.atproto.sync.getRepo?did=${A}`)).arrayBuffer())
+  const key = await idResolver.did.resolveAtprotoKey(A, true)
+  const verified = await verifyRepoCar(car, A, key)
+  t.ok(
+    verified.creates.some((c) => `at://${A}/${c.collection}/${c.rkey}` === post?.uri),
+    "alice's repository, fetched over https, verifies against her key in the PLC directory",
+  )
+})
+await step('firehose over wss', async () => {
+  const seen = []
+  const errors = []
+  const firehose = new Firehose({
+    idResolver,
+    service: `wss://${HOSTS.pds}`,
+    // @atproto/sync 0.1.x sends this value as the cursor (a function would not encode).
+    getCursor: 0,
+    handleEvent: async (evt) => seen.push(evt),
+    onError: (err) => errors.push(err),
+  })
+  firehose.start()
+  const hasPost = () => seen.some((e) => e.event === 'create' && `at://${e.did}/${e.collection}/${e.rkey}` === post?.uri)
+  for (let i = 0; i < 200 && !hasPost(); i++) await new Promise((r) => setTimeout(r, 50))
+  // destroy() waits for the subscription loop to see the abort, which a loop retrying a failed
+  // connection never does: the errors are reported below instead of hanging the suite.
+  await Promise.race([firehose.destroy(), new Promise((r) => setTimeout(r, 5000))])
+  t.ok(hasPost(), "@atproto/sync reads alice's post from the firehose over wss://pds.hearth.test")
+  t.eq(errors.map((e) => `${e.name}: ${e.message}`), [], 'the firehose over wss: zero validation errors')
+})
+
 // --- reads through the AppView (PDS proxy -> https://appview.hearth.test) ---
 let timeline
 await eventually(
@@ -171,6 +185,11 @@ await eventually(
   "alice's profile counts bob's follow and shows her verified handle",
   () => bob.getProfile({ actor: A }),
   (r) => r.data.followersCount === 1 && r.data.handle === HANDLES.alice,
+)
+await eventually(
+  "carol's handle on the reference PDS is verified over https too",
+  () => bob.getProfile({ actor: C }),
+  (r) => r.data.handle === HANDLES.carol,
 )
 await eventually(
   "carol's author feed through the AppView",
@@ -197,9 +216,29 @@ await step('spaces', async () => {
   t.ok(feed.posts.some((p) => p.uri === said.post.uri), "bob reads carol's space post")
 })
 
+// --- the operator's admin CLI against the running server, over https ---
+await step('hearth admin --url', async () => {
+  const admin = (extra) =>
+    execFileSync(hearthBin, ['admin', '--url', PDS, 'accounts', 'list'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH, HEARTH_ADMIN_PASSWORD: 'admin-pass', ...extra },
+    })
+  const listed = admin({ HEARTH_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS })
+  t.ok(listed.includes(A) && listed.includes(B), 'hearth admin lists the accounts of the server behind TLS (HEARTH_CA_CERTS)', listed)
+  let refused = false
+  try {
+    admin({})
+  } catch {
+    refused = true
+  }
+  t.ok(refused, 'without HEARTH_CA_CERTS it does not trust the server: verification is never off')
+})
+
 // --- what the server did: followed both firehoses over wss, trusted the CA, no development mode ---
 // The log is colored even into a file; the colors go before matching.
 const log = readFileSync(process.env.PRODUCTION_HEARTH_LOG, 'utf8').replace(/\x1b\[[0-9;]*m/g, '')
+t.ok(/PDS and AppView listening on \S+, by hostname/.test(log), 'one port for both services, told apart by hostname')
 for (const host of [HOSTS.pds, HOSTS.ref]) {
   t.ok(new RegExp(`subscribing to firehose host=wss://${host.replace(/\./g, '\\.')}`).test(log), `the AppView subscribed to wss://${host}`)
 }

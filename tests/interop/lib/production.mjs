@@ -5,8 +5,8 @@
 // HEARTH_CA_CERTS and reaches its own hostnames through HEARTH_INTERNAL_HOSTS; Node processes
 // trust it through NODE_EXTRA_CA_CERTS.
 //
-// Until `hearth serve` answers every hostname on one port, the generated Caddyfile routes each
-// hostname to its service's port; `caddyfile()` is the one place to change that.
+// `hearth serve` runs as deployed: one port (HEARTH_SINGLE_PORT) answering the PDS hostname, its
+// handle subdomains and the AppView hostname, which Caddy proxies to as one upstream.
 import { spawn, execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, createWriteStream } from 'node:fs'
 import https from 'node:https'
@@ -165,19 +165,20 @@ export function startPlcDirectory({ port, logFile }) {
 }
 
 /**
- * `hearth serve` as an operator would run it behind Caddy: public hostnames, the PLC directory
- * over https, Caddy's CA through HEARTH_CA_CERTS, the test domain vouched for through
- * HEARTH_INTERNAL_HOSTS, and the AppView following the PDS and the reference PDS over wss.
+ * `hearth serve` as an operator would run it behind Caddy: both services on one port told apart
+ * by hostname, the PLC directory over https, Caddy's CA through HEARTH_CA_CERTS, the test domain
+ * vouched for through HEARTH_INTERNAL_HOSTS, and the AppView following the PDS and the reference
+ * PDS over wss.
  */
-export function startServe({ pdsPort, appviewPort, ca, logFile, firehoses }) {
+export function startServe({ port, ca, logFile, firehoses }) {
   const dataDir = mkdtempSync(join(tmpdir(), 'hearth-prod-'))
   const proc = spawnHearth(
     ['serve'],
     {
       HEARTH_HOSTNAME: HOSTS.pds,
-      HEARTH_PORT: String(pdsPort),
       HEARTH_APPVIEW_HOSTNAME: HOSTS.appview,
-      HEARTH_APPVIEW_PORT: String(appviewPort),
+      HEARTH_SINGLE_PORT: 'true',
+      HEARTH_PORT: String(port),
       HEARTH_DATA_DIR: dataDir,
       HEARTH_PLC_URL: `https://${HOSTS.plc}`,
       HEARTH_CA_CERTS: ca,
