@@ -115,7 +115,7 @@ async fn fly_settings_serve_each_hostname_its_document_on_443() {
         .expect("spawn");
     let _hearth = Hearth(child);
     let http = client();
-    wait_healthy(&http, &format!("http://127.0.0.1:{metrics_port}")).await;
+    wait_healthy(&http, &format!("http://localhost:{metrics_port}")).await;
 
     let doc = |host: String| {
         let http = http.clone();

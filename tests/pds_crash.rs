@@ -23,13 +23,8 @@ async fn acknowledged_writes_survive_sigkill() {
     let http = client();
 
     let mut hearth = spawn(port, &data, plc.url(), "first.log");
-    wait_healthy(&http, &url).await;
-    let service = Xrpc::local(port);
-    let mut accounts = Vec::new();
-    for name in ["alice", "bob", "carol"] {
-        let a = service.create_account(name).await;
-        accounts.push((a.did, a.access));
-    }
+    wait_healthy(&http, &format!("http://localhost:{port}")).await;
+    let accounts = three_accounts(port).await;
 
     // Rounds of: a burst of concurrent writes, SIGKILL mid-burst, restart on the same data.
     // Acknowledgements accumulate: every round checks all writes acknowledged so far.
@@ -42,7 +37,7 @@ async fn acknowledged_writes_survive_sigkill() {
         ));
         acked.extend(got);
         hearth = spawn(port, &data, plc.url(), &format!("run{}.log", round + 1));
-        wait_healthy(&http, &url).await;
+        wait_healthy(&http, &format!("http://localhost:{port}")).await;
         check(
             &cases,
             &http,

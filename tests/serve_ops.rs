@@ -191,13 +191,7 @@ async fn metrics_health_and_json_logs() {
     until_status(&http, metrics_port, "anything", "/xrpc/_health", 200).await;
 
     cases.case("with HEARTH_LOG_FORMAT=json every log line is a JSON object");
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &hearth.0.id().to_string()])
-        .status()
-        .expect("kill -TERM");
-    assert!(status.success());
-    let exit = hearth.0.wait().expect("wait");
-    assert!(exit.success(), "{exit}");
+    terminate(&mut hearth).await;
     let log = std::fs::read_to_string(root.path().join("ops.log")).expect("log");
     let mut messages = Vec::new();
     for line in log.lines().filter(|l| !l.trim().is_empty()) {

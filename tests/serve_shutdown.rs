@@ -164,13 +164,8 @@ async fn sigterm_mid_burst_loses_nothing_and_the_firehose_resumes_at_the_same_se
     let http = client();
 
     let mut hearth = spawn_up(port, &data, plc.url(), "first.log");
-    wait_healthy(&http, &url).await;
-    let service = Xrpc::local(port);
-    let mut accounts = Vec::new();
-    for name in ["alice", "bob", "carol"] {
-        let a = service.create_account(name).await;
-        accounts.push((a.did, a.access));
-    }
+    wait_healthy(&http, &format!("http://localhost:{port}")).await;
+    let accounts = three_accounts(port).await;
     let live = follow(port).await;
 
     let acked = burst(&http, &url, &accounts, 0, &mut hearth, Stop::Term).await;
@@ -201,7 +196,7 @@ async fn sigterm_mid_burst_loses_nothing_and_the_firehose_resumes_at_the_same_se
     }
 
     hearth = spawn_up(port, &data, plc.url(), "second.log");
-    wait_healthy(&http, &url).await;
+    wait_healthy(&http, &format!("http://localhost:{port}")).await;
     check(&cases, &http, &url, plc.url(), port, &accounts, &acked, 0).await;
 
     cases.case("the firehose resumes right after the last event the subscriber saw");
@@ -213,4 +208,41 @@ async fn sigterm_mid_burst_loses_nothing_and_the_firehose_resumes_at_the_same_se
         other => panic!("no event after {last_seen}: {other:?}"),
     }
     drop(hearth);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_never_finishes_does_not_hold_shutdown_past_10_seconds() {
+    use tokio::io::AsyncWriteExt;
+    let cases = Cases::new("serve_shutdown");
+    let plc = TestPlc::spawn().expect("PLC directory");
+    for command in ["up", "pds"] {
+        let root = tempfile::tempdir().expect("tempdir");
+        let data = root.path().join("data");
+        let port = free_port();
+        let http = client();
+        let mut hearth = spawn_with(
+            command,
+            port,
+            &data,
+            plc.url(),
+            "stuck.log",
+            &[
+                ("HEARTH_SINGLE_PORT", "true"),
+                ("HEARTH_APPVIEW_HOSTNAME", APPVIEW_HOST),
+            ],
+        );
+        wait_healthy(&http, &format!("http://localhost:{port}")).await;
+
+        cases.case(&format!("hearth {command}: a body promised and never sent keeps a request in flight; SIGTERM still ends the process cleanly within 10 s"));
+        let mut stuck = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        stuck
+            .write_all(b"POST /xrpc/com.atproto.server.createSession HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+            .await
+            .expect("write");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        terminate(&mut hearth).await;
+        drop(stuck);
+    }
 }

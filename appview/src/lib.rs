@@ -206,8 +206,8 @@ pub async fn check_health(state: &state::AppState) -> Result<(), Unhealthy> {
 /// start resumes each firehose from its stored cursor, as it does after a crash.
 pub async fn shut_down(state: &state::AppState) {
     for (name, result) in [
-        ("index", state.db.flush_and_checkpoint().await),
-        ("spaces", state.spaces.db.flush_and_checkpoint().await),
+        ("index", state.db.close().await),
+        ("spaces", state.spaces.db.close().await),
     ] {
         if let Err(e) = result {
             tracing::warn!(error = %e, "AppView {name} database: final checkpoint failed");

@@ -32,18 +32,17 @@ pub fn spawn_checkpointer(path: &Path, name: &str, alive: Weak<()>) -> Result<()
 }
 
 /// Copies the whole write-ahead log into the database file and truncates the log, waiting (up
-/// to the busy timeout) for readers and the writer rather than skipping pages they hold.
-pub(crate) fn truncate(path: &Path) -> Result<(), DbError> {
-    let conn = crate::open(path)?;
+/// to the busy timeout) for readers rather than skipping pages they hold. Run on the writer's
+/// connection, outside a transaction, as it closes.
+pub(crate) fn truncate(conn: &rusqlite::Connection) -> Result<(), DbError> {
     let (busy, _, _): (i64, i64, i64) =
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;
     if busy != 0 {
-        return Err(DbError::Task(format!(
-            "checkpoint of {} incomplete: the database stayed busy",
-            path.display()
-        )));
+        return Err(DbError::Task(
+            "checkpoint incomplete: the database stayed busy".into(),
+        ));
     }
     Ok(())
 }

@@ -96,7 +96,6 @@ impl From<usize> for Connections {
 pub struct Db<S> {
     pub readers: Readers,
     pub writer: Writer<S>,
-    path: std::sync::Arc<Path>,
     probed: std::sync::Arc<tokio::sync::Mutex<Option<Probed>>>,
 }
 
@@ -114,7 +113,6 @@ impl<S> Clone for Db<S> {
         Db {
             readers: self.readers.clone(),
             writer: self.writer.clone(),
-            path: self.path.clone(),
             probed: self.probed.clone(),
         }
     }
@@ -139,14 +137,8 @@ impl<S: Clone + Send + 'static> Db<S> {
         Ok(Db {
             readers,
             writer,
-            path: path.into(),
             probed: Default::default(),
         })
-    }
-
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Proves the database takes writes: a transaction on the writer that rewrites the schema
@@ -186,15 +178,11 @@ impl<S: Clone + Send + 'static> Db<S> {
             .map_err(|_| DbError::Task(format!("no write completed within {PROBE_TIMEOUT:?}")))?
     }
 
-    /// For shutdown: waits for every job queued on the writer so far to be committed, then
-    /// copies the write-ahead log into the database file and truncates it, so the file alone
-    /// is the whole database (for a copy, or the next start).
-    pub async fn flush_and_checkpoint(&self) -> Result<(), DbError> {
-        self.writer.flush().await?;
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || checkpoint::truncate(&path))
-            .await
-            .map_err(|e| DbError::Task(e.to_string()))?
+    /// For shutdown: commits every write queued so far, checkpoints the database (the file
+    /// alone is then the whole database, for a copy or the next start) and stops the writer
+    /// ([`Writer::close`]).
+    pub async fn close(&self) -> Result<(), DbError> {
+        self.writer.close().await
     }
 }
 
@@ -204,8 +192,10 @@ mod tests {
 
     const SCHEMA: &[&str] = &["CREATE TABLE t (v INTEGER NOT NULL);"];
 
-    fn open_db(dir: &Path) -> Db<()> {
-        Db::open(&dir.join("t.sqlite"), SCHEMA, 1, |_| Ok(())).expect("open")
+    fn open_db(dir: &Path) -> (Db<()>, std::path::PathBuf) {
+        let path = dir.join("t.sqlite");
+        let db = Db::open(&path, SCHEMA, 1, |_| Ok(())).expect("open");
+        (db, path)
     }
 
     fn version(path: &Path) -> i64 {
@@ -218,19 +208,19 @@ mod tests {
     #[tokio::test]
     async fn a_writable_database_passes_and_is_left_unchanged() {
         let dir = tempfile::tempdir().expect("dir");
-        let db = open_db(dir.path());
-        let before = version(db.path());
+        let (db, path) = open_db(dir.path());
+        let before = version(&path);
         db.check_writable().await.expect("writable");
-        assert_eq!(version(db.path()), before);
+        assert_eq!(version(&path), before);
         assert_eq!(before, SCHEMA.len() as i64);
     }
 
     #[tokio::test]
     async fn a_locked_database_fails_the_check() {
         let dir = tempfile::tempdir().expect("dir");
-        let db = open_db(dir.path());
+        let (db, path) = open_db(dir.path());
         // Another process holding the write lock past the busy timeout.
-        let other = open(db.path()).expect("open");
+        let other = open(&path).expect("open");
         other.execute_batch("BEGIN IMMEDIATE").expect("lock");
         assert!(db.check_writable().await.is_err());
         other.execute_batch("ROLLBACK").expect("unlock");
@@ -241,9 +231,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn flush_and_checkpoint_leaves_everything_in_the_database_file() {
+    async fn closing_leaves_everything_in_the_database_file_and_refuses_later_writes() {
         let dir = tempfile::tempdir().expect("dir");
-        let db = open_db(dir.path());
+        let (db, path) = open_db(dir.path());
         for v in 0..100 {
             db.writer.submit(
                 move |txn| {
@@ -253,12 +243,20 @@ mod tests {
                 |r| r.expect("insert"),
             );
         }
-        db.flush_and_checkpoint().await.expect("flush");
+        db.close().await.expect("close");
+        let late = db
+            .writer
+            .run(|txn| {
+                txn.conn.execute("INSERT INTO t (v) VALUES (-1)", [])?;
+                Ok::<_, DbError>(())
+            })
+            .await;
+        assert!(matches!(late, Err(DbError::WriterGone)), "{late:?}");
         let wal = dir.path().join("t.sqlite-wal");
         assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0);
         // The file alone, copied without its log, holds every row queued before the flush.
         let copy = dir.path().join("copy.sqlite");
-        std::fs::copy(db.path(), &copy).expect("copy");
+        std::fs::copy(&path, &copy).expect("copy");
         let n: i64 = open(&copy)
             .expect("open copy")
             .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))

@@ -116,8 +116,14 @@ impl<S> WriteTxn<'_, S> {
     }
 }
 
+/// What the writer thread is sent: a job, or the request to close.
+enum Msg<S> {
+    Job(Job<S>),
+    Close(oneshot::Sender<Result<(), DbError>>),
+}
+
 pub struct Writer<S> {
-    tx: crossbeam_channel::Sender<Job<S>>,
+    tx: crossbeam_channel::Sender<Msg<S>>,
 }
 
 impl<S> Clone for Writer<S> {
@@ -131,7 +137,7 @@ impl<S> Clone for Writer<S> {
 impl<S: Clone + Send + 'static> Writer<S> {
     /// Starts the writer thread on an already migrated connection.
     pub fn start(conn: Connection, state: S) -> Result<Writer<S>, DbError> {
-        let (tx, rx) = crossbeam_channel::unbounded::<Job<S>>();
+        let (tx, rx) = crossbeam_channel::unbounded::<Msg<S>>();
         std::thread::Builder::new()
             .name("hearth-db-writer".into())
             .spawn(move || run(conn, rx, state))
@@ -151,7 +157,7 @@ impl<S: Clone + Send + 'static> Writer<S> {
             let _ = done.send(out);
         });
         self.tx
-            .send(job)
+            .send(Msg::Job(job))
             .map_err(|_| E::from(DbError::WriterGone))?;
         wait.await.map_err(|_| E::from(DbError::WriterGone))?
     }
@@ -188,15 +194,21 @@ impl<S: Clone + Send + 'static> Writer<S> {
     }
 
     fn send(&self, job: Job<S>) {
-        if self.tx.send(job).is_err() {
+        if self.tx.send(Msg::Job(job)).is_err() {
             tracing::error!("the database writer has stopped; work dropped");
         }
     }
 
-    /// Returns once every job queued before the call has been committed (or has failed): the
-    /// writer runs jobs in the order they came.
-    pub async fn flush(&self) -> Result<(), DbError> {
-        self.run(|_| Ok::<_, DbError>(())).await
+    /// Stops the writer, for shutdown: the jobs queued before are committed, then the
+    /// write-ahead log is copied into the database file and truncated, and the thread ends.
+    /// Jobs sent afterwards, through any clone, fail with [`DbError::WriterGone`], so nothing
+    /// lands in the log once this returns.
+    pub async fn close(&self) -> Result<(), DbError> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Msg::Close(done))
+            .map_err(|_| DbError::WriterGone)?;
+        wait.await.map_err(|_| DbError::WriterGone)?
     }
 
     /// How many jobs wait for the writer: a measure of backpressure.
@@ -216,7 +228,7 @@ impl<S: Clone + Send + 'static> Writer<S> {
             let _ = done.send(out);
         });
         self.tx
-            .send(job)
+            .send(Msg::Job(job))
             .map_err(|_| E::from(DbError::WriterGone))?;
         wait.recv().map_err(|_| E::from(DbError::WriterGone))?
     }
@@ -237,13 +249,27 @@ impl<S> Reply<S> {
     }
 }
 
-fn run<S: Clone>(conn: Connection, rx: crossbeam_channel::Receiver<Job<S>>, mut state: S) {
+fn run<S: Clone>(conn: Connection, rx: crossbeam_channel::Receiver<Msg<S>>, mut state: S) {
     let mut effects: Vec<Effect> = Vec::new();
-    while let Ok(first) = rx.recv() {
+    let mut closing = None;
+    while closing.is_none() {
+        let first = match rx.recv() {
+            Ok(Msg::Job(j)) => j,
+            Ok(Msg::Close(reply)) => {
+                closing = Some(reply);
+                break;
+            }
+            Err(_) => return,
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(j) => batch.push(j),
+                Ok(Msg::Job(j)) => batch.push(j),
+                // The batch so far commits first.
+                Ok(Msg::Close(reply)) => {
+                    closing = Some(reply);
+                    break;
+                }
                 Err(_) => break,
             }
         }
@@ -283,6 +309,10 @@ fn run<S: Clone>(conn: Connection, rx: crossbeam_channel::Receiver<Job<S>>, mut 
             });
         }
     }
+    if let Some(reply) = closing {
+        let _ = reply.send(crate::checkpoint::truncate(&conn));
+    }
+    // Returning drops the receiver: whatever is sent from now on fails with WriterGone.
 }
 
 /// Runs a batch's jobs, in the order they came, inside one transaction begun here. Each run of

@@ -162,7 +162,7 @@ pub async fn shut_down(state: &state::AppState) {
     while state.sequencer.subscribers() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    if let Err(e) = state.db.flush_and_checkpoint().await {
+    if let Err(e) = state.db.close().await {
         tracing::warn!(error = %e, "PDS database: final checkpoint failed");
     }
 }

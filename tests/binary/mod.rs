@@ -81,6 +81,38 @@ pub async fn wait_healthy(http: &reqwest::Client, url: &str) {
     }
 }
 
+/// Sends SIGTERM and waits for the process to exit: it must, cleanly, within 10 seconds.
+pub async fn terminate(hearth: &mut Hearth) {
+    let sent = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &hearth.0.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success(), "SIGTERM sent");
+    let exit = loop {
+        if let Some(exit) = hearth.0.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(10),
+            "still running 10 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(exit.success(), "a clean exit after SIGTERM, not {exit}");
+}
+
+/// Signs up alice, bob and carol: each one's DID and access token.
+pub async fn three_accounts(port: u16) -> Vec<(String, String)> {
+    let service = Xrpc::local(port);
+    let mut accounts = Vec::new();
+    for name in ["alice", "bob", "carol"] {
+        let a = service.create_account(name).await;
+        accounts.push((a.did, a.access));
+    }
+    accounts
+}
+
 /// A write the server acknowledged: where it is and what it was acknowledged with.
 #[derive(Clone, Debug)]
 pub struct Acked {
@@ -161,25 +193,7 @@ pub async fn burst(
             hearth.0.kill().expect("SIGKILL");
             hearth.0.wait().expect("reap");
         }
-        Stop::Term => {
-            let sent = Instant::now();
-            let status = Command::new("kill")
-                .args(["-TERM", &hearth.0.id().to_string()])
-                .status()
-                .expect("kill -TERM");
-            assert!(status.success(), "SIGTERM sent");
-            let exit = loop {
-                if let Some(exit) = hearth.0.try_wait().expect("wait") {
-                    break exit;
-                }
-                assert!(
-                    sent.elapsed() < Duration::from_secs(10),
-                    "still running 10 s after SIGTERM"
-                );
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            };
-            assert!(exit.success(), "a clean exit after SIGTERM, not {exit}");
-        }
+        Stop::Term => terminate(hearth).await,
     }
     // Every task ends on its first failed request.
     for t in tasks {

@@ -1,4 +1,4 @@
-// Hearth in production mode, run for real: no HEARTH_DEV anywhere. Caddy (`tls internal`) on
+// Hearth in production mode, run for real: development mode nowhere. Caddy (`tls internal`) on
 // port 443 terminates TLS for pds/appview/plc/ref.hearth.test (mapped to loopback by
 // scripts/setup-caddy) in front of `hearth serve`, `hearth plc` and the reference PDS
 // (@atproto/pds, not in dev mode either). Hearth trusts Caddy's CA through HEARTH_CA_CERTS and

@@ -36,27 +36,50 @@ pub async fn serve(listener: TcpListener, app: Router) -> Result<(), ServeError>
     serve_until(listener, app, std::future::pending()).await
 }
 
+/// How long requests in flight may take to finish once shutdown begins: past it the service
+/// returns anyway, so the process can checkpoint and exit within the 10 s orchestrators allow
+/// before SIGKILL.
+pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(7);
+
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting connections and
 /// returns once every request in flight has been answered (idle keep-alive connections are
-/// closed). Upgraded connections (WebSockets) are the service's to end.
+/// closed), or after [`DRAIN`] if some never are. Upgraded connections (WebSockets) are the
+/// service's to end.
 pub async fn serve_until(
     listener: TcpListener,
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let (begun, draining) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = begun.send(());
+    };
+    let drain_over = async move {
+        match draining.await {
+            Ok(()) => tokio::time::sleep(DRAIN).await,
+            // The server ended without a shutdown.
+            Err(_) => std::future::pending().await,
+        }
+    };
     let app = app
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(XrpcError::internal("handler panicked"))
         }))
         .layer(tower_http::cors::CorsLayer::very_permissive())
         .layer(tower_http::trace::TraceLayer::new_for_http());
-    axum::serve(
+    let serving = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .map_err(ServeError::Serve)
+    .with_graceful_shutdown(shutdown);
+    tokio::select! {
+        served = serving => served.map_err(ServeError::Serve),
+        _ = drain_over => {
+            tracing::warn!("requests still in flight {DRAIN:?} after shutdown began: stopping anyway");
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use hearth_lexicons::bsky::{
-    ActivitySubscriptionsOutput, ListNotificationsOutput, UnreadCountOutput,
+    ActivitySubscriptionsOutput, ListNotificationsOutput, PreferencesOutput, UnreadCountOutput,
 };
 use hearth_xrpc::{XJson, XQuery, XrpcError, XrpcResult, repeated};
 use rusqlite::{OptionalExtension, params};
@@ -253,11 +253,13 @@ fn effective_preferences(stored: &Map<String, Value>) -> Value {
 pub async fn get_preferences(
     State(state): State<AppState>,
     viewer: Viewer,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<PreferencesOutput>> {
     let did = viewer.did.clone();
     let out = hydrate(&state, Some(&viewer.did), move |h| {
         let (stored, _) = db(stored_prefs(h.conn, &did))?;
-        Ok(json!({ "preferences": effective_preferences(&stored) }))
+        Ok(PreferencesOutput {
+            preferences: effective_preferences(&stored),
+        })
     })
     .await?;
     Ok(Json(out))
@@ -267,7 +269,7 @@ pub async fn put_preferences_v2(
     State(state): State<AppState>,
     viewer: Viewer,
     XJson(input): XJson<Value>,
-) -> XrpcResult<Json<Value>> {
+) -> XrpcResult<Json<PreferencesOutput>> {
     check_input("app.bsky.notification.putPreferencesV2", &input)?;
     state.auth.first_use(&viewer)?;
     let changes: Map<String, Value> = input
@@ -297,7 +299,7 @@ pub async fn put_preferences_v2(
             Ok::<_, XrpcError>(effective_preferences(&stored))
         })
         .await?;
-    Ok(Json(json!({ "preferences": prefs })))
+    Ok(Json(PreferencesOutput { preferences: prefs }))
 }
 
 #[derive(Deserialize)]

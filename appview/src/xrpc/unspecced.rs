@@ -10,20 +10,23 @@ use crate::views::trends::Trend;
 use axum::Json;
 use axum::extract::State;
 use hearth_lexicons::bsky::{
-    ActorsOutput, FeedsOutput, GetTrendingTopicsOutput, GetTrendsOutput, StarterPacksOutput,
-    TrendView, TrendingTopic,
+    ActorsOutput, AgeAssuranceAccess, AgeAssuranceMetadata, AgeAssuranceState, FeedsOutput,
+    GetAgeAssuranceStateOutput, GetConfigOutput, GetTrendingTopicsOutput, GetTrendsOutput,
+    StarterPacksOutput, TrendView, TrendingTopic,
 };
 use hearth_xrpc::{XQuery, XrpcResult};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 /// Trends look at the posts of the last week...
 const TREND_WINDOW_SECS: i64 = 7 * 24 * 3600;
 /// ...at most this many of the most recent.
 const TREND_SCAN: usize = 5000;
 
-pub async fn get_config() -> Json<Value> {
-    Json(json!({ "checkEmailConfirmed": false, "liveNow": [] }))
+pub async fn get_config() -> Json<GetConfigOutput> {
+    Json(GetConfigOutput {
+        check_email_confirmed: false,
+        live_now: Vec::new(),
+    })
 }
 
 /// Percent-encodes a path segment.
@@ -202,8 +205,11 @@ pub async fn get_suggested_users(
 }
 
 /// Hearth runs no age assurance, so it knows nothing about the account's.
-pub async fn get_age_assurance_state(_viewer: Viewer) -> Json<Value> {
-    Json(json!({ "status": "unknown" }))
+pub async fn get_age_assurance_state(_viewer: Viewer) -> Json<AgeAssuranceState> {
+    Json(AgeAssuranceState {
+        last_initiated_at: None,
+        status: "unknown".into(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -218,9 +224,13 @@ pub struct AgeAssuranceParams {
 pub async fn get_age_assurance(
     _viewer: Viewer,
     XQuery(_p): XQuery<AgeAssuranceParams>,
-) -> Json<Value> {
-    Json(json!({
-        "state": { "status": "unknown", "access": "unknown" },
-        "metadata": {},
-    }))
+) -> Json<GetAgeAssuranceStateOutput> {
+    Json(GetAgeAssuranceStateOutput {
+        state: AgeAssuranceAccess {
+            last_initiated_at: None,
+            status: "unknown".into(),
+            access: "unknown".into(),
+        },
+        metadata: AgeAssuranceMetadata::default(),
+    })
 }

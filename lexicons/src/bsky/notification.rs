@@ -48,3 +48,10 @@ pub struct ActivitySubscriptionsOutput {
     pub cursor: Option<String>,
     pub subscriptions: Vec<ProfileView>,
 }
+
+/// `app.bsky.notification.getPreferences#output` and `putPreferencesV2#output`. The
+/// preferences are the account's stored settings over the defaults, a document passed through.
+#[derive(Debug, Clone, Serialize)]
+pub struct PreferencesOutput {
+    pub preferences: Value,
+}

@@ -91,3 +91,52 @@ pub struct GetPostThreadV2Output {
 pub struct GetPostThreadOtherV2Output {
     pub thread: Vec<ThreadItem>,
 }
+
+/// `app.bsky.unspecced.getConfig#liveNowConfig`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveNowConfig {
+    pub did: String,
+    pub domains: Vec<String>,
+}
+
+/// `app.bsky.unspecced.getConfig#output`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetConfigOutput {
+    pub check_email_confirmed: bool,
+    pub live_now: Vec<LiveNowConfig>,
+}
+
+/// `app.bsky.unspecced.defs#ageAssuranceState`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgeAssuranceState {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_initiated_at: Option<String>,
+    pub status: String,
+}
+
+/// `app.bsky.ageassurance.defs#state`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgeAssuranceAccess {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_initiated_at: Option<String>,
+    pub status: String,
+    pub access: String,
+}
+
+/// `app.bsky.ageassurance.defs#stateMetadata`.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgeAssuranceMetadata {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_created_at: Option<String>,
+}
+
+/// `app.bsky.ageassurance.getState#output`.
+#[derive(Debug, Clone, Serialize)]
+pub struct GetAgeAssuranceStateOutput {
+    pub state: AgeAssuranceAccess,
+    pub metadata: AgeAssuranceMetadata,
+}

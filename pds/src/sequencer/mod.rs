@@ -135,3 +135,48 @@ impl Sequencer {
         let _ = self.inner.live.send(frame);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn publish(seq: &Sequencer, n: i64) {
+        seq.publish(SeqFrame {
+            seq: n,
+            frame: Bytes::new(),
+        });
+    }
+
+    #[test]
+    fn subscribers_are_counted_and_the_slowest_sets_the_lag() {
+        let seq = Sequencer::new(10);
+        assert_eq!((seq.subscribers(), seq.max_lag()), (0, 0));
+        let fast = seq.track(10);
+        let slow = seq.track(4);
+        assert_eq!(seq.subscribers(), 2);
+        assert_eq!(seq.max_lag(), 6);
+        for n in 11..=20 {
+            publish(&seq, n);
+        }
+        fast.sent(20);
+        slow.sent(12);
+        assert_eq!(seq.max_lag(), 8);
+        drop(slow);
+        assert_eq!((seq.subscribers(), seq.max_lag()), (1, 0));
+        drop(fast);
+        assert_eq!((seq.subscribers(), seq.max_lag()), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn closing_reaches_subscribers_that_came_before_and_after() {
+        let seq = Sequencer::new(0);
+        let mut before = seq.closing();
+        assert!(!*before.borrow());
+        seq.close();
+        before.wait_for(|c| *c).await.expect("closed");
+        assert!(
+            *seq.closing().borrow(),
+            "a later subscriber sees it at once"
+        );
+    }
+}
