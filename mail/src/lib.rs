@@ -306,6 +306,86 @@ mod tests {
         ));
     }
 
+    /// An outbox in memory, with a cap of 2 a day, recording what a pass settled.
+    struct Fake {
+        due: std::sync::Mutex<Vec<Queued>>,
+        settled: std::sync::Mutex<Option<Settled>>,
+    }
+
+    impl Outbox for Fake {
+        type Error = std::convert::Infallible;
+        const DAILY_CAP: Option<i64> = Some(2);
+        const NAME: &'static str = "test";
+
+        async fn due(&self, _now: i64, _limit: i64) -> Result<Vec<Queued>, Self::Error> {
+            Ok(std::mem::take(&mut *self.due.lock().unwrap()))
+        }
+
+        async fn settle(&self, pass: Settled, _now: i64) -> Result<(), Self::Error> {
+            *self.settled.lock().unwrap() = Some(pass);
+            Ok(())
+        }
+
+        async fn queued(&self) {}
+    }
+
+    fn queued(id: i64, to: &str, attempts: i64, sent_today: i64) -> Queued {
+        Queued {
+            id,
+            email: Email {
+                to: to.into(),
+                subject: "s".into(),
+                text: "t".into(),
+                unsubscribe: None,
+            },
+            attempts,
+            sent_today,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pass_retries_with_backoff_gives_up_and_drops_what_cannot_go() {
+        // Nothing listens on the discard port: every send fails as a server that is down does.
+        let m = MailConfig::new(Some("smtp://127.0.0.1:9"), None, "h.test")
+            .unwrap()
+            .unwrap()
+            .connect()
+            .unwrap();
+        let outbox = Fake {
+            due: std::sync::Mutex::new(vec![
+                queued(1, "ana@example.test", 0, 0),
+                queued(2, "ana@example.test", 3, 0),
+                queued(3, "ben@example.test", MAX_ATTEMPTS - 1, 0),
+                queued(4, "not an address", 0, 0),
+                queued(5, "Cap@Example.test", 0, 2),
+            ]),
+            settled: std::sync::Mutex::new(None),
+        };
+        let before = now_ms();
+        let handled = drain(&m, &outbox).await.unwrap();
+        let pass = outbox.settled.lock().unwrap().take().expect("settled");
+        assert!(pass.sent.is_empty());
+        // Out of attempts, undeliverable, over the recipient's cap: dropped.
+        let mut dropped = pass.dropped.clone();
+        dropped.sort();
+        assert_eq!(dropped, vec![3, 4, 5]);
+        assert_eq!(handled, 3);
+        // The rest wait one minute, doubled per failed attempt.
+        let retry: Vec<(i64, i64)> = pass
+            .retry
+            .iter()
+            .map(|(id, at)| (*id, at - before))
+            .collect();
+        assert_eq!(retry.len(), 2, "{retry:?}");
+        assert_eq!(retry[0].0, 1);
+        assert!((60_000..70_000).contains(&retry[0].1), "{retry:?}");
+        assert_eq!(retry[1].0, 2);
+        assert!((480_000..490_000).contains(&retry[1].1), "{retry:?}");
+        // Nothing due: nothing settled.
+        assert_eq!(drain(&m, &outbox).await.unwrap(), 0);
+        assert!(outbox.settled.lock().unwrap().is_none());
+    }
+
     #[tokio::test]
     async fn a_message_has_both_parts_and_the_unsubscribe_headers() {
         let m = MailConfig::new(Some("smtp://127.0.0.1:9"), Some("Me <me@h.test>"), "h.test")
