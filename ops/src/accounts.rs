@@ -8,36 +8,9 @@ use hearth_pds::accounts::service::Accounts;
 use hearth_pds::accounts::{AccountError, invites, service, store};
 use hearth_pds::config::PdsConfig;
 use hearth_pds::state::AppState;
-use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// An account as the admin commands show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AccountRow {
-    pub did: String,
-    pub handle: Option<String>,
-    pub email: Option<String>,
-    /// `active`, `deactivated` or `takendown`.
-    pub status: String,
-}
-
-/// An invite code as the admin commands show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct InviteRow {
-    pub code: String,
-    pub available: i64,
-    pub used: usize,
-    pub disabled: bool,
-    pub for_account: String,
-}
-
-/// What a new account needs.
-#[derive(Debug, Clone)]
-pub struct NewAccount {
-    pub handle: String,
-    pub email: String,
-    pub password: String,
-}
+pub use crate::rows::{AccountRow, InviteRow, NewAccount};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {

@@ -10,6 +10,7 @@ pub mod lock;
 pub mod manifest;
 pub mod remote;
 pub mod restore;
+pub mod rows;
 pub mod stats;
 pub mod verify;
 

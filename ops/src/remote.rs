@@ -2,7 +2,7 @@
 //! methods with the admin password (HTTP Basic, user `admin`), `com.atproto.sync.listRepos` and
 //! `com.atproto.server.createAccount`.
 
-use crate::accounts::{AccountRow, InviteRow, NewAccount};
+use crate::rows::{AccountRow, InviteRow, NewAccount};
 use serde_json::{Value, json};
 
 #[derive(Debug, thiserror::Error)]
