@@ -24,6 +24,7 @@
 pub mod addr;
 mod guard;
 mod identity;
+pub mod s3;
 mod trust;
 
 use bytes::Bytes;

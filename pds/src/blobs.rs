@@ -8,14 +8,36 @@
 //! [`BlobStore::remove`]). Otherwise an upload of content being collected at that moment
 //! could find the old file still there, keep it, and record a row whose bytes the collector
 //! then deletes.
+//!
+//! With `HEARTH_BLOBSTORE=s3` the bytes live in a bucket, and a network call must never run
+//! inside the writer's job. The rule there: an upload's object is written BEFORE the job that
+//! commits its row ([`BlobStore::stage`]), so a row never names a missing object (an object
+//! without a row is only garbage); an object is deleted only AFTER the commit that dropped its
+//! last row ([`BlobStore::release`]), after checking again that no row holds it. A lock per CID,
+//! held by an upload from its object write to its commit and by the release around its check
+//! and delete, keeps a concurrent re-upload of the same content from losing its object.
 
 use atproto::data::{Cid, RAW_CODEC};
 use bytes::Bytes;
 use cid::multihash::Multihash;
 use futures::{Stream, StreamExt};
+use hearth_net::s3::{ObjectStore, S3Error};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+/// How many locks the CIDs of S3 objects are spread over: uploads of different content rarely
+/// wait on each other, and the set stays fixed in size.
+const CID_LOCKS: usize = 64;
+
+/// Bytes read in one step when streaming a blob from disk.
+const CHUNK: usize = 64 * 1024;
+
+/// A blob's bytes as they are served.
+pub type BlobBody = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
 
 /// How many leading bytes are kept for MIME sniffing.
 const SNIFF_BYTES: usize = 4096;
@@ -33,13 +55,35 @@ pub enum BlobError {
     Io(#[from] std::io::Error),
     #[error("hashing the upload: {0}")]
     Hash(String),
+    #[error("blob storage: {0}")]
+    Remote(#[from] S3Error),
 }
 
 #[derive(Clone)]
 pub struct BlobStore {
     dir: PathBuf,
     tmp: PathBuf,
+    /// Set when the bytes live in a bucket; `dir` is then unused.
+    remote: Option<Remote>,
 }
+
+#[derive(Clone)]
+struct Remote {
+    objects: ObjectStore,
+    locks: Arc<[Arc<Mutex<()>>]>,
+}
+
+impl Remote {
+    async fn lock(&self, cid: &Cid) -> OwnedMutexGuard<()> {
+        let digest = cid.hash().digest();
+        let i = digest.last().copied().unwrap_or(0) as usize % self.locks.len();
+        self.locks[i].clone().lock_owned().await
+    }
+}
+
+/// An upload whose bytes are where they will be served from, holding its CID's lock until the
+/// job that records it has committed (see the module comment). Drop it after that job.
+pub struct Staged(#[allow(dead_code)] Option<OwnedMutexGuard<()>>);
 
 /// An upload hashed and written to a temporary file, not yet at its final path.
 #[derive(Clone)]
@@ -56,9 +100,29 @@ impl BlobStore {
         let tmp = data_dir.join("blobs-tmp");
         hearth_db::files::create_private_dir(&dir)?;
         hearth_db::files::create_private_dir(&tmp)?;
-        Ok(BlobStore { dir, tmp })
+        Ok(BlobStore {
+            dir,
+            tmp,
+            remote: None,
+        })
     }
 
+    /// The same store with its bytes in `objects`' bucket (uploads still stream through the
+    /// local temporary directory, to be hashed before they are named).
+    pub fn with_objects(self, objects: ObjectStore) -> BlobStore {
+        let locks = (0..CID_LOCKS).map(|_| Arc::new(Mutex::new(()))).collect();
+        BlobStore {
+            remote: Some(Remote { objects, locks }),
+            ..self
+        }
+    }
+
+    /// Whether the bytes live in a bucket rather than under the data directory.
+    pub fn is_remote(&self) -> bool {
+        self.remote.is_some()
+    }
+
+    /// Where a blob's bytes are on disk (with the disk store).
     pub fn path(&self, cid: &Cid) -> PathBuf {
         let s = cid.to_string();
         let shard = &s[s.len().saturating_sub(2)..];
@@ -122,9 +186,28 @@ impl BlobStore {
         })
     }
 
+    /// Before the job that records an upload: with S3, writes the object (the network call
+    /// stays out of the writer's job) and takes the CID's lock until that job is done. Nothing
+    /// with the disk store, where [`BlobStore::place`] does it all.
+    pub async fn stage(&self, stored: &Stored) -> Result<Staged, BlobError> {
+        let Some(remote) = &self.remote else {
+            return Ok(Staged(None));
+        };
+        let guard = remote.lock(&stored.cid).await;
+        remote
+            .objects
+            .put_file(&key(&stored.cid), &stored.tmp, &stored.mime_type)
+            .await?;
+        Ok(Staged(Some(guard)))
+    }
+
     /// Moves an upload to its final path, replacing any copy already there (same CID, same
     /// bytes; the rename is atomic). Call on the writer thread, in the job that records it.
+    /// With S3 the object is already written ([`BlobStore::stage`]).
     pub fn place(&self, stored: &Stored) -> std::io::Result<()> {
+        if self.remote.is_some() {
+            return Ok(());
+        }
         let dest = self.path(&stored.cid);
         if let Some(parent) = dest.parent() {
             hearth_db::files::create_private_dir(parent)?;
@@ -132,20 +215,115 @@ impl BlobStore {
         std::fs::rename(&stored.tmp, dest)
     }
 
-    /// Drops an upload that was not placed (nothing if it was).
+    /// Drops an upload's temporary file: one that was not placed, or, with S3, once recorded
+    /// (nothing if it was moved into place).
     pub async fn discard(&self, stored: &Stored) {
         let _ = tokio::fs::remove_file(&stored.tmp).await;
     }
 
     /// Removes a blob's bytes once no account holds it. Call on the writer thread, in the job
-    /// that deleted the last `blob` row for it.
+    /// that deleted the last `blob` row for it. With S3 this does nothing: the object goes in
+    /// [`BlobStore::release`], after the commit.
     pub fn remove(&self, cid: &Cid) {
+        if self.remote.is_some() {
+            return;
+        }
         if let Err(e) = std::fs::remove_file(self.path(cid))
             && e.kind() != std::io::ErrorKind::NotFound
         {
             tracing::warn!(%cid, error = %e, "could not remove blob bytes");
         }
     }
+
+    /// After the commit that dropped the last rows of `cids`: with S3, deletes each object that
+    /// `held` (a fresh read of the database) still says no account holds, under the CID's lock.
+    /// Nothing with the disk store, where [`BlobStore::remove`] did it in the job. A failed
+    /// delete leaves garbage, never a missing blob, so it is logged, not returned.
+    pub async fn release<F, Fut, E>(&self, cids: Vec<Cid>, held: F)
+    where
+        F: Fn(Cid) -> Fut,
+        Fut: Future<Output = Result<bool, E>>,
+        E: std::fmt::Display,
+    {
+        let Some(remote) = &self.remote else {
+            return;
+        };
+        for cid in cids {
+            let _guard = remote.lock(&cid).await;
+            match held(cid).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    if let Err(e) = remote.objects.delete(&key(&cid)).await {
+                        tracing::warn!(%cid, error = %e, "could not delete blob object");
+                    }
+                }
+                Err(e) => tracing::warn!(%cid, error = %e, "could not check blob before deleting"),
+            }
+        }
+    }
+
+    /// [`BlobStore::release`] with the check every caller wants: whether a `blob` row holds the
+    /// CID now.
+    pub async fn release_unheld(&self, db: &crate::db::Db, cids: Vec<Cid>) {
+        self.release(cids, |cid| {
+            let db = db.clone();
+            async move {
+                let c = cid.to_string();
+                db.readers
+                    .read(move |conn| crate::repo::store::blob_held(conn, &c))
+                    .await
+            }
+        })
+        .await;
+    }
+
+    /// A blob's bytes, or `None` when they are missing.
+    pub async fn read(&self, cid: &Cid) -> Result<Option<BlobBody>, BlobError> {
+        if let Some(remote) = &self.remote {
+            let body = remote.objects.get(&key(cid)).await?;
+            return Ok(
+                body.map(|s| -> BlobBody { Box::pin(s.map(|r| r.map_err(std::io::Error::other))) })
+            );
+        }
+        match tokio::fs::File::open(self.path(cid)).await {
+            Ok(file) => Ok(Some(Box::pin(file_stream(file)))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether a blob's bytes are there (for checks; serving uses [`BlobStore::read`]).
+    pub async fn exists(&self, cid: &Cid) -> Result<bool, BlobError> {
+        match &self.remote {
+            Some(remote) => Ok(remote.objects.exists(&key(cid)).await?),
+            None => Ok(tokio::fs::try_exists(self.path(cid)).await?),
+        }
+    }
+}
+
+/// A blob's object key: the same CID-named layout as on disk, under `blobs/`.
+fn key(cid: &Cid) -> String {
+    let s = cid.to_string();
+    let shard = &s[s.len().saturating_sub(2)..];
+    format!("blobs/{shard}/{s}")
+}
+
+fn file_stream(
+    file: tokio::fs::File,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
+    use tokio::io::AsyncReadExt;
+    futures::stream::unfold(Some(file), |state| async move {
+        let mut file = state?;
+        let mut buf = vec![0u8; CHUNK];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(Bytes::from(buf)), Some(file)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    })
 }
 
 /// The MIME type from the content itself when recognisable, else the client's declared type,

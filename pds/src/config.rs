@@ -97,6 +97,61 @@ pub struct PdsConfig {
     /// Whether per-IP and per-account rate limits apply.
     #[arg(long, env = "HEARTH_RATE_LIMITS", default_value_t = true, action = clap::ArgAction::Set)]
     pub rate_limits: bool,
+    /// Where blob bytes live.
+    #[command(flatten)]
+    pub blobstore: BlobStoreArgs,
+}
+
+/// Where blob bytes live: `disk` (under the data directory, the default) or `s3` (an
+/// S3-compatible bucket; the `HEARTH_S3_*` variables say which).
+#[derive(Debug, Clone, Default, Args)]
+pub struct BlobStoreArgs {
+    /// `disk` or `s3`.
+    #[arg(long, env = "HEARTH_BLOBSTORE", default_value = "disk")]
+    pub blobstore: BlobStoreKind,
+    /// The S3 endpoint URL, e.g. `https://s3.eu-west-1.amazonaws.com` or `http://minio:9000`.
+    #[arg(long, env = "HEARTH_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    #[arg(long, env = "HEARTH_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    #[arg(long, env = "HEARTH_S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+    #[arg(long, env = "HEARTH_S3_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+    #[arg(long, env = "HEARTH_S3_SECRET_ACCESS_KEY")]
+    pub s3_secret_access_key: Option<String>,
+    /// Path-style URLs (`endpoint/bucket/key`), as MinIO and most self-hosted servers need.
+    #[arg(long, env = "HEARTH_S3_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub s3_path_style: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum BlobStoreKind {
+    #[default]
+    Disk,
+    S3,
+}
+
+impl BlobStoreArgs {
+    /// The bucket settings when blobs go to S3, or why they are incomplete.
+    pub fn s3(&self) -> Result<Option<hearth_net::s3::S3Config>, String> {
+        if self.blobstore != BlobStoreKind::S3 {
+            return Ok(None);
+        }
+        let need = |v: &Option<String>, name: &str| {
+            v.clone()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("HEARTH_BLOBSTORE=s3 needs {name}"))
+        };
+        Ok(Some(hearth_net::s3::S3Config {
+            endpoint: need(&self.s3_endpoint, "HEARTH_S3_ENDPOINT")?,
+            bucket: need(&self.s3_bucket, "HEARTH_S3_BUCKET")?,
+            region: self.s3_region.clone(),
+            access_key_id: need(&self.s3_access_key_id, "HEARTH_S3_ACCESS_KEY_ID")?,
+            secret_access_key: need(&self.s3_secret_access_key, "HEARTH_S3_SECRET_ACCESS_KEY")?,
+            path_style: self.s3_path_style,
+        }))
+    }
 }
 
 impl PdsConfig {
