@@ -29,6 +29,10 @@ use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+/// The file in the data directory that names the bucket when the bytes live in one, so a
+/// backup of the directory can say that it holds no blob bytes (`hearth_ops` reads it).
+pub const BLOBSTORE_NOTE: &str = "blobstore.txt";
+
 /// How many locks the CIDs of S3 objects are spread over: uploads of different content rarely
 /// wait on each other, and the set stays fixed in size.
 const CID_LOCKS: usize = 64;
@@ -105,6 +109,19 @@ impl BlobStore {
             tmp,
             remote: None,
         })
+    }
+
+    /// Notes in the data directory where the bytes are: `where_` (a bucket), or, `None`, on
+    /// disk (the note is removed).
+    pub fn note_location(data_dir: &Path, where_: Option<&str>) -> std::io::Result<()> {
+        let path = data_dir.join(BLOBSTORE_NOTE);
+        match where_ {
+            Some(w) => std::fs::write(path, format!("{w}\n")),
+            None => match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
+        }
     }
 
     /// The same store with its bytes in `objects`' bucket (uploads still stream through the

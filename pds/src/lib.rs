@@ -75,11 +75,16 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
     let (dids, handles) = hearth_net::identity_resolvers(&cfg.plc_url(), cfg.dev, &remote, &http)?;
     hearth_db::files::warn_if_loose(&cfg.data_dir);
     let mut blobs = blobs::BlobStore::open(&cfg.data_dir).map_err(data_dir)?;
-    if let Some(s3) = cfg.blobstore.s3().map_err(StartError::BlobStore)? {
-        let objects = hearth_net::s3::ObjectStore::new(&s3, &net, BLOB_TRANSFER_TIMEOUT)
+    let s3 = cfg.blobstore.s3().map_err(StartError::BlobStore)?;
+    if let Some(s3) = &s3 {
+        let objects = hearth_net::s3::ObjectStore::new(s3, &net, BLOB_TRANSFER_TIMEOUT)
             .map_err(|e| StartError::BlobStore(e.to_string()))?;
         blobs = blobs.with_objects(objects);
     }
+    let location = s3
+        .as_ref()
+        .map(|s| format!("S3 bucket {} at {}", s.bucket, s.endpoint));
+    blobs::BlobStore::note_location(&cfg.data_dir, location.as_deref()).map_err(data_dir)?;
     let mail = hearth_mail::MailConfig::new(
         cfg.smtp_url.as_deref(),
         cfg.smtp_from.as_deref(),

@@ -85,6 +85,11 @@ async fn blobs_live_in_the_bucket() {
     let a = pds.create_account("alice").await;
     let b = pds.create_account("bob").await;
 
+    cases.case("the data directory notes the bucket, for backups to say so");
+    let note = std::fs::read_to_string(w.dir.path().join(hearth_pds::blobs::BLOBSTORE_NOTE))
+        .expect("blob store note");
+    assert!(note.contains(BUCKET), "{note}");
+
     cases.case("an upload is written to the bucket, not the data directory");
     // Several read chunks' worth, so serving streams more than one piece.
     let big = png(1, 300 * 1024);
