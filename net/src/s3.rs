@@ -12,8 +12,15 @@ use bytes::Bytes;
 use futures::Stream;
 use rusty_s3::actions::S3Action as _;
 use rusty_s3::{Bucket, Credentials, UrlStyle};
+use std::hash::{Hash, Hasher};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+/// How many locks the object keys are spread over ([`ObjectStore::lock`]): writes of different
+/// objects rarely wait on each other, and the set stays fixed in size.
+const KEY_LOCKS: usize = 64;
 
 /// How long a signature is valid: only for the request made right after signing.
 const SIGNED_FOR: Duration = Duration::from_secs(300);
@@ -29,6 +36,41 @@ pub struct S3Config {
     /// `https://endpoint/bucket/key` instead of `https://bucket.endpoint/key` (MinIO, most
     /// self-hosted servers).
     pub path_style: bool,
+}
+
+/// The settings as the operator gives them (`HEARTH_BLOBSTORE`, `HEARTH_S3_*`), shared by the
+/// services that keep bytes in the bucket.
+#[derive(Clone, Debug, Default)]
+pub struct S3Settings {
+    /// `disk` or `s3`.
+    pub blobstore: String,
+    pub endpoint: Option<String>,
+    pub bucket: Option<String>,
+    pub region: String,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub path_style: bool,
+}
+
+impl S3Settings {
+    /// The bucket when bytes go to S3 (`None`: on disk), or which setting is missing.
+    pub fn config(self) -> Result<Option<S3Config>, S3Error> {
+        if self.blobstore != "s3" {
+            return Ok(None);
+        }
+        let need = |v: Option<String>, name: &str| {
+            v.filter(|v| !v.is_empty())
+                .ok_or_else(|| S3Error::Setup(format!("HEARTH_BLOBSTORE=s3 needs {name}")))
+        };
+        Ok(Some(S3Config {
+            endpoint: need(self.endpoint, "HEARTH_S3_ENDPOINT")?,
+            bucket: need(self.bucket, "HEARTH_S3_BUCKET")?,
+            region: self.region,
+            access_key_id: need(self.access_key_id, "HEARTH_S3_ACCESS_KEY_ID")?,
+            secret_access_key: need(self.secret_access_key, "HEARTH_S3_SECRET_ACCESS_KEY")?,
+            path_style: self.path_style,
+        }))
+    }
 }
 
 /// Why an object operation failed. Operator-facing: it names the object key, never a URL with
@@ -59,6 +101,17 @@ pub struct ObjectStore {
     bucket: Bucket,
     credentials: Credentials,
     client: reqwest::Client,
+    locks: Arc<[Arc<Mutex<()>>]>,
+}
+
+impl std::fmt::Debug for ObjectStore {
+    // Never the credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectStore")
+            .field("bucket", &self.bucket.name())
+            .field("url", &self.bucket.base_url().as_str())
+            .finish()
+    }
 }
 
 /// An object's bytes as they arrive.
@@ -88,7 +141,17 @@ impl ObjectStore {
             bucket,
             credentials: Credentials::new(&cfg.access_key_id, &cfg.secret_access_key),
             client,
+            locks: (0..KEY_LOCKS).map(|_| Arc::new(Mutex::new(()))).collect(),
         })
+    }
+
+    /// A lock for one key (shared with a few others), for callers that must order a write of
+    /// an object with a delete of it: content-addressed objects shared by several rows.
+    pub async fn lock(&self, key: &str) -> OwnedMutexGuard<()> {
+        let mut h = std::hash::DefaultHasher::new();
+        key.hash(&mut h);
+        let i = (h.finish() % self.locks.len() as u64) as usize;
+        self.locks[i].clone().lock_owned().await
     }
 
     fn failed(op: &'static str, key: &str, why: impl std::fmt::Display) -> S3Error {
@@ -128,6 +191,29 @@ impl ObjectStore {
             .await
             .map_err(|e| S3Error::Io(file.display().to_string(), e))?
             .len();
+        self.put(key, reqwest::Body::from(f), len, content_type)
+            .await
+    }
+
+    /// Uploads `bytes` under `key`, replacing any object there.
+    pub async fn put_bytes(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        content_type: &str,
+    ) -> Result<(), S3Error> {
+        let len = bytes.len() as u64;
+        self.put(key, reqwest::Body::from(bytes), len, content_type)
+            .await
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        body: reqwest::Body,
+        len: u64,
+        content_type: &str,
+    ) -> Result<(), S3Error> {
         let url = self
             .bucket
             .put_object(Some(&self.credentials), key)
@@ -138,7 +224,7 @@ impl ObjectStore {
             .put(url)
             .header(reqwest::header::CONTENT_LENGTH, len)
             .header(reqwest::header::CONTENT_TYPE, content_type)
-            .body(reqwest::Body::from(f));
+            .body(body);
         let response = self.send("PUT", key, request).await?;
         if !response.status().is_success() {
             return Err(Self::failed("PUT", key, response.status()));
@@ -158,6 +244,19 @@ impl ObjectStore {
             reqwest::StatusCode::NOT_FOUND => Ok(None),
             s => Err(Self::failed("GET", key, s)),
         }
+    }
+
+    /// The whole object, or `None` when there is no such object (for small objects; large
+    /// ones stream with [`ObjectStore::get`]).
+    pub async fn get_bytes(&self, key: &str) -> Result<Option<Bytes>, S3Error> {
+        let Some(mut body) = self.get(key).await? else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::new();
+        while let Some(chunk) = futures::StreamExt::next(&mut body).await {
+            bytes.extend_from_slice(&chunk.map_err(|e| Self::failed("GET", key, e.without_url()))?);
+        }
+        Ok(Some(bytes.into()))
     }
 
     /// Deletes the object; deleting one that is not there is not an error.

@@ -25,17 +25,12 @@ use hearth_net::s3::{ObjectStore, S3Error};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::OwnedMutexGuard;
 
 /// The file in the data directory that names the bucket when the bytes live in one, so a
 /// backup of the directory can say that it holds no blob bytes (`hearth_ops` reads it).
 pub const BLOBSTORE_NOTE: &str = "blobstore.txt";
-
-/// How many locks the CIDs of S3 objects are spread over: uploads of different content rarely
-/// wait on each other, and the set stays fixed in size.
-const CID_LOCKS: usize = 64;
 
 /// Bytes read in one step when streaming a blob from disk.
 const CHUNK: usize = 64 * 1024;
@@ -68,21 +63,7 @@ pub struct BlobStore {
     dir: PathBuf,
     tmp: PathBuf,
     /// Set when the bytes live in a bucket; `dir` is then unused.
-    remote: Option<Remote>,
-}
-
-#[derive(Clone)]
-struct Remote {
-    objects: ObjectStore,
-    locks: Arc<[Arc<Mutex<()>>]>,
-}
-
-impl Remote {
-    async fn lock(&self, cid: &Cid) -> OwnedMutexGuard<()> {
-        let digest = cid.hash().digest();
-        let i = digest.last().copied().unwrap_or(0) as usize % self.locks.len();
-        self.locks[i].clone().lock_owned().await
-    }
+    remote: Option<ObjectStore>,
 }
 
 /// An upload whose bytes are where they will be served from, holding its CID's lock until the
@@ -127,9 +108,8 @@ impl BlobStore {
     /// The same store with its bytes in `objects`' bucket (uploads still stream through the
     /// local temporary directory, to be hashed before they are named).
     pub fn with_objects(self, objects: ObjectStore) -> BlobStore {
-        let locks = (0..CID_LOCKS).map(|_| Arc::new(Mutex::new(()))).collect();
         BlobStore {
-            remote: Some(Remote { objects, locks }),
+            remote: Some(objects),
             ..self
         }
     }
@@ -210,10 +190,10 @@ impl BlobStore {
         let Some(remote) = &self.remote else {
             return Ok(Staged(None));
         };
-        let guard = remote.lock(&stored.cid).await;
+        let key = key(&stored.cid);
+        let guard = remote.lock(&key).await;
         remote
-            .objects
-            .put_file(&key(&stored.cid), &stored.tmp, &stored.mime_type)
+            .put_file(&key, &stored.tmp, &stored.mime_type)
             .await?;
         Ok(Staged(Some(guard)))
     }
@@ -266,11 +246,12 @@ impl BlobStore {
             return;
         };
         for cid in cids {
-            let _guard = remote.lock(&cid).await;
+            let key = key(&cid);
+            let _guard = remote.lock(&key).await;
             match held(cid).await {
                 Ok(true) => {}
                 Ok(false) => {
-                    if let Err(e) = remote.objects.delete(&key(&cid)).await {
+                    if let Err(e) = remote.delete(&key).await {
                         tracing::warn!(%cid, error = %e, "could not delete blob object");
                     }
                 }
@@ -297,7 +278,7 @@ impl BlobStore {
     /// A blob's bytes, or `None` when they are missing.
     pub async fn read(&self, cid: &Cid) -> Result<Option<BlobBody>, BlobError> {
         if let Some(remote) = &self.remote {
-            let body = remote.objects.get(&key(cid)).await?;
+            let body = remote.get(&key(cid)).await?;
             return Ok(
                 body.map(|s| -> BlobBody { Box::pin(s.map(|r| r.map_err(std::io::Error::other))) })
             );
@@ -312,7 +293,7 @@ impl BlobStore {
     /// Whether a blob's bytes are there (for checks; serving uses [`BlobStore::read`]).
     pub async fn exists(&self, cid: &Cid) -> Result<bool, BlobError> {
         match &self.remote {
-            Some(remote) => Ok(remote.objects.exists(&key(cid)).await?),
+            Some(remote) => Ok(remote.exists(&key(cid)).await?),
             None => Ok(tokio::fs::try_exists(self.path(cid)).await?),
         }
     }

@@ -104,11 +104,11 @@ pub struct PdsConfig {
 
 /// Where blob bytes live: `disk` (under the data directory, the default) or `s3` (an
 /// S3-compatible bucket; the `HEARTH_S3_*` variables say which).
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct BlobStoreArgs {
     /// `disk` or `s3`.
-    #[arg(long, env = "HEARTH_BLOBSTORE", default_value = "disk")]
-    pub blobstore: BlobStoreKind,
+    #[arg(long, env = "HEARTH_BLOBSTORE", default_value = "disk", value_parser = ["disk", "s3"])]
+    pub blobstore: String,
     /// The S3 endpoint URL, e.g. `https://s3.eu-west-1.amazonaws.com` or `http://minio:9000`.
     #[arg(long, env = "HEARTH_S3_ENDPOINT")]
     pub s3_endpoint: Option<String>,
@@ -125,32 +125,31 @@ pub struct BlobStoreArgs {
     pub s3_path_style: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum BlobStoreKind {
-    #[default]
-    Disk,
-    S3,
+impl Default for BlobStoreArgs {
+    fn default() -> Self {
+        BlobStoreArgs {
+            blobstore: "disk".into(),
+            s3_endpoint: None,
+            s3_bucket: None,
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_path_style: false,
+        }
+    }
 }
 
 impl BlobStoreArgs {
-    /// The bucket settings when blobs go to S3, or why they are incomplete.
-    pub fn s3(&self) -> Result<Option<hearth_net::s3::S3Config>, String> {
-        if self.blobstore != BlobStoreKind::S3 {
-            return Ok(None);
-        }
-        let need = |v: &Option<String>, name: &str| {
-            v.clone()
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| format!("HEARTH_BLOBSTORE=s3 needs {name}"))
-        };
-        Ok(Some(hearth_net::s3::S3Config {
-            endpoint: need(&self.s3_endpoint, "HEARTH_S3_ENDPOINT")?,
-            bucket: need(&self.s3_bucket, "HEARTH_S3_BUCKET")?,
+    pub fn settings(&self) -> hearth_net::s3::S3Settings {
+        hearth_net::s3::S3Settings {
+            blobstore: self.blobstore.clone(),
+            endpoint: self.s3_endpoint.clone(),
+            bucket: self.s3_bucket.clone(),
             region: self.s3_region.clone(),
-            access_key_id: need(&self.s3_access_key_id, "HEARTH_S3_ACCESS_KEY_ID")?,
-            secret_access_key: need(&self.s3_secret_access_key, "HEARTH_S3_SECRET_ACCESS_KEY")?,
+            access_key_id: self.s3_access_key_id.clone(),
+            secret_access_key: self.s3_secret_access_key.clone(),
             path_style: self.s3_path_style,
-        }))
+        }
     }
 }
 

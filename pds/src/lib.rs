@@ -75,7 +75,11 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
     let (dids, handles) = hearth_net::identity_resolvers(&cfg.plc_url(), cfg.dev, &remote, &http)?;
     hearth_db::files::warn_if_loose(&cfg.data_dir);
     let mut blobs = blobs::BlobStore::open(&cfg.data_dir).map_err(data_dir)?;
-    let s3 = cfg.blobstore.s3().map_err(StartError::BlobStore)?;
+    let s3 = cfg
+        .blobstore
+        .settings()
+        .config()
+        .map_err(|e| StartError::BlobStore(e.to_string()))?;
     if let Some(s3) = &s3 {
         let objects = hearth_net::s3::ObjectStore::new(s3, &net, BLOB_TRANSFER_TIMEOUT)
             .map_err(|e| StartError::BlobStore(e.to_string()))?;

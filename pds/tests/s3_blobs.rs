@@ -6,14 +6,14 @@
 mod common;
 
 use common::*;
-use hearth_pds::config::{BlobStoreArgs, BlobStoreKind};
+use hearth_pds::config::BlobStoreArgs;
 use hearth_testkit::s3::{ACCESS_KEY_ID, BUCKET, Moto, SECRET_ACCESS_KEY, start_moto};
 use serde_json::{Value, json};
 
 fn s3_options(moto: &Moto) -> Options {
     Options {
         blobstore: BlobStoreArgs {
-            blobstore: BlobStoreKind::S3,
+            blobstore: "s3".into(),
             s3_endpoint: Some(moto.endpoint()),
             s3_bucket: Some(BUCKET.into()),
             s3_region: "us-east-1".into(),

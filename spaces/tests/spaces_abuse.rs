@@ -29,6 +29,7 @@ fn open_with(dir: &std::path::Path, limits: Limits) -> Spaces {
         smtp_url: None,
         smtp_from: None,
         limits,
+        images_bucket: None,
     })
     .expect("spaces")
 }
