@@ -159,7 +159,7 @@ fn write(
         created_at,
         hearth_version: env!("CARGO_PKG_VERSION").to_owned(),
         pds_head_seq,
-        blobs_not_copied: blobs_elsewhere(data_dir),
+        blobs_not_copied: hearth_pds::blobs::BlobStore::noted_location(data_dir),
         files,
     };
     let path = out.join(manifest::FILE);
@@ -168,13 +168,6 @@ fn write(
         .and_then(|()| f.sync_all())
         .map_err(io(&path))?;
     Ok(manifest)
-}
-
-/// Where the blobs are when a server keeps them in a bucket, as it noted in the data
-/// directory.
-fn blobs_elsewhere(data_dir: &Path) -> Option<String> {
-    let note = std::fs::read_to_string(data_dir.join(hearth_pds::blobs::BLOBSTORE_NOTE)).ok()?;
-    Some(note.trim().to_owned()).filter(|n| !n.is_empty())
 }
 
 /// The newest finished backup, whose blobs and images a new backup links to instead of

@@ -105,6 +105,13 @@ impl BlobStore {
         }
     }
 
+    /// Where the bytes are when a server noted a bucket ([`BlobStore::note_location`]); `None`:
+    /// on disk.
+    pub fn noted_location(data_dir: &Path) -> Option<String> {
+        let note = std::fs::read_to_string(data_dir.join(BLOBSTORE_NOTE)).ok()?;
+        Some(note.trim().to_owned()).filter(|n| !n.is_empty())
+    }
+
     /// The same store with its bytes in `objects`' bucket (uploads still stream through the
     /// local temporary directory, to be hashed before they are named).
     pub fn with_objects(self, objects: ObjectStore) -> BlobStore {

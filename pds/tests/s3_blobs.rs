@@ -141,6 +141,13 @@ async fn blobs_live_in_the_bucket() {
     assert!(moto.has(&key(&loose_cid)).await);
     reference(pds, &a, &again).await;
 
+    cases.case("a late delete finds the re-upload's row and keeps its object");
+    // What the collector does after its commit when an upload of the same content committed
+    // in between: the fresh check sees the row, so the object stays.
+    let again_cid = atproto::data::parse_cid(&loose_cid).expect("cid");
+    state.blobs.release_unheld(&state.db, vec![again_cid]).await;
+    assert!(moto.has(&key(&loose_cid)).await, "held, so not deleted");
+
     cases.case("a taken-down blob is no longer served");
     let takedown = |applied: bool| {
         json!({
