@@ -13,7 +13,7 @@
 //! inside the writer's job. The rule there: an upload's object is written BEFORE the job that
 //! commits its row ([`BlobStore::stage`]), so a row never names a missing object (an object
 //! without a row is only garbage); an object is deleted only AFTER the commit that dropped its
-//! last row ([`BlobStore::release`]), after checking again that no row holds it. A lock per CID,
+//! last row ([`BlobStore::release_unheld`]), after checking again that no row holds it. A lock per CID,
 //! held by an upload from its object write to its commit and by the release around its check
 //! and delete, keeps a concurrent re-upload of the same content from losing its object.
 
@@ -68,7 +68,9 @@ pub struct BlobStore {
 
 /// An upload whose bytes are where they will be served from, holding its CID's lock until the
 /// job that records it has committed (see the module comment). Drop it after that job.
-pub struct Staged(#[allow(dead_code)] Option<OwnedMutexGuard<()>>);
+pub struct Staged {
+    _lock: Option<OwnedMutexGuard<()>>,
+}
 
 /// An upload hashed and written to a temporary file, not yet at its final path.
 #[derive(Clone)]
@@ -121,16 +123,9 @@ impl BlobStore {
         }
     }
 
-    /// Whether the bytes live in a bucket rather than under the data directory.
-    pub fn is_remote(&self) -> bool {
-        self.remote.is_some()
-    }
-
     /// Where a blob's bytes are on disk (with the disk store).
     pub fn path(&self, cid: &Cid) -> PathBuf {
-        let s = cid.to_string();
-        let shard = &s[s.len().saturating_sub(2)..];
-        self.dir.join(shard).join(s)
+        self.dir.join(sharded(cid))
     }
 
     /// Streams a request body to a temporary file. Refuses bodies over `max` bytes as soon as
@@ -195,14 +190,14 @@ impl BlobStore {
     /// with the disk store, where [`BlobStore::place`] does it all.
     pub async fn stage(&self, stored: &Stored) -> Result<Staged, BlobError> {
         let Some(remote) = &self.remote else {
-            return Ok(Staged(None));
+            return Ok(Staged { _lock: None });
         };
         let key = key(&stored.cid);
         let guard = remote.lock(&key).await;
         remote
             .put_file(&key, &stored.tmp, &stored.mime_type)
             .await?;
-        Ok(Staged(Some(guard)))
+        Ok(Staged { _lock: Some(guard) })
     }
 
     /// Moves an upload to its final path, replacing any copy already there (same CID, same
@@ -227,7 +222,7 @@ impl BlobStore {
 
     /// Removes a blob's bytes once no account holds it. Call on the writer thread, in the job
     /// that deleted the last `blob` row for it. With S3 this does nothing: the object goes in
-    /// [`BlobStore::release`], after the commit.
+    /// [`BlobStore::release_unheld`], after the commit.
     pub fn remove(&self, cid: &Cid) {
         if self.remote.is_some() {
             return;
@@ -239,23 +234,23 @@ impl BlobStore {
         }
     }
 
-    /// After the commit that dropped the last rows of `cids`: with S3, deletes each object that
-    /// `held` (a fresh read of the database) still says no account holds, under the CID's lock.
-    /// Nothing with the disk store, where [`BlobStore::remove`] did it in the job. A failed
-    /// delete leaves garbage, never a missing blob, so it is logged, not returned.
-    pub async fn release<F, Fut, E>(&self, cids: Vec<Cid>, held: F)
-    where
-        F: Fn(Cid) -> Fut,
-        Fut: Future<Output = Result<bool, E>>,
-        E: std::fmt::Display,
-    {
+    /// After the commit that dropped the last rows of `cids`: with S3, deletes each object no
+    /// `blob` row holds on a fresh read of `db`, under the CID's lock. Nothing with the disk
+    /// store, where [`BlobStore::remove`] did it in the job. A failed delete leaves garbage,
+    /// never a missing blob, so it is logged, not returned.
+    pub async fn release_unheld(&self, db: &crate::db::Db, cids: Vec<Cid>) {
         let Some(remote) = &self.remote else {
             return;
         };
         for cid in cids {
             let key = key(&cid);
             let _guard = remote.lock(&key).await;
-            match held(cid).await {
+            let c = cid.to_string();
+            let held = db
+                .readers
+                .read(move |conn| crate::repo::store::blob_held(conn, &c))
+                .await;
+            match held {
                 Ok(true) => {}
                 Ok(false) => {
                     if let Err(e) = remote.delete(&key).await {
@@ -265,21 +260,6 @@ impl BlobStore {
                 Err(e) => tracing::warn!(%cid, error = %e, "could not check blob before deleting"),
             }
         }
-    }
-
-    /// [`BlobStore::release`] with the check every caller wants: whether a `blob` row holds the
-    /// CID now.
-    pub async fn release_unheld(&self, db: &crate::db::Db, cids: Vec<Cid>) {
-        self.release(cids, |cid| {
-            let db = db.clone();
-            async move {
-                let c = cid.to_string();
-                db.readers
-                    .read(move |conn| crate::repo::store::blob_held(conn, &c))
-                    .await
-            }
-        })
-        .await;
     }
 
     /// A blob's bytes, or `None` when they are missing.
@@ -306,11 +286,17 @@ impl BlobStore {
     }
 }
 
-/// A blob's object key: the same CID-named layout as on disk, under `blobs/`.
-fn key(cid: &Cid) -> String {
+/// `<last 2 chars>/<cid>`: spreads the files over directories (and object keys over
+/// prefixes).
+fn sharded(cid: &Cid) -> String {
     let s = cid.to_string();
     let shard = &s[s.len().saturating_sub(2)..];
-    format!("blobs/{shard}/{s}")
+    format!("{shard}/{s}")
+}
+
+/// A blob's object key: the same layout as on disk, under `blobs/`.
+fn key(cid: &Cid) -> String {
+    format!("blobs/{}", sharded(cid))
 }
 
 fn file_stream(
