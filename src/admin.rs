@@ -244,6 +244,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             for (did, problem) in &r.appview_ahead {
                 println!("APPVIEW AHEAD {did}: {problem}");
             }
+            if let Some(bucket) = &r.blobs_elsewhere {
+                println!("blob bytes are in the {bucket}: not checked here");
+            }
             println!(
                 "{} databases, {} repositories ({} records), {} blobs checked; the AppView has yet \
                  to apply the latest commit of {} accounts: {}",

@@ -91,6 +91,79 @@ pub struct AppviewConfig {
         value_delimiter = ','
     )]
     pub internal_hosts: Vec<String>,
+    /// Where space images live.
+    #[command(flatten)]
+    pub images: ImageStoreArgs,
+}
+
+/// Where space images live: the PDS's `HEARTH_BLOBSTORE` and `HEARTH_S3_*` settings (one bucket
+/// for a server's bytes: PDS blobs under `blobs/`, space images under `space-images/`). Own
+/// argument names, as `hearth serve` reads both services' settings.
+#[derive(Debug, Clone, Args)]
+pub struct ImageStoreArgs {
+    #[arg(id = "appview-blobstore", long = "appview-blobstore", env = "HEARTH_BLOBSTORE", default_value = "disk", value_parser = ["disk", "s3"])]
+    pub blobstore: String,
+    #[arg(
+        id = "appview-s3-endpoint",
+        long = "appview-s3-endpoint",
+        env = "HEARTH_S3_ENDPOINT"
+    )]
+    pub s3_endpoint: Option<String>,
+    #[arg(
+        id = "appview-s3-bucket",
+        long = "appview-s3-bucket",
+        env = "HEARTH_S3_BUCKET"
+    )]
+    pub s3_bucket: Option<String>,
+    #[arg(
+        id = "appview-s3-region",
+        long = "appview-s3-region",
+        env = "HEARTH_S3_REGION",
+        default_value = "us-east-1"
+    )]
+    pub s3_region: String,
+    #[arg(
+        id = "appview-s3-access-key-id",
+        long = "appview-s3-access-key-id",
+        env = "HEARTH_S3_ACCESS_KEY_ID"
+    )]
+    pub s3_access_key_id: Option<String>,
+    #[arg(
+        id = "appview-s3-secret-access-key",
+        long = "appview-s3-secret-access-key",
+        env = "HEARTH_S3_SECRET_ACCESS_KEY"
+    )]
+    pub s3_secret_access_key: Option<String>,
+    #[arg(id = "appview-s3-path-style", long = "appview-s3-path-style", env = "HEARTH_S3_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub s3_path_style: bool,
+}
+
+impl Default for ImageStoreArgs {
+    fn default() -> Self {
+        ImageStoreArgs {
+            blobstore: "disk".into(),
+            s3_endpoint: None,
+            s3_bucket: None,
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_path_style: false,
+        }
+    }
+}
+
+impl ImageStoreArgs {
+    pub fn settings(&self) -> hearth_net::s3::S3Settings {
+        hearth_net::s3::S3Settings {
+            blobstore: self.blobstore.clone(),
+            endpoint: self.s3_endpoint.clone(),
+            bucket: self.s3_bucket.clone(),
+            region: self.s3_region.clone(),
+            access_key_id: self.s3_access_key_id.clone(),
+            secret_access_key: self.s3_secret_access_key.clone(),
+            path_style: self.s3_path_style,
+        }
+    }
 }
 
 impl AppviewConfig {

@@ -34,6 +34,8 @@ pub enum StartError {
     Identity(#[from] IdentityError),
     #[error("spaces: {0}")]
     Spaces(#[from] hearth_spaces::SetupError),
+    #[error("space images: {0}")]
+    Images(#[from] hearth_net::s3::S3Error),
     #[error("starting the ingest workers: {0}")]
     Workers(std::io::Error),
     #[error(transparent)]
@@ -92,6 +94,15 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
     let (dids, handles) = hearth_net::identity_resolvers(&cfg.plc_url(), cfg.dev, &remote, &http)?;
     let dids = Arc::new(dids);
     hearth_db::files::warn_if_loose(&cfg.data_dir);
+    // Images are at most a few megabytes: the operator client's usual time limit, with room.
+    let images_bucket = match cfg.images.settings().config()? {
+        Some(s3) => Some(hearth_net::s3::ObjectStore::new(
+            &s3,
+            &net,
+            std::time::Duration::from_secs(120),
+        )?),
+        None => None,
+    };
     let auth = hearth_xrpc::auth::ServiceAuth::new(
         cfg.service_did(),
         dids.clone(),
@@ -107,6 +118,7 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
         smtp_url: cfg.smtp_url.clone(),
         smtp_from: cfg.smtp_from.clone(),
         limits: Default::default(),
+        images_bucket,
     })?;
     Ok(state::AppState::new(state::Inner {
         service_did: cfg.service_did(),

@@ -13,7 +13,8 @@
 //!
 //! Operator-configured URLs (the PLC directory, the AppView a PDS is set up with, relays) are
 //! not remote-named and use [`Config::operator_client`]. Both clients, and the firehose
-//! WebSocket client, trust the same roots ([`trust`](Config::websocket_tls)).
+//! WebSocket client, trust the same roots ([`trust`](Config::websocket_tls)), and so does the
+//! client of an S3-compatible bucket ([`s3`]).
 //!
 //! An operator whose own services live on a private network (the PDS and the AppView behind one
 //! proxy, a staging domain mapped to loopback) names those hosts in `internal_hosts`
@@ -24,6 +25,7 @@
 pub mod addr;
 mod guard;
 mod identity;
+pub mod s3;
 mod trust;
 
 use bytes::Bytes;

@@ -159,6 +159,7 @@ fn write(
         created_at,
         hearth_version: env!("CARGO_PKG_VERSION").to_owned(),
         pds_head_seq,
+        blobs_not_copied: hearth_pds::blobs::BlobStore::noted_location(data_dir),
         files,
     };
     let path = out.join(manifest::FILE);
@@ -405,6 +406,38 @@ mod tests {
             m.verify(k).expect("verifies");
             assert_eq!(m.files.len(), 1);
         }
+    }
+
+    #[test]
+    fn a_backup_says_when_the_blobs_are_in_a_bucket() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let data = tmp.path().join("data");
+        std::fs::create_dir_all(data.join("secrets")).expect("dir");
+        std::fs::write(data.join("secrets/jwt.key"), [1u8; 32]).expect("write");
+        let root = tmp.path().join("backups");
+        let on_disk = create(&data, &root).expect("backup");
+        assert_eq!(on_disk.manifest.blobs_not_copied, None);
+        hearth_pds::blobs::BlobStore::note_location(&data, Some("S3 bucket b at http://s3"))
+            .expect("note");
+        let in_bucket = create(&data, &root).expect("backup");
+        assert_eq!(
+            in_bucket.manifest.blobs_not_copied.as_deref(),
+            Some("S3 bucket b at http://s3")
+        );
+        let read = Manifest::read(&in_bucket.dir).expect("manifest");
+        assert_eq!(
+            read, in_bucket.manifest,
+            "the note survives the manifest file"
+        );
+        read.verify(&in_bucket.dir).expect("verifies");
+        hearth_pds::blobs::BlobStore::note_location(&data, None).expect("note removed");
+        assert_eq!(
+            create(&data, &root)
+                .expect("backup")
+                .manifest
+                .blobs_not_copied,
+            None
+        );
     }
 
     #[test]

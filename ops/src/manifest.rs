@@ -23,6 +23,11 @@ pub struct Manifest {
     /// The last firehose sequence number in the copied PDS database (none without a PDS):
     /// a restored server continues from the next one.
     pub pds_head_seq: Option<i64>,
+    /// Where the PDS's blob bytes are when they are not in the data directory (an S3 bucket):
+    /// they are not in this backup, and the bucket's own versioning or replication backs
+    /// them up. `None`: on disk, in this backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blobs_not_copied: Option<String>,
     pub files: Vec<Entry>,
 }
 

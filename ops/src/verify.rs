@@ -22,6 +22,8 @@ pub struct Report {
     pub bad_repos: Vec<(String, String)>,
     /// Blob CIDs recorded without bytes.
     pub missing_blobs: Vec<String>,
+    /// Where the blob bytes are when they are in a bucket: their presence is not checked.
+    pub blobs_elsewhere: Option<String>,
     /// Local accounts whose latest revision the AppView has not applied yet: normal while it
     /// catches up, not a problem.
     pub appview_behind: usize,
@@ -87,10 +89,14 @@ pub fn verify(data_dir: &Path) -> Result<Report, AdminError> {
             }
         }
     }
+    report.blobs_elsewhere = hearth_pds::blobs::BlobStore::noted_location(data_dir);
     let blobs = hearth_pds::blobs::BlobStore::open(data_dir)
         .map_err(|e| AdminError::Db(hearth_db::DbError::File(e)))?;
     for cid in repo_store::all_blob_cids(&conn)? {
         report.blobs += 1;
+        if report.blobs_elsewhere.is_some() {
+            continue;
+        }
         let present = atproto::data::parse_cid(&cid)
             .map(|c| blobs.path(&c).is_file())
             .unwrap_or(false);

@@ -92,24 +92,27 @@ pub async fn prune_events(state: &AppState) -> Result<usize, DbError> {
 pub async fn collect_blobs(state: &AppState, grace: i64) -> Result<usize, DbError> {
     let cutoff = now_secs() - grace;
     let st = state.clone();
-    state
+    let orphaned = state
         .db
         .writer
         .run(move |txn: &mut WriteTxn<'_>| {
             // `<=`: times are whole seconds, so with `<` a grace of 0 would spare every blob
             // unreferenced within the current second.
             let gone = repo_store::delete_unreferenced_blobs(txn.conn, cutoff)?;
-            let mut orphaned = 0;
+            let mut orphaned = Vec::new();
             for cid in gone {
                 if !repo_store::blob_held(txn.conn, &cid)?
                     && let Ok(c) = atproto::data::parse_cid(&cid)
                 {
                     // Here, in the job, not after it: see `blobs` on ordering with uploads.
                     st.blobs.remove(&c);
-                    orphaned += 1;
+                    orphaned.push(c);
                 }
             }
             Ok::<_, DbError>(orphaned)
         })
-        .await
+        .await?;
+    let count = orphaned.len();
+    state.blobs.release_unheld(&state.db, orphaned).await;
+    Ok(count)
 }

@@ -8,14 +8,35 @@
 //! [`BlobStore::remove`]). Otherwise an upload of content being collected at that moment
 //! could find the old file still there, keep it, and record a row whose bytes the collector
 //! then deletes.
+//!
+//! With `HEARTH_BLOBSTORE=s3` the bytes live in a bucket, and a network call must never run
+//! inside the writer's job. The rule there: an upload's object is written BEFORE the job that
+//! commits its row ([`BlobStore::stage`]), so a row never names a missing object (an object
+//! without a row is only garbage); an object is deleted only AFTER the commit that dropped its
+//! last row ([`BlobStore::release_unheld`]), after checking again that no row holds it. A lock per CID,
+//! held by an upload from its object write to its commit and by the release around its check
+//! and delete, keeps a concurrent re-upload of the same content from losing its object.
 
 use atproto::data::{Cid, RAW_CODEC};
 use bytes::Bytes;
 use cid::multihash::Multihash;
 use futures::{Stream, StreamExt};
+use hearth_net::s3::{ObjectStore, S3Error};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use tokio::io::AsyncWriteExt;
+use tokio::sync::OwnedMutexGuard;
+
+/// The file in the data directory that names the bucket when the bytes live in one, so a
+/// backup of the directory can say that it holds no blob bytes (`hearth_ops` reads it).
+pub const BLOBSTORE_NOTE: &str = "blobstore.txt";
+
+/// Bytes read in one step when streaming a blob from disk.
+const CHUNK: usize = 64 * 1024;
+
+/// A blob's bytes as they are served.
+pub type BlobBody = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
 
 /// How many leading bytes are kept for MIME sniffing.
 const SNIFF_BYTES: usize = 4096;
@@ -33,12 +54,22 @@ pub enum BlobError {
     Io(#[from] std::io::Error),
     #[error("hashing the upload: {0}")]
     Hash(String),
+    #[error("blob storage: {0}")]
+    Remote(#[from] S3Error),
 }
 
 #[derive(Clone)]
 pub struct BlobStore {
     dir: PathBuf,
     tmp: PathBuf,
+    /// Set when the bytes live in a bucket; `dir` is then unused.
+    remote: Option<ObjectStore>,
+}
+
+/// An upload whose bytes are where they will be served from, holding its CID's lock until the
+/// job that records it has committed (see the module comment). Drop it after that job.
+pub struct Staged {
+    _lock: Option<OwnedMutexGuard<()>>,
 }
 
 /// An upload hashed and written to a temporary file, not yet at its final path.
@@ -56,13 +87,45 @@ impl BlobStore {
         let tmp = data_dir.join("blobs-tmp");
         hearth_db::files::create_private_dir(&dir)?;
         hearth_db::files::create_private_dir(&tmp)?;
-        Ok(BlobStore { dir, tmp })
+        Ok(BlobStore {
+            dir,
+            tmp,
+            remote: None,
+        })
     }
 
+    /// Notes in the data directory where the bytes are: `where_` (a bucket), or, `None`, on
+    /// disk (the note is removed).
+    pub fn note_location(data_dir: &Path, where_: Option<&str>) -> std::io::Result<()> {
+        let path = data_dir.join(BLOBSTORE_NOTE);
+        match where_ {
+            Some(w) => std::fs::write(path, format!("{w}\n")),
+            None => match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
+        }
+    }
+
+    /// Where the bytes are when a server noted a bucket ([`BlobStore::note_location`]); `None`:
+    /// on disk.
+    pub fn noted_location(data_dir: &Path) -> Option<String> {
+        let note = std::fs::read_to_string(data_dir.join(BLOBSTORE_NOTE)).ok()?;
+        Some(note.trim().to_owned()).filter(|n| !n.is_empty())
+    }
+
+    /// The same store with its bytes in `objects`' bucket (uploads still stream through the
+    /// local temporary directory, to be hashed before they are named).
+    pub fn with_objects(self, objects: ObjectStore) -> BlobStore {
+        BlobStore {
+            remote: Some(objects),
+            ..self
+        }
+    }
+
+    /// Where a blob's bytes are on disk (with the disk store).
     pub fn path(&self, cid: &Cid) -> PathBuf {
-        let s = cid.to_string();
-        let shard = &s[s.len().saturating_sub(2)..];
-        self.dir.join(shard).join(s)
+        self.dir.join(sharded(cid))
     }
 
     /// Streams a request body to a temporary file. Refuses bodies over `max` bytes as soon as
@@ -122,9 +185,28 @@ impl BlobStore {
         })
     }
 
+    /// Before the job that records an upload: with S3, writes the object (the network call
+    /// stays out of the writer's job) and takes the CID's lock until that job is done. Nothing
+    /// with the disk store, where [`BlobStore::place`] does it all.
+    pub async fn stage(&self, stored: &Stored) -> Result<Staged, BlobError> {
+        let Some(remote) = &self.remote else {
+            return Ok(Staged { _lock: None });
+        };
+        let key = key(&stored.cid);
+        let guard = remote.lock(&key).await;
+        remote
+            .put_file(&key, &stored.tmp, &stored.mime_type)
+            .await?;
+        Ok(Staged { _lock: Some(guard) })
+    }
+
     /// Moves an upload to its final path, replacing any copy already there (same CID, same
     /// bytes; the rename is atomic). Call on the writer thread, in the job that records it.
+    /// With S3 the object is already written ([`BlobStore::stage`]).
     pub fn place(&self, stored: &Stored) -> std::io::Result<()> {
+        if self.remote.is_some() {
+            return Ok(());
+        }
         let dest = self.path(&stored.cid);
         if let Some(parent) = dest.parent() {
             hearth_db::files::create_private_dir(parent)?;
@@ -132,20 +214,107 @@ impl BlobStore {
         std::fs::rename(&stored.tmp, dest)
     }
 
-    /// Drops an upload that was not placed (nothing if it was).
+    /// Drops an upload's temporary file: one that was not placed, or, with S3, once recorded
+    /// (nothing if it was moved into place).
     pub async fn discard(&self, stored: &Stored) {
         let _ = tokio::fs::remove_file(&stored.tmp).await;
     }
 
     /// Removes a blob's bytes once no account holds it. Call on the writer thread, in the job
-    /// that deleted the last `blob` row for it.
+    /// that deleted the last `blob` row for it. With S3 this does nothing: the object goes in
+    /// [`BlobStore::release_unheld`], after the commit.
     pub fn remove(&self, cid: &Cid) {
+        if self.remote.is_some() {
+            return;
+        }
         if let Err(e) = std::fs::remove_file(self.path(cid))
             && e.kind() != std::io::ErrorKind::NotFound
         {
             tracing::warn!(%cid, error = %e, "could not remove blob bytes");
         }
     }
+
+    /// After the commit that dropped the last rows of `cids`: with S3, deletes each object no
+    /// `blob` row holds on a fresh read of `db`, under the CID's lock. Nothing with the disk
+    /// store, where [`BlobStore::remove`] did it in the job. A failed delete leaves garbage,
+    /// never a missing blob, so it is logged, not returned.
+    pub async fn release_unheld(&self, db: &crate::db::Db, cids: Vec<Cid>) {
+        let Some(remote) = &self.remote else {
+            return;
+        };
+        for cid in cids {
+            let key = key(&cid);
+            let _guard = remote.lock(&key).await;
+            let c = cid.to_string();
+            let held = db
+                .readers
+                .read(move |conn| crate::repo::store::blob_held(conn, &c))
+                .await;
+            match held {
+                Ok(true) => {}
+                Ok(false) => {
+                    if let Err(e) = remote.delete(&key).await {
+                        tracing::warn!(%cid, error = %e, "could not delete blob object");
+                    }
+                }
+                Err(e) => tracing::warn!(%cid, error = %e, "could not check blob before deleting"),
+            }
+        }
+    }
+
+    /// A blob's bytes, or `None` when they are missing.
+    pub async fn read(&self, cid: &Cid) -> Result<Option<BlobBody>, BlobError> {
+        if let Some(remote) = &self.remote {
+            let body = remote.get(&key(cid)).await?;
+            return Ok(
+                body.map(|s| -> BlobBody { Box::pin(s.map(|r| r.map_err(std::io::Error::other))) })
+            );
+        }
+        match tokio::fs::File::open(self.path(cid)).await {
+            Ok(file) => Ok(Some(Box::pin(file_stream(file)))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether a blob's bytes are there (for checks; serving uses [`BlobStore::read`]).
+    pub async fn exists(&self, cid: &Cid) -> Result<bool, BlobError> {
+        match &self.remote {
+            Some(remote) => Ok(remote.exists(&key(cid)).await?),
+            None => Ok(tokio::fs::try_exists(self.path(cid)).await?),
+        }
+    }
+}
+
+/// `<last 2 chars>/<cid>`: spreads the files over directories (and object keys over
+/// prefixes).
+fn sharded(cid: &Cid) -> String {
+    let s = cid.to_string();
+    let shard = &s[s.len().saturating_sub(2)..];
+    format!("{shard}/{s}")
+}
+
+/// A blob's object key: the same layout as on disk, under `blobs/`.
+fn key(cid: &Cid) -> String {
+    format!("blobs/{}", sharded(cid))
+}
+
+fn file_stream(
+    file: tokio::fs::File,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
+    use tokio::io::AsyncReadExt;
+    futures::stream::unfold(Some(file), |state| async move {
+        let mut file = state?;
+        let mut buf = vec![0u8; CHUNK];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(Bytes::from(buf)), Some(file)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    })
 }
 
 /// The MIME type from the content itself when recognisable, else the client's declared type,

@@ -97,6 +97,60 @@ pub struct PdsConfig {
     /// Whether per-IP and per-account rate limits apply.
     #[arg(long, env = "HEARTH_RATE_LIMITS", default_value_t = true, action = clap::ArgAction::Set)]
     pub rate_limits: bool,
+    /// Where blob bytes live.
+    #[command(flatten)]
+    pub blobstore: BlobStoreArgs,
+}
+
+/// Where blob bytes live: `disk` (under the data directory, the default) or `s3` (an
+/// S3-compatible bucket; the `HEARTH_S3_*` variables say which).
+#[derive(Debug, Clone, Args)]
+pub struct BlobStoreArgs {
+    /// `disk` or `s3`.
+    #[arg(long, env = "HEARTH_BLOBSTORE", default_value = "disk", value_parser = ["disk", "s3"])]
+    pub blobstore: String,
+    /// The S3 endpoint URL, e.g. `https://s3.eu-west-1.amazonaws.com` or `http://minio:9000`.
+    #[arg(long, env = "HEARTH_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    #[arg(long, env = "HEARTH_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    #[arg(long, env = "HEARTH_S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+    #[arg(long, env = "HEARTH_S3_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+    #[arg(long, env = "HEARTH_S3_SECRET_ACCESS_KEY")]
+    pub s3_secret_access_key: Option<String>,
+    /// Path-style URLs (`endpoint/bucket/key`), as MinIO and most self-hosted servers need.
+    #[arg(long, env = "HEARTH_S3_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub s3_path_style: bool,
+}
+
+impl Default for BlobStoreArgs {
+    fn default() -> Self {
+        BlobStoreArgs {
+            blobstore: "disk".into(),
+            s3_endpoint: None,
+            s3_bucket: None,
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_path_style: false,
+        }
+    }
+}
+
+impl BlobStoreArgs {
+    pub fn settings(&self) -> hearth_net::s3::S3Settings {
+        hearth_net::s3::S3Settings {
+            blobstore: self.blobstore.clone(),
+            endpoint: self.s3_endpoint.clone(),
+            bucket: self.s3_bucket.clone(),
+            region: self.s3_region.clone(),
+            access_key_id: self.s3_access_key_id.clone(),
+            secret_access_key: self.s3_secret_access_key.clone(),
+            path_style: self.s3_path_style,
+        }
+    }
 }
 
 impl PdsConfig {

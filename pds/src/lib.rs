@@ -47,7 +47,13 @@ pub enum StartError {
     Mail(#[from] hearth_mail::MailError),
     #[error("{0}")]
     Serve(#[from] hearth_xrpc::server::ServeError),
+    #[error("blob store: {0}")]
+    BlobStore(String),
 }
+
+/// Limit on one blob's transfer to or from the bucket: long enough for the largest blob on a
+/// slow link, short enough that a stuck endpoint does not hold a request forever.
+const BLOB_TRANSFER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Builds the PDS's state from its configuration: opens (and migrates) the database, loads or
 /// creates secrets.
@@ -68,6 +74,21 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
     let remote = hearth_net::RemoteClient::new(&net)?;
     let (dids, handles) = hearth_net::identity_resolvers(&cfg.plc_url(), cfg.dev, &remote, &http)?;
     hearth_db::files::warn_if_loose(&cfg.data_dir);
+    let mut blobs = blobs::BlobStore::open(&cfg.data_dir).map_err(data_dir)?;
+    let s3 = cfg
+        .blobstore
+        .settings()
+        .config()
+        .map_err(|e| StartError::BlobStore(e.to_string()))?;
+    if let Some(s3) = &s3 {
+        let objects = hearth_net::s3::ObjectStore::new(s3, &net, BLOB_TRANSFER_TIMEOUT)
+            .map_err(|e| StartError::BlobStore(e.to_string()))?;
+        blobs = blobs.with_objects(objects);
+    }
+    let location = s3
+        .as_ref()
+        .map(|s| format!("S3 bucket {} at {}", s.bucket, s.endpoint));
+    blobs::BlobStore::note_location(&cfg.data_dir, location.as_deref()).map_err(data_dir)?;
     let mail = hearth_mail::MailConfig::new(
         cfg.smtp_url.as_deref(),
         cfg.smtp_from.as_deref(),
@@ -86,7 +107,7 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
         sequencer: sequencer::Sequencer::new(head),
         keys: std::sync::Arc::default(),
         lexicons: atproto::lexicon::Catalog::official(),
-        blobs: blobs::BlobStore::open(&cfg.data_dir).map_err(data_dir)?,
+        blobs,
         plc: plc_client::PlcClient::new(&cfg.plc_url(), http.clone()),
         limits: limits::RateLimits::new(cfg.rate_limits),
         dids,

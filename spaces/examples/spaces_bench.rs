@@ -73,6 +73,7 @@ async fn main() -> anyhow::Result<()> {
             space_rate: 1e12,
             ..Limits::default()
         },
+        images_bucket: None,
     })?;
     let owner = "did:plc:benchowner00000000000000";
     let created = spaces

@@ -1,9 +1,18 @@
 //! Private images: sniffed (never trusting the client's Content-Type), content-addressed
 //! (raw-codec CIDs, like blobs), stored on the AppView's disk and served only through the gate.
 //! They are never handed to a PDS, so no public `getBlob` can serve them.
+//!
+//! With `HEARTH_BLOBSTORE=s3` the bytes live in the bucket, under `space-images/<cid>`, by the
+//! PDS's rule for blobs (see `hearth_pds::blobs`): the object is written before the row that
+//! names it commits, with the key's lock held until then ([`put`]); it is deleted after the
+//! commit that dropped its last reference, under that lock, once a fresh read confirms no space
+//! refers to it ([`unlink`]).
 
+use crate::Spaces;
+use crate::model::{SpaceError, SpaceResult};
 use atproto::data::cid_for_raw;
 use std::path::{Path, PathBuf};
+use tokio::sync::OwnedMutexGuard;
 
 /// Largest image accepted (the lexicon's `maxSize`).
 pub const MAX_IMAGE_BYTES: usize = 5_000_000;
@@ -66,8 +75,8 @@ pub fn store(dir: &Path, cid: &str, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, &path)
 }
 
-/// Deletes images no space refers to any more.
-pub fn unlink(dir: &Path, cids: &[String]) {
+/// Deletes the files of images no space refers to any more (the disk store).
+fn unlink_files(dir: &Path, cids: &[String]) {
     for cid in cids {
         if let Err(e) = std::fs::remove_file(path_for(dir, cid))
             && e.kind() != std::io::ErrorKind::NotFound
@@ -75,6 +84,82 @@ pub fn unlink(dir: &Path, cids: &[String]) {
             tracing::warn!(error = %e, "could not delete a private image");
         }
     }
+}
+
+/// An image's object key in the bucket.
+fn key(cid: &str) -> String {
+    format!("space-images/{cid}")
+}
+
+fn bucket_error(e: hearth_net::s3::S3Error) -> SpaceError {
+    SpaceError::Io(std::io::Error::other(e.to_string()))
+}
+
+/// Stores an upload's bytes before the row naming it is written. With S3, the returned guard
+/// holds the image's lock: drop it once that write is done.
+pub(crate) async fn put(
+    s: &Spaces,
+    cid: &str,
+    mime: &str,
+    bytes: Vec<u8>,
+) -> SpaceResult<Option<OwnedMutexGuard<()>>> {
+    if let Some((bucket, _)) = &s.images_bucket {
+        let key = key(cid);
+        let guard = bucket.lock(&key).await;
+        bucket
+            .put_bytes(&key, bytes.into(), mime)
+            .await
+            .map_err(bucket_error)?;
+        return Ok(Some(guard));
+    }
+    let (dir, cid) = (s.images_dir.clone(), cid.to_owned());
+    tokio::task::spawn_blocking(move || store(&dir, &cid, &bytes))
+        .await
+        .map_err(|e| SpaceError::Io(std::io::Error::other(e.to_string())))??;
+    Ok(None)
+}
+
+/// An image's bytes (a missing image is not found).
+pub(crate) async fn read(s: &Spaces, cid: &str) -> SpaceResult<Vec<u8>> {
+    let Some((bucket, _)) = &s.images_bucket else {
+        return Ok(tokio::fs::read(path_for(&s.images_dir, cid)).await?);
+    };
+    let bytes = bucket
+        .get_bytes(&key(cid))
+        .await
+        .map_err(bucket_error)?
+        .ok_or(SpaceError::NotFound("Image not found"))?;
+    Ok(bytes.to_vec())
+}
+
+/// Deletes images no space refers to any more, after the commit that dropped them (from an
+/// `after_commit` hook or after the write). On disk at once; with S3 in a task, each object
+/// under its lock and only if a fresh read still finds no reference.
+pub(crate) fn unlink(s: &Spaces, cids: Vec<String>) {
+    let Some((bucket, runtime)) = &s.images_bucket else {
+        unlink_files(&s.images_dir, &cids);
+        return;
+    };
+    let (s, bucket) = (s.clone(), bucket.clone());
+    runtime.spawn(async move {
+        for cid in cids {
+            let key = key(&cid);
+            let _guard = bucket.lock(&key).await;
+            let c = cid.clone();
+            let unreferenced = s
+                .read(move |conn, _| crate::store::unreferenced_images(conn, vec![c]))
+                .await;
+            match unreferenced {
+                Ok(gone) if gone.contains(&cid) => {
+                    if let Err(e) = bucket.delete(&key).await {
+                        tracing::warn!(error = %e, "could not delete a private image");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not check an image before deleting"),
+            }
+        }
+    });
 }
 
 #[cfg(test)]

@@ -44,6 +44,8 @@ pub struct SpacesConfig {
     pub smtp_url: Option<String>,
     pub smtp_from: Option<String>,
     pub limits: Limits,
+    /// Where image bytes live when not in `space-images/` (`HEARTH_BLOBSTORE=s3`).
+    pub images_bucket: Option<hearth_net::s3::ObjectStore>,
 }
 
 /// A cheap handle to the service (clone it into tasks).
@@ -55,6 +57,9 @@ pub struct Inner {
     pub authority: String,
     pub public_url: String,
     pub images_dir: PathBuf,
+    /// With S3, the bucket image bytes live in (`images_dir` then unused), and the runtime that
+    /// deletes them after a commit (the writer thread has none).
+    pub(crate) images_bucket: Option<(hearth_net::s3::ObjectStore, tokio::runtime::Handle)>,
     /// The checked SMTP settings; `None`: email is off.
     pub mail: Option<hearth_mail::MailConfig>,
     pub limits: RateLimiter,
@@ -89,6 +94,13 @@ impl Spaces {
             // Private images: readable by the service only.
             std::fs::set_permissions(&images_dir, std::fs::Permissions::from_mode(0o700))?;
         }
+        let images_bucket = match cfg.images_bucket {
+            Some(bucket) => Some((
+                bucket,
+                tokio::runtime::Handle::try_current().map_err(std::io::Error::other)?,
+            )),
+            None => None,
+        };
         let host = cfg
             .public_url
             .split("://")
@@ -101,6 +113,7 @@ impl Spaces {
             authority: cfg.authority,
             public_url: cfg.public_url,
             images_dir,
+            images_bucket,
             mail: hearth_mail::MailConfig::new(
                 cfg.smtp_url.as_deref(),
                 cfg.smtp_from.as_deref(),

@@ -22,6 +22,14 @@ fn open(dir: &std::path::Path) -> Spaces {
 }
 
 fn open_with(dir: &std::path::Path, limits: Limits) -> Spaces {
+    open_on(dir, limits, None)
+}
+
+fn open_on(
+    dir: &std::path::Path,
+    limits: Limits,
+    images_bucket: Option<hearth_net::s3::ObjectStore>,
+) -> Spaces {
     Spaces::open(SpacesConfig {
         dir: dir.to_path_buf(),
         authority: "did:web:localhost%3A1".into(),
@@ -29,6 +37,7 @@ fn open_with(dir: &std::path::Path, limits: Limits) -> Spaces {
         smtp_url: None,
         smtp_from: None,
         limits,
+        images_bucket,
     })
     .expect("spaces")
 }
@@ -498,6 +507,117 @@ async fn unattached_uploads_are_collected() {
     let conn = db(tmp.path());
     assert_eq!(count(&conn, "SELECT count(*) FROM space_image"), 1);
     cases.case("unattached uploads are collected after the grace period");
+}
+
+/// Waits for a deletion that runs after the commit, in a task of its own.
+async fn until_gone(moto: &hearth_testkit::s3::Moto, key: &str) -> bool {
+    for _ in 0..100 {
+        if !moto.has(key).await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
+// HEARTH_BLOBSTORE=s3, against a real S3 API server (moto): upload, serving, collection of an
+// unattached upload and the space's deletion all reach the bucket; nothing goes to disk.
+#[tokio::test]
+async fn images_in_a_bucket() {
+    use hearth_testkit::s3::{ACCESS_KEY_ID, BUCKET, SECRET_ACCESS_KEY, start_moto};
+    let cases = Cases::new("spaces images in a bucket");
+    let moto = start_moto().await;
+    let bucket = hearth_net::s3::ObjectStore::new(
+        &hearth_net::s3::S3Config {
+            endpoint: moto.endpoint(),
+            bucket: BUCKET.into(),
+            region: "us-east-1".into(),
+            access_key_id: ACCESS_KEY_ID.into(),
+            secret_access_key: SECRET_ACCESS_KEY.into(),
+            path_style: true,
+        },
+        &hearth_net::Config::new(true, "hearth-test"),
+        std::time::Duration::from_secs(30),
+    )
+    .expect("bucket");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let s = open_on(tmp.path(), Limits::default(), Some(bucket));
+    let owner = did("owner");
+    let (space, discussion) = new_space(&s, &owner, "invite").await;
+    let cid = |v: &serde_json::Value| v["ref"]["$link"].as_str().expect("cid").to_owned();
+    let key = |cid: &str| format!("space-images/{cid}");
+
+    cases.case("an upload goes to the bucket, not the image directory");
+    let kept = s
+        .upload_image(&owner, &space, png2(1))
+        .await
+        .expect("upload")
+        .image;
+    let dropped = s
+        .upload_image(&owner, &space, png2(2))
+        .await
+        .expect("upload")
+        .image;
+    assert!(moto.has(&key(&cid(&kept))).await);
+    assert!(moto.has(&key(&cid(&dropped))).await);
+    assert!(!tmp.path().join("space-images").join(cid(&kept)).exists());
+
+    cases.case("a member gets the image's bytes and type from the bucket");
+    let mut with_image = text_post(&discussion, "a picture", None);
+    with_image.images = Some(vec![ImageInput {
+        image: kept.clone(),
+        alt: "kept".into(),
+    }]);
+    let post = s.create_post(&owner, with_image).await.expect("post");
+    let got = s
+        .get_image(&owner, &space, &cid(&kept))
+        .await
+        .expect("image");
+    assert_eq!(got.mime, "image/png");
+    assert_eq!(got.bytes, png2(1));
+
+    cases.case("an unattached upload is collected, row and object");
+    let later = now_ms() + UNATTACHED_GRACE_MS + 1000;
+    assert_eq!(s.collect_unattached_images(later).await.expect("gc"), 1);
+    assert!(
+        until_gone(&moto, &key(&cid(&dropped))).await,
+        "object deleted"
+    );
+    assert!(
+        moto.has(&key(&cid(&kept))).await,
+        "the attached image stays"
+    );
+    assert!(matches!(
+        s.get_image(&owner, &space, &cid(&dropped)).await,
+        Err(SpaceError::NotFound(_))
+    ));
+
+    cases.case("deleting the last post that shows an image deletes its object");
+    s.delete_post(&owner, &post.post.uri)
+        .await
+        .expect("delete post");
+    assert!(until_gone(&moto, &key(&cid(&kept))).await, "object deleted");
+
+    cases.case("an image uploaded again after its collection is stored again");
+    let again = s
+        .upload_image(&owner, &space, png2(2))
+        .await
+        .expect("upload")
+        .image;
+    assert_eq!(cid(&again), cid(&dropped));
+    assert!(moto.has(&key(&cid(&again))).await);
+    let got = s
+        .get_image(&owner, &space, &cid(&again))
+        .await
+        .expect("image");
+    assert_eq!(got.bytes, png2(2));
+
+    cases.case("deleting the space deletes the objects no other space holds");
+    s.delete_space(&owner, &space).await.expect("delete space");
+    assert!(
+        until_gone(&moto, &key(&cid(&again))).await,
+        "object deleted"
+    );
 }
 
 #[tokio::test]

@@ -133,6 +133,7 @@ fn with_limits(dir: &std::path::Path, limits: Limits) -> Spaces {
         smtp_url: None,
         smtp_from: None,
         limits,
+        images_bucket: None,
     })
     .expect("spaces")
 }

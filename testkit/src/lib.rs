@@ -2,7 +2,8 @@
 //! `scripts/test` collects, a PLC directory ([`TestPlc`]), servers on threads of their own,
 //! did:plc identities and PDS accounts, an XRPC client that checks every error is
 //! `{"error","message"}` JSON, a firehose reader that verifies what it reads the way a relay
-//! does, and a real SMTP server ([`smtp`]) for the email tests.
+//! does, a real SMTP server ([`smtp`]) for the email tests and an S3 API server ([`s3`]) for
+//! blobs in a bucket.
 //!
 //! A dev-dependency only, and it depends on no service crate: the harness that needs a
 //! service's internals (a PDS's state, an AppView's index) stays beside that service's tests.
@@ -11,6 +12,7 @@ mod cases;
 pub mod firehose;
 pub mod http;
 pub mod identity;
+pub mod s3;
 mod server;
 pub mod smtp;
 

@@ -292,7 +292,8 @@ impl Accounts<'_> {
     pub async fn delete_account(&self, account: i64, did: &str) -> Result<(), AccountError> {
         let (sequencer, blob_store) = (self.sequencer.clone(), self.blobs.clone());
         let did_owned = did.to_owned();
-        self.db
+        let orphaned = self
+            .db
             .writer
             .run(move |txn: &mut WriteTxn<'_>| {
                 let c = txn.conn;
@@ -305,16 +306,19 @@ impl Accounts<'_> {
                 emit_account(txn, &sequencer, &did_owned, false, Some("deleted"))?;
                 // Blob bytes are shared by CID; only those no other account holds may go. They
                 // go here, last in the job, not after it: see `blobs` on ordering with uploads.
+                let mut orphaned = Vec::new();
                 for cid in blobs {
                     if !repo_store::blob_held(c, &cid)?
                         && let Ok(cid) = atproto::data::parse_cid(&cid)
                     {
                         blob_store.remove(&cid);
+                        orphaned.push(cid);
                     }
                 }
-                Ok::<_, AccountError>(())
+                Ok::<_, AccountError>(orphaned)
             })
             .await?;
+        self.blobs.release_unheld(self.db, orphaned).await;
         self.keys.forget(account);
         tracing::info!(did = %did, "account deleted");
         Ok(())

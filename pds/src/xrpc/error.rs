@@ -85,7 +85,9 @@ impl From<BlobError> for XrpcError {
         match e {
             BlobError::Read(_) | BlobError::Empty => XrpcError::invalid_request(message),
             BlobError::TooLarge(_) => XrpcError::payload_too_large(message),
-            BlobError::Io(_) | BlobError::Hash(_) => XrpcError::internal(message),
+            BlobError::Io(_) | BlobError::Hash(_) | BlobError::Remote(_) => {
+                XrpcError::internal(message)
+            }
         }
     }
 }

@@ -535,6 +535,14 @@ pub async fn upload_blob(
         .blobs
         .put(body.into_data_stream(), state.cfg.blob_max_bytes, declared)
         .await?;
+    // With S3 the object is written now, before the row (see `blobs`).
+    let staged = match state.blobs.stage(&stored).await {
+        Ok(staged) => staged,
+        Err(e) => {
+            state.blobs.discard(&stored).await;
+            return Err(e.into());
+        }
+    };
     let (account, placed, st) = (auth.account, stored.clone(), state.clone());
     let recorded = state
         .db
@@ -554,10 +562,10 @@ pub async fn upload_blob(
             st.blobs.place(&placed).map_err(XrpcError::internal)
         })
         .await;
-    if let Err(e) = recorded {
-        state.blobs.discard(&stored).await;
-        return Err(e);
-    }
+    drop(staged);
+    // Nothing left to drop once the disk store moved it into place.
+    state.blobs.discard(&stored).await;
+    recorded?;
     Ok(Json(json!({
         "blob": { "$type": "blob", "ref": { "$link": stored.cid.to_string() }, "mimeType": stored.mime_type, "size": stored.size }
     })))

@@ -389,11 +389,12 @@ pub async fn get_blob(
     if takedown.is_some() {
         return Err(XrpcError::named("BlobNotFound", "Blob not found"));
     }
-    let file = tokio::fs::File::open(state.blobs.path(&cid))
-        .await
-        .map_err(|_| XrpcError::named("BlobNotFound", "Blob not found"))?;
-    let stream = tokio_util_stream(file);
-    let mut r = Body::from_stream(stream).into_response();
+    let body = state
+        .blobs
+        .read(&cid)
+        .await?
+        .ok_or_else(|| XrpcError::named("BlobNotFound", "Blob not found"))?;
+    let mut r = Body::from_stream(body).into_response();
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -415,24 +416,6 @@ pub async fn get_blob(
         HeaderValue::from_static("public, max-age=31536000, immutable"),
     );
     Ok(r)
-}
-
-fn tokio_util_stream(
-    file: tokio::fs::File,
-) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
-    use tokio::io::AsyncReadExt;
-    futures::stream::unfold(Some(file), |state| async move {
-        let mut file = state?;
-        let mut buf = vec![0u8; CHUNK];
-        match file.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok(Bytes::from(buf)), Some(file)))
-            }
-            Err(e) => Some((Err(e), None)),
-        }
-    })
 }
 
 #[derive(Deserialize)]

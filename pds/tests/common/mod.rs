@@ -33,6 +33,8 @@ pub struct Options {
     pub dev: bool,
     /// `HEARTH_SMTP_URL`; default unset (the PDS sends no email).
     pub smtp: Option<String>,
+    /// Where blob bytes live; default on disk.
+    pub blobstore: hearth_pds::config::BlobStoreArgs,
 }
 
 impl Default for Options {
@@ -46,6 +48,7 @@ impl Default for Options {
             spaces_appview: None,
             dev: true,
             smtp: None,
+            blobstore: Default::default(),
         }
     }
 }
@@ -82,6 +85,7 @@ pub fn config(plc_url: &str, data_dir: &Path, port: u16, o: &Options) -> PdsConf
         rate_limits: o.rate_limits,
         smtp_url: o.smtp.clone(),
         smtp_from: Some("Hearth Test <hearth@localhost>".into()),
+        blobstore: o.blobstore.clone(),
     }
 }
 

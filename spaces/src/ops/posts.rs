@@ -396,8 +396,8 @@ impl Spaces {
                 )?;
             }
             let orphans = store::unreferenced_images(conn, gone)?;
-            let dir = s.images_dir.clone();
-            txn.after_commit(move || images::unlink(&dir, &orphans));
+            let s = s.clone();
+            txn.after_commit(move || images::unlink(&s, orphans));
             Ok(())
         })
         .await
@@ -680,12 +680,7 @@ impl Spaces {
         }
         // Uploads are heavier than other writes.
         self.space_limit(&uri, 5.0)?;
-        {
-            let (dir, cid) = (self.images_dir.clone(), cid.clone());
-            tokio::task::spawn_blocking(move || images::store(&dir, &cid, &bytes))
-                .await
-                .map_err(|e| SpaceError::Io(std::io::Error::other(e.to_string())))??;
-        }
+        let stored = images::put(self, &cid, mime, bytes).await?;
         let did = did.to_owned();
         let cid2 = cid.clone();
         let res = self
@@ -709,6 +704,7 @@ impl Spaces {
                 Ok(())
             })
             .await;
+        drop(stored);
         if let Err(e) = res {
             // Don't leave bytes on disk that no space refers to.
             let orphans = {
@@ -716,7 +712,7 @@ impl Spaces {
                 self.read(move |conn, _| store::unreferenced_images(conn, vec![cid]))
                     .await?
             };
-            images::unlink(&self.images_dir, &orphans);
+            images::unlink(self, orphans);
             return Err(e);
         }
         Ok(Uploaded {
@@ -742,8 +738,8 @@ impl Spaces {
                     let cids = store::forget_unattached_images(conn, before, 500)?;
                     let n = cids.len();
                     let orphans = store::unreferenced_images(conn, cids)?;
-                    let dir = s.images_dir.clone();
-                    txn.after_commit(move || images::unlink(&dir, &orphans));
+                    let s = s.clone();
+                    txn.after_commit(move || images::unlink(&s, orphans));
                     Ok(n)
                 })
                 .await?;
@@ -760,7 +756,7 @@ impl Spaces {
         let uri = parse_uri(space)?;
         let cid = cid.to_owned();
         let did = did.to_owned();
-        let (mime, path) = self
+        let (mime, cid) = self
             .read(move |conn, s| {
                 let acc = member_access(conn, &s.authority, &uri, &did)?;
                 let (mime, uploader) = store::image(conn, acc.space.id, &cid)?
@@ -770,10 +766,10 @@ impl Spaces {
                 if !visible {
                     return Err(SpaceError::Forbidden("You may not see this image"));
                 }
-                Ok((mime, images::path_for(&s.images_dir, &cid)))
+                Ok((mime, cid))
             })
             .await?;
-        let bytes = tokio::fs::read(&path).await?;
+        let bytes = images::read(self, &cid).await?;
         Ok(ImageBytes { mime, bytes })
     }
 }

@@ -285,8 +285,8 @@ impl Spaces {
             acc.require(Role::Owner, "Only the owner deletes the space")?;
             let cids = store::delete_space(conn, acc.space.id)?;
             let orphans = store::unreferenced_images(conn, cids)?;
-            let dir = s.images_dir.clone();
-            txn.after_commit(move || images::unlink(&dir, &orphans));
+            let s = s.clone();
+            txn.after_commit(move || images::unlink(&s, orphans));
             tracing::debug!(space = acc.space.id, "space deleted");
             Ok(())
         })

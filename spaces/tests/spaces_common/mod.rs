@@ -69,6 +69,7 @@ pub async fn start_appview(plc: &str, smtp: Option<String>) -> Appview {
         smtp_url: smtp,
         smtp_from: Some("Hearth Test <hearth@localhost>".into()),
         limits: Default::default(),
+        images_bucket: None,
     })
     .expect("spaces");
     hearth_spaces::start(&spaces).expect("email");
