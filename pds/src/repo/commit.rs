@@ -125,7 +125,7 @@ fn car(commit: &Cid, blocks: &BTreeMap<Cid, Vec<u8>>) -> Result<Vec<u8>, CommitE
 impl Committer {
     /// A rev after `prev`: the clock's next TID, or just past `prev` if the clock is behind it
     /// (a clock that stepped back must never make a repository's revs go backwards).
-    fn next_rev(&self, prev: Option<&str>) -> String {
+    pub(super) fn next_rev(&self, prev: Option<&str>) -> String {
         let tid = self.clock.next_tid(&self.tids);
         match prev.and_then(|p| p.parse::<Tid>().ok()) {
             Some(p) if tid.as_str() <= p.as_str() => Tid::from_u64(p.as_u64() + 1).to_string(),

@@ -423,6 +423,41 @@ pub fn delete_repo(conn: &Connection, account: i64) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Empties an account's repository before an import: blocks, head, record index and blob links
+/// (uploaded blobs stay: they may be the ones the imported records reference).
+pub fn clear_repo(conn: &Connection, account: i64) -> Result<(), DbError> {
+    for sql in [
+        "DELETE FROM repo_block WHERE account = ?1",
+        "DELETE FROM repo_root WHERE account = ?1",
+        "DELETE FROM record WHERE account = ?1",
+        "DELETE FROM record_blob WHERE account = ?1",
+    ] {
+        conn.execute(sql, [account])?;
+    }
+    Ok(())
+}
+
+/// Blobs the account's records reference that it has not uploaded, after `cursor`, in CID
+/// order: (blob CID, a record path referencing it).
+pub fn missing_blobs(
+    conn: &Connection,
+    account: i64,
+    cursor: &str,
+    limit: u32,
+) -> Result<Vec<(String, String)>, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT rb.blob_cid, MIN(rb.record_path) FROM record_blob rb
+             WHERE rb.account = ?1 AND rb.blob_cid > ?2
+               AND NOT EXISTS (SELECT 1 FROM blob b WHERE b.account = ?1 AND b.cid = rb.blob_cid)
+             GROUP BY rb.blob_cid ORDER BY rb.blob_cid LIMIT ?3",
+        )?
+        .query_map(params![account, cursor, limit], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<Result<_, _>>()?)
+}
+
 /// What checkAccountStatus reports of an account's stored data.
 pub struct Counts {
     pub blocks: i64,

@@ -510,7 +510,11 @@ pub async fn upload_blob(
     headers: HeaderMap,
     body: Body,
 ) -> XrpcResult<Json<Value>> {
-    auth.require_active()?;
+    // A deactivated account may upload: an account migrating in brings its blobs before it
+    // activates.
+    if auth.status != crate::accounts::AccountStatus::Deactivated {
+        auth.require_active()?;
+    }
     if !state
         .limits
         .check("uploads", &auth.did, limits::UPLOADS, 1.0)
