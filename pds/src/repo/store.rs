@@ -308,8 +308,8 @@ pub fn unlink_blobs(conn: &Connection, account: i64, path: &str, now: i64) -> Re
     Ok(())
 }
 
-/// Records an upload. A blob no record links to starts its grace period at `now`; uploading it
-/// again while a record links it keeps it.
+/// Records an upload. A blob no record links to starts its grace period at `now`; one a record
+/// already links (uploaded again, or after its records were imported) is kept.
 pub fn record_upload(
     conn: &Connection,
     account: i64,
@@ -321,7 +321,8 @@ pub fn record_upload(
 ) -> Result<(), DbError> {
     conn.prepare_cached(
         "INSERT INTO blob (account, cid, mime_type, size, created_at, unreferenced_since)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         VALUES (?1, ?2, ?3, ?4, ?5,
+           CASE WHEN EXISTS (SELECT 1 FROM record_blob WHERE account = ?1 AND blob_cid = ?2) THEN NULL ELSE ?6 END)
          ON CONFLICT (account, cid) DO UPDATE SET unreferenced_since =
            CASE WHEN EXISTS (SELECT 1 FROM record_blob WHERE account = ?1 AND blob_cid = ?2) THEN NULL ELSE ?6 END",
     )?

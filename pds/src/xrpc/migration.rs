@@ -11,7 +11,7 @@ use crate::state::AppState;
 use atproto::plc::{Operation, PlcOp};
 use atproto::syntax::Did;
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use hearth_xrpc::{XJson, XQuery, XrpcError, XrpcResult};
@@ -25,7 +25,7 @@ pub async fn import_repo(
     State(state): State<AppState>,
     auth: AccessAuth,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> XrpcResult<Json<Value>> {
     auth.require_full()?;
     if auth.status != AccountStatus::Deactivated {
@@ -39,6 +39,10 @@ pub async fn import_repo(
     {
         return Err(ImportError::TooLarge.into());
     }
+    // A chunked body is cut off at the limit as it arrives.
+    let body = axum::body::to_bytes(body, MAX_IMPORT_BYTES as usize)
+        .await
+        .map_err(|_| ImportError::TooLarge)?;
     let did: Did = auth
         .did
         .parse()
