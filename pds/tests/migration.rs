@@ -152,6 +152,10 @@ async fn an_account_moves_in_with_its_records_blobs_preferences_and_identity() {
     // Deactivated until the move completes: no writes yet, and no events for it.
     let s = status(&m).await;
     assert_eq!(s["activated"], false);
+    assert_eq!(
+        s["validDid"], false,
+        "the DID document still names the old server"
+    );
     new.post(
         "com.atproto.repo.createRecord",
         Some(&m.new_access),
@@ -177,6 +181,10 @@ async fn an_account_moves_in_with_its_records_blobs_preferences_and_identity() {
     import(&m, export(old, &a.did).await).await.ok();
     let s = status(&m).await;
     assert_eq!(s["indexedRecords"], 6, "{s}");
+    assert!(
+        s["repoCommit"].is_string() && s["repoRev"].is_string(),
+        "{s}"
+    );
     assert_eq!(s["expectedBlobs"], 1, "{s}");
     assert_eq!(s["importedBlobs"], 0, "{s}");
 
@@ -360,7 +368,7 @@ async fn import_repo_refuses_what_is_not_the_accounts_repository_and_stores_noth
     let other = m.old.create_account("other").await;
     let car = export(&m.old, &m.on_old.did).await;
     let empty = status(&m).await;
-    assert_eq!(empty["repoBlocks"], 0);
+    assert_eq!(empty["indexedRecords"], 0);
 
     cases.case("a CAR for another DID");
     import(&m, export(&m.old, &other.did).await)

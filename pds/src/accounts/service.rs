@@ -280,7 +280,7 @@ impl Accounts<'_> {
 
     /// Creates the account of a DID migrating in from another server (the caller has checked
     /// that server's service token for it): deactivated, with a fresh signing key for the DID
-    /// document to name, no PLC operation and no repository until one is imported. Nothing is
+    /// document to name, no PLC operation and an empty repository until one is imported. Nothing is
     /// sequenced: the DID's events still come from its old server until it activates here.
     pub async fn create_migrated_account(
         &self,
@@ -301,7 +301,7 @@ impl Accounts<'_> {
         }
         let signing = Keypair::generate(Algorithm::K256);
         let public = signing.public();
-        let clock = self.clock;
+        let (clock, committer) = (self.clock, self.committer.clone());
         let (d, h) = (did.to_owned(), handle.clone());
         let key_bytes = signing.to_bytes().to_vec();
         let id = self
@@ -326,6 +326,7 @@ impl Accounts<'_> {
                 if let Some(code) = input.invite_code.as_deref() {
                     invites::spend(txn.conn, code, &d, &now)?;
                 }
+                committer.create_unannounced_repo(txn, id, &d)?;
                 Ok::<_, AccountError>(id)
             })
             .await?;

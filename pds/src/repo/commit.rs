@@ -140,6 +140,27 @@ impl Committer {
         account: i64,
         did: &str,
     ) -> Result<CommitOutcome, CommitError> {
+        self.init_repo(txn, account, did, true)
+    }
+
+    /// Creates the empty repository of an account migrating in, with no event: the DID's
+    /// repository is still the one its old server announces, until an import replaces this.
+    pub fn create_unannounced_repo(
+        &self,
+        txn: &mut WriteTxn<'_>,
+        account: i64,
+        did: &str,
+    ) -> Result<CommitOutcome, CommitError> {
+        self.init_repo(txn, account, did, false)
+    }
+
+    fn init_repo(
+        &self,
+        txn: &mut WriteTxn<'_>,
+        account: i64,
+        did: &str,
+        announce: bool,
+    ) -> Result<CommitOutcome, CommitError> {
         let key = self.keys.get(txn.conn, account)?;
         let rev = self.next_rev(None);
         let mut mst = Mst::create(SqlBlocks {
@@ -164,7 +185,9 @@ impl Committer {
             prev_data: None,
             time: self.clock.now_iso(),
         };
-        sequencer::emit(txn, &self.sequencer, Event::Commit(Box::new(event)))?;
+        if announce {
+            sequencer::emit(txn, &self.sequencer, Event::Commit(Box::new(event)))?;
+        }
         Ok(CommitOutcome {
             cid: commit.cid,
             rev,

@@ -510,7 +510,22 @@ pub async fn check_account_status(
     State(state): State<AppState>,
     auth: AccessAuth,
 ) -> XrpcResult<Json<Value>> {
-    let account = auth.account;
+    let (account, st) = (auth.account, state.clone());
+    let key = state
+        .db
+        .readers
+        .read(move |c| st.keys.get(c, account).map_err(XrpcError::internal))
+        .await?
+        .public();
+    // Valid: the DID document names this server and the account's key here (what a migration's
+    // PLC operation or did:web update must achieve before activating).
+    let valid_did = match auth.did.parse::<atproto::syntax::Did>() {
+        Ok(did) => state.dids.refresh(&did).await.is_ok_and(|doc| {
+            doc.pds_endpoint() == Some(state.public_url.as_str())
+                && doc.signing_key().is_ok_and(|k| k == key)
+        }),
+        Err(_) => false,
+    };
     let v = state
         .db
         .readers
@@ -519,7 +534,7 @@ pub async fn check_account_status(
             let n = crate::repo::store::counts(c, account)?;
             Ok::<_, DbError>(json!({
                 "activated": auth.status == AccountStatus::Active,
-                "validDid": true,
+                "validDid": valid_did,
                 "repoCommit": head.as_ref().map(|h| h.0.to_string()),
                 "repoRev": head.as_ref().map(|h| h.1.clone()),
                 "repoBlocks": n.blocks,
