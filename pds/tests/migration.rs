@@ -455,3 +455,35 @@ async fn create_account_with_a_did_needs_that_dids_service_token() {
         .await
         .err(401, "AuthenticationRequired");
 }
+
+/// The import of a 10,000-record repository (as the PDS benchmark's W5 builds one), timed.
+/// Ignored by default: building the repository takes a while in a debug build.
+#[tokio::test]
+#[ignore]
+async fn import_of_a_10000_record_repository() {
+    let m = setup("big").await;
+    let a = &m.on_old;
+    for batch in 0..50 {
+        let writes: Vec<Value> = (0..200)
+            .map(|i| {
+                json!({ "$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post",
+                        "value": { "$type": "app.bsky.feed.post", "text": format!("post {batch}-{i}"),
+                                   "createdAt": "2026-01-01T00:00:00Z" } })
+            })
+            .collect();
+        m.old
+            .post(
+                "com.atproto.repo.applyWrites",
+                Some(&a.access),
+                &json!({ "repo": a.did, "writes": writes }),
+            )
+            .await
+            .ok();
+    }
+    let car = export(&m.old, &a.did).await;
+    let started = std::time::Instant::now();
+    import(&m, car.clone()).await.ok();
+    let took = started.elapsed();
+    eprintln!("importRepo of {} bytes: {} ms", car.len(), took.as_millis());
+    assert_eq!(status(&m).await["indexedRecords"], 10_006);
+}
