@@ -330,6 +330,24 @@ async fn an_account_moves_in_with_its_records_blobs_preferences_and_identity() {
     )
     .await
     .err(400, "AccountDeactivated");
+    // The old server still lets the account itself export, and no one else.
+    let own = old
+        .http
+        .get(old.xrpc(&format!("com.atproto.sync.getRepo?did={}", a.did)))
+        .bearer_auth(&a.access)
+        .send()
+        .await
+        .expect("getRepo");
+    assert!(own.status().is_success(), "{}", own.status());
+    old.get(&format!("com.atproto.sync.getRepo?did={}", a.did), None)
+        .await
+        .err(400, "RepoDeactivated");
+    old.get(
+        &format!("com.atproto.sync.listBlobs?did={}", a.did),
+        Some(&a.access),
+    )
+    .await
+    .ok();
     // An active account imports nothing.
     import(&m, export(new, &a.did).await)
         .await
