@@ -4,24 +4,63 @@
 // submitPlcOperation → activateAccount → deactivateAccount) from the reference PDS
 // (@atproto/pds 0.5.35) to Hearth's and back, on one real PLC directory (@did-plc/server).
 // After each move @atproto/repo verifies the new server's export against the new DID document,
-// and the old server refuses writes.
-import { AtpAgent } from '@atproto/api'
+// the old server refuses writes, Hearth's AppView shows the account's profile and posts, and
+// the member still reads their members-only space (memberships are by DID).
 import { IdResolver } from '@atproto/identity'
 import { verifyRepoCar } from '@atproto/repo'
 import { startPlc } from './lib/plc-server.mjs'
-import { startPds } from './lib/hearth.mjs'
+import { agentOn } from './lib/hearth-lexicons.mjs'
+import { freePort } from './lib/hearth.mjs'
 import { startSmtpSink } from './lib/smtp-sink.mjs'
-import { startReferencePds } from './lib/spaces-harness.mjs'
+import { startUpLogged, startReferencePds } from './lib/spaces-harness.mjs'
 import { Checks } from './lib/check.mjs'
 
 const t = new Checks('migration interop')
 const plc = await startPlc()
 const smtp = await startSmtpSink()
-const hearth = await startPds({ plcUrl: plc.url, env: { HEARTH_SMTP_URL: smtp.url } })
 const ref = await startReferencePds({
   plcUrl: plc.url,
   env: { PDS_EMAIL_SMTP_URL: smtp.url, PDS_EMAIL_FROM_ADDRESS: 'ref@localhost' },
 })
+// `hearth up`: the PDS, and the AppView with the spaces service following it and the reference
+// PDS (as a relay would carry both): a move is announced by the new server's #identity.
+const hearthPort = await freePort()
+const hearth = await startUpLogged({
+  plcUrl: plc.url,
+  env: {
+    HEARTH_PORT: String(hearthPort),
+    HEARTH_SMTP_URL: smtp.url,
+    HEARTH_DEV: 'true',
+    HEARTH_FIREHOSES: `localhost:${hearthPort},localhost:${ref.port}`,
+  },
+})
+const PROXY = `${hearth.appviewDid}#hearth_appview`
+
+/** A social.hearth call through the member's own PDS. */
+async function h(agent, nsid, params, data) {
+  const res = await agent.call(`social.hearth.${nsid}`, params, data, { headers: { 'atproto-proxy': PROXY } })
+  return res.data
+}
+
+/** Waits (up to 30 s) for `probe` to return a truthy value from Hearth's AppView. */
+async function eventually(probe) {
+  for (let i = 0; i < 150; i++) {
+    const v = await probe().catch(() => null)
+    if (v) return v
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  return null
+}
+
+/** The AppView's view of `did`: its profile's display name and its posts' texts. */
+async function appviewSees(did, posts) {
+  return eventually(async () => {
+    const p = await (await fetch(`${hearth.appviewUrl}/xrpc/app.bsky.actor.getProfile?actor=${did}`)).json()
+    const f = await (await fetch(`${hearth.appviewUrl}/xrpc/app.bsky.feed.getAuthorFeed?actor=${did}&limit=100`)).json()
+    const texts = (f.feed ?? []).filter((i) => i.post.author.did === did).map((i) => i.post.record.text)
+    return p.displayName === 'Mover' && posts.every((t) => texts.includes(t)) ? { profile: p, texts } : null
+  })
+}
 const idResolver = new IdResolver({ plcUrl: plc.url })
 
 // A 1x1 PNG, and another.
@@ -76,7 +115,7 @@ async function populate(agent, friend) {
 /** Moves `oldAgent`'s account to the server at `newUrl` the documented way. */
 async function migrate(name, oldAgent, newUrl, { handle, email, password }) {
   const did = oldAgent.session.did
-  const newAgent = new AtpAgent({ service: newUrl })
+  const newAgent = agentOn(newUrl)
   const describe = await newAgent.com.atproto.server.describeServer()
   const auth = await oldAgent.com.atproto.server.getServiceAuth({
     aud: describe.data.did,
@@ -170,11 +209,22 @@ async function verifyMove(name, oldAgent, newAgent, newUrl, before) {
 }
 
 try {
+  // --- a members-only space on Hearth, with a member on the reference PDS ---
+  const alice = agentOn(hearth.url)
+  const bob = agentOn(hearth.url)
+  await alice.createAccount({ handle: 'alice.test', email: 'alice@example.com', password: 'alice-pass' })
+  await bob.createAccount({ handle: 'bob.test', email: 'bob@example.com', password: 'bob-pass' })
+  const created = await h(alice, 'space.create', undefined, { name: 'Harbor Workers Assembly', joinPolicy: 'request', joinQuestion: 'Which dock?' })
+  const discussion = created.channels.find((c) => c.kind === 'discussion').uri
+  const inv = await h(alice, 'invite.create', undefined, { space: created.space.uri })
+
   // --- reference PDS → Hearth ---
-  const carol = new AtpAgent({ service: ref.url })
-  const dan = new AtpAgent({ service: ref.url })
+  const carol = agentOn(ref.url)
+  const dan = agentOn(ref.url)
   await carol.createAccount({ handle: 'carol.test', email: 'carol@example.com', password: 'carol-pass' })
   await dan.createAccount({ handle: 'dan.test', email: 'dan@example.com', password: 'dan-pass' })
+  await h(carol, 'invite.accept', undefined, { token: inv.token })
+  await h(carol, 'feed.getChannel', { channel: discussion })
   const carolBefore = await populate(carol, dan)
   const carolOnHearth = await migrate('reference → hearth', carol, hearth.url, {
     handle: 'carol2.test',
@@ -182,19 +232,23 @@ try {
     password: 'carol-pass',
   })
   await verifyMove('reference → hearth', carol, carolOnHearth, hearth.url, carolBefore)
+  const seen = await appviewSees(carolOnHearth.session.did, ['Meeting on Thursday', 'See you', 'Arrived'])
+  t.ok(seen, 'reference → hearth: the AppView shows the moved profile and posts (it followed #identity and #sync)')
+  const feed = await h(carolOnHearth, 'feed.getChannel', { channel: discussion }).catch((e) => e)
+  t.ok(Array.isArray(feed?.posts), 'reference → hearth: the member still reads their space, through Hearth', String(feed?.error ?? ''))
 
   // --- Hearth → reference PDS ---
-  const alice = new AtpAgent({ service: hearth.url })
-  const bob = new AtpAgent({ service: hearth.url })
-  await alice.createAccount({ handle: 'alice.test', email: 'alice@example.com', password: 'alice-pass' })
-  await bob.createAccount({ handle: 'bob.test', email: 'bob@example.com', password: 'bob-pass' })
   const aliceBefore = await populate(alice, bob)
+  t.ok(await appviewSees(alice.session.did, ['Meeting on Thursday', 'See you']), 'hearth → reference: the AppView shows the profile and posts before the move')
   const aliceOnRef = await migrate('hearth → reference', alice, ref.url, {
     handle: 'alice2.test',
     email: 'alice@example.com',
     password: 'alice-pass',
   })
   await verifyMove('hearth → reference', alice, aliceOnRef, ref.url, aliceBefore)
+  t.ok(await appviewSees(alice.session.did, ['Meeting on Thursday', 'See you']), 'hearth → reference: the AppView still shows the profile and posts after the move')
+  const ownFeed = await h(aliceOnRef, 'feed.getChannel', { channel: discussion }).catch((e) => e)
+  t.ok(Array.isArray(ownFeed?.posts), 'hearth → reference: the space owner still reads their space, through the reference PDS', String(ownFeed?.error ?? ''))
 } catch (e) {
   t.ok(false, 'scenario ran to the end', `${e?.stack ?? String(e)} ${e?.validationError ?? ''} ${JSON.stringify(e?.responseBody ?? '')}`)
 } finally {
