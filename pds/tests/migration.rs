@@ -125,7 +125,10 @@ async fn status(m: &Move) -> Value {
 async fn export(old: &Pds, did: &str) -> Vec<u8> {
     let r = old
         .http
-        .get(old.xrpc(&format!("com.atproto.sync.getRepo?did={did}")))
+        .get(old.xrpc(&format!(
+            "com.atproto.sync.getRepo?did={}",
+            did.replace('%', "%25")
+        )))
         .send()
         .await
         .expect("getRepo");
@@ -504,4 +507,153 @@ async fn import_of_a_10000_record_repository() {
     let took = started.elapsed();
     eprintln!("importRepo of {} bytes: {} ms", car.len(), took.as_millis());
     assert_eq!(status(&m).await["indexedRecords"], 10_006);
+}
+
+/// A did:web identity served by the test: its document can be changed, as its owner changes it
+/// at its host when it moves.
+struct WebIdentity {
+    did: String,
+    doc: std::sync::Arc<std::sync::Mutex<Value>>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+async fn web_identity(key: &Keypair, pds_url: &str) -> WebIdentity {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let did = format!("did:web:localhost%3A{port}");
+    let doc = std::sync::Arc::new(std::sync::Mutex::new(web_doc(&did, &key.public(), pds_url)));
+    let served = doc.clone();
+    let app = axum::Router::new().route(
+        "/.well-known/did.json",
+        axum::routing::get(move || {
+            let d = served.lock().expect("doc").clone();
+            async move { axum::Json(d) }
+        }),
+    );
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    WebIdentity {
+        did,
+        doc,
+        _server: server,
+    }
+}
+
+fn web_doc(did: &str, key: &atproto::crypto::PublicKey, pds_url: &str) -> Value {
+    json!({
+        "@context": ["https://www.w3.org/ns/did/v1"],
+        "id": did,
+        "alsoKnownAs": ["at://webby.test"],
+        "verificationMethod": [{ "id": format!("{did}#atproto"), "type": "Multikey",
+                                  "controller": did, "publicKeyMultibase": key.multikey() }],
+        "service": [{ "id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": pds_url }],
+    })
+}
+
+#[tokio::test]
+async fn a_did_web_account_moves_in_without_a_plc_operation() {
+    let plc = start_plc();
+    let dir = tempfile::tempdir().expect("dir");
+    let new = start_pds(plc.url(), dir.path(), Options::default());
+    // The account's old home: a key of its own, a repository signed with it.
+    let key = Keypair::generate(Algorithm::K256);
+    let web = web_identity(&key, "http://127.0.0.1:9").await;
+    let record = atproto::data::cbor::encode(&atproto::data::json::record_from_json(
+        &json!({ "$type": "app.bsky.feed.post", "text": "from the web", "createdAt": "2026-01-01T00:00:00Z" }),
+    )
+    .expect("record"))
+    .expect("cbor");
+    let rcid = atproto::data::cid_for_cbor(&record);
+    let mut mst = atproto::mst::Mst::create(atproto::blockstore::MemoryBlockStore::new());
+    let commit = atproto::repo::apply_writes(
+        &mut mst,
+        &web.did,
+        "3kaaaaaaaaaa2",
+        &key,
+        vec![atproto::repo::RecordWrite {
+            action: atproto::repo::WriteAction::Create,
+            collection: "app.bsky.feed.post".into(),
+            rkey: "3kaaaaaaaaaa2".into(),
+            record: Some((rcid, record)),
+        }],
+    )
+    .expect("commit");
+    let car = write_car(
+        &commit.cid,
+        commit.new_blocks.iter().map(|(c, b)| (c, b.as_slice())),
+    )
+    .expect("car");
+
+    let aud = service_did(&new).await;
+    let token = atproto::auth::mint(
+        &key,
+        &web.did,
+        &aud,
+        Some("com.atproto.server.createAccount"),
+        hearth_pds::state::now_secs(),
+        300,
+    );
+    let created = new
+        .send(
+            &Call::post(
+                "com.atproto.server.createAccount",
+                &json!({ "handle": "webby.test", "email": "webby@example.com", "password": PASSWORD, "did": web.did }),
+            )
+            .bearer(Some(&token)),
+        )
+        .await
+        .ok();
+    let access = created["accessJwt"].as_str().expect("access").to_owned();
+    new.post_raw(
+        "com.atproto.repo.importRepo",
+        Some(&access),
+        Some("application/vnd.ipld.car"),
+        car,
+    )
+    .await
+    .ok();
+    let status = |a: String| {
+        let new = &new;
+        async move {
+            new.get("com.atproto.server.checkAccountStatus", Some(&a))
+                .await
+                .ok()
+        }
+    };
+    let s = status(access.clone()).await;
+    assert_eq!(
+        (s["indexedRecords"].clone(), s["validDid"].clone()),
+        (json!(1), json!(false))
+    );
+
+    // The owner points the document at the new server and its key (no PLC operation).
+    let creds = new
+        .get(
+            "com.atproto.identity.getRecommendedDidCredentials",
+            Some(&access),
+        )
+        .await
+        .ok();
+    let new_key = atproto::crypto::parse_did_key(
+        creds["verificationMethods"]["atproto"]
+            .as_str()
+            .expect("key"),
+    )
+    .expect("did:key");
+    *web.doc.lock().expect("doc") = web_doc(&web.did, &new_key, &new.url);
+    assert_eq!(status(access.clone()).await["validDid"], true);
+    new.post(
+        "com.atproto.server.activateAccount",
+        Some(&access),
+        &json!({}),
+    )
+    .await
+    .ok();
+    let exported = export(&new, &web.did).await;
+    let contents = verify_repo_car(&exported, Some(&web.did), Some(&new_key))
+        .expect("verifies with the new key");
+    assert_eq!(contents.records.len(), 1);
 }
