@@ -73,6 +73,20 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
     let http = net.operator_client()?;
     let remote = hearth_net::RemoteClient::new(&net)?;
     let (dids, handles) = hearth_net::identity_resolvers(&cfg.plc_url(), cfg.dev, &remote, &http)?;
+    let dids = std::sync::Arc::new(dids);
+    // Ids of service tokens already used, so a token from another server is spent once.
+    let used: hearth_db::Db<()> = hearth_db::Db::open(
+        &cfg.data_dir.join("used_tokens.sqlite"),
+        &[hearth_xrpc::auth::REPLAY_SCHEMA],
+        1,
+        |_| Ok(()),
+    )?;
+    let service_auth = hearth_xrpc::auth::ServiceAuth::new(
+        cfg.service_did(),
+        dids.clone(),
+        |_| hearth_xrpc::auth::Audience::Service(&["#atproto_pds"]),
+        hearth_xrpc::auth::ReplayCache::load(&used)?,
+    );
     hearth_db::files::warn_if_loose(&cfg.data_dir);
     let mut blobs = blobs::BlobStore::open(&cfg.data_dir).map_err(data_dir)?;
     let s3 = cfg
@@ -111,6 +125,7 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
         plc: plc_client::PlcClient::new(&cfg.plc_url(), http.clone()),
         limits: limits::RateLimits::new(cfg.rate_limits),
         dids,
+        service_auth,
         handles,
         http,
         remote,

@@ -101,7 +101,8 @@ impl PlcClient {
         PlcOp::from_json(&json).map_err(|e| PlcError::Unreadable(e.to_string()))
     }
 
-    async fn submit(&self, did: &str, op: &PlcOp) -> Result<(), PlcError> {
+    /// Sends a signed operation to the directory.
+    pub async fn submit(&self, did: &str, op: &PlcOp) -> Result<(), PlcError> {
         let res = self
             .http
             .post(format!("{}/{did}", self.url))

@@ -39,7 +39,9 @@ pub struct Inner {
     pub remote: hearth_net::RemoteClient,
     pub limits: RateLimits,
     pub plc: crate::plc_client::PlcClient,
-    pub dids: atproto::identity::DidResolver,
+    pub dids: Arc<atproto::identity::DidResolver>,
+    /// Verifies service tokens other servers mint for us (createAccount of a migrating DID).
+    pub service_auth: hearth_xrpc::auth::ServiceAuth,
     pub handles: atproto::identity::HandleResolver,
     /// The SMTP settings; `None`: the PDS sends no email.
     pub mail: Option<hearth_mail::MailConfig>,

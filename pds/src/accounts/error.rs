@@ -25,6 +25,8 @@ pub enum AccountError {
     InvalidInput(&'static str),
     #[error("Account not found")]
     NotFound,
+    #[error("An account with this DID already exists on this server")]
+    AlreadyExists,
     #[error("Token is invalid")]
     InvalidToken,
     #[error("Token is expired")]

@@ -171,30 +171,27 @@ pub struct Accounts<'a> {
 }
 
 impl Accounts<'_> {
-    /// Creates an account: a did:plc at the PLC directory, the account row, an empty repository,
-    /// and the `#identity`, `#account` and `#commit` events, in the reference's order.
-    pub async fn create_account(&self, input: NewAccountInput) -> Result<Created, AccountError> {
+    /// Checks a new account's handle, email, password and invite code; returns the handle and
+    /// email normalised and the password's hash.
+    async fn check_new(
+        &self,
+        input: &NewAccountInput,
+    ) -> Result<(String, Option<String>, String), AccountError> {
         let handle = check_service_handle(self.handle_domains, &input.handle)?;
         let email = input
             .email
+            .as_deref()
             .map(|e| e.trim().to_owned())
             .filter(|e| !e.is_empty());
         match &email {
             Some(e) => check_email(e)?,
             None => return Err(AccountError::InvalidInput("Email is required")),
         }
-        let password = input.password.unwrap_or_default();
+        let password = input.password.clone().unwrap_or_default();
         check_password(&password)?;
         if self.invite_required && input.invite_code.is_none() {
             return Err(AccountError::InvalidInviteCode("No invite code provided"));
         }
-        let recovery = match input.recovery_key.as_deref() {
-            Some(k) => Some(
-                atproto::crypto::parse_did_key(k)
-                    .map_err(|_| AccountError::InvalidInput("recoveryKey must be a did:key"))?,
-            ),
-            None => None,
-        };
         {
             let (h, e) = (handle.clone(), email.clone());
             let (handle_taken, email_taken) = self
@@ -214,7 +211,20 @@ impl Accounts<'_> {
                 return Err(AccountError::InvalidEmail("Email already taken"));
             }
         }
-        let pw_hash = hash_new_password(password).await?;
+        Ok((handle, email, hash_new_password(password).await?))
+    }
+
+    /// Creates an account: a did:plc at the PLC directory, the account row, an empty repository,
+    /// and the `#identity`, `#account` and `#commit` events, in the reference's order.
+    pub async fn create_account(&self, input: NewAccountInput) -> Result<Created, AccountError> {
+        let (handle, email, pw_hash) = self.check_new(&input).await?;
+        let recovery = match input.recovery_key.as_deref() {
+            Some(k) => Some(
+                atproto::crypto::parse_did_key(k)
+                    .map_err(|_| AccountError::InvalidInput("recoveryKey must be a did:key"))?,
+            ),
+            None => None,
+        };
         let signing = Keypair::generate(Algorithm::K256);
         let public = signing.public();
         let did = self
@@ -268,6 +278,67 @@ impl Accounts<'_> {
         })
     }
 
+    /// Creates the account of a DID migrating in from another server (the caller has checked
+    /// that server's service token for it): deactivated, with a fresh signing key for the DID
+    /// document to name, no PLC operation and an empty repository until one is imported. Nothing is
+    /// sequenced: the DID's events still come from its old server until it activates here.
+    pub async fn create_migrated_account(
+        &self,
+        input: NewAccountInput,
+        did: &str,
+    ) -> Result<Created, AccountError> {
+        let (handle, email, pw_hash) = self.check_new(&input).await?;
+        let exists = {
+            let d = did.to_owned();
+            self.db
+                .readers
+                .read(move |c| store::by_did(c, &d))
+                .await?
+                .is_some()
+        };
+        if exists {
+            return Err(AccountError::AlreadyExists);
+        }
+        let signing = Keypair::generate(Algorithm::K256);
+        let public = signing.public();
+        let (clock, committer) = (self.clock, self.committer.clone());
+        let (d, h) = (did.to_owned(), handle.clone());
+        let key_bytes = signing.to_bytes().to_vec();
+        let id = self
+            .db
+            .writer
+            .run(move |txn: &mut WriteTxn<'_>| {
+                let now = clock.now_iso();
+                let id = store::insert(
+                    txn.conn,
+                    &store::NewAccount {
+                        did: &d,
+                        handle: &h,
+                        email: email.as_deref(),
+                        password_hash: &pw_hash,
+                        signing_key: &key_bytes,
+                        created_at: &now,
+                        invite_code: input.invite_code.as_deref(),
+                    },
+                )
+                .map_err(|e| taken(e, "Handle, email or DID already taken"))?;
+                store::set_status(txn.conn, id, Some("deactivated"), Some(&now))?;
+                if let Some(code) = input.invite_code.as_deref() {
+                    invites::spend(txn.conn, code, &d, &now)?;
+                }
+                committer.create_unannounced_repo(txn, id, &d)?;
+                Ok::<_, AccountError>(id)
+            })
+            .await?;
+        tracing::info!(did = %did, handle = %handle, "account migrating in");
+        Ok(Created {
+            id,
+            did: did.to_owned(),
+            handle,
+            key: public,
+        })
+    }
+
     /// Sets an account's hosting status and tells the firehose.
     pub async fn set_status(
         &self,
@@ -283,6 +354,29 @@ impl Accounts<'_> {
                 let deactivated_at = (status == Some("deactivated")).then(|| clock.now_iso());
                 store::set_status(txn.conn, account, status, deactivated_at.as_deref())?;
                 emit_account(txn, &sequencer, &did, status.is_none(), status)?;
+                Ok::<_, AccountError>(())
+            })
+            .await
+    }
+
+    /// Activates a deactivated account (one that migrated in, or came back): `#identity` so
+    /// consumers look up where it is hosted now, `#account`, and `#sync` with its current commit
+    /// so relays resynchronise its repository from here.
+    pub async fn activate(&self, account: i64, did: &str) -> Result<(), AccountError> {
+        let sequencer = self.sequencer.clone();
+        let did = did.to_owned();
+        self.db
+            .writer
+            .run(move |txn: &mut WriteTxn<'_>| {
+                let a = store::by_id(txn.conn, account)?.ok_or(AccountError::NotFound)?;
+                store::set_status(txn.conn, account, None, None)?;
+                emit_identity(txn, &sequencer, &did, a.handle.as_deref())?;
+                emit_account(txn, &sequencer, &did, true, None)?;
+                if let Some((cid, rev, _)) = repo_store::head(txn.conn, account)?
+                    && let Some(block) = repo_store::block(txn.conn, account, &cid)?
+                {
+                    sequencer::emit_sync(txn, &sequencer, &did, &cid, &block, &rev)?;
+                }
                 Ok::<_, AccountError>(())
             })
             .await

@@ -150,6 +150,26 @@ impl FromRequestParts<AppState> for OptionalAccess {
     }
 }
 
+/// The account's own session, if the request carries one; any other token (or none) is no
+/// one, never an error: for public reads that serve the owner more (a deactivated account's
+/// repository and blobs, which it takes away when it migrates).
+#[derive(Debug, Clone)]
+pub struct OwnerOrAnyone(pub Option<AccessAuth>);
+
+impl FromRequestParts<AppState> for OwnerOrAnyone {
+    type Rejection = XrpcError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Ok(Some(token)) = bearer(parts) else {
+            return Ok(OwnerOrAnyone(None));
+        };
+        Ok(OwnerOrAnyone(access(parts, state, token).await.ok()))
+    }
+}
+
 impl FromRequestParts<AppState> for RefreshAuth {
     type Rejection = XrpcError;
 

@@ -5,6 +5,6 @@ mod extract;
 mod password;
 mod tokens;
 
-pub use extract::{AccessAuth, AdminAuth, OptionalAccess, RefreshAuth};
+pub use extract::{AccessAuth, AdminAuth, OptionalAccess, OwnerOrAnyone, RefreshAuth};
 pub use password::{hash_password, new_app_password, verify_password};
 pub use tokens::{Scope, SessionClaims, TokenKind, decode_session, mint_session};

@@ -125,7 +125,7 @@ fn car(commit: &Cid, blocks: &BTreeMap<Cid, Vec<u8>>) -> Result<Vec<u8>, CommitE
 impl Committer {
     /// A rev after `prev`: the clock's next TID, or just past `prev` if the clock is behind it
     /// (a clock that stepped back must never make a repository's revs go backwards).
-    fn next_rev(&self, prev: Option<&str>) -> String {
+    pub(super) fn next_rev(&self, prev: Option<&str>) -> String {
         let tid = self.clock.next_tid(&self.tids);
         match prev.and_then(|p| p.parse::<Tid>().ok()) {
             Some(p) if tid.as_str() <= p.as_str() => Tid::from_u64(p.as_u64() + 1).to_string(),
@@ -139,6 +139,27 @@ impl Committer {
         txn: &mut WriteTxn<'_>,
         account: i64,
         did: &str,
+    ) -> Result<CommitOutcome, CommitError> {
+        self.init_repo(txn, account, did, true)
+    }
+
+    /// Creates the empty repository of an account migrating in, with no event: the DID's
+    /// repository is still the one its old server announces, until an import replaces this.
+    pub fn create_unannounced_repo(
+        &self,
+        txn: &mut WriteTxn<'_>,
+        account: i64,
+        did: &str,
+    ) -> Result<CommitOutcome, CommitError> {
+        self.init_repo(txn, account, did, false)
+    }
+
+    fn init_repo(
+        &self,
+        txn: &mut WriteTxn<'_>,
+        account: i64,
+        did: &str,
+        announce: bool,
     ) -> Result<CommitOutcome, CommitError> {
         let key = self.keys.get(txn.conn, account)?;
         let rev = self.next_rev(None);
@@ -164,7 +185,9 @@ impl Committer {
             prev_data: None,
             time: self.clock.now_iso(),
         };
-        sequencer::emit(txn, &self.sequencer, Event::Commit(Box::new(event)))?;
+        if announce {
+            sequencer::emit(txn, &self.sequencer, Event::Commit(Box::new(event)))?;
+        }
         Ok(CommitOutcome {
             cid: commit.cid,
             rev,

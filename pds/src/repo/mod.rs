@@ -4,6 +4,7 @@
 pub mod blocks;
 pub mod check;
 pub mod commit;
+pub mod import;
 pub mod prepare;
 pub mod store;
 

@@ -308,8 +308,8 @@ pub fn unlink_blobs(conn: &Connection, account: i64, path: &str, now: i64) -> Re
     Ok(())
 }
 
-/// Records an upload. A blob no record links to starts its grace period at `now`; uploading it
-/// again while a record links it keeps it.
+/// Records an upload. A blob no record links to starts its grace period at `now`; one a record
+/// already links (uploaded again, or after its records were imported) is kept.
 pub fn record_upload(
     conn: &Connection,
     account: i64,
@@ -321,7 +321,8 @@ pub fn record_upload(
 ) -> Result<(), DbError> {
     conn.prepare_cached(
         "INSERT INTO blob (account, cid, mime_type, size, created_at, unreferenced_since)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         VALUES (?1, ?2, ?3, ?4, ?5,
+           CASE WHEN EXISTS (SELECT 1 FROM record_blob WHERE account = ?1 AND blob_cid = ?2) THEN NULL ELSE ?6 END)
          ON CONFLICT (account, cid) DO UPDATE SET unreferenced_since =
            CASE WHEN EXISTS (SELECT 1 FROM record_blob WHERE account = ?1 AND blob_cid = ?2) THEN NULL ELSE ?6 END",
     )?
@@ -421,6 +422,41 @@ pub fn delete_repo(conn: &Connection, account: i64) -> Result<(), DbError> {
         conn.execute(sql, [account])?;
     }
     Ok(())
+}
+
+/// Empties an account's repository before an import: blocks, head, record index and blob links
+/// (uploaded blobs stay: they may be the ones the imported records reference).
+pub fn clear_repo(conn: &Connection, account: i64) -> Result<(), DbError> {
+    for sql in [
+        "DELETE FROM repo_block WHERE account = ?1",
+        "DELETE FROM repo_root WHERE account = ?1",
+        "DELETE FROM record WHERE account = ?1",
+        "DELETE FROM record_blob WHERE account = ?1",
+    ] {
+        conn.execute(sql, [account])?;
+    }
+    Ok(())
+}
+
+/// Blobs the account's records reference that it has not uploaded, after `cursor`, in CID
+/// order: (blob CID, a record path referencing it).
+pub fn missing_blobs(
+    conn: &Connection,
+    account: i64,
+    cursor: &str,
+    limit: u32,
+) -> Result<Vec<(String, String)>, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT rb.blob_cid, MIN(rb.record_path) FROM record_blob rb
+             WHERE rb.account = ?1 AND rb.blob_cid > ?2
+               AND NOT EXISTS (SELECT 1 FROM blob b WHERE b.account = ?1 AND b.cid = rb.blob_cid)
+             GROUP BY rb.blob_cid ORDER BY rb.blob_cid LIMIT ?3",
+        )?
+        .query_map(params![account, cursor, limit], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<Result<_, _>>()?)
 }
 
 /// What checkAccountStatus reports of an account's stored data.

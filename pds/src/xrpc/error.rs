@@ -7,6 +7,7 @@ use crate::accounts::sessions::SessionError;
 use crate::blobs::BlobError;
 use crate::keys::KeyError;
 use crate::plc_client::PlcError;
+use crate::repo::import::ImportError;
 use crate::repo::{CommitError, PrepareError};
 use crate::sequencer::EmitError;
 use axum::http::StatusCode;
@@ -50,6 +51,7 @@ impl From<AccountError> for XrpcError {
             AccountError::InvalidInviteCode(_) => XrpcError::named("InvalidInviteCode", message),
             AccountError::InvalidInput(_) => XrpcError::invalid_request(message),
             AccountError::NotFound => XrpcError::not_found("NotFound", message),
+            AccountError::AlreadyExists => XrpcError::named("AlreadyExists", message),
             AccountError::InvalidToken => XrpcError::named("InvalidToken", message),
             AccountError::ExpiredToken => XrpcError::named("ExpiredToken", message),
             AccountError::TokenRequired => XrpcError::named("TokenRequired", message),
@@ -63,6 +65,24 @@ impl From<AccountError> for XrpcError {
             | AccountError::Emit(_)
             | AccountError::Plc(_)
             | AccountError::Password(_) => XrpcError::internal(message),
+        }
+    }
+}
+
+impl From<ImportError> for XrpcError {
+    fn from(e: ImportError) -> Self {
+        let message = e.to_string();
+        match e {
+            ImportError::WrongDid(_) | ImportError::Invalid(_) => {
+                XrpcError::invalid_request(message)
+            }
+            ImportError::BadSignature => XrpcError::named("InvalidSignature", message),
+            ImportError::TooLarge => XrpcError::payload_too_large(message),
+            ImportError::NotDeactivated => XrpcError::named("AccountActive", message),
+            ImportError::Db(_)
+            | ImportError::Emit(_)
+            | ImportError::Sign(_)
+            | ImportError::Key(_) => XrpcError::internal(message),
         }
     }
 }

@@ -4,6 +4,7 @@
 mod admin;
 mod error;
 mod identity;
+mod migration;
 mod prefs;
 mod repo;
 mod server;
@@ -141,7 +142,25 @@ pub fn router(state: AppState) -> Router {
             &x("com.atproto.identity.signPlcOperation"),
             post(identity::sign_plc_operation),
         )
+        .route(
+            &x("com.atproto.identity.getRecommendedDidCredentials"),
+            get(migration::get_recommended_did_credentials),
+        )
+        .route(
+            &x("com.atproto.identity.submitPlcOperation"),
+            post(migration::submit_plc_operation),
+        )
         // com.atproto.repo
+        .route(
+            &x("com.atproto.repo.importRepo"),
+            post(migration::import_repo).layer(DefaultBodyLimit::max(
+                crate::repo::import::MAX_IMPORT_BYTES as usize,
+            )),
+        )
+        .route(
+            &x("com.atproto.repo.listMissingBlobs"),
+            get(migration::list_missing_blobs),
+        )
         .route(
             &x("com.atproto.repo.createRecord"),
             post(repo::create_record),

@@ -366,11 +366,26 @@ pub async fn hosted(state: &AppState, repo: &str) -> XrpcResult<Option<store::Ac
 
 /// Like [`hosted`], but refuses accounts whose repository may not be served.
 pub async fn served(state: &AppState, repo: &str) -> XrpcResult<store::Account> {
+    served_to(state, repo, None).await
+}
+
+/// Like [`served`], but a deactivated account's own session is still served (it exports its
+/// repository and blobs when it migrates away), as the reference does.
+pub async fn served_to(
+    state: &AppState,
+    repo: &str,
+    viewer: Option<&AccessAuth>,
+) -> XrpcResult<store::Account> {
     let acct = hosted(state, repo)
         .await?
         .ok_or_else(|| XrpcError::named("RepoNotFound", format!("Could not find repo: {repo}")))?;
     match acct.status {
         crate::accounts::AccountStatus::Active => Ok(acct),
+        crate::accounts::AccountStatus::Deactivated
+            if viewer.is_some_and(|v| v.account == acct.id) =>
+        {
+            Ok(acct)
+        }
         crate::accounts::AccountStatus::Deactivated => Err(XrpcError::named(
             "RepoDeactivated",
             format!("Repo has been deactivated: {repo}"),
@@ -510,7 +525,11 @@ pub async fn upload_blob(
     headers: HeaderMap,
     body: Body,
 ) -> XrpcResult<Json<Value>> {
-    auth.require_active()?;
+    // A deactivated account may upload: an account migrating in brings its blobs before it
+    // activates.
+    if auth.status != crate::accounts::AccountStatus::Deactivated {
+        auth.require_active()?;
+    }
     if !state
         .limits
         .check("uploads", &auth.did, limits::UPLOADS, 1.0)

@@ -86,21 +86,17 @@ pub async fn create_account(
     ) {
         return Err(XrpcError::rate_limited());
     }
-    if input.did.is_some() {
-        return Err(XrpcError::invalid_request(
-            "Migrating an existing DID to this server is not supported yet",
-        ));
+    let new = NewAccountInput {
+        handle: input.handle,
+        email: input.email,
+        password: input.password,
+        invite_code: input.invite_code,
+        recovery_key: input.recovery_key,
+    };
+    if let Some(did) = input.did {
+        return create_migrated_account(&state, &headers, new, &did).await;
     }
-    let created = state
-        .accounts()
-        .create_account(NewAccountInput {
-            handle: input.handle,
-            email: input.email,
-            password: input.password,
-            invite_code: input.invite_code,
-            recovery_key: input.recovery_key,
-        })
-        .await?;
+    let created = state.accounts().create_account(new).await?;
     let tokens = state
         .sessions()
         .create(created.id, &created.did, None)
@@ -111,6 +107,56 @@ pub async fn create_account(
         "handle": created.handle,
         "did": created.did,
         "didDoc": did_document(&state.public_url, &created.did, Some(&created.handle), &created.key),
+    })))
+}
+
+/// createAccount for a DID that exists elsewhere: its current server vouches for the request
+/// with a service token (issuer the DID, audience us, method createAccount), and the account
+/// starts deactivated until the migration completes.
+async fn create_migrated_account(
+    state: &AppState,
+    headers: &HeaderMap,
+    input: NewAccountInput,
+    did: &str,
+) -> XrpcResult<Json<Value>> {
+    const METHOD: &str = "com.atproto.server.createAccount";
+    if did.parse::<atproto::syntax::Did>().is_err() {
+        return Err(XrpcError::invalid_request("did must be a DID"));
+    }
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .ok_or_else(|| {
+            XrpcError::auth_required(
+                "Bringing an existing DID needs a service token from its current server",
+            )
+        })?;
+    let viewer = state
+        .service_auth
+        .authenticate(token.trim(), METHOD)
+        .await?;
+    if viewer.did != did {
+        return Err(XrpcError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "AuthMissing",
+            "The service token was issued for another DID",
+        ));
+    }
+    state.service_auth.first_use(&viewer)?;
+    let created = state.accounts().create_migrated_account(input, did).await?;
+    let tokens = state
+        .sessions()
+        .create(created.id, &created.did, None)
+        .await?;
+    Ok(Json(json!({
+        "accessJwt": tokens.access,
+        "refreshJwt": tokens.refresh,
+        "handle": created.handle,
+        "did": created.did,
     })))
 }
 
@@ -456,10 +502,7 @@ pub async fn activate_account(
     if auth.status == AccountStatus::Active {
         return Ok(Json(json!({})));
     }
-    state
-        .accounts()
-        .set_status(auth.account, &auth.did, None)
-        .await?;
+    state.accounts().activate(auth.account, &auth.did).await?;
     Ok(Json(json!({})))
 }
 
@@ -467,7 +510,22 @@ pub async fn check_account_status(
     State(state): State<AppState>,
     auth: AccessAuth,
 ) -> XrpcResult<Json<Value>> {
-    let account = auth.account;
+    let (account, st) = (auth.account, state.clone());
+    let key = state
+        .db
+        .readers
+        .read(move |c| st.keys.get(c, account).map_err(XrpcError::internal))
+        .await?
+        .public();
+    // Valid: the DID document names this server and the account's key here (what a migration's
+    // PLC operation or did:web update must achieve before activating).
+    let valid_did = match auth.did.parse::<atproto::syntax::Did>() {
+        Ok(did) => state.dids.refresh(&did).await.is_ok_and(|doc| {
+            doc.pds_endpoint() == Some(state.public_url.as_str())
+                && doc.signing_key().is_ok_and(|k| k == key)
+        }),
+        Err(_) => false,
+    };
     let v = state
         .db
         .readers
@@ -476,7 +534,7 @@ pub async fn check_account_status(
             let n = crate::repo::store::counts(c, account)?;
             Ok::<_, DbError>(json!({
                 "activated": auth.status == AccountStatus::Active,
-                "validDid": true,
+                "validDid": valid_did,
                 "repoCommit": head.as_ref().map(|h| h.0.to_string()),
                 "repoRev": head.as_ref().map(|h| h.1.clone()),
                 "repoBlocks": n.blocks,

@@ -1,8 +1,9 @@
 //! `com.atproto.sync.*` (except subscribeRepos, in the sequencer): repositories, records with
 //! proofs, blocks, blobs, status and listings, for relays, AppViews and migrating clients.
 
-use super::repo::{hosted, served};
+use super::repo::{hosted, served, served_to};
 use crate::accounts::AccountStatus;
+use crate::auth::OwnerOrAnyone;
 use crate::repo::SqlBlocks;
 use crate::repo::store as repo_store;
 use crate::state::AppState;
@@ -48,10 +49,11 @@ pub struct GetRepoParams {
 /// never sits whole in memory.
 pub async fn get_repo(
     State(state): State<AppState>,
+    OwnerOrAnyone(viewer): OwnerOrAnyone,
     XQuery(p): XQuery<GetRepoParams>,
 ) -> XrpcResult<Response> {
     did_param(&p.did)?;
-    let acct = served(&state, &p.did).await?;
+    let acct = served_to(&state, &p.did, viewer.as_ref()).await?;
     let id = acct.id;
     let head = state
         .db
@@ -372,11 +374,12 @@ pub struct GetBlobParams {
 
 pub async fn get_blob(
     State(state): State<AppState>,
+    OwnerOrAnyone(viewer): OwnerOrAnyone,
     XQuery(p): XQuery<GetBlobParams>,
 ) -> XrpcResult<Response> {
     did_param(&p.did)?;
     let cid = parse_cid(&p.cid).map_err(|_| XrpcError::invalid_request("Invalid CID"))?;
-    let acct = served(&state, &p.did).await?;
+    let acct = served_to(&state, &p.did, viewer.as_ref()).await?;
     let (id, c) = (acct.id, cid.to_string());
     let found: Option<(String, i64, Option<String>)> = state
         .db
@@ -428,6 +431,7 @@ pub struct ListBlobsParams {
 
 pub async fn list_blobs(
     State(state): State<AppState>,
+    OwnerOrAnyone(viewer): OwnerOrAnyone,
     XQuery(p): XQuery<ListBlobsParams>,
 ) -> XrpcResult<Json<Value>> {
     let limit = p.limit.unwrap_or(500);
@@ -437,7 +441,7 @@ pub async fn list_blobs(
         ));
     }
     did_param(&p.did)?;
-    let acct = served(&state, &p.did).await?;
+    let acct = served_to(&state, &p.did, viewer.as_ref()).await?;
     let (id, since, cursor) = (
         acct.id,
         p.since.clone(),
