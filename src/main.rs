@@ -145,9 +145,11 @@ async fn main() -> anyhow::Result<()> {
             backup,
         } => {
             hearth_ops::backup::spawn_schedule(pds.data_dir.clone(), &backup);
-            // Deployed, one TLS front proxies every hostname to one port.
+            // Deployed, one TLS front proxies every hostname to one port; a port tells the
+            // services apart only when their hostnames cannot.
+            let distinct = !pds.hostname.eq_ignore_ascii_case(&appview.hostname);
             let listen = serve::Listen {
-                single_port: Some(listen.single_port.unwrap_or(true)),
+                single_port: Some(listen.single_port.unwrap_or(distinct)),
                 ..listen
             };
             serve::run(pds, appview, listen, stop).await

@@ -17,8 +17,8 @@ pub struct Listen {
     /// HEARTH_APPVIEW_HOSTNAME the AppView, any other hostname is answered 421. The layout for
     /// one TLS front (Fly, Caddy, nginx) proxying every hostname to one upstream. Off: the
     /// AppView listens on HEARTH_APPVIEW_PORT and HEARTH_APPVIEW_BIND. Default: on for
-    /// `serve` (the deployed layout), off for `up` (two local ports, as clients on localhost
-    /// expect).
+    /// `serve` when the two hostnames differ (the deployed layout), off for `up` (two local
+    /// ports, as clients on localhost expect).
     #[arg(long, env = "HEARTH_SINGLE_PORT", action = clap::ArgAction::Set)]
     pub single_port: Option<bool>,
     /// A port serving Prometheus `/metrics` and `/xrpc/_health` (every database of both

@@ -87,7 +87,20 @@ fn fly_ports_checks_and_timeouts_agree() {
 async fn fly_settings_serve_each_hostname_its_document_on_443() {
     let cases = Cases::new("deploy_files");
     let fly = fly();
-    let mut env = env_of(&fly);
+    serve_each_hostname_on_443(&cases, env_of(&fly)).await;
+}
+
+/// `hearth serve` takes one port by itself when the two hostnames differ: a deploy that leaves
+/// HEARTH_SINGLE_PORT out gets the same layout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_takes_one_port_by_default_when_the_hostnames_differ() {
+    let cases = Cases::new("deploy_files");
+    let mut env = env_of(&fly());
+    assert!(env.remove("HEARTH_SINGLE_PORT").is_some());
+    serve_each_hostname_on_443(&cases, env).await;
+}
+
+async fn serve_each_hostname_on_443(cases: &Cases, mut env: BTreeMap<String, String>) {
     let plc = TestPlc::spawn().expect("PLC directory");
     let root = tempfile::tempdir().expect("tempdir");
     let (port, metrics_port) = (free_port(), free_port());
