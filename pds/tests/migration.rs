@@ -407,6 +407,14 @@ async fn import_repo_refuses_what_is_not_the_accounts_repository_and_stores_noth
     broken[last] ^= 0x01;
     import(&m, broken).await.err(400, "InvalidRequest");
 
+    cases.case("a record the tree names is missing from the CAR");
+    let (roots, blocks) = read_car(&car).expect("car");
+    let contents = verify_repo_car(&car, None, None).expect("repo");
+    let dropped = contents.records[0].1;
+    let kept: Vec<_> = blocks.iter().filter(|(c, _)| **c != dropped).collect();
+    let partial = write_car(&roots[0], kept.iter().map(|(c, b)| (*c, b.as_slice()))).expect("car");
+    import(&m, partial).await.err(400, "InvalidRequest");
+
     cases.case("not a CAR");
     import(&m, b"hello".to_vec())
         .await

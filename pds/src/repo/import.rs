@@ -38,19 +38,15 @@ pub enum ImportError {
 
 /// A repository that passed every check, ready to store.
 pub struct CheckedRepo {
-    /// The blocks to keep: the tree and the records (the exporter's commit is replaced).
+    /// The blocks to keep: every block of the CAR but the exporter's commit, which is replaced
+    /// (an exporter sends the tree and the records; anything else counts against the size limit
+    /// like they do).
     blocks: Vec<(Cid, Vec<u8>)>,
     /// (collection, rkey, record CID, blobs the record references).
     records: Vec<(String, String, Cid, Vec<BlobRef>)>,
     data: Cid,
     commit_cid: Cid,
     prev_rev: Option<String>,
-}
-
-impl CheckedRepo {
-    pub fn record_count(&self) -> usize {
-        self.records.len()
-    }
 }
 
 /// Checks an exported repository for `did`: every block hashes to its CID, the commit is the
