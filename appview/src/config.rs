@@ -131,7 +131,8 @@ pub struct ImageStoreArgs {
     #[arg(
         id = "appview-s3-secret-access-key",
         long = "appview-s3-secret-access-key",
-        env = "HEARTH_S3_SECRET_ACCESS_KEY"
+        env = "HEARTH_S3_SECRET_ACCESS_KEY",
+        hide_env_values = true
     )]
     pub s3_secret_access_key: Option<String>,
     #[arg(id = "appview-s3-path-style", long = "appview-s3-path-style", env = "HEARTH_S3_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set)]

@@ -112,13 +112,16 @@ pub struct BlobStoreArgs {
     /// The S3 endpoint URL, e.g. `https://s3.eu-west-1.amazonaws.com` or `http://minio:9000`.
     #[arg(long, env = "HEARTH_S3_ENDPOINT")]
     pub s3_endpoint: Option<String>,
+    /// The bucket (it must exist).
     #[arg(long, env = "HEARTH_S3_BUCKET")]
     pub s3_bucket: Option<String>,
+    /// The region requests are signed for.
     #[arg(long, env = "HEARTH_S3_REGION", default_value = "us-east-1")]
     pub s3_region: String,
+    /// Credentials allowed to get, put and delete the bucket's objects.
     #[arg(long, env = "HEARTH_S3_ACCESS_KEY_ID")]
     pub s3_access_key_id: Option<String>,
-    #[arg(long, env = "HEARTH_S3_SECRET_ACCESS_KEY")]
+    #[arg(long, env = "HEARTH_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
     pub s3_secret_access_key: Option<String>,
     /// Path-style URLs (`endpoint/bucket/key`), as MinIO and most self-hosted servers need.
     #[arg(long, env = "HEARTH_S3_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set)]

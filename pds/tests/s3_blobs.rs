@@ -224,3 +224,39 @@ async fn an_unreachable_bucket_fails_the_upload_and_records_nothing() {
         .ok();
     assert_eq!(listed["cids"], json!([]));
 }
+
+#[tokio::test]
+async fn a_release_waits_for_an_upload_of_the_same_content() {
+    let cases = Cases::new("pds_s3_blobs lock");
+    let moto = start_moto().await;
+    let w = World::new(s3_options(&moto));
+    let state = w.pds.state().clone();
+    cases.case("a delete waits while an upload of the same CID is between its object and its row");
+    let body = futures::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(png(4, 500)))]);
+    let stored = state
+        .blobs
+        .put(body, 1 << 20, Some("image/png"))
+        .await
+        .expect("put");
+    let staged = state.blobs.stage(&stored).await.expect("stage");
+    let cid = stored.cid.to_string();
+    assert!(moto.has(&key(&cid)).await, "written before any row");
+    let release = {
+        let (state, c) = (state.clone(), stored.cid);
+        tokio::spawn(async move { state.blobs.release_unheld(&state.db, vec![c]).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !release.is_finished(),
+        "the delete waits for the upload's lock"
+    );
+    assert!(moto.has(&key(&cid)).await);
+    cases.case("once the upload is done (here: no row was written), the delete goes ahead");
+    drop(staged);
+    release.await.expect("release");
+    assert!(
+        !moto.has(&key(&cid)).await,
+        "no row holds it, so it is deleted"
+    );
+    state.blobs.discard(&stored).await;
+}
