@@ -261,6 +261,30 @@ async fn a_moved_issuer_is_accepted_once_its_identity_changed() {
     assert_eq!(got.0, "BadJwtSignature");
 }
 
+/// An identity event also clears a failed look-up: an account whose document could not be
+/// fetched (it was being created or moved) is looked up again at once, not after the failure
+/// is forgotten.
+#[tokio::test]
+async fn an_identity_change_clears_a_failed_lookup() {
+    let w = world().await;
+    let now = Datetime::unix_now_secs();
+    let aud = format!("{SERVICE}#hearth_appview");
+    let newcomer = Keypair::generate(Algorithm::K256);
+    let t = token(&newcomer, UNKNOWN, &aud, METHOD, now, 60);
+    w.call(&t).await.expect_err("not in the directory yet");
+    w.dir
+        .docs
+        .lock()
+        .expect("directory")
+        .insert(UNKNOWN.to_owned(), document(UNKNOWN, &newcomer));
+    w.call(&t).await.expect_err("the failure is remembered");
+    assert_eq!(w.hits(), 1);
+    w.auth.issuer_changed(&UNKNOWN.parse().expect("did"));
+    let viewer = w.call(&t).await.expect("looked up again after the event");
+    assert_eq!(viewer.did, UNKNOWN);
+    assert_eq!(w.hits(), 2);
+}
+
 /// A write token without an id is refused for what it is, not as a replay.
 #[tokio::test]
 async fn write_token_without_jti_says_so() {
