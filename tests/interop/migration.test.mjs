@@ -4,8 +4,9 @@
 // submitPlcOperation → activateAccount → deactivateAccount) from the reference PDS
 // (@atproto/pds 0.5.35) to Hearth's and back, on one real PLC directory (@did-plc/server).
 // After each move @atproto/repo verifies the new server's export against the new DID document,
-// the old server refuses writes, Hearth's AppView shows the account's profile and posts, and
-// the member still reads their members-only space (memberships are by DID).
+// the old server refuses writes, the preferences are the same, Hearth's AppView shows the
+// account's profile and posts and the same followers and follows, and the member still reads
+// their members-only space (memberships are by DID).
 import { IdResolver } from '@atproto/identity'
 import { verifyRepoCar } from '@atproto/repo'
 import { startPlc } from './lib/plc-server.mjs'
@@ -18,17 +19,26 @@ import { Checks } from './lib/check.mjs'
 const t = new Checks('migration interop')
 const plc = await startPlc()
 const smtp = await startSmtpSink()
+// Hearth's AppView is the reference PDS's AppView too (it serves app.bsky.* preferences only
+// with one configured), so the AppView's port is chosen before either starts.
+const hearthPort = await freePort()
+const appviewPort = await freePort()
 const ref = await startReferencePds({
   plcUrl: plc.url,
-  env: { PDS_EMAIL_SMTP_URL: smtp.url, PDS_EMAIL_FROM_ADDRESS: 'ref@localhost' },
+  env: {
+    PDS_EMAIL_SMTP_URL: smtp.url,
+    PDS_EMAIL_FROM_ADDRESS: 'ref@localhost',
+    PDS_BSKY_APP_VIEW_URL: `http://localhost:${appviewPort}`,
+    PDS_BSKY_APP_VIEW_DID: `did:web:localhost%3A${appviewPort}`,
+  },
 })
 // `hearth up`: the PDS, and the AppView with the spaces service following it and the reference
 // PDS (as a relay would carry both): a move is announced by the new server's #identity.
-const hearthPort = await freePort()
 const hearth = await startUpLogged({
   plcUrl: plc.url,
   env: {
     HEARTH_PORT: String(hearthPort),
+    HEARTH_APPVIEW_PORT: String(appviewPort),
     HEARTH_SMTP_URL: smtp.url,
     HEARTH_DEV: 'true',
     HEARTH_FIREHOSES: `localhost:${hearthPort},localhost:${ref.port}`,
@@ -63,6 +73,36 @@ async function appviewSees(did, posts) {
 }
 const idResolver = new IdResolver({ plcUrl: plc.url })
 
+/** The AppView's follower and follow counts for `did` and the DIDs of its followers. */
+async function socialGraph(did) {
+  const p = await (await fetch(`${hearth.appviewUrl}/xrpc/app.bsky.actor.getProfile?actor=${did}`)).json()
+  const f = await (await fetch(`${hearth.appviewUrl}/xrpc/app.bsky.graph.getFollowers?actor=${did}&limit=100`)).json()
+  return {
+    followersCount: p.followersCount,
+    followsCount: p.followsCount,
+    followers: (f.followers ?? []).map((a) => a.did).sort(),
+  }
+}
+
+/** Waits for the AppView to show `did` with the graph `want`; returns the last one it showed. */
+async function graphSettles(did, want) {
+  let last = null
+  await eventually(async () => {
+    last = await socialGraph(did)
+    return JSON.stringify(last) === JSON.stringify(want)
+  })
+  return last
+}
+
+/** Preferences in an order that does not depend on the server. */
+const sortedPrefs = (prefs) => [...prefs].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))
+
+// Not the defaults: both servers must carry them over as they are.
+const PREFS = [
+  { $type: 'app.bsky.actor.defs#adultContentPref', enabled: true },
+  { $type: 'app.bsky.actor.defs#contentLabelPref', label: 'graphic-media', visibility: 'warn' },
+]
+
 // A 1x1 PNG, and another.
 const PNG = Buffer.from(
   '89504e470d0a1a0a0000000d4948445200000001000000010806000000' +
@@ -95,21 +135,23 @@ async function populate(agent, friend) {
   })
   await agent.like(answer.uri, answer.cid)
   await agent.follow(friend.session.did)
+  await friend.follow(did)
   const avatar = await agent.uploadBlob(PNG2, { encoding: 'image/png' })
   await agent.upsertProfile((p) => ({ ...(p ?? {}), displayName: 'Mover', description: 'Organizer', avatar: avatar.data.blob }))
-  // The reference PDS serves app.bsky.* (preferences included) only with an AppView
-  // configured, which this suite does not give it: preferences move only from and to Hearth.
-  const hasPrefs = await agent.app.bsky.actor
-    .putPreferences({ preferences: [{ $type: 'app.bsky.actor.defs#adultContentPref', enabled: true }] })
-    .then(() => true, () => false)
+  await agent.app.bsky.actor.putPreferences({ preferences: PREFS })
   const records = {}
   for (const collection of ['app.bsky.feed.post', 'app.bsky.feed.like', 'app.bsky.graph.follow', 'app.bsky.actor.profile']) {
     const r = await agent.com.atproto.repo.listRecords({ repo: did, collection })
     for (const rec of r.data.records) records[rec.uri] = rec.cid
   }
   const blobs = (await agent.com.atproto.sync.listBlobs({ did })).data.cids.sort()
-  const prefs = hasPrefs ? (await agent.app.bsky.actor.getPreferences()).data.preferences : null
-  return { records, blobs, prefs }
+  const prefs = sortedPrefs((await agent.app.bsky.actor.getPreferences()).data.preferences)
+  t.eq(prefs, sortedPrefs(PREFS), `${agent.session.handle}: the preferences were stored`)
+  // One follower (the friend) and one follow, as the AppView sees them before the move.
+  const want = { followersCount: 1, followsCount: 1, followers: [friend.session.did] }
+  const graph = await graphSettles(did, want)
+  t.eq(graph, want, `${agent.session.handle}: the AppView sees the follower and the follow before the move`)
+  return { records, blobs, prefs, graph }
 }
 
 /** Moves `oldAgent`'s account to the server at `newUrl` the documented way. */
@@ -145,8 +187,8 @@ async function migrate(name, oldAgent, newUrl, { handle, email, password }) {
   } while (cursor)
   t.ok(moved >= 2, `${name}: listMissingBlobs named the ${moved} blobs`)
 
-  const prefs = await oldAgent.app.bsky.actor.getPreferences().catch(() => null)
-  if (prefs) await newAgent.app.bsky.actor.putPreferences({ preferences: prefs.data.preferences }).catch(() => {})
+  const prefs = await oldAgent.app.bsky.actor.getPreferences()
+  await newAgent.app.bsky.actor.putPreferences({ preferences: prefs.data.preferences })
 
   const creds = await newAgent.com.atproto.identity.getRecommendedDidCredentials()
   const seen = smtp.messages.filter((m) => m.to.includes(email)).length
@@ -198,8 +240,8 @@ async function verifyMove(name, oldAgent, newAgent, newUrl, before) {
     const bytes = Buffer.from(await r.arrayBuffer())
     t.ok(r.ok && (bytes.equals(PNG) || bytes.equals(PNG2)), `${name}: blob ${cid.slice(0, 12)}… served by the new server`)
   }
-  const prefs = await newAgent.app.bsky.actor.getPreferences().catch(() => null)
-  if (before.prefs && prefs) t.eq(prefs.data.preferences, before.prefs, `${name}: preferences moved`)
+  const prefs = await newAgent.app.bsky.actor.getPreferences()
+  t.eq(sortedPrefs(prefs.data.preferences), before.prefs, `${name}: the preferences moved`)
   const prof = await newAgent.com.atproto.repo.getRecord({ repo: did, collection: 'app.bsky.actor.profile', rkey: 'self' })
   t.eq(prof.data.value.displayName, 'Mover', `${name}: the profile moved`)
   await newAgent.post({ text: 'Arrived', createdAt: now() })
@@ -234,6 +276,11 @@ try {
   await verifyMove('reference → hearth', carol, carolOnHearth, hearth.url, carolBefore)
   const seen = await appviewSees(carolOnHearth.session.did, ['Meeting on Thursday', 'See you', 'Arrived'])
   t.ok(seen, 'reference → hearth: the AppView shows the moved profile and posts (it followed #identity and #sync)')
+  t.eq(
+    await graphSettles(carolOnHearth.session.did, carolBefore.graph),
+    carolBefore.graph,
+    'reference → hearth: the AppView shows the same followers and follows after the move',
+  )
   const feed = await h(carolOnHearth, 'feed.getChannel', { channel: discussion }).catch((e) => e)
   t.ok(Array.isArray(feed?.posts), 'reference → hearth: the member still reads their space, through Hearth', String(feed?.error ?? ''))
 
@@ -247,6 +294,11 @@ try {
   })
   await verifyMove('hearth → reference', alice, aliceOnRef, ref.url, aliceBefore)
   t.ok(await appviewSees(alice.session.did, ['Meeting on Thursday', 'See you']), 'hearth → reference: the AppView still shows the profile and posts after the move')
+  t.eq(
+    await graphSettles(alice.session.did, aliceBefore.graph),
+    aliceBefore.graph,
+    'hearth → reference: the AppView shows the same followers and follows after the move',
+  )
   const ownFeed = await h(aliceOnRef, 'feed.getChannel', { channel: discussion }).catch((e) => e)
   t.ok(Array.isArray(ownFeed?.posts), 'hearth → reference: the space owner still reads their space, through the reference PDS', String(ownFeed?.error ?? ''))
 } catch (e) {

@@ -306,6 +306,9 @@ impl Worker {
             }
             Event::Identity(_) => {
                 self.known.remove(&did);
+                // The account may have a new signing key (it moved): service tokens it signs
+                // for the AppView or spaces must not be checked against the old one.
+                self.state.auth.issuer_changed(&parsed);
                 super::backfill::refresh_identity(&self.state, &self.rt, &did, true);
                 Self::finish(&inc);
             }

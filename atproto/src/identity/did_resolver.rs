@@ -136,9 +136,11 @@ impl DidResolver {
         }
     }
 
-    /// Drops `did` from the cache.
+    /// Drops what is known of `did`, its document and any recent failure to fetch it, so
+    /// that the next look-up fetches (for when the document is known to have changed).
     pub fn forget(&self, did: &Did) {
         self.cache.remove(did);
+        self.failed.remove(did);
     }
 
     async fn fetch(&self, did: &Did) -> Result<DidDocument, IdentityError> {

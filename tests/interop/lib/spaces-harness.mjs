@@ -13,7 +13,7 @@ const here = dirname(fileURLToPath(import.meta.url))
 /** `hearth up` at log level info; `log()` returns everything it wrote to stderr so far. */
 export async function startUpLogged({ plcUrl, env = {} }) {
   const port = env.HEARTH_PORT ? Number(env.HEARTH_PORT) : await freePort()
-  const appviewPort = await freePort()
+  const appviewPort = env.HEARTH_APPVIEW_PORT ? Number(env.HEARTH_APPVIEW_PORT) : await freePort()
   const dataDir = mkdtempSync(join(tmpdir(), 'hearth-spaces-'))
   const childEnv = {
     ...process.env,

@@ -14,8 +14,8 @@ use axum::routing::get;
 use hearth_db::Db;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 const SERVICE: &str = "did:web:appview.example";
 const METHOD: &str = "social.hearth.space.listMine";
@@ -23,7 +23,7 @@ const KNOWN: &str = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
 const UNKNOWN: &str = "did:plc:cccccccccccccccccccccccc";
 
 struct Directory {
-    docs: HashMap<String, Value>,
+    docs: Mutex<HashMap<String, Value>>,
     hits: AtomicUsize,
 }
 
@@ -33,6 +33,8 @@ async fn doc(
 ) -> Result<axum::Json<Value>, StatusCode> {
     dir.hits.fetch_add(1, Ordering::SeqCst);
     dir.docs
+        .lock()
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?
         .get(&did)
         .cloned()
         .map(axum::Json)
@@ -59,19 +61,23 @@ impl World {
     }
 }
 
-async fn world() -> World {
-    let key = Keypair::generate(Algorithm::K256);
-    let known = json!({
-        "id": KNOWN,
+/// The DID document of `did` with `key` as its signing key.
+fn document(did: &str, key: &Keypair) -> Value {
+    json!({
+        "id": did,
         "verificationMethod": [{
-            "id": format!("{KNOWN}#atproto"),
+            "id": format!("{did}#atproto"),
             "type": "Multikey",
-            "controller": KNOWN,
+            "controller": did,
             "publicKeyMultibase": key.public().multikey()
         }],
-    });
+    })
+}
+
+async fn world() -> World {
+    let key = Keypair::generate(Algorithm::K256);
     let dir = Arc::new(Directory {
-        docs: HashMap::from([(KNOWN.to_owned(), known)]),
+        docs: Mutex::new(HashMap::from([(KNOWN.to_owned(), document(KNOWN, &key))])),
         hits: AtomicUsize::new(0),
     });
     let app = Router::new()
@@ -209,6 +215,74 @@ async fn failed_and_forged_lookups_are_not_repeated() {
         2,
         "forged signatures cause no refetch of a fresh document"
     );
+}
+
+/// A member who moved signs with a new key. Until we hear of it, tokens signed with that key
+/// are refused without a refetch (the document is fresh, and anyone can send a bad signature);
+/// once told of the identity change, the next token is checked against the new document.
+#[tokio::test]
+async fn a_moved_issuer_is_accepted_once_its_identity_changed() {
+    let w = world().await;
+    let now = Datetime::unix_now_secs();
+    let aud = format!("{SERVICE}#hearth_appview");
+    w.call(&token(&w.key, KNOWN, &aud, METHOD, now, 60))
+        .await
+        .expect("the old key, before the move");
+    assert_eq!(w.hits(), 1);
+
+    let moved = Keypair::generate(Algorithm::K256);
+    w.dir
+        .docs
+        .lock()
+        .expect("directory")
+        .insert(KNOWN.to_owned(), document(KNOWN, &moved));
+    let got = w
+        .call(&token(&moved, KNOWN, &aud, METHOD, now, 60))
+        .await
+        .expect_err("the new key, before the identity event");
+    assert_eq!(got.0, "BadJwtSignature");
+    assert_eq!(
+        w.hits(),
+        1,
+        "a fresh document is not refetched on a bad signature"
+    );
+
+    w.auth.issuer_changed(&KNOWN.parse().expect("did"));
+    let viewer = w
+        .call(&token(&moved, KNOWN, &aud, METHOD, now, 60))
+        .await
+        .expect("the new key, after the identity event");
+    assert_eq!(viewer.did, KNOWN);
+    assert_eq!(w.hits(), 2);
+    let got = w
+        .call(&token(&w.key, KNOWN, &aud, METHOD, now, 60))
+        .await
+        .expect_err("the old key, after the move");
+    assert_eq!(got.0, "BadJwtSignature");
+}
+
+/// An identity event also clears a failed look-up: an account whose document could not be
+/// fetched (it was being created or moved) is looked up again at once, not after the failure
+/// is forgotten.
+#[tokio::test]
+async fn an_identity_change_clears_a_failed_lookup() {
+    let w = world().await;
+    let now = Datetime::unix_now_secs();
+    let aud = format!("{SERVICE}#hearth_appview");
+    let newcomer = Keypair::generate(Algorithm::K256);
+    let t = token(&newcomer, UNKNOWN, &aud, METHOD, now, 60);
+    w.call(&t).await.expect_err("not in the directory yet");
+    w.dir
+        .docs
+        .lock()
+        .expect("directory")
+        .insert(UNKNOWN.to_owned(), document(UNKNOWN, &newcomer));
+    w.call(&t).await.expect_err("the failure is remembered");
+    assert_eq!(w.hits(), 1);
+    w.auth.issuer_changed(&UNKNOWN.parse().expect("did"));
+    let viewer = w.call(&t).await.expect("looked up again after the event");
+    assert_eq!(viewer.did, UNKNOWN);
+    assert_eq!(w.hits(), 2);
 }
 
 /// A write token without an id is refused for what it is, not as a replay.

@@ -155,6 +155,13 @@ impl ServiceAuth {
         })
     }
 
+    /// Forgets the cached DID document of `did`, for when it is known to have changed (the
+    /// AppView saw an `#identity` event): a member who has just moved signs with a new key,
+    /// and without this their tokens would be refused until our copy is [`REFETCH_AFTER`] old.
+    pub fn issuer_changed(&self, did: &Did) {
+        self.0.dids.forget(did);
+    }
+
     /// Verifies a service token for the method `nsid`.
     pub async fn authenticate(&self, token: &str, nsid: &str) -> Result<Viewer, XrpcError> {
         let claims = peek_claims(token).map_err(auth_error)?;
