@@ -68,6 +68,13 @@ pub async fn serve_until(
         }))
         .layer(tower_http::cors::CorsLayer::very_permissive())
         .layer(tower_http::trace::TraceLayer::new_for_http());
+    // Responses are written as they are produced (the firehose, streamed CARs): without
+    // TCP_NODELAY a short last segment waits for the client's delayed ACK, about 40 ms.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     let serving = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
