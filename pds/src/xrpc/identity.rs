@@ -113,13 +113,7 @@ pub async fn request_plc_operation_signature(
     headers: HeaderMap,
     auth: AccessAuth,
 ) -> XrpcResult<Json<Value>> {
-    auth.require_full()?;
-    super::server::email_allowed(&state, &headers, peer, &auth.did)?;
-    state
-        .accounts()
-        .request_code(auth.account, Purpose::PlcOperation)
-        .await?;
-    Ok(Json(json!({})))
+    super::server::send_code(&state, &headers, peer, &auth, Purpose::PlcOperation).await
 }
 
 #[derive(Deserialize)]

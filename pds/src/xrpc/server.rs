@@ -548,6 +548,21 @@ pub async fn check_account_status(
     Ok(Json(v))
 }
 
+/// Emails the signed-in account (full session only) a code for `purpose`, within the email
+/// limits: the whole of every `request*` method that mails the account itself.
+pub async fn send_code(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    auth: &AccessAuth,
+    purpose: Purpose,
+) -> XrpcResult<Json<Value>> {
+    auth.require_full()?;
+    email_allowed(state, headers, peer, &auth.did)?;
+    state.accounts().request_code(auth.account, purpose).await?;
+    Ok(Json(json!({})))
+}
+
 /// Refuses a request that would email a code once the account (`who`: a DID, or for
 /// requestPasswordReset the address) or the client's IP asked too often.
 pub fn email_allowed(
@@ -600,13 +615,7 @@ pub async fn request_account_delete(
     headers: HeaderMap,
     auth: AccessAuth,
 ) -> XrpcResult<Json<Value>> {
-    auth.require_full()?;
-    email_allowed(&state, &headers, peer, &auth.did)?;
-    state
-        .accounts()
-        .request_code(auth.account, Purpose::DeleteAccount)
-        .await?;
-    Ok(Json(json!({})))
+    send_code(&state, &headers, peer, &auth, Purpose::DeleteAccount).await
 }
 
 #[derive(Deserialize)]
@@ -653,13 +662,7 @@ pub async fn request_email_confirmation(
     headers: HeaderMap,
     auth: AccessAuth,
 ) -> XrpcResult<Json<Value>> {
-    auth.require_full()?;
-    email_allowed(&state, &headers, peer, &auth.did)?;
-    state
-        .accounts()
-        .request_code(auth.account, Purpose::ConfirmEmail)
-        .await?;
-    Ok(Json(json!({})))
+    send_code(&state, &headers, peer, &auth, Purpose::ConfirmEmail).await
 }
 
 #[derive(Deserialize)]
