@@ -160,11 +160,16 @@ async fn run(state: AppState, cursor: Option<i64>, socket: WebSocket) -> Result<
             if frames.is_empty() {
                 break;
             }
+            // A page goes out in as few writes as the socket buffer allows: sent one by one,
+            // each small frame was its own write and, with TCP_NODELAY, its own segment.
             for f in frames {
                 last = f.seq;
-                send(&mut sink, f.frame).await.map_err(|e| e.to_string())?;
+                sink.feed(Message::Binary(f.frame))
+                    .await
+                    .map_err(|e| e.to_string())?;
                 counted.sent(last);
             }
+            sink.flush().await.map_err(|e| e.to_string())?;
         }
         // Follow live. Falling behind the shared buffer sends us back to storage.
         loop {
