@@ -3,9 +3,6 @@
 // background-networking ones Chromium opens many refused connections at every start.
 import { chromium } from 'playwright-core'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 
 export function chromiumPath() {
   if (process.env.HEARTH_CHROMIUM) return process.env.HEARTH_CHROMIUM
@@ -28,7 +25,6 @@ export async function launchBrowser() {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
-      `--user-data-dir=${mkdtempSync(join(tmpdir(), 'hearth-chromium-'))}`,
     ],
   })
 }
