@@ -7,3 +7,4 @@ pub mod dpop;
 pub mod jwk;
 pub mod jws;
 pub mod nonce;
+pub mod scope;
