@@ -94,7 +94,7 @@ pub enum ClientId {
     /// An https URL whose document must be fetched.
     Discoverable(Url),
     /// The loopback form: its metadata derives from the id itself.
-    Loopback(ClientMetadata),
+    Loopback(Box<ClientMetadata>),
 }
 
 impl ClientId {
@@ -105,7 +105,7 @@ impl ClientId {
             if !dev {
                 return Err(ClientMetadataError::LoopbackNotAllowed);
             }
-            return loopback(client_id).map(ClientId::Loopback);
+            return loopback(client_id).map(|m| ClientId::Loopback(Box::new(m)));
         }
         let url = Url::parse(client_id).map_err(|_| ClientMetadataError::BadClientId)?;
         let scheme_ok = url.scheme() == "https" || (dev && url.scheme() == "http");
