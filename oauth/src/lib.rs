@@ -3,6 +3,7 @@
 //! Nothing here does HTTP or SQL; the services bring their own edges and stores.
 
 pub mod access_token;
+pub mod client;
 pub mod client_metadata;
 pub mod dpop;
 pub mod jwk;
