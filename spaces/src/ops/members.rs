@@ -188,7 +188,7 @@ impl Spaces {
             let invite = store::invite(conn, id, &space_uri)?;
             Ok(CreatedInvite {
                 invite,
-                link: format!("{}/join/{token}", s.public_url),
+                link: format!("{}/i/{token}", s.public_url),
                 token,
             })
         })
