@@ -4,4 +4,9 @@
 //! metadata documents, client metadata validation, DPoP, access tokens, scopes) are in
 //! `hearth-oauth`; this module adds the state and the HTTP edge (`http`).
 
+pub mod client_resolver;
+pub mod error;
 pub mod http;
+pub mod par;
+pub mod replay;
+pub mod store;
