@@ -4,9 +4,12 @@
 //! metadata documents, client metadata validation, DPoP, access tokens, scopes) are in
 //! `hearth-oauth`; this module adds the state and the HTTP edge (`http`).
 
+pub mod authorize;
+pub mod client_auth;
 pub mod client_resolver;
 pub mod error;
 pub mod http;
 pub mod par;
 pub mod replay;
 pub mod store;
+pub mod token;
