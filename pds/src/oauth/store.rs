@@ -234,17 +234,6 @@ pub fn delete_grant_of(conn: &Connection, account: i64, id: &str) -> Result<bool
     )? == 1)
 }
 
-/// Ends every grant of an account, and its browser sign-ins: for takedown, deactivation and a
-/// new password.
-pub fn end_all_of(conn: &Connection, account: i64) -> Result<(), DbError> {
-    conn.execute("DELETE FROM oauth_grant WHERE account = ?1", [account])?;
-    conn.execute(
-        "DELETE FROM oauth_device_account WHERE account = ?1",
-        [account],
-    )?;
-    Ok(())
-}
-
 /// An account's live grants, newest first.
 pub fn grants_of(conn: &Connection, account: i64, now: i64) -> Result<Vec<Grant>, DbError> {
     let mut stmt = conn.prepare(&format!(
