@@ -106,7 +106,7 @@ mod tests {
         }
         .render()
         .unwrap_or_default();
-        assert!(page.contains("&lt;script&gt;"), "{page}");
+        assert!(page.contains("&#60;script&#62;"), "{page}");
         assert!(!page.contains("<script>"));
         assert!(!page.contains("\"onmouseover"));
         assert!(!page.contains("\"><b>"));

@@ -93,8 +93,7 @@ impl Minter<'_> {
         &self,
         f: impl FnOnce(&rusqlite::Connection) -> Result<T, Refused> + Send + 'static,
     ) -> Result<T, OAuthError> {
-        let out = self
-            .writer
+        self.writer
             .run(move |txn: &mut WriteTxn<'_>| {
                 Ok::<_, DbError>(match f(txn.conn) {
                     Ok(v) => Ok(v),
@@ -106,8 +105,7 @@ impl Minter<'_> {
                     }
                 })
             })
-            .await?;
-        out
+            .await?
     }
 
     /// `grant_type=authorization_code`.
