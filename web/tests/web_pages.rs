@@ -54,7 +54,7 @@ async fn state_changing_forms_need_the_session_token_and_our_origin() {
                 &react,
                 Some(&cookie),
                 origin,
-                &[("csrf", token), ("emoji", "👍")],
+                &[("csrf", token), ("r", "+👍")],
             )
             .await;
         assert_eq!(a.status, StatusCode::FORBIDDEN, "{what}");
@@ -74,7 +74,7 @@ async fn state_changing_forms_need_the_session_token_and_our_origin() {
             &react,
             Some(&cookie),
             Some(ORIGIN),
-            &[("csrf", &csrf), ("emoji", "👍"), ("back", &path)],
+            &[("csrf", &csrf), ("r", "+👍"), ("back", &path)],
         )
         .await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER);
@@ -85,14 +85,38 @@ async fn state_changing_forms_need_the_session_token_and_our_origin() {
         .await
         .expect("thread");
     assert_eq!(t.thread.root.reactions[0].count, 1);
-    // Signed out, a form is not acted on at all: it goes to sign-in.
-    let anon = app
+    let page = app.get(&path, Some(&cookie)).await;
+    assert!(
+        page.body.contains("value=\"-👍\""),
+        "the page offers to take it back"
+    );
+    let undo = app
         .post(
             &react,
-            None,
+            Some(&cookie),
             Some(ORIGIN),
-            &[("csrf", &csrf), ("emoji", "🎉")],
+            &[("csrf", &csrf), ("r", "-👍")],
         )
+        .await;
+    assert_eq!(undo.status, StatusCode::SEE_OTHER);
+    let t = app
+        .spaces
+        .thread(ANA, &root, 10, None)
+        .await
+        .expect("thread");
+    assert!(t.thread.root.reactions.is_empty(), "taken back");
+    let junk = app
+        .post(
+            &react,
+            Some(&cookie),
+            Some(ORIGIN),
+            &[("csrf", &csrf), ("r", "👍")],
+        )
+        .await;
+    assert_eq!(junk.status, StatusCode::BAD_REQUEST);
+    // Signed out, a form is not acted on at all: it goes to sign-in.
+    let anon = app
+        .post(&react, None, Some(ORIGIN), &[("csrf", &csrf), ("r", "+🎉")])
         .await;
     assert_eq!(anon.status, StatusCode::SEE_OTHER);
     assert!(anon.location().starts_with("/signin?next="));
@@ -233,7 +257,7 @@ async fn a_non_member_sees_nothing_of_a_space() {
             &format!("{}/react", post_path(&f.skey, &root)),
             Some(&outsider_csrf.0),
             Some(ORIGIN),
-            &[("csrf", &outsider_csrf.1), ("emoji", "👍")],
+            &[("csrf", &outsider_csrf.1), ("r", "+👍")],
         )
         .await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
@@ -249,4 +273,44 @@ async fn development_sends_localhost_to_the_loopback_ip() {
     let a = app.send(req).await;
     assert_eq!(a.status, StatusCode::TEMPORARY_REDIRECT);
     assert_eq!(a.location(), "http://127.0.0.1:2584/s/abc?x=1");
+}
+
+/// A full channel page (a page of threads of a typical length, with reactions) and its
+/// stylesheet and script stay within the page-weight bar of 60 KB.
+#[tokio::test]
+async fn a_full_channel_page_weighs_at_most_60_kb() {
+    let app = app().await;
+    let f = fixture(&app).await;
+    let text =
+        "A typical post about the building's heating, the next meeting and who brings what. "
+            .repeat(4);
+    for i in 0..25 {
+        let uri = post(
+            &app,
+            ANA,
+            Some(f.channel("discussion")),
+            None,
+            &format!("{i} {text}"),
+        )
+        .await;
+        app.spaces
+            .react(OWNER, &uri, "👍", false)
+            .await
+            .expect("react");
+    }
+    let (cookie, _) = app.sign_in(ANA, "ana.test").await;
+    let page = app.get(&f.channel_path("discussion"), Some(&cookie)).await;
+    assert_eq!(page.body.matches("<article").count(), 20, "one full page");
+    let mut total = page.bytes.len();
+    for ext in [".css", ".js"] {
+        let href = page
+            .body
+            .split('"')
+            .find(|s| s.starts_with("/assets/") && s.ends_with(ext))
+            .expect("asset")
+            .to_owned();
+        total += app.get(&href, None).await.bytes.len();
+    }
+    println!("channel page with 20 threads: {total} bytes");
+    assert!(total <= 60 * 1024, "{total} bytes");
 }

@@ -397,9 +397,8 @@ pub async fn reply(
 #[derive(Deserialize)]
 pub struct ReactForm {
     csrf: String,
-    emoji: String,
-    /// "1": take the viewer's reaction away.
-    remove: Option<String>,
+    /// The button pressed: `+` and the emoji to add it, `-` and the emoji to take it away.
+    r: String,
     back: Option<String>,
 }
 
@@ -413,9 +412,12 @@ pub async fn react(
 ) -> Result<Response, WebError> {
     crate::csrf::check(&headers, &web.origin, &v.csrf, &f.csrf)?;
     let uri = record_uri(&web, &skey, &author, Collection::Post, &rkey)?;
-    web.spaces
-        .react(&v.did, &uri, &f.emoji, f.remove.as_deref() == Some("1"))
-        .await?;
+    let (emoji, remove) = match (f.r.strip_prefix('+'), f.r.strip_prefix('-')) {
+        (Some(e), _) => (e, false),
+        (_, Some(e)) => (e, true),
+        _ => return Err(WebError::BadRequest("Choose a reaction".into())),
+    };
+    web.spaces.react(&v.did, &uri, emoji, remove).await?;
     let back = crate::session::safe_next(f.back.as_deref());
     Ok(Redirect::to(&back).into_response())
 }
