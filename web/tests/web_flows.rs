@@ -26,7 +26,7 @@ async fn an_invite_link_leads_to_joining_and_the_one_question() {
     let out = app.get(&link, None).await;
     assert_eq!(out.status, StatusCode::OK);
     assert!(out.body.contains("Riverside Tenants") && out.body.contains("Tenants of 12 River St"));
-    assert!(out.body.contains("Invited by did:plc:owner"));
+    assert!(out.body.contains("Invited by @owner.test"));
     assert!(out.body.contains("Sign in to join"));
     assert!(
         out.body

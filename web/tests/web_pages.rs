@@ -30,6 +30,10 @@ async fn a_post_with_markup_renders_as_text() {
     );
     assert!(!page.body.contains("<script>alert"));
     assert!(!page.body.contains("<b>hi</b>"));
+    assert!(
+        page.body.contains("<strong>@ana.test</strong>"),
+        "the author by handle"
+    );
     // The only scripts are the app's own file.
     assert_eq!(page.body.matches("<script").count(), 1);
 }

@@ -118,9 +118,16 @@ pub async fn space(
                 .posts
                 .into_iter()
                 .filter(|p| p.pinned)
-                .map(|p| item(p, questions, false)),
+                .map(|p| (p, questions)),
         );
     }
+    web.spaces
+        .fill_profiles(pinned.iter_mut().map(|(p, _)| &mut p.author))
+        .await;
+    let pinned = pinned
+        .into_iter()
+        .map(|(p, questions)| item(p, questions, false))
+        .collect();
     Ok(render(&SpacePage {
         layout: Layout::signed_in(&space.name, &v),
         description: space.description.clone().unwrap_or_default(),
@@ -189,10 +196,13 @@ pub async fn channel(
 ) -> Result<Response, WebError> {
     let (space, channel, role) = member_channel(&web, &v.did, &skey, &rkey).await?;
     let first_page = q.cursor.as_deref().is_none_or(str::is_empty);
-    let feed = web
+    let mut feed = web
         .spaces
         .channel_feed(&v.did, &channel.uri, FEED_PAGE, q.cursor)
         .await?;
+    web.spaces
+        .fill_profiles(feed.posts.iter_mut().map(|p| &mut p.author))
+        .await;
     let can_post = Role::parse(&channel.post_role).is_some_and(|r| role >= r);
     let (notified, emailed) = if can_post {
         let a = web.spaces.thread_audience(&v.did, &channel.uri).await?;
@@ -254,10 +264,16 @@ pub async fn thread(
 ) -> Result<Response, WebError> {
     let uri = record_uri(&web, &skey, &author, Collection::Post, &rkey)?;
     let (space, channels, role) = member_space(&web, &v.did, &skey).await?;
-    let t = web
+    let mut t = web
         .spaces
         .thread(&v.did, &uri, THREAD_PAGE, q.cursor)
         .await?;
+    web.spaces
+        .fill_profiles(
+            std::iter::once(&mut t.thread.root.author)
+                .chain(t.thread.replies.iter_mut().map(|p| &mut p.author)),
+        )
+        .await;
     let root = t.thread.root;
     let channel = channels.iter().find(|c| c.uri == root.channel);
     let questions = channel.is_some_and(|c| c.kind == "questions");

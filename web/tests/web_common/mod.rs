@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use hearth_spaces::ops::members::CreateInvite;
 use hearth_spaces::ops::posts::CreatePost;
 use hearth_spaces::ops::spaces::CreateSpace;
+use hearth_spaces::profiles::{Profile, ProfileLookup, Profiles};
 use hearth_spaces::{Spaces, SpacesConfig};
 use hearth_web::{Deps, Web, WebConfig};
 use std::sync::Arc;
@@ -60,6 +61,30 @@ impl Answer {
     }
 }
 
+/// Profiles as the AppView's index would give them: `did:plc:NAME` is `@NAME.test`, except
+/// `did:plc:outsider`, whom the index does not know.
+struct TestProfiles;
+
+impl ProfileLookup for TestProfiles {
+    fn profiles(&self, dids: Vec<String>) -> Profiles<'_> {
+        Box::pin(async move {
+            dids.into_iter()
+                .filter(|d| d != OUTSIDER)
+                .filter_map(|d| {
+                    let name = d.strip_prefix("did:plc:")?.to_owned();
+                    Some((
+                        d,
+                        Profile {
+                            handle: Some(format!("{name}.test")),
+                            ..Default::default()
+                        },
+                    ))
+                })
+                .collect()
+        })
+    }
+}
+
 /// A web app in development mode at [`ORIGIN`] (`localhost` in its public URL), with `remote`
 /// allowed to reach loopback.
 pub async fn app() -> App {
@@ -76,6 +101,7 @@ pub async fn app() -> App {
         images_bucket: None,
     })
     .expect("spaces");
+    spaces.set_profile_lookup(Arc::new(TestProfiles));
     let net = hearth_net::Config::new(true, "hearth-web-test");
     let remote = hearth_net::RemoteClient::new(&net).expect("remote");
     let (dids, handles) = hearth_net::identity_resolvers(
