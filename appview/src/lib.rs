@@ -302,50 +302,6 @@ mod tests {
         }
     }
 
-    /// The web app is mounted at `/` beside the XRPC methods, which still answer as before.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_web_app_is_served_at_the_root() {
-        use tower::ServiceExt;
-        let tmp = tempfile::tempdir().expect("tmp");
-        let cfg = crate::config::AppviewConfig {
-            hostname: "localhost".into(),
-            port: 2584,
-            bind: "127.0.0.1".into(),
-            data_dir: tmp.path().to_path_buf(),
-            plc_url: Some("http://127.0.0.1:9".into()),
-            firehoses: vec![],
-            scope: crate::config::Scope::Network,
-            dev: true,
-            ca_certs: None,
-            internal_hosts: Vec::new(),
-            images: Default::default(),
-            smtp_url: None,
-            smtp_from: None,
-        };
-        let state = super::build_state(cfg).expect("state");
-        let app = super::start(&state).expect("routes");
-        let get = |path: &str| {
-            axum::http::Request::get(path)
-                .header("host", "127.0.0.1:2584")
-                .body(axum::body::Body::empty())
-                .expect("request")
-        };
-        let home = app.clone().oneshot(get("/")).await.expect("home");
-        assert_eq!(home.status(), 200);
-        let body = axum::body::to_bytes(home.into_body(), 1 << 20)
-            .await
-            .expect("body");
-        assert!(String::from_utf8_lossy(&body).contains("Welcome to Hearth"));
-        let unknown = app
-            .clone()
-            .oneshot(get("/xrpc/app.bsky.nothing.here"))
-            .await
-            .expect("xrpc");
-        assert_eq!(unknown.status(), 501, "unknown methods answer as before");
-        let health = app.oneshot(get("/xrpc/_health")).await.expect("health");
-        assert_eq!(health.status(), 200);
-    }
-
     /// Version 3 rebuilds `post_agg`: an index made by an earlier version keeps its counters.
     #[test]
     fn schema_v3_keeps_counters() {

@@ -123,7 +123,7 @@ async fn the_composer_needs_alt_text_and_images_stay_with_members() {
     let f = fixture(&app).await;
     let (cookie, csrf) = app.sign_in(ANA, "ana.test").await;
     let action = format!("{}/post", f.channel_path("discussion"));
-    let png = png();
+    let png = hearth_testkit::png();
     let refused = app
         .post_multipart(
             &action,

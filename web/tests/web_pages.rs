@@ -225,7 +225,7 @@ async fn a_non_member_sees_nothing_of_a_space() {
     let cid = {
         let up = app
             .spaces
-            .upload_image(ANA, &f.space, png())
+            .upload_image(ANA, &f.space, hearth_testkit::png())
             .await
             .expect("upload");
         up.image["ref"]["$link"].as_str().expect("cid").to_owned()
@@ -251,7 +251,7 @@ async fn a_non_member_sees_nothing_of_a_space() {
         .get(&format!("/s/{}/img/{cid}", f.skey), Some(&ana))
         .await;
     assert_eq!(img.status, StatusCode::OK);
-    assert_eq!(img.bytes, png());
+    assert_eq!(img.bytes, hearth_testkit::png());
     let anon = app.get(&format!("/s/{}/img/{cid}", f.skey), None).await;
     assert_eq!(anon.status, StatusCode::SEE_OTHER);
     // Nor do the outsider's forms act on it.
