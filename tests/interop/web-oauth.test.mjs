@@ -12,6 +12,7 @@ import { startPlc } from './lib/plc-server.mjs'
 import { startUpLogged, startReferencePds } from './lib/spaces-harness.mjs'
 import { launchBrowser } from './lib/browser.mjs'
 import { freePort } from './lib/hearth.mjs'
+import { agentOn } from './lib/hearth-lexicons.mjs'
 import { Checks } from './lib/check.mjs'
 
 const require = createRequire(import.meta.url)
@@ -140,8 +141,42 @@ try {
   const revoked = await tryRefresh(held[0], clientId)
   t.ok(revoked.status === 400 && revoked.error === 'invalid_grant', 'the revoked refresh token no longer works', revoked)
 
-  step('control: a live grant\'s refresh token does work with the same request')
   const second = await signIn('carol.test', password)
+
+  step('share publicly: the first time asks for the narrow repo scope, then posts only the text')
+  const agent = agentOn(ref.url)
+  await agent.login({ identifier: 'carol.test', password })
+  const proxy = { headers: { 'atproto-proxy': `${up.appviewDid}#hearth_appview` } }
+  const created = await agent.call('social.hearth.space.create', undefined, { name: 'Tenants Union', joinPolicy: 'request' }, proxy)
+  const spaceUri = created.data.space.uri
+  const annCh = created.data.channels.find((c) => c.kind === 'announcements').uri
+  const TEXT = 'Meeting on Thursday at 7pm, everyone welcome'
+  const ann = (await agent.call('social.hearth.post.create', undefined, { channel: annCh, text: TEXT }, proxy)).data.post
+  const sp = second.page
+  await sp.goto(`${web}/share?post=${encodeURIComponent(ann.uri)}`)
+  const shareText = await sp.locator('main, body').first().innerText()
+  t.ok(shareText.includes('becomes a public post') && shareText.includes(TEXT), 'the page says plainly it becomes public and shows the text')
+  await sp.getByRole('button', { name: /post publicly/i }).click()
+  await sp.waitForURL((u) => u.href.startsWith(ref.url), { timeout: 30000 })
+  if (await sp.locator('input[type=password]').count()) {
+    await sp.locator('input[type=password]').first().fill(password)
+    await sp.getByRole('button', { name: /^sign in$/i }).click()
+  }
+  await sp.getByRole('button', { name: /^(accept|authorize)$/i }).click({ timeout: 30000 })
+  await sp.waitForURL((u) => u.href.startsWith(`${web}/share`), { timeout: 30000 })
+  db = await tokensDb()
+  t.eq(db.prepare('SELECT scope FROM grant_tokens').get()?.scope, 'atproto repo:app.bsky.feed.post?action=create', 'the session now holds the narrow post scope')
+  db.close()
+  await sp.getByRole('button', { name: /post publicly/i }).click()
+  await sp.waitForLoadState('load')
+  t.ok((await sp.locator('body').innerText()).includes('Shared publicly'), 'the page confirms the public post')
+  const list = await agent.com.atproto.repo.listRecords({ repo: carol.did, collection: 'app.bsky.feed.post' })
+  t.eq(list.data.records.length, 1, 'one public post in carol\'s repository')
+  const rec = JSON.stringify(list.data.records[0]?.value ?? {})
+  t.eq(list.data.records[0]?.value?.text, TEXT, 'the post is the announcement\'s text')
+  t.ok(!rec.includes(spaceUri) && !rec.includes(up.appviewDid) && !rec.includes('social.hearth') && !rec.includes('Tenants'), 'nothing of the space in the public post', rec)
+
+  step('control: a live grant\'s refresh token does work with the same request')
   db = await tokensDb()
   const live = db.prepare('SELECT dpop_key, refresh_token, metadata FROM grant_tokens').get()
   db.close()
