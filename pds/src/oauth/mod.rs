@@ -38,3 +38,4 @@ impl OAuthState {
         }
     }
 }
+pub mod grants;
