@@ -24,6 +24,17 @@ pub fn router(web: Web) -> Router {
         .route("/signin", get(pages::signin::page))
         .route("/signin/app-password", post(pages::signin::app_password))
         .route("/signout", post(pages::signin::signout))
+        .route("/oauth/login", get(crate::oauth::routes::login))
+        .route("/oauth/callback", get(crate::oauth::routes::callback))
+        .route(
+            "/oauth/client-metadata.json",
+            get(crate::oauth::routes::client_metadata),
+        )
+        .route("/oauth/jwks.json", get(crate::oauth::routes::jwks))
+        .route(
+            "/share",
+            get(crate::oauth::routes::share_page).post(crate::oauth::routes::share),
+        )
         .route("/assets/{name}", get(crate::assets::serve))
         .route("/i/{token}", get(pages::invite::landing))
         .route("/i/{token}/join", post(pages::invite::join))
@@ -62,6 +73,11 @@ pub fn router(web: Web) -> Router {
 /// allows).
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'";
 
+/// The sign-in page's policy: [`CSP`], except that its forms may end at another site. Browsers
+/// apply `form-action` to the redirects that follow a submission too, and the OAuth form's
+/// answer redirects to the account's own authorization server, wherever that is.
+pub const SIGNIN_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self' https: http:; base-uri 'none'; object-src 'none'";
+
 /// Sends development's `localhost` to `127.0.0.1` (where sessions and OAuth live), and adds the
 /// security headers; answers that set no `Cache-Control` are `private, no-store` (pages may hold
 /// private content; the assets set their own).
@@ -79,10 +95,13 @@ async fn headers(dev: bool, req: Request, next: Next) -> Response {
     }
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    // A page that sets its own policy (the sign-in page) keeps it.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
