@@ -11,6 +11,7 @@
 //! | [`app_password`] | signing in with an app password at the account's own PDS |
 //! | [`assets`] | the stylesheet and script, under content-hashed names |
 //! | [`pages`] | the pages, one module per family |
+//! | [`qr`] | invite links' QR codes, as inline SVG |
 //! | [`http`] | the router, the headers every answer carries, the one error page |
 
 pub mod app_password;
@@ -19,6 +20,7 @@ pub mod csrf;
 pub mod http;
 pub mod identity;
 pub mod pages;
+pub mod qr;
 pub mod session;
 
 use atproto::identity::{DidResolver, HandleResolver};

@@ -25,6 +25,7 @@ pub fn router(web: Web) -> Router {
         .route("/signin/app-password", post(pages::signin::app_password))
         .route("/signout", post(pages::signin::signout))
         .route("/assets/{name}", get(crate::assets::serve))
+        .merge(pages::organize::routes())
         .layer(middleware::from_fn(move |req, next| {
             headers(dev, req, next)
         }))

@@ -4,6 +4,12 @@
 //! [`Viewer`]: crate::session::Viewer
 
 pub mod home;
+pub mod invites;
+pub mod members;
+pub mod moderation;
+pub mod new_space;
+pub mod organize;
+pub mod settings;
 pub mod signin;
 
 use crate::session::Session;
