@@ -12,6 +12,7 @@ pub mod email;
 pub mod keys;
 pub mod limits;
 pub mod metrics;
+pub mod oauth;
 pub mod plc_client;
 pub mod proxy;
 pub mod read_after_write;

@@ -214,6 +214,34 @@ pub struct Settings {
     pub levels: Option<Vec<NotificationLevelView>>,
 }
 
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportView {
+    pub id: String,
+    pub uri: String,
+    pub reporter: MemberView,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportCaseView {
+    pub uri: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub post: Option<PostView>,
+    pub status: String,
+    pub reports: Vec<ReportView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution_reason: Option<String>,
+}
+
 /// Cuts text to at most `chars` characters (for notification snippets and email subjects).
 pub fn snippet(text: &str, chars: usize) -> String {
     match text.char_indices().nth(chars) {

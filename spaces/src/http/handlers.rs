@@ -5,7 +5,7 @@ use super::error::xrpc_error;
 use super::extract::{Caller, Input, Params};
 use crate::images;
 use crate::model::SpaceError;
-use crate::ops::{members, notifications, posts, spaces};
+use crate::ops::{members, moderation, notifications, posts, spaces};
 use crate::service::Spaces;
 use crate::views::Settings;
 use axum::Json;
@@ -67,6 +67,14 @@ pub struct ThreadQ {
 pub struct JoinListQ {
     space: String,
     status: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ReportsQ {
+    space: String,
+    status: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -494,6 +502,41 @@ pub(super) async fn post_get_image(
         img.bytes,
     )
         .into_response())
+}
+
+// ---- moderation ----
+
+pub(super) async fn report_create(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<moderation::CreateReport>,
+) -> Out<moderation::ReportOut> {
+    done(sp(&st).report_post(&did, i).await)
+}
+
+pub(super) async fn moderation_list(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Params(q): Params<ReportsQ>,
+) -> Out<moderation::ReportQueue> {
+    let status = match q.status.as_deref() {
+        None => moderation::QueueStatus::Open,
+        Some(s) => moderation::QueueStatus::parse(s)
+            .ok_or_else(|| XrpcError::invalid_request("Unknown value for status"))?,
+    };
+    done(
+        sp(&st)
+            .list_reports(&did, &q.space, status, q.limit.unwrap_or(PAGE), q.cursor)
+            .await,
+    )
+}
+
+pub(super) async fn moderation_resolve(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<moderation::Resolve>,
+) -> Out<moderation::Resolved> {
+    done(sp(&st).resolve_reports(&did, i).await)
 }
 
 // ---- feeds ----

@@ -9,6 +9,7 @@ use crate::service::Spaces;
 use crate::store::{self, ChannelRow, PostRow};
 use crate::uri::{Collection, SpaceUri};
 use crate::views::*;
+use hearth_db::WriteTxn;
 use hearth_lexicons::is_space_reference;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
@@ -380,25 +381,7 @@ impl Spaces {
                     "Only the author or a moderator deletes a post",
                 ));
             }
-            // An image leaves the space once no post in it shows the image.
-            let gone = store::delete_post(conn, &post)?;
-            // Authors delete their own posts freely; a moderator deleting someone else's is a
-            // moderation decision, and every one goes to the audit log (the author named).
-            if post.author != did {
-                store::audit(
-                    conn,
-                    acc.space.id,
-                    &did,
-                    "post.delete",
-                    Some(&uri.to_string()),
-                    Some(&post.author),
-                    now_ms(),
-                )?;
-            }
-            let orphans = store::unreferenced_images(conn, gone)?;
-            let s = s.clone();
-            txn.after_commit(move || images::unlink(&s, orphans));
-            Ok(())
+            delete_in(txn, s, &acc, &post, &uri, &did)
         })
         .await
     }
@@ -772,6 +755,38 @@ impl Spaces {
         let bytes = images::read(self, &cid).await?;
         Ok(ImageBytes { mime, bytes })
     }
+}
+
+/// Deletes a post inside the write that decided it (a root takes its thread along). Images
+/// no post of the space shows any more leave the disk after the commit. Authors delete their
+/// own posts freely; a moderator deleting someone else's is a moderation decision, and every
+/// one goes to the audit log (the author named).
+pub(crate) fn delete_in(
+    txn: &mut WriteTxn<'_, ()>,
+    s: &Spaces,
+    acc: &Access,
+    post: &PostRow,
+    uri: &SpaceUri,
+    actor: &str,
+) -> SpaceResult<()> {
+    let conn = txn.conn;
+    let now = now_ms();
+    let gone = store::delete_post(conn, post, now)?;
+    if post.author != actor {
+        store::audit(
+            conn,
+            acc.space.id,
+            actor,
+            "post.delete",
+            Some(&uri.to_string()),
+            Some(&post.author),
+            now,
+        )?;
+    }
+    let orphans = store::unreferenced_images(conn, gone)?;
+    let s = s.clone();
+    txn.after_commit(move || images::unlink(&s, orphans));
+    Ok(())
 }
 
 /// Refuses an upload that would take the uploader or the space past its image quota. An
