@@ -179,17 +179,18 @@ export class Person {
     /** Every Hearth page this person has opened, in order (redirects count once). */
     this.hearthPages = []
     this.cspViolations = []
-    const origins = journey.world.webOrigins
     page.on('framenavigated', (frame) => {
-      if (frame !== page.mainFrame()) return
-      const url = frame.url()
-      if (origins.some((o) => url.startsWith(`${o}/`) || url === o)) this.hearthPages.push(url)
+      if (frame === page.mainFrame() && this.onHearth()) this.hearthPages.push(frame.url())
     })
     page.on('console', (msg) => {
       if (msg.type() === 'error' && /Content Security Policy/i.test(msg.text())) {
         this.cspViolations.push(`${page.url()}: ${msg.text()}`)
       }
     })
+  }
+
+  onHearth() {
+    return this.journey.world.webOrigins.includes(new URL(this.page.url()).origin)
   }
 
   get web() {
@@ -213,6 +214,15 @@ export class Person {
     const base = join(j.dir, `${n}-${slug(this.label)}-${slug(name)}`)
     const where = `journey ${j.number} step ${n} ${this.label}: ${name} (${page.url()})`
     await page.waitForLoadState('load')
+    // Another server's page (the member's own PDS signing them in) is photographed, not judged.
+    if (!this.onHearth()) {
+      for (const [vp, size] of Object.entries(VIEWPORTS)) {
+        await page.setViewportSize(size)
+        await page.screenshot({ path: `${base}-${vp}.png`, fullPage: true })
+      }
+      await page.setViewportSize(VIEWPORTS.desktop)
+      return
+    }
     const violations = []
     for (const [vp, size] of Object.entries(VIEWPORTS)) {
       await page.setViewportSize(size)
@@ -298,19 +308,32 @@ async function pageWeight(page) {
 }
 
 /**
- * Signs in on the reference PDS's own authorization page (its real OAuth UI): a labelled
- * password field, "Sign in", then "Accept" on the consent screen; back on Hearth afterwards.
+ * Signs in on the reference PDS's own authorization page (its real OAuth UI): "Sign in" on its
+ * welcome screen if it shows one (no login hint), the handle if not filled in, the labelled
+ * password field and "Sign in", then "Accept" on the consent screen; back on Hearth afterwards.
  */
 export async function authorizeAtReference(person) {
   const { page, who } = person
   const refOrigin = new URL(person.journey.world.ref.url).origin
   await page.waitForURL((u) => u.origin === refOrigin, { timeout: WAIT_MS })
-  const identifier = page.getByLabel(/handle|identifier|username|email/i).first()
-  if ((await identifier.count()) && (await identifier.isEditable()) && !(await identifier.inputValue())) {
-    await identifier.fill(who.handle)
+  const field = (label) => page.getByLabel(label).and(page.locator('input')).first()
+  const password = field(/password/i)
+  const signIn = page.getByRole('button', { name: /^sign in$/i })
+  const accept = page.getByRole('button', { name: /^(accept|authorize|allow)$/i })
+  await password.or(signIn).or(accept).first().waitFor()
+  if (!(await password.isVisible()) && !(await accept.isVisible())) {
+    await signIn.click() // the welcome screen
+    await password.waitFor()
   }
-  await page.getByLabel(/password/i).first().fill(who.password)
-  await page.getByRole('button', { name: /^sign in$/i }).click()
-  await page.getByRole('button', { name: /^(accept|authorize|allow)$/i }).click()
+  if (await password.isVisible()) {
+    const identifier = field(/handle|identifier|username|email/i)
+    if ((await identifier.isEditable()) && !(await identifier.inputValue())) await identifier.fill(who.handle)
+    await password.fill(who.password)
+    await person.step('sign-in at their own PDS')
+    await signIn.click()
+  }
+  await accept.waitFor()
+  await person.step('consent at their own PDS')
+  await accept.click()
   await page.waitForURL((u) => person.journey.world.webOrigins.includes(u.origin), { timeout: WAIT_MS })
 }
