@@ -47,6 +47,8 @@ pub struct Inner {
     pub mail: Option<hearth_mail::MailConfig>,
     /// Woken when a commit queued email.
     pub outbox: Arc<tokio::sync::Notify>,
+    /// The OAuth authorization server's client cache, replay cache and nonces.
+    pub oauth: Arc<crate::oauth::OAuthState>,
 }
 
 impl AppState {

@@ -3,40 +3,9 @@
 //! equal to where it was fetched) and offer what the atproto profile requires.
 
 use super::ClientError;
-use serde::{Deserialize, Serialize};
-
-/// `/.well-known/oauth-protected-resource` (RFC 9728), the fields a client reads.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ProtectedResourceMetadata {
-    pub resource: String,
-    #[serde(default)]
-    pub authorization_servers: Vec<String>,
-}
-
-/// `/.well-known/oauth-authorization-server` (RFC 8414), the fields a client reads. Kept with a
-/// pending sign-in, so it serializes too.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-pub struct AuthServerMetadata {
-    pub issuer: String,
-    pub authorization_endpoint: String,
-    pub token_endpoint: String,
-    #[serde(default)]
-    pub pushed_authorization_request_endpoint: Option<String>,
-    #[serde(default)]
-    pub revocation_endpoint: Option<String>,
-    #[serde(default)]
-    pub dpop_signing_alg_values_supported: Vec<String>,
-    #[serde(default)]
-    pub code_challenge_methods_supported: Vec<String>,
-    #[serde(default)]
-    pub scopes_supported: Vec<String>,
-    #[serde(default)]
-    pub authorization_response_iss_parameter_supported: Option<bool>,
-    #[serde(default)]
-    pub client_id_metadata_document_supported: Option<bool>,
-    #[serde(default)]
-    pub token_endpoint_auth_methods_supported: Vec<String>,
-}
+pub use crate::metadata::{
+    AuthorizationServerMetadata as AuthServerMetadata, ProtectedResourceMetadata,
+};
 
 /// The origin (`scheme://host[:port]`) that `url` names: `https` (or `http` when `dev`), no
 /// credentials, and nothing after the host but an empty path.
@@ -94,44 +63,20 @@ pub fn check_auth_server(
     doc: &AuthServerMetadata,
     dev: bool,
 ) -> Result<(), ClientError> {
-    if doc.issuer != issuer {
-        return Err(ClientError::BadMetadata(
-            "the issuer is not the server asked",
-        ));
-    }
-    let par =
-        doc.pushed_authorization_request_endpoint
-            .as_deref()
-            .ok_or(ClientError::BadMetadata(
-                "no pushed authorization request endpoint",
-            ))?;
+    doc.check_atproto(issuer)
+        .map_err(ClientError::BadMetadata)?;
     for url in [
         doc.authorization_endpoint.as_str(),
         doc.token_endpoint.as_str(),
-        par,
+        doc.pushed_authorization_request_endpoint.as_str(),
     ]
     .into_iter()
     .chain(doc.revocation_endpoint.as_deref())
     {
         endpoint(url, dev)?;
     }
-    let has = |list: &[String], want: &str| list.iter().any(|v| v == want);
-    if !has(&doc.dpop_signing_alg_values_supported, "ES256") {
-        return Err(ClientError::BadMetadata("DPoP with ES256 is not offered"));
-    }
-    if !has(&doc.code_challenge_methods_supported, "S256") {
-        return Err(ClientError::BadMetadata("PKCE S256 is not offered"));
-    }
-    if !has(&doc.scopes_supported, "atproto") {
-        return Err(ClientError::BadMetadata("the atproto scope is not offered"));
-    }
-    if doc.authorization_response_iss_parameter_supported != Some(true) {
+    if !doc.authorization_response_iss_parameter_supported {
         return Err(ClientError::BadMetadata("the redirect does not carry iss"));
-    }
-    if doc.client_id_metadata_document_supported != Some(true) {
-        return Err(ClientError::BadMetadata(
-            "client metadata documents are not supported",
-        ));
     }
     Ok(())
 }
@@ -139,22 +84,6 @@ pub fn check_auth_server(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-
-    pub(crate) fn metadata(issuer: &str) -> AuthServerMetadata {
-        AuthServerMetadata {
-            issuer: issuer.into(),
-            authorization_endpoint: format!("{issuer}/oauth/authorize"),
-            token_endpoint: format!("{issuer}/oauth/token"),
-            pushed_authorization_request_endpoint: Some(format!("{issuer}/oauth/par")),
-            revocation_endpoint: Some(format!("{issuer}/oauth/revoke")),
-            dpop_signing_alg_values_supported: vec!["ES256K".into(), "ES256".into()],
-            code_challenge_methods_supported: vec!["S256".into()],
-            scopes_supported: vec!["atproto".into(), "transition:generic".into()],
-            authorization_response_iss_parameter_supported: Some(true),
-            client_id_metadata_document_supported: Some(true),
-            token_endpoint_auth_methods_supported: vec!["none".into(), "private_key_jwt".into()],
-        }
-    }
 
     #[test]
     fn origins() {
@@ -183,10 +112,10 @@ pub(crate) mod tests {
 
     #[test]
     fn protected_resource_names_its_issuer() {
-        let doc = ProtectedResourceMetadata {
-            resource: "https://pds.example.com".into(),
-            authorization_servers: vec!["https://auth.example.com".into()],
-        };
+        let doc = ProtectedResourceMetadata::for_pds(
+            "https://pds.example.com",
+            "https://auth.example.com",
+        );
         assert_eq!(
             check_protected_resource("https://pds.example.com", &doc, false).unwrap(),
             "https://auth.example.com"
@@ -203,24 +132,31 @@ pub(crate) mod tests {
     #[test]
     fn auth_server_must_be_itself_and_offer_the_profile() {
         let iss = "https://auth.example.com";
-        assert_eq!(check_auth_server(iss, &metadata(iss), false), Ok(()));
         assert_eq!(
-            check_auth_server("https://other.example.com", &metadata(iss), false),
+            check_auth_server(iss, &AuthServerMetadata::for_pds(iss), false),
+            Ok(())
+        );
+        assert_eq!(
+            check_auth_server(
+                "https://other.example.com",
+                &AuthServerMetadata::for_pds(iss),
+                false
+            ),
             Err(ClientError::BadMetadata(
-                "the issuer is not the server asked"
+                "issuer differs from the URL the document was fetched for"
             ))
         );
         let breakers: [fn(&mut AuthServerMetadata); 7] = [
-            |m| m.pushed_authorization_request_endpoint = None,
+            |m| m.require_pushed_authorization_requests = false,
             |m| m.dpop_signing_alg_values_supported = vec!["ES256K".into()],
             |m| m.code_challenge_methods_supported = vec!["plain".into()],
             |m| m.scopes_supported.clear(),
-            |m| m.authorization_response_iss_parameter_supported = None,
-            |m| m.client_id_metadata_document_supported = Some(false),
+            |m| m.authorization_response_iss_parameter_supported = false,
+            |m| m.client_id_metadata_document_supported = false,
             |m| m.token_endpoint = "http://auth.example.com/oauth/token".into(),
         ];
         for (i, breaks) in breakers.iter().enumerate() {
-            let mut m = metadata(iss);
+            let mut m = AuthServerMetadata::for_pds(iss);
             breaks(&mut m);
             assert!(check_auth_server(iss, &m, false).is_err(), "case {i}");
         }

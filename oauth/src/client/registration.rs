@@ -5,10 +5,7 @@
 
 use super::{CLIENT_ASSERTION_TYPE, client_assertion, jws};
 use atproto::crypto::Keypair;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 /// Path of the callback, of the metadata document and of the JWKS under the app's origin.
 pub const CALLBACK_PATH: &str = "/oauth/callback";
@@ -65,8 +62,7 @@ impl Registration {
     /// The key id the JWKS and the assertions share: derived from the public key, so a new key
     /// gets a new id.
     fn kid(key: &Keypair) -> String {
-        let digest = Sha256::digest(key.public().to_compressed());
-        URL_SAFE_NO_PAD.encode(&digest[..12])
+        crate::jwk::Jwk::from_public(&key.public()).thumbprint()
     }
 
     /// The published keys: empty for a public client.
@@ -75,10 +71,9 @@ impl Registration {
             Registration::Loopback { .. } => vec![],
             Registration::Confidential { key, .. } => jws::public_jwk(key)
                 .map(|mut jwk| {
-                    jwk["kid"] = Registration::kid(key).into();
-                    jwk["use"] = "sig".into();
-                    jwk["alg"] = "ES256".into();
-                    jwk
+                    jwk.kid = Some(Registration::kid(key));
+                    jwk.use_ = Some("sig".into());
+                    json!(jwk)
                 })
                 .into_iter()
                 .collect(),

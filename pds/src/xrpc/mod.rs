@@ -7,7 +7,7 @@ mod identity;
 mod migration;
 mod prefs;
 mod repo;
-mod server;
+pub(crate) mod server;
 mod subscribe;
 mod sync;
 mod unread;

@@ -615,43 +615,6 @@ pub(super) async fn notif_put_settings(
     done(sp(&st).put_settings(&did, i).await)
 }
 
-/// The page an invite link opens. It shows nothing of the space (not even its name: the link
-/// may have been forwarded); joining happens in the Hearth web app, signed in.
-pub(super) async fn join_page(State(st): State<HttpState>, Path(token): Path<String>) -> Response {
-    let token_ok = !token.is_empty()
-        && token.len() <= 128
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    let token_line = if token_ok {
-        format!("<p>Your invite code: <code>{token}</code></p>")
-    } else {
-        String::new()
-    };
-    let page = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"robots\" content=\"noindex\"><title>Hearth invite</title></head>\
-         <body style=\"font-family: system-ui, sans-serif; max-width: 36em; margin: 3em auto; padding: 0 1em\">\
-         <h1>You have been invited to a space on Hearth</h1>\
-         <p>Open this link in the Hearth web app and sign in with your Bluesky (atproto) account \
-         to join. No new account is needed.</p>{token_line}\
-         <p>Developers: call <code>social.hearth.invite.accept</code> with this code through your \
-         PDS (<code>atproto-proxy: {}#{}</code>).</p></body></html>",
-        st.spaces.authority,
-        hearth_lexicons::SERVICE_ID
-    );
-    (
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (header::REFERRER_POLICY, "no-referrer"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        Html(page),
-    )
-        .into_response()
-}
-
 /// A small private page (the email links' answers).
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(

@@ -29,7 +29,8 @@ impl FromRef<HttpState> for ServiceAuth {
     }
 }
 
-/// Every social.hearth method, plus the invite landing page.
+/// Every social.hearth method, plus the pages email links open (the invite landing page is
+/// the web app's).
 pub fn router(spaces: Spaces, auth: ServiceAuth) -> Router {
     let x = |nsid: &str| format!("/xrpc/social.hearth.{nsid}");
     Router::new()
@@ -78,7 +79,6 @@ pub fn router(spaces: Spaces, auth: ServiceAuth) -> Router {
         .route(&x("notification.setLevel"), post(h::notif_set_level))
         .route(&x("notification.getSettings"), get(h::notif_get_settings))
         .route(&x("notification.putSettings"), post(h::notif_put_settings))
-        .route("/join/{token}", get(h::join_page))
         .route("/email/confirm/{token}", get(h::email_confirm))
         .route(
             "/email/unsubscribe/{token}",

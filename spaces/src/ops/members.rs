@@ -32,6 +32,15 @@ pub struct InviteList {
     pub invites: Vec<InviteView>,
 }
 
+/// What an invite link shows before anyone signs in: the space's public face and who made
+/// the invite; nothing of its members or posts.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitePreview {
+    pub space: SpaceView,
+    pub invited_by: MemberView,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Joined {
     pub space: SpaceView,
@@ -188,7 +197,7 @@ impl Spaces {
             let invite = store::invite(conn, id, &space_uri)?;
             Ok(CreatedInvite {
                 invite,
-                link: format!("{}/join/{token}", s.public_url),
+                link: format!("{}/i/{token}", s.public_url),
                 token,
             })
         })
@@ -235,6 +244,42 @@ impl Spaces {
             Ok(())
         })
         .await
+    }
+
+    /// The space an invite token leads to, for its landing page. The gate is the token: it
+    /// must be one that [`Spaces::accept_invite`] would take now.
+    pub async fn invite_preview(&self, token: &str) -> SpaceResult<InvitePreview> {
+        let hash = token_hash(token);
+        let mut preview = self
+            .read(move |conn, s| {
+                let invalid = || SpaceError::Named("InvalidInvite", "This invite is not valid");
+                let invite = store::invite_by_hash(conn, &hash)?.ok_or_else(invalid)?;
+                let now = now_ms();
+                if invite.revoked
+                    || invite.expires_at.is_some_and(|e| e <= now)
+                    || invite.max_uses.is_some_and(|m| invite.uses >= m)
+                {
+                    return Err(invalid());
+                }
+                let (creator_role, joined) =
+                    store::membership(conn, invite.space, &invite.created_by)?
+                        .filter(|(r, _)| invite_ceiling(*r).is_some())
+                        .ok_or_else(invalid)?;
+                let space = store::space_by_id(conn, invite.space)?.ok_or_else(invalid)?;
+                Ok(InvitePreview {
+                    space: store::space_view(&s.authority, &space, None),
+                    invited_by: MemberView {
+                        did: invite.created_by,
+                        profile: Default::default(),
+                        role: Some(creator_role.as_str().into()),
+                        joined_at: Some(fmt_time(joined)),
+                    },
+                })
+            })
+            .await?;
+        self.fill_profiles(std::slice::from_mut(&mut preview.invited_by))
+            .await;
+        Ok(preview)
     }
 
     /// Joins with an invite token: any atproto account, from any PDS.

@@ -71,6 +71,15 @@ pub struct Uploaded {
     pub image: Value,
 }
 
+/// Whom a new thread in a channel would reach, for the composer to say before posting.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Audience {
+    /// Members who would get a notification.
+    pub notified: i64,
+    /// Members who would get an email (announcements, with email on).
+    pub emailed: i64,
+}
+
 /// An image's bytes and type, for getImage.
 pub struct ImageBytes {
     pub mime: String,
@@ -576,6 +585,30 @@ impl Spaces {
                 posts.push(ctx.post(p)?);
             }
             Ok(Feed { posts, cursor })
+        })
+        .await
+    }
+
+    /// Whom a new thread by the viewer in `channel` would notify and email (the fan-out of
+    /// [`Spaces::create_post`], counted). Only for someone who may post there.
+    pub async fn thread_audience(&self, did: &str, channel: &str) -> SpaceResult<Audience> {
+        let uri = parse_uri(channel)?;
+        let did = did.to_owned();
+        self.read(move |conn, s| {
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            let channel = readable_channel(conn, &acc, &uri)?;
+            acc.require(channel.post_role, "You may not post in this channel")?;
+            let (_, min) = fanout::new_thread(channel.kind);
+            let notified = store::count_readers(conn, acc.space.id, &channel, &did, min)?;
+            let emailed = if s.email_available()
+                && channel.kind == ChannelKind::Announcements
+                && channel.email_announcements
+            {
+                store::count_announcement_emails(conn, acc.space.id, &channel, &did)?
+            } else {
+                0
+            };
+            Ok(Audience { notified, emailed })
         })
         .await
     }
