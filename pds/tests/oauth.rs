@@ -528,3 +528,78 @@ async fn authorization_pages_refuse_forged_posts() {
     assert_eq!(res.status(), 400);
     assert_eq!(grants(pds).await, 0);
 }
+
+#[tokio::test]
+async fn authorized_apps_page_and_account_changes_end_grants() {
+    let cases = Cases::new("pds_oauth apps");
+    let w = World::new(Options::default());
+    let pds = &w.pds;
+    let alice = pds.create_account("alice").await;
+    let issuer = format!("http://localhost:{}", pds.port);
+    let mut c = Client::new(&issuer);
+    let q = c.authorize().await;
+    assert_eq!(c.exchange(param(&q, "code"), VERIFIER).await.status, 200);
+
+    cases.case("the apps page signs in with the password and lists the grant");
+    let cookie = "hearth-oauth-csrf=t";
+    let res = c
+        .http
+        .post(format!("{issuer}/account/apps/sign-in"))
+        .header("Cookie", cookie)
+        .header("Origin", &issuer)
+        .form(&[
+            ("csrf", "t"),
+            ("identifier", "alice.test"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(res.status(), 200);
+    let device = res.headers()["set-cookie"]
+        .to_str()
+        .expect("device")
+        .to_owned();
+    let device = device.split(';').next().expect("device cookie").to_owned();
+    let html = res.text().await.expect("html");
+    assert!(
+        html.contains("127.0.0.1") || html.contains("localhost"),
+        "{html}"
+    );
+    let grant = html
+        .split("name=\"grant\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a grant with Revoke")
+        .to_owned();
+
+    cases.case("Revoke ends the grant");
+    let res = c
+        .http
+        .post(format!("{issuer}/account/apps/revoke"))
+        .header("Cookie", format!("{cookie}; {device}"))
+        .header("Origin", &issuer)
+        .form(&[
+            ("csrf", "t"),
+            ("account", alice.did.as_str()),
+            ("grant", grant.as_str()),
+        ])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(res.status(), 303);
+    assert_eq!(grants(pds).await, 0);
+
+    cases.case("deactivation ends every grant");
+    let q = c.authorize().await;
+    assert_eq!(c.exchange(param(&q, "code"), VERIFIER).await.status, 200);
+    assert_eq!(grants(pds).await, 1);
+    pds.post(
+        "com.atproto.server.deactivateAccount",
+        Some(&alice.access),
+        &serde_json::json!({}),
+    )
+    .await
+    .ok();
+    assert_eq!(grants(pds).await, 0);
+}

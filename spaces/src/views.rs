@@ -75,6 +75,8 @@ pub struct InviteView {
     pub created_by: String,
     pub created_at: String,
     pub revoked: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitee: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

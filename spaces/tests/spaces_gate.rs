@@ -126,6 +126,7 @@ fn request(nsid: &str, f: &Fixture, member: &str) -> Option<(bool, Value)> {
         "invite.list" => q(json!({ "space": f.space })),
         "invite.revoke" => p(json!({ "space": f.space, "id": f.invite_id })),
         "invite.accept" => p(json!({ "token": f.revoked_token })),
+        "invite.preview" => q(json!({ "token": f.revoked_token })),
         "join.list" => q(json!({ "space": f.space })),
         "join.cancel" => p(json!({ "space": f.space })),
         "join.getMine" => q(json!({ "space": f.space })),
@@ -410,7 +411,7 @@ async fn every_method_is_gated() {
     // ---- every method, for everyone who is not in the space ----
     let before = snapshot(&c, &owner, &f).await;
     let methods = all_methods();
-    assert_eq!(methods.len(), 45, "every social.hearth method: {methods:?}");
+    assert_eq!(methods.len(), 46, "every social.hearth method: {methods:?}");
     let strangers = [&outsider, &removed, &banned, &other];
     let mut gated = 0;
     for nsid in &methods {

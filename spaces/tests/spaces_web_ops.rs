@@ -54,6 +54,7 @@ fn invite(space: &str, max_uses: Option<i64>) -> CreateInvite {
         role: None,
         max_uses,
         expires_in_hours: None,
+        invitee: None,
     }
 }
 
@@ -66,7 +67,7 @@ async fn an_invite_preview_shows_the_space_only_for_a_valid_token() {
         .create_invite(OWNER, invite(&uri, Some(1)))
         .await
         .expect("invite");
-    let p = s.invite_preview(&inv.token).await.expect("preview");
+    let p = s.preview_invite(&inv.token).await.expect("preview");
     assert_eq!(p.space.name, "Riverside Tenants");
     assert_eq!(
         p.space.description.as_deref(),
@@ -78,12 +79,12 @@ async fn an_invite_preview_shows_the_space_only_for_a_valid_token() {
     let invalid =
         |r: Result<_, SpaceError>| matches!(r, Err(SpaceError::Named("InvalidInvite", _)));
     assert!(
-        invalid(s.invite_preview("no-such-token").await),
+        invalid(s.preview_invite("no-such-token").await),
         "unknown token"
     );
     // Used up.
     s.accept_invite(ANA, &inv.token).await.expect("join");
-    assert!(invalid(s.invite_preview(&inv.token).await), "used up");
+    assert!(invalid(s.preview_invite(&inv.token).await), "used up");
     // Revoked.
     let inv2 = s
         .create_invite(OWNER, invite(&uri, None))
@@ -92,7 +93,7 @@ async fn an_invite_preview_shows_the_space_only_for_a_valid_token() {
     s.revoke_invite(OWNER, &uri, &inv2.invite.id)
         .await
         .expect("revoke");
-    assert!(invalid(s.invite_preview(&inv2.token).await), "revoked");
+    assert!(invalid(s.preview_invite(&inv2.token).await), "revoked");
     // Its creator no longer able to invite (an admin demoted to member).
     let admin_inv = s
         .create_invite(
@@ -111,12 +112,12 @@ async fn an_invite_preview_shows_the_space_only_for_a_valid_token() {
         .create_invite(ADMIN, invite(&uri, None))
         .await
         .expect("invite");
-    assert!(s.invite_preview(&by_admin.token).await.is_ok());
+    assert!(s.preview_invite(&by_admin.token).await.is_ok());
     s.set_role(OWNER, &uri, ADMIN, "member")
         .await
         .expect("demote");
     assert!(
-        invalid(s.invite_preview(&by_admin.token).await),
+        invalid(s.preview_invite(&by_admin.token).await),
         "creator demoted"
     );
 }

@@ -18,6 +18,7 @@ pub mod assets;
 pub mod csrf;
 pub mod http;
 pub mod identity;
+pub mod oauth;
 pub mod pages;
 pub mod session;
 
@@ -32,6 +33,8 @@ pub use http::router;
 pub enum SetupError {
     #[error("web sessions database: {0}")]
     Db(#[from] hearth_db::DbError),
+    #[error("web OAuth client key: {0}")]
+    Key(#[from] atproto::crypto::keyfile::KeyFileError),
 }
 
 /// Where and how the web app runs.
@@ -65,6 +68,8 @@ pub struct Inner {
     pub handles: Arc<HandleResolver>,
     pub remote: hearth_net::RemoteClient,
     pub sessions: session::Sessions,
+    /// The OAuth client signing people in at their own servers.
+    pub oauth: oauth::OAuth,
     /// The origin pages are served from (and state-changing requests must come from): the
     /// public URL, with `localhost` as `127.0.0.1` in development.
     pub origin: String,
@@ -84,13 +89,23 @@ impl Web {
     /// Opens (creating and migrating) the sessions database.
     pub fn open(cfg: WebConfig, deps: Deps) -> Result<Web, SetupError> {
         let sessions = session::Sessions::open(&cfg.dir.join("web.sqlite"), !cfg.dev)?;
+        let origin = web_origin(&cfg.public_url, cfg.dev);
+        let oauth = oauth::OAuth::open(
+            &cfg.dir,
+            oauth::registration(&cfg.dir, &origin, cfg.dev)?,
+            cfg.dev,
+            deps.remote.clone(),
+            deps.dids.clone(),
+            deps.handles.clone(),
+        )?;
         Ok(Web(Arc::new(Inner {
             spaces: deps.spaces,
             dids: deps.dids,
             handles: deps.handles,
             remote: deps.remote,
             sessions,
-            origin: web_origin(&cfg.public_url, cfg.dev),
+            oauth,
+            origin,
             dev: cfg.dev,
             limits: hearth_xrpc::ratelimit::RateLimits::new(true),
         })))

@@ -32,6 +32,9 @@ pub struct HandleResolver {
     // when a DNS lookup actually happens.
     dns: OnceLock<Result<TokioResolver, String>>,
     overrides: HashMap<String, Override>,
+    /// A service asked first with `com.atproto.identity.resolveHandle` (see
+    /// [`HandleResolver::with_xrpc_resolver`]).
+    xrpc: Option<String>,
 }
 
 impl HandleResolver {
@@ -41,6 +44,7 @@ impl HandleResolver {
             dns_enabled: true,
             dns: OnceLock::new(),
             overrides: HashMap::new(),
+            xrpc: None,
         })
     }
 
@@ -67,6 +71,15 @@ impl HandleResolver {
         self
     }
 
+    /// Asks the service at `base_url` (`com.atproto.identity.resolveHandle`) first, as the
+    /// official OAuth client asks its handle resolver; DNS and the well-known endpoint are still
+    /// tried when it has no answer. Its answer is one side of the check like any other: the DID
+    /// document must still name the handle.
+    pub fn with_xrpc_resolver(mut self, base_url: &str) -> Self {
+        self.xrpc = Some(base_url.trim_end_matches('/').to_owned());
+        self
+    }
+
     /// Resolves `handle` to `did` without any lookup.
     pub fn with_static_did(mut self, handle: &str, did: Did) -> Self {
         self.overrides
@@ -90,6 +103,11 @@ impl HandleResolver {
         }
         if name == INVALID_HANDLE || !handle.allowed_tld() {
             return Err(IdentityError::DisallowedTld(name));
+        }
+        if let Some(base) = &self.xrpc
+            && let Some(did) = self.ask_xrpc(base, &name).await?
+        {
+            return Ok(did);
         }
         if self.dns_enabled {
             match self.resolve_dns(&name).await {
@@ -147,6 +165,27 @@ impl HandleResolver {
             }
         }
         Ok(found)
+    }
+
+    async fn ask_xrpc(&self, base: &str, handle: &str) -> Result<Option<Did>, IdentityError> {
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            did: String,
+        }
+        // Handles are checked syntax (letters, digits, dots, hyphens): nothing to escape.
+        let url = format!("{base}/xrpc/com.atproto.identity.resolveHandle?handle={handle}");
+        let (status, body) =
+            match get_capped(&self.http, &url, "application/json", MAX_WELL_KNOWN_BYTES).await {
+                Ok(r) => r,
+                Err(IdentityError::Network(_)) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+        if status != 200 {
+            return Ok(None);
+        }
+        Ok(serde_json::from_slice::<Answer>(&body)
+            .ok()
+            .and_then(|a| a.did.parse().ok()))
     }
 
     async fn well_known(&self, url: &str) -> Result<Option<Did>, IdentityError> {

@@ -289,6 +289,33 @@ async fn resolves_handles_through_overrides() {
     ));
 }
 
+#[tokio::test]
+async fn asks_a_resolver_service_first_and_falls_back() {
+    let did: Did = "did:plc:ewvi7nxzyoun6zhxrhs64oiz".parse().unwrap();
+    let routes = HashMap::from([
+        (
+            "/xrpc/com.atproto.identity.resolveHandle?handle=carol.test".to_owned(),
+            (200, format!(r#"{{"did":"{did}"}}"#)),
+        ),
+        (
+            "/xrpc/com.atproto.identity.resolveHandle?handle=junk.test".to_owned(),
+            (200, r#"{"did":"not a did"}"#.to_owned()),
+        ),
+    ]);
+    let (service, hits) = serve(|_| routes).await;
+    let resolver = HandleResolver::new(Duration::from_secs(5))
+        .unwrap()
+        .without_dns()
+        .with_xrpc_resolver(&format!("{service}/"));
+    let handle = |s: &str| s.parse::<Handle>().unwrap();
+    assert_eq!(resolver.resolve(&handle("carol.test")).await.unwrap(), did);
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    // No answer (404) and a malformed one are not a DID: resolution goes on, and finds nothing.
+    for h in ["nobody.test", "junk.test"] {
+        assert!(resolver.resolve(&handle(h)).await.is_err(), "{h}");
+    }
+}
+
 /// A forged token or event can name any DID: a failed look-up is remembered for a while, so
 /// naming the same unknown DID again costs the directory nothing, and a bad signature does not
 /// send us to the directory while the cached document is fresh.

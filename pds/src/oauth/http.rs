@@ -19,7 +19,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Json, Router};
 use hearth_oauth::client_metadata::ClientMetadata;
-use hearth_oauth::dpop::{self, DpopError};
+use crate::auth::oauth::ProofRefused;
+use hearth_oauth::dpop::DpopError;
 use hearth_oauth::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 use serde::Deserialize;
 use serde_json::json;
@@ -45,6 +46,9 @@ pub fn routes() -> Router<AppState> {
         .route("/oauth/authorize/sign-in", post(sign_in))
         .route("/oauth/authorize/consent", post(consent))
         .route("/oauth/assets/style.css", get(style))
+        .route("/account/apps", get(apps_page))
+        .route("/account/apps/sign-in", post(apps_sign_in))
+        .route("/account/apps/revoke", post(apps_revoke))
 }
 
 /// `/.well-known/oauth-authorization-server`: the PDS is its own authorization server, its
@@ -68,7 +72,7 @@ fn api_response(state: &AppState, status: StatusCode, body: serde_json::Value) -
     let mut res = (status, Json(body)).into_response();
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(v) = HeaderValue::from_str(&state.oauth.nonces.current(now_secs())) {
+    if let Ok(v) = HeaderValue::from_str(&state.dpop.nonces.current(now_secs())) {
         h.insert(DPOP_NONCE, v);
     }
     res
@@ -112,31 +116,16 @@ fn check_proof(state: &AppState, headers: &HeaderMap, path: &str) -> Result<Stri
     let proof = proof
         .to_str()
         .map_err(|_| OAuthError::InvalidDpopProof("Malformed DPoP header".into()))?;
-    let now = now_secs();
     let htu = format!("{}{path}", state.public_url);
-    let p = dpop::verify(
-        proof,
-        &dpop::Expectation {
-            htm: "POST",
-            htu: &htu,
-            now,
-            nonces: Some(&state.oauth.nonces),
-            access_token: None,
-        },
-    )
-    .map_err(|e| match e {
-        DpopError::MissingNonce | DpopError::BadNonce => OAuthError::UseDpopNonce,
-        other => OAuthError::InvalidDpopProof(other.to_string()),
-    })?;
-    if !state
-        .oauth
-        .replay
-        .first_use(&p.jkt, &p.jti, p.replay_until, now)
-    {
-        return Err(OAuthError::InvalidDpopProof(
-            "DPoP proof was already used".into(),
-        ));
-    }
+    let p = state
+        .dpop
+        .check(proof, "POST", &htu, None, now_secs())
+        .map_err(|e| match e {
+            ProofRefused::Invalid(DpopError::MissingNonce | DpopError::BadNonce) => {
+                OAuthError::UseDpopNonce
+            }
+            other => OAuthError::InvalidDpopProof(other.to_string()),
+        })?;
     Ok(p.jkt)
 }
 
@@ -346,7 +335,7 @@ fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> Header
         ""
     };
     HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/oauth; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -721,4 +710,194 @@ pub async fn style() -> Response {
         pages::STYLE,
     )
         .into_response()
+}
+
+// ---- Authorized apps: the account's grants, each with "Revoke".
+
+#[derive(Debug, Deserialize)]
+pub struct AppsQuery {
+    account: Option<String>,
+}
+
+/// The accounts this browser signed in to (on the authorization pages or here).
+async fn browser_accounts(state: &AppState, headers: &HeaderMap) -> Vec<Signer> {
+    match cookie(headers, DEVICE_COOKIE) {
+        Some(device) => authorize::device_accounts(&state.db.readers, state.clock, device)
+            .await
+            .unwrap_or_default(),
+        None => Vec::new(),
+    }
+}
+
+fn apps_sign_in_page(
+    state: &AppState,
+    status: StatusCode,
+    csrf: &str,
+    error: Option<&str>,
+    cookies: Vec<HeaderValue>,
+) -> Response {
+    let html = render(&pages::AppsSignIn {
+        host: &state.cfg.hostname,
+        csrf,
+        error,
+    });
+    page(status, html, cookies)
+}
+
+async fn apps_list(
+    state: &AppState,
+    csrf: &str,
+    a: &Signer,
+    cookies: Vec<HeaderValue>,
+) -> Response {
+    let grants = match super::grants::list(&state.db.readers, state.clock, a.id).await {
+        Ok(g) => g,
+        Err(e) => return page_error(state, e),
+    };
+    let apps = grants
+        .into_iter()
+        .map(|g| pages::AppView {
+            name: g.client_name.clone().unwrap_or_else(|| g.client_id.clone()),
+            since: atproto::syntax::Datetime::from_unix_millis(g.created_at.saturating_mul(1000))
+                .to_string(),
+            permissions: authorize::describe_scope(&g.scope),
+            id: g.id,
+        })
+        .collect();
+    let html = render(&pages::Apps {
+        host: &state.cfg.hostname,
+        account: a.handle.as_deref().unwrap_or(&a.did),
+        did: &a.did,
+        csrf,
+        apps,
+    });
+    page(StatusCode::OK, html, cookies)
+}
+
+/// `GET /account/apps[?account=<did>]`: the grants of an account this browser signed in to,
+/// or the sign-in form.
+pub async fn apps_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<AppsQuery>,
+) -> Response {
+    let (csrf, new_csrf) = csrf_token(&headers);
+    let cookies = if new_csrf {
+        vec![set_cookie(&state, CSRF_COOKIE, &csrf, 3600)]
+    } else {
+        Vec::new()
+    };
+    let known = browser_accounts(&state, &headers).await;
+    let chosen = match q.account.as_deref() {
+        Some(did) => known.iter().find(|a| a.did == did),
+        None => known.first(),
+    };
+    match chosen {
+        Some(a) => apps_list(&state, &csrf, a, cookies).await,
+        None => apps_sign_in_page(&state, StatusCode::OK, &csrf, None, cookies),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AppsSignInForm {
+    csrf: String,
+    identifier: String,
+    password: String,
+}
+
+/// `POST /account/apps/sign-in`.
+pub async fn apps_sign_in(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<AppsSignInForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return error_page(&state, StatusCode::BAD_REQUEST, "The form is incomplete.");
+    };
+    if !check_form(&state, &headers, &form.csrf) {
+        return error_page(&state, StatusCode::FORBIDDEN, FORBIDDEN_FORM);
+    }
+    let ip = client_ip(&state, &headers, Some(peer));
+    if !state.limits.check("oauthSignIn", &ip, limits::LOGIN, 1.0) {
+        return apps_sign_in_page(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            &form.csrf,
+            Some("Too many attempts. Wait a few minutes, then try again."),
+            Vec::new(),
+        );
+    }
+    let signer = match authorize::sign_in(&state.db.readers, &form.identifier, &form.password).await
+    {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return apps_sign_in_page(
+                &state,
+                StatusCode::UNAUTHORIZED,
+                &form.csrf,
+                Some("That handle or email and password don't match an account here."),
+                Vec::new(),
+            );
+        }
+        Err(e) => return page_error(&state, e),
+    };
+    let (device, new_device) = match cookie(&headers, DEVICE_COOKIE) {
+        Some(d) => (d.to_owned(), false),
+        None => (par::random_id(), true),
+    };
+    if let Err(e) =
+        authorize::remember_device(&state.db.writer, state.clock, &device, signer.id).await
+    {
+        return page_error(&state, e);
+    }
+    let cookies = if new_device {
+        vec![set_cookie(
+            &state,
+            DEVICE_COOKIE,
+            &device,
+            authorize::DEVICE_SIGN_IN_TTL,
+        )]
+    } else {
+        Vec::new()
+    };
+    apps_list(&state, &form.csrf, &signer, cookies).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RevokeAppForm {
+    csrf: String,
+    account: String,
+    grant: String,
+}
+
+/// `POST /account/apps/revoke`: ends one grant, back to the list.
+pub async fn apps_revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<RevokeAppForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return error_page(&state, StatusCode::BAD_REQUEST, "The form is incomplete.");
+    };
+    if !check_form(&state, &headers, &form.csrf) {
+        return error_page(&state, StatusCode::FORBIDDEN, FORBIDDEN_FORM);
+    }
+    let known = browser_accounts(&state, &headers).await;
+    let Some(a) = known.iter().find(|a| a.did == form.account) else {
+        return error_page(
+            &state,
+            StatusCode::FORBIDDEN,
+            "You are not signed in to that account here.",
+        );
+    };
+    if let Err(e) = super::grants::revoke(&state.db.writer, a.id, &form.grant).await {
+        return page_error(&state, e);
+    }
+    let mut res = page(StatusCode::SEE_OTHER, String::new(), Vec::new());
+    let to = format!("/account/apps?account={}", pages::q(&a.did));
+    if let Ok(v) = HeaderValue::from_str(&to) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
 }

@@ -114,3 +114,28 @@ mod tests {
         assert!(page.contains(">Sign in</button>"));
     }
 }
+
+pub struct AppView {
+    pub id: String,
+    pub name: String,
+    pub since: String,
+    pub permissions: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "oauth/apps.html")]
+pub struct Apps<'a> {
+    pub host: &'a str,
+    pub account: &'a str,
+    pub did: &'a str,
+    pub csrf: &'a str,
+    pub apps: Vec<AppView>,
+}
+
+#[derive(Template)]
+#[template(path = "oauth/apps_sign_in.html")]
+pub struct AppsSignIn<'a> {
+    pub host: &'a str,
+    pub csrf: &'a str,
+    pub error: Option<&'a str>,
+}

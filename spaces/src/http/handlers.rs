@@ -294,6 +294,14 @@ pub(super) async fn invite_accept(
     done(sp(&st).accept_invite(&did, &i.token).await)
 }
 
+pub(super) async fn invite_preview(
+    State(st): State<HttpState>,
+    Caller(_): Caller,
+    Params(q): Params<TokenIn>,
+) -> Out<members::InvitePreview> {
+    done(sp(&st).preview_invite(&q.token).await)
+}
+
 pub(super) async fn join_request(
     State(st): State<HttpState>,
     Caller(did): Caller,

@@ -47,6 +47,7 @@ pub fn router(spaces: Spaces, auth: ServiceAuth) -> Router {
         .route(&x("invite.list"), get(h::invite_list))
         .route(&x("invite.revoke"), post(h::invite_revoke))
         .route(&x("invite.accept"), post(h::invite_accept))
+        .route(&x("invite.preview"), get(h::invite_preview))
         .route(&x("join.request"), post(h::join_request))
         .route(&x("join.list"), get(h::join_list))
         .route(&x("join.decide"), post(h::join_decide))

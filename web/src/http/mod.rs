@@ -8,7 +8,7 @@ pub use error::WebError;
 use crate::Web;
 use crate::pages;
 use axum::Router;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -24,7 +24,44 @@ pub fn router(web: Web) -> Router {
         .route("/signin", get(pages::signin::page))
         .route("/signin/app-password", post(pages::signin::app_password))
         .route("/signout", post(pages::signin::signout))
+        .route("/oauth/login", get(crate::oauth::routes::login))
+        .route("/oauth/callback", get(crate::oauth::routes::callback))
+        .route(
+            "/oauth/client-metadata.json",
+            get(crate::oauth::routes::client_metadata),
+        )
+        .route("/oauth/jwks.json", get(crate::oauth::routes::jwks))
+        .route(
+            "/share",
+            get(crate::oauth::routes::share_page).post(crate::oauth::routes::share),
+        )
         .route("/assets/{name}", get(crate::assets::serve))
+        .route("/i/{token}", get(pages::invite::landing))
+        .route("/i/{token}/join", post(pages::invite::join))
+        .route("/s/{skey}", get(pages::space::space))
+        .route(
+            "/s/{skey}/welcome",
+            get(pages::invite::question).post(pages::invite::answer_question),
+        )
+        .route("/s/{skey}/c/{rkey}", get(pages::space::channel))
+        .route(
+            "/s/{skey}/c/{rkey}/post",
+            post(pages::space::post).layer(DefaultBodyLimit::max(pages::space::COMPOSER_BYTES)),
+        )
+        .route("/s/{skey}/p/{author}/{rkey}", get(pages::space::thread))
+        .route(
+            "/s/{skey}/p/{author}/{rkey}/reply",
+            post(pages::space::reply).layer(DefaultBodyLimit::max(pages::space::COMPOSER_BYTES)),
+        )
+        .route(
+            "/s/{skey}/p/{author}/{rkey}/react",
+            post(pages::space::react),
+        )
+        .route(
+            "/s/{skey}/p/{author}/{rkey}/answer",
+            post(pages::space::answer),
+        )
+        .route("/s/{skey}/img/{cid}", get(pages::space::image))
         .layer(middleware::from_fn(move |req, next| {
             headers(dev, req, next)
         }))
@@ -35,6 +72,11 @@ pub fn router(web: Web) -> Router {
 /// framing; forms post only here (the OAuth sign-in leaves by redirect, which form-action
 /// allows).
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'";
+
+/// The sign-in page's policy: [`CSP`], except that its forms may end at another site. Browsers
+/// apply `form-action` to the redirects that follow a submission too, and the OAuth form's
+/// answer redirects to the account's own authorization server, wherever that is.
+pub const SIGNIN_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self' https: http:; base-uri 'none'; object-src 'none'";
 
 /// Sends development's `localhost` to `127.0.0.1` (where sessions and OAuth live), and adds the
 /// security headers; answers that set no `Cache-Control` are `private, no-store` (pages may hold
@@ -53,10 +95,13 @@ async fn headers(dev: bool, req: Request, next: Next) -> Response {
     }
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    // A page that sets its own policy (the sign-in page) keeps it.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -53,7 +53,7 @@ fn pre_token(web: &Web, headers: &HeaderMap) -> (String, Option<header::HeaderVa
     }
 }
 
-fn signin_page(
+pub(crate) fn signin_page(
     web: &Web,
     headers: &HeaderMap,
     status: StatusCode,
@@ -71,6 +71,10 @@ fn signin_page(
         error,
     });
     *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(crate::http::SIGNIN_CSP),
+    );
     if let Some(c) = set {
         res.headers_mut().append(header::SET_COOKIE, c);
     }
@@ -145,6 +149,11 @@ pub async fn start_session(
     next: &str,
 ) -> Result<Response, WebError> {
     let created = web.sessions.create(did, handle).await?;
+    Ok(signed_in(web, created, next))
+}
+
+/// The answer that ends a sign-in with the session just `created`.
+pub(crate) fn signed_in(web: &Web, created: session::Created, next: &str) -> Response {
     let mut res = Redirect::to(next).into_response();
     let h = res.headers_mut();
     h.append(header::SET_COOKIE, created.set_cookie);
@@ -152,7 +161,7 @@ pub async fn start_session(
         header::SET_COOKIE,
         web.sessions.cookie_named(csrf::PRE_COOKIE, "", 0),
     );
-    Ok(res)
+    res
 }
 
 #[derive(Deserialize)]
@@ -168,6 +177,10 @@ pub async fn signout(
     Form(f): Form<SignOutForm>,
 ) -> Result<Response, WebError> {
     csrf::check(&headers, &web.origin, &v.csrf, &f.csrf)?;
+    // The grant is revoked at the account's server; the session ends here whatever it answers.
+    if let Err(e) = web.oauth.sign_out(v.key()).await {
+        tracing::info!(error = %e, "web: OAuth revocation at sign-out failed");
+    }
     web.sessions.end(&v).await?;
     let mut res = Redirect::to("/").into_response();
     res.headers_mut()

@@ -42,6 +42,13 @@ pub struct Session {
     id_hash: Vec<u8>,
 }
 
+impl Session {
+    /// What names this session server-side (its id's hash): the OAuth token set is kept under it.
+    pub fn key(&self) -> &[u8] {
+        &self.id_hash
+    }
+}
+
 /// A session just made: the row, and the cookie that names it.
 pub struct Created {
     pub session: Session,
