@@ -139,11 +139,19 @@ async function flow(name, pdsUrl) {
 
 /** A run that fails as a check, not by stopping the suite. */
 async function guarded(name, url) {
+  let timer
   try {
-    return await flow(name, url)
+    return await Promise.race([
+      flow(name, url),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the flow did not finish within 90 s')), 90000)
+      }),
+    ])
   } catch (e) {
     t.ok(false, `${name}: the OAuth flow completes`, String(e?.message ?? e).split('\n')[0])
     return { post: '' }
+  } finally {
+    clearTimeout(timer)
   }
 }
 const onHearth = await guarded('hearth', hearth.url)
