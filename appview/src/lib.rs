@@ -34,6 +34,8 @@ pub enum StartError {
     Identity(#[from] IdentityError),
     #[error("spaces: {0}")]
     Spaces(#[from] hearth_spaces::SetupError),
+    #[error("web app: {0}")]
+    Web(#[from] hearth_web::SetupError),
     #[error("space images: {0}")]
     Images(#[from] hearth_net::s3::S3Error),
     #[error("starting the ingest workers: {0}")]
@@ -93,6 +95,7 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
     let remote = hearth_net::RemoteClient::new(&net)?;
     let (dids, handles) = hearth_net::identity_resolvers(&cfg.plc_url(), cfg.dev, &remote, &http)?;
     let dids = Arc::new(dids);
+    let handles = Arc::new(handles);
     hearth_db::files::warn_if_loose(&cfg.data_dir);
     // Images are at most a few megabytes: the operator client's usual time limit, with room.
     let images_bucket = match cfg.images.settings().config()? {
@@ -120,6 +123,19 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
         limits: Default::default(),
         images_bucket,
     })?;
+    let web = hearth_web::Web::open(
+        hearth_web::WebConfig {
+            dir: dir.clone(),
+            public_url: cfg.public_url(),
+            dev: cfg.dev,
+        },
+        hearth_web::Deps {
+            spaces: spaces.clone(),
+            dids: dids.clone(),
+            handles: handles.clone(),
+            remote: remote.clone(),
+        },
+    )?;
     Ok(state::AppState::new(state::Inner {
         service_did: cfg.service_did(),
         public_url: cfg.public_url(),
@@ -133,6 +149,7 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
         stats: Default::default(),
         auth,
         spaces,
+        web,
         cfg,
         _checkpointer: checkpointer,
     }))
@@ -185,10 +202,13 @@ pub fn start(state: &state::AppState) -> Result<axum::Router, StartError> {
             readers: state.db.readers.clone(),
             public_url: state.public_url.clone(),
         }));
-    let app = xrpc::router(state.clone()).merge(hearth_spaces::router(
-        state.spaces.clone(),
-        state.auth.clone(),
-    ));
+    // The web app's pages are at `/`; the XRPC methods and the spaces' routes beside them.
+    let app = xrpc::router(state.clone())
+        .merge(hearth_spaces::router(
+            state.spaces.clone(),
+            state.auth.clone(),
+        ))
+        .merge(hearth_web::router(state.web.clone()));
     Ok(hearth_xrpc::metrics::record(app, "appview"))
 }
 

@@ -19,7 +19,7 @@ pub struct Inner {
     /// The AppView's own key (`#atproto` in its DID document).
     pub key: Keypair,
     pub dids: Arc<DidResolver>,
-    pub handles: HandleResolver,
+    pub handles: Arc<HandleResolver>,
     /// For operator-configured services: the PLC directory, firehoses.
     pub http: reqwest::Client,
     /// TLS for `wss://` firehoses: the same roots as `http`.
@@ -31,6 +31,8 @@ pub struct Inner {
     pub auth: hearth_xrpc::auth::ServiceAuth,
     /// Members-only spaces: their own database, images and email.
     pub spaces: hearth_spaces::Spaces,
+    /// The web app's sessions and what its pages use (mounted at `/`).
+    pub web: hearth_web::Web,
     /// The index's background checkpointer runs while this lives.
     pub _checkpointer: Arc<()>,
 }

@@ -12,6 +12,7 @@ pub mod email;
 pub mod keys;
 pub mod limits;
 pub mod metrics;
+pub mod oauth;
 pub mod plc_client;
 pub mod proxy;
 pub mod read_after_write;
@@ -111,7 +112,11 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
     Ok(state::AppState::new(state::Inner {
         mail,
         outbox: std::sync::Arc::default(),
-        dpop: std::sync::Arc::new(auth::oauth::DpopGuard::new(&secrets.jwt_key)),
+        oauth: std::sync::Arc::new(oauth::OAuthState::new(
+            remote.clone(),
+            cfg.dev,
+            &secrets.jwt_key,
+        )),
         service_did: cfg.service_did(),
         public_url: cfg.public_url(),
         handle_domains: cfg.handle_domains(),

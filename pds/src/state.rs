@@ -47,8 +47,8 @@ pub struct Inner {
     pub mail: Option<hearth_mail::MailConfig>,
     /// Woken when a commit queued email.
     pub outbox: Arc<tokio::sync::Notify>,
-    /// DPoP nonces and spent proof ids (OAuth token endpoint and resource server).
-    pub dpop: Arc<crate::auth::oauth::DpopGuard>,
+    /// The OAuth authorization server's client cache, replay cache and nonces.
+    pub oauth: Arc<crate::oauth::OAuthState>,
 }
 
 impl AppState {

@@ -113,6 +113,7 @@ async fn main() -> anyhow::Result<()> {
                 // Invites default to 50 uses; this one admits the whole data set.
                 max_uses: Some(i64::try_from(members)?),
                 expires_in_hours: None,
+                invitee: None,
             },
         )
         .await

@@ -65,22 +65,25 @@ pub fn post_created(
         listed(&[parent_author], "reply")?;
         return Ok(0);
     }
+    let (reason, min) = new_thread(p.channel.kind);
+    all(reason, min)?;
     let mut emails = 0;
-    match p.channel.kind {
-        ChannelKind::Announcements => {
-            all("announcement", Level::AnnouncementsOnly)?;
-            if let (true, Some(url)) = (p.channel.email_announcements, email_url) {
-                emails = queue_announcement_emails(conn, url, p)?;
-            }
-        }
-        ChannelKind::Questions => {
-            all("question", Level::All)?;
-        }
-        ChannelKind::Discussion | ChannelKind::Restricted => {
-            all("post", Level::All)?;
-        }
+    if let (ChannelKind::Announcements, true, Some(url)) =
+        (p.channel.kind, p.channel.email_announcements, email_url)
+    {
+        emails = queue_announcement_emails(conn, url, p)?;
     }
     Ok(emails)
+}
+
+/// What a new thread in a channel of `kind` notifies its readers of, and the least level a
+/// reader must keep to hear of it.
+pub fn new_thread(kind: ChannelKind) -> (&'static str, Level) {
+    match kind {
+        ChannelKind::Announcements => ("announcement", Level::AnnouncementsOnly),
+        ChannelKind::Questions => ("question", Level::All),
+        ChannelKind::Discussion | ChannelKind::Restricted => ("post", Level::All),
+    }
 }
 
 /// Notifies the space's admins (a join request), unless they muted the space.

@@ -9,7 +9,7 @@
 //! | [`profiles`] | the profile look-up the AppView provides (handle, display name, avatar) |
 //! | [`permissions`] | the gate: membership and roles, checked inside every read and write |
 //! | [`service`] | the service handle: database, images, email settings, limits, clock |
-//! | [`ops`] | the operations (spaces and channels, members, posts, notifications), which call the store and never each other |
+//! | [`ops`] | the operations (spaces and channels, members, posts, moderation, notifications), which call the store and never each other |
 //! | [`fanout`] | notifications (and announcement emails) the operations queue after a write |
 //! | [`email`] | the SMTP outbox sender and digests |
 //! | [`images`] | private images on the AppView's disk |

@@ -211,6 +211,76 @@ impl Digest {
     }
 }
 
+/// Why a member reports a post (the report.create lexicon's `reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportReason {
+    Spam,
+    Harassment,
+    OffTopic,
+    Misleading,
+    Other,
+}
+
+impl ReportReason {
+    pub const ALL: [ReportReason; 5] = [
+        ReportReason::Spam,
+        ReportReason::Harassment,
+        ReportReason::OffTopic,
+        ReportReason::Misleading,
+        ReportReason::Other,
+    ];
+
+    pub fn parse(s: &str) -> Option<ReportReason> {
+        ReportReason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportReason::Spam => "spam",
+            ReportReason::Harassment => "harassment",
+            ReportReason::OffTopic => "offTopic",
+            ReportReason::Misleading => "misleading",
+            ReportReason::Other => "other",
+        }
+    }
+}
+
+/// What a moderator decides about a reported post (moderation.resolve's `action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    Hide,
+    Remove,
+    Dismiss,
+}
+
+impl Resolution {
+    pub fn parse(s: &str) -> Option<Resolution> {
+        Some(match s {
+            "hide" => Resolution::Hide,
+            "remove" => Resolution::Remove,
+            "dismiss" => Resolution::Dismiss,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resolution::Hide => "hide",
+            Resolution::Remove => "remove",
+            Resolution::Dismiss => "dismiss",
+        }
+    }
+
+    /// The status the post's case takes (a reportCaseView `status`).
+    pub fn case_status(self) -> &'static str {
+        match self {
+            Resolution::Hide => "hidden",
+            Resolution::Remove => "removed",
+            Resolution::Dismiss => "dismissed",
+        }
+    }
+}
+
 /// Why the spaces service refused or failed. Every message is static text (or built from
 /// ids and schema names): none echoes private text, so errors are safe to return and to log.
 #[derive(Debug, thiserror::Error)]

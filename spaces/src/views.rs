@@ -75,6 +75,8 @@ pub struct InviteView {
     pub created_by: String,
     pub created_at: String,
     pub revoked: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitee: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -212,6 +214,34 @@ pub struct Settings {
     pub announcement_emails: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub levels: Option<Vec<NotificationLevelView>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportView {
+    pub id: String,
+    pub uri: String,
+    pub reporter: MemberView,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportCaseView {
+    pub uri: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub post: Option<PostView>,
+    pub status: String,
+    pub reports: Vec<ReportView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution_reason: Option<String>,
 }
 
 /// Cuts text to at most `chars` characters (for notification snippets and email subjects).

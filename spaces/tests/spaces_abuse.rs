@@ -79,6 +79,7 @@ async fn invite(s: &Spaces, by: &str, space: &str, role: Option<&str>) -> String
             role: role.map(str::to_owned),
             max_uses: None,
             expires_in_hours: None,
+            invitee: None,
         },
     )
     .await
@@ -158,6 +159,7 @@ async fn invites_default_to_expiry_and_limited_uses() {
                 role: None,
                 max_uses: None,
                 expires_in_hours: None,
+                invitee: None,
             },
         )
         .await

@@ -126,6 +126,7 @@ fn request(nsid: &str, f: &Fixture, member: &str) -> Option<(bool, Value)> {
         "invite.list" => q(json!({ "space": f.space })),
         "invite.revoke" => p(json!({ "space": f.space, "id": f.invite_id })),
         "invite.accept" => p(json!({ "token": f.revoked_token })),
+        "invite.preview" => q(json!({ "token": f.revoked_token })),
         "join.list" => q(json!({ "space": f.space })),
         "join.cancel" => p(json!({ "space": f.space })),
         "join.getMine" => q(json!({ "space": f.space })),
@@ -150,6 +151,9 @@ fn request(nsid: &str, f: &Fixture, member: &str) -> Option<(bool, Value)> {
         "notification.setLevel" => p(json!({ "space": f.space, "level": "all" })),
         "notification.list" => q(json!({ "space": f.space })),
         "notification.getUnreadCount" => q(json!({ "space": f.space })),
+        "report.create" => p(json!({ "uri": f.discuss_post, "reason": "spam" })),
+        "moderation.listReports" => q(json!({ "space": f.space })),
+        "moderation.resolve" => p(json!({ "uri": f.discuss_post, "action": "dismiss" })),
         _ => None,
     }
 }
@@ -217,7 +221,19 @@ async fn snapshot(c: &Client, owner: &Actor, f: &Fixture) -> Value {
         .get(owner, "join.list", &[("space", &f.space)])
         .await
         .expect_ok("requests");
-    json!({ "export": e, "invites": invites, "requests": requests })
+    let mut reports = Vec::new();
+    for status in ["open", "resolved"] {
+        reports.push(
+            c.get(
+                owner,
+                "moderation.listReports",
+                &[("space", &f.space), ("status", status)],
+            )
+            .await
+            .expect_ok("reports"),
+        );
+    }
+    json!({ "export": e, "invites": invites, "requests": requests, "reports": reports })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -395,7 +411,7 @@ async fn every_method_is_gated() {
     // ---- every method, for everyone who is not in the space ----
     let before = snapshot(&c, &owner, &f).await;
     let methods = all_methods();
-    assert_eq!(methods.len(), 42, "every social.hearth method: {methods:?}");
+    assert_eq!(methods.len(), 46, "every social.hearth method: {methods:?}");
     let strangers = [&outsider, &removed, &banned, &other];
     let mut gated = 0;
     for nsid in &methods {
@@ -604,6 +620,16 @@ async fn every_method_is_gated() {
         ),
         (&member, "space.getAuditLog", json!({ "space": f.space })),
         (&moderator, "join.list", json!({ "space": f.space })),
+        (
+            &member,
+            "moderation.listReports",
+            json!({ "space": f.space }),
+        ),
+        (
+            &member,
+            "moderation.resolve",
+            json!({ "uri": f.discuss_post, "action": "dismiss" }),
+        ),
         (&member, "invite.create", json!({ "space": f.space })),
         (
             &admin,
@@ -616,7 +642,10 @@ async fn every_method_is_gated() {
             json!({ "uri": f.question, "accepted": true }),
         ),
     ] {
-        let write = !matches!(nsid, "space.getAuditLog" | "join.list");
+        let write = !matches!(
+            nsid,
+            "space.getAuditLog" | "join.list" | "moderation.listReports"
+        );
         let a = send(&c, who, nsid, write, &body, Auth::Good).await;
         refused(&cases, &a, &format!("{} {nsid} {body}", who.name));
     }
@@ -747,6 +776,16 @@ async fn every_method_is_gated() {
         ("post.react", true, json!({ "uri": board_q, "emoji": "👍" })),
         ("post.hide", true, json!({ "uri": board_q, "hidden": true })),
         ("post.pin", true, json!({ "uri": board_q, "pinned": true })),
+        (
+            "report.create",
+            true,
+            json!({ "uri": board_a, "reason": "spam" }),
+        ),
+        (
+            "moderation.resolve",
+            true,
+            json!({ "uri": board_q, "action": "dismiss" }),
+        ),
         (
             "post.markAnswer",
             true,

@@ -198,6 +198,7 @@ async fn writes_are_limited_per_space_and_only_members_spend_it() {
                 role: None,
                 max_uses: None,
                 expires_in_hours: None,
+                invitee: None,
             },
         )
         .await

@@ -100,7 +100,7 @@ try {
   t.eq(Object.keys(ch).sort(), ['announcements', 'discussion', 'questions', 'restricted'], 'default channels')
 
   const inv = await h(alice, 'invite.create', undefined, { space })
-  t.ok(inv.link.endsWith(`/join/${inv.token}`), 'invite link carries the token')
+  t.ok(inv.link.endsWith(`/i/${inv.token}`), 'invite link carries the token')
   const page = await fetch(inv.link)
   const html = await page.text()
   t.ok(page.status === 200 && !html.includes('Harbor'), 'the invite page shows nothing of the space')

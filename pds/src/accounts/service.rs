@@ -353,6 +353,11 @@ impl Accounts<'_> {
             .run(move |txn: &mut WriteTxn<'_>| {
                 let deactivated_at = (status == Some("deactivated")).then(|| clock.now_iso());
                 store::set_status(txn.conn, account, status, deactivated_at.as_deref())?;
+                // Legacy sessions of a deactivated account may still sign in (to migrate);
+                // the apps it authorized lose their access.
+                if status.is_some() {
+                    store::end_oauth_grants(txn.conn, account)?;
+                }
                 emit_account(txn, &sequencer, &did, status.is_none(), status)?;
                 Ok::<_, AccountError>(())
             })

@@ -410,9 +410,20 @@ pub fn set_takedown(
     Ok(())
 }
 
-/// Ends every session of an account.
+/// Ends every session of an account, OAuth grants included.
 pub fn delete_refresh_tokens(conn: &Connection, account: i64) -> Result<(), DbError> {
     conn.execute("DELETE FROM refresh_token WHERE account = ?1", [account])?;
+    end_oauth_grants(conn, account)
+}
+
+/// Ends every OAuth grant of an account (their access tokens die at the grant lookup) and
+/// forgets the browsers signed in to it on the authorization pages.
+pub fn end_oauth_grants(conn: &Connection, account: i64) -> Result<(), DbError> {
+    conn.execute("DELETE FROM oauth_grant WHERE account = ?1", [account])?;
+    conn.execute(
+        "DELETE FROM oauth_device_account WHERE account = ?1",
+        [account],
+    )?;
     Ok(())
 }
 
@@ -427,5 +438,8 @@ pub fn set_password_by_did(conn: &Connection, did: &str, hash: &str) -> Result<u
         "DELETE FROM refresh_token WHERE account = (SELECT id FROM account WHERE did = ?1)",
         [did],
     )?;
+    if let Some(a) = by_did(conn, did)? {
+        end_oauth_grants(conn, a.id)?;
+    }
     Ok(n)
 }

@@ -7,7 +7,7 @@ mod identity;
 mod migration;
 mod prefs;
 mod repo;
-mod server;
+pub(crate) mod server;
 mod subscribe;
 mod sync;
 mod unread;
@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .route("/xrpc/_health", get(well_known::health))
         .route("/.well-known/did.json", get(well_known::did_json))
         .route("/.well-known/atproto-did", get(well_known::atproto_did))
+        .merge(crate::oauth::http::routes())
         // com.atproto.server
         .route(
             &x("com.atproto.server.describeServer"),

@@ -5,7 +5,7 @@ use super::error::xrpc_error;
 use super::extract::{Caller, Input, Params};
 use crate::images;
 use crate::model::SpaceError;
-use crate::ops::{members, notifications, posts, spaces};
+use crate::ops::{members, moderation, notifications, posts, spaces};
 use crate::service::Spaces;
 use crate::views::Settings;
 use axum::Json;
@@ -67,6 +67,14 @@ pub struct ThreadQ {
 pub struct JoinListQ {
     space: String,
     status: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ReportsQ {
+    space: String,
+    status: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -286,6 +294,14 @@ pub(super) async fn invite_accept(
     done(sp(&st).accept_invite(&did, &i.token).await)
 }
 
+pub(super) async fn invite_preview(
+    State(st): State<HttpState>,
+    Caller(_): Caller,
+    Params(q): Params<TokenIn>,
+) -> Out<members::InvitePreview> {
+    done(sp(&st).preview_invite(&q.token).await)
+}
+
 pub(super) async fn join_request(
     State(st): State<HttpState>,
     Caller(did): Caller,
@@ -496,6 +512,41 @@ pub(super) async fn post_get_image(
         .into_response())
 }
 
+// ---- moderation ----
+
+pub(super) async fn report_create(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<moderation::CreateReport>,
+) -> Out<moderation::ReportOut> {
+    done(sp(&st).report_post(&did, i).await)
+}
+
+pub(super) async fn moderation_list(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Params(q): Params<ReportsQ>,
+) -> Out<moderation::ReportQueue> {
+    let status = match q.status.as_deref() {
+        None => moderation::QueueStatus::Open,
+        Some(s) => moderation::QueueStatus::parse(s)
+            .ok_or_else(|| XrpcError::invalid_request("Unknown value for status"))?,
+    };
+    done(
+        sp(&st)
+            .list_reports(&did, &q.space, status, q.limit.unwrap_or(PAGE), q.cursor)
+            .await,
+    )
+}
+
+pub(super) async fn moderation_resolve(
+    State(st): State<HttpState>,
+    Caller(did): Caller,
+    Input(i): Input<moderation::Resolve>,
+) -> Out<moderation::Resolved> {
+    done(sp(&st).resolve_reports(&did, i).await)
+}
+
 // ---- feeds ----
 
 pub(super) async fn feed_channel(
@@ -570,43 +621,6 @@ pub(super) async fn notif_put_settings(
     Input(i): Input<notifications::PutSettings>,
 ) -> Out<Settings> {
     done(sp(&st).put_settings(&did, i).await)
-}
-
-/// The page an invite link opens. It shows nothing of the space (not even its name: the link
-/// may have been forwarded); joining happens in the Hearth web app, signed in.
-pub(super) async fn join_page(State(st): State<HttpState>, Path(token): Path<String>) -> Response {
-    let token_ok = !token.is_empty()
-        && token.len() <= 128
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    let token_line = if token_ok {
-        format!("<p>Your invite code: <code>{token}</code></p>")
-    } else {
-        String::new()
-    };
-    let page = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"robots\" content=\"noindex\"><title>Hearth invite</title></head>\
-         <body style=\"font-family: system-ui, sans-serif; max-width: 36em; margin: 3em auto; padding: 0 1em\">\
-         <h1>You have been invited to a space on Hearth</h1>\
-         <p>Open this link in the Hearth web app and sign in with your Bluesky (atproto) account \
-         to join. No new account is needed.</p>{token_line}\
-         <p>Developers: call <code>social.hearth.invite.accept</code> with this code through your \
-         PDS (<code>atproto-proxy: {}#{}</code>).</p></body></html>",
-        st.spaces.authority,
-        hearth_lexicons::SERVICE_ID
-    );
-    (
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (header::REFERRER_POLICY, "no-referrer"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        Html(page),
-    )
-        .into_response()
 }
 
 /// A small private page (the email links' answers).

@@ -29,7 +29,8 @@ impl FromRef<HttpState> for ServiceAuth {
     }
 }
 
-/// Every social.hearth method, plus the invite landing page.
+/// Every social.hearth method, plus the pages email links open (the invite landing page is
+/// the web app's).
 pub fn router(spaces: Spaces, auth: ServiceAuth) -> Router {
     let x = |nsid: &str| format!("/xrpc/social.hearth.{nsid}");
     Router::new()
@@ -46,6 +47,7 @@ pub fn router(spaces: Spaces, auth: ServiceAuth) -> Router {
         .route(&x("invite.list"), get(h::invite_list))
         .route(&x("invite.revoke"), post(h::invite_revoke))
         .route(&x("invite.accept"), post(h::invite_accept))
+        .route(&x("invite.preview"), get(h::invite_preview))
         .route(&x("join.request"), post(h::join_request))
         .route(&x("join.list"), get(h::join_list))
         .route(&x("join.decide"), post(h::join_decide))
@@ -67,6 +69,9 @@ pub fn router(spaces: Spaces, auth: ServiceAuth) -> Router {
         .route(&x("post.markAnswer"), post(h::post_mark_answer))
         .route(&x("post.uploadImage"), post(h::post_upload_image))
         .route(&x("post.getImage"), get(h::post_get_image))
+        .route(&x("report.create"), post(h::report_create))
+        .route(&x("moderation.listReports"), get(h::moderation_list))
+        .route(&x("moderation.resolve"), post(h::moderation_resolve))
         .route(&x("feed.getChannel"), get(h::feed_channel))
         .route(&x("feed.getThread"), get(h::feed_thread))
         .route(&x("notification.list"), get(h::notif_list))
@@ -75,7 +80,6 @@ pub fn router(spaces: Spaces, auth: ServiceAuth) -> Router {
         .route(&x("notification.setLevel"), post(h::notif_set_level))
         .route(&x("notification.getSettings"), get(h::notif_get_settings))
         .route(&x("notification.putSettings"), post(h::notif_put_settings))
-        .route("/join/{token}", get(h::join_page))
         .route("/email/confirm/{token}", get(h::email_confirm))
         .route(
             "/email/unsubscribe/{token}",

@@ -18,6 +18,9 @@ pub struct CreateInvite {
     pub role: Option<String>,
     pub max_uses: Option<i64>,
     pub expires_in_hours: Option<i64>,
+    /// The one account that may accept the invite (an invite by handle, resolved by the
+    /// client); its default use limit is then 1.
+    pub invitee: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -30,6 +33,20 @@ pub struct CreatedInvite {
 #[derive(Debug, Serialize)]
 pub struct InviteList {
     pub invites: Vec<InviteView>,
+}
+
+/// What an invite link shows before joining: the space's name and description, who invited,
+/// the role offered. Anyone holding a working link could join and see as much.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitePreview {
+    pub space: SpaceView,
+    pub invited_by: MemberView,
+    pub role: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitee: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -99,6 +116,31 @@ fn invite_ceiling(creator: Role) -> Option<Role> {
     }
 }
 
+/// A working invite: its row, the role it grants now (capped by its creator's current
+/// authority: a creator who was removed or demoted below admin voids it, and one demoted from
+/// owner to admin can no longer bring in admins), and its space. Every way an invite does not
+/// work gets the same answer.
+fn usable_invite(
+    conn: &Connection,
+    hash: &[u8],
+    now: i64,
+) -> SpaceResult<(store::InviteRow, Role, SpaceRow)> {
+    let invalid = || SpaceError::Named("InvalidInvite", "This invite is not valid");
+    let invite = store::invite_by_hash(conn, hash)?.ok_or_else(invalid)?;
+    if invite.revoked
+        || invite.expires_at.is_some_and(|e| e <= now)
+        || invite.max_uses.is_some_and(|m| invite.uses >= m)
+    {
+        return Err(invalid());
+    }
+    let ceiling = store::membership(conn, invite.space, &invite.created_by)?
+        .and_then(|(r, _)| invite_ceiling(r))
+        .ok_or_else(invalid)?;
+    let role = invite.role.min(ceiling);
+    let space = store::space_by_id(conn, invite.space)?.ok_or_else(invalid)?;
+    Ok((invite, role, space))
+}
+
 fn request_view(
     conn: &Connection,
     space: &SpaceRow,
@@ -149,6 +191,11 @@ impl Spaces {
                 "An invite cannot make an owner; transfer ownership with member.setRole",
             ));
         }
+        if let Some(i) = &input.invitee
+            && i.parse::<atproto::syntax::Did>().is_err()
+        {
+            return Err(SpaceError::invalid("invitee must be a DID"));
+        }
         let did = did.to_owned();
         self.write(move |txn, s| {
             let conn = txn.conn;
@@ -162,7 +209,12 @@ impl Spaces {
             let token = new_token();
             let hours = input.expires_in_hours.unwrap_or(INVITE_DEFAULT_HOURS);
             let expires = Some(now.saturating_add(hours.saturating_mul(3_600_000)));
-            let max_uses = Some(input.max_uses.unwrap_or(INVITE_DEFAULT_USES));
+            let default_uses = if input.invitee.is_some() {
+                1
+            } else {
+                INVITE_DEFAULT_USES
+            };
+            let max_uses = Some(input.max_uses.unwrap_or(default_uses));
             let id = store::insert_invite(
                 conn,
                 &store::NewInvite {
@@ -172,6 +224,7 @@ impl Spaces {
                     max_uses,
                     expires_at: expires,
                     created_by: &did,
+                    invitee: input.invitee.as_deref(),
                     now,
                 },
             )?;
@@ -188,7 +241,7 @@ impl Spaces {
             let invite = store::invite(conn, id, &space_uri)?;
             Ok(CreatedInvite {
                 invite,
-                link: format!("{}/join/{token}", s.public_url),
+                link: format!("{}/i/{token}", s.public_url),
                 token,
             })
         })
@@ -237,30 +290,43 @@ impl Spaces {
         .await
     }
 
+    /// What an invite link shows before joining (no account needed: the web app's landing
+    /// page calls it for someone not signed in yet).
+    pub async fn preview_invite(&self, token: &str) -> SpaceResult<InvitePreview> {
+        let hash = token_hash(token);
+        let mut preview = self
+            .read(move |conn, s| {
+                let (invite, role, space) = usable_invite(conn, &hash, now_ms())?;
+                let mut ctx = s.ctx(conn, &space, "", Role::Member);
+                Ok(InvitePreview {
+                    space: ctx.space_view(None),
+                    invited_by: ctx.member(&invite.created_by)?,
+                    role: role.as_str().into(),
+                    expires_at: invite.expires_at.map(fmt_time),
+                    invitee: invite.invitee,
+                })
+            })
+            .await?;
+        self.fill_profiles(std::slice::from_mut(&mut preview.invited_by))
+            .await;
+        Ok(preview)
+    }
+
     /// Joins with an invite token: any atproto account, from any PDS.
     pub async fn accept_invite(&self, did: &str, token: &str) -> SpaceResult<Joined> {
         let hash = token_hash(token);
         let did = did.to_owned();
         self.write(move |txn, s| {
             let conn = txn.conn;
-            let invalid = SpaceError::Named("InvalidInvite", "This invite is not valid");
-            let invite = store::invite_by_hash(conn, &hash)?.ok_or(SpaceError::Named(
-                "InvalidInvite",
-                "This invite is not valid",
-            ))?;
-            let store::InviteRow {
-                id,
-                space: space_id,
-                role,
-                max_uses,
-                uses,
-                expires_at: expires,
-                revoked,
-                created_by,
-            } = invite;
             let now = now_ms();
-            if revoked || expires.is_some_and(|e| e <= now) || max_uses.is_some_and(|m| uses >= m) {
-                return Err(invalid);
+            let (invite, role, space) = usable_invite(conn, &hash, now)?;
+            let (id, space_id) = (invite.id, space.id);
+            // An invite for one account is no invite for anyone else.
+            if invite.invitee.as_deref().is_some_and(|i| i != did) {
+                return Err(SpaceError::Named(
+                    "InvalidInvite",
+                    "This invite is not valid",
+                ));
             }
             if store::is_banned(conn, space_id, &did)? {
                 return Err(SpaceError::Named(
@@ -268,17 +334,6 @@ impl Spaces {
                     "You are banned from this space",
                 ));
             }
-            // An invite carries its creator's authority as it is now: a creator who was
-            // removed or demoted below admin voids it, and one demoted from owner to admin
-            // can no longer bring in admins.
-            let ceiling = store::membership(conn, space_id, &created_by)?
-                .and_then(|(r, _)| invite_ceiling(r))
-                .ok_or(SpaceError::Named(
-                    "InvalidInvite",
-                    "This invite is not valid",
-                ))?;
-            let role = role.min(ceiling);
-            let space = store::space_by_id(conn, space_id)?.ok_or(invalid)?;
             let role = match store::membership(conn, space_id, &did)? {
                 // Already in: the invite is not used up.
                 Some((r, _)) => r,

@@ -3,6 +3,7 @@
 //! [`crate::Spaces`]; they call the store and [`crate::fanout`], never each other.
 
 pub mod members;
+pub mod moderation;
 pub mod notifications;
 pub mod posts;
 pub mod spaces;

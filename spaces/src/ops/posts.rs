@@ -9,6 +9,7 @@ use crate::service::Spaces;
 use crate::store::{self, ChannelRow, PostRow};
 use crate::uri::{Collection, SpaceUri};
 use crate::views::*;
+use hearth_db::WriteTxn;
 use hearth_lexicons::is_space_reference;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
@@ -68,6 +69,15 @@ pub struct Thread {
 #[derive(Debug, Serialize)]
 pub struct Uploaded {
     pub image: Value,
+}
+
+/// Whom a new thread in a channel would reach, for the composer to say before posting.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Audience {
+    /// Members who would get a notification.
+    pub notified: i64,
+    /// Members who would get an email (announcements, with email on).
+    pub emailed: i64,
 }
 
 /// An image's bytes and type, for getImage.
@@ -380,25 +390,7 @@ impl Spaces {
                     "Only the author or a moderator deletes a post",
                 ));
             }
-            // An image leaves the space once no post in it shows the image.
-            let gone = store::delete_post(conn, &post)?;
-            // Authors delete their own posts freely; a moderator deleting someone else's is a
-            // moderation decision, and every one goes to the audit log (the author named).
-            if post.author != did {
-                store::audit(
-                    conn,
-                    acc.space.id,
-                    &did,
-                    "post.delete",
-                    Some(&uri.to_string()),
-                    Some(&post.author),
-                    now_ms(),
-                )?;
-            }
-            let orphans = store::unreferenced_images(conn, gone)?;
-            let s = s.clone();
-            txn.after_commit(move || images::unlink(&s, orphans));
-            Ok(())
+            delete_in(txn, s, &acc, &post, &uri, &did)
         })
         .await
     }
@@ -597,6 +589,30 @@ impl Spaces {
         .await
     }
 
+    /// Whom a new thread by the viewer in `channel` would notify and email (the fan-out of
+    /// [`Spaces::create_post`], counted). Only for someone who may post there.
+    pub async fn thread_audience(&self, did: &str, channel: &str) -> SpaceResult<Audience> {
+        let uri = parse_uri(channel)?;
+        let did = did.to_owned();
+        self.read(move |conn, s| {
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            let channel = readable_channel(conn, &acc, &uri)?;
+            acc.require(channel.post_role, "You may not post in this channel")?;
+            let (_, min) = fanout::new_thread(channel.kind);
+            let notified = store::count_readers(conn, acc.space.id, &channel, &did, min)?;
+            let emailed = if s.email_available()
+                && channel.kind == ChannelKind::Announcements
+                && channel.email_announcements
+            {
+                store::count_announcement_emails(conn, acc.space.id, &channel, &did)?
+            } else {
+                0
+            };
+            Ok(Audience { notified, emailed })
+        })
+        .await
+    }
+
     /// A thread: its root and replies, oldest first. Asking for a reply gives its thread.
     /// A thread's root and a page of its replies, oldest first: `limit` at most
     /// `MAX_THREAD_REPLIES`, after the reply `cursor` names.
@@ -772,6 +788,38 @@ impl Spaces {
         let bytes = images::read(self, &cid).await?;
         Ok(ImageBytes { mime, bytes })
     }
+}
+
+/// Deletes a post inside the write that decided it (a root takes its thread along). Images
+/// no post of the space shows any more leave the disk after the commit. Authors delete their
+/// own posts freely; a moderator deleting someone else's is a moderation decision, and every
+/// one goes to the audit log (the author named).
+pub(crate) fn delete_in(
+    txn: &mut WriteTxn<'_, ()>,
+    s: &Spaces,
+    acc: &Access,
+    post: &PostRow,
+    uri: &SpaceUri,
+    actor: &str,
+) -> SpaceResult<()> {
+    let conn = txn.conn;
+    let now = now_ms();
+    let gone = store::delete_post(conn, post, now)?;
+    if post.author != actor {
+        store::audit(
+            conn,
+            acc.space.id,
+            actor,
+            "post.delete",
+            Some(&uri.to_string()),
+            Some(&post.author),
+            now,
+        )?;
+    }
+    let orphans = store::unreferenced_images(conn, gone)?;
+    let s = s.clone();
+    txn.after_commit(move || images::unlink(&s, orphans));
+    Ok(())
 }
 
 /// Refuses an upload that would take the uploader or the space past its image quota. An

@@ -15,10 +15,12 @@ fn invite_view(r: &rusqlite::Row<'_>, space_uri: &str) -> rusqlite::Result<Invit
         created_by: r.get(5)?,
         created_at: fmt_time(r.get(6)?),
         revoked: r.get(7)?,
+        invitee: r.get(8)?,
     })
 }
 
-const INVITE_COLS: &str = "id, role, max_uses, uses, expires_at, created_by, created_at, revoked";
+const INVITE_COLS: &str =
+    "id, role, max_uses, uses, expires_at, created_by, created_at, revoked, invitee";
 
 /// One invite's view.
 pub fn invite(conn: &Connection, id: i64, space_uri: &str) -> SpaceResult<InviteView> {
@@ -44,13 +46,16 @@ pub struct NewInvite<'a> {
     pub max_uses: Option<i64>,
     pub expires_at: Option<i64>,
     pub created_by: &'a str,
+    /// The one account that may accept it, if any.
+    pub invitee: Option<&'a str>,
     pub now: i64,
 }
 
 pub fn insert_invite(conn: &Connection, i: &NewInvite<'_>) -> SpaceResult<i64> {
     conn.prepare_cached(
-        "INSERT INTO invite (space, token_hash, role, max_uses, expires_at, created_by, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO invite (space, token_hash, role, max_uses, expires_at, created_by, created_at,
+                             invitee)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         i.space,
@@ -59,7 +64,8 @@ pub fn insert_invite(conn: &Connection, i: &NewInvite<'_>) -> SpaceResult<i64> {
         i.max_uses,
         i.expires_at,
         i.created_by,
-        i.now
+        i.now,
+        i.invitee
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -82,12 +88,13 @@ pub struct InviteRow {
     pub expires_at: Option<i64>,
     pub revoked: bool,
     pub created_by: String,
+    pub invitee: Option<String>,
 }
 
 pub fn invite_by_hash(conn: &Connection, hash: &[u8]) -> SpaceResult<Option<InviteRow>> {
     Ok(conn
         .prepare_cached(
-            "SELECT id, space, role, max_uses, uses, expires_at, revoked, created_by
+            "SELECT id, space, role, max_uses, uses, expires_at, revoked, created_by, invitee
              FROM invite WHERE token_hash = ?1",
         )?
         .query_row([hash], |r| {
@@ -100,6 +107,7 @@ pub fn invite_by_hash(conn: &Connection, hash: &[u8]) -> SpaceResult<Option<Invi
                 expires_at: r.get(5)?,
                 revoked: r.get(6)?,
                 created_by: r.get(7)?,
+                invitee: r.get(8)?,
             })
         })
         .optional()?)

@@ -15,12 +15,14 @@ mod members;
 mod notifications;
 mod outbox;
 mod posts;
+mod reports;
 mod spaces;
 
 pub use members::*;
 pub use notifications::*;
 pub use outbox::*;
 pub use posts::*;
+pub use reports::*;
 pub use spaces::*;
 
 const MIGRATIONS: &[&str] = &[
@@ -30,6 +32,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v4.sql"),
     include_str!("schema_v5.sql"),
     include_str!("schema_v6.sql"),
+    include_str!("schema_v7.sql"),
+    include_str!("schema_v8.sql"),
 ];
 
 /// Opens (creating and migrating) the spaces database.

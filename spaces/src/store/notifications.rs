@@ -74,6 +74,34 @@ pub fn notify_readers(
     })
 }
 
+/// How many members a new thread by `author` in `channel` would notify at `min` (the count of
+/// [`FANOUT_SQL`]'s recipients, for the composer to say before posting).
+pub fn count_readers(
+    conn: &Connection,
+    space: i64,
+    channel: &ChannelRow,
+    author: &str,
+    min: Level,
+) -> SpaceResult<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM member m
+             LEFT JOIN channel_level cl ON cl.channel = ?2 AND cl.did = m.did
+             WHERE m.space = ?1 AND m.role >= ?3 AND m.did != ?4
+               AND coalesce(cl.level, m.level) >= ?5",
+        )?
+        .query_row(
+            params![
+                space,
+                channel.id,
+                channel.read_role.as_i64(),
+                author,
+                min.as_i64()
+            ],
+            |r| r.get(0),
+        )?)
+}
+
 /// Notifies the members holding at least `role` (other than the author) whose space level is
 /// at least `min`.
 pub fn notify_role(

@@ -94,6 +94,29 @@ pub fn record_sent(conn: &Connection, to: &str, at: i64, forget_before: i64) -> 
     Ok(())
 }
 
+/// How many announcement emails a new thread by `author` in `channel` would queue (the
+/// recipients of [`queue_announcement`]).
+pub fn count_announcement_emails(
+    conn: &Connection,
+    space: i64,
+    channel: &ChannelRow,
+    author: &str,
+) -> SpaceResult<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM member m
+             JOIN settings st ON st.did = m.did
+             LEFT JOIN channel_level cl ON cl.channel = ?2 AND cl.did = m.did
+             WHERE m.space = ?1 AND m.role >= ?3 AND m.did != ?4
+               AND st.email IS NOT NULL AND st.email_verified = 1 AND st.announcement_emails = 1
+               AND coalesce(cl.level, m.level) >= 1",
+        )?
+        .query_row(
+            params![space, channel.id, channel.read_role.as_i64(), author],
+            |r| r.get(0),
+        )?)
+}
+
 /// Queues an announcement for every member of `space` other than `author` who reads the
 /// channel, confirmed an address, keeps announcement emails on and has not muted it. Returns how
 /// many were queued.

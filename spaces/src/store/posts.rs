@@ -94,9 +94,10 @@ pub fn edit_post(
 }
 
 /// Deletes a post (a root takes its thread along) and keeps its thread's counts and
-/// accepted answer right. Returns the images that no post of the space shows any more, which
-/// leave the space.
-pub fn delete_post(conn: &Connection, post: &PostRow) -> SpaceResult<Vec<String>> {
+/// accepted answer right; reports still open on what goes are closed as `deleted`. Returns
+/// the images that no post of the space shows any more, which leave the space.
+pub fn delete_post(conn: &Connection, post: &PostRow, now: i64) -> SpaceResult<Vec<String>> {
+    super::close_reports_of_thread(conn, post.id, now)?;
     // The images of the post, and of its replies if it is a root.
     let cids: Vec<String> = {
         let mut stmt = conn.prepare_cached(

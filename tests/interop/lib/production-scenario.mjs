@@ -203,7 +203,7 @@ await step('spaces', async () => {
   const space = created.space.uri
   t.ok(space.startsWith(`at://${APPVIEW_DID}/`), 'space created through the PDS proxy, under the AppView authority', space)
   const inv = await h(alice, 'invite.create', undefined, { space })
-  t.ok(inv.link.startsWith(`${APPVIEW}/join/`), 'the invite link is on https://appview.hearth.test', inv.link)
+  t.ok(inv.link.startsWith(`${APPVIEW}/i/`), 'the invite link is on https://appview.hearth.test', inv.link)
   const page = await fetch(inv.link)
   t.eq(page.status, 200, 'the invite page is served over https')
   const bobJoin = await h(bob, 'invite.accept', undefined, { token: inv.token })

@@ -1,0 +1,114 @@
+//! The web app's HTTP surface: the routes, the headers every answer carries, the form
+//! extractor, and the one error page ([`WebError`]).
+
+mod error;
+
+pub use error::WebError;
+
+use crate::Web;
+use crate::pages;
+use axum::Router;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+/// Every page (see `docs/web.md`). The AppView merges it into its own router, so it names no
+/// fallback: unknown paths get the AppView's answer.
+pub fn router(web: Web) -> Router {
+    let dev = web.dev;
+    Router::new()
+        .route("/", get(pages::home::home))
+        .route("/seen", post(pages::home::mark_seen))
+        .route("/signin", get(pages::signin::page))
+        .route("/signin/app-password", post(pages::signin::app_password))
+        .route("/signout", post(pages::signin::signout))
+        .route("/assets/{name}", get(crate::assets::serve))
+        .layer(middleware::from_fn(move |req, next| {
+            headers(dev, req, next)
+        }))
+        .with_state(web)
+}
+
+/// The Content-Security-Policy of every page: nothing inline, nothing from elsewhere, no
+/// framing; forms post only here (the OAuth sign-in leaves by redirect, which form-action
+/// allows).
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'";
+
+/// Sends development's `localhost` to `127.0.0.1` (where sessions and OAuth live), and adds the
+/// security headers; answers that set no `Cache-Control` are `private, no-store` (pages may hold
+/// private content; the assets set their own).
+async fn headers(dev: bool, req: Request, next: Next) -> Response {
+    if dev && matches!(*req.method(), Method::GET | Method::HEAD) {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        if let Some(port) = host.strip_prefix("localhost") {
+            let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+            return Redirect::temporary(&format!("http://127.0.0.1{port}{path}")).into_response();
+        }
+    }
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+    }
+    res
+}
+
+/// A URL-encoded form whose rejection is the error page (a 400), not axum's plain text.
+pub struct Form<T>(pub T);
+
+impl<T, S> FromRequest<S> for Form<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = WebError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::Form::<T>::from_request(req, state)
+            .await
+            .map(|axum::Form(v)| Form(v))
+            .map_err(|_| WebError::BadRequest("The form could not be read".into()))
+    }
+}
+
+/// The client's address as the socket saw it (absent when the server was not started with
+/// connection info, as in tests).
+pub struct PeerIp(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(PeerIp(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
