@@ -3,7 +3,7 @@
 //! Criterion-free: `cargo bench -p hearth-pds --bench dpop_get_record`. Proofs are signed
 //! before the clock starts (a client signs its own; the server's work is what is compared):
 //! each DPoP request still costs the server a token HMAC, a proof signature check, a nonce
-//! check, the replay cache and the scope parse.
+//! check, the replay cache, the scope parse and the grant lookup.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -72,6 +72,8 @@ async fn main() {
         for (i, alg) in [Algorithm::P256, Algorithm::K256].into_iter().enumerate() {
             let key = Keypair::generate(alg);
             let t = now();
+            let jkt = Jwk::from_public(&key.public()).thumbprint();
+            let grant = add_grant(pds, &a.did, "atproto transition:generic", &jkt, t + 3600);
             let token = access_token::sign(
                 &st.secrets.jwt_key,
                 &Claims {
@@ -80,15 +82,13 @@ async fn main() {
                     aud: st.service_did.clone(),
                     client_id: "http://localhost".into(),
                     scope: "atproto transition:generic".into(),
-                    cnf: Cnf {
-                        jkt: Jwk::from_public(&key.public()).thumbprint(),
-                    },
+                    cnf: Cnf { jkt },
                     iat: t,
                     exp: t + 3600,
-                    jti: "bench".into(),
+                    jti: format!("{grant}.bench"),
                 },
             );
-            let nonce = st.dpop.nonces.current(now());
+            let nonce = st.oauth.nonces.current(now());
             let proofs: Vec<String> = (0..N)
                 .map(|_| {
                     dpop::sign(

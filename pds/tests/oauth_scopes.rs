@@ -38,6 +38,13 @@ impl Session {
         let st = pds.state();
         let key = Keypair::generate(Algorithm::P256);
         let now = now();
+        let grant = add_grant(
+            pds,
+            did,
+            scope,
+            &Jwk::from_public(&key.public()).thumbprint(),
+            now + ttl.max(60),
+        );
         let claims = Claims {
             iss: st.public_url.clone(),
             sub: did.to_owned(),
@@ -49,7 +56,7 @@ impl Session {
             },
             iat: now,
             exp: now + ttl,
-            jti: format!("tok-{}", rand_id()),
+            jti: format!("{grant}.{}", rand_id()),
         };
         Session {
             key,
@@ -82,7 +89,7 @@ impl Session {
 
     /// `call` as this session, with the server's current nonce.
     fn sign(&self, pds: &Pds, call: Call) -> Call {
-        let nonce = pds.state().dpop.nonces.current(now());
+        let nonce = pds.state().oauth.nonces.current(now());
         self.sign_with(call, &self.key, Some(&nonce))
     }
 }
@@ -169,7 +176,7 @@ async fn dpop_bound_tokens_are_checked() {
     let other = Keypair::generate(Algorithm::P256);
     let stale = pds
         .state()
-        .dpop
+        .oauth
         .nonces
         .current(now() - 3 * hearth_oauth::nonce::SLOT_SECS);
     let expired = Session::with(pds, &a.did, "atproto transition:generic", -1);
@@ -789,18 +796,29 @@ async fn granted_scopes_allow_what_they_name() {
         .await
         .err(502, "UpstreamFailure");
 
-    cases.case("account:status?action=manage deactivates and activates");
-    let status = Session::new(pds, &a.did, "atproto account:status?action=manage");
-    for m in [
-        "com.atproto.server.deactivateAccount",
-        "com.atproto.server.activateAccount",
-    ] {
-        pds.send(&status.sign(pds, Call::post(m, &json!({}))))
-            .await
-            .ok();
-    }
+    cases.case("account:status?action=manage deactivates; deactivation ends the grant");
+    const STATUS: &str = "atproto account:status?action=manage";
+    let status = Session::new(pds, &a.did, STATUS);
+    pds.send(&status.sign(
+        pds,
+        Call::post("com.atproto.server.deactivateAccount", &json!({})),
+    ))
+    .await
+    .ok();
+    pds.send(&status.sign(pds, Call::get("com.atproto.server.checkAccountStatus")))
+        .await
+        .err(401, "invalid_token");
+
+    cases.case("a new grant with account:status?action=manage activates");
+    let again = Session::new(pds, &a.did, STATUS);
+    pds.send(&again.sign(
+        pds,
+        Call::post("com.atproto.server.activateAccount", &json!({})),
+    ))
+    .await
+    .ok();
     let st = pds
-        .send(&status.sign(pds, Call::get("com.atproto.server.checkAccountStatus")))
+        .send(&again.sign(pds, Call::get("com.atproto.server.checkAccountStatus")))
         .await
         .ok();
     assert_eq!(st["activated"], true);

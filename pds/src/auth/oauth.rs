@@ -4,7 +4,9 @@
 //! grant is handed to the extractors as a request extension. Failures are answered the way
 //! OAuth clients expect (RFC 9449, RFC 6750): 401 with `WWW-Authenticate: DPoP error="..."`,
 //! which is what makes a client retry with a new nonce or refresh its token. Every answer to a
-//! request carrying a proof names the current nonce in `DPoP-Nonce`.
+//! request carrying a proof names the current nonce in `DPoP-Nonce`. The nonces and the cache
+//! of spent proof ids are the authorization server's (`crate::oauth`), so one nonce serves a
+//! client at both.
 
 use crate::clock::now_secs;
 use crate::state::AppState;
@@ -14,77 +16,13 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hearth_oauth::access_token::{self, Claims};
-use hearth_oauth::dpop::{self, DpopError, Proof};
-use hearth_oauth::nonce::Nonces;
+use hearth_oauth::dpop;
 use hearth_oauth::scope::{ScopeMissing, ScopeSet};
 use hearth_xrpc::XrpcError;
 
 /// The `DPoP` request header and the `DPoP-Nonce` response header.
 pub const DPOP: &str = "dpop";
 pub const DPOP_NONCE: &str = "dpop-nonce";
-
-
-/// Server DPoP state shared by the token endpoint and the resource server: the nonces, and the
-/// proof ids seen while their proofs could still be accepted (a proof is single use).
-pub struct DpopGuard {
-    pub nonces: Nonces,
-    seen: crate::oauth::replay::Replay,
-}
-
-/// Why a proof was refused.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum ProofRefused {
-    #[error(transparent)]
-    Invalid(#[from] DpopError),
-    #[error("DPoP proof was already used")]
-    Replayed,
-}
-
-impl ProofRefused {
-    /// The OAuth error code.
-    pub fn oauth_error(&self) -> &'static str {
-        match self {
-            ProofRefused::Invalid(e) => e.oauth_error(),
-            ProofRefused::Replayed => "invalid_dpop_proof",
-        }
-    }
-}
-
-impl DpopGuard {
-    pub fn new(secret: &[u8]) -> DpopGuard {
-        DpopGuard {
-            nonces: Nonces::new(secret),
-            seen: Default::default(),
-        }
-    }
-
-    /// Verifies `proof` for this request (a current nonce required) and refuses a proof id
-    /// seen before.
-    pub fn check(
-        &self,
-        proof: &str,
-        htm: &str,
-        htu: &str,
-        access_token: Option<&str>,
-        now: i64,
-    ) -> Result<Proof, ProofRefused> {
-        let p = dpop::verify(
-            proof,
-            &dpop::Expectation {
-                htm,
-                htu,
-                now,
-                nonces: Some(&self.nonces),
-                access_token,
-            },
-        )?;
-        // Per key: two clients may pick the same id.
-        if !self.seen.first_use(&p.jkt, &p.jti, p.replay_until, now) {
-            return Err(ProofRefused::Replayed);
-        }
-        Ok(p)
-    }
-}
 
 /// A verified OAuth grant, for the extractors.
 #[derive(Debug, Clone)]
@@ -165,16 +103,24 @@ fn verify(state: &AppState, req: &Request) -> Result<Option<OAuthGrant>, Refusal
     let proof = proof
         .to_str()
         .map_err(|_| refuse("invalid_dpop_proof", "Malformed DPoP header"))?;
-    let p = state
-        .dpop
-        .check(
-            proof,
-            req.method().as_str(),
-            &request_url(state, req),
-            Some(token),
+    let p = dpop::verify(
+        proof,
+        &dpop::Expectation {
+            htm: req.method().as_str(),
+            htu: &request_url(state, req),
             now,
-        )
-        .map_err(|e| refuse(e.oauth_error(), &e.to_string()))?;
+            nonces: Some(&state.oauth.nonces),
+            access_token: Some(token),
+        },
+    )
+    .map_err(|e| refuse(e.oauth_error(), &e.to_string()))?;
+    if !state
+        .oauth
+        .replay
+        .first_use(&p.jkt, &p.jti, p.replay_until, now)
+    {
+        return Err(refuse("invalid_dpop_proof", "DPoP proof was already used"));
+    }
     if p.jkt != claims.cnf.jkt {
         return Err(refuse(
             "invalid_dpop_proof",
@@ -190,6 +136,29 @@ fn verify(state: &AppState, req: &Request) -> Result<Option<OAuthGrant>, Refusal
     Ok(Some(OAuthGrant { claims, scopes }))
 }
 
+/// The grant behind a token must still exist: revocation, sign-out from the app, takedown and
+/// deactivation delete it before the token expires (one indexed lookup).
+async fn live(state: &AppState, g: OAuthGrant) -> Result<Option<OAuthGrant>, Refusal> {
+    let grant = crate::oauth::token::grant_of_jti(&g.claims.jti).to_owned();
+    let now = now_secs();
+    let live = state
+        .db
+        .readers
+        .read(move |c| crate::oauth::store::grant_live(c, &grant, now))
+        .await;
+    match live {
+        Ok(true) => Ok(Some(g)),
+        Ok(false) => Err(refuse(
+            "invalid_token",
+            "The grant was revoked or has ended",
+        )),
+        Err(e) => {
+            tracing::error!(error = %e, "grant lookup failed");
+            Err(refuse("invalid_token", "The grant could not be checked"))
+        }
+    }
+}
+
 /// The middleware: verifies DPoP-bound requests and adds the current nonce to the answer of
 /// every request that carried a proof.
 pub async fn resource_server(
@@ -198,7 +167,11 @@ pub async fn resource_server(
     next: Next,
 ) -> Response {
     let with_proof = req.headers().contains_key(DPOP);
-    let mut res = match verify(&state, &req) {
+    let checked = match verify(&state, &req) {
+        Ok(Some(g)) => live(&state, g).await,
+        other => other,
+    };
+    let mut res = match checked {
         Ok(grant) => {
             if let Some(g) = grant {
                 req.extensions_mut().insert(g);
@@ -207,7 +180,7 @@ pub async fn resource_server(
         }
         Err(refusal) => refusal.into_response(),
     };
-    if with_proof && let Ok(v) = HeaderValue::from_str(&state.dpop.nonces.current(now_secs())) {
+    if with_proof && let Ok(v) = HeaderValue::from_str(&state.oauth.nonces.current(now_secs())) {
         res.headers_mut().insert(DPOP_NONCE, v);
     }
     res
@@ -216,50 +189,4 @@ pub async fn resource_server(
 /// A missing permission, as the reference PDS answers it.
 pub fn scope_missing(e: ScopeMissing) -> XrpcError {
     XrpcError::new(StatusCode::FORBIDDEN, "ScopeMissingError", e.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use atproto::crypto::{Algorithm, Keypair};
-
-    #[test]
-    fn a_proof_is_used_once() {
-        let guard = DpopGuard::new(b"secret");
-        let key = Keypair::generate(Algorithm::P256);
-        let now = 1_700_000_000;
-        let url = "https://pds.example/xrpc/com.atproto.repo.getRecord";
-        let nonce = guard.nonces.current(now);
-        let proof = dpop::sign(
-            &key,
-            &dpop::ProofRequest {
-                htm: "GET",
-                htu: url,
-                now,
-                nonce: Some(&nonce),
-                access_token: Some("tok"),
-            },
-        );
-        assert!(guard.check(&proof, "GET", url, Some("tok"), now).is_ok());
-        assert_eq!(
-            guard.check(&proof, "GET", url, Some("tok"), now + 1),
-            Err(ProofRefused::Replayed)
-        );
-        // Without the server's nonce: the client is told to fetch one.
-        let bare = dpop::sign(
-            &key,
-            &dpop::ProofRequest {
-                htm: "GET",
-                htu: url,
-                now,
-                nonce: None,
-                access_token: Some("tok"),
-            },
-        );
-        let e = guard.check(&bare, "GET", url, Some("tok"), now);
-        assert_eq!(
-            e.as_ref().map_err(ProofRefused::oauth_error),
-            Err("use_dpop_nonce")
-        );
-    }
 }

@@ -270,3 +270,38 @@ pub async fn delete_code(pds: &Pds, smtp: &smtp::Smtp, account: &Account) -> Str
 pub fn email_of(account: &Account) -> String {
     format!("{}@example.com", account.handle.trim_end_matches(".test"))
 }
+
+/// The grant row the authorization server would have written: the resource server looks it
+/// up for every request.
+pub fn add_grant(pds: &Pds, did: &str, scope: &str, jkt: &str, expires_at: i64) -> String {
+    let id = format!("g{}", hex::encode(rand::random::<[u8; 8]>()));
+    let g = hearth_pds::oauth::store::Grant {
+        id: id.clone(),
+        account: 0,
+        client_id: "http://localhost".into(),
+        client_name: None,
+        scope: scope.to_owned(),
+        dpop_jkt: jkt.to_owned(),
+        confidential: false,
+        created_at: 0,
+        refreshed_at: 0,
+        expires_at,
+        refresh_expires_at: expires_at,
+    };
+    let did = did.to_owned();
+    let conn = rusqlite::Connection::open(pds.data_dir.join("pds.sqlite")).expect("open db");
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .expect("busy timeout");
+    let account: i64 = conn
+        .query_row("SELECT id FROM account WHERE did = ?1", [&did], |r| {
+            r.get(0)
+        })
+        .expect("account");
+    hearth_pds::oauth::store::insert_grant(
+        &conn,
+        &hearth_pds::oauth::store::Grant { account, ..g },
+        id.as_bytes(),
+    )
+    .expect("grant");
+    id
+}
