@@ -103,7 +103,10 @@ try {
   t.ok(inv.link.endsWith(`/i/${inv.token}`), 'invite link carries the token')
   const page = await fetch(inv.link)
   const html = await page.text()
-  t.ok(page.status === 200 && !html.includes('Harbor'), 'the invite page shows nothing of the space')
+  t.ok(
+    page.status === 200 && html.includes('Harbor Workers Assembly') && html.includes('Sign in to join') && !html.includes('Which dock?'),
+    'the invite page (the web app) says what the space is and how to join, nothing more',
+  )
   const bobJoin = await h(bob, 'invite.accept', undefined, { token: inv.token })
   t.eq(bobJoin.space.viewer.role, 'member', 'bob joins through Hearth PDS')
   const carolJoin = await h(carol, 'invite.accept', undefined, { token: inv.token })

@@ -66,7 +66,7 @@ pub async fn serve_until(
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(XrpcError::internal("handler panicked"))
         }))
-        .layer(tower_http::cors::CorsLayer::very_permissive())
+        .layer(cors())
         .layer(tower_http::trace::TraceLayer::new_for_http());
     // Responses are written as they are produced (the firehose, streamed CARs): without
     // TCP_NODELAY a short last segment waits for the client's delayed ACK, about 40 ms.
@@ -87,6 +87,19 @@ pub async fn serve_until(
             Ok(())
         }
     }
+}
+
+/// Browsers on any site may call the services (XRPC, OAuth, DID documents), but never with
+/// the visitor's cookies: the answer is `Access-Control-Allow-Origin: *` without
+/// `Allow-Credentials`, so a page elsewhere cannot read the web app's pages as the signed-in
+/// visitor. Requested headers (`Authorization`, `DPoP`, `atproto-proxy`) and methods are
+/// allowed by echoing them, as a `*` would not cover `Authorization`.
+fn cors() -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_headers(AllowHeaders::mirror_request())
+        .allow_methods(AllowMethods::mirror_request())
 }
 
 #[cfg(test)]
@@ -125,5 +138,38 @@ mod tests {
             bind("not an address", 1).await,
             Err(ServeError::Address(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn cross_origin_calls_are_allowed_without_credentials() {
+        use tower::ServiceExt;
+        let app = Router::new()
+            .route("/xrpc/x", axum::routing::get(|| async { "ok" }))
+            .layer(cors());
+        let preflight = axum::http::Request::builder()
+            .method("OPTIONS")
+            .uri("/xrpc/x")
+            .header("origin", "https://elsewhere.example")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization,dpop")
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let res = app.clone().oneshot(preflight).await.expect("preflight");
+        let h = res.headers();
+        assert_eq!(h["access-control-allow-origin"], "*");
+        assert_eq!(h["access-control-allow-headers"], "authorization,dpop");
+        assert_eq!(h["access-control-allow-methods"], "POST");
+        assert!(h.get("access-control-allow-credentials").is_none());
+        let get = axum::http::Request::get("/xrpc/x")
+            .header("origin", "https://elsewhere.example")
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let res = app.oneshot(get).await.expect("get");
+        assert_eq!(res.headers()["access-control-allow-origin"], "*");
+        assert!(
+            res.headers()
+                .get("access-control-allow-credentials")
+                .is_none()
+        );
     }
 }
