@@ -1,5 +1,6 @@
 //! The AppView's side of the members-only boundary: a public record that points into a space
-//! is never carried into the public index, whichever PDS it comes from.
+//! is never carried into the public index, whichever PDS it comes from; and the web app, where
+//! members read spaces, is mounted beside the XRPC methods.
 
 use hearth_appview::config::{AppviewConfig, Scope};
 use hearth_appview::index::{self, Rec};
@@ -171,4 +172,32 @@ async fn public_records_pointing_into_a_space_are_not_indexed() {
         !indexed("app.bsky.feed.post", uri).await,
         "updated into a space reference"
     );
+}
+
+/// The web app answers at `/`, while unknown XRPC methods still get 501 and `_health` 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_app_is_served_at_the_root() {
+    use tower::ServiceExt;
+    let av = appview();
+    let app = hearth_appview::start(&av.state).expect("routes");
+    let get = |path: &str| {
+        axum::http::Request::get(path)
+            .header("host", "127.0.0.1:2584")
+            .body(axum::body::Body::empty())
+            .expect("request")
+    };
+    let home = app.clone().oneshot(get("/")).await.expect("home");
+    assert_eq!(home.status(), 200);
+    let body = axum::body::to_bytes(home.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    assert!(String::from_utf8_lossy(&body).contains("Welcome to Hearth"));
+    let unknown = app
+        .clone()
+        .oneshot(get("/xrpc/app.bsky.nothing.here"))
+        .await
+        .expect("xrpc");
+    assert_eq!(unknown.status(), 501, "unknown methods answer as before");
+    let health = app.oneshot(get("/xrpc/_health")).await.expect("health");
+    assert_eq!(health.status(), 200);
 }

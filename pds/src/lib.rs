@@ -115,8 +115,8 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
         oauth: std::sync::Arc::new(oauth::OAuthState::new(
             remote.clone(),
             cfg.dev,
-            &secrets.jwt_key,
         )),
+        dpop: std::sync::Arc::new(auth::oauth::DpopGuard::new(&secrets.jwt_key)),
         service_did: cfg.service_did(),
         public_url: cfg.public_url(),
         handle_domains: cfg.handle_domains(),

@@ -245,6 +245,20 @@ fn proxy_header(headers: &HeaderMap) -> XrpcResult<Option<ProxyHeader>> {
     }))
 }
 
+/// The service a call goes to as an OAuth `rpc:` permission names it (`did#service`): the
+/// `atproto-proxy` header's, else the configured AppView's. Known before any lookup, so a call
+/// the grant does not allow costs nothing.
+fn scope_audience(state: &AppState, nsid: &str, proxy: Option<&ProxyHeader>) -> String {
+    match proxy {
+        Some(p) => format!("{}#{}", p.did, p.service),
+        None if hearth_lexicons::is_hearth_method(nsid) => {
+            let (_, did) = state.cfg.spaces_appview();
+            format!("{did}#{}", hearth_lexicons::SERVICE_ID)
+        }
+        None => format!("{}#bsky_appview", state.cfg.appview_did),
+    }
+}
+
 /// Where a call goes.
 async fn target(state: &AppState, nsid: &str, proxy: Option<ProxyHeader>) -> XrpcResult<Upstream> {
     if let Some(ProxyHeader { did, service }) = proxy {
@@ -410,6 +424,7 @@ pub async fn forward(
     let auth = auth
         .0
         .ok_or_else(|| XrpcError::auth_required("Authentication Required"))?;
+    auth.require_rpc(&nsid, &scope_audience(&state, &nsid, proxy.as_ref()))?;
     let upstream = target(&state, &nsid, proxy).await?;
     let query = req.uri().query().map(str::to_owned);
     let url = upstream.url(&nsid, query.as_deref())?;

@@ -49,6 +49,8 @@ pub struct Inner {
     pub outbox: Arc<tokio::sync::Notify>,
     /// The OAuth authorization server's client cache, replay cache and nonces.
     pub oauth: Arc<crate::oauth::OAuthState>,
+    /// DPoP nonces and spent proof ids (OAuth token endpoint and resource server).
+    pub dpop: Arc<crate::auth::oauth::DpopGuard>,
 }
 
 impl AppState {

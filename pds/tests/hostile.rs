@@ -1072,14 +1072,7 @@ async fn blobs_under_attack() {
     // The server may answer before the client finishes sending; when it does, the answer is
     // the XRPC error.
     if let Ok(r) = r {
-        let status = r.status();
-        let text = r.text().await.unwrap_or_default();
-        Res {
-            status,
-            body: serde_json::from_str(&text).unwrap_or(Value::Null),
-            text,
-        }
-        .err(413, "PayloadTooLarge");
+        Res::read(r).await.err(413, "PayloadTooLarge");
     }
     assert_eq!(before, pds.snapshot(&a.did).await);
     pds.assert_healthy().await;

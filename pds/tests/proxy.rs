@@ -270,18 +270,9 @@ async fn get_with(
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let r = req.send().await.expect("GET");
-    let h = r.headers().clone();
-    let status = r.status();
-    let text = r.text().await.unwrap_or_default();
-    (
-        Res {
-            status,
-            body: serde_json::from_str(&text).unwrap_or(Value::Null),
-            text,
-        },
-        h,
-    )
+    let res = Res::read(req.send().await.expect("GET")).await;
+    let h = res.headers.clone();
+    (res, h)
 }
 
 fn feed_texts(body: &Value) -> Vec<String> {

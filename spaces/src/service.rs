@@ -132,16 +132,20 @@ impl Spaces {
         let _ = self.profiles.set(lookup);
     }
 
-    /// Fills handle, display name and avatar into member views, from the profile index.
-    pub(crate) async fn fill_profiles(&self, members: &mut [MemberView]) {
+    /// Fills handle, display name and avatar into member views, from the profile index (one
+    /// look-up for all of them; a DID may appear more than once).
+    pub async fn fill_profiles<'a>(&self, members: impl IntoIterator<Item = &'a mut MemberView>) {
         let Some(lookup) = self.profiles.get() else {
             return;
         };
-        let dids: Vec<String> = members.iter().map(|m| m.did.clone()).collect();
-        let mut found = lookup.profiles(dids).await;
+        let mut members: Vec<&mut MemberView> = members.into_iter().collect();
+        let mut dids: Vec<String> = members.iter().map(|m| m.did.clone()).collect();
+        dids.sort_unstable();
+        dids.dedup();
+        let found = lookup.profiles(dids).await;
         for m in members.iter_mut() {
-            if let Some(p) = found.remove(&m.did) {
-                m.profile = p;
+            if let Some(p) = found.get(&m.did) {
+                m.profile = p.clone();
             }
         }
     }

@@ -20,14 +20,22 @@ pub struct Res {
     pub status: StatusCode,
     pub body: Value,
     pub text: String,
+    /// The response headers (empty for [`raw_http`]).
+    pub headers: reqwest::header::HeaderMap,
 }
 
 impl Res {
     pub async fn read(r: reqwest::Response) -> Res {
         let status = r.status();
+        let headers = r.headers().clone();
         let text = r.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Res { status, body, text }
+        Res {
+            status,
+            body,
+            text,
+            headers,
+        }
     }
 
     #[track_caller]
@@ -325,6 +333,7 @@ pub async fn raw_http(port: u16, head: &str) -> Res {
         status: StatusCode::from_u16(status).expect("status"),
         body: serde_json::from_str(&body).unwrap_or(Value::Null),
         text: body,
+        headers: reqwest::header::HeaderMap::new(),
     }
 }
 

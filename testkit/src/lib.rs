@@ -35,3 +35,13 @@ pub fn post(text: &str) -> serde_json::Value {
         "createdAt": "2024-01-01T00:00:00.000Z",
     })
 }
+
+/// A 1x1 PNG (an image upload that passes sniffing).
+pub fn png() -> Vec<u8> {
+    let h = "89504e470d0a1a0a0000000d4948445200000001000000010806000000\
+             1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082";
+    (0..h.len())
+        .step_by(2)
+        .filter_map(|i| u8::from_str_radix(&h[i..i + 2], 16).ok())
+        .collect()
+}

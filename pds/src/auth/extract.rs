@@ -1,5 +1,6 @@
 //! Axum extractors that authenticate a request before the handler runs.
 
+use super::oauth::{OAuthGrant, scope_missing};
 use super::tokens::{Scope, SessionError, TokenKind, decode_session};
 use crate::accounts::{self, AccountStatus};
 use crate::clock::now_secs;
@@ -9,6 +10,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use hearth_oauth::scope::{AccountAction, AccountAttr, IdentityAttr, RepoAction, ScopeSet};
 use hearth_xrpc::XrpcError;
 
 /// A signed-in user, by access token.
@@ -16,27 +18,81 @@ use hearth_xrpc::XrpcError;
 pub struct AccessAuth {
     pub did: String,
     pub account: i64,
+    /// The legacy session kind; OAuth sessions count as app-password sessions here (never
+    /// full), their permissions are in `scopes`.
     pub scope: Scope,
     pub status: AccountStatus,
+    /// The granted OAuth scopes; `None` for password and app-password sessions, which the
+    /// scope checks below let through unchanged.
+    pub scopes: Option<ScopeSet>,
+}
+
+/// What managing the account asks of an OAuth session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Account(AccountAttr, AccountAction),
+    Identity(IdentityAttr),
+    /// Never through OAuth (app passwords, account deletion): the password is needed.
+    PasswordSession,
 }
 
 impl AccessAuth {
-    /// Whether the session may manage the account (not an app-password session).
+    /// Whether the session may manage the account (a password session: neither an app
+    /// password nor OAuth).
     pub fn is_full(&self) -> bool {
         self.scope == Scope::Full
     }
 
-    /// Refuses app-password sessions: they cannot manage the account.
-    pub fn require_full(&self) -> Result<(), XrpcError> {
-        if self.is_full() {
-            Ok(())
-        } else {
-            Err(XrpcError::new(
+    /// Account management: a legacy session must be a password session (app passwords are
+    /// refused, as before OAuth); an OAuth session needs the permission `need`.
+    pub fn require_manage(&self, need: Need) -> Result<(), XrpcError> {
+        match &self.scopes {
+            None if self.is_full() => Ok(()),
+            None => Err(XrpcError::new(
                 axum::http::StatusCode::BAD_REQUEST,
                 "InvalidToken",
                 "This method is not available to app-password sessions",
-            ))
+            )),
+            Some(s) => match need {
+                Need::Account(attr, action) => s.require_account(attr, action),
+                Need::Identity(attr) => s.require_identity(attr),
+                Need::PasswordSession => {
+                    return Err(XrpcError::forbidden(
+                        "OAuth sessions can not use this method; sign in with the password",
+                    ));
+                }
+            }
+            .map_err(scope_missing),
         }
+    }
+
+    /// A permission an OAuth session needs for a method any legacy session may call.
+    pub fn require_permission(&self, need: Need) -> Result<(), XrpcError> {
+        match self.scopes {
+            None => Ok(()),
+            Some(_) => self.require_manage(need),
+        }
+    }
+
+    /// Writing records of `collection`.
+    pub fn require_repo(&self, collection: &str, action: RepoAction) -> Result<(), XrpcError> {
+        self.scopes.as_ref().map_or(Ok(()), |s| {
+            s.require_repo(collection, action).map_err(scope_missing)
+        })
+    }
+
+    /// Uploading a blob of type `mime`.
+    pub fn require_blob(&self, mime: &str) -> Result<(), XrpcError> {
+        self.scopes
+            .as_ref()
+            .map_or(Ok(()), |s| s.require_blob(mime).map_err(scope_missing))
+    }
+
+    /// A call to method `lxm` at service `aud` (`did#service`) made as the user.
+    pub fn require_rpc(&self, lxm: &str, aud: &str) -> Result<(), XrpcError> {
+        self.scopes
+            .as_ref()
+            .map_or(Ok(()), |s| s.require_rpc(lxm, aud).map_err(scope_missing))
     }
 
     /// Refuses sessions of accounts that are not active (deactivated accounts may sign in but
@@ -72,7 +128,14 @@ pub struct AdminAuth;
 #[derive(Debug, Clone)]
 pub struct OptionalAccess(pub Option<AccessAuth>);
 
-fn bearer(parts: &Parts) -> Result<Option<&str>, XrpcError> {
+/// The credentials a request carries: a legacy session token, or an OAuth grant the resource
+/// server layer ([`super::oauth`]) verified.
+enum Credentials<'a> {
+    Bearer(&'a str),
+    OAuth(&'a OAuthGrant),
+}
+
+fn credentials(parts: &Parts) -> Result<Option<Credentials<'_>>, XrpcError> {
     let Some(value) = parts.headers.get(AUTHORIZATION) else {
         return Ok(None);
     };
@@ -80,8 +143,26 @@ fn bearer(parts: &Parts) -> Result<Option<&str>, XrpcError> {
         .to_str()
         .map_err(|_| XrpcError::invalid_token("Malformed authorization header"))?;
     match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Ok(Some(token.trim())),
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+            Ok(Some(Credentials::Bearer(token.trim())))
+        }
+        Some((scheme, _)) if scheme.eq_ignore_ascii_case("dpop") => parts
+            .extensions
+            .get::<OAuthGrant>()
+            .map(|g| Some(Credentials::OAuth(g)))
+            .ok_or_else(|| XrpcError::auth_required("DPoP token was not verified")),
         _ => Err(XrpcError::auth_required("Unexpected authorization type")),
+    }
+}
+
+/// A legacy session token, for the methods only those reach (refresh, sign-out).
+fn bearer(parts: &Parts) -> Result<Option<&str>, XrpcError> {
+    match credentials(parts)? {
+        None => Ok(None),
+        Some(Credentials::Bearer(t)) => Ok(Some(t)),
+        Some(Credentials::OAuth(_)) => Err(XrpcError::invalid_token(
+            "OAuth tokens are not session tokens",
+        )),
     }
 }
 
@@ -95,17 +176,23 @@ fn session_error(e: SessionError) -> XrpcError {
     }
 }
 
-async fn access(parts: &Parts, state: &AppState, token: &str) -> Result<AccessAuth, XrpcError> {
-    let claims = decode_session(&state.secrets.jwt_key, TokenKind::Access, token, now_secs())
-        .map_err(session_error)?;
-    if claims.aud != state.service_did {
-        return Err(XrpcError::invalid_token("Token is not for this service"));
-    }
-    let scope = Scope::parse(&claims.scope)
-        .filter(|s| *s != Scope::Refresh)
-        .ok_or_else(|| XrpcError::invalid_token("Bad token scope"))?;
-    let _ = parts;
-    let acct = accounts::status_by_did(&state.db.readers, &claims.sub)
+async fn access(state: &AppState, creds: Credentials<'_>) -> Result<AccessAuth, XrpcError> {
+    let (sub, scope, scopes) = match creds {
+        Credentials::Bearer(token) => {
+            let claims =
+                decode_session(&state.secrets.jwt_key, TokenKind::Access, token, now_secs())
+                    .map_err(session_error)?;
+            if claims.aud != state.service_did {
+                return Err(XrpcError::invalid_token("Token is not for this service"));
+            }
+            let scope = Scope::parse(&claims.scope)
+                .filter(|s| *s != Scope::Refresh)
+                .ok_or_else(|| XrpcError::invalid_token("Bad token scope"))?;
+            (claims.sub, scope, None)
+        }
+        Credentials::OAuth(g) => (g.claims.sub.clone(), Scope::AppPass, Some(g.scopes.clone())),
+    };
+    let acct = accounts::status_by_did(&state.db.readers, &sub)
         .await?
         .ok_or_else(|| XrpcError::invalid_token("Account not found"))?;
     if acct.1 == AccountStatus::Takendown {
@@ -116,10 +203,11 @@ async fn access(parts: &Parts, state: &AppState, token: &str) -> Result<AccessAu
         ));
     }
     Ok(AccessAuth {
-        did: claims.sub,
+        did: sub,
         account: acct.0,
         scope,
         status: acct.1,
+        scopes,
     })
 }
 
@@ -130,9 +218,9 @@ impl FromRequestParts<AppState> for AccessAuth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token =
-            bearer(parts)?.ok_or_else(|| XrpcError::auth_required("Authentication Required"))?;
-        access(parts, state, token).await
+        let creds = credentials(parts)?
+            .ok_or_else(|| XrpcError::auth_required("Authentication Required"))?;
+        access(state, creds).await
     }
 }
 
@@ -143,9 +231,9 @@ impl FromRequestParts<AppState> for OptionalAccess {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        match bearer(parts)? {
+        match credentials(parts)? {
             None => Ok(OptionalAccess(None)),
-            Some(token) => Ok(OptionalAccess(Some(access(parts, state, token).await?))),
+            Some(creds) => Ok(OptionalAccess(Some(access(state, creds).await?))),
         }
     }
 }
@@ -163,10 +251,10 @@ impl FromRequestParts<AppState> for OwnerOrAnyone {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Ok(Some(token)) = bearer(parts) else {
+        let Ok(Some(creds)) = credentials(parts) else {
             return Ok(OwnerOrAnyone(None));
         };
-        Ok(OwnerOrAnyone(access(parts, state, token).await.ok()))
+        Ok(OwnerOrAnyone(access(state, creds).await.ok()))
     }
 }
 

@@ -19,7 +19,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Json, Router};
 use hearth_oauth::client_metadata::ClientMetadata;
-use hearth_oauth::dpop::{self, DpopError};
+use crate::auth::oauth::ProofRefused;
+use hearth_oauth::dpop::DpopError;
 use hearth_oauth::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 use serde::Deserialize;
 use serde_json::json;
@@ -71,7 +72,7 @@ fn api_response(state: &AppState, status: StatusCode, body: serde_json::Value) -
     let mut res = (status, Json(body)).into_response();
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(v) = HeaderValue::from_str(&state.oauth.nonces.current(now_secs())) {
+    if let Ok(v) = HeaderValue::from_str(&state.dpop.nonces.current(now_secs())) {
         h.insert(DPOP_NONCE, v);
     }
     res
@@ -115,31 +116,16 @@ fn check_proof(state: &AppState, headers: &HeaderMap, path: &str) -> Result<Stri
     let proof = proof
         .to_str()
         .map_err(|_| OAuthError::InvalidDpopProof("Malformed DPoP header".into()))?;
-    let now = now_secs();
     let htu = format!("{}{path}", state.public_url);
-    let p = dpop::verify(
-        proof,
-        &dpop::Expectation {
-            htm: "POST",
-            htu: &htu,
-            now,
-            nonces: Some(&state.oauth.nonces),
-            access_token: None,
-        },
-    )
-    .map_err(|e| match e {
-        DpopError::MissingNonce | DpopError::BadNonce => OAuthError::UseDpopNonce,
-        other => OAuthError::InvalidDpopProof(other.to_string()),
-    })?;
-    if !state
-        .oauth
-        .replay
-        .first_use(&p.jkt, &p.jti, p.replay_until, now)
-    {
-        return Err(OAuthError::InvalidDpopProof(
-            "DPoP proof was already used".into(),
-        ));
-    }
+    let p = state
+        .dpop
+        .check(proof, "POST", &htu, None, now_secs())
+        .map_err(|e| match e {
+            ProofRefused::Invalid(DpopError::MissingNonce | DpopError::BadNonce) => {
+                OAuthError::UseDpopNonce
+            }
+            other => OAuthError::InvalidDpopProof(other.to_string()),
+        })?;
     Ok(p.jkt)
 }
 

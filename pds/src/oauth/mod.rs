@@ -16,25 +16,21 @@ pub mod store;
 pub mod token;
 
 use client_resolver::ClientResolver;
-use hearth_oauth::nonce::Nonces;
 use replay::Replay;
 
 /// What the authorization server keeps between requests, besides its tables.
 pub struct OAuthState {
     pub clients: ClientResolver,
-    /// Ids of DPoP proofs and client assertions seen at PAR and the token endpoint.
+    /// Ids of client assertions seen at PAR and the token endpoint (DPoP proofs' are in
+    /// `AppState::dpop`, shared with the resource server, as are the nonces).
     pub replay: Replay,
-    /// Server DPoP nonces, keyed by the JWT secret as the resource server's are, so the one
-    /// nonce a client keeps per origin works at both.
-    pub nonces: Nonces,
 }
 
 impl OAuthState {
-    pub fn new(remote: hearth_net::RemoteClient, dev: bool, secret: &[u8]) -> OAuthState {
+    pub fn new(remote: hearth_net::RemoteClient, dev: bool) -> OAuthState {
         OAuthState {
             clients: ClientResolver::new(remote, dev),
             replay: Replay::default(),
-            nonces: Nonces::new(secret),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `com.atproto.identity.*`: handles.
 
 use crate::accounts::{service, store};
-use crate::auth::AccessAuth;
+use crate::auth::{AccessAuth, Need};
 use crate::db::DbError;
 use crate::email::Purpose;
 use crate::state::AppState;
@@ -10,6 +10,7 @@ use atproto::syntax::Handle;
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
+use hearth_oauth::scope::IdentityAttr;
 use hearth_xrpc::{XJson, XQuery};
 use hearth_xrpc::{XrpcError, XrpcResult};
 use indexmap::IndexMap;
@@ -64,7 +65,7 @@ pub async fn update_handle(
     auth: AccessAuth,
     XJson(input): XJson<UpdateHandleInput>,
 ) -> XrpcResult<Json<Value>> {
-    auth.require_full()?;
+    auth.require_manage(Need::Identity(IdentityAttr::Handle))?;
     let parsed: Handle = input
         .handle
         .parse()
@@ -136,7 +137,7 @@ pub async fn sign_plc_operation(
     auth: AccessAuth,
     XJson(input): XJson<SignPlcOperationInput>,
 ) -> XrpcResult<Json<Value>> {
-    auth.require_full()?;
+    auth.require_manage(Need::Identity(IdentityAttr::All))?;
     let Some(token) = input.token.filter(|t| !t.trim().is_empty()) else {
         return Err(XrpcError::invalid_request(
             "email confirmation token required to sign PLC operations",

@@ -2,7 +2,7 @@
 //! credentials to put in the PLC operation, and submitting it.
 
 use crate::accounts::AccountStatus;
-use crate::auth::AccessAuth;
+use crate::auth::{AccessAuth, Need};
 use crate::db::WriteTxn;
 use crate::repo::import::{self, ImportError, MAX_IMPORT_BYTES};
 use crate::repo::store as repo_store;
@@ -14,6 +14,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use hearth_oauth::scope::{AccountAction, AccountAttr, IdentityAttr};
 use hearth_xrpc::{XJson, XQuery, XrpcError, XrpcResult};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -27,7 +28,7 @@ pub async fn import_repo(
     headers: HeaderMap,
     body: Body,
 ) -> XrpcResult<Json<Value>> {
-    auth.require_full()?;
+    auth.require_manage(Need::Account(AccountAttr::Repo, AccountAction::Manage))?;
     if auth.status != AccountStatus::Deactivated {
         return Err(ImportError::NotDeactivated.into());
     }
@@ -86,6 +87,7 @@ pub async fn list_missing_blobs(
     auth: AccessAuth,
     XQuery(p): XQuery<MissingBlobsParams>,
 ) -> XrpcResult<Json<Value>> {
+    auth.require_permission(Need::Account(AccountAttr::Repo, AccountAction::Read))?;
     let limit = p.limit.unwrap_or(500);
     if !(1..=1000).contains(&limit) {
         return Err(XrpcError::invalid_request("limit must be 1 to 1000"));
@@ -126,6 +128,7 @@ pub async fn get_recommended_did_credentials(
     State(state): State<AppState>,
     auth: AccessAuth,
 ) -> XrpcResult<Json<Value>> {
+    auth.require_permission(Need::Identity(IdentityAttr::All))?;
     let (account, st) = (auth.account, state.clone());
     let (handle, key) = state
         .db
@@ -153,7 +156,7 @@ pub async fn submit_plc_operation(
     auth: AccessAuth,
     XJson(input): XJson<SubmitPlcOperationInput>,
 ) -> XrpcResult<Json<Value>> {
-    auth.require_full()?;
+    auth.require_manage(Need::Identity(IdentityAttr::All))?;
     if !auth.did.starts_with("did:plc:") {
         return Err(XrpcError::invalid_request(
             "Only did:plc identities have PLC operations",

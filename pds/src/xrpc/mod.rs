@@ -257,5 +257,9 @@ pub fn router(state: AppState) -> Router {
         })
         .fallback(|| async { XrpcError::not_found("NotFound", "Not found") })
         .layer(axum::middleware::from_fn(unread::close_if_body_unread))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::oauth::resource_server,
+        ))
         .with_state(state)
 }

@@ -14,10 +14,17 @@ use serde_json::{Value, json};
 /// The reference's cap on stored preferences.
 const MAX_PREFS: usize = 500;
 
+/// The audience an OAuth grant must name for the preferences, which the reference PDS treats
+/// as the Bluesky AppView's (where they would otherwise be proxied).
+fn prefs_aud(state: &AppState) -> String {
+    format!("{}#bsky_appview", state.cfg.appview_did)
+}
+
 pub async fn get_preferences(
     State(state): State<AppState>,
     auth: AccessAuth,
 ) -> XrpcResult<Json<Value>> {
+    auth.require_rpc("app.bsky.actor.getPreferences", &prefs_aud(&state))?;
     let account = auth.account;
     let prefs: Vec<Value> = state
         .db
@@ -40,6 +47,7 @@ pub async fn put_preferences(
     auth: AccessAuth,
     XJson(input): XJson<PutInput>,
 ) -> XrpcResult<Json<Value>> {
+    auth.require_rpc("app.bsky.actor.putPreferences", &prefs_aud(&state))?;
     if input.preferences.len() > MAX_PREFS {
         return Err(XrpcError::invalid_request(format!(
             "At most {MAX_PREFS} preferences"

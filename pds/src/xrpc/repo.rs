@@ -17,6 +17,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use hearth_oauth::scope::RepoAction;
 use hearth_xrpc::{XJson, XQuery};
 use hearth_xrpc::{XrpcError, XrpcResult};
 use serde::Deserialize;
@@ -121,6 +122,7 @@ pub async fn create_record(
 ) -> XrpcResult<Json<Value>> {
     own_repo(&state, &auth, &input.repo).await?;
     check_collection(&input.collection)?;
+    auth.require_repo(&input.collection, RepoAction::Create)?;
     let rkey = match input.rkey {
         Some(k) => {
             check_rkey(&k)?;
@@ -182,6 +184,9 @@ pub async fn put_record(
 ) -> XrpcResult<Json<Value>> {
     own_repo(&state, &auth, &input.repo).await?;
     check_collection(&input.collection)?;
+    // An upsert: it may create or replace, so it needs both, as on the reference PDS.
+    auth.require_repo(&input.collection, RepoAction::Create)?;
+    auth.require_repo(&input.collection, RepoAction::Update)?;
     check_rkey(&input.rkey)?;
     let prepared = prepare_record(
         state.lexicons,
@@ -237,6 +242,7 @@ pub async fn delete_record(
 ) -> XrpcResult<Json<Value>> {
     own_repo(&state, &auth, &input.repo).await?;
     check_collection(&input.collection)?;
+    auth.require_repo(&input.collection, RepoAction::Delete)?;
     check_rkey(&input.rkey)?;
     let swap_record = parse_swap(input.swap_record.as_deref(), "swapRecord")?;
     let swap = parse_swap(input.swap_commit.as_deref(), "swapCommit")?;
@@ -315,6 +321,12 @@ pub async fn apply_writes(
             }
         };
         check_rkey(&rkey)?;
+        let action = match intent {
+            Intent::Create => RepoAction::Create,
+            Intent::Delete => RepoAction::Delete,
+            Intent::Put | Intent::Update => RepoAction::Update,
+        };
+        auth.require_repo(collection, action)?;
         let record = match intent {
             Intent::Delete => None,
             _ => {
@@ -550,10 +562,17 @@ pub async fn upload_blob(
     let declared = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
+    // The declared type is checked before a byte is read; the stored one (which may come
+    // from the bytes themselves) after.
+    auth.require_blob(declared.unwrap_or("application/octet-stream"))?;
     let stored = state
         .blobs
         .put(body.into_data_stream(), state.cfg.blob_max_bytes, declared)
         .await?;
+    if let Err(e) = auth.require_blob(&stored.mime_type) {
+        state.blobs.discard(&stored).await;
+        return Err(e);
+    }
     // With S3 the object is written now, before the row (see `blobs`).
     let staged = match state.blobs.stage(&stored).await {
         Ok(staged) => staged,

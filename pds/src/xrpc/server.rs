@@ -2,7 +2,9 @@
 
 use crate::accounts::service::{NewAccountInput, did_document};
 use crate::accounts::{AccountStatus, store};
-use crate::auth::{AccessAuth, RefreshAuth, hash_password, new_app_password, verify_password};
+use crate::auth::{
+    AccessAuth, Need, RefreshAuth, hash_password, new_app_password, verify_password,
+};
 use crate::clock::{now_iso, now_secs};
 use crate::db::{DbError, WriteTxn};
 use crate::email::Purpose;
@@ -11,6 +13,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
+use hearth_oauth::scope::{AccountAction, AccountAttr, IdentityAttr};
 use hearth_xrpc::{XJson, XQuery};
 use hearth_xrpc::{XrpcError, XrpcResult};
 use serde::Deserialize;
@@ -276,7 +279,19 @@ pub async fn get_session(
     State(state): State<AppState>,
     auth: AccessAuth,
 ) -> XrpcResult<Json<Value>> {
-    Ok(Json(session_view(&state, auth.account).await?))
+    let mut view = session_view(&state, auth.account).await?;
+    // The address is the account's, not the app's: an OAuth session sees it only when
+    // granted (`account:email`), as on the reference PDS.
+    if auth
+        .require_permission(Need::Account(AccountAttr::Email, AccountAction::Read))
+        .is_err()
+        && let Some(o) = view.as_object_mut()
+    {
+        o.remove("email");
+        o.remove("emailConfirmed");
+        o.remove("emailAuthFactor");
+    }
+    Ok(Json(view))
 }
 
 pub async fn refresh_session(
@@ -314,7 +329,7 @@ pub async fn create_app_password(
     auth: AccessAuth,
     XJson(input): XJson<CreateAppPasswordInput>,
 ) -> XrpcResult<Json<Value>> {
-    auth.require_full()?;
+    auth.require_manage(Need::PasswordSession)?;
     let name = input.name.trim().to_owned();
     if name.is_empty() || name.len() > 100 {
         return Err(XrpcError::invalid_request(
@@ -357,6 +372,7 @@ pub async fn list_app_passwords(
     State(state): State<AppState>,
     auth: AccessAuth,
 ) -> XrpcResult<Json<Value>> {
+    auth.require_permission(Need::PasswordSession)?;
     let account = auth.account;
     let rows: Vec<Value> = state
         .db
@@ -381,7 +397,7 @@ pub async fn revoke_app_password(
     auth: AccessAuth,
     XJson(input): XJson<RevokeAppPasswordInput>,
 ) -> XrpcResult<Json<Value>> {
-    auth.require_full()?;
+    auth.require_manage(Need::PasswordSession)?;
     let account = auth.account;
     state
         .db
@@ -429,6 +445,8 @@ pub async fn get_service_auth(
     if params.aud.parse::<atproto::syntax::Did>().is_err() {
         return Err(XrpcError::invalid_request("aud must be a DID"));
     }
+    // As the reference: a token without a method needs `rpc:*` for that audience.
+    auth.require_rpc(params.lxm.as_deref().unwrap_or("*"), &params.aud)?;
     let now = now_secs();
     let ttl = match params.exp {
         Some(exp) if exp <= now => {
@@ -486,7 +504,7 @@ pub async fn deactivate_account(
     auth: AccessAuth,
     XJson(_input): XJson<DeactivateInput>,
 ) -> XrpcResult<Json<Value>> {
-    auth.require_full()?;
+    auth.require_manage(Need::Account(AccountAttr::Status, AccountAction::Manage))?;
     state
         .accounts()
         .set_status(auth.account, &auth.did, Some("deactivated"))
@@ -498,7 +516,7 @@ pub async fn activate_account(
     State(state): State<AppState>,
     auth: AccessAuth,
 ) -> XrpcResult<Json<Value>> {
-    auth.require_full()?;
+    auth.require_manage(Need::Account(AccountAttr::Status, AccountAction::Manage))?;
     if auth.status == AccountStatus::Active {
         return Ok(Json(json!({})));
     }
@@ -510,6 +528,7 @@ pub async fn check_account_status(
     State(state): State<AppState>,
     auth: AccessAuth,
 ) -> XrpcResult<Json<Value>> {
+    auth.require_permission(Need::Account(AccountAttr::Status, AccountAction::Read))?;
     let (account, st) = (auth.account, state.clone());
     let key = state
         .db
@@ -557,7 +576,15 @@ pub async fn send_code(
     auth: &AccessAuth,
     purpose: Purpose,
 ) -> XrpcResult<Json<Value>> {
-    auth.require_full()?;
+    // An OAuth session may ask for a code only for what its grant lets it do with the code.
+    let need = match purpose {
+        Purpose::ConfirmEmail | Purpose::UpdateEmail => {
+            Need::Account(AccountAttr::Email, AccountAction::Manage)
+        }
+        Purpose::PlcOperation => Need::Identity(IdentityAttr::All),
+        Purpose::ResetPassword | Purpose::DeleteAccount => Need::PasswordSession,
+    };
+    auth.require_manage(need)?;
     email_allowed(state, headers, peer, &auth.did)?;
     state.accounts().request_code(auth.account, purpose).await?;
     Ok(Json(json!({})))
@@ -678,7 +705,7 @@ pub async fn confirm_email(
     auth: AccessAuth,
     XJson(input): XJson<ConfirmEmailInput>,
 ) -> XrpcResult<Json<Value>> {
-    auth.require_full()?;
+    auth.require_manage(Need::Account(AccountAttr::Email, AccountAction::Manage))?;
     code_attempt_allowed(&state, &headers, peer, Some(&auth.did))?;
     state
         .accounts()
@@ -730,7 +757,7 @@ pub async fn request_email_update(
     headers: HeaderMap,
     auth: AccessAuth,
 ) -> XrpcResult<Json<Value>> {
-    auth.require_full()?;
+    auth.require_manage(Need::Account(AccountAttr::Email, AccountAction::Manage))?;
     email_allowed(&state, &headers, peer, &auth.did)?;
     let required = state.accounts().request_email_update(auth.account).await?;
     Ok(Json(json!({ "tokenRequired": required })))
@@ -751,7 +778,7 @@ pub async fn update_email(
     auth: AccessAuth,
     XJson(input): XJson<UpdateEmailInput>,
 ) -> XrpcResult<Json<Value>> {
-    auth.require_full()?;
+    auth.require_manage(Need::Account(AccountAttr::Email, AccountAction::Manage))?;
     if input.email_auth_factor == Some(true) {
         return Err(XrpcError::invalid_request(
             "Sign-in codes by email (emailAuthFactor) are not supported by this server",
@@ -777,6 +804,7 @@ pub async fn get_account_invite_codes(
     auth: AccessAuth,
     XQuery(_p): XQuery<InviteCodesParams>,
 ) -> XrpcResult<Json<Value>> {
+    auth.require_permission(Need::PasswordSession)?;
     let did = auth.did.clone();
     let codes = state
         .db

@@ -299,15 +299,7 @@ impl<'a> Input<'a> {
     }
 }
 
-/// A 1x1 PNG.
-pub fn png() -> Vec<u8> {
-    let h = "89504e470d0a1a0a0000000d4948445200000001000000010806000000\
-             1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082";
-    (0..h.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).expect("hex"))
-        .collect()
-}
+pub use hearth_testkit::png;
 
 /// A 1x1 PNG that differs from [`png`] (another CID): a trailing byte after IEND.
 pub fn png2(tag: u8) -> Vec<u8> {

@@ -8,7 +8,7 @@ pub use error::WebError;
 use crate::Web;
 use crate::pages;
 use axum::Router;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -36,6 +36,32 @@ pub fn router(web: Web) -> Router {
             get(crate::oauth::routes::share_page).post(crate::oauth::routes::share),
         )
         .route("/assets/{name}", get(crate::assets::serve))
+        .route("/i/{token}", get(pages::invite::landing))
+        .route("/i/{token}/join", post(pages::invite::join))
+        .route("/s/{skey}", get(pages::space::space))
+        .route(
+            "/s/{skey}/welcome",
+            get(pages::invite::question).post(pages::invite::answer_question),
+        )
+        .route("/s/{skey}/c/{rkey}", get(pages::space::channel))
+        .route(
+            "/s/{skey}/c/{rkey}/post",
+            post(pages::space::post).layer(DefaultBodyLimit::max(pages::space::COMPOSER_BYTES)),
+        )
+        .route("/s/{skey}/p/{author}/{rkey}", get(pages::space::thread))
+        .route(
+            "/s/{skey}/p/{author}/{rkey}/reply",
+            post(pages::space::reply).layer(DefaultBodyLimit::max(pages::space::COMPOSER_BYTES)),
+        )
+        .route(
+            "/s/{skey}/p/{author}/{rkey}/react",
+            post(pages::space::react),
+        )
+        .route(
+            "/s/{skey}/p/{author}/{rkey}/answer",
+            post(pages::space::answer),
+        )
+        .route("/s/{skey}/img/{cid}", get(pages::space::image))
         .layer(middleware::from_fn(move |req, next| {
             headers(dev, req, next)
         }))

@@ -110,10 +110,14 @@ pub async fn home(
         web.spaces.unread_count(&v.did, None),
         web.spaces.list_mine(&v.did, SPACES_PAGE, None),
     );
+    let mut inbox = inbox?.notifications;
+    web.spaces
+        .fill_profiles(inbox.iter_mut().filter_map(|n| n.author.as_mut()))
+        .await;
     Ok(render(&Home {
         layout: Layout::signed_in("Home", &v),
         unread: unread?.count,
-        inbox: inbox?.notifications.into_iter().map(inbox_item).collect(),
+        inbox: inbox.into_iter().map(inbox_item).collect(),
         spaces: mine?.spaces.into_iter().map(space_item).collect(),
     }))
 }

@@ -4,7 +4,10 @@
 //! [`Viewer`]: crate::session::Viewer
 
 pub mod home;
+pub mod invite;
+pub mod posts;
 pub mod signin;
+pub mod space;
 
 use crate::session::Session;
 use askama::Template;
