@@ -167,6 +167,7 @@ async fn main() -> anyhow::Result<()> {
             plc_port,
             backup,
         } => {
+            println!("{}", serve::first_steps(&pds, &appview, &listen));
             hearth_ops::backup::spawn_schedule(pds.data_dir.clone(), &backup);
             pds.dev = true;
             appview.dev = true;

@@ -78,6 +78,32 @@ impl Stop {
     }
 }
 
+/// What `hearth up` prints before anything else: where the web app is and how to sign in to it
+/// with an account on the local PDS.
+pub fn first_steps(pds: &PdsConfig, appview: &AppviewConfig, listen: &Listen) -> String {
+    // OAuth loopback redirects and the session cookie are for 127.0.0.1, not `localhost`; on one
+    // port the AppView is told apart by its hostname instead.
+    let web = if listen.single_port.unwrap_or(false) {
+        format!("http://{}:{}", appview.hostname, pds.port)
+    } else {
+        format!("http://127.0.0.1:{}", appview.port)
+    };
+    let pds_url = format!("http://localhost:{}", pds.port);
+    let password = if pds.admin_password.is_some() {
+        "with the HEARTH_ADMIN_PASSWORD this server runs with"
+    } else {
+        "after starting `hearth up` with a HEARTH_ADMIN_PASSWORD (none is set now)"
+    };
+    format!(
+        "Hearth, locally: open {web} and sign in.\n\
+         \x20 Sign in with an account on this PDS ({pds_url}), e.g. alice.test: enter the handle, \
+         then its password on the PDS's own sign-in page.\n\
+         \x20 No account yet? In another terminal, {password}:\n\
+         \x20   hearth admin --url {pds_url} accounts create --handle alice.test --email alice@example.com --password <password>\n\
+         \x20 (or sign up with any Bluesky client pointed at {pds_url})."
+    )
+}
+
 /// Runs the PDS and the AppView in one process. They still talk only through the firehose and
 /// XRPC, as they would across machines.
 pub async fn run(

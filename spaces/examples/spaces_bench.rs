@@ -7,7 +7,8 @@
 //!   end to end through the service (gate, insert, fan-out, commit with fsync).
 //!
 //! Run: `cargo run --release -p hearth-spaces --example spaces_bench`
-//! (`SPACES_BENCH_POSTS` / `SPACES_BENCH_MEMBERS` change the sizes.)
+//! (`SPACES_BENCH_POSTS` / `SPACES_BENCH_MEMBERS` change the sizes; `SPACES_BENCH_KEEP=<dir>`
+//! keeps the data set there for `hearth-web`'s `channel_page_bench`.)
 
 use atproto::identity::{DidResolver, DidResolverConfig};
 use axum::body::Body;
@@ -45,7 +46,10 @@ async fn main() -> anyhow::Result<()> {
     let members = env_usize("SPACES_BENCH_MEMBERS", 2000);
     let posts = env_usize("SPACES_BENCH_POSTS", 50_000);
     let tmp = tempfile::tempdir()?;
-    let dir = tmp.path().join("appview");
+    // SPACES_BENCH_KEEP=<dir>: the data set is built there and left, with `dataset.json` naming
+    // the space, the discussion channel and a member, for the web app's channel-page bench.
+    let kept = std::env::var_os("SPACES_BENCH_KEEP").map(std::path::PathBuf::from);
+    let dir = kept.clone().unwrap_or_else(|| tmp.path().join("appview"));
     std::fs::create_dir_all(&dir)?;
     let authority = format!("did:web:localhost%3A{PORT}");
 
@@ -209,6 +213,11 @@ async fn main() -> anyhow::Result<()> {
         |_| Audience::Service(&[hearth_lexicons::SERVICE_ID]),
         ReplayCache::load(&used)?,
     );
+    if let Some(kept) = &kept {
+        let dataset =
+            serde_json::json!({ "space": space, "channel": discussion, "member": reader });
+        std::fs::write(kept.join("dataset.json"), dataset.to_string())?;
+    }
     let app = hearth_spaces::router(spaces, auth);
     let uri = format!(
         "/xrpc/social.hearth.feed.getChannel?channel={}",

@@ -10,11 +10,14 @@ import { hearthBin, freePort, waitHealthy } from './hearth.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 
-/** `hearth up` at log level info; `log()` returns everything it wrote to stderr so far. */
-export async function startUpLogged({ plcUrl, env = {} }) {
+/**
+ * `hearth up` at log level info; `log()` returns everything it wrote to stderr so far. A
+ * `dataDir` given starts it again on that directory (a restart); otherwise a fresh one.
+ */
+export async function startUpLogged({ plcUrl, dataDir, env = {} }) {
   const port = env.HEARTH_PORT ? Number(env.HEARTH_PORT) : await freePort()
   const appviewPort = env.HEARTH_APPVIEW_PORT ? Number(env.HEARTH_APPVIEW_PORT) : await freePort()
-  const dataDir = mkdtempSync(join(tmpdir(), 'hearth-spaces-'))
+  dataDir = dataDir ?? mkdtempSync(join(tmpdir(), 'hearth-spaces-'))
   const childEnv = {
     ...process.env,
     HEARTH_PORT: String(port),
@@ -50,7 +53,9 @@ export async function startUpLogged({ plcUrl, env = {} }) {
   }
   return {
     url,
+    port,
     appviewUrl,
+    appviewPort,
     appviewDid: `did:web:localhost%3A${appviewPort}`,
     dataDir,
     wsUrl: `ws://localhost:${port}`,
