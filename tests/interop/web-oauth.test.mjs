@@ -153,7 +153,15 @@ try {
   const TEXT = 'Meeting on Thursday at 7pm, everyone welcome'
   const ann = (await agent.call('social.hearth.post.create', undefined, { channel: annCh, text: TEXT }, proxy)).data.post
   const sp = second.page
-  await sp.goto(`${web}/share?post=${encodeURIComponent(ann.uri)}`)
+  // The announcement's thread page offers its author the share link.
+  const parts = ann.uri.split('/')
+  const [author, rkey] = [parts.at(-3), parts.at(-1)]
+  await sp.goto(`${web}/s/${spaceUri.split('/').pop()}/p/${author}/${rkey}`)
+  await sp.getByRole('link', { name: /share publicly/i }).click().catch((e) => {
+    throw new Error(`no share link on ${sp.url()} (post ${ann.uri}): ${e.message}`)
+  })
+  await sp.waitForLoadState('load')
+  t.ok(sp.url().startsWith(`${web}/share?post=`), 'the thread page links its author to the share page', sp.url())
   const shareText = await sp.locator('main, body').first().innerText()
   t.ok(shareText.includes('becomes a public post') && shareText.includes(TEXT), 'the page says plainly it becomes public and shows the text')
   await sp.getByRole('button', { name: /post publicly/i }).click()
