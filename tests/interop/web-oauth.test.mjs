@@ -153,7 +153,15 @@ try {
   const TEXT = 'Meeting on Thursday at 7pm, everyone welcome'
   const ann = (await agent.call('social.hearth.post.create', undefined, { channel: annCh, text: TEXT }, proxy)).data.post
   const sp = second.page
-  await sp.goto(`${web}/share?post=${encodeURIComponent(ann.uri)}`)
+  // The announcement's thread page offers its author the share link.
+  const parts = ann.uri.split('/')
+  const [author, rkey] = [parts.at(-3), parts.at(-1)]
+  await sp.goto(`${web}/s/${spaceUri.split('/').pop()}/p/${author}/${rkey}`)
+  await sp.getByRole('link', { name: /share publicly/i }).click().catch((e) => {
+    throw new Error(`no share link on ${sp.url()} (post ${ann.uri}): ${e.message}`)
+  })
+  await sp.waitForLoadState('load')
+  t.ok(sp.url().startsWith(`${web}/share?post=`), 'the thread page links its author to the share page', sp.url())
   const shareText = await sp.locator('main, body').first().innerText()
   t.ok(shareText.includes('becomes a public post') && shareText.includes(TEXT), 'the page says plainly it becomes public and shows the text')
   await sp.getByRole('button', { name: /post publicly/i }).click()
@@ -165,11 +173,20 @@ try {
   await sp.getByRole('button', { name: /^(accept|authorize)$/i }).click({ timeout: 30000 })
   await sp.waitForURL((u) => u.href.startsWith(`${web}/share`), { timeout: 30000 })
   db = await tokensDb()
-  t.eq(db.prepare('SELECT scope FROM grant_tokens').get()?.scope, 'atproto repo:app.bsky.feed.post?action=create', 'the session now holds the narrow post scope')
+  const granted = db.prepare('SELECT scope, refresh_token FROM grant_tokens').get()
+  t.eq(granted?.scope, 'atproto repo:app.bsky.feed.post?action=create', 'the session now holds the narrow post scope')
   db.close()
+  // The access token is made to look expired: posting must refresh it first.
+  const rw = new Database(join(up.dataDir, 'appview', 'oauth.sqlite'))
+  rw.prepare('UPDATE grant_tokens SET access_expires_at = 0').run()
+  rw.close()
   await sp.getByRole('button', { name: /post publicly/i }).click()
   await sp.waitForLoadState('load')
   t.ok((await sp.locator('body').innerText()).includes('Shared publicly'), 'the page confirms the public post')
+  db = await tokensDb()
+  const refreshed = db.prepare('SELECT refresh_token, access_expires_at FROM grant_tokens').get()
+  db.close()
+  t.ok(refreshed && refreshed.refresh_token !== granted.refresh_token && refreshed.access_expires_at > Date.now() / 1000, 'the expired access token was refreshed (rotated refresh token) before posting')
   const list = await agent.com.atproto.repo.listRecords({ repo: carol.did, collection: 'app.bsky.feed.post' })
   t.eq(list.data.records.length, 1, 'one public post in carol\'s repository')
   const rec = JSON.stringify(list.data.records[0]?.value ?? {})

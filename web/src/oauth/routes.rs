@@ -169,6 +169,14 @@ fn public_json(v: serde_json::Value) -> Response {
     res
 }
 
+/// The share page of the post `uri`.
+pub fn share_href(uri: &str) -> String {
+    let q = form_urlencoded::Serializer::new(String::new())
+        .append_pair("post", uri)
+        .finish();
+    format!("/share?{q}")
+}
+
 #[derive(Template)]
 #[template(path = "share.html")]
 struct Share {
@@ -237,9 +245,7 @@ pub async fn share(
     let text = own_text(&web, &viewer, &f.post).await?;
     let key = viewer.key().to_vec();
     if !web.oauth.has_scope(&key, POST_SCOPE).await? {
-        let back = form_urlencoded::Serializer::new(String::from("/share?"))
-            .append_pair("post", &f.post)
-            .finish();
+        let back = share_href(&f.post);
         let scope = format!("{SIGN_IN_SCOPE} {POST_SCOPE}");
         let s = web
             .oauth

@@ -251,6 +251,8 @@ struct ThreadPage {
     replies: Vec<PostItem>,
     more: Option<String>,
     can_reply: bool,
+    /// The author of an announcement may share its text publicly (`/share`).
+    share: Option<String>,
     csrf: String,
     here: String,
 }
@@ -279,6 +281,8 @@ pub async fn thread(
     let questions = channel.is_some_and(|c| c.kind == "questions");
     let may_mark = root.author.did == v.did || role >= Role::Moderator;
     let can_reply = root.viewer.as_ref().is_some_and(|s| s.can_reply);
+    let share = (root.author.did == v.did && channel.is_some_and(|c| c.kind == "announcements"))
+        .then(|| crate::oauth::routes::share_href(&root.uri));
     let here = super::path_of(&root.uri);
     let more = t.cursor.map(|c| {
         let mut q = form_urlencoded::Serializer::new(String::new());
@@ -299,6 +303,7 @@ pub async fn thread(
             .collect(),
         more,
         can_reply,
+        share,
         csrf: v.csrf.clone(),
         here,
     }))
