@@ -112,10 +112,7 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
     Ok(state::AppState::new(state::Inner {
         mail,
         outbox: std::sync::Arc::default(),
-        oauth: std::sync::Arc::new(oauth::OAuthState::new(
-            remote.clone(),
-            cfg.dev,
-        )),
+        oauth: std::sync::Arc::new(oauth::OAuthState::new(remote.clone(), cfg.dev)),
         dpop: std::sync::Arc::new(auth::oauth::DpopGuard::new(&secrets.jwt_key)),
         service_did: cfg.service_did(),
         public_url: cfg.public_url(),

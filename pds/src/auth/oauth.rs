@@ -23,7 +23,6 @@ use hearth_xrpc::XrpcError;
 pub const DPOP: &str = "dpop";
 pub const DPOP_NONCE: &str = "dpop-nonce";
 
-
 /// Server DPoP state shared by the token endpoint and the resource server: the nonces, and the
 /// proof ids seen while their proofs could still be accepted (a proof is single use).
 pub struct DpopGuard {
