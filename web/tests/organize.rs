@@ -515,6 +515,15 @@ async fn organizer_pages() {
 
     // ---- reports and the queue ----
     let own_path = format!("/s/{skey}/p/{}/{owner_rkey}/report", owner.did);
+    let thread = format!("/s/{skey}/p/{}/{owner_rkey}", owner.did);
+    let p = get(&app, &member, &thread).await;
+    assert!(
+        p.body.contains(&format!("{thread}/report")),
+        "a Report link on the post"
+    );
+    let p = get(&app, &owner, &thread).await;
+    assert!(!p.body.contains("/report\""), "none on one's own post");
+    cases.case("posts carry a Report link, except one's own");
     let p = get(&app, &member, &own_path).await;
     assert_eq!(p.status, StatusCode::OK);
     assert!(p.body.contains("name=\"reason\""));

@@ -8,7 +8,6 @@ use crate::service::Spaces;
 use crate::store::{self, ReportRow, ViewCtx};
 use crate::views::*;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// Longest note a reporter or a moderator adds, in bytes (the lexicons' `maxLength`).
 pub const MAX_REPORT_TEXT: usize = 2000;
@@ -226,29 +225,18 @@ impl Spaces {
         Ok(queue)
     }
 
-    /// Reporters' and authors' handles and names, from the profile index.
+    /// Reporters' and authors' handles and names, from the profile index (one look-up).
     async fn fill_case_profiles(&self, cases: &mut [ReportCaseView]) {
-        let mut people: Vec<MemberView> = Vec::new();
-        for c in cases.iter() {
-            people.extend(c.post.iter().map(|p| p.author.clone()));
-            people.extend(c.reports.iter().map(|r| r.reporter.clone()));
-        }
-        people.sort_by(|a, b| a.did.cmp(&b.did));
-        people.dedup_by(|a, b| a.did == b.did);
-        self.fill_profiles(&mut people).await;
-        let found: HashMap<String, crate::profiles::Profile> =
-            people.into_iter().map(|m| (m.did, m.profile)).collect();
-        let fill = |m: &mut MemberView| {
-            if let Some(p) = found.get(&m.did) {
-                m.profile = p.clone();
-            }
-        };
+        let mut people: Vec<&mut MemberView> = Vec::new();
         for c in cases.iter_mut() {
             if let Some(p) = c.post.as_mut() {
-                fill(&mut p.author);
+                people.push(&mut p.author);
             }
-            c.reports.iter_mut().for_each(|r| fill(&mut r.reporter));
+            for r in c.reports.iter_mut() {
+                people.push(&mut r.reporter);
+            }
         }
+        self.fill_profiles(people).await;
     }
 
     /// A moderator's decision on a reported post: hide it or remove it (a reason is

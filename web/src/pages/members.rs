@@ -3,7 +3,8 @@
 //! the export as a JSON download. The service decides who may do what; a member who is not an
 //! admin gets its refusal, and the list without the forms.
 
-use super::organize::{AdminNav, role_of, space_uri, who};
+use super::organize::{AdminNav, role_of, space_uri};
+use super::posts::name_of;
 use super::{Layout, render};
 use crate::Web;
 use crate::http::{Form, WebError};
@@ -99,7 +100,7 @@ pub async fn page(
                 .filter(|r| *r != "admin" || role == Role::Owner)
                 .collect();
             MemberRow {
-                name: who(&m),
+                name: name_of(&m),
                 role: their.as_str().into(),
                 did: m.did,
                 manage,
@@ -215,7 +216,7 @@ pub async fn requests(
             .requests
             .into_iter()
             .map(|r| RequestRow {
-                name: who(&r.member),
+                name: name_of(&r.member),
                 answer: r.answer.unwrap_or_default(),
                 at: r.created_at,
                 id: r.id,

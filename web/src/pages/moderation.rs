@@ -3,7 +3,8 @@
 //! (`/s/{skey}/moderation`) and hide or remove one with a reason, or dismiss its reports. Each
 //! decision is in the audit log; nothing goes to public labellers.
 
-use super::organize::{AdminNav, role_of, space_uri, who};
+use super::organize::{AdminNav, role_of, space_uri};
+use super::posts::name_of;
 use super::{Layout, path_of, render};
 use crate::Web;
 use crate::http::{Form, WebError};
@@ -84,7 +85,7 @@ pub async fn report_page(
         action: format!("/s/{skey}/p/{author}/{rkey}/report"),
         back: path_of(&thread.root.uri),
         text: post.text.clone(),
-        author: who(&post.author),
+        author: name_of(&post.author),
         reasons: reasons(),
         done: false,
     }))
@@ -190,14 +191,18 @@ pub async fn queue(
         .into_iter()
         .map(|c| CaseRow {
             href: path_of(&c.uri),
-            author: c.post.as_ref().map(|p| who(&p.author)).unwrap_or_default(),
+            author: c
+                .post
+                .as_ref()
+                .map(|p| name_of(&p.author))
+                .unwrap_or_default(),
             text: c.post.as_ref().map(|p| p.text.clone()).unwrap_or_default(),
             hidden: c.post.as_ref().is_some_and(|p| p.hidden),
             reports: c
                 .reports
                 .iter()
                 .map(|r| ReportLine {
-                    who: who(&r.reporter),
+                    who: name_of(&r.reporter),
                     reason: ReportReason::parse(&r.reason).map_or("Something else", reason_words),
                     note: r.text.clone().unwrap_or_default(),
                 })

@@ -49,14 +49,6 @@ pub fn role_of(view: &hearth_spaces::views::SpaceView) -> Role {
         .unwrap_or(Role::Member)
 }
 
-/// A member's name as pages show it: `@handle`, else the DID.
-pub fn who(m: &hearth_spaces::views::MemberView) -> String {
-    m.profile
-        .handle
-        .as_ref()
-        .map_or_else(|| m.did.clone(), |h| format!("@{h}"))
-}
-
 /// The administration links of a space, for the pages' sub-navigation.
 pub struct AdminNav {
     pub skey: String,

@@ -42,6 +42,8 @@ pub struct PostItem {
     pub is_answer: bool,
     /// Whether the viewer may mark this reply as the answer.
     pub can_mark_answer: bool,
+    /// Whether the viewer may report it to the moderators (anyone's but their own).
+    pub can_report: bool,
 }
 
 /// The name shown for a member: `@handle`, else the display name, else the DID.
@@ -84,6 +86,7 @@ pub fn item(p: PostView, questions: bool, may_mark: bool) -> PostItem {
         }
     }
     let is_reply = p.reply.is_some();
+    let can_report = p.viewer.as_ref().is_some_and(|v| !v.can_edit);
     PostItem {
         href,
         author: name_of(&p.author),
@@ -105,6 +108,7 @@ pub fn item(p: PostView, questions: bool, may_mark: bool) -> PostItem {
         answered: (questions && !is_reply).then_some(p.accepted_answer.is_some()),
         is_answer: p.is_accepted_answer == Some(true),
         can_mark_answer: questions && is_reply && may_mark,
+        can_report,
         base,
     }
 }
