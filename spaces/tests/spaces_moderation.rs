@@ -505,6 +505,45 @@ async fn report_queue_and_decisions() {
     assert!(has("post.delete", &spam, &member2.did), "{log:?}");
     assert!(has("report.resolve", &fine, "dismiss"), "{log:?}");
     cases.case("every decision is in the audit log");
+
+    // ---- an admin's audit log leaves out what happens in channels they may not read ----
+    let board = c
+        .post(
+            &owner,
+            "channel.create",
+            json!({ "space": space, "name": "Board", "kind": "discussion", "readRole": "owner" }),
+        )
+        .await
+        .expect_ok("owner-only channel")["channel"]["uri"]
+        .as_str()
+        .expect("uri")
+        .to_owned();
+    let board_post = create_post(&c, &owner, &board, "SECRET succession").await;
+    c.post(
+        &owner,
+        "post.hide",
+        json!({ "uri": board_post, "hidden": true, "reason": "SECRET-BOARD-REASON" }),
+    )
+    .await
+    .expect_ok("hide in the board");
+    let mine = audit(&c, &owner, &space).await;
+    assert!(
+        mine.iter()
+            .any(|(a, s, _)| a == "post.hide" && s == &board_post)
+    );
+    let log = c
+        .get(&admin, "space.getAuditLog", &[("space", &space)])
+        .await
+        .expect_ok("admin audit");
+    let text = log.to_string();
+    assert!(
+        !text.contains(&board_post)
+            && !text.contains("SECRET-BOARD-REASON")
+            && !text.contains(&board),
+        "an admin reads the audit of an owner-only channel: {text}"
+    );
+    assert!(text.contains("report.resolve"), "and still the rest");
+    cases.case("an admin's audit log leaves out the owner-only channel");
 }
 
 fn open_with(dir: &std::path::Path, limits: Limits) -> Spaces {

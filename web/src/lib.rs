@@ -11,6 +11,7 @@
 //! | [`app_password`] | signing in with an app password at the account's own PDS |
 //! | [`assets`] | the stylesheet and script, under content-hashed names |
 //! | [`pages`] | the pages, one module per family |
+//! | [`qr`] | invite links' QR codes, as inline SVG |
 //! | [`http`] | the router, the headers every answer carries, the one error page |
 
 pub mod app_password;
@@ -20,6 +21,7 @@ pub mod http;
 pub mod identity;
 pub mod oauth;
 pub mod pages;
+pub mod qr;
 pub mod session;
 
 use atproto::identity::{DidResolver, HandleResolver};

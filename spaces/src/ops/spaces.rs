@@ -6,6 +6,7 @@ use crate::model::*;
 use crate::permissions::{member_access, parse_uri, space_of};
 use crate::service::Spaces;
 use crate::store::{self, ChannelRow};
+use crate::uri::{Collection, SpaceUri};
 use crate::views::*;
 use serde::{Deserialize, Serialize};
 
@@ -111,6 +112,37 @@ fn name(s: &str) -> SpaceResult<String> {
 /// An optional text field: blank means none.
 fn opt_text(s: Option<String>) -> Option<String> {
     s.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+/// Whether an audit entry is about a channel, or a post in a channel, that a member with
+/// `role` may not read (a moderation reason can quote what it is about). A deleted post's
+/// channel is known if the post was reported.
+fn subject_unreadable(
+    conn: &rusqlite::Connection,
+    space: i64,
+    subject: Option<&str>,
+    role: Role,
+) -> SpaceResult<bool> {
+    if role == Role::Owner {
+        return Ok(false);
+    }
+    let Some((uri, subject)) = subject.and_then(|s| Some((s.parse::<SpaceUri>().ok()?, s))) else {
+        return Ok(false);
+    };
+    let Some(r) = &uri.record else {
+        return Ok(false);
+    };
+    let channel = match r.collection {
+        Collection::Channel => store::channel_by_rkey(conn, space, &r.rkey)?,
+        Collection::Post => match store::post_by_rkey(conn, space, &r.rkey)? {
+            Some(p) => store::channel_by_id(conn, p.channel)?,
+            None => match store::reported_post_channel(conn, space, subject)? {
+                Some(id) => store::channel_by_id(conn, id)?,
+                None => None,
+            },
+        },
+    };
+    Ok(channel.is_some_and(|c| !c.can_read(role)))
 }
 
 impl Spaces {
@@ -336,10 +368,13 @@ impl Spaces {
             let cursor = (rows.len() == limit as usize)
                 .then(|| rows.last().map(|(id, _)| id.to_string()))
                 .flatten();
-            Ok(AuditLog {
-                entries: rows.into_iter().map(|(_, e)| e).collect(),
-                cursor,
-            })
+            let mut entries = Vec::with_capacity(rows.len());
+            for (_, e) in rows {
+                if !subject_unreadable(conn, acc.space.id, e.subject.as_deref(), acc.role)? {
+                    entries.push(e);
+                }
+            }
+            Ok(AuditLog { entries, cursor })
         })
         .await
     }

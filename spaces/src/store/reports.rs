@@ -166,6 +166,21 @@ pub fn closed_reports(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The channel a reported post was in (it outlives the post).
+pub fn reported_post_channel(
+    conn: &Connection,
+    space: i64,
+    post_uri: &str,
+) -> SpaceResult<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT channel FROM report INDEXED BY report_closed
+             WHERE space = ?1 AND post_uri = ?2 LIMIT 1",
+        )?
+        .query_row(params![space, post_uri], |r| r.get(0))
+        .optional()?)
+}
+
 /// A moderator's decision on a post's open reports.
 pub struct Decision<'a> {
     pub post: i64,

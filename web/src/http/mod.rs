@@ -62,6 +62,7 @@ pub fn router(web: Web) -> Router {
             post(pages::space::answer),
         )
         .route("/s/{skey}/img/{cid}", get(pages::space::image))
+        .merge(pages::organize::routes())
         .layer(middleware::from_fn(move |req, next| {
             headers(dev, req, next)
         }))

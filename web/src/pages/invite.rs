@@ -45,7 +45,7 @@ pub async fn landing(
     Path(token): Path<String>,
 ) -> Result<Response, WebError> {
     let preview = if token_ok(&token) {
-        match web.spaces.invite_preview(&token).await {
+        match web.spaces.preview_invite(&token).await {
             Ok(p) => Some(p),
             Err(SpaceError::Named(..)) => None,
             Err(e) => return Err(e.into()),

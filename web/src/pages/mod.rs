@@ -5,7 +5,13 @@
 
 pub mod home;
 pub mod invite;
+pub mod invites;
+pub mod members;
+pub mod moderation;
+pub mod new_space;
+pub mod organize;
 pub mod posts;
+pub mod settings;
 pub mod signin;
 pub mod space;
 

@@ -290,6 +290,7 @@ pub async fn fixture(app: &App) -> Fixture {
                 role: None,
                 max_uses: None,
                 expires_in_hours: None,
+                invitee: None,
             },
         )
         .await
