@@ -256,7 +256,7 @@ try {
     await ona.page.getByLabel(/organization/i).first().check()
     await ona.page.getByLabel(/^name/i).first().fill('Northside Food Bank')
     await ona.page.getByLabel(/description/i).first().fill('Volunteers of the Northside food bank')
-    await ona.page.getByRole('button', { name: /create/i }).first().click()
+    await ona.page.getByRole('button', { name: /^(create|start)/i }).first().click()
     await ona.mustSee('Northside Food Bank', 'their new space')
     for (const channel of ['Announcements', 'Discussion', 'Questions', 'Leadership']) {
       await ona.sees(new RegExp(`^\\s*${channel}`), `the ${channel} channel`)
@@ -275,8 +275,10 @@ try {
     }
 
     await ona.page.getByRole('link', { name: /invite/i }).first().click()
-    await ona.page.getByRole('button', { name: /create|new|make/i }).first().click()
-    const linkText = (await ona.visibleText()).match(/https?:\/\/\S+\/(?:i|join)\/[\w-]+/)?.[0]
+    await ona.page.getByRole('button', { name: /^(create|new|make)/i }).first().click()
+    const linkField = ona.page.getByLabel(/invite link/i).and(ona.page.locator('input'))
+    const shown = (await linkField.count()) ? await linkField.first().inputValue() : await ona.visibleText()
+    const linkText = shown.match(/https?:\/\/\S+\/(?:i|join)\/[\w-]+/)?.[0]
     t.ok(linkText, 'journey 1: the invite page shows the link', (await ona.visibleText()).slice(0, 300))
     const qr = ona.page.locator('svg').filter({ has: ona.page.locator('path, rect') })
     t.ok((await qr.count()) > 0, 'journey 1: the invite page shows a QR code (SVG)')
@@ -321,11 +323,9 @@ try {
     await rex.mustSee(spam, 'the post to report')
     const post = rex.page.locator('article, li').filter({ hasText: spam }).last()
     await post.getByRole('button', { name: /report/i }).or(post.getByRole('link', { name: /report/i })).first().click()
-    const reason = rex.page.getByLabel(/reason/i).first()
-    if ((await reason.evaluate((e) => e.tagName)) === 'SELECT') await reason.selectOption({ index: 1 })
-    else await rex.page.getByLabel(/spam/i).first().check()
+    await rex.page.getByRole('radio').first().check()
     await rex.step('report a post')
-    await rex.page.getByRole('button', { name: /report|send/i }).last().click()
+    await rex.page.getByRole('button', { name: /^send report/i }).click()
     await rex.mustSee(/reported|report (was )?sent|thank/i, 'that the report was sent')
     await rex.step('report sent')
 
@@ -336,10 +336,10 @@ try {
     await mona.page.getByRole('link', { name: /moderation|reports/i }).first().click()
     await mona.mustSee(spam, 'the reported post in the queue')
     await mona.step('moderation queue')
-    const item = mona.page.locator('article, li, tr').filter({ hasText: spam }).last()
     const why = 'Advertising is not allowed here'
-    await item.getByLabel(/reason/i).first().fill(why)
-    await item.getByRole('button', { name: /^hide/i }).first().click()
+    await mona.page.getByLabel(/^hide the post/i).first().check()
+    await mona.page.getByLabel(/^reason/i).first().fill(why)
+    await mona.page.getByRole('button', { name: /^decide/i }).first().click()
     await mona.sees(/hidden|resolved|no open reports|nothing to review/i, 'the report resolved')
     await mona.step('post hidden')
     await mona.open(spacePath(space.uri))
@@ -393,7 +393,7 @@ try {
     await signIn(vera)
     await vera.open('/settings')
     await vera.page.getByLabel(/email/i).and(vera.page.locator('input')).first().fill(veraMail)
-    await vera.page.getByLabel(/weekly/i).first().check()
+    await vera.page.getByLabel(/summary|digest/i).first().selectOption('weekly')
     const ann = vera.page.getByLabel(/announcement/i).and(vera.page.locator('input[type=checkbox]'))
     if (await ann.count()) await ann.first().check()
     await vera.step('email settings')
@@ -484,7 +484,13 @@ try {
     const refOrigin = new URL(world.ref.url).origin
     await sol.page.waitForURL((u) => u.origin === refOrigin || world.webOrigins.includes(u.origin))
     if (new URL(sol.page.url()).origin === refOrigin) await authorizeAtReference(sol)
-    await sol.mustSee(/shared|public post|posted publicly/i, 'that the post is public now')
+    // Back from their PDS with the new permission, the page may ask once more.
+    const shared = sol.page.getByRole('heading', { name: /^shared publicly/i })
+    if (!(await shared.isVisible().catch(() => false))) {
+      await sol.step('back from the PDS')
+      await sol.page.getByRole('button', { name: /post publicly/i }).first().click()
+    }
+    await sol.mustSee(/^shared publicly$/i, 'that the post is public now')
     await sol.step('shared')
 
     const after = await leaderAccount.agent.com.atproto.repo.listRecords({ repo: leaderAccount.did, collection: 'app.bsky.feed.post' })
