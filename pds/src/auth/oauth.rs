@@ -16,7 +16,6 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hearth_oauth::access_token::{self, Claims};
-use hearth_oauth::dpop;
 use hearth_oauth::scope::{ScopeMissing, ScopeSet};
 use hearth_xrpc::XrpcError;
 
@@ -93,34 +92,16 @@ fn verify(state: &AppState, req: &Request) -> Result<Option<OAuthGrant>, Refusal
         },
     )
     .map_err(|e| refuse("invalid_token", &e.to_string()))?;
-    let mut proofs = req.headers().get_all(DPOP).iter();
-    let (Some(proof), None) = (proofs.next(), proofs.next()) else {
-        return Err(refuse(
-            "invalid_dpop_proof",
-            "A DPoP-bound token needs exactly one DPoP proof",
-        ));
-    };
-    let proof = proof
-        .to_str()
-        .map_err(|_| refuse("invalid_dpop_proof", "Malformed DPoP header"))?;
-    let p = dpop::verify(
-        proof,
-        &dpop::Expectation {
-            htm: req.method().as_str(),
-            htu: &request_url(state, req),
-            now,
-            nonces: Some(&state.oauth.nonces),
-            access_token: Some(token),
-        },
-    )
-    .map_err(|e| refuse(e.oauth_error(), &e.to_string()))?;
-    if !state
+    let p = state
         .oauth
-        .replay
-        .first_use(&p.jkt, &p.jti, p.replay_until, now)
-    {
-        return Err(refuse("invalid_dpop_proof", "DPoP proof was already used"));
-    }
+        .check_proof(
+            req.headers(),
+            req.method().as_str(),
+            &request_url(state, req),
+            Some(token),
+            now,
+        )
+        .map_err(|e| refuse(e.oauth_error(), &e.to_string()))?;
     if p.jkt != claims.cnf.jkt {
         return Err(refuse(
             "invalid_dpop_proof",

@@ -2,6 +2,7 @@
 //! once to the OAuth error JSON (`{"error", "error_description"}`), or, on the pages a person
 //! sees, to an error page.
 
+use super::ProofError;
 use super::authorize::{self, Pending, Signer};
 use super::client_auth::{self, Assertion};
 use super::error::OAuthError;
@@ -19,7 +20,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Json, Router};
 use hearth_oauth::client_metadata::ClientMetadata;
-use hearth_oauth::dpop::{self, DpopError};
+use hearth_oauth::dpop::DpopError;
 use hearth_oauth::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 use serde::Deserialize;
 use serde_json::json;
@@ -106,40 +107,16 @@ fn form_error(state: &AppState, e: FormRejection) -> Response {
 /// Verifies the request's DPoP proof for `POST <issuer><path>` with a current nonce and an
 /// unseen `jti`; returns the key's thumbprint.
 fn check_proof(state: &AppState, headers: &HeaderMap, path: &str) -> Result<String, OAuthError> {
-    let mut proofs = headers.get_all("dpop").iter();
-    let (Some(proof), None) = (proofs.next(), proofs.next()) else {
-        return Err(OAuthError::InvalidDpopProof(
-            "Exactly one DPoP proof is required".into(),
-        ));
-    };
-    let proof = proof
-        .to_str()
-        .map_err(|_| OAuthError::InvalidDpopProof("Malformed DPoP header".into()))?;
-    let now = now_secs();
     let htu = format!("{}{path}", state.public_url);
-    let p = dpop::verify(
-        proof,
-        &dpop::Expectation {
-            htm: "POST",
-            htu: &htu,
-            now,
-            nonces: Some(&state.oauth.nonces),
-            access_token: None,
-        },
-    )
-    .map_err(|e| match e {
-        DpopError::MissingNonce | DpopError::BadNonce => OAuthError::UseDpopNonce,
-        other => OAuthError::InvalidDpopProof(other.to_string()),
-    })?;
-    if !state
+    let p = state
         .oauth
-        .replay
-        .first_use(&p.jkt, &p.jti, p.replay_until, now)
-    {
-        return Err(OAuthError::InvalidDpopProof(
-            "DPoP proof was already used".into(),
-        ));
-    }
+        .check_proof(headers, "POST", &htu, None, now_secs())
+        .map_err(|e| match e {
+            ProofError::Invalid(DpopError::MissingNonce | DpopError::BadNonce) => {
+                OAuthError::UseDpopNonce
+            }
+            other => OAuthError::InvalidDpopProof(other.to_string()),
+        })?;
     Ok(p.jkt)
 }
 
