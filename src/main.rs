@@ -171,6 +171,12 @@ async fn main() -> anyhow::Result<()> {
             hearth_ops::backup::spawn_schedule(pds.data_dir.clone(), &backup);
             pds.dev = true;
             appview.dev = true;
+            // Local accounts' handles (alice.test) have no DNS: the local PDS answers for them,
+            // so they can be typed on the web app's sign-in page. Other handles fall through to
+            // DNS and .well-known as before.
+            if appview.handle_resolver.is_empty() {
+                appview.handle_resolver.push(pds.public_url());
+            }
             if pds.plc_url.is_none() {
                 pds.plc_url = Some(local_plc(&pds.data_dir, plc_port).await?);
             }

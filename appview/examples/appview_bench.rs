@@ -545,7 +545,7 @@ fn appview_config(dir: &Path, port: u16, plc: &str, firehoses: Vec<String>) -> A
         dev: true,
         ca_certs: None,
         internal_hosts: Vec::new(),
-        handle_resolver: None,
+        handle_resolver: Vec::new(),
         images: Default::default(),
         smtp_url: None,
         smtp_from: None,

@@ -91,11 +91,11 @@ pub struct AppviewConfig {
         value_delimiter = ','
     )]
     pub internal_hosts: Vec<String>,
-    /// A service whose `com.atproto.identity.resolveHandle` is asked first for handles (e.g. a
-    /// PDS whose accounts' handles have no DNS, as in development); the DID document must still
-    /// name the handle.
-    #[arg(long, env = "HEARTH_HANDLE_RESOLVER")]
-    pub handle_resolver: Option<String>,
+    /// Services whose `com.atproto.identity.resolveHandle` is asked first for handles, in order,
+    /// comma-separated (e.g. PDSes whose accounts' handles have no DNS, as in development); the
+    /// DID document must still name the handle.
+    #[arg(long, env = "HEARTH_HANDLE_RESOLVER", value_delimiter = ',')]
+    pub handle_resolver: Vec<String>,
     /// Where space images live.
     #[command(flatten)]
     pub images: ImageStoreArgs,

@@ -95,10 +95,11 @@ pub fn build_state(cfg: AppviewConfig) -> Result<state::AppState, StartError> {
     let remote = hearth_net::RemoteClient::new(&net)?;
     let (dids, handles) = hearth_net::identity_resolvers(&cfg.plc_url(), cfg.dev, &remote, &http)?;
     let dids = Arc::new(dids);
-    let handles = Arc::new(match &cfg.handle_resolver {
-        Some(url) => handles.with_xrpc_resolver(url),
-        None => handles,
-    });
+    let handles = Arc::new(
+        cfg.handle_resolver
+            .iter()
+            .fold(handles, |h, url| h.with_xrpc_resolver(url)),
+    );
     hearth_db::files::warn_if_loose(&cfg.data_dir);
     // Images are at most a few megabytes: the operator client's usual time limit, with room.
     let images_bucket = match cfg.images.settings().config()? {

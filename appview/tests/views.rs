@@ -68,7 +68,7 @@ impl World {
             dev: true,
             ca_certs: None,
             internal_hosts: Vec::new(),
-            handle_resolver: None,
+            handle_resolver: Vec::new(),
             images: Default::default(),
             smtp_url: None,
             smtp_from: None,

@@ -389,7 +389,9 @@ mod tests {
                 seen.len()
             );
             let now = list(&root).expect("list");
-            assert!(now.len() <= 2, "pruned to the newest two: {now:?}");
+            // A new backup lands before the oldest is deleted (so a failed round never
+            // leaves fewer than `keep`): between the two, three can be seen.
+            assert!(now.len() <= 3, "pruned to the newest two: {now:?}");
             seen.extend(now);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

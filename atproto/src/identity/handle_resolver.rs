@@ -32,9 +32,9 @@ pub struct HandleResolver {
     // when a DNS lookup actually happens.
     dns: OnceLock<Result<TokioResolver, String>>,
     overrides: HashMap<String, Override>,
-    /// A service asked first with `com.atproto.identity.resolveHandle` (see
+    /// Services asked first, in order, with `com.atproto.identity.resolveHandle` (see
     /// [`HandleResolver::with_xrpc_resolver`]).
-    xrpc: Option<String>,
+    xrpc: Vec<String>,
 }
 
 impl HandleResolver {
@@ -44,7 +44,7 @@ impl HandleResolver {
             dns_enabled: true,
             dns: OnceLock::new(),
             overrides: HashMap::new(),
-            xrpc: None,
+            xrpc: Vec::new(),
         })
     }
 
@@ -74,9 +74,10 @@ impl HandleResolver {
     /// Asks the service at `base_url` (`com.atproto.identity.resolveHandle`) first, as the
     /// official OAuth client asks its handle resolver; DNS and the well-known endpoint are still
     /// tried when it has no answer. Its answer is one side of the check like any other: the DID
-    /// document must still name the handle.
+    /// document must still name the handle. Called again, adds another service, asked after
+    /// the ones before it.
     pub fn with_xrpc_resolver(mut self, base_url: &str) -> Self {
-        self.xrpc = Some(base_url.trim_end_matches('/').to_owned());
+        self.xrpc.push(base_url.trim_end_matches('/').to_owned());
         self
     }
 
@@ -104,10 +105,10 @@ impl HandleResolver {
         if name == INVALID_HANDLE || !handle.allowed_tld() {
             return Err(IdentityError::DisallowedTld(name));
         }
-        if let Some(base) = &self.xrpc
-            && let Some(did) = self.ask_xrpc(base, &name).await?
-        {
-            return Ok(did);
+        for base in &self.xrpc {
+            if let Some(did) = self.ask_xrpc(base, &name).await? {
+                return Ok(did);
+            }
         }
         if self.dns_enabled {
             match self.resolve_dns(&name).await {

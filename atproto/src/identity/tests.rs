@@ -303,13 +303,24 @@ async fn asks_a_resolver_service_first_and_falls_back() {
         ),
     ]);
     let (service, hits) = serve(|_| routes).await;
+    // A second service, asked only when the first has no answer (two local PDSes in development).
+    let dave: Did = "did:plc:dddddddddddddddddddddddd".parse().unwrap();
+    let second_routes = HashMap::from([(
+        "/xrpc/com.atproto.identity.resolveHandle?handle=dave.test".to_owned(),
+        (200, format!(r#"{{"did":"{dave}"}}"#)),
+    )]);
+    let (second, second_hits) = serve(|_| second_routes).await;
     let resolver = HandleResolver::new(Duration::from_secs(5))
         .unwrap()
         .without_dns()
-        .with_xrpc_resolver(&format!("{service}/"));
+        .with_xrpc_resolver(&format!("{service}/"))
+        .with_xrpc_resolver(&second);
     let handle = |s: &str| s.parse::<Handle>().unwrap();
     assert_eq!(resolver.resolve(&handle("carol.test")).await.unwrap(), did);
     assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert_eq!(second_hits.load(Ordering::SeqCst), 0, "the first answered");
+    assert_eq!(resolver.resolve(&handle("dave.test")).await.unwrap(), dave);
+    assert_eq!(hits.load(Ordering::SeqCst), 2, "the first was asked first");
     // No answer (404) and a malformed one are not a DID: resolution goes on, and finds nothing.
     for h in ["nobody.test", "junk.test"] {
         assert!(resolver.resolve(&handle(h)).await.is_err(), "{h}");

@@ -40,6 +40,8 @@ export async function startWorld() {
     HEARTH_APPVIEW_PORT: String(appviewPort),
     HEARTH_SMTP_URL: sink.url,
     HEARTH_FIREHOSES: `localhost:${port},localhost:${ref.port}`,
+    // Neither PDS's .test handles are in DNS: both are asked, as `hearth up` asks its own.
+    HEARTH_HANDLE_RESOLVER: `http://localhost:${port},${ref.url}`,
   }
   let up = await startUpLogged({ plcUrl: plc.url, env })
   const browser = await launchBrowser()
