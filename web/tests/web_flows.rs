@@ -28,10 +28,16 @@ async fn an_invite_link_leads_to_joining_and_the_one_question() {
     assert!(out.body.contains("Riverside Tenants") && out.body.contains("Tenants of 12 River St"));
     assert!(out.body.contains("Invited by @owner.test"));
     assert!(out.body.contains("Sign in to join"));
-    assert!(
+    // Every "Sign in" on the page (the header's too) comes back here: a newcomer who taps the
+    // first one they see must not lose the invitation.
+    let back = format!("/signin?next=%2Fi%2F{}", f.token);
+    assert_eq!(
+        out.body.matches("\">Sign in").count(),
+        out.body.matches(&format!("href=\"{back}\"")).count(),
+        "{}",
         out.body
-            .contains(&format!("/signin?next=%2Fi%2F{}", f.token))
     );
+    assert!(out.body.contains(&back));
     assert!(
         !out.body.contains("SECRET-ANNOUNCE"),
         "nothing private before the gate"

@@ -57,9 +57,13 @@ export async function startWorld() {
     web: `http://127.0.0.1:${appviewPort}`,
     webOrigins: [`http://127.0.0.1:${appviewPort}`, `http://localhost:${appviewPort}`],
     proxy: `${up.appviewDid}#hearth_appview`,
-    /** Stops `hearth up` and starts it again on the same data directory and ports. */
-    async restart() {
+    /**
+     * Stops `hearth up` and starts it again on the same data directory and ports; `whileStopped`
+     * (given the data directory) runs in between, e.g. to let time pass in a database.
+     */
+    async restart(whileStopped) {
       await up.stop()
+      if (whileStopped) await whileStopped(up.dataDir)
       up = await startUpLogged({ plcUrl: plc.url, dataDir: up.dataDir, env })
     },
     async stop() {

@@ -62,11 +62,36 @@ pub fn router(web: Web) -> Router {
             post(pages::space::answer),
         )
         .route("/s/{skey}/img/{cid}", get(pages::space::image))
-        .merge(pages::organize::routes())
+        .merge(organizer_routes())
         .layer(middleware::from_fn(move |req, next| {
             headers(dev, req, next)
         }))
         .with_state(web)
+}
+
+/// The organizer, moderation and settings pages.
+fn organizer_routes() -> Router<Web> {
+    use pages::{invites, members, moderation, new_space, settings};
+    Router::new()
+        .route("/spaces/new", get(new_space::page).post(new_space::create))
+        .route("/s/{skey}/invite", get(invites::page).post(invites::create))
+        .route("/s/{skey}/invite/revoke", post(invites::revoke))
+        .route("/s/{skey}/members", get(members::page))
+        .route("/s/{skey}/members/role", post(members::set_role))
+        .route("/s/{skey}/members/remove", post(members::remove))
+        .route("/s/{skey}/members/ban", post(members::ban))
+        .route("/s/{skey}/requests", get(members::requests))
+        .route("/s/{skey}/requests/decide", post(members::decide))
+        .route("/s/{skey}/audit", get(members::audit))
+        .route("/s/{skey}/export", get(members::export))
+        .route("/s/{skey}/moderation", get(moderation::queue))
+        .route("/s/{skey}/moderation/resolve", post(moderation::resolve))
+        .route(
+            "/s/{skey}/p/{author}/{rkey}/report",
+            get(moderation::report_page).post(moderation::report),
+        )
+        .route("/settings", get(settings::page).post(settings::save))
+        .route("/settings/level", post(settings::set_level))
 }
 
 /// The Content-Security-Policy of every page: nothing inline, nothing from elsewhere, no

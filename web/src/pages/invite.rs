@@ -56,7 +56,7 @@ pub async fn landing(
     let here = format!("/i/{token}");
     let layout = match &viewer {
         Some(v) => Layout::signed_in("You are invited", v),
-        None => Layout::bare("You are invited"),
+        None => Layout::returning_to("You are invited", &here),
     };
     let mut page = InvitePage {
         layout,

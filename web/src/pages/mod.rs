@@ -29,6 +29,8 @@ pub struct Layout {
     pub csrf: String,
     pub css: &'static str,
     pub js: &'static str,
+    /// Where the header's "Sign in" goes: a page that knows where to come back to says so.
+    pub signin: String,
 }
 
 impl Layout {
@@ -40,6 +42,15 @@ impl Layout {
             csrf: String::new(),
             css: crate::assets::css(),
             js: crate::assets::js(),
+            signin: "/signin".to_owned(),
+        }
+    }
+
+    /// The frame for someone signed out on a page they should come back to after signing in.
+    pub fn returning_to(title: &str, here: &str) -> Layout {
+        Layout {
+            signin: crate::session::signin_url(here),
+            ..Layout::bare(title)
         }
     }
 

@@ -44,6 +44,9 @@ pub struct PostItem {
     pub can_mark_answer: bool,
     /// Whether the viewer may report it to the moderators (anyone's but their own).
     pub can_report: bool,
+    /// Where its author may turn it into a public Bluesky post (announcements only; set by the
+    /// page, which knows the channel).
+    pub share: Option<String>,
 }
 
 /// The name shown for a member: `@handle`, else the display name, else the DID.
@@ -109,6 +112,7 @@ pub fn item(p: PostView, questions: bool, may_mark: bool) -> PostItem {
         is_answer: p.is_accepted_answer == Some(true),
         can_mark_answer: questions && is_reply && may_mark,
         can_report,
+        share: None,
         base,
     }
 }

@@ -3,6 +3,7 @@
 //! small forms under posts (reply, react, mark as answer). Every read and write goes through
 //! the spaces service with the viewer's DID.
 
+use super::organize::AdminNav;
 use super::posts::{PostItem, item, mention_facets};
 use super::{Layout, render};
 use crate::Web;
@@ -92,6 +93,8 @@ struct SpacePage {
     member_count: i64,
     unread: i64,
     role: &'static str,
+    /// Invite, members, reports…: what the viewer's role lets them manage, one tap away.
+    nav: AdminNav,
     channels: Vec<ChannelLink>,
     pinned: Vec<PostItem>,
     csrf: String,
@@ -138,6 +141,12 @@ pub async fn space(
             .and_then(|s| s.unread_count)
             .unwrap_or(0),
         role: role.as_str(),
+        nav: AdminNav {
+            skey: skey.clone(),
+            name: space.name.clone(),
+            admin: role >= Role::Admin,
+            moderator: role >= Role::Moderator,
+        },
         channels: channels.iter().map(|c| channel_link(&skey, c)).collect(),
         name: space.name,
         pinned,
@@ -204,7 +213,10 @@ pub async fn channel(
         .fill_profiles(feed.posts.iter_mut().map(|p| &mut p.author))
         .await;
     let can_post = Role::parse(&channel.post_role).is_some_and(|r| role >= r);
-    let (notified, emailed) = if can_post {
+    let announcements = channel.kind == "announcements";
+    // Counting the audience reads every member's levels: only the announcement composer shows
+    // it, and only on the first page, where the composer is.
+    let (notified, emailed) = if can_post && first_page && announcements {
         let a = web.spaces.thread_audience(&v.did, &channel.uri).await?;
         (a.notified, a.emailed)
     } else {
@@ -225,13 +237,20 @@ pub async fn channel(
         posts: feed
             .posts
             .into_iter()
-            .map(|p| item(p, questions, false))
+            .map(|p| {
+                let share = (announcements && p.reply.is_none() && p.author.did == v.did)
+                    .then(|| crate::oauth::routes::share_href(&p.uri));
+                PostItem {
+                    share,
+                    ..item(p, questions, false)
+                }
+            })
             .collect(),
         next,
         first_page,
         can_post,
         questions,
-        announcements: channel.kind == "announcements",
+        announcements,
         notified,
         emailed,
         csrf: v.csrf.clone(),
