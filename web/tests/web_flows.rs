@@ -116,11 +116,85 @@ async fn an_invite_link_leads_to_joining_and_the_one_question() {
     );
     let page = app.get(&format!("/s/{}", f.skey), Some(&cookie)).await;
     assert!(page.body.contains("Announcements") && page.body.contains("Discussion"));
+    // The space's page shows what its leaders said last, and where to ask.
+    assert!(page.body.contains("Latest announcement") && page.body.contains("SECRET-ANNOUNCE"));
+    assert!(page.body.contains("Your question"));
+
+    // The invite page asks the one question on its Join form: one step, no second page.
+    let (other, other_csrf) = app.sign_in(OUTSIDER, "outsider.test").await;
+    let page = app.get(&link, Some(&other)).await;
+    assert!(
+        page.body
+            .contains("How often do you want to hear from this group?")
+            && page.body.contains("value=\"mentionsAndReplies\" checked"),
+        "{}",
+        page.body
+    );
+    let bad = app
+        .post(
+            &format!("{link}/join"),
+            Some(&other),
+            Some(ORIGIN),
+            &[("csrf", &other_csrf), ("level", "muted")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(
+        app.spaces.get_space(OUTSIDER, &f.space).await.is_err(),
+        "a wrong answer joins nothing"
+    );
+    let joined = app
+        .post(
+            &format!("{link}/join"),
+            Some(&other),
+            Some(ORIGIN),
+            &[("csrf", &other_csrf), ("level", "announcementsOnly")],
+        )
+        .await;
+    assert_eq!(joined.location(), format!("/s/{}", f.skey));
+    let level = app
+        .spaces
+        .get_space(OUTSIDER, &f.space)
+        .await
+        .expect("member")
+        .space
+        .viewer
+        .and_then(|v| v.notification_level);
+    assert_eq!(level.as_deref(), Some("announcementsOnly"));
+
     // The member reads the announcement in its channel.
     let ch = app
         .get(&f.channel_path("announcements"), Some(&cookie))
         .await;
     assert!(ch.body.contains("SECRET-ANNOUNCE"));
+
+    // A new announcement is unread until its thread is opened (as the inbox's link opens it).
+    let news = post(
+        &app,
+        OWNER,
+        Some(f.channel("announcements")),
+        None,
+        "NEWS-AFTER-JOINING",
+    )
+    .await;
+    let unread = || async {
+        app.spaces
+            .unread_count(BEN, None)
+            .await
+            .expect("count")
+            .count
+    };
+    assert_eq!(unread().await, 1);
+    let opened = app
+        .get(&hearth_web::pages::path_of(&news), Some(&cookie))
+        .await;
+    assert!(opened.body.contains("NEWS-AFTER-JOINING"));
+    assert_eq!(unread().await, 0, "opening the thread read it");
+    let inbox = app.spaces.list_notifications(BEN, None, 10, None).await;
+    assert!(
+        inbox.is_ok_and(|l| l.notifications.iter().all(|n| n.is_read)),
+        "the inbox shows it read"
+    );
 }
 
 #[tokio::test]
@@ -241,6 +315,9 @@ async fn announcements_say_who_hears_and_questions_get_answers() {
         )
         .await;
     assert_eq!(replied.location(), thread);
+    // The inbox shows the answer, unread (until the thread is opened).
+    let home = app.get("/", Some(&ana)).await;
+    assert!(home.body.contains("Answer to your question") && home.body.contains("Mark all seen"));
     let t = app.get(&thread, Some(&ana)).await;
     assert!(t.body.contains("Tuesday at 7") && t.body.contains("Mark as answer"));
     let reply = app
@@ -252,9 +329,6 @@ async fn announcements_say_who_hears_and_questions_get_answers() {
         .replies[0]
         .uri
         .clone();
-    // The inbox shows the answer, unread.
-    let home = app.get("/", Some(&ana)).await;
-    assert!(home.body.contains("Answer to your question") && home.body.contains("Mark all seen"));
     let marked = app
         .post(
             &format!("{}/answer", post_path(&f.skey, &reply)),

@@ -123,7 +123,7 @@ impl Spaces {
             author,
             subject: r.subject,
             text: r.text.map(|t| snippet(&t, 280)),
-            is_read: r.created_at <= seen.max(r.space_seen),
+            is_read: r.read || r.created_at <= seen.max(r.space_seen),
             created_at: fmt_time(r.created_at),
         })
     }
@@ -367,7 +367,9 @@ impl Spaces {
                         continue;
                     }
                     let since = last.max(seen_at(conn, &did)?);
-                    let rows = store::inbox(conn, &did, None, i64::MAX, since, 50)?;
+                    let mut rows = store::inbox(conn, &did, None, i64::MAX, since, 50)?;
+                    // What the member already opened is no news.
+                    rows.retain(|r| !r.read);
                     store::set_last_digest(conn, &did, now)?;
                     if rows.is_empty() {
                         continue;

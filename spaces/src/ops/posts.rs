@@ -64,6 +64,10 @@ pub struct Thread {
     /// Where the next page of replies starts (absent on the last page).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
+    /// Whether the viewer has notifications about this thread not yet read (see
+    /// [`Spaces::mark_thread_read`]); not part of the XRPC answer.
+    #[serde(skip)]
+    pub unread: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -661,7 +665,22 @@ impl Spaces {
                     replies: views,
                 },
                 cursor,
+                unread: store::thread_has_unread(conn, &did, root.id)?,
             })
+        })
+        .await
+    }
+
+    /// Marks the viewer's notifications about the thread `uri` is in as read (they opened it).
+    pub async fn mark_thread_read(&self, did: &str, uri: &str) -> SpaceResult<usize> {
+        let uri = parse_uri(uri)?;
+        let did = did.to_owned();
+        self.write(move |txn, s| {
+            let conn = txn.conn;
+            let acc = member_access(conn, &s.authority, &uri, &did)?;
+            let (post, _) = readable_post(conn, &acc, &uri)?;
+            let root = post.root.unwrap_or(post.id);
+            store::mark_thread_read(conn, &did, root, now_ms())
         })
         .await
     }

@@ -195,7 +195,8 @@ pub fn unread_in_space(conn: &Connection, did: &str, space: i64) -> SpaceResult<
     let seen = seen_at(conn, did)?;
     Ok(conn
         .prepare_cached(&format!(
-            "SELECT count(*) {VISIBLE} AND n.space = ?2 AND n.created_at > max(?3, m.seen_at)"
+            "SELECT count(*) {VISIBLE} AND n.space = ?2 AND n.created_at > max(?3, m.seen_at)
+               AND n.read_at IS NULL"
         ))?
         .query_row(params![did, space, seen], |r| r.get(0))?)
 }
@@ -210,7 +211,7 @@ pub fn unread_by_space(
 ) -> SpaceResult<Vec<(String, i64)>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT s.skey, count(*) {VISIBLE} AND n.created_at > max(?2, m.seen_at)
-           AND (?3 IS NULL OR n.space = ?3)
+           AND n.read_at IS NULL AND (?3 IS NULL OR n.space = ?3)
          GROUP BY n.space ORDER BY n.space"
     ))?;
     let rows = stmt.query_map(params![did, seen, space], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -232,6 +233,8 @@ pub struct InboxRow {
     pub space_id: i64,
     /// Until when the member marked this space read (unix ms).
     pub space_seen: i64,
+    /// Read on its own (its thread was opened).
+    pub read: bool,
 }
 
 /// Visible notifications of `did`, newest first: ids below `before`, created after
@@ -246,7 +249,7 @@ pub fn inbox(
 ) -> SpaceResult<Vec<InboxRow>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT n.id, s.skey, s.name, c.author, c.rkey, n.reason, n.author, n.subject, p.text,
-                n.created_at, n.space, m.seen_at
+                n.created_at, n.space, m.seen_at, n.read_at IS NOT NULL
          {VISIBLE} AND n.id < ?2 AND (?3 IS NULL OR n.space = ?3) AND n.created_at > ?4
          ORDER BY n.id DESC LIMIT ?5"
     ))?;
@@ -265,9 +268,32 @@ pub fn inbox(
             created_at: r.get(9)?,
             space_id: r.get(10)?,
             space_seen: r.get(11)?,
+            read: r.get(12)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Whether `did` has a notification not yet read about the thread whose root post is `root`.
+pub fn thread_has_unread(conn: &Connection, did: &str, root: i64) -> SpaceResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM notification n JOIN post p ON p.id = n.post
+               WHERE n.recipient = (SELECT id FROM account WHERE did = ?1)
+                 AND n.read_at IS NULL AND (p.id = ?2 OR p.root = ?2))",
+        )?
+        .query_row(params![did, root], |r| r.get(0))?)
+}
+
+/// Marks read every notification of `did` about the thread whose root post is `root`.
+pub fn mark_thread_read(conn: &Connection, did: &str, root: i64, at: i64) -> SpaceResult<usize> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE notification SET read_at = ?3
+             WHERE recipient = (SELECT id FROM account WHERE did = ?1) AND read_at IS NULL
+               AND post IN (SELECT id FROM post WHERE id = ?2 OR root = ?2)",
+        )?
+        .execute(params![did, root, at])?)
 }
 
 /// Sets a member's level for one channel.

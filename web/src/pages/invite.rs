@@ -1,6 +1,7 @@
-//! An invite link (`/i/{token}`): signed out, what the space is and one button to sign in and
-//! join; signed in, "Join". After joining, the one question about notifications
-//! (`/s/{skey}/welcome`), then the space.
+//! An invite link (`/i/{token}`): signed out, what the space is and the handle field that signs
+//! in at the person's own server and comes back; signed in, "Join" with the one question about
+//! notifications on the same form, then the space. (`/s/{skey}/welcome` asks the question again
+//! for anyone who joined elsewhere.)
 
 use super::posts::name_of;
 use super::{Layout, render};
@@ -9,7 +10,7 @@ use crate::http::{Form, WebError};
 use crate::session::{MaybeViewer, Viewer, signin_url};
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use hearth_spaces::model::{Level, SpaceError};
 use hearth_spaces::ops::notifications::SetLevel;
@@ -27,7 +28,10 @@ struct InvitePage {
     invited_by: String,
     signed_in: bool,
     signin: String,
+    /// Where the sign-in comes back to (this page).
+    here: String,
     action: String,
+    choices: Vec<Choice>,
 }
 
 /// An invite token as links carry it (base64url); anything else names no invite.
@@ -68,6 +72,8 @@ pub async fn landing(
         signed_in: viewer.is_some(),
         signin: signin_url(&here),
         action: format!("{here}/join"),
+        here: here.clone(),
+        choices: choices(Level::DEFAULT.as_str()),
     };
     if let Some(p) = preview {
         page.name = p.space.name;
@@ -78,13 +84,21 @@ pub async fn landing(
     let mut res = render(&page);
     if !page.valid {
         *res.status_mut() = StatusCode::NOT_FOUND;
+    } else if !page.signed_in {
+        // The handle form's answer redirects to the person's own authorization server.
+        res.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static(crate::http::SIGNIN_CSP),
+        );
     }
     Ok(res)
 }
 
 #[derive(Deserialize)]
-pub struct CsrfOnly {
+pub struct JoinForm {
     csrf: String,
+    /// The answer to the one question, asked on the same form.
+    level: Option<String>,
 }
 
 /// `POST /i/{token}/join`.
@@ -93,20 +107,56 @@ pub async fn join(
     v: Viewer,
     headers: HeaderMap,
     Path(token): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    Form(f): Form<JoinForm>,
 ) -> Result<Response, WebError> {
     crate::csrf::check(&headers, &web.origin, &v.csrf, &f.csrf)?;
     if !token_ok(&token) {
         return Err(WebError::NotFound);
     }
+    // A wrong answer is refused before anything is joined.
+    let level = f.level.as_deref().map(level_of).transpose()?;
     let joined = web.spaces.accept_invite(&v.did, &token).await?;
-    let skey = joined
-        .space
-        .uri
+    let space = joined.space.uri;
+    let skey = space
         .parse::<SpaceUri>()
         .map(|u| u.skey)
         .map_err(|_| WebError::Internal)?;
-    Ok(Redirect::to(&format!("/s/{skey}/welcome")).into_response())
+    let Some(level) = level else {
+        return Ok(Redirect::to(&format!("/s/{skey}/welcome")).into_response());
+    };
+    web.spaces
+        .set_level(
+            &v.did,
+            SetLevel {
+                space,
+                channel: None,
+                level: level.as_str().to_owned(),
+            },
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/s/{skey}")).into_response())
+}
+
+/// The level an answer to the one question sets.
+fn level_of(answer: &str) -> Result<Level, WebError> {
+    CHOICES
+        .iter()
+        .find(|(value, ..)| *value == answer)
+        .map(|(.., level)| *level)
+        .ok_or_else(|| WebError::BadRequest("Choose one of the answers".into()))
+}
+
+/// The answers, with `current` chosen.
+fn choices(current: &str) -> Vec<Choice> {
+    CHOICES
+        .iter()
+        .map(|(value, label, hint, _)| Choice {
+            value,
+            label,
+            hint,
+            checked: *value == current,
+        })
+        .collect()
 }
 
 /// The answers to "How often do you want to hear from this group?", and the level each sets.
@@ -167,15 +217,7 @@ pub async fn question(
     Ok(render(&Question {
         layout: Layout::signed_in("How often do you want to hear from this group?", &v),
         name: got.space.name,
-        choices: CHOICES
-            .iter()
-            .map(|(value, label, hint, _)| Choice {
-                value,
-                label,
-                hint,
-                checked: *value == current,
-            })
-            .collect(),
+        choices: choices(&current),
         action: format!("/s/{skey}/welcome"),
     }))
 }
@@ -195,11 +237,7 @@ pub async fn answer_question(
     Form(f): Form<QuestionForm>,
 ) -> Result<Response, WebError> {
     crate::csrf::check(&headers, &web.origin, &v.csrf, &f.csrf)?;
-    let level = CHOICES
-        .iter()
-        .find(|(value, ..)| *value == f.level)
-        .map(|(.., level)| *level)
-        .ok_or_else(|| WebError::BadRequest("Choose one of the answers".into()))?;
+    let level = level_of(&f.level)?;
     let space = SpaceUri::space(&web.spaces.authority, &skey).to_string();
     web.spaces
         .set_level(

@@ -30,7 +30,10 @@ pub struct PostItem {
     pub base: String,
     pub author: String,
     pub text: String,
+    /// The machine-readable time (the `datetime` attribute).
     pub at: String,
+    /// The time as people read it.
+    pub at_text: String,
     pub edited: bool,
     pub images: Vec<Image>,
     pub reactions: Vec<Reaction>,
@@ -94,6 +97,7 @@ pub fn item(p: PostView, questions: bool, may_mark: bool) -> PostItem {
         href,
         author: name_of(&p.author),
         text: p.text,
+        at_text: readable_time(&p.created_at),
         at: p.created_at,
         edited: p.edited_at.is_some(),
         images: p
@@ -114,6 +118,30 @@ pub fn item(p: PostView, questions: bool, may_mark: bool) -> PostItem {
         can_report,
         share: None,
         base,
+    }
+}
+
+/// "5 Dec 2026, 07:34 UTC" from an RFC 3339 time in UTC; anything else as it came. Written out
+/// here rather than with a date crate: records carry one shape, and no time zone is converted
+/// (the page does not know the reader's).
+pub fn readable_time(iso: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let parts = (
+        iso.get(0..4),
+        iso.get(5..7).and_then(|m| m.parse::<usize>().ok()),
+        iso.get(8..10).and_then(|d| d.parse::<u8>().ok()),
+        iso.get(11..16),
+    );
+    let utc = iso.ends_with('Z') || iso.ends_with("+00:00");
+    match parts {
+        (Some(year), Some(month @ 1..=12), Some(day), Some(hm))
+            if utc && iso.as_bytes().get(10) == Some(&b'T') =>
+        {
+            format!("{day} {} {year}, {hm} UTC", MONTHS[month - 1])
+        }
+        _ => iso.to_owned(),
     }
 }
 
@@ -181,7 +209,28 @@ pub async fn mention_facets(handles: &HandleResolver, text: &str) -> Vec<Value> 
 
 #[cfg(test)]
 mod tests {
-    use super::find_mentions;
+    use super::{find_mentions, readable_time};
+
+    #[test]
+    fn times_read_as_people_write_them() {
+        assert_eq!(
+            readable_time("2026-12-05T07:34:52.101Z"),
+            "5 Dec 2026, 07:34 UTC"
+        );
+        assert_eq!(
+            readable_time("2026-01-09T23:05:00+00:00"),
+            "9 Jan 2026, 23:05 UTC"
+        );
+        // Another zone, or not a time: shown as written, never a wrong hour.
+        for odd in [
+            "2026-12-05T07:34:52+02:00",
+            "2026-13-05T07:34:52Z",
+            "yesterday",
+            "",
+        ] {
+            assert_eq!(readable_time(odd), odd);
+        }
+    }
 
     #[test]
     fn finds_handles_with_their_byte_ranges() {

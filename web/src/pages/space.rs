@@ -97,6 +97,10 @@ struct SpacePage {
     nav: AdminNav,
     channels: Vec<ChannelLink>,
     pinned: Vec<PostItem>,
+    /// The newest announcement that is not pinned.
+    latest: Option<PostItem>,
+    /// Where the Questions channel's composer posts, if the viewer may ask.
+    ask: Option<String>,
     csrf: String,
     here: String,
 }
@@ -114,23 +118,37 @@ pub async fn space(
     }))
     .await;
     let mut pinned = Vec::new();
+    let mut latest = None;
     for (feed, c) in feeds.into_iter().zip(&channels) {
         let questions = c.kind == "questions";
-        pinned.extend(
-            feed?
-                .posts
-                .into_iter()
-                .filter(|p| p.pinned)
-                .map(|p| (p, questions)),
-        );
+        for p in feed?.posts {
+            if p.pinned {
+                pinned.push((p, questions));
+            } else if c.kind == "announcements" && latest.is_none() {
+                // A newcomer's first look at the space: what its leaders said last.
+                latest = Some(p);
+            }
+        }
     }
     web.spaces
-        .fill_profiles(pinned.iter_mut().map(|(p, _)| &mut p.author))
+        .fill_profiles(
+            pinned
+                .iter_mut()
+                .map(|(p, _)| &mut p.author)
+                .chain(latest.iter_mut().map(|p| &mut p.author)),
+        )
         .await;
     let pinned = pinned
         .into_iter()
         .map(|(p, questions)| item(p, questions, false))
         .collect();
+    let latest = latest.map(|p| item(p, false, false));
+    // Asking is what a new member most often comes to do: the Questions channel's composer is
+    // on the space's own page.
+    let ask = channels
+        .iter()
+        .find(|c| c.kind == "questions" && Role::parse(&c.post_role).is_some_and(|r| role >= r))
+        .map(|c| format!("{}/post", channel_link(&skey, c).href));
     Ok(render(&SpacePage {
         layout: Layout::signed_in(&space.name, &v),
         description: space.description.clone().unwrap_or_default(),
@@ -150,6 +168,8 @@ pub async fn space(
         channels: channels.iter().map(|c| channel_link(&skey, c)).collect(),
         name: space.name,
         pinned,
+        latest,
+        ask,
         csrf: v.csrf.clone(),
         here: format!("/s/{skey}"),
     }))
@@ -289,6 +309,10 @@ pub async fn thread(
         .spaces
         .thread(&v.did, &uri, THREAD_PAGE, q.cursor)
         .await?;
+    if t.unread {
+        // Opening the thread is reading what the inbox said about it.
+        web.spaces.mark_thread_read(&v.did, &uri).await?;
+    }
     web.spaces
         .fill_profiles(
             std::iter::once(&mut t.thread.root.author)
