@@ -25,6 +25,7 @@ pub mod email;
 pub mod fanout;
 pub mod http;
 pub mod images;
+pub mod live;
 pub mod model;
 pub mod ops;
 pub mod permissions;

@@ -66,6 +66,8 @@ pub struct Inner {
     pub(crate) clock: TidClock,
     /// Woken after a commit that queued email.
     pub(crate) outbox: Notify,
+    /// Posts written, for open pages ([`crate::live`]).
+    pub(crate) live: tokio::sync::broadcast::Sender<crate::live::Change>,
     /// The AppView's profile index, once it is mounted.
     profiles: std::sync::OnceLock<Arc<dyn crate::profiles::ProfileLookup>>,
     /// The background checkpointer runs while this lives.
@@ -122,6 +124,7 @@ impl Spaces {
             limits: RateLimiter::new(cfg.limits),
             clock: TidClock::new(),
             outbox: Notify::new(),
+            live: tokio::sync::broadcast::channel(crate::live::BACKLOG).0,
             profiles: std::sync::OnceLock::new(),
             _alive: alive,
         })))

@@ -239,6 +239,11 @@ try {
     world.invitePages = pages.length
     t.ok(pages.length <= 4, `journey 2: invite link → first post in ≤ 4 Hearth pages (${pages.length})`, pages.join(' → '))
 
+    // The member's home page stays open while the leader answers.
+    await mira.open('/')
+    const liveBadge = mira.page.locator('header [data-unread]')
+    t.ok(!(await liveBadge.isVisible()), 'journey 2 member: no unread badge in the header yet')
+
     // The leader, on Hearth's PDS, answers in the thread and marks the answer.
     const lena = await j.person('leader', leaderAccount)
     await lena.open(channelPath(space.uri, space.channels.questions))
@@ -253,6 +258,11 @@ try {
     await lena.page.getByRole('button', { name: /mark as answer/i }).first().click()
     await lena.mustSee(/answered|accepted answer/i, 'the answer marked')
     await lena.step('answer marked')
+
+    // Without a reload, the header's badge has counted the answer (server-sent events).
+    const live = await liveBadge.waitFor({ state: 'visible', timeout: 10000 }).then(() => true, () => false)
+    t.ok(live && Number(await liveBadge.textContent()) > 0, 'journey 2 member: the badge in the header updates live, without a reload')
+    await mira.step('badge updated live')
 
     // The member: an unread badge, the answer marked, then the badge gone.
     await mira.open('/')

@@ -78,6 +78,8 @@ pub struct Inner {
     pub dev: bool,
     /// Sign-in attempts, by client address and by account.
     pub limits: hearth_xrpc::ratelimit::RateLimits,
+    /// Live-update streams open at once ([`pages::live::MAX_STREAMS`]).
+    pub live: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::ops::Deref for Web {
@@ -110,6 +112,7 @@ impl Web {
             origin,
             dev: cfg.dev,
             limits: hearth_xrpc::ratelimit::RateLimits::new(true),
+            live: Arc::new(tokio::sync::Semaphore::new(pages::live::MAX_STREAMS)),
         })))
     }
 }

@@ -328,6 +328,13 @@ impl Spaces {
                     let s2 = s.clone();
                     txn.after_commit(move || s2.outbox.notify_one());
                 }
+                s.announce_after_commit(
+                    txn,
+                    crate::live::Change {
+                        skey: acc.space.skey.clone(),
+                        channel: channel.rkey.clone(),
+                    },
+                );
                 let row = store::post_by_id(conn, post_id)?
                     .ok_or(SpaceError::NotFound("Post not found"))?;
                 let mut ctx = s.ctx(conn, &acc.space, &did, acc.role);

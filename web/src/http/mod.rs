@@ -43,7 +43,12 @@ pub fn router(web: Web) -> Router {
             "/s/{skey}/welcome",
             get(pages::invite::question).post(pages::invite::answer_question),
         )
+        .route("/events", get(pages::live::events))
         .route("/s/{skey}/c/{rkey}", get(pages::space::channel))
+        .route(
+            "/s/{skey}/c/{rkey}/events",
+            get(pages::live::channel_events),
+        )
         .route(
             "/s/{skey}/c/{rkey}/post",
             post(pages::space::post).layer(DefaultBodyLimit::max(pages::space::COMPOSER_BYTES)),

@@ -6,6 +6,7 @@
 pub mod home;
 pub mod invite;
 pub mod invites;
+pub mod live;
 pub mod members;
 pub mod moderation;
 pub mod new_space;
@@ -31,6 +32,8 @@ pub struct Layout {
     pub js: &'static str,
     /// Where the header's "Sign in" goes: a page that knows where to come back to says so.
     pub signin: String,
+    /// The page's live-update stream, for the script ([`live`]); none when signed out.
+    pub live: Option<String>,
 }
 
 impl Layout {
@@ -43,6 +46,7 @@ impl Layout {
             css: crate::assets::css(),
             js: crate::assets::js(),
             signin: "/signin".to_owned(),
+            live: None,
         }
     }
 
@@ -59,6 +63,7 @@ impl Layout {
         Layout {
             handle: Some(s.handle.clone()),
             csrf: s.csrf.clone(),
+            live: Some("/events".to_owned()),
             ..Layout::bare(title)
         }
     }

@@ -202,7 +202,7 @@ struct ChannelPage {
 }
 
 /// The channel `rkey` of a member's space, with everything its page needs.
-async fn member_channel(
+pub(crate) async fn member_channel(
     web: &Web,
     did: &str,
     skey: &str,
@@ -249,8 +249,13 @@ pub async fn channel(
         q.append_pair("cursor", &c);
         format!("{}?{}", link.href, q.finish())
     });
+    let mut layout = Layout::signed_in(&format!("{} · {}", channel.name, space.name), &v);
+    // Newer posts appear at the top of the first page only.
+    if first_page {
+        layout.live = Some(format!("{}/events", link.href));
+    }
     Ok(render(&ChannelPage {
-        layout: Layout::signed_in(&format!("{} · {}", channel.name, space.name), &v),
+        layout,
         space_href: format!("/s/{skey}"),
         space_name: space.name,
         description: channel.description.clone().unwrap_or_default(),
