@@ -7,15 +7,20 @@
 // replayed proof, refresh-token reuse (the grant ends), and client metadata on a private
 // address in a production-mode run.
 import http from 'node:http'
+import { mkdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { Agent } from '@atproto/api'
 import { NodeOAuthClient, buildAtprotoLoopbackClientMetadata } from '@atproto/oauth-client-node'
 import { startPlc } from './lib/plc-server.mjs'
 import { startPds, freePort } from './lib/hearth.mjs'
 import { startUpLogged, startReferencePds } from './lib/spaces-harness.mjs'
 import { launchBrowser } from './lib/browser.mjs'
+import { signInAndConsent } from './lib/oauth-pages.mjs'
 import { Checks } from './lib/check.mjs'
 
 const t = new Checks('oauth interop')
+const SHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'target', 'oauth-interop')
 const plc = await startPlc()
 const hearth = await startUpLogged({ plcUrl: plc.url, env: { HEARTH_DEV: 'true' } })
 const ref = await startReferencePds({ plcUrl: plc.url })
@@ -50,20 +55,19 @@ function oauthClient(port, scope = 'atproto transition:generic') {
   })
 }
 
-/** Drives the authorization pages as a person would. */
-async function approve(url, handle, password) {
+/**
+ * Drives the authorization pages as a person would, until the browser lands on the client's
+ * callback (`port`); a failure leaves a screenshot under target/oauth-interop/.
+ */
+async function approve(url, handle, password, port, name) {
   const page = await browser.newPage()
-  page.setDefaultTimeout(15000)
   try {
     await page.goto(url)
-    const field = page.locator('input[autocomplete="username"]').first()
-    if (await field.isVisible().catch(() => false)) {
-      if (!(await field.inputValue())) await field.fill(handle)
-    }
-    await page.locator('input[type="password"]').first().fill(password)
-    await page.getByRole('button', { name: /sign in|next/i }).first().click()
-    await page.getByRole('button', { name: /accept|authorize|allow/i }).first().click()
-    await page.waitForURL(/127\.0\.0\.1.*callback/, { timeout: 20000 })
+    await signInAndConsent(page, { handle, password, back: (u) => u.origin === `http://127.0.0.1:${port}` && u.pathname === '/callback' })
+  } catch (e) {
+    mkdirSync(SHOTS, { recursive: true })
+    await page.screenshot({ path: join(SHOTS, `${name}-failed.png`), fullPage: true }).catch(() => {})
+    throw e
   } finally {
     await page.close()
   }
@@ -87,7 +91,7 @@ async function flow(name, pdsUrl) {
   const client = oauthClient(cb.port)
   const url = await client.authorize(did, { scope: 'atproto transition:generic' })
   t.ok(String(url).startsWith(pdsUrl), `${name}: authorize URL is on the PDS`, String(url))
-  await approve(String(url), handle, password)
+  await approve(String(url), handle, password, cb.port, name)
   const params = await cb.landed
   t.eq(params.get('iss'), pdsUrl, `${name}: the redirect names the issuer`)
   const { session } = await client.callback(params)
