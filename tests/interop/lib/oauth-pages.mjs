@@ -16,7 +16,7 @@ export async function signInAndConsent(page, { handle, password, back, onScreen 
     const signIn = page.getByRole('button', { name: /^sign in$/i })
     const accept = page.getByRole('button', { name: /^(accept|authorize|allow)$/i })
     // Hearth's account chooser, when this browser has signed in before.
-    const continueAs = page.getByRole('link', { name: new RegExp(`^continue as .*${escape(handle)}`, 'i') })
+    const continueAs = page.getByRole('link', { name: new RegExp(`^continue as .*${escapeRegExp(handle)}`, 'i') })
     await passwordField.or(signIn).or(accept).or(continueAs).first().waitFor({ timeout })
     if (await continueAs.isVisible()) {
       await continueAs.click()
@@ -47,6 +47,6 @@ export async function signInAndConsent(page, { handle, password, back, onScreen 
   }
 }
 
-function escape(s) {
+function escapeRegExp(s) {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
