@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { startPlc } from './lib/plc-server.mjs'
 import { startUpLogged, startReferencePds } from './lib/spaces-harness.mjs'
 import { launchBrowser } from './lib/browser.mjs'
+import { signInAndConsent } from './lib/oauth-pages.mjs'
 import { freePort } from './lib/hearth.mjs'
 import { agentOn } from './lib/hearth-lexicons.mjs'
 import { Checks } from './lib/check.mjs'
@@ -86,13 +87,7 @@ async function signIn(handle, password) {
     const log = up.log().split('\n').filter((l) => l.includes('oauth')).slice(-5).join('\n')
     throw new Error(`not sent to the reference PDS (at ${page.url()}: ${alert.join(' ')})\n${log}\n${e.message}`)
   })
-  await page.locator('input[type=password]').first().fill(password)
-  await page.getByRole('button', { name: /^sign in$/i }).click()
-  await page.getByRole('button', { name: /^(accept|authorize)$/i }).click({ timeout: 30000 }).catch(async (e) => {
-    const text = (await page.locator('body').innerText().catch(() => '')).slice(0, 600)
-    throw new Error(`no consent page at ${page.url()}: ${text}\n${e.message}`)
-  })
-  await page.waitForURL((u) => u.href.startsWith(web), { timeout: 30000 })
+  await signInAndConsent(page, { handle, password, timeout: 30000, back: (u) => u.href.startsWith(web) })
   await page.waitForLoadState('load')
   return { ctx, page }
 }
@@ -166,12 +161,7 @@ try {
   t.ok(shareText.includes('becomes a public post') && shareText.includes(TEXT), 'the page says plainly it becomes public and shows the text')
   await sp.getByRole('button', { name: /post publicly/i }).click()
   await sp.waitForURL((u) => u.href.startsWith(ref.url), { timeout: 30000 })
-  if (await sp.locator('input[type=password]').count()) {
-    await sp.locator('input[type=password]').first().fill(password)
-    await sp.getByRole('button', { name: /^sign in$/i }).click()
-  }
-  await sp.getByRole('button', { name: /^(accept|authorize)$/i }).click({ timeout: 30000 })
-  await sp.waitForURL((u) => u.href.startsWith(`${web}/share`), { timeout: 30000 })
+  await signInAndConsent(sp, { handle: 'carol.test', password, timeout: 30000, back: (u) => u.href.startsWith(`${web}/share`) })
   db = await tokensDb()
   const granted = db.prepare('SELECT scope, refresh_token FROM grant_tokens').get()
   t.eq(granted?.scope, 'atproto repo:app.bsky.feed.post?action=create', 'the session now holds the narrow post scope')
@@ -223,12 +213,7 @@ try {
   await hform.getByRole('textbox').fill(up.url)
   await hform.getByRole('button').click()
   await hp.waitForURL((u) => u.href.startsWith(up.url), { timeout: 30000 })
-  const ident = hp.locator('input[name=identifier]')
-  if (!(await ident.inputValue())) await ident.fill('dora.test')
-  await hp.locator('input[type=password]').fill('dora-pass-1')
-  await hp.getByRole('button', { name: /^sign in$/i }).click()
-  await hp.getByRole('button', { name: /^accept$/i }).click({ timeout: 30000 })
-  await hp.waitForURL((u) => u.href.startsWith(web), { timeout: 30000 })
+  await signInAndConsent(hp, { handle: 'dora.test', password: 'dora-pass-1', timeout: 30000, back: (u) => u.href.startsWith(web) })
   t.ok(!(await hp.locator('body').innerText()).includes('Something is not right'), 'back at the web app without an error', hp.url())
   db = await tokensDb()
   const hearthGrant = db.prepare('SELECT did, issuer, scope FROM grant_tokens WHERE did = ?').get(dora.session?.did ?? '')

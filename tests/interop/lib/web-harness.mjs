@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { launchBrowser, VIEWPORTS } from './browser.mjs'
 import { freePort } from './hearth.mjs'
 import { agentOn } from './hearth-lexicons.mjs'
+import { signInAndConsent } from './oauth-pages.mjs'
 import { startPlc } from './plc-server.mjs'
 import { startSmtpSink } from './smtp-sink.mjs'
 import { startReferencePds, startUpLogged } from './spaces-harness.mjs'
@@ -314,32 +315,19 @@ async function pageWeight(page) {
 }
 
 /**
- * Signs in on the reference PDS's own authorization page (its real OAuth UI): "Sign in" on its
- * welcome screen if it shows one (no login hint), the handle if not filled in, the labelled
- * password field and "Sign in", then "Accept" on the consent screen; back on Hearth afterwards.
+ * Signs in on the reference PDS's own authorization page (its real OAuth UI, through
+ * lib/oauth-pages.mjs) with a step at the sign-in and at the consent screen; back on Hearth
+ * afterwards.
  */
 export async function authorizeAtReference(person) {
   const { page, who } = person
   const refOrigin = new URL(person.journey.world.ref.url).origin
   await page.waitForURL((u) => u.origin === refOrigin, { timeout: WAIT_MS })
-  const field = (label) => page.getByLabel(label).and(page.locator('input')).first()
-  const password = field(/password/i)
-  const signIn = page.getByRole('button', { name: /^sign in$/i })
-  const accept = page.getByRole('button', { name: /^(accept|authorize|allow)$/i })
-  await password.or(signIn).or(accept).first().waitFor()
-  if (!(await password.isVisible()) && !(await accept.isVisible())) {
-    await signIn.click() // the welcome screen
-    await password.waitFor()
-  }
-  if (await password.isVisible()) {
-    const identifier = field(/handle|identifier|username|email/i)
-    if ((await identifier.isEditable()) && !(await identifier.inputValue())) await identifier.fill(who.handle)
-    await password.fill(who.password)
-    await person.step('sign-in at their own PDS')
-    await signIn.click()
-  }
-  await accept.waitFor()
-  await person.step('consent at their own PDS')
-  await accept.click()
-  await page.waitForURL((u) => person.journey.world.webOrigins.includes(u.origin), { timeout: WAIT_MS })
+  await signInAndConsent(page, {
+    handle: who.handle,
+    password: who.password,
+    timeout: WAIT_MS,
+    onScreen: (screen) => person.step(`${screen} at their own PDS`),
+    back: (u) => person.journey.world.webOrigins.includes(u.origin),
+  })
 }
