@@ -130,7 +130,9 @@ pub fn verify(proof: &str, expect: &Expectation<'_>) -> Result<Proof, DpopError>
     if key.algorithm() != alg {
         return Err(DpopError::AlgKeyMismatch);
     }
-    c.verify_ecdsa(&key).map_err(|_| DpopError::BadSignature)?;
+    // Every check on the claims costs less than the signature's: a proof for another request,
+    // stale, or without the current nonce is refused before the ECDSA verification (the
+    // answer is the same, as nothing in it depends on who signed).
     let claims: ProofClaims = c.payload().map_err(DpopError::Malformed)?;
     if claims.htm != expect.htm {
         return Err(DpopError::WrongMethod);
@@ -156,6 +158,7 @@ pub fn verify(proof: &str, expect: &Expectation<'_>) -> Result<Proof, DpopError>
             return Err(DpopError::WrongAth);
         }
     }
+    c.verify_ecdsa(&key).map_err(|_| DpopError::BadSignature)?;
     Ok(Proof {
         jkt: jwk.thumbprint(),
         jti: claims.jti,

@@ -805,9 +805,18 @@ async fn granted_scopes_allow_what_they_name() {
     ))
     .await
     .ok();
-    pds.send(&status.sign(pds, Call::get("com.atproto.server.checkAccountStatus")))
-        .await
-        .err(401, "invalid_token");
+    let ended = pds
+        .send(&status.sign(pds, Call::get("com.atproto.server.checkAccountStatus")))
+        .await;
+    ended.err(401, "invalid_token");
+    // The challenge that makes a client stop or refresh, as for any refused DPoP token.
+    assert_eq!(
+        ended
+            .headers
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
+        Some("DPoP error=\"invalid_token\"")
+    );
 
     cases.case("a new grant with account:status?action=manage activates");
     let again = Session::new(pds, &a.did, STATUS);

@@ -177,7 +177,7 @@ fn session_error(e: SessionError) -> XrpcError {
 }
 
 async fn access(state: &AppState, creds: Credentials<'_>) -> Result<AccessAuth, XrpcError> {
-    let (sub, scope, scopes) = match creds {
+    let (sub, scope, scopes, grant) = match creds {
         Credentials::Bearer(token) => {
             let claims =
                 decode_session(&state.secrets.jwt_key, TokenKind::Access, token, now_secs())
@@ -188,13 +188,41 @@ async fn access(state: &AppState, creds: Credentials<'_>) -> Result<AccessAuth, 
             let scope = Scope::parse(&claims.scope)
                 .filter(|s| *s != Scope::Refresh)
                 .ok_or_else(|| XrpcError::invalid_token("Bad token scope"))?;
-            (claims.sub, scope, None)
+            (claims.sub, scope, None, None)
         }
-        Credentials::OAuth(g) => (g.claims.sub.clone(), Scope::AppPass, Some(g.scopes.clone())),
+        Credentials::OAuth(g) => (
+            g.claims.sub.clone(),
+            Scope::AppPass,
+            Some(g.scopes.clone()),
+            Some(crate::oauth::token::grant_of_jti(&g.claims.jti).to_owned()),
+        ),
     };
-    let acct = accounts::status_by_did(&state.db.readers, &sub)
-        .await?
-        .ok_or_else(|| XrpcError::invalid_token("Account not found"))?;
+    let acct = match grant {
+        None => accounts::status_by_did(&state.db.readers, &sub).await?,
+        // The grant must still exist: checked in the same read as the account.
+        Some(grant) => {
+            let (did, now) = (sub.clone(), now_secs());
+            match state
+                .db
+                .readers
+                .read(move |c| crate::oauth::store::account_with_grant(c, &did, &grant, now))
+                .await?
+            {
+                Some((_, _, false)) => {
+                    return Err(XrpcError::new(
+                        axum::http::StatusCode::UNAUTHORIZED,
+                        "invalid_token",
+                        "The grant was revoked or has ended",
+                    ));
+                }
+                Some((id, status, true)) => {
+                    Some((id, AccountStatus::from_column(status.as_deref())))
+                }
+                None => None,
+            }
+        }
+    }
+    .ok_or_else(|| XrpcError::invalid_token("Account not found"))?;
     if acct.1 == AccountStatus::Takendown {
         return Err(XrpcError::new(
             axum::http::StatusCode::UNAUTHORIZED,

@@ -1,9 +1,10 @@
 //! The PDS as an OAuth resource server: a request with `Authorization: DPoP <token>` is checked
 //! here, once, before any handler (the access token, the DPoP proof for this method and URL
 //! with a current server nonce and a fresh `jti`, the key binding, the granted scopes), and the
-//! grant is handed to the extractors as a request extension. Failures are answered the way
-//! OAuth clients expect (RFC 9449, RFC 6750): 401 with `WWW-Authenticate: DPoP error="..."`,
-//! which is what makes a client retry with a new nonce or refresh its token. Every answer to a
+//! grant is handed to the extractors as a request extension; they check that the grant still
+//! exists in the read that looks up the account (`auth::extract`). Failures are answered the
+//! way OAuth clients expect (RFC 9449, RFC 6750): 401 with `WWW-Authenticate: DPoP
+//! error="..."`, which is what makes a client retry with a new nonce or refresh its token. Every answer to a
 //! request carrying a proof names the current nonce in `DPoP-Nonce`. The nonces and the cache
 //! of spent proof ids are the authorization server's (`crate::oauth`), so one nonce serves a
 //! client at both.
@@ -117,29 +118,6 @@ fn verify(state: &AppState, req: &Request) -> Result<Option<OAuthGrant>, Refusal
     Ok(Some(OAuthGrant { claims, scopes }))
 }
 
-/// The grant behind a token must still exist: revocation, sign-out from the app, takedown and
-/// deactivation delete it before the token expires (one indexed lookup).
-async fn live(state: &AppState, g: OAuthGrant) -> Result<Option<OAuthGrant>, Refusal> {
-    let grant = crate::oauth::token::grant_of_jti(&g.claims.jti).to_owned();
-    let now = now_secs();
-    let live = state
-        .db
-        .readers
-        .read(move |c| crate::oauth::store::grant_live(c, &grant, now))
-        .await;
-    match live {
-        Ok(true) => Ok(Some(g)),
-        Ok(false) => Err(refuse(
-            "invalid_token",
-            "The grant was revoked or has ended",
-        )),
-        Err(e) => {
-            tracing::error!(error = %e, "grant lookup failed");
-            Err(refuse("invalid_token", "The grant could not be checked"))
-        }
-    }
-}
-
 /// The middleware: verifies DPoP-bound requests and adds the current nonce to the answer of
 /// every request that carried a proof.
 pub async fn resource_server(
@@ -148,11 +126,8 @@ pub async fn resource_server(
     next: Next,
 ) -> Response {
     let with_proof = req.headers().contains_key(DPOP);
-    let checked = match verify(&state, &req) {
-        Ok(Some(g)) => live(&state, g).await,
-        other => other,
-    };
-    let mut res = match checked {
+    let dpop_bound = dpop_token(&req).is_some();
+    let mut res = match verify(&state, &req) {
         Ok(grant) => {
             if let Some(g) = grant {
                 req.extensions_mut().insert(g);
@@ -161,6 +136,16 @@ pub async fn resource_server(
         }
         Err(refusal) => refusal.into_response(),
     };
+    // A token refused later (its grant ended, seen with the account) gets the same challenge.
+    if dpop_bound
+        && res.status() == StatusCode::UNAUTHORIZED
+        && !res.headers().contains_key(WWW_AUTHENTICATE)
+    {
+        res.headers_mut().insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("DPoP error=\"invalid_token\""),
+        );
+    }
     if with_proof && let Ok(v) = HeaderValue::from_str(&state.oauth.nonces.current(now_secs())) {
         res.headers_mut().insert(DPOP_NONCE, v);
     }

@@ -221,6 +221,27 @@ pub fn grant_live(conn: &Connection, id: &str, now: i64) -> Result<bool, DbError
         .is_some())
 }
 
+/// An account's id and status column, and whether `grant` is one of its grants still live at
+/// `now`: the one read an OAuth-authenticated request makes (revocation, sign-out from the app,
+/// takedown and deactivation delete the grant before its tokens expire).
+pub fn account_with_grant(
+    conn: &Connection,
+    did: &str,
+    grant: &str,
+    now: i64,
+) -> Result<Option<(i64, Option<String>, bool)>, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT a.id, a.status, EXISTS (SELECT 1 FROM oauth_grant g
+                 WHERE g.id = ?2 AND g.account = a.id AND g.expires_at > ?3)
+             FROM account a WHERE a.did = ?1",
+        )?
+        .query_row(params![did, grant, now], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?)
+}
+
 /// Revokes a grant (its refresh tokens, spent ones included, go with it).
 pub fn delete_grant(conn: &Connection, id: &str) -> Result<usize, DbError> {
     Ok(conn.execute("DELETE FROM oauth_grant WHERE id = ?1", [id])?)
