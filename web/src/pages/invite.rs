@@ -124,6 +124,17 @@ pub async fn join(
     let Some(level) = level else {
         return Ok(Redirect::to(&format!("/s/{skey}/welcome")).into_response());
     };
+    answered(&web, &v, space, &skey, level).await
+}
+
+/// Keeps the answer to the one question as the space's level, and opens the space.
+async fn answered(
+    web: &Web,
+    v: &Viewer,
+    space: String,
+    skey: &str,
+    level: Level,
+) -> Result<Response, WebError> {
     web.spaces
         .set_level(
             &v.did,
@@ -239,15 +250,5 @@ pub async fn answer_question(
     crate::csrf::check(&headers, &web.origin, &v.csrf, &f.csrf)?;
     let level = level_of(&f.level)?;
     let space = SpaceUri::space(&web.spaces.authority, &skey).to_string();
-    web.spaces
-        .set_level(
-            &v.did,
-            SetLevel {
-                space,
-                channel: None,
-                level: level.as_str().to_owned(),
-            },
-        )
-        .await?;
-    Ok(Redirect::to(&format!("/s/{skey}")).into_response())
+    answered(&web, &v, space, &skey, level).await
 }
