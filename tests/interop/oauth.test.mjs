@@ -132,6 +132,23 @@ async function flow(name, pdsUrl) {
   )
   t.ok(read?.data.value?.text?.includes('hello over OAuth'), `${name}: the refreshed token reads the post`)
 
+  if (name === 'hearth') {
+    // What a Bluesky client does next with the same session: its own session and preferences
+    // at the PDS, and app.bsky views proxied to the AppView (transition:generic allows both).
+    const me = await step('getSession', () => agent.com.atproto.server.getSession())
+    t.eq(me?.data.did, did, `${name}: getSession over OAuth names the account`)
+    const prefs = [{ $type: 'app.bsky.actor.defs#adultContentPref', enabled: false }]
+    await step('putPreferences', () => agent.app.bsky.actor.putPreferences({ preferences: prefs }))
+    const got = await step('getPreferences', () => agent.app.bsky.actor.getPreferences())
+    t.eq(got?.data.preferences?.length, 1, `${name}: preferences written and read over OAuth`)
+    let profile = null
+    for (let i = 0; i < 50 && !profile; i++) {
+      profile = await agent.app.bsky.actor.getProfile({ actor: did }).catch(() => null)
+      if (!profile) await new Promise((r) => setTimeout(r, 100))
+    }
+    t.eq(profile?.data.did, did, `${name}: app.bsky.actor.getProfile proxied to the AppView over OAuth`)
+  }
+
   await session.signOut()
   let refused = false
   try {
