@@ -2,7 +2,8 @@
 // serve`, `hearth plc` and the reference PDS run, with NODE_EXTRA_CA_CERTS naming Caddy's CA):
 // the official client (@atproto/api) signs up at https://pds.hearth.test, posts with an image,
 // follows, reads its timeline through the AppView, and joins a space; an account on the
-// reference PDS (https://ref.hearth.test) posts and joins too. Everything goes over https and
+// reference PDS (https://ref.hearth.test) posts and joins too; in Chromium, the space's owner
+// signs in to the web app, whose OAuth client is the confidential one. Everything goes over https and
 // wss; the AppView learns every post from the firehoses, so reads poll until indexed.
 import { IdResolver } from '@atproto/identity'
 import { verifyRepoCar } from '@atproto/repo'
@@ -13,6 +14,8 @@ import { agentOn } from './hearth-lexicons.mjs'
 import { Checks } from './check.mjs'
 import { HOSTS, HANDLES } from './production.mjs'
 import { hearthBin } from './hearth.mjs'
+import { launchBrowser } from './browser.mjs'
+import { signInAndConsent } from './oauth-pages.mjs'
 
 const t = new Checks('production')
 const POLL_MS = Number(process.env.HEARTH_POLL_MS ?? 20000)
@@ -214,6 +217,45 @@ await step('spaces', async () => {
   const said = await h(carol, 'post.create', undefined, { channel: discussion, text: 'Meeting notes to follow' })
   const feed = await h(bob, 'feed.getChannel', { channel: discussion })
   t.ok(feed.posts.some((p) => p.uri === said.post.uri), "bob reads carol's space post")
+})
+
+// --- the web app in production: a confidential OAuth client, signing alice in through Hearth's
+// own authorization pages, everything behind TLS. The servers verify each other's certificates
+// (HEARTH_CA_CERTS); only the browser is told to accept Caddy's, which it has no way to trust. ---
+await step('web app sign-in in production', async () => {
+  const metadataUrl = `${APPVIEW}/oauth/client-metadata.json`
+  const meta = await fetch(metadataUrl).then((r) => r.json())
+  t.eq(meta.client_id, metadataUrl, "the web app's client_id is its HTTPS metadata URL")
+  t.eq(meta.token_endpoint_auth_method, 'private_key_jwt', 'the web app authenticates with private_key_jwt')
+  const jwks = meta.jwks ?? (await fetch(meta.jwks_uri).then((r) => r.json()))
+  t.ok(jwks?.keys?.length > 0 && jwks.keys.every((k) => !('d' in k)), 'its JWKS is served, public keys only', JSON.stringify(jwks).slice(0, 300))
+  const browser = await launchBrowser()
+  try {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true })
+    const page = await context.newPage()
+    page.setDefaultTimeout(15000)
+    await page.goto(`${APPVIEW}/signin`)
+    const form = page.locator('form[action="/oauth/login"]')
+    await form.getByLabel(/handle/i).fill(HANDLES.alice)
+    await form.getByRole('button', { name: /continue/i }).click()
+    await page.waitForURL((u) => u.origin === PDS)
+    t.ok(true, "the web app sends alice to her PDS's authorization page", page.url())
+    await signInAndConsent(page, { handle: HANDLES.alice, password: 'alice-pass', back: (u) => u.origin === APPVIEW })
+    await page.waitForLoadState('load')
+    const text = await page.locator('body').innerText()
+    t.ok(text.includes(`@${HANDLES.alice}`) && text.includes('Tenants Union'), "alice is signed in to the web app, her space on her home page", text.slice(0, 300))
+    const cookies = await context.cookies(APPVIEW)
+    const shown = JSON.stringify(cookies.map((c) => ({ name: c.name, secure: c.secure, httpOnly: c.httpOnly, sameSite: c.sameSite })))
+    t.ok(cookies.length > 0 && cookies.every((c) => c.secure && c.httpOnly), "the web app's cookies are Secure and HttpOnly", shown)
+    await page.getByRole('button', { name: /sign out/i }).first().click()
+    await page.waitForLoadState('load')
+    t.ok(await page.getByRole('link', { name: /^sign in/i }).first().isVisible(), 'sign-out ends the session')
+    const again = await context.newPage()
+    await again.goto(`${APPVIEW}/`)
+    t.ok(!(await again.locator('body').innerText()).includes('Tenants Union'), 'after sign-out, nothing of the space is shown')
+  } finally {
+    await browser.close()
+  }
 })
 
 // --- the operator's admin CLI against the running server, over https ---
