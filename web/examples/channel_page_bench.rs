@@ -1,8 +1,9 @@
-//! The channel page's server time, on the spaces benchmark's data set (a space with 2,000
-//! members and 50,000 posts, built by `spaces_bench` with `SPACES_BENCH_KEEP=<dir>`):
-//! 200 `GET /s/{space}/c/{channel}` through the web app's router with a signed-in member's
-//! session cookie: the session looked up, the gate and the feed page read through the spaces
-//! service, the page rendered. `scripts/bench --spaces` runs both.
+//! The member pages' server time, on the spaces benchmark's data set (a space with 2,000
+//! members and 50,000 posts, built by `spaces_bench` with `SPACES_BENCH_KEEP=<dir>`): 200
+//! requests each for the channel page (the bar), the space page, a thread and the home
+//! page, through the web app's router with a signed-in member's session cookie: the session
+//! looked up, the gate and the reads through the spaces service, the page rendered.
+//! `scripts/bench --spaces` runs both.
 //!
 //! Run: `cargo run --release -p hearth-web --example channel_page_bench -- <dir>`
 
@@ -70,13 +71,61 @@ async fn main() -> anyhow::Result<()> {
         .next()
         .context("a session cookie")?
         .to_owned();
+    // A thread of the channel, for the thread page.
+    let thread = web
+        .spaces
+        .channel_feed(&member, &channel, 1, None)
+        .await?
+        .posts
+        .first()
+        .map(|p| p.uri.clone())
+        .context("a post in the channel")?;
     let app = hearth_web::router(web);
     let path = hearth_web::pages::path_of(&channel);
     anyhow::ensure!(path != "/", "no web path for {channel} (space {space})");
+    let pages = [
+        (
+            "channel page",
+            path.clone(),
+            "session + gate + feed + render",
+        ),
+        (
+            "space page",
+            hearth_web::pages::path_of(&space),
+            "session + gate + pinned and latest + render",
+        ),
+        (
+            "thread page",
+            hearth_web::pages::path_of(&thread),
+            "session + gate + thread + render",
+        ),
+        (
+            "home page",
+            "/".to_owned(),
+            "session + inbox + my spaces + render",
+        ),
+    ];
+    for (name, path, what) in pages {
+        let (bytes, times) = measure(&app, &path, &cookie).await?;
+        println!(
+            "  {name} GET {path} (signed-in member, {what}, {bytes} bytes of HTML): p50 {}  p99 {}  (200 requests)",
+            ms(pct(&times, 0.5)),
+            ms(pct(&times, 0.99))
+        );
+    }
+    Ok(())
+}
+
+/// 5 warm-up requests, then 200 timed: the page's size and the sorted times.
+async fn measure(
+    app: &axum::Router,
+    path: &str,
+    cookie: &str,
+) -> anyhow::Result<(usize, Vec<Duration>)> {
     let request = || {
-        Request::get(&path)
+        Request::get(path)
             .header(header::HOST, format!("127.0.0.1:{PORT}"))
-            .header(header::COOKIE, &cookie)
+            .header(header::COOKIE, cookie)
             .body(Body::empty())
     };
     let mut bytes = 0;
@@ -84,7 +133,7 @@ async fn main() -> anyhow::Result<()> {
         let res = app.clone().oneshot(request()?).await?;
         let status = res.status();
         let body = axum::body::to_bytes(res.into_body(), usize::MAX).await?;
-        anyhow::ensure!(status.is_success(), "channel page: {status}");
+        anyhow::ensure!(status.is_success(), "{path}: {status}");
         bytes = body.len();
     }
     let mut times = Vec::with_capacity(200);
@@ -95,13 +144,8 @@ async fn main() -> anyhow::Result<()> {
         let status = res.status();
         let _ = axum::body::to_bytes(res.into_body(), usize::MAX).await?;
         times.push(t.elapsed());
-        anyhow::ensure!(status.is_success(), "channel page: {status}");
+        anyhow::ensure!(status.is_success(), "{path}: {status}");
     }
     times.sort();
-    println!(
-        "  channel page GET {path} (signed-in member, session + gate + feed + render, {bytes} bytes of HTML): p50 {}  p99 {}  (200 requests)",
-        ms(pct(&times, 0.5)),
-        ms(pct(&times, 0.99))
-    );
-    Ok(())
+    Ok((bytes, times))
 }
