@@ -603,3 +603,67 @@ async fn authorized_apps_page_and_account_changes_end_grants() {
     .ok();
     assert_eq!(grants(pds).await, 0);
 }
+
+/// Password guessing on the authorization and apps pages is limited by address and by account
+/// (30 tries in 5 minutes each, `limits::LOGIN`): the 31st try is refused before the password
+/// is looked at, even with the right one, and the other page shares the account's count.
+#[tokio::test]
+async fn sign_in_pages_limit_password_guessing() {
+    let cases = Cases::new("pds_oauth sign-in limits");
+    let w = World::new(Options {
+        rate_limits: true,
+        ..Options::default()
+    });
+    let pds = &w.pds;
+    pds.create_account("alice").await;
+    let issuer = format!("http://localhost:{}", pds.port);
+    let mut c = Client::new(&issuer);
+    let par = c.par(&hearth_oauth::pkce::s256_challenge(VERIFIER)).await;
+    let request_uri = par.body["request_uri"]
+        .as_str()
+        .expect("request_uri")
+        .to_owned();
+    let authorize = |password: &'static str| {
+        c.http
+            .post(format!("{issuer}/oauth/authorize/sign-in"))
+            .header("Cookie", "hearth-oauth-csrf=t")
+            .header("Origin", &issuer)
+            .form(&[
+                ("csrf", "t"),
+                ("client_id", c.client_id.as_str()),
+                ("request_uri", request_uri.as_str()),
+                ("identifier", "alice.test"),
+                ("password", password),
+            ])
+            .send()
+    };
+    cases.case("wrong passwords are answered 401 until the limit");
+    for _ in 0..30 {
+        assert_eq!(authorize("wrong").await.expect("post").status(), 401);
+    }
+    cases.case("then even the right password is refused, 429, on the page");
+    let res = authorize(PASSWORD).await.expect("post");
+    assert_eq!(res.status(), 429);
+    assert!(
+        res.text()
+            .await
+            .unwrap_or_default()
+            .contains("Too many attempts")
+    );
+    cases.case("the apps page shares the limit");
+    let res = c
+        .http
+        .post(format!("{issuer}/account/apps/sign-in"))
+        .header("Cookie", "hearth-oauth-csrf=t")
+        .header("Origin", &issuer)
+        .form(&[
+            ("csrf", "t"),
+            ("identifier", "alice.test"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 429);
+    assert_eq!(grants(pds).await, 0);
+}

@@ -531,6 +531,72 @@ fn check_form(state: &AppState, headers: &HeaderMap, csrf: &str) -> bool {
     origin_ok && token_ok
 }
 
+/// Why a password sign-in on these pages did not go through.
+enum SignInRefused {
+    TooMany,
+    NoMatch,
+    Page(OAuthError),
+}
+
+impl SignInRefused {
+    /// The status and the sentence the sign-in form shows again.
+    fn said(&self) -> (StatusCode, &'static str) {
+        match self {
+            SignInRefused::TooMany => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts. Wait a few minutes, then try again.",
+            ),
+            _ => (
+                StatusCode::UNAUTHORIZED,
+                "That handle or email and password don't match an account here.",
+            ),
+        }
+    }
+}
+
+/// A password sign-in from the authorization or the apps page: limited by address and by
+/// identifier before the password is checked, then this browser remembered as a device the
+/// account signed in on (with its cookie, when it is new).
+async fn password_sign_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    identifier: &str,
+    password: &str,
+) -> Result<(authorize::Signer, Vec<HeaderValue>), SignInRefused> {
+    let ip = client_ip(state, headers, Some(peer));
+    let ident = identifier.trim().to_ascii_lowercase();
+    if !state.limits.check("oauthSignIn", &ip, limits::LOGIN, 1.0)
+        || !state
+            .limits
+            .check("oauthSignInAccount", &ident, limits::LOGIN, 1.0)
+    {
+        return Err(SignInRefused::TooMany);
+    }
+    let signer = authorize::sign_in(&state.db.readers, identifier, password)
+        .await
+        .map_err(SignInRefused::Page)?
+        .ok_or(SignInRefused::NoMatch)?;
+    let (device, new_device) = match cookie(headers, DEVICE_COOKIE) {
+        Some(d) => (d.to_owned(), false),
+        None => (par::random_id(), true),
+    };
+    authorize::remember_device(&state.db.writer, state.clock, &device, signer.id)
+        .await
+        .map_err(SignInRefused::Page)?;
+    let cookies = if new_device {
+        vec![set_cookie(
+            state,
+            DEVICE_COOKIE,
+            &device,
+            authorize::DEVICE_SIGN_IN_TTL,
+        )]
+    } else {
+        Vec::new()
+    };
+    Ok((signer, cookies))
+}
+
 const FORBIDDEN_FORM: &str =
     "This form was not sent from this server's own page. Go back to the app and start again.";
 
@@ -560,55 +626,16 @@ pub async fn sign_in(
         Ok(f) => f,
         Err(e) => return page_error(&state, e),
     };
-    let ip = client_ip(&state, &headers, Some(peer));
-    let ident = form.identifier.trim().to_ascii_lowercase();
-    if !state.limits.check("oauthSignIn", &ip, limits::LOGIN, 1.0)
-        || !state
-            .limits
-            .check("oauthSignInAccount", &ident, limits::LOGIN, 1.0)
-    {
-        let html = sign_in_html(
-            &state,
-            &f,
-            &form.csrf,
-            &form.identifier,
-            Some("Too many attempts. Wait a few minutes, then try again."),
-        );
-        return page(StatusCode::TOO_MANY_REQUESTS, html, Vec::new());
-    }
-    let signer = match authorize::sign_in(&state.db.readers, &form.identifier, &form.password).await
-    {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            let html = sign_in_html(
-                &state,
-                &f,
-                &form.csrf,
-                &form.identifier,
-                Some("That handle or email and password don't match an account here."),
-            );
-            return page(StatusCode::UNAUTHORIZED, html, Vec::new());
-        }
-        Err(e) => return page_error(&state, e),
-    };
-    let (device, new_device) = match cookie(&headers, DEVICE_COOKIE) {
-        Some(d) => (d.to_owned(), false),
-        None => (par::random_id(), true),
-    };
-    if let Err(e) =
-        authorize::remember_device(&state.db.writer, state.clock, &device, signer.id).await
-    {
-        return page_error(&state, e);
-    }
-    let mut cookies = Vec::new();
-    if new_device {
-        cookies.push(set_cookie(
-            &state,
-            DEVICE_COOKIE,
-            &device,
-            authorize::DEVICE_SIGN_IN_TTL,
-        ));
-    }
+    let (signer, cookies) =
+        match password_sign_in(&state, &headers, peer, &form.identifier, &form.password).await {
+            Ok(done) => done,
+            Err(SignInRefused::Page(e)) => return page_error(&state, e),
+            Err(refused) => {
+                let (status, message) = refused.said();
+                let html = sign_in_html(&state, &f, &form.csrf, &form.identifier, Some(message));
+                return page(status, html, Vec::new());
+            }
+        };
     page(
         StatusCode::OK,
         consent_html(&state, &f, &form.csrf, &signer),
@@ -809,49 +836,15 @@ pub async fn apps_sign_in(
     if !check_form(&state, &headers, &form.csrf) {
         return error_page(&state, StatusCode::FORBIDDEN, FORBIDDEN_FORM);
     }
-    let ip = client_ip(&state, &headers, Some(peer));
-    if !state.limits.check("oauthSignIn", &ip, limits::LOGIN, 1.0) {
-        return apps_sign_in_page(
-            &state,
-            StatusCode::TOO_MANY_REQUESTS,
-            &form.csrf,
-            Some("Too many attempts. Wait a few minutes, then try again."),
-            Vec::new(),
-        );
-    }
-    let signer = match authorize::sign_in(&state.db.readers, &form.identifier, &form.password).await
-    {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            return apps_sign_in_page(
-                &state,
-                StatusCode::UNAUTHORIZED,
-                &form.csrf,
-                Some("That handle or email and password don't match an account here."),
-                Vec::new(),
-            );
-        }
-        Err(e) => return page_error(&state, e),
-    };
-    let (device, new_device) = match cookie(&headers, DEVICE_COOKIE) {
-        Some(d) => (d.to_owned(), false),
-        None => (par::random_id(), true),
-    };
-    if let Err(e) =
-        authorize::remember_device(&state.db.writer, state.clock, &device, signer.id).await
-    {
-        return page_error(&state, e);
-    }
-    let cookies = if new_device {
-        vec![set_cookie(
-            &state,
-            DEVICE_COOKIE,
-            &device,
-            authorize::DEVICE_SIGN_IN_TTL,
-        )]
-    } else {
-        Vec::new()
-    };
+    let (signer, cookies) =
+        match password_sign_in(&state, &headers, peer, &form.identifier, &form.password).await {
+            Ok(done) => done,
+            Err(SignInRefused::Page(e)) => return page_error(&state, e),
+            Err(refused) => {
+                let (status, message) = refused.said();
+                return apps_sign_in_page(&state, status, &form.csrf, Some(message), Vec::new());
+            }
+        };
     apps_list(&state, &form.csrf, &signer, cookies).await
 }
 
