@@ -253,6 +253,42 @@ async fn the_composer_needs_alt_text_and_images_stay_with_members() {
         .to_owned();
     assert!(src.starts_with(&format!("/s/{}/img/", f.skey)));
     assert!(page.body.contains("alt=\"Tomatoes on a balcony\""));
+    // More images, each with its own description; the second without one is refused.
+    let two = [("image", png.as_slice()), ("image2", png.as_slice())];
+    let missing = app
+        .post_multipart_files(
+            &action,
+            &cookie,
+            &[("csrf", &csrf), ("text", "Two pictures"), ("alt", "First")],
+            &two,
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert!(
+        missing.body.contains("Describe image 2"),
+        "{}",
+        missing.body
+    );
+    let both = app
+        .post_multipart_files(
+            &action,
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("text", "Two pictures"),
+                ("alt", "Seedlings in a tray"),
+                ("alt2", "The same tray a month later"),
+            ],
+            &two,
+        )
+        .await;
+    assert_eq!(both.status, StatusCode::SEE_OTHER, "{}", both.body);
+    let page = app.get(&f.channel_path("discussion"), Some(&cookie)).await;
+    assert!(
+        page.body.contains("alt=\"Seedlings in a tray\"")
+            && page.body.contains("alt=\"The same tray a month later\""),
+        "both images, in order, with their descriptions"
+    );
     let (owner, _) = app.sign_in(OWNER, "owner.test").await;
     assert_eq!(
         app.get(&src, Some(&owner)).await.bytes,

@@ -25,8 +25,8 @@ const FEED_PAGE: u32 = 20;
 const THREAD_PAGE: u32 = 100;
 /// Pinned threads shown per channel on the space page.
 const PINNED_PER_CHANNEL: u32 = 3;
-/// Most bytes of a composer's form (text and one image of at most 5 MB).
-pub const COMPOSER_BYTES: usize = 6 * 1024 * 1024;
+/// Most bytes of a composer's form (text and four images of at most 5 MB each).
+pub const COMPOSER_BYTES: usize = 21 * 1024 * 1024;
 
 /// The URI of space `skey` (a malformed key is a page that does not exist).
 fn space_uri(web: &Web, skey: &str) -> Result<SpaceUri, WebError> {
@@ -362,30 +362,64 @@ pub async fn thread(
 struct Composed {
     csrf: String,
     text: String,
-    alt: String,
-    image: Option<Vec<u8>>,
+    /// The images in the order of the form's slots, each with its description.
+    images: Vec<(Vec<u8>, String)>,
+}
+
+/// The composer's image slots: `image`/`alt`, then `image2`/`alt2` … (a post holds at most 4).
+const IMAGE_SLOTS: usize = 4;
+
+/// The slot (0-based) a field named `image…` or `alt…` belongs to.
+fn slot(name: &str, prefix: &str) -> Option<usize> {
+    match name.strip_prefix(prefix)? {
+        "" => Some(0),
+        n => n
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (2..=IMAGE_SLOTS).contains(n))
+            .map(|n| n - 1),
+    }
 }
 
 async fn read_composer(mut m: Multipart) -> Result<Composed, WebError> {
     let bad = |_| WebError::BadRequest("The form could not be read".into());
-    let mut out = Composed::default();
+    let mut csrf = String::new();
+    let mut text = String::new();
+    let mut files: [Option<Vec<u8>>; IMAGE_SLOTS] = Default::default();
+    let mut alts: [String; IMAGE_SLOTS] = Default::default();
     while let Some(field) = m.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or_default().to_owned();
-        match name.as_str() {
-            "csrf" => out.csrf = field.text().await.map_err(bad)?,
-            "text" => out.text = field.text().await.map_err(bad)?,
-            "alt" => out.alt = field.text().await.map_err(bad)?,
-            "image" => {
-                let bytes = field.bytes().await.map_err(bad)?;
-                // A file input left empty still sends an empty part.
-                if !bytes.is_empty() {
-                    out.image = Some(bytes.to_vec());
-                }
+        if name == "csrf" {
+            csrf = field.text().await.map_err(bad)?;
+        } else if name == "text" {
+            text = field.text().await.map_err(bad)?;
+        } else if let Some(i) = slot(&name, "alt") {
+            alts[i] = field.text().await.map_err(bad)?;
+        } else if let Some(i) = slot(&name, "image") {
+            let bytes = field.bytes().await.map_err(bad)?;
+            // A file input left empty still sends an empty part.
+            if !bytes.is_empty() {
+                files[i] = Some(bytes.to_vec());
             }
-            _ => {}
         }
     }
-    Ok(out)
+    let mut images = Vec::new();
+    for (i, (file, alt)) in files.into_iter().zip(alts).enumerate() {
+        let Some(bytes) = file else { continue };
+        let alt = alt.trim().to_owned();
+        if alt.is_empty() {
+            let which = if i == 0 {
+                "the image".to_owned()
+            } else {
+                format!("image {}", i + 1)
+            };
+            return Err(WebError::BadRequest(format!(
+                "Describe {which} for people who cannot see it (alt text is required)"
+            )));
+        }
+        images.push((bytes, alt));
+    }
+    Ok(Composed { csrf, text, images })
 }
 
 /// Posts `c` into `channel` (a new thread) or as a reply to `reply_to`.
@@ -397,25 +431,18 @@ async fn publish(
     reply_to: Option<String>,
     c: Composed,
 ) -> Result<(), WebError> {
-    if c.text.trim().is_empty() && c.image.is_none() {
+    if c.text.trim().is_empty() && c.images.is_empty() {
         return Err(WebError::BadRequest("Write something first".into()));
     }
-    let images = match c.image {
-        None => None,
-        Some(bytes) => {
-            let alt = c.alt.trim().to_owned();
-            if alt.is_empty() {
-                return Err(WebError::BadRequest(
-                    "Describe the image for people who cannot see it (alt text is required)".into(),
-                ));
-            }
-            let up = web.spaces.upload_image(&v.did, space, bytes).await?;
-            Some(vec![ImageInput {
-                image: up.image,
-                alt,
-            }])
-        }
-    };
+    let mut images = Vec::with_capacity(c.images.len());
+    for (bytes, alt) in c.images {
+        let up = web.spaces.upload_image(&v.did, space, bytes).await?;
+        images.push(ImageInput {
+            image: up.image,
+            alt,
+        });
+    }
+    let images = (!images.is_empty()).then_some(images);
     let facets = mention_facets(&web.handles, &c.text).await;
     web.spaces
         .create_post(

@@ -192,6 +192,18 @@ impl App {
         fields: &[(&str, &str)],
         file: Option<(&str, &[u8])>,
     ) -> Answer {
+        self.post_multipart_files(path, cookie, fields, file.as_slice())
+            .await
+    }
+
+    /// [`App::post_multipart`] with any number of files.
+    pub async fn post_multipart_files(
+        &self,
+        path: &str,
+        cookie: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &[u8])],
+    ) -> Answer {
         let boundary = "XhearthBoundaryX";
         let mut body = Vec::new();
         for (k, v) in fields {
@@ -202,7 +214,7 @@ impl App {
                 .as_bytes(),
             );
         }
-        if let Some((name, bytes)) = file {
+        for (name, bytes) in files {
             body.extend_from_slice(
                 format!(
                     "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
