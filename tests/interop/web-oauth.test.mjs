@@ -61,10 +61,18 @@ async function tryRefresh(row, clientId) {
 const plc = await startPlc()
 const ref = await startReferencePds({ plcUrl: plc.url })
 const appviewPort = await freePort()
-// .test handles have no DNS: the reference PDS answers resolveHandle for its own accounts.
+const pdsPort = await freePort()
+// .test handles have no DNS: each PDS answers resolveHandle for its own accounts, Hearth's first
+// (as `hearth up` asks its own PDS when nothing is set).
 const up = await startUpLogged({
   plcUrl: plc.url,
-  env: { HEARTH_APPVIEW_PORT: String(appviewPort), HEARTH_DEV: 'true', HEARTH_HANDLE_RESOLVER: ref.url, RUST_LOG: 'info,tower_http=off' },
+  env: {
+    HEARTH_PORT: String(pdsPort),
+    HEARTH_APPVIEW_PORT: String(appviewPort),
+    HEARTH_DEV: 'true',
+    HEARTH_HANDLE_RESOLVER: `http://localhost:${pdsPort},${ref.url}`,
+    RUST_LOG: 'info,tower_http=off',
+  },
 })
 const web = `http://127.0.0.1:${appviewPort}`
 const clientId = `http://localhost?${new URLSearchParams({ redirect_uri: `${web}/oauth/callback`, scope: 'atproto repo:app.bsky.feed.post?action=create' })}`
@@ -221,6 +229,19 @@ try {
   t.eq(hearthGrant?.issuer, up.url, "the grant comes from Hearth's PDS")
   t.eq(hearthGrant?.scope, 'atproto', 'identity only')
   await hctx.close()
+
+  step("a Hearth-PDS member signs in by typing their handle, as the README tells a newcomer")
+  const hctx2 = await browser.newContext()
+  const hp2 = await hctx2.newPage()
+  await hp2.goto(`${web}/signin`)
+  const hform2 = hp2.locator('form[action="/oauth/login"]')
+  await hform2.getByRole('textbox').fill('dora.test')
+  await hform2.getByRole('button').click()
+  await hp2.waitForURL((u) => u.href.startsWith(up.url), { timeout: 30000 })
+  await signInAndConsent(hp2, { handle: 'dora.test', password: 'dora-pass-1', timeout: 30000, back: (u) => u.href.startsWith(web) })
+  await hp2.waitForLoadState('load')
+  t.ok((await hp2.locator('body').innerText()).includes('@dora.test'), 'signed in to the web app as @dora.test', hp2.url())
+  await hctx2.close()
 
   // Server-side times, from the web app's log lines.
   const times = [...up.log().matchAll(/web oauth: (login|callback) took ([\d.]+) ms/g)].map((m) => `${m[1]} ${m[2]} ms`)
