@@ -419,6 +419,41 @@ async fn network_permission_sets_resolve_at_par_and_expand_on_the_resource_serve
         hearth_oauth::scope::RepoAction::Create
     ));
 
+    cases.case("past the refresh interval PAR fetches the set again and takes the new version");
+    use hearth_oauth::scope::PermissionSets;
+    use hearth_pds::oauth::permission_sets::{REFRESH_AFTER, RETRY_AFTER};
+    let mut v2 = calendar_set();
+    v2["permissions"].as_array_mut().expect("permissions").push(
+        json!({"type": "permission", "resource": "repo", "collection": ["com.example.cal.rsvp"]}),
+    );
+    authority.publish(CAL, v2);
+    let sets = &st.oauth.permission_sets;
+    let later = now() + REFRESH_AFTER + 1;
+    let before = authority.fetches();
+    sets.resolve_scope(&scope, &st.db.writer, later)
+        .await
+        .expect("refreshed");
+    assert_eq!(authority.fetches(), before + 1);
+    let expanded = |sets: &hearth_pds::oauth::permission_sets::PermissionSetResolver| {
+        sets.permission_set(CAL)
+            .map(|d| d.permissions.len())
+            .unwrap_or_default()
+    };
+    assert_eq!(expanded(sets), 4);
+
+    cases.case("a refresh that fails keeps the stored set, and is not retried at once");
+    authority.records.lock().expect("records").remove(CAL);
+    let later = later + REFRESH_AFTER + 1;
+    sets.resolve_scope(&scope, &st.db.writer, later)
+        .await
+        .expect("the stored set stays");
+    assert_eq!(authority.fetches(), before + 2);
+    assert_eq!(expanded(sets), 4);
+    sets.resolve_scope(&scope, &st.db.writer, later + RETRY_AFTER - 1)
+        .await
+        .expect("the stored set stays");
+    assert_eq!(authority.fetches(), before + 2);
+
     cases.case("after a restart the stored set still expands, with nothing fetched");
     let fetched = authority.fetches();
     w.restart(Options::default());
