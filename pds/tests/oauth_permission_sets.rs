@@ -475,3 +475,29 @@ async fn network_permission_sets_resolve_at_par_and_expand_on_the_resource_serve
         .await
         .err(403, "ScopeMissingError");
 }
+
+/// Outside development the record is fetched only as the guarded client allows: an authority
+/// whose PDS is a plain-http loopback address is refused before anything is fetched.
+#[tokio::test]
+async fn outside_development_the_guarded_client_refuses_private_authorities() {
+    let w = World::new(Options {
+        dev: false,
+        ..Options::default()
+    });
+    let authority = Authority::default();
+    authority.publish(CAL, calendar_set());
+    let url = authority.serve().await;
+    let publisher = PlcIdentity::register(w.plc.url(), "lexicons.test", &url, &[]).await;
+    let st = w.pds.state();
+    st.oauth
+        .permission_sets
+        .pin_authority("cal.example.com", publisher.did.parse().expect("did"));
+    let refused = st
+        .oauth
+        .permission_sets
+        .resolve_scope(&format!("atproto include:{CAL}"), &st.db.writer, now())
+        .await;
+    let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains("could not be fetched"), "{message}");
+    assert_eq!(authority.fetches(), 0);
+}
