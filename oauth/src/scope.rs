@@ -681,6 +681,11 @@ impl ScopeSet {
         &self.unresolved
     }
 
+    /// What the `include:` scopes expanded to (what the consent page lists for them).
+    pub fn included(&self) -> &[Scope] {
+        &self.included
+    }
+
     pub fn contains(&self, scope: &Scope) -> bool {
         self.scopes.contains(scope)
     }

@@ -109,14 +109,15 @@ pub fn build_state(cfg: PdsConfig) -> Result<state::AppState, StartError> {
         cfg.smtp_from.as_deref(),
         &cfg.hostname,
     )?;
+    let oauth = oauth::OAuthState::new(remote.clone(), dids.clone(), cfg.dev, &secrets.jwt_key);
+    // The resource server expands tokens' includes from memory: the sets resolved before.
+    oauth
+        .permission_sets
+        .load(db.readers.read_blocking(oauth::store::permission_sets)??);
     Ok(state::AppState::new(state::Inner {
         mail,
         outbox: std::sync::Arc::default(),
-        oauth: std::sync::Arc::new(oauth::OAuthState::new(
-            remote.clone(),
-            cfg.dev,
-            &secrets.jwt_key,
-        )),
+        oauth: std::sync::Arc::new(oauth),
         service_did: cfg.service_did(),
         public_url: cfg.public_url(),
         handle_domains: cfg.handle_domains(),

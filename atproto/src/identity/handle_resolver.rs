@@ -2,12 +2,11 @@
 //! `/.well-known/atproto-did`.
 
 use super::IdentityError;
+use super::dns::DidTxt;
 use super::http::{client, get_capped};
 use crate::syntax::handle::INVALID_HANDLE;
 use crate::syntax::{Did, Handle};
-use hickory_resolver::TokioResolver;
 use std::collections::HashMap;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 /// A DID is at most 2048 characters; allow a little whitespace around it.
@@ -28,9 +27,7 @@ enum Override {
 pub struct HandleResolver {
     http: reqwest::Client,
     dns_enabled: bool,
-    // Built on first use: reading the system resolver configuration is only worth doing
-    // when a DNS lookup actually happens.
-    dns: OnceLock<Result<TokioResolver, String>>,
+    dns: DidTxt,
     overrides: HashMap<String, Override>,
     /// Services asked first, in order, with `com.atproto.identity.resolveHandle` (see
     /// [`HandleResolver::with_xrpc_resolver`]).
@@ -42,7 +39,7 @@ impl HandleResolver {
         Ok(HandleResolver {
             http: client(timeout)?,
             dns_enabled: true,
-            dns: OnceLock::new(),
+            dns: DidTxt::default(),
             overrides: HashMap::new(),
             xrpc: Vec::new(),
         })
@@ -126,46 +123,13 @@ impl HandleResolver {
 
     /// The DID in `_atproto.{handle}`'s `did=` TXT record, if there is exactly one.
     pub async fn resolve_dns(&self, handle: &str) -> Result<Option<Did>, IdentityError> {
-        let resolver = self
-            .dns
-            .get_or_init(|| {
-                TokioResolver::builder_tokio()
-                    .map(|b| b.build())
-                    .map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(|e| IdentityError::Dns(e.clone()))?;
-        // The trailing dot keeps search domains from being appended.
-        let name = format!("_atproto.{handle}.");
-        let lookup = match resolver.txt_lookup(name).await {
-            Ok(lookup) => lookup,
-            Err(e) if e.is_no_records_found() => return Ok(None),
-            Err(e) => return Err(IdentityError::Dns(e.to_string())),
-        };
-        let mut found: Option<Did> = None;
-        for record in lookup.iter() {
-            // One TXT record may be split into several character-strings.
-            let text: String = record
-                .txt_data()
-                .iter()
-                .map(|part| String::from_utf8_lossy(part))
-                .collect();
-            let Some(value) = text.trim().strip_prefix("did=") else {
-                continue;
-            };
-            let Ok(did) = value.parse::<Did>() else {
-                continue;
-            };
-            match &found {
-                Some(prev) if *prev != did => {
-                    return Err(IdentityError::AmbiguousHandle {
-                        handle: handle.to_owned(),
-                    });
-                }
-                _ => found = Some(did),
-            }
+        let mut dids = self.dns.dids(&format!("_atproto.{handle}")).await?;
+        match dids.len() {
+            0 | 1 => Ok(dids.pop()),
+            _ => Err(IdentityError::AmbiguousHandle {
+                handle: handle.to_owned(),
+            }),
         }
-        Ok(found)
     }
 
     async fn ask_xrpc(&self, base: &str, handle: &str) -> Result<Option<Did>, IdentityError> {

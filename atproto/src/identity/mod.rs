@@ -6,11 +6,13 @@
 //!   (from `/.well-known/did.json`) and caches them for a while.
 //! - [`HandleResolver`] maps a handle to a DID by DNS TXT (`_atproto.{handle}`), then by
 //!   HTTPS (`/.well-known/atproto-did`).
+//! - [`DidTxt`] reads `did=` TXT records (`_atproto.<handle>`, `_lexicon.<authority>`).
 //!
 //! Both resolvers are HTTP clients only; serving these documents is the services' business.
 
 mod cache;
 mod did_resolver;
+mod dns;
 mod document;
 mod handle_resolver;
 mod http;
@@ -19,6 +21,7 @@ mod http;
 mod tests;
 
 pub use did_resolver::{DidResolver, DidResolverConfig, did_web_url};
+pub use dns::DidTxt;
 pub use document::{DidDocument, DocService, PDS_SERVICE_TYPE, VerificationMethod};
 pub use handle_resolver::HandleResolver;
 

@@ -110,8 +110,9 @@ fn verify(state: &AppState, req: &Request) -> Result<Option<OAuthGrant>, Refusal
         ));
     }
     // The scope was written by this server when it issued the token; one that no longer
-    // parses (or lacks `atproto`) is not a grant.
-    let scopes = ScopeSet::parse_with(&claims.scope, hearth_lexicons::catalog())
+    // parses (or lacks `atproto`) is not a grant. Includes expand from memory (bundled sets,
+    // then those resolved at PAR): nothing is fetched here.
+    let scopes = ScopeSet::parse_with(&claims.scope, &state.oauth.permission_sets)
         .ok()
         .filter(ScopeSet::has_atproto)
         .ok_or_else(|| refuse("invalid_token", "Token scope is not valid"))?;

@@ -9,6 +9,7 @@ use crate::accounts::{AccountStatus, store as accounts};
 use crate::auth::verify_password;
 use crate::clock::Clock;
 use crate::db::{DbError, Readers, WriteTxn, Writer};
+use hearth_oauth::scope::{PermissionSets, RepoAction, Scope, ScopeSet};
 use sha2::{Digest, Sha256};
 
 /// How long a code may wait for its exchange.
@@ -179,25 +180,80 @@ pub fn redirect(params: &AuthParams, issuer: &str, answer: &[(&str, &str)]) -> S
     format!("{}{sep}{encoded}", params.redirect_uri)
 }
 
-/// The requested permissions in plain words, for the consent page.
-pub fn describe_scope(scope: &str) -> Vec<String> {
+/// The requested permissions in plain words, for the consent page and the apps page. An
+/// `include:` is shown as the permissions its set grants here (the set's own namespace only),
+/// from `sets`: bundled, or resolved at PAR.
+pub fn describe_scope(scope: &str, sets: &impl PermissionSets) -> Vec<String> {
     let mut out = Vec::new();
     for s in scope.split(' ').filter(|s| !s.is_empty()) {
-        let line = match s {
-            "atproto" => "Know your account's identity (your handle and DID)".to_owned(),
-            "transition:generic" => {
+        let lines = match s {
+            "atproto" => vec!["Know your account's identity (your handle and DID)".to_owned()],
+            "transition:generic" => vec![
                 "Read and write everything an app password can: posts, likes, follows, profile, \
                  images, and calls to other services as you"
-                    .to_owned()
-            }
-            "transition:chat.bsky" => "Read and send your Bluesky direct messages".to_owned(),
-            other => describe_granular(other),
+                    .to_owned(),
+            ],
+            "transition:chat.bsky" => vec!["Read and send your Bluesky direct messages".to_owned()],
+            other if other.starts_with("include:") => describe_include(other, sets),
+            other => vec![describe_granular(other)],
         };
-        if !out.contains(&line) {
-            out.push(line);
+        for line in lines {
+            if !out.contains(&line) {
+                out.push(line);
+            }
         }
     }
     out
+}
+
+fn describe_include(s: &str, sets: &impl PermissionSets) -> Vec<String> {
+    let (Ok(Scope::Include { nsid, .. }), Ok(set)) =
+        (Scope::parse(s), ScopeSet::parse_with(s, sets))
+    else {
+        return vec![format!("Permission {s}")];
+    };
+    if !set.unresolved().is_empty() {
+        return vec![format!("Nothing: {nsid} is unknown to this server")];
+    }
+    let lines: Vec<String> = set.included().iter().map(describe_permission).collect();
+    if lines.is_empty() {
+        return vec![format!("Nothing: {nsid} grants nothing here")];
+    }
+    lines
+}
+
+/// One permission a set expanded to (several collections or methods in one line).
+fn describe_permission(p: &Scope) -> String {
+    let list = |v: &[String]| {
+        if v.iter().any(|x| x == "*") {
+            "any kind".to_owned()
+        } else {
+            v.join(", ")
+        }
+    };
+    match p {
+        Scope::Repo {
+            collections,
+            actions,
+        } => {
+            let verbs = if actions.len() == RepoAction::ALL.len() {
+                "Create, change and delete".to_owned()
+            } else {
+                actions
+                    .iter()
+                    .map(|a| a.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            format!(
+                "{verbs} records of {} in your repository",
+                list(collections)
+            )
+        }
+        Scope::Rpc { lxm, .. } => format!("Call {} on other services as you", list(lxm)),
+        Scope::Blob { accept } => format!("Upload files of type {}", accept.join(", ")),
+        other => describe_granular(&other.to_string()),
+    }
 }
 
 fn describe_granular(s: &str) -> String {
@@ -225,7 +281,6 @@ fn describe_granular(s: &str) -> String {
         "rpc" => format!("Call {what} on other services as you"),
         "account" => format!("See or manage your account's {what}"),
         "identity" => format!("Change your identity ({what})"),
-        "include" => format!("The permissions of {what}"),
         _ => format!("Permission {s}"),
     }
 }
@@ -270,12 +325,34 @@ mod tests {
 
     #[test]
     fn scopes_are_described_in_plain_words() {
-        let lines =
-            describe_scope("atproto transition:generic repo:app.bsky.feed.post?action=create");
+        let lines = describe_scope(
+            "atproto transition:generic repo:app.bsky.feed.post?action=create",
+            hearth_lexicons::catalog(),
+        );
         assert_eq!(lines.len(), 3);
         assert!(lines[0].contains("identity"));
         assert!(
             lines[2].contains("create records of app.bsky.feed.post"),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn included_sets_are_described_by_what_they_grant() {
+        let lines = describe_scope(
+            "atproto include:app.bsky.authCreatePosts include:com.example.unknownSet",
+            hearth_lexicons::catalog(),
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("records of app.bsky.feed.post")),
+            "{lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l == "Nothing: com.example.unknownSet is unknown to this server"),
             "{lines:?}"
         );
     }

@@ -8,6 +8,7 @@ use super::client_auth::{self, Assertion};
 use super::error::OAuthError;
 use super::pages::{self, ClientView};
 use super::par::{self, ParInput};
+use super::permission_sets::PermissionSetError;
 use super::token::{CodeExchange, Minter};
 use crate::clock::now_secs;
 use crate::limits;
@@ -175,6 +176,15 @@ async fn push(
     )
     .await?;
     let params = par::validate(&client, input)?;
+    state
+        .oauth
+        .permission_sets
+        .resolve_scope(&params.scope, &state.db.writer, state.clock.now_secs())
+        .await
+        .map_err(|e| match e {
+            PermissionSetError::Db(e) => OAuthError::Db(e),
+            other => OAuthError::InvalidScope(other.to_string()),
+        })?;
     par::push(
         &state.db.writer,
         state.clock,
@@ -510,7 +520,10 @@ fn consent_html(state: &AppState, f: &Flow, csrf: &str, a: &Signer) -> String {
         csrf,
         account: a.handle.as_deref().unwrap_or(&a.did),
         did: &a.did,
-        permissions: authorize::describe_scope(&f.pending.params.scope),
+        permissions: authorize::describe_scope(
+            &f.pending.params.scope,
+            &state.oauth.permission_sets,
+        ),
     })
 }
 
@@ -778,7 +791,7 @@ async fn apps_list(
             name: g.client_name.clone().unwrap_or_else(|| g.client_id.clone()),
             since: atproto::syntax::Datetime::from_unix_millis(g.created_at.saturating_mul(1000))
                 .to_string(),
-            permissions: authorize::describe_scope(&g.scope),
+            permissions: authorize::describe_scope(&g.scope, &state.oauth.permission_sets),
             id: g.id,
         })
         .collect();

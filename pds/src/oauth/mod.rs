@@ -11,6 +11,7 @@ pub mod error;
 pub mod http;
 pub mod pages;
 pub mod par;
+pub mod permission_sets;
 pub mod replay;
 pub mod store;
 pub mod token;
@@ -18,6 +19,7 @@ pub mod token;
 use client_resolver::ClientResolver;
 use hearth_oauth::dpop::{self, DpopError, Proof};
 use hearth_oauth::nonce::Nonces;
+use permission_sets::PermissionSetResolver;
 use replay::Replay;
 
 /// What the authorization server keeps between requests, besides its tables.
@@ -29,11 +31,19 @@ pub struct OAuthState {
     /// Server DPoP nonces, keyed by the JWT secret as the resource server's are, so the one
     /// nonce a client keeps per origin works at both.
     pub nonces: Nonces,
+    /// `include:` permission sets: the bundled ones and those resolved over the network.
+    pub permission_sets: PermissionSetResolver,
 }
 
 impl OAuthState {
-    pub fn new(remote: hearth_net::RemoteClient, dev: bool, secret: &[u8]) -> OAuthState {
+    pub fn new(
+        remote: hearth_net::RemoteClient,
+        dids: std::sync::Arc<atproto::identity::DidResolver>,
+        dev: bool,
+        secret: &[u8],
+    ) -> OAuthState {
         OAuthState {
+            permission_sets: PermissionSetResolver::new(remote.clone(), dids),
             clients: ClientResolver::new(remote, dev),
             replay: Replay::default(),
             nonces: Nonces::new(secret),

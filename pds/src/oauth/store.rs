@@ -1,5 +1,6 @@
 //! Every SQL statement of the authorization server: pushed requests, codes, grants, refresh
-//! tokens and browser sign-ins (schema in `db/schema_v4.sql`).
+//! tokens and browser sign-ins (schema in `db/schema_v4.sql`), and the permission sets resolved
+//! over the network (`db/schema_v5.sql`).
 
 use crate::db::DbError;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -295,6 +296,44 @@ pub fn device_accounts(
     Ok(stmt
         .query_map(params![device_hash, since], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<Result<_, _>>()?)
+}
+
+/// A permission set resolved over the network, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermissionSetRow {
+    pub nsid: String,
+    pub authority: String,
+    /// The `permission-set` definition, JSON.
+    pub def: String,
+    pub resolved_at: i64,
+}
+
+/// Stores (or replaces) a resolved permission set.
+pub fn put_permission_set(conn: &Connection, row: &PermissionSetRow) -> Result<(), DbError> {
+    conn.execute(
+        "INSERT INTO oauth_permission_set (nsid, authority, def, resolved_at) \
+         VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (nsid) DO UPDATE SET authority = excluded.authority, def = excluded.def, \
+         resolved_at = excluded.resolved_at",
+        params![row.nsid, row.authority, row.def, row.resolved_at],
+    )?;
+    Ok(())
+}
+
+/// Every resolved permission set: the resource server loads them at start.
+pub fn permission_sets(conn: &Connection) -> Result<Vec<PermissionSetRow>, DbError> {
+    let mut stmt =
+        conn.prepare("SELECT nsid, authority, def, resolved_at FROM oauth_permission_set")?;
+    Ok(stmt
+        .query_map([], |r| {
+            Ok(PermissionSetRow {
+                nsid: r.get(0)?,
+                authority: r.get(1)?,
+                def: r.get(2)?,
+                resolved_at: r.get(3)?,
+            })
         })?
         .collect::<Result<_, _>>()?)
 }
