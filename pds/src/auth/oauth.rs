@@ -4,8 +4,8 @@
 //! grant is handed to the extractors as a request extension; they check that the grant still
 //! exists in the read that looks up the account (`auth::extract`). Failures are answered the
 //! way OAuth clients expect (RFC 9449, RFC 6750): 401 with `WWW-Authenticate: DPoP
-//! error="..."`, which is what makes a client retry with a new nonce or refresh its token. Every answer to a
-//! request carrying a proof names the current nonce in `DPoP-Nonce`. The nonces and the cache
+//! error="..."`, which is what makes a client retry with a new nonce or refresh its token.
+//! Every answer to a request carrying a proof names the current nonce in `DPoP-Nonce`. The nonces and the cache
 //! of spent proof ids are the authorization server's (`crate::oauth`), so one nonce serves a
 //! client at both.
 
