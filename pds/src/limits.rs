@@ -13,6 +13,13 @@ pub const LOGIN: Limit = Limit {
     capacity: 30.0,
     per_secs: 300.0,
 };
+/// Pushed authorization requests per IP. Each may make the PDS fetch a client's metadata and
+/// JWKS and resolve permission sets on the network: this bounds how much fetching one address
+/// can ask for, well above what people signing in from it need.
+pub const OAUTH_PAR: Limit = Limit {
+    capacity: 300.0,
+    per_secs: 300.0,
+};
 /// Repository write points per account per hour (create 3, update 2, delete 1), as the
 /// reference.
 pub const WRITES: Limit = Limit {

@@ -667,3 +667,38 @@ async fn sign_in_pages_limit_password_guessing() {
     assert_eq!(res.status(), 429);
     assert_eq!(grants(pds).await, 0);
 }
+
+/// Pushed authorization requests are limited per address (`limits::OAUTH_PAR`, 300 in 5
+/// minutes), counted before anything is parsed or fetched: past it, even a good request is
+/// answered 429.
+#[tokio::test]
+async fn pushed_requests_are_limited_per_address() {
+    let cases = Cases::new("pds_oauth par limit");
+    let w = World::new(Options {
+        rate_limits: true,
+        ..Options::default()
+    });
+    let pds = &w.pds;
+    let issuer = format!("http://localhost:{}", pds.port);
+    let mut c = Client::new(&issuer);
+    cases.case("a good request is accepted");
+    let first = c.par(&hearth_oauth::pkce::s256_challenge(VERIFIER)).await;
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    cases.case("junk requests count too");
+    let mut statuses = std::collections::BTreeSet::new();
+    for _ in 0..320 {
+        let res = c
+            .http
+            .post(format!("{issuer}/oauth/par"))
+            .form(&[("client_id", "junk")])
+            .send()
+            .await
+            .expect("post");
+        statuses.insert(res.status().as_u16());
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    cases.case("past the limit a good request is refused, 429");
+    let refused = c.par(&hearth_oauth::pkce::s256_challenge(VERIFIER)).await;
+    assert_eq!(refused.status, 429, "{:?}", refused.body);
+    assert_eq!(refused.body["error"], "invalid_request");
+}

@@ -143,9 +143,15 @@ async fn client_of(
 /// `POST /oauth/par`.
 pub async fn par_endpoint(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     form: Result<Form<ParInput>, FormRejection>,
 ) -> Response {
+    // Before anything is parsed or fetched.
+    let ip = client_ip(&state, &headers, Some(peer));
+    if !state.limits.check("oauthPar", &ip, limits::OAUTH_PAR, 1.0) {
+        return oauth_error(&state, OAuthError::RateLimited);
+    }
     let input = match form {
         Ok(Form(i)) => i,
         Err(e) => return form_error(&state, e),
