@@ -2,7 +2,7 @@
 // as a control, the reference PDS, in the same run: the loopback client in development, the
 // authorization pages filled in by headless Chromium (lib/oauth-pages.mjs: "Sign in", then
 // "Accept" or "Authorize"), then DPoP-bound createRecord and uploadBlob, refresh, revoke; on
-// Hearth the post reaches the AppView through the firehose. Then hostile requests against
+// Hearth the post reaches the firehose (read with @atproto/sync) and the AppView. Then hostile requests against
 // Hearth, each refused with the spec's error and leaving nothing behind (no request_uri issued
 // or stored, no connection made): DPoP proofs without the nonce, for another URL or with a stale
 // nonce, a token without its proof, a redirect URI the client does not list, a client metadata
@@ -16,6 +16,8 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Agent } from '@atproto/api'
+import { IdResolver } from '@atproto/identity'
+import { Firehose } from '@atproto/sync'
 import { NodeOAuthClient, buildAtprotoLoopbackClientMetadata } from '@atproto/oauth-client-node'
 import { startPlc } from './lib/plc-server.mjs'
 import { startPds, freePort } from './lib/hearth.mjs'
@@ -194,6 +196,26 @@ for (let i = 0; i < 100 && !seen; i++) {
   if (!seen) await new Promise((r) => setTimeout(r, 200))
 }
 t.ok(seen, 'hearth: the OAuth post appears in the AppView')
+
+// And in the firehose, as the official consumer reads it.
+{
+  const events = []
+  const errors = []
+  const firehose = new Firehose({
+    idResolver: new IdResolver({ plcUrl: plc.url }),
+    service: hearth.url.replace(/^http/, 'ws'),
+    // @atproto/sync 0.1.x sends this value as the cursor (a function would not encode).
+    getCursor: 0,
+    handleEvent: async (evt) => events.push(evt),
+    onError: (err) => errors.push(err),
+  })
+  firehose.start()
+  const hasPost = () => events.some((e) => e.event === 'create' && `at://${e.did}/${e.collection}/${e.rkey}` === onHearth.post)
+  for (let i = 0; i < 200 && !hasPost(); i++) await new Promise((r) => setTimeout(r, 50))
+  await Promise.race([firehose.destroy(), new Promise((r) => setTimeout(r, 5000))])
+  t.ok(hasPost(), "hearth: @atproto/sync reads the OAuth post from Hearth's firehose")
+  t.eq(errors.map((e) => `${e.name}: ${e.message}`), [], 'hearth: the firehose has no validation errors')
+}
 
 // ---- Hostile requests, against Hearth, with the raw protocol.
 async function dpopPost(path, form, { key, nonce, htu, base = hearth.url } = {}) {
