@@ -2,8 +2,8 @@
 // as a control, the reference PDS, in the same run: the loopback client in development, the
 // authorization pages filled in by headless Chromium (lib/oauth-pages.mjs: "Sign in", then
 // "Accept" or "Authorize"), then DPoP-bound createRecord and uploadBlob, refresh, revoke; on
-// Hearth the post reaches the firehose (read with @atproto/sync) and the AppView. Then hostile requests against
-// Hearth, each refused with the spec's error and leaving nothing behind (no request_uri issued
+// Hearth the post reaches the firehose (read with @atproto/sync) and the AppView. Then hostile
+// requests against Hearth, each refused with the spec's error and leaving nothing behind (no request_uri issued
 // or stored, no connection made): DPoP proofs without the nonce, for another URL or with a stale
 // nonce, a token without its proof, a redirect URI the client does not list, a client metadata
 // document over 64 KB, and, in a production-mode PDS, client metadata on a private address and
