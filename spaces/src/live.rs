@@ -2,20 +2,9 @@
 //! carries keys only, never content or who wrote it, so a listener learns nothing it could not
 //! ask the gate for; it still asks the gate before telling anyone.
 
+pub use crate::model::Change;
 use crate::service::Spaces;
 use tokio::sync::broadcast;
-
-/// How many changes a slow listener may fall behind before it is told it lagged (and then
-/// treats that as "something changed").
-pub const BACKLOG: usize = 256;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Change {
-    /// The space's key (`/s/{skey}`).
-    pub skey: String,
-    /// The channel's record key (`/s/{skey}/c/{rkey}`).
-    pub channel: String,
-}
 
 impl Spaces {
     /// Every change committed from now on.

@@ -369,3 +369,12 @@ pub(crate) fn id_cursor(cursor: Option<&str>) -> SpaceResult<i64> {
             .map_err(|_| SpaceError::invalid("Malformed cursor")),
     }
 }
+
+/// A post written in a channel, for pages open on it ([`crate::live`]): keys only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// The space's key (`/s/{skey}`).
+    pub skey: String,
+    /// The channel's record key (`/s/{skey}/c/{rkey}`).
+    pub channel: String,
+}

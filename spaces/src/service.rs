@@ -52,6 +52,10 @@ pub struct SpacesConfig {
 #[derive(Clone)]
 pub struct Spaces(Arc<Inner>);
 
+/// How many changes a slow page listener may fall behind before it is told it lagged (and then
+/// treats that as "something changed").
+const LIVE_BACKLOG: usize = 256;
+
 pub struct Inner {
     pub db: Db<()>,
     pub authority: String,
@@ -67,7 +71,7 @@ pub struct Inner {
     /// Woken after a commit that queued email.
     pub(crate) outbox: Notify,
     /// Posts written, for open pages ([`crate::live`]).
-    pub(crate) live: tokio::sync::broadcast::Sender<crate::live::Change>,
+    pub(crate) live: tokio::sync::broadcast::Sender<Change>,
     /// The AppView's profile index, once it is mounted.
     profiles: std::sync::OnceLock<Arc<dyn crate::profiles::ProfileLookup>>,
     /// The background checkpointer runs while this lives.
@@ -124,7 +128,7 @@ impl Spaces {
             limits: RateLimiter::new(cfg.limits),
             clock: TidClock::new(),
             outbox: Notify::new(),
-            live: tokio::sync::broadcast::channel(crate::live::BACKLOG).0,
+            live: tokio::sync::broadcast::channel(LIVE_BACKLOG).0,
             profiles: std::sync::OnceLock::new(),
             _alive: alive,
         })))

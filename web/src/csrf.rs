@@ -4,7 +4,7 @@
 //! (the sign-in form) carry the token of a short-lived pre-session cookie instead, the
 //! double-submit pattern, so no one can sign a browser into someone else's account.
 
-use crate::http::WebError;
+use crate::http::error::WebError;
 use axum::http::{HeaderMap, header};
 use subtle::ConstantTimeEq;
 

@@ -330,7 +330,7 @@ impl Spaces {
                 }
                 s.announce_after_commit(
                     txn,
-                    crate::live::Change {
+                    Change {
                         skey: acc.space.skey.clone(),
                         channel: channel.rkey.clone(),
                     },

@@ -1,18 +1,21 @@
-//! The web app's HTTP surface: the routes, the headers every answer carries, the form
-//! extractor, and the one error page ([`WebError`]).
+//! The web app's HTTP surface: the routes and the headers every answer carries; beside them,
+//! the policies (`csp`), the extractors the pages share (`extract`) and the one error page
+//! (`error::WebError`). Pages import those modules, never this one, so the router that names
+//! the pages is the only way in here.
 
-mod error;
-
-pub use error::WebError;
+pub mod csp;
+pub mod error;
+pub mod extract;
 
 use crate::Web;
 use crate::pages;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use csp::CSP;
 
 /// Every page (see `docs/web.md`). The AppView merges it into its own router, so it names no
 /// fallback: unknown paths get the AppView's answer.
@@ -99,16 +102,6 @@ fn organizer_routes() -> Router<Web> {
         .route("/settings/level", post(settings::set_level))
 }
 
-/// The Content-Security-Policy of every page: nothing inline, nothing from elsewhere, no
-/// framing; forms post only here (the OAuth sign-in leaves by redirect, which form-action
-/// allows).
-pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'";
-
-/// The sign-in page's policy: [`CSP`], except that its forms may end at another site. Browsers
-/// apply `form-action` to the redirects that follow a submission too, and the OAuth form's
-/// answer redirects to the account's own authorization server, wherever that is.
-pub const SIGNIN_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self' https: http:; base-uri 'none'; object-src 'none'";
-
 /// Sends development's `localhost` to `127.0.0.1` (where sessions and OAuth live), and adds the
 /// security headers; answers that set no `Cache-Control` are `private, no-store` (pages may hold
 /// private content; the assets set their own).
@@ -149,42 +142,4 @@ async fn headers(dev: bool, req: Request, next: Next) -> Response {
         );
     }
     res
-}
-
-/// A URL-encoded form whose rejection is the error page (a 400), not axum's plain text.
-pub struct Form<T>(pub T);
-
-impl<T, S> FromRequest<S> for Form<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = WebError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        axum::Form::<T>::from_request(req, state)
-            .await
-            .map(|axum::Form(v)| Form(v))
-            .map_err(|_| WebError::BadRequest("The form could not be read".into()))
-    }
-}
-
-/// The client's address as the socket saw it (absent when the server was not started with
-/// connection info, as in tests).
-pub struct PeerIp(pub Option<std::net::IpAddr>);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(PeerIp(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
-    }
 }

@@ -5,7 +5,8 @@
 use super::{CallbackParams, OAuthError, POST_SCOPE, SIGN_IN_SCOPE};
 use crate::Web;
 use crate::csrf;
-use crate::http::{Form, PeerIp, WebError};
+use crate::http::error::WebError;
+use crate::http::extract::{Form, PeerIp};
 use crate::pages::signin::{signed_in, signin_page};
 use crate::pages::{Layout, render};
 use crate::session::{self, Viewer, safe_next};
@@ -222,7 +223,7 @@ pub async fn share_page(
     // The form's answer may redirect to the account's authorization server (the first time).
     res.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
-        header::HeaderValue::from_static(crate::http::SIGNIN_CSP),
+        header::HeaderValue::from_static(crate::http::csp::SIGNIN_CSP),
     );
     Ok(res)
 }

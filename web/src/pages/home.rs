@@ -3,7 +3,8 @@
 
 use super::{Layout, path_of, render};
 use crate::Web;
-use crate::http::{Form, WebError};
+use crate::http::error::WebError;
+use crate::http::extract::Form;
 use crate::session::{MaybeViewer, Viewer};
 use askama::Template;
 use axum::extract::State;

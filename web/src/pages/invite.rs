@@ -6,7 +6,8 @@
 use super::posts::name_of;
 use super::{Layout, render};
 use crate::Web;
-use crate::http::{Form, WebError};
+use crate::http::error::WebError;
+use crate::http::extract::Form;
 use crate::session::{MaybeViewer, Viewer, signin_url};
 use askama::Template;
 use axum::extract::{Path, State};
@@ -88,7 +89,7 @@ pub async fn landing(
         // The handle form's answer redirects to the person's own authorization server.
         res.headers_mut().insert(
             header::CONTENT_SECURITY_POLICY,
-            header::HeaderValue::from_static(crate::http::SIGNIN_CSP),
+            header::HeaderValue::from_static(crate::http::csp::SIGNIN_CSP),
         );
     }
     Ok(res)

@@ -9,7 +9,7 @@
 //! JavaScript nothing here is used, and every page works as before.
 
 use crate::Web;
-use crate::http::WebError;
+use crate::http::error::WebError;
 use crate::session::Viewer;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};

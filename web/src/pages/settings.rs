@@ -5,7 +5,8 @@
 use super::organize::space_uri;
 use super::{Layout, render};
 use crate::Web;
-use crate::http::{Form, WebError};
+use crate::http::error::WebError;
+use crate::http::extract::Form;
 use crate::session::Viewer;
 use askama::Template;
 use axum::extract::{Query, State};

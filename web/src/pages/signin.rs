@@ -5,7 +5,8 @@
 use super::{Layout, render};
 use crate::Web;
 use crate::csrf;
-use crate::http::{Form, PeerIp, WebError};
+use crate::http::error::WebError;
+use crate::http::extract::{Form, PeerIp};
 use crate::session::{self, Viewer, safe_next};
 use askama::Template;
 use axum::extract::{Query, State};
@@ -73,7 +74,7 @@ pub(crate) fn signin_page(
     *res.status_mut() = status;
     res.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
-        header::HeaderValue::from_static(crate::http::SIGNIN_CSP),
+        header::HeaderValue::from_static(crate::http::csp::SIGNIN_CSP),
     );
     if let Some(c) = set {
         res.headers_mut().append(header::SET_COOKIE, c);
