@@ -99,6 +99,21 @@ impl Client {
         )
     }
 
+    /// Posts one of the server's own page forms as the browser would: from the issuer's origin,
+    /// with the CSRF cookie and field (`t`) the pages check.
+    async fn page_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let mut fields = vec![("csrf", "t")];
+        fields.extend_from_slice(form);
+        self.http
+            .post(format!("{}{path}", self.issuer))
+            .header("Cookie", "hearth-oauth-csrf=t")
+            .header("Origin", &self.issuer)
+            .form(&fields)
+            .send()
+            .await
+            .expect("post")
+    }
+
     /// Posts a form with `proof` (or a fresh one); remembers the server's nonce.
     async fn post_with(
         &mut self,
@@ -493,20 +508,16 @@ async fn authorization_pages_refuse_forged_posts() {
     assert_eq!(post(&issuer, "t", "u").await.expect("post").status(), 403);
     cases.case("a wrong password is answered on the page, 401");
     let res = c
-        .http
-        .post(format!("{issuer}/oauth/authorize/sign-in"))
-        .header("Cookie", "hearth-oauth-csrf=t")
-        .header("Origin", &issuer)
-        .form(&[
-            ("csrf", "t"),
-            ("client_id", c.client_id.as_str()),
-            ("request_uri", request_uri.as_str()),
-            ("identifier", "alice.test"),
-            ("password", "not-the-password"),
-        ])
-        .send()
-        .await
-        .expect("post");
+        .page_form(
+            "/oauth/authorize/sign-in",
+            &[
+                ("client_id", c.client_id.as_str()),
+                ("request_uri", request_uri.as_str()),
+                ("identifier", "alice.test"),
+                ("password", "not-the-password"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 401);
     assert!(
         res.text()
@@ -543,18 +554,11 @@ async fn authorized_apps_page_and_account_changes_end_grants() {
     cases.case("the apps page signs in with the password and lists the grant");
     let cookie = "hearth-oauth-csrf=t";
     let res = c
-        .http
-        .post(format!("{issuer}/account/apps/sign-in"))
-        .header("Cookie", cookie)
-        .header("Origin", &issuer)
-        .form(&[
-            ("csrf", "t"),
-            ("identifier", "alice.test"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .expect("sign in");
+        .page_form(
+            "/account/apps/sign-in",
+            &[("identifier", "alice.test"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(res.status(), 200);
     let device = res.headers()["set-cookie"]
         .to_str()
@@ -624,25 +628,26 @@ async fn sign_in_pages_limit_password_guessing() {
         .expect("request_uri")
         .to_owned();
     let authorize = |password: &'static str| {
-        c.http
-            .post(format!("{issuer}/oauth/authorize/sign-in"))
-            .header("Cookie", "hearth-oauth-csrf=t")
-            .header("Origin", &issuer)
-            .form(&[
-                ("csrf", "t"),
-                ("client_id", c.client_id.as_str()),
-                ("request_uri", request_uri.as_str()),
-                ("identifier", "alice.test"),
-                ("password", password),
-            ])
-            .send()
+        let (c, request_uri) = (&c, &request_uri);
+        async move {
+            c.page_form(
+                "/oauth/authorize/sign-in",
+                &[
+                    ("client_id", c.client_id.as_str()),
+                    ("request_uri", request_uri.as_str()),
+                    ("identifier", "alice.test"),
+                    ("password", password),
+                ],
+            )
+            .await
+        }
     };
     cases.case("wrong passwords are answered 401 until the limit");
     for _ in 0..30 {
-        assert_eq!(authorize("wrong").await.expect("post").status(), 401);
+        assert_eq!(authorize("wrong").await.status(), 401);
     }
     cases.case("then even the right password is refused, 429, on the page");
-    let res = authorize(PASSWORD).await.expect("post");
+    let res = authorize(PASSWORD).await;
     assert_eq!(res.status(), 429);
     assert!(
         res.text()
@@ -652,18 +657,11 @@ async fn sign_in_pages_limit_password_guessing() {
     );
     cases.case("the apps page shares the limit");
     let res = c
-        .http
-        .post(format!("{issuer}/account/apps/sign-in"))
-        .header("Cookie", "hearth-oauth-csrf=t")
-        .header("Origin", &issuer)
-        .form(&[
-            ("csrf", "t"),
-            ("identifier", "alice.test"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .expect("post");
+        .page_form(
+            "/account/apps/sign-in",
+            &[("identifier", "alice.test"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(res.status(), 429);
     assert_eq!(grants(pds).await, 0);
 }
